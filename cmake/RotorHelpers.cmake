@@ -1,0 +1,31 @@
+# Shared build rules: warnings for every rotor target, one helper per library and test.
+
+add_library(rotor_warnings INTERFACE)
+target_compile_options(rotor_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+  -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+if(ROTOR_WERROR)
+  target_compile_options(rotor_warnings INTERFACE -Werror)
+endif()
+
+# rotor_add_library(NAME SOURCES ... [PUBLIC_LIBS ...] [PRIVATE_LIBS ...])
+# Declares rotor_NAME with alias rotor::NAME; includes are rooted at the top level.
+function(rotor_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_LIBS;PRIVATE_LIBS" ${ARGN})
+  add_library(rotor_${name} STATIC ${ARG_SOURCES})
+  add_library(rotor::${name} ALIAS rotor_${name})
+  target_include_directories(rotor_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(rotor_${name} PUBLIC ${ARG_PUBLIC_LIBS} PRIVATE rotor_warnings ${ARG_PRIVATE_LIBS})
+endfunction()
+
+# rotor_add_test(NAME SOURCES ... [LIBS ...] [LABELS ...])
+function(rotor_add_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} rotor_test_support GTest::gmock GTest::gtest_main
+                        rotor_warnings)
+  gtest_discover_tests(${name}
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    PROPERTIES LABELS "${ARG_LABELS}" ENVIRONMENT "ROTOR_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+    DISCOVERY_TIMEOUT 30)
+endfunction()

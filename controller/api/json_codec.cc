@@ -1,0 +1,504 @@
+#include "controller/api/json_codec.h"
+
+#include <nlohmann/json.hpp>
+
+#include "controller/api/field_reader.h"
+#include "controller/common/duration.h"
+
+namespace rotor::api {
+namespace {
+
+using nlohmann::json;
+constexpr int64_t kMaxInt = INT32_MAX;
+
+// ---- decoding ---------------------------------------------------------------------------------
+
+void readKeySpec(ObjectReader r, KeySpec& out) {
+  std::string algorithm;
+  r.string("algorithm", algorithm);
+  bool sizeGiven = r.has("size");
+  r.integer("size", out.size, 0, 16384);
+  if (!algorithm.empty()) {
+    auto parsed = parseKeyAlgorithm(algorithm);
+    if (!parsed.ok()) {
+      r.errors().add(r.pathOf("algorithm"), parsed.status().message());
+    } else {
+      out.algorithm = *parsed;
+      if (!sizeGiven) {
+        out.size = defaultKeySize(out.algorithm);
+      }
+    }
+  }
+  if (Status s = validateKeySpec(out); !s.ok() && (sizeGiven || !algorithm.empty())) {
+    r.errors().add(r.pathOf("size"), s.message());
+  }
+  r.finish();
+}
+
+void readPkcs12(ObjectReader& parent, const std::string& key, std::optional<Pkcs12Spec>& out) {
+  if (!parent.has(key)) {
+    parent.ignore(key);
+    return;
+  }
+  ObjectReader r = parent.object(key);
+  Pkcs12Spec p;
+  r.string("file", p.file, true);
+  r.string("passwordFile", p.passwordFile, true);
+  r.finish();
+  out = p;
+}
+
+void readCertificate(ObjectReader r, CertificateSpec& out) {
+  r.string("commonName", out.commonName);
+  r.stringList("dnsNames", out.dnsNames);
+  r.stringList("ipAddresses", out.ipAddresses);
+  r.duration("validity", out.validity);
+  r.duration("renewBefore", out.renewBefore);
+  readKeySpec(r.object("privateKey"), out.privateKey);
+  r.finish();
+}
+
+void readServer(ObjectReader& r, ServerSpec& out) {
+  r.string("name", out.name, true);
+  r.string("secretName", out.secretName);
+  if (r.has("restart")) {
+    ObjectReader rr = r.object("restart");
+    RestartSpec restart;
+    rr.string("kind", restart.kind, true);
+    rr.string("name", restart.name, true);
+    rr.finish();
+    out.restart = restart;
+  } else {
+    r.ignore("restart");
+  }
+  r.string("certFile", out.certFile);
+  r.string("keyFile", out.keyFile);
+  r.string("chainFile", out.chainFile);
+  readPkcs12(r, "pkcs12", out.pkcs12);
+  r.stringList("reloadCommand", out.reloadCommand);
+  if (r.has("healthCheck")) {
+    ObjectReader hr = r.object("healthCheck");
+    HealthCheckSpec hc;
+    hr.string("address", hc.address, true);
+    hr.string("serverName", hc.serverName);
+    hr.finish();
+    out.healthCheck = hc;
+  } else {
+    r.ignore("healthCheck");
+  }
+}
+
+void readCa(ObjectReader r, CaSpec& out) {
+  if (r.has("generate")) {
+    ObjectReader g = r.object("generate");
+    CaGenerateSpec gen;
+    g.string("commonName", gen.commonName, true);
+    g.duration("validity", gen.validity);
+    readKeySpec(g.object("privateKey"), gen.privateKey);
+    g.finish();
+    out.generate = gen;
+  } else {
+    r.ignore("generate");
+  }
+  if (r.has("secretRef")) {
+    ObjectReader s = r.object("secretRef");
+    CaSecretRef ref;
+    s.string("name", ref.name, true);
+    s.finish();
+    out.secretRef = ref;
+  } else {
+    r.ignore("secretRef");
+  }
+  if (r.has("files")) {
+    ObjectReader f = r.object("files");
+    CaFilesSpec files;
+    f.string("certFile", files.certFile, true);
+    f.string("keyFile", files.keyFile, true);
+    f.finish();
+    out.files = files;
+  } else {
+    r.ignore("files");
+  }
+  r.duration("rotateBefore", out.rotateBefore);
+  r.boolean("crossSign", out.crossSign);
+  r.finish();
+}
+
+void readTrustBundle(ObjectReader r, TrustBundleSpec& out) {
+  r.string("configMapName", out.configMapName);
+  r.string("key", out.key);
+  r.string("file", out.file);
+  readPkcs12(r, "pkcs12", out.pkcs12);
+  r.finish();
+}
+
+void readAdoption(ObjectReader r, AdoptionSpec& out) {
+  r.integer("threshold", out.threshold, 1, 100);
+  r.integer("minAgents", out.minAgents, 0, static_cast<int>(kMaxInt));
+  r.duration("staleAfter", out.staleAfter);
+  r.optionalDuration("timeout", out.timeout);
+  r.duration("minStageDuration", out.minStageDuration);
+  r.finish();
+}
+
+void readSwap(ObjectReader r, SwapSpec& out) {
+  if (r.has("maintenanceWindow")) {
+    ObjectReader w = r.object("maintenanceWindow");
+    MaintenanceWindowSpec window;
+    w.string("schedule", window.schedule, true);
+    w.duration("duration", window.duration);
+    w.string("timeZone", window.timeZone);
+    w.finish();
+    out.maintenanceWindow = window;
+  } else {
+    r.ignore("maintenanceWindow");
+  }
+  ObjectReader p = r.object("probe");
+  p.duration("period", out.probe.period);
+  p.integer("failureThreshold", out.probe.failureThreshold, 1, 1000);
+  p.finish();
+  r.duration("bakeTime", out.bakeTime);
+  r.finish();
+}
+
+void readSpec(ObjectReader r, RotationSpec& out) {
+  readCertificate(r.object("certificate"), out.certificate);
+  r.objectList("servers", [&](ObjectReader& item, size_t) {
+    ServerSpec server;
+    readServer(item, server);
+    out.servers.push_back(std::move(server));
+  });
+  readCa(r.object("ca"), out.ca);
+  readTrustBundle(r.object("trustBundle"), out.trustBundle);
+  readAdoption(r.object("adoption"), out.adoption);
+  readSwap(r.object("swap"), out.swap);
+  ObjectReader prune = r.object("prune");
+  prune.duration("after", out.prune.after);
+  prune.finish();
+  r.boolean("paused", out.paused);
+  r.string("rollbackTo", out.rollbackTo);
+  r.finish();
+}
+
+void readCertificateRef(ObjectReader& parent, const std::string& key, std::optional<CertificateRef>& out) {
+  if (!parent.has(key)) {
+    parent.ignore(key);
+    return;
+  }
+  ObjectReader r = parent.object(key);
+  CertificateRef ref;
+  r.string("fingerprint", ref.fingerprint);
+  r.timestamp("notAfter", ref.notAfter);
+  r.finish();
+  out = ref;
+}
+
+void readStatus(ObjectReader r, RotationStatus& out) {
+  std::string phase;
+  r.string("phase", phase);
+  if (!phase.empty()) {
+    auto parsed = parsePhase(phase);
+    if (parsed.ok()) {
+      out.phase = *parsed;
+    } else {
+      r.errors().add(r.pathOf("phase"), parsed.status().message());
+    }
+  }
+  r.integer("revision", out.revision, 0, INT64_MAX);
+  r.integer("observedGeneration", out.observedGeneration, 0, INT64_MAX);
+  r.objectList("conditions", [&](ObjectReader& c, size_t) {
+    Condition cond;
+    c.string("type", cond.type, true);
+    c.string("status", cond.status, true);
+    c.integer("observedGeneration", cond.observedGeneration, 0, INT64_MAX);
+    c.string("reason", cond.reason);
+    c.string("message", cond.message);
+    c.timestamp("lastTransitionTime", cond.lastTransitionTime);
+    out.conditions.push_back(std::move(cond));
+  });
+  ObjectReader ca = r.object("ca");
+  readCertificateRef(ca, "current", out.ca.current);
+  readCertificateRef(ca, "next", out.ca.next);
+  readCertificateRef(ca, "previous", out.ca.previous);
+  ca.finish();
+  r.objectList("servers", [&](ObjectReader& s, size_t) {
+    ServerStatus server;
+    s.string("name", server.name);
+    s.string("fingerprint", server.fingerprint);
+    s.timestamp("notAfter", server.notAfter);
+    s.string("issuerFingerprint", server.issuerFingerprint);
+    out.servers.push_back(std::move(server));
+  });
+  ObjectReader a = r.object("adoption");
+  a.integer("active", out.adoption.active, 0, INT64_MAX);
+  a.integer("adopted", out.adoption.adopted, 0, INT64_MAX);
+  a.integer("stale", out.adoption.stale, 0, INT64_MAX);
+  a.number("ratio", out.adoption.ratio);
+  a.stringList("laggards", out.adoption.laggards);
+  a.finish();
+  r.objectList("snapshots", [&](ObjectReader& s, size_t) {
+    SnapshotRef snap;
+    s.string("name", snap.name, true);
+    s.timestamp("takenAt", snap.takenAt);
+    s.integer("revision", snap.revision, 0, INT64_MAX);
+    s.string("reason", snap.reason);
+    out.snapshots.push_back(std::move(snap));
+  });
+  r.timestamp("phaseStartedAt", out.phaseStartedAt);
+  r.string("message", out.message);
+  r.finish();
+}
+
+void readMetadata(ObjectReader r, ObjectMeta& out) {
+  r.string("name", out.name, true);
+  r.string("namespace", out.ns);
+  if (out.ns.empty()) {
+    out.ns = std::string(kDefaultNamespace);
+  }
+  r.string("uid", out.uid);
+  r.string("resourceVersion", out.resourceVersion);
+  r.integer("generation", out.generation, 0, INT64_MAX);
+  r.timestamp("creationTimestamp", out.creationTimestamp);
+  r.stringMap("labels", out.labels);
+  r.stringMap("annotations", out.annotations);
+  // Server-managed fields that rotor neither needs nor rejects.
+  for (const char* key : {"managedFields", "selfLink", "finalizers", "ownerReferences",
+                          "deletionTimestamp", "deletionGracePeriodSeconds", "generateName"}) {
+    r.ignore(key);
+  }
+  r.finish();
+}
+
+// ---- encoding ---------------------------------------------------------------------------------
+
+json keySpecJson(const KeySpec& k) {
+  json j = {{"algorithm", keyAlgorithmName(k.algorithm)}};
+  if (k.algorithm != KeyAlgorithm::kEd25519) {
+    j["size"] = k.size;
+  }
+  return j;
+}
+
+json pkcs12Json(const Pkcs12Spec& p) { return {{"file", p.file}, {"passwordFile", p.passwordFile}}; }
+
+void putIfNotEmpty(json& j, const char* key, const std::string& value) {
+  if (!value.empty()) {
+    j[key] = value;
+  }
+}
+
+void putTime(json& j, const char* key, const std::optional<SystemTime>& t) {
+  if (t) {
+    j[key] = formatRfc3339(*t);
+  }
+}
+
+json serverJson(const ServerSpec& s) {
+  json j = {{"name", s.name}};
+  putIfNotEmpty(j, "secretName", s.secretName);
+  if (s.restart) {
+    j["restart"] = {{"kind", s.restart->kind}, {"name", s.restart->name}};
+  }
+  putIfNotEmpty(j, "certFile", s.certFile);
+  putIfNotEmpty(j, "keyFile", s.keyFile);
+  putIfNotEmpty(j, "chainFile", s.chainFile);
+  if (s.pkcs12) {
+    j["pkcs12"] = pkcs12Json(*s.pkcs12);
+  }
+  if (!s.reloadCommand.empty()) {
+    j["reloadCommand"] = s.reloadCommand;
+  }
+  if (s.healthCheck) {
+    j["healthCheck"] = {{"address", s.healthCheck->address}};
+    putIfNotEmpty(j["healthCheck"], "serverName", s.healthCheck->serverName);
+  }
+  return j;
+}
+
+json certificateRefJson(const CertificateRef& c) {
+  json j = {{"fingerprint", c.fingerprint}};
+  putTime(j, "notAfter", c.notAfter);
+  return j;
+}
+
+}  // namespace
+
+json encodeSpec(const RotationSpec& spec) {
+  json cert = {{"validity", formatDuration(spec.certificate.validity)},
+               {"renewBefore", formatDuration(spec.certificate.renewBefore)},
+               {"privateKey", keySpecJson(spec.certificate.privateKey)}};
+  putIfNotEmpty(cert, "commonName", spec.certificate.commonName);
+  if (!spec.certificate.dnsNames.empty()) {
+    cert["dnsNames"] = spec.certificate.dnsNames;
+  }
+  if (!spec.certificate.ipAddresses.empty()) {
+    cert["ipAddresses"] = spec.certificate.ipAddresses;
+  }
+  json servers = json::array();
+  for (const ServerSpec& s : spec.servers) {
+    servers.push_back(serverJson(s));
+  }
+  json ca = {{"rotateBefore", formatDuration(spec.ca.rotateBefore)}, {"crossSign", spec.ca.crossSign}};
+  if (spec.ca.generate) {
+    ca["generate"] = {{"commonName", spec.ca.generate->commonName},
+                      {"validity", formatDuration(spec.ca.generate->validity)},
+                      {"privateKey", keySpecJson(spec.ca.generate->privateKey)}};
+  }
+  if (spec.ca.secretRef) {
+    ca["secretRef"] = {{"name", spec.ca.secretRef->name}};
+  }
+  if (spec.ca.files) {
+    ca["files"] = {{"certFile", spec.ca.files->certFile}, {"keyFile", spec.ca.files->keyFile}};
+  }
+  json bundle = {{"key", spec.trustBundle.key}};
+  putIfNotEmpty(bundle, "configMapName", spec.trustBundle.configMapName);
+  putIfNotEmpty(bundle, "file", spec.trustBundle.file);
+  if (spec.trustBundle.pkcs12) {
+    bundle["pkcs12"] = pkcs12Json(*spec.trustBundle.pkcs12);
+  }
+  json adoption = {{"threshold", spec.adoption.threshold},
+                   {"minAgents", spec.adoption.minAgents},
+                   {"staleAfter", formatDuration(spec.adoption.staleAfter)},
+                   {"minStageDuration", formatDuration(spec.adoption.minStageDuration)}};
+  if (spec.adoption.timeout) {
+    adoption["timeout"] = formatDuration(*spec.adoption.timeout);
+  }
+  json swap = {{"probe",
+                {{"period", formatDuration(spec.swap.probe.period)},
+                 {"failureThreshold", spec.swap.probe.failureThreshold}}},
+               {"bakeTime", formatDuration(spec.swap.bakeTime)}};
+  if (spec.swap.maintenanceWindow) {
+    swap["maintenanceWindow"] = {{"schedule", spec.swap.maintenanceWindow->schedule},
+                                 {"duration", formatDuration(spec.swap.maintenanceWindow->duration)},
+                                 {"timeZone", spec.swap.maintenanceWindow->timeZone}};
+  }
+  json j = {{"certificate", cert},   {"servers", servers}, {"ca", ca},
+            {"trustBundle", bundle}, {"adoption", adoption}, {"swap", swap},
+            {"prune", {{"after", formatDuration(spec.prune.after)}}}};
+  if (spec.paused) {
+    j["paused"] = true;
+  }
+  putIfNotEmpty(j, "rollbackTo", spec.rollbackTo);
+  return j;
+}
+
+json encodeStatus(const RotationStatus& status) {
+  json j = {{"phase", phaseName(status.phase)},
+            {"revision", status.revision},
+            {"observedGeneration", status.observedGeneration}};
+  if (!status.conditions.empty()) {
+    json conditions = json::array();
+    for (const Condition& c : status.conditions) {
+      json cj = {{"type", c.type},
+                 {"status", c.status},
+                 {"observedGeneration", c.observedGeneration},
+                 {"reason", c.reason},
+                 {"message", c.message}};
+      putTime(cj, "lastTransitionTime", c.lastTransitionTime);
+      conditions.push_back(cj);
+    }
+    j["conditions"] = conditions;
+  }
+  json ca = json::object();
+  if (status.ca.current) ca["current"] = certificateRefJson(*status.ca.current);
+  if (status.ca.next) ca["next"] = certificateRefJson(*status.ca.next);
+  if (status.ca.previous) ca["previous"] = certificateRefJson(*status.ca.previous);
+  if (!ca.empty()) {
+    j["ca"] = ca;
+  }
+  if (!status.servers.empty()) {
+    json servers = json::array();
+    for (const ServerStatus& s : status.servers) {
+      json sj = {{"name", s.name}, {"fingerprint", s.fingerprint}, {"issuerFingerprint", s.issuerFingerprint}};
+      putTime(sj, "notAfter", s.notAfter);
+      servers.push_back(sj);
+    }
+    j["servers"] = servers;
+  }
+  const AdoptionStatus& a = status.adoption;
+  j["adoption"] = {{"active", a.active}, {"adopted", a.adopted}, {"stale", a.stale}, {"ratio", a.ratio}};
+  if (!a.laggards.empty()) {
+    j["adoption"]["laggards"] = a.laggards;
+  }
+  if (!status.snapshots.empty()) {
+    json snapshots = json::array();
+    for (const SnapshotRef& s : status.snapshots) {
+      json sj = {{"name", s.name}, {"revision", s.revision}, {"reason", s.reason}};
+      putTime(sj, "takenAt", s.takenAt);
+      snapshots.push_back(sj);
+    }
+    j["snapshots"] = snapshots;
+  }
+  putTime(j, "phaseStartedAt", status.phaseStartedAt);
+  putIfNotEmpty(j, "message", status.message);
+  return j;
+}
+
+json encodeRotation(const CertificateRotation& r, bool withStatus) {
+  json meta = {{"name", r.metadata.name}, {"namespace", r.metadata.ns}};
+  putIfNotEmpty(meta, "uid", r.metadata.uid);
+  putIfNotEmpty(meta, "resourceVersion", r.metadata.resourceVersion);
+  if (r.metadata.generation > 0) {
+    meta["generation"] = r.metadata.generation;
+  }
+  putTime(meta, "creationTimestamp", r.metadata.creationTimestamp);
+  if (!r.metadata.labels.empty()) {
+    meta["labels"] = r.metadata.labels;
+  }
+  if (!r.metadata.annotations.empty()) {
+    meta["annotations"] = r.metadata.annotations;
+  }
+  json j = {{"apiVersion", kApiVersion}, {"kind", kKind}, {"metadata", meta}, {"spec", encodeSpec(r.spec)}};
+  if (withStatus) {
+    j["status"] = encodeStatus(r.status);
+  }
+  return j;
+}
+
+StatusOr<CertificateRotation> decodeRotation(const json& object) {
+  FieldErrors errors;
+  ObjectReader root(&object, "", errors);
+  CertificateRotation out;
+  std::string apiVersion, kind;
+  root.string("apiVersion", apiVersion, true);
+  root.string("kind", kind, true);
+  if (!apiVersion.empty() && apiVersion != kApiVersion) {
+    errors.add("apiVersion", "must be \"" + std::string(kApiVersion) + "\", got \"" + apiVersion + "\"");
+  }
+  if (!kind.empty() && kind != kKind) {
+    errors.add("kind", "must be \"" + std::string(kKind) + "\", got \"" + kind + "\"");
+  }
+  readMetadata(root.object("metadata"), out.metadata);
+  if (!root.has("spec")) {
+    errors.add("spec", "is required");
+  }
+  readSpec(root.object("spec"), out.spec);
+  readStatus(root.object("status"), out.status);
+  root.finish();
+  RETURN_IF_ERROR(errors.toStatus());
+  return out;
+}
+
+StatusOr<RotationStatus> decodeStatus(const json& object) {
+  FieldErrors errors;
+  RotationStatus out;
+  readStatus(ObjectReader(&object, "status", errors), out);
+  RETURN_IF_ERROR(errors.toStatus());
+  return out;
+}
+
+StatusOr<CertificateRotation> rotationFromJson(std::string_view text) {
+  json parsed;
+  try {
+    parsed = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return invalidArgument(std::string("invalid JSON: ") + e.what());
+  }
+  return decodeRotation(parsed);
+}
+
+std::string rotationToJson(const CertificateRotation& rotation, bool withStatus) {
+  return encodeRotation(rotation, withStatus).dump(2) + "\n";
+}
+
+}  // namespace rotor::api

@@ -1,0 +1,304 @@
+#pragma once
+
+// The CertificateRotation resource (rotor.dev/v1alpha1): spec, status and metadata as plain
+// values. Codecs (json_codec.h, yaml_codec.h) and validation (validate.h) live beside it.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controller/common/clock.h"
+#include "controller/common/duration.h"
+#include "controller/common/key_spec.h"
+#include "controller/common/status.h"
+
+namespace rotor::api {
+
+inline constexpr std::string_view kGroup = "rotor.dev";
+inline constexpr std::string_view kApiVersion = "rotor.dev/v1alpha1";
+inline constexpr std::string_view kKind = "CertificateRotation";
+
+/** Annotation whose every new value asks for a rotation (`rotor rotate NAME`). */
+inline constexpr std::string_view kRotateAnnotation = "rotor.dev/rotate";
+
+enum class Phase {
+  kPending,
+  kIssuing,
+  kReady,
+  kStaging,
+  kAwaitingAdoption,
+  kSwapping,
+  kVerifying,
+  kDraining,
+  kPruning,
+  kPaused,
+  kBlocked,
+  kRollingBack,
+  kRolledBack,
+  kFailed,
+};
+
+/** Every phase, in the order above. */
+const std::vector<Phase>& allPhases();
+/** "AwaitingAdoption" etc.: the names in status and in the rotor_rotation_phase metric. */
+std::string_view phaseName(Phase phase);
+StatusOr<Phase> parsePhase(std::string_view name);
+
+/** Namespace and name: how rotations are addressed everywhere. */
+struct ObjectKey {
+  std::string ns;
+  std::string name;
+
+  /** "ns/name". */
+  std::string toString() const { return ns + "/" + name; }
+  friend auto operator<=>(const ObjectKey&, const ObjectKey&) = default;
+};
+
+inline constexpr std::string_view kDefaultNamespace = "default";
+
+struct ObjectMeta {
+  std::string name;
+  std::string ns = std::string(kDefaultNamespace);
+  std::string uid;
+  /** Opaque; equality only. Writes carrying a stale one fail with kConflict. */
+  std::string resourceVersion;
+  /** Bumped by the store whenever the spec changes. */
+  int64_t generation = 0;
+  std::optional<SystemTime> creationTimestamp;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+
+  ObjectKey key() const { return {ns, name}; }
+  friend bool operator==(const ObjectMeta&, const ObjectMeta&) = default;
+};
+
+// ---- spec -------------------------------------------------------------------------------------
+
+/** What every server presents. */
+struct CertificateSpec {
+  std::string commonName;
+  std::vector<std::string> dnsNames;
+  std::vector<std::string> ipAddresses;
+  Duration validity = std::chrono::hours(24 * 90);
+  /** Renew (under the same CA) when the served certificate has less than this left. */
+  Duration renewBefore = std::chrono::hours(24 * 30);
+  KeySpec privateKey;
+  friend bool operator==(const CertificateSpec&, const CertificateSpec&) = default;
+};
+
+/** A PKCS#12 file (keystore or truststore) with its password read from a file. Local mode. */
+struct Pkcs12Spec {
+  std::string file;
+  std::string passwordFile;
+  friend bool operator==(const Pkcs12Spec&, const Pkcs12Spec&) = default;
+};
+
+/** Kubernetes: restart a workload as `kubectl rollout restart` does. */
+struct RestartSpec {
+  std::string kind;  // Deployment | StatefulSet | DaemonSet
+  std::string name;
+  friend bool operator==(const RestartSpec&, const RestartSpec&) = default;
+};
+
+/** Where the TLS health probe connects, and the SNI name it sends. */
+struct HealthCheckSpec {
+  std::string address;  // host:port
+  std::string serverName;
+  friend bool operator==(const HealthCheckSpec&, const HealthCheckSpec&) = default;
+};
+
+/** One endpoint presenting the certificate. Kubernetes fields or local fields, by mode. */
+struct ServerSpec {
+  std::string name;
+  // Kubernetes: a kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt).
+  std::string secretName;
+  std::optional<RestartSpec> restart;
+  // Local: files; relative paths are relative to the state directory.
+  std::string certFile;
+  std::string keyFile;
+  std::string chainFile;
+  std::optional<Pkcs12Spec> pkcs12;
+  std::vector<std::string> reloadCommand;
+  std::optional<HealthCheckSpec> healthCheck;
+  friend bool operator==(const ServerSpec&, const ServerSpec&) = default;
+};
+
+struct CaGenerateSpec {
+  std::string commonName;
+  Duration validity = std::chrono::hours(24 * 365 * 5);
+  KeySpec privateKey;
+  friend bool operator==(const CaGenerateSpec&, const CaGenerateSpec&) = default;
+};
+
+struct CaSecretRef {
+  std::string name;
+  friend bool operator==(const CaSecretRef&, const CaSecretRef&) = default;
+};
+
+struct CaFilesSpec {
+  std::string certFile;
+  std::string keyFile;
+  friend bool operator==(const CaFilesSpec&, const CaFilesSpec&) = default;
+};
+
+/** The issuing CA: exactly one of generate, secretRef, files. */
+struct CaSpec {
+  std::optional<CaGenerateSpec> generate;
+  std::optional<CaSecretRef> secretRef;
+  std::optional<CaFilesSpec> files;
+  /** Start a CA rotation this long before the CA expires. */
+  Duration rotateBefore = std::chrono::hours(24 * 90);
+  /** Serve the new CA cross-signed by the old one, so old-CA-only clients still verify. */
+  bool crossSign = false;
+  friend bool operator==(const CaSpec&, const CaSpec&) = default;
+};
+
+struct TrustBundleSpec {
+  std::string configMapName;      // Kubernetes
+  std::string key = "ca.crt";     // Kubernetes ConfigMap key
+  std::string file;               // local
+  std::optional<Pkcs12Spec> pkcs12;  // optional local truststore beside the PEM file
+  friend bool operator==(const TrustBundleSpec&, const TrustBundleSpec&) = default;
+};
+
+struct AdoptionSpec {
+  /** Percent of active agents that must trust the new CA before the swap. */
+  int threshold = 100;
+  int minAgents = 0;
+  /** Agents not seen for this long are stale: reported, but not counted. */
+  Duration staleAfter = std::chrono::hours(24);
+  /** Give up waiting (Blocked, never forced) after this long; none when absent. */
+  std::optional<Duration> timeout;
+  /** The least time the new CA stays staged; the only gate when no agents report. */
+  Duration minStageDuration = Duration::zero();
+  friend bool operator==(const AdoptionSpec&, const AdoptionSpec&) = default;
+};
+
+struct MaintenanceWindowSpec {
+  std::string schedule;  // 5-field cron
+  Duration duration = std::chrono::hours(1);
+  std::string timeZone = "UTC";
+  friend bool operator==(const MaintenanceWindowSpec&, const MaintenanceWindowSpec&) = default;
+};
+
+struct ProbeSpec {
+  Duration period = std::chrono::seconds(10);
+  int failureThreshold = 3;
+  friend bool operator==(const ProbeSpec&, const ProbeSpec&) = default;
+};
+
+struct SwapSpec {
+  std::optional<MaintenanceWindowSpec> maintenanceWindow;
+  ProbeSpec probe;
+  /** Health is watched this long after each server's swap. */
+  Duration bakeTime = std::chrono::seconds(60);
+  friend bool operator==(const SwapSpec&, const SwapSpec&) = default;
+};
+
+struct PruneSpec {
+  /** Drain delay after the swap before the old CA leaves the bundle. */
+  Duration after = std::chrono::hours(24);
+  friend bool operator==(const PruneSpec&, const PruneSpec&) = default;
+};
+
+struct RotationSpec {
+  CertificateSpec certificate;
+  std::vector<ServerSpec> servers;
+  CaSpec ca;
+  TrustBundleSpec trustBundle;
+  AdoptionSpec adoption;
+  SwapSpec swap;
+  PruneSpec prune;
+  bool paused = false;
+  /** Setting it to a snapshot's name rolls back to that snapshot. */
+  std::string rollbackTo;
+  friend bool operator==(const RotationSpec&, const RotationSpec&) = default;
+};
+
+// ---- status -----------------------------------------------------------------------------------
+
+inline constexpr std::string_view kConditionReady = "Ready";
+inline constexpr std::string_view kConditionProgressing = "Progressing";
+inline constexpr std::string_view kConditionDegraded = "Degraded";
+inline constexpr std::string_view kConditionAdoptionComplete = "AdoptionComplete";
+inline constexpr std::string_view kConditionRollbackAvailable = "RollbackAvailable";
+
+struct Condition {
+  std::string type;
+  std::string status;  // "True" | "False" | "Unknown"
+  int64_t observedGeneration = 0;
+  std::string reason;  // UpperCamelCase
+  std::string message;
+  std::optional<SystemTime> lastTransitionTime;
+  friend bool operator==(const Condition&, const Condition&) = default;
+};
+
+/** A certificate as status shows it: never its key. */
+struct CertificateRef {
+  std::string fingerprint;  // "sha256:<hex>"
+  std::optional<SystemTime> notAfter;
+  friend bool operator==(const CertificateRef&, const CertificateRef&) = default;
+};
+
+struct CaStatus {
+  std::optional<CertificateRef> current;
+  std::optional<CertificateRef> next;
+  std::optional<CertificateRef> previous;
+  friend bool operator==(const CaStatus&, const CaStatus&) = default;
+};
+
+struct ServerStatus {
+  std::string name;
+  std::string fingerprint;
+  std::optional<SystemTime> notAfter;
+  std::string issuerFingerprint;
+  friend bool operator==(const ServerStatus&, const ServerStatus&) = default;
+};
+
+struct AdoptionStatus {
+  int64_t active = 0;
+  int64_t adopted = 0;
+  int64_t stale = 0;
+  double ratio = 0;
+  std::vector<std::string> laggards;  // first 20 agent ids
+  friend bool operator==(const AdoptionStatus&, const AdoptionStatus&) = default;
+};
+
+struct SnapshotRef {
+  std::string name;
+  std::optional<SystemTime> takenAt;
+  int64_t revision = 0;
+  std::string reason;
+  friend bool operator==(const SnapshotRef&, const SnapshotRef&) = default;
+};
+
+struct RotationStatus {
+  Phase phase = Phase::kPending;
+  int64_t revision = 0;
+  int64_t observedGeneration = 0;
+  std::vector<Condition> conditions;
+  CaStatus ca;
+  std::vector<ServerStatus> servers;
+  AdoptionStatus adoption;
+  std::vector<SnapshotRef> snapshots;
+  std::optional<SystemTime> phaseStartedAt;
+  std::string message;
+  friend bool operator==(const RotationStatus&, const RotationStatus&) = default;
+};
+
+struct CertificateRotation {
+  ObjectMeta metadata;
+  RotationSpec spec;
+  RotationStatus status;
+
+  ObjectKey key() const { return metadata.key(); }
+  friend bool operator==(const CertificateRotation&, const CertificateRotation&) = default;
+};
+
+/** The condition of `type`, or null. */
+const Condition* findCondition(const RotationStatus& status, std::string_view type);
+
+}  // namespace rotor::api

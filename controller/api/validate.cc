@@ -1,0 +1,291 @@
+#include "controller/api/validate.h"
+
+#include <arpa/inet.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "controller/api/cron.h"
+#include "controller/api/field_reader.h"
+#include "controller/common/strings.h"
+
+namespace rotor::api {
+namespace {
+
+bool isLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+bool isHostLabel(std::string_view label) {
+  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+    return false;
+  }
+  for (char c : label) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!isLowerAlnum(l) && l != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isHostPort(std::string_view address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == address.size()) {
+    return false;
+  }
+  std::string_view port = address.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
+    return false;
+  }
+  int p = std::stoi(std::string(port));
+  std::string_view host = address.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return p > 0 && p < 65536 && (isValidIpAddress(host) || isValidDnsName(host));
+}
+
+void validateLocalPath(FieldErrors& e, const std::string& path, const std::string& value) {
+  if (value.find('\0') != std::string::npos || value.empty()) {
+    e.add(path, "must be a file path");
+  }
+}
+
+void validateCertificate(FieldErrors& e, const CertificateSpec& c) {
+  if (c.commonName.empty() && c.dnsNames.empty() && c.ipAddresses.empty()) {
+    e.add("spec.certificate", "needs at least one of commonName, dnsNames, ipAddresses");
+  }
+  if (c.commonName.size() > 64) {
+    e.add("spec.certificate.commonName", "must be at most 64 characters, got " + std::to_string(c.commonName.size()));
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < c.dnsNames.size(); ++i) {
+    std::string path = "spec.certificate.dnsNames[" + std::to_string(i) + "]";
+    if (!isValidDnsName(c.dnsNames[i])) {
+      e.add(path, "must be a DNS name such as \"proxy.example.com\" or \"*.example.com\", got " +
+                      quoteForMessage(c.dnsNames[i]));
+    } else if (!seen.insert(toLower(c.dnsNames[i])).second) {
+      e.add(path, "duplicate DNS name " + quoteForMessage(c.dnsNames[i]));
+    }
+  }
+  for (size_t i = 0; i < c.ipAddresses.size(); ++i) {
+    if (!isValidIpAddress(c.ipAddresses[i])) {
+      e.add("spec.certificate.ipAddresses[" + std::to_string(i) + "]",
+            "must be an IPv4 or IPv6 address, got " + quoteForMessage(c.ipAddresses[i]));
+    }
+  }
+  if (c.validity <= Duration::zero()) {
+    e.add("spec.certificate.validity", "must be positive");
+  }
+  if (c.renewBefore <= Duration::zero()) {
+    e.add("spec.certificate.renewBefore", "must be positive");
+  } else if (c.renewBefore >= c.validity) {
+    e.add("spec.certificate.renewBefore", "must be shorter than validity (" + formatDuration(c.validity) +
+                                              "), got " + formatDuration(c.renewBefore));
+  }
+}
+
+void validateServers(FieldErrors& e, const std::vector<ServerSpec>& servers, Mode mode) {
+  if (servers.empty()) {
+    e.add("spec.servers", "needs at least one server");
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < servers.size(); ++i) {
+    const ServerSpec& s = servers[i];
+    const std::string p = "spec.servers[" + std::to_string(i) + "]";
+    if (!isDns1123Label(s.name)) {
+      e.add(p + ".name", "must be a DNS-1123 label (lower-case letters, digits, '-'), got " + quoteForMessage(s.name));
+    } else if (!names.insert(s.name).second) {
+      e.add(p + ".name", "duplicate server name " + quoteForMessage(s.name));
+    }
+    if (!s.secretName.empty() && !isDns1123Subdomain(s.secretName)) {
+      e.add(p + ".secretName", "must be a DNS-1123 subdomain, got " + quoteForMessage(s.secretName));
+    }
+    if (s.restart) {
+      const std::string& kind = s.restart->kind;
+      if (kind != "Deployment" && kind != "StatefulSet" && kind != "DaemonSet") {
+        e.add(p + ".restart.kind", "must be one of Deployment, StatefulSet, DaemonSet, got " + quoteForMessage(kind));
+      }
+      if (!isDns1123Subdomain(s.restart->name)) {
+        e.add(p + ".restart.name", "must be a DNS-1123 subdomain, got " + quoteForMessage(s.restart->name));
+      }
+    }
+    if (s.healthCheck && !isHostPort(s.healthCheck->address)) {
+      e.add(p + ".healthCheck.address", "must be host:port, got " + quoteForMessage(s.healthCheck->address));
+    }
+    if (!s.reloadCommand.empty() && s.reloadCommand.front().empty()) {
+      e.add(p + ".reloadCommand[0]", "must name a program");
+    }
+    if (mode == Mode::kLocal) {
+      if (s.certFile.empty()) e.add(p + ".certFile", "is required in local mode");
+      if (s.keyFile.empty()) e.add(p + ".keyFile", "is required in local mode");
+      if (!s.certFile.empty() && s.certFile == s.keyFile) {
+        e.add(p + ".keyFile", "must differ from certFile");
+      }
+      if (s.pkcs12) {
+        validateLocalPath(e, p + ".pkcs12.file", s.pkcs12->file);
+      }
+    }
+    if (mode == Mode::kKubernetes && s.secretName.empty()) {
+      e.add(p + ".secretName", "is required in Kubernetes mode");
+    }
+  }
+}
+
+void validateCa(FieldErrors& e, const CaSpec& ca) {
+  int sources = (ca.generate ? 1 : 0) + (ca.secretRef ? 1 : 0) + (ca.files ? 1 : 0);
+  if (sources != 1) {
+    e.add("spec.ca", "must set exactly one of generate, secretRef, files; got " + std::to_string(sources));
+  }
+  if (ca.generate) {
+    if (ca.generate->commonName.size() > 64) {
+      e.add("spec.ca.generate.commonName", "must be at most 64 characters");
+    }
+    if (ca.generate->validity <= Duration::zero()) {
+      e.add("spec.ca.generate.validity", "must be positive");
+    } else if (ca.rotateBefore >= ca.generate->validity) {
+      e.add("spec.ca.rotateBefore", "must be shorter than spec.ca.generate.validity (" +
+                                        formatDuration(ca.generate->validity) + "), got " +
+                                        formatDuration(ca.rotateBefore));
+    }
+  }
+  if (ca.secretRef && !isDns1123Subdomain(ca.secretRef->name)) {
+    e.add("spec.ca.secretRef.name", "must be a DNS-1123 subdomain, got " + quoteForMessage(ca.secretRef->name));
+  }
+  if (ca.rotateBefore <= Duration::zero()) {
+    e.add("spec.ca.rotateBefore", "must be positive");
+  }
+}
+
+void validateTrustBundle(FieldErrors& e, const TrustBundleSpec& b, Mode mode) {
+  if (!b.configMapName.empty() && !isDns1123Subdomain(b.configMapName)) {
+    e.add("spec.trustBundle.configMapName", "must be a DNS-1123 subdomain, got " + quoteForMessage(b.configMapName));
+  }
+  if (b.configMapName.empty() && b.file.empty()) {
+    e.add("spec.trustBundle", "needs configMapName (Kubernetes) or file (local)");
+  }
+  if (mode == Mode::kLocal && b.file.empty()) {
+    e.add("spec.trustBundle.file", "is required in local mode");
+  }
+  if (mode == Mode::kKubernetes && b.configMapName.empty()) {
+    e.add("spec.trustBundle.configMapName", "is required in Kubernetes mode");
+  }
+}
+
+void validatePolicy(FieldErrors& e, const RotationSpec& spec) {
+  if (spec.adoption.staleAfter <= Duration::zero()) {
+    e.add("spec.adoption.staleAfter", "must be positive");
+  }
+  if (spec.adoption.timeout && *spec.adoption.timeout <= Duration::zero()) {
+    e.add("spec.adoption.timeout", "must be positive");
+  }
+  if (spec.adoption.minStageDuration < Duration::zero()) {
+    e.add("spec.adoption.minStageDuration", "must not be negative");
+  }
+  if (const auto& w = spec.swap.maintenanceWindow) {
+    auto cron = CronSchedule::parse(w->schedule);
+    if (!cron.ok()) {
+      e.add("spec.swap.maintenanceWindow.schedule", cron.status().message());
+    }
+    if (w->duration <= Duration::zero()) {
+      e.add("spec.swap.maintenanceWindow.duration", "must be positive");
+    }
+    if (!timeZoneExists(w->timeZone)) {
+      e.add("spec.swap.maintenanceWindow.timeZone",
+            "unknown time zone " + quoteForMessage(w->timeZone) + " (use an IANA name such as \"Europe/Paris\")");
+    }
+  }
+  if (spec.swap.probe.period <= Duration::zero()) {
+    e.add("spec.swap.probe.period", "must be positive");
+  }
+  if (spec.swap.bakeTime < Duration::zero()) {
+    e.add("spec.swap.bakeTime", "must not be negative");
+  }
+  if (spec.prune.after < Duration::zero()) {
+    e.add("spec.prune.after", "must not be negative");
+  }
+  if (!spec.rollbackTo.empty() && !isDns1123Subdomain(spec.rollbackTo)) {
+    e.add("spec.rollbackTo", "must be a snapshot name, got " + quoteForMessage(spec.rollbackTo));
+  }
+}
+
+}  // namespace
+
+bool isDns1123Subdomain(std::string_view name) {
+  if (name.empty() || name.size() > 253) {
+    return false;
+  }
+  for (const std::string& part : split(name, '.')) {
+    if (!isDns1123Label(part)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isDns1123Label(std::string_view name) {
+  if (name.empty() || name.size() > 63 || !isLowerAlnum(name.front()) || !isLowerAlnum(name.back())) {
+    return false;
+  }
+  for (char c : name) {
+    if (!isLowerAlnum(c) && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isValidDnsName(std::string_view name) {
+  if (name.substr(0, 2) == "*.") {
+    name.remove_prefix(2);
+  }
+  if (name.empty() || name.size() > 253) {
+    return false;
+  }
+  for (const std::string& label : split(name, '.')) {
+    if (!isHostLabel(label)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isValidIpAddress(std::string_view address) {
+  std::string text(address);
+  unsigned char buffer[16];
+  return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+}
+
+bool timeZoneExists(std::string_view zone) {
+  if (zone == "UTC" || zone == "Etc/UTC") {
+    return true;
+  }
+  if (zone.empty() || zone.front() == '/' || zone.find("..") != std::string_view::npos ||
+      zone.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") !=
+          std::string_view::npos) {
+    return false;
+  }
+  const char* dir = std::getenv("TZDIR");
+  std::filesystem::path path = std::filesystem::path(dir != nullptr ? dir : "/usr/share/zoneinfo") / zone;
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+Status validateRotation(const CertificateRotation& r, Mode mode) {
+  FieldErrors e;
+  if (!isDns1123Subdomain(r.metadata.name)) {
+    e.add("metadata.name", "must be a DNS-1123 subdomain (lower-case letters, digits, '-', '.'), got " +
+                               quoteForMessage(r.metadata.name));
+  }
+  if (!isDns1123Label(r.metadata.ns)) {
+    e.add("metadata.namespace", "must be a DNS-1123 label, got " + quoteForMessage(r.metadata.ns));
+  }
+  validateCertificate(e, r.spec.certificate);
+  validateServers(e, r.spec.servers, mode);
+  validateCa(e, r.spec.ca);
+  validateTrustBundle(e, r.spec.trustBundle, mode);
+  validatePolicy(e, r.spec);
+  return e.toStatus();
+}
+
+}  // namespace rotor::api
