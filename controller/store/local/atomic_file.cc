@@ -1,0 +1,148 @@
+#include "controller/store/local/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace rotor::store::local {
+namespace fs = std::filesystem;
+namespace {
+
+Status errnoStatus(const std::string& what, const fs::path& path, int error) {
+  std::string message = what + " " + path.string() + ": " + std::strerror(error);
+  if (error == ENOENT || error == ENOTDIR) {
+    return notFound(message);
+  }
+  if (error == EACCES || error == EPERM || error == EROFS) {
+    return permissionDenied(message);
+  }
+  return unavailable(message);
+}
+
+/** Closes a descriptor on every path out. */
+class FileDescriptor {
+public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+private:
+  int fd_;
+};
+
+}  // namespace
+
+Status syncDirectory(const fs::path& dir) {
+  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    return errnoStatus("could not open directory", dir, errno);
+  }
+  if (::fsync(fd.get()) != 0) {
+    return errnoStatus("could not sync directory", dir, errno);
+  }
+  return okStatus();
+}
+
+Status writeFileAtomic(const fs::path& path, std::string_view content, mode_t mode) {
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+  FileDescriptor fd(::mkostemp(tmpl.data(), O_CLOEXEC));
+  if (fd.get() < 0) {
+    return errnoStatus("could not create temporary file in", dir, errno);
+  }
+  const fs::path tmp(tmpl);
+  auto fail = [&](const std::string& what) {
+    int error = errno;
+    ::unlink(tmp.c_str());
+    return errnoStatus(what, tmp, error);
+  };
+  if (::fchmod(fd.get(), mode) != 0) {
+    return fail("could not set mode of");
+  }
+  size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return fail("could not write");
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) {
+    return fail("could not sync");
+  }
+  if (::close(fd.release()) != 0) {
+    return fail("could not close");
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return fail("could not rename over " + path.string() + " from");
+  }
+  return syncDirectory(dir);
+}
+
+StatusOr<std::optional<std::string>> readFileIfExists(const fs::path& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) {
+      return std::optional<std::string>();
+    }
+    return errnoStatus("could not open", path, errno);
+  }
+  std::string out;
+  char buffer[16384];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return errnoStatus("could not read", path, errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return std::optional<std::string>(std::move(out));
+}
+
+Status ensureDirectory(const fs::path& path, mode_t mode) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    return okStatus();
+  }
+  if (path.has_parent_path() && path.parent_path() != path) {
+    RETURN_IF_ERROR(ensureDirectory(path.parent_path(), mode));
+  }
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return errnoStatus("could not create directory", path, errno);
+  }
+  ::chmod(path.c_str(), mode);  // mkdir applies the umask; the mode is what was asked for
+  return okStatus();
+}
+
+Status removeFile(const fs::path& path) {
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) {
+      return okStatus();
+    }
+    return errnoStatus("could not remove", path, errno);
+  }
+  return syncDirectory(path.has_parent_path() ? path.parent_path() : fs::path("."));
+}
+
+}  // namespace rotor::store::local

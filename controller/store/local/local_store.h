@@ -1,0 +1,102 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "controller/common/clock.h"
+#include "controller/store/local/file_lock.h"
+#include "controller/store/store.h"
+
+namespace rotor::store::local {
+
+struct LocalStoreOptions {
+  /** The state directory: manifests' relative paths resolve against it. */
+  std::filesystem::path root;
+  /** How long a server's reloadCommand may run. */
+  std::chrono::milliseconds reloadTimeout = std::chrono::seconds(60);
+};
+
+/**
+ * The Store over a directory, for servers outside Kubernetes. Layout under `root`:
+ *
+ *   .rotor/                        0700, rotor's own state
+ *     controller.lock              held by the one controller driving this directory
+ *     write.lock                   held for the length of each write (CLI and controller)
+ *     sequence                     the last resourceVersion handed out
+ *     rotations/NS/NAME.json       metadata, spec and status
+ *     authorities/NS/NAME.json     CA certificates and keys (0600)
+ *     served/NS/NAME/SERVER.ca.pem the CA last written beside each server's material
+ *     journal/NS/NAME/SERVER.json  material being written (0600); rolled forward on next read
+ *     snapshots/NS/NAME/SNAP.json  snapshot index: where each backup file is and its SHA-256
+ *     agents/NS/NAME.json          agent records
+ *   <the servers' files and the bundle, wherever the manifests put them>
+ *   <backups: DIR-YYYYMMDD-HHMMSS/ beside each backed-up file's directory DIR>
+ *
+ * Every file is replaced atomically (temp file, fsync, rename, directory fsync). Keys are 0600,
+ * directories holding keys 0700.
+ */
+class LocalStore final : public Store {
+public:
+  /**
+   * Opens the state directory, creating .rotor/ inside it. kNotFound when `root` does not exist,
+   * kFailedPrecondition when it is not a directory, kPermissionDenied when it cannot be written.
+   */
+  static StatusOr<std::unique_ptr<LocalStore>> open(const LocalStoreOptions& options, const Clock& clock);
+
+  /** The lock that keeps a second controller off this directory; kFailedPrecondition if held. */
+  StatusOr<FileLock> lockForController();
+
+  /** `path` as the store uses it: relative paths are taken from the state directory. */
+  std::filesystem::path resolve(const std::string& path) const;
+  const std::filesystem::path& root() const { return options_.root; }
+  std::filesystem::path stateDirectory() const { return options_.root / ".rotor"; }
+
+  StatusOr<std::vector<CertificateRotation>> listRotations() override;
+  StatusOr<CertificateRotation> getRotation(const ObjectKey& key) override;
+  StatusOr<CertificateRotation> applyRotation(const CertificateRotation& desired) override;
+  Status updateRotation(CertificateRotation& rotation) override;
+  Status updateRotationStatus(CertificateRotation& rotation) override;
+  Status deleteRotation(const ObjectKey& key) override;
+
+  StatusOr<Versioned<Authorities>> readAuthorities(const CertificateRotation& r) override;
+  Status writeAuthorities(const CertificateRotation& r, const Authorities& authorities,
+                          const Version& expected) override;
+
+  StatusOr<Versioned<std::optional<ServedMaterial>>> readServed(const CertificateRotation& r,
+                                                                std::string_view server) override;
+  Status writeServed(const CertificateRotation& r, std::string_view server, const ServedMaterial& material,
+                     const Version& expected) override;
+
+  StatusOr<Versioned<std::optional<std::string>>> readBundle(const CertificateRotation& r) override;
+  Status writeBundle(const CertificateRotation& r, const std::string& bundlePem, const Version& expected) override;
+
+  Status putSnapshot(const CertificateRotation& r, const Snapshot& snapshot) override;
+  StatusOr<Snapshot> getSnapshot(const CertificateRotation& r, std::string_view name) override;
+  StatusOr<std::vector<std::string>> listSnapshots(const CertificateRotation& r) override;
+
+  Status reload(const CertificateRotation& r, std::string_view server) override;
+
+  StatusOr<std::vector<AgentRecord>> listAgents(const ObjectKey& key) override;
+  Status putAgent(const ObjectKey& key, const AgentRecord& agent) override;
+
+private:
+  LocalStore(LocalStoreOptions options, const Clock& clock) : options_(std::move(options)), clock_(clock) {}
+
+  std::filesystem::path objectPath(std::string_view kind, const ObjectKey& key, std::string_view suffix) const;
+  StatusOr<FileLock> lockWrites();
+  StatusOr<std::string> nextResourceVersion();
+  StatusOr<std::optional<CertificateRotation>> loadRotation(const ObjectKey& key);
+  Status storeRotation(const CertificateRotation& r);
+  StatusOr<const api::ServerSpec*> serverOf(const CertificateRotation& r, std::string_view server);
+  StatusOr<Versioned<std::optional<ServedMaterial>>> readServedFiles(const CertificateRotation& r,
+                                                                     const api::ServerSpec& server);
+  Status writeServedFiles(const CertificateRotation& r, const api::ServerSpec& server, const ServedMaterial& m);
+  Status rollForwardJournal(const CertificateRotation& r, const api::ServerSpec& server);
+  Status writeTruststore(const CertificateRotation& r, const std::string& bundlePem);
+
+  LocalStoreOptions options_;
+  const Clock& clock_;
+};
+
+}  // namespace rotor::store::local

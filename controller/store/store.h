@@ -1,0 +1,149 @@
+#pragma once
+
+// The Store: the only door the reconcilers have to the world's state. Domain-level on purpose:
+// rotations, served material, trust bundles, CA material, snapshots and agent records, never
+// Secrets or files. `local` and `kube` implement it; tests/contract holds the suite both pass.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controller/api/rotation.h"
+#include "controller/common/clock.h"
+#include "controller/common/status.h"
+
+namespace rotor::store {
+
+using api::CertificateRotation;
+using api::ObjectKey;
+
+/** Opaque version of a stored value for optimistic concurrency: compare for equality only. An
+ *  empty Version means "absent": writing with it fails with kConflict if the value exists. */
+using Version = std::string;
+
+template <typename T>
+struct Versioned {
+  T value;
+  Version version;
+};
+
+/** What one server presents. Secret: keyPem never leaves the process in logs or status. */
+struct ServedMaterial {
+  std::string certificateChainPem;  // leaf first, then any intermediates (e.g. a cross-signed CA)
+  std::string keyPem;
+  std::string caPem;  // the issuing CA, for consumers that want it beside the chain (ca.crt)
+  friend bool operator==(const ServedMaterial&, const ServedMaterial&) = default;
+};
+
+/** A CA certificate with its key. Secret. */
+struct AuthorityMaterial {
+  std::string certificatePem;
+  std::string keyPem;
+  friend bool operator==(const AuthorityMaterial&, const AuthorityMaterial&) = default;
+};
+
+/** The CAs a rotation holds: the one issuing now, the one being introduced, the one retired. */
+struct Authorities {
+  std::optional<AuthorityMaterial> current;
+  std::optional<AuthorityMaterial> next;
+  std::optional<AuthorityMaterial> previous;
+  friend bool operator==(const Authorities&, const Authorities&) = default;
+};
+
+/** Everything a rollback needs to put back: each server's material and the bundle. */
+struct Snapshot {
+  std::string name;  // DNS-1123 subdomain; deterministic so that a retried write meets itself
+  SystemTime takenAt;
+  int64_t revision = 0;
+  std::string reason;
+  std::map<std::string, ServedMaterial> servers;  // by server name
+  std::string bundlePem;
+  friend bool operator==(const Snapshot&, const Snapshot&) = default;
+};
+
+/** An agent's latest check-in. */
+struct AgentRecord {
+  std::string id;
+  SystemTime lastSeen;
+  std::vector<std::string> trusted;  // "sha256:<hex>" fingerprints
+  std::string version;
+  friend bool operator==(const AgentRecord&, const AgentRecord&) = default;
+};
+
+class Store {
+public:
+  virtual ~Store() = default;
+
+  // ---- rotations ----
+  /** All rotations, ordered by namespace then name. */
+  virtual StatusOr<std::vector<CertificateRotation>> listRotations() = 0;
+  /** kNotFound when absent. */
+  virtual StatusOr<CertificateRotation> getRotation(const ObjectKey& key) = 0;
+  /**
+   * Creates the rotation (generation 1, new uid, empty status) or updates spec, labels and
+   * annotations of the existing one (labels and annotations merge; the manifest's win). The
+   * generation grows only when the spec changes. Returns what is stored now.
+   */
+  virtual StatusOr<CertificateRotation> applyRotation(const CertificateRotation& desired) = 0;
+  /**
+   * Writes spec, labels and annotations (not status). kConflict when
+   * rotation.metadata.resourceVersion is stale; on success it holds the new version.
+   */
+  virtual Status updateRotation(CertificateRotation& rotation) = 0;
+  /** Writes status only, with the same version rule as updateRotation. */
+  virtual Status updateRotationStatus(CertificateRotation& rotation) = 0;
+  /** Deletes the rotation, its CA material, snapshot records and agent records; kNotFound when
+   *  absent. Served files, bundles and backup copies stay where they are. */
+  virtual Status deleteRotation(const ObjectKey& key) = 0;
+
+  // ---- CA material ----
+  virtual StatusOr<Versioned<Authorities>> readAuthorities(const CertificateRotation& r) = 0;
+  /** kConflict unless `expected` is the version read last (empty: must not exist yet). */
+  virtual Status writeAuthorities(const CertificateRotation& r, const Authorities& authorities,
+                                  const Version& expected) = 0;
+
+  // ---- served material, per server (spec.servers[].name) ----
+  /** The material a server presents now, or nullopt when there is none yet. */
+  virtual StatusOr<Versioned<std::optional<ServedMaterial>>> readServed(const CertificateRotation& r,
+                                                                        std::string_view server) = 0;
+  /** Replaces it as one unit: a crash never leaves a certificate beside the wrong key. */
+  virtual Status writeServed(const CertificateRotation& r, std::string_view server,
+                             const ServedMaterial& material, const Version& expected) = 0;
+
+  // ---- trust bundle ----
+  virtual StatusOr<Versioned<std::optional<std::string>>> readBundle(const CertificateRotation& r) = 0;
+  virtual Status writeBundle(const CertificateRotation& r, const std::string& bundlePem,
+                             const Version& expected) = 0;
+
+  // ---- snapshots ----
+  /** Idempotent by name: writing the same snapshot again succeeds; a different one under an
+   *  existing name is kAlreadyExists. */
+  virtual Status putSnapshot(const CertificateRotation& r, const Snapshot& snapshot) = 0;
+  /** kNotFound when absent; kFailedPrecondition when its stored copy was damaged. */
+  virtual StatusOr<Snapshot> getSnapshot(const CertificateRotation& r, std::string_view name) = 0;
+  /** The snapshots' names, oldest first. */
+  virtual StatusOr<std::vector<std::string>> listSnapshots(const CertificateRotation& r) = 0;
+
+  // ---- reload ----
+  /** Makes the server pick up newly written material (reload command / workload restart). */
+  virtual Status reload(const CertificateRotation& r, std::string_view server) = 0;
+
+  // ---- agents ----
+  virtual StatusOr<std::vector<AgentRecord>> listAgents(const ObjectKey& key) = 0;
+  /** Inserts or replaces the agent's record. kNotFound when the rotation does not exist. */
+  virtual Status putAgent(const ObjectKey& key, const AgentRecord& agent) = 0;
+};
+
+using StorePtr = std::unique_ptr<Store>;
+
+/** The ServerSpec named `server`, or null. */
+const api::ServerSpec* findServer(const CertificateRotation& r, std::string_view server);
+
+/** Merges desired spec/labels/annotations into `stored` as applyRotation describes; returns
+ *  whether the spec changed (so the generation must grow). Shared by every implementation. */
+bool mergeApplied(CertificateRotation& stored, const CertificateRotation& desired);
+
+}  // namespace rotor::store
