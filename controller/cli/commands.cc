@@ -1,0 +1,311 @@
+#include "controller/cli/commands.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "controller/api/json_codec.h"
+#include "controller/api/validate.h"
+#include "controller/api/yaml_codec.h"
+#include "controller/cli/output.h"
+#include "controller/store/local/local_store.h"
+
+namespace rotor::cli {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+struct FlagSpec {
+  std::string name;       // long name without dashes
+  std::string shortName;  // one letter, or ""
+  bool takesValue;
+  std::string help;
+};
+
+/** A parsed command line: the verb's positional arguments and flags. */
+struct Invocation {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;
+  bool has(const std::string& f) const { return flags.count(f) > 0; }
+  std::string get(const std::string& f, const std::string& fallback = "") const {
+    auto it = flags.find(f);
+    return it == flags.end() ? fallback : it->second;
+  }
+};
+
+struct Context {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+  RealClock clock;
+};
+
+struct Verb {
+  std::string name;
+  std::string usage;
+  std::string summary;
+  std::vector<FlagSpec> flags;
+  std::function<int(Context&, const Invocation&)> handler;
+};
+
+const std::vector<FlagSpec> kGlobalFlags = {
+    {"local", "", true, "state directory of local mode (default: $ROTOR_LOCAL_DIR)"},
+    {"namespace", "n", true, "namespace of the rotation (default: \"default\")"},
+    {"help", "h", false, "show help"},
+};
+
+/** A usage error: exit code 2. */
+struct UsageError {
+  std::string message;
+};
+
+int fail(Context& ctx, const Status& status) {
+  ctx.err << "error: " << status.message() << "\n";
+  return 1;
+}
+
+StatusOr<std::unique_ptr<store::local::LocalStore>> openStore(Context& ctx, const Invocation& inv) {
+  std::string dir = inv.get("local");
+  if (dir.empty()) {
+    if (const char* env = std::getenv("ROTOR_LOCAL_DIR")) dir = env;
+  }
+  if (dir.empty()) {
+    return invalidArgument("no state directory: pass --local DIR or set ROTOR_LOCAL_DIR");
+  }
+  return store::local::LocalStore::open({.root = dir}, ctx.clock);
+}
+
+StatusOr<std::string> readInput(Context& ctx, const std::string& file) {
+  if (file == "-") {
+    std::stringstream buffer;
+    buffer << ctx.in.rdbuf();
+    return buffer.str();
+  }
+  std::ifstream stream(file, std::ios::binary);
+  if (!stream) {
+    return notFound("could not read " + file);
+  }
+  std::stringstream buffer;
+  buffer << stream.rdbuf();
+  return buffer.str();
+}
+
+api::ObjectKey keyFrom(const Invocation& inv, const std::string& name) {
+  return {inv.get("namespace", std::string(api::kDefaultNamespace)), name};
+}
+
+// ---- verbs ----
+
+int runApply(Context& ctx, const Invocation& inv) {
+  if (!inv.has("filename")) throw UsageError{"apply needs -f FILE (or -f - for standard input)"};
+  auto text = readInput(ctx, inv.get("filename"));
+  if (!text.ok()) return fail(ctx, text.status());
+  // Everything is decoded and validated before the first write: all or nothing.
+  auto rotations = api::decodeManifests(*text, api::Mode::kLocal);
+  if (!rotations.ok()) {
+    ctx.err << "error: " << inv.get("filename") << " was not applied:\n" << rotations.status().message() << "\n";
+    return 1;
+  }
+  auto store = openStore(ctx, inv);
+  if (!store.ok()) return fail(ctx, store.status());
+  for (const api::CertificateRotation& desired : *rotations) {
+    auto before = (*store)->getRotation(desired.key());
+    auto applied = (*store)->applyRotation(desired);
+    if (!applied.ok()) return fail(ctx, applied.status());
+    std::string what = !before.ok() ? "created"
+                       : before->metadata.resourceVersion == applied->metadata.resourceVersion ? "unchanged"
+                                                                                             : "configured";
+    ctx.out << "certificaterotation.rotor.dev/" << desired.metadata.name << " " << what << "\n";
+  }
+  return 0;
+}
+
+int runGet(Context& ctx, const Invocation& inv) {
+  if (inv.positional.size() > 1) throw UsageError{"get takes at most one NAME"};
+  const std::string format = inv.get("output", "table");
+  if (format != "table" && format != "yaml" && format != "json") {
+    throw UsageError{"-o must be yaml or json, got \"" + format + "\""};
+  }
+  auto store = openStore(ctx, inv);
+  if (!store.ok()) return fail(ctx, store.status());
+  std::vector<api::CertificateRotation> rotations;
+  if (inv.positional.size() == 1) {
+    auto r = (*store)->getRotation(keyFrom(inv, inv.positional[0]));
+    if (!r.ok()) return fail(ctx, r.status());
+    rotations.push_back(std::move(*r));
+  } else {
+    auto all = (*store)->listRotations();
+    if (!all.ok()) return fail(ctx, all.status());
+    for (auto& r : *all) {
+      if (inv.has("all-namespaces") || r.metadata.ns == inv.get("namespace", std::string(api::kDefaultNamespace))) {
+        rotations.push_back(std::move(r));
+      }
+    }
+  }
+  if (format == "table") {
+    if (rotations.empty()) {
+      ctx.err << "No resources found\n";
+      return 0;
+    }
+    ctx.out << formatRotationTable(rotations, ctx.clock.now());
+    return 0;
+  }
+  const bool single = inv.positional.size() == 1;
+  if (format == "json") {
+    if (single) {
+      ctx.out << api::rotationToJson(rotations.front());
+    } else {
+      nlohmann::json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", nlohmann::json::array()}};
+      for (const auto& r : rotations) list["items"].push_back(api::encodeRotation(r));
+      ctx.out << list.dump(2) << "\n";
+    }
+    return 0;
+  }
+  for (size_t i = 0; i < rotations.size(); ++i) {
+    if (i > 0) ctx.out << "---\n";
+    ctx.out << api::rotationToYaml(rotations[i]);
+  }
+  return 0;
+}
+
+int runDelete(Context& ctx, const Invocation& inv) {
+  if (inv.positional.size() != 1) throw UsageError{"delete takes exactly one NAME"};
+  auto store = openStore(ctx, inv);
+  if (!store.ok()) return fail(ctx, store.status());
+  Status s = (*store)->deleteRotation(keyFrom(inv, inv.positional[0]));
+  if (!s.ok()) return fail(ctx, s);
+  ctx.out << "certificaterotation.rotor.dev/" << inv.positional[0] << " deleted\n";
+  return 0;
+}
+
+int runVersion(Context& ctx, const Invocation&) {
+  ctx.out << "rotor " << kVersion << "\n";
+  return 0;
+}
+
+const std::vector<Verb>& verbs() {
+  static const std::vector<Verb> kVerbs = {
+      {"apply", "rotor apply -f FILE|-", "Create or update rotations from a manifest (all documents or none)",
+       {{"filename", "f", true, "manifest file with one or more documents, or - for standard input"}}, runApply},
+      {"get", "rotor get [NAME] [-o yaml|json] [-A]", "Show rotations",
+       {{"output", "o", true, "output format: yaml or json (default: a table)"},
+        {"all-namespaces", "A", false, "list rotations in every namespace"}},
+       runGet},
+      {"delete", "rotor delete NAME", "Delete a rotation (served files, bundles and backups stay)", {}, runDelete},
+      {"version", "rotor version", "Print rotor's version", {}, runVersion},
+  };
+  return kVerbs;
+}
+
+void printFlags(std::ostream& os, const std::vector<FlagSpec>& flags) {
+  for (const FlagSpec& f : flags) {
+    std::string names = (f.shortName.empty() ? "    " : "-" + f.shortName + ", ") + "--" + f.name +
+                        (f.takesValue ? " VALUE" : "");
+    os << "  " << names << std::string(names.size() < 28 ? 28 - names.size() : 1, ' ') << f.help << "\n";
+  }
+}
+
+void printTopHelp(std::ostream& os) {
+  os << "rotor rotates certificate authorities and server certificates without orphaning clients.\n\n"
+        "Usage: rotor [--local DIR] COMMAND [ARGS]\n\nCommands:\n";
+  for (const Verb& v : verbs()) {
+    os << "  " << v.name << std::string(10 - v.name.size(), ' ') << v.summary << "\n";
+  }
+  os << "\nGlobal flags:\n";
+  printFlags(os, kGlobalFlags);
+  os << "\nRun 'rotor COMMAND --help' for a command's flags.\n";
+}
+
+void printVerbHelp(std::ostream& os, const Verb& v) {
+  os << v.summary << ".\n\nUsage: " << v.usage << "\n";
+  if (!v.flags.empty()) {
+    os << "\nFlags:\n";
+    printFlags(os, v.flags);
+  }
+  os << "\nGlobal flags:\n";
+  printFlags(os, kGlobalFlags);
+}
+
+Invocation parse(const std::vector<std::string>& args, const std::vector<FlagSpec>& allowed) {
+  Invocation inv;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.size() < 2 || a[0] != '-' ) {
+      inv.positional.push_back(a);
+      continue;
+    }
+    std::string name = a, value;
+    bool hasInlineValue = false;
+    if (a.rfind("--", 0) == 0) {
+      name = a.substr(2);
+      if (size_t eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+        hasInlineValue = true;
+      }
+    } else {
+      name = a.substr(1);
+    }
+    const FlagSpec* spec = nullptr;
+    for (const FlagSpec& f : allowed) {
+      if (f.name == name || (!f.shortName.empty() && f.shortName == name)) spec = &f;
+    }
+    if (spec == nullptr) throw UsageError{"unknown flag " + a};
+    if (spec->takesValue && !hasInlineValue) {
+      if (i + 1 >= args.size()) throw UsageError{"flag " + a + " needs a value"};
+      value = args[++i];
+    }
+    inv.flags[spec->name] = value;
+  }
+  return inv;
+}
+
+}  // namespace
+
+int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream& err) {
+  Context ctx{in, out, err, {}};
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // The verb is the first argument that is neither a flag nor a global flag's value.
+  const Verb* verb = nullptr;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--local" || args[i] == "-n" || args[i] == "--namespace") {
+      ++i;
+      continue;
+    }
+    if (!args[i].empty() && args[i][0] == '-') continue;
+    for (const Verb& v : verbs()) {
+      if (v.name == args[i]) verb = &v;
+    }
+    if (verb == nullptr && args[i] != "help") {
+      err << "error: unknown command \"" << args[i] << "\"\n\n";
+      printTopHelp(err);
+      return 2;
+    }
+    args.erase(args.begin() + static_cast<long>(i));
+    break;
+  }
+  if (verb == nullptr) {
+    printTopHelp(args.empty() ? err : out);
+    return args.empty() ? 2 : 0;
+  }
+  std::vector<FlagSpec> allowed = kGlobalFlags;
+  allowed.insert(allowed.end(), verb->flags.begin(), verb->flags.end());
+  try {
+    Invocation inv = parse(args, allowed);
+    if (inv.has("help")) {
+      printVerbHelp(out, *verb);
+      return 0;
+    }
+    return verb->handler(ctx, inv);
+  } catch (const UsageError& e) {
+    err << "error: " << e.message << "\n\nUsage: " << verb->usage << "\nRun 'rotor " << verb->name
+        << " --help' for more.\n";
+    return 2;
+  }
+}
+
+}  // namespace rotor::cli

@@ -1,0 +1,65 @@
+#include "controller/cli/output.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace rotor::cli {
+namespace {
+
+std::string adoptionColumn(const api::RotationStatus& s) {
+  if (s.adoption.active == 0) {
+    return "-";
+  }
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.0f%%", s.adoption.ratio * 100);
+  return buffer;
+}
+
+std::string nextExpiryColumn(const api::RotationStatus& s) {
+  std::optional<SystemTime> earliest;
+  auto consider = [&](const std::optional<SystemTime>& t) {
+    if (t && (!earliest || *t < *earliest)) earliest = t;
+  };
+  if (s.ca.current) consider(s.ca.current->notAfter);
+  for (const api::ServerStatus& server : s.servers) consider(server.notAfter);
+  return earliest ? formatRfc3339(*earliest) : "-";
+}
+
+}  // namespace
+
+std::string formatAge(Duration age) {
+  int64_t secs = std::chrono::duration_cast<std::chrono::seconds>(age).count();
+  if (secs < 0) secs = 0;
+  if (secs < 120) return std::to_string(secs) + "s";
+  if (secs < 2 * 3600) return std::to_string(secs / 60) + "m";
+  if (secs < 2 * 86400) return std::to_string(secs / 3600) + "h";
+  return std::to_string(secs / 86400) + "d";
+}
+
+std::string formatRotationTable(const std::vector<api::CertificateRotation>& rotations, SystemTime now) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAMESPACE", "NAME", "PHASE", "REVISION", "ADOPTION", "NEXT-EXPIRY", "AGE"}};
+  for (const api::CertificateRotation& r : rotations) {
+    std::string age = r.metadata.creationTimestamp
+                          ? formatAge(std::chrono::duration_cast<Duration>(now - *r.metadata.creationTimestamp))
+                          : "-";
+    rows.push_back({r.metadata.ns, r.metadata.name, std::string(api::phaseName(r.status.phase)),
+                    std::to_string(r.status.revision), adoptionColumn(r.status), nextExpiryColumn(r.status), age});
+  }
+  std::vector<size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 3, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace rotor::cli

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "controller/common/status.h"
+
+namespace rotor::testing {
+
+inline const Status& toStatus(const Status& s) { return s; }
+template <typename T>
+const Status& toStatus(const StatusOr<T>& s) {
+  static const Status kOk;
+  return s.ok() ? kOk : s.status();
+}
+
+MATCHER_P(StatusIs, code, "has status code " + std::string(codeName(code))) {
+  const Status& s = toStatus(arg);
+  *result_listener << "status is " << s.toString();
+  return s.code() == code;
+}
+
+MATCHER_P2(StatusIs, code, messageMatcher, "has status code " + std::string(codeName(code))) {
+  const Status& s = toStatus(arg);
+  *result_listener << "status is " << s.toString();
+  return s.code() == code && ::testing::ExplainMatchResult(messageMatcher, s.message(), result_listener);
+}
+
+}  // namespace rotor::testing
+
+#define EXPECT_OK(expr) EXPECT_THAT(::rotor::testing::toStatus(expr), ::rotor::testing::StatusIs(::rotor::Code::kOk))
+#define ASSERT_OK(expr) ASSERT_THAT(::rotor::testing::toStatus(expr), ::rotor::testing::StatusIs(::rotor::Code::kOk))

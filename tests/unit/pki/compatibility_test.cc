@@ -1,0 +1,98 @@
+#include "controller/pki/compatibility.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/pki_fixtures.h"
+
+namespace rotor::pki {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::fixtureNow;
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+std::vector<std::string> checkNames(const std::vector<Finding>& findings) {
+  std::vector<std::string> out;
+  for (const Finding& f : findings) out.push_back(f.check);
+  return out;
+}
+
+class CompatibilityTest : public ::testing::Test {
+protected:
+  CertificateAuthority oldCa = testing::makeCa("Root 2025");
+  CertificateAuthority newCa = testing::makeCa("Root 2026", 24h * 730);
+  testing::IssuedLeaf served = testing::issueLeaf(oldCa);
+
+  std::vector<Finding> check(const testing::IssuedLeaf& candidate, const CertificateAuthority& issuer,
+                             std::vector<Certificate> roots, SystemTime at = fixtureNow(),
+                             std::vector<Certificate> chain = {}) {
+    return checkCompatibility({.candidate = candidate.certificate,
+                               .intermediates = chain,
+                               .key = &candidate.key,
+                               .previous = &served.certificate,
+                               .issuingCa = issuer.certificate(),
+                               .roots = roots,
+                               .at = at});
+  }
+};
+
+TEST_F(CompatibilityTest, SameNamesUnderTheNewCaPass) {
+  auto candidate = testing::issueLeaf(newCa);
+  EXPECT_THAT(check(candidate, newCa, {newCa.certificate()}), IsEmpty());
+}
+
+TEST_F(CompatibilityTest, CrossSignedChainPassesForBothRoots) {
+  auto candidate = testing::issueLeaf(newCa);
+  auto cross = oldCa.crossSign(newCa.certificate(), fixtureNow()).value();
+  EXPECT_THAT(check(candidate, newCa, {newCa.certificate(), oldCa.certificate()}, fixtureNow(), {cross}), IsEmpty());
+  // Without the cross certificate the old root cannot verify: a named failure.
+  EXPECT_THAT(checkNames(check(candidate, newCa, {newCa.certificate(), oldCa.certificate()})),
+              ElementsAre("chains_to_root"));
+}
+
+TEST_F(CompatibilityTest, ReportsEachMismatchByName) {
+  LeafSpec different = testing::leafSpec("other.example.com");
+  different.ipAddresses = {"10.0.0.1"};
+  auto candidate = testing::issueLeaf(newCa, different);
+  EXPECT_THAT(checkNames(check(candidate, newCa, {newCa.certificate()})),
+              UnorderedElementsAre("subject", "dns_names", "ip_addresses"));
+}
+
+TEST_F(CompatibilityTest, SanOrderDoesNotMatter) {
+  LeafSpec reordered = testing::leafSpec();
+  std::reverse(reordered.dnsNames.begin(), reordered.dnsNames.end());
+  std::reverse(reordered.ipAddresses.begin(), reordered.ipAddresses.end());
+  EXPECT_THAT(check(testing::issueLeaf(newCa, reordered), newCa, {newCa.certificate()}), IsEmpty());
+}
+
+TEST_F(CompatibilityTest, WrongKeyWrongRootAndExpiredCa) {
+  auto candidate = testing::issueLeaf(newCa);
+  testing::IssuedLeaf wrongKey{served.key, candidate.certificate};
+  EXPECT_THAT(checkNames(check(wrongKey, newCa, {newCa.certificate()})), ElementsAre("key_matches"));
+  EXPECT_THAT(checkNames(check(candidate, newCa, {oldCa.certificate()})), ElementsAre("chains_to_root"));
+  auto findings = check(candidate, newCa, {newCa.certificate()}, fixtureNow() + 24h * 800);
+  EXPECT_THAT(checkNames(findings), ::testing::Contains("ca_valid"));
+  EXPECT_THAT(findings, ::testing::Each(Field(&Finding::message, ::testing::Not(IsEmpty()))));
+}
+
+TEST_F(CompatibilityTest, ValidityBeyondTheCaIsNamed) {
+  // A certificate from another issuer with the same CA name cannot be clamped by it: simulate by
+  // checking a long-lived leaf against a short-lived issuing CA.
+  auto shortCa = testing::makeCa("Root 2026", 24h * 10);
+  auto candidate = testing::issueLeaf(newCa);
+  auto findings = checkCompatibility({.candidate = candidate.certificate,
+                                      .intermediates = {},
+                                      .key = &candidate.key,
+                                      .previous = nullptr,
+                                      .issuingCa = shortCa.certificate(),
+                                      .roots = {},
+                                      .at = fixtureNow()});
+  EXPECT_THAT(checkNames(findings), ElementsAre("validity_within_ca"));
+}
+
+}  // namespace
+}  // namespace rotor::pki
