@@ -1,0 +1,95 @@
+#include "controller/api/json_codec.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "controller/api/yaml_codec.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace rotor::api {
+namespace {
+
+using rotor::testing::StatusIs;
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+json minimal() {
+  return json::parse(R"({
+    "apiVersion": "rotor.dev/v1alpha1", "kind": "CertificateRotation",
+    "metadata": {"name": "proxy"},
+    "spec": {"certificate": {"commonName": "proxy.example.com"},
+             "servers": [{"name": "a", "certFile": "a.crt", "keyFile": "a.key"}],
+             "ca": {"generate": {"commonName": "Root"}},
+             "trustBundle": {"file": "bundle.pem"}}})");
+}
+
+TEST(JsonCodecTest, AppliesDefaults) {
+  auto r = decodeRotation(minimal());
+  ASSERT_OK(r);
+  EXPECT_EQ(r->metadata.ns, "default");
+  EXPECT_EQ(r->spec.adoption.threshold, 100);
+  EXPECT_EQ(r->spec.certificate.validity, std::chrono::hours(24 * 90));
+  EXPECT_EQ(r->spec.certificate.privateKey, (KeySpec{KeyAlgorithm::kEcdsa, 256}));
+  EXPECT_EQ(r->status.phase, Phase::kPending);
+}
+
+TEST(JsonCodecTest, RoundTripsEverythingIncludingStatus) {
+  std::ifstream in(rotor::testing::sourceDir() / "examples/local-nginx.yaml");
+  std::stringstream s;
+  s << in.rdbuf();
+  auto rotations = decodeManifests(s.str());
+  ASSERT_OK(rotations);
+  CertificateRotation r = rotations->front();
+  r.metadata.resourceVersion = "7";
+  r.metadata.generation = 3;
+  r.status.phase = Phase::kAwaitingAdoption;
+  r.status.revision = 2;
+  r.status.conditions.push_back({"Ready", "True", 3, "Rotated", "ok", std::chrono::system_clock::from_time_t(100)});
+  r.status.ca.current = CertificateRef{"sha256:ab", std::chrono::system_clock::from_time_t(200)};
+  r.status.servers.push_back({"proxy", "sha256:cd", std::chrono::system_clock::from_time_t(300), "sha256:ab"});
+  r.status.adoption = {10, 9, 1, 0.9, {"agent-7"}};
+  r.status.snapshots.push_back({"proxy-r2-swap", std::chrono::system_clock::from_time_t(400), 2, "before swap"});
+  auto back = decodeRotation(encodeRotation(r));
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, r);
+  auto viaYaml = decodeManifests(rotationToYaml(r));
+  ASSERT_OK(viaYaml);
+  EXPECT_EQ(viaYaml->front(), r);
+}
+
+TEST(JsonCodecTest, NamesFieldAndReasonForRangeAndTypeErrors) {
+  json j = minimal();
+  j["spec"]["adoption"] = {{"threshold", 500}};
+  EXPECT_THAT(decodeRotation(j), StatusIs(Code::kInvalidArgument, "spec.adoption.threshold: must be between 1 and 100, got 500"));
+  j["spec"]["adoption"] = {{"threshold", "90"}};
+  EXPECT_THAT(decodeRotation(j), StatusIs(Code::kInvalidArgument, HasSubstr("spec.adoption.threshold: must be an integer, got string \"90\"")));
+  j["spec"]["adoption"] = {{"staleAfter", "10d"}};
+  EXPECT_THAT(decodeRotation(j), StatusIs(Code::kInvalidArgument, HasSubstr("spec.adoption.staleAfter: invalid duration \"10d\"")));
+}
+
+TEST(JsonCodecTest, RejectsUnknownFieldsWithTheirPath) {
+  json j = minimal();
+  j["spec"]["adoption"] = {{"treshold", 90}};
+  j["spec"]["servers"][0]["certfile"] = "x";
+  auto r = decodeRotation(j);
+  EXPECT_THAT(r, StatusIs(Code::kInvalidArgument, HasSubstr("spec.adoption.treshold: unknown field")));
+  EXPECT_THAT(r, StatusIs(Code::kInvalidArgument, HasSubstr("spec.servers[0].certfile: unknown field")));
+}
+
+TEST(JsonCodecTest, RejectsWrongKindAndMissingSpec) {
+  json j = minimal();
+  j["kind"] = "Certificate";
+  j.erase("spec");
+  auto r = decodeRotation(j);
+  EXPECT_THAT(r, StatusIs(Code::kInvalidArgument, HasSubstr("kind: must be \"CertificateRotation\"")));
+  EXPECT_THAT(r, StatusIs(Code::kInvalidArgument, HasSubstr("spec: is required")));
+  EXPECT_THAT(rotationFromJson("{not json"), StatusIs(Code::kInvalidArgument, HasSubstr("invalid JSON")));
+}
+
+}  // namespace
+}  // namespace rotor::api

@@ -1,0 +1,82 @@
+#include "controller/api/yaml_codec.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/status_matchers.h"
+
+namespace rotor::api {
+namespace {
+
+using rotor::testing::StatusIs;
+using ::testing::HasSubstr;
+
+const char* kDoc = R"(apiVersion: rotor.dev/v1alpha1
+kind: CertificateRotation
+metadata: {name: NAME}
+spec:
+  certificate: {commonName: proxy.example.com}
+  servers: [{name: a, certFile: a.crt, keyFile: a.key}]
+  ca: {generate: {commonName: Root}}
+  trustBundle: {file: bundle.pem}
+  adoption: {threshold: THRESHOLD}
+)";
+
+std::string doc(const std::string& name, const std::string& threshold = "100") {
+  std::string s = kDoc;
+  s.replace(s.find("NAME"), 4, name);
+  s.replace(s.find("THRESHOLD"), 9, threshold);
+  return s;
+}
+
+TEST(YamlCodecTest, ResolvesScalarsLikeYaml12) {
+  auto docs = yamlToJsonDocuments("a: 1\nb: true\nc: '1'\nd: ~\ne: 1.5\nf: 720h\ng: \"true\"\nh: 0x10\n");
+  ASSERT_OK(docs);
+  const auto& j = docs->front();
+  EXPECT_TRUE(j["a"].is_number_integer());
+  EXPECT_TRUE(j["b"].is_boolean());
+  EXPECT_TRUE(j["c"].is_string());
+  EXPECT_TRUE(j["d"].is_null());
+  EXPECT_TRUE(j["e"].is_number_float());
+  EXPECT_EQ(j["f"], "720h");
+  EXPECT_EQ(j["g"], "true");
+  EXPECT_EQ(j["h"], 16);
+}
+
+TEST(YamlCodecTest, ReadsSeveralDocumentsAndSkipsEmptyOnes) {
+  auto r = decodeManifests("---\n" + doc("one") + "---\n---\n" + doc("two"));
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[1].metadata.name, "two");
+}
+
+TEST(YamlCodecTest, OneInvalidDocumentRejectsTheFileNamingDocumentAndField) {
+  auto r = decodeManifests(doc("one") + "---\n" + doc("two", "500"));
+  EXPECT_THAT(r, StatusIs(Code::kInvalidArgument,
+                          "document 2 (default/two): spec.adoption.threshold: must be between 1 and 100, got 500"));
+}
+
+TEST(YamlCodecTest, SyntaxErrorsGiveLineAndColumn) {
+  EXPECT_THAT(decodeManifests("a: [1, 2\nb: c"), StatusIs(Code::kInvalidArgument, HasSubstr("line ")));
+  EXPECT_THAT(decodeManifests("a: 1\na: 2\n"), StatusIs(Code::kInvalidArgument, HasSubstr("duplicate key \"a\"")));
+  EXPECT_THAT(decodeManifests(""), StatusIs(Code::kInvalidArgument, HasSubstr("no CertificateRotation")));
+}
+
+TEST(YamlCodecTest, DuplicateRotationsInOneFileAreRejected) {
+  EXPECT_THAT(decodeManifests(doc("same") + "---\n" + doc("same")),
+              StatusIs(Code::kInvalidArgument, HasSubstr("same rotation")));
+}
+
+TEST(YamlCodecTest, EmitsStringsThatLookLikeOtherTypesQuoted) {
+  nlohmann::json j = {{"a", "true"}, {"b", "123"}, {"c", "plain"}, {"d", 5}};
+  std::string yaml = jsonToYaml(j);
+  EXPECT_THAT(yaml, HasSubstr("a: \"true\""));
+  EXPECT_THAT(yaml, HasSubstr("b: \"123\""));
+  EXPECT_THAT(yaml, HasSubstr("c: plain"));
+  EXPECT_EQ(yamlToJsonDocuments(yaml)->front(), j);
+}
+
+}  // namespace
+}  // namespace rotor::api

@@ -1,0 +1,164 @@
+#include "controller/store/local/local_store.h"
+
+#include <sys/stat.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "controller/pki/bundle.h"
+#include "controller/pki/pkcs12.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/pki_fixtures.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace rotor::store::local {
+namespace {
+
+namespace fs = std::filesystem;
+using rotor::testing::StatusIs;
+using ::testing::HasSubstr;
+
+mode_t modeOf(const fs::path& p) {
+  struct stat st {};
+  ::stat(p.c_str(), &st);
+  return st.st_mode & 07777;
+}
+
+class LocalStoreTest : public ::testing::Test {
+protected:
+  rotor::testing::FakeClock clock;
+  rotor::testing::TempDir dir;
+  std::unique_ptr<LocalStore> store = std::move(LocalStore::open({.root = dir.path()}, clock)).value();
+  rotor::pki::CertificateAuthority ca = rotor::testing::makeCa("Root");
+  rotor::testing::IssuedLeaf leaf = rotor::testing::issueLeaf(ca);
+
+  CertificateRotation apply(std::function<void(CertificateRotation&)> edit = {}) {
+    CertificateRotation r;
+    r.metadata.name = "proxy";
+    r.spec.certificate.commonName = "proxy.example.com";
+    r.spec.servers.push_back({.name = "a", .certFile = "ssl/server.crt", .keyFile = "ssl/server.key"});
+    r.spec.ca.generate = api::CaGenerateSpec{"Root", std::chrono::hours(24 * 365), {}};
+    r.spec.trustBundle.file = "trust/bundle.pem";
+    if (edit) edit(r);
+    return store->applyRotation(r).value();
+  }
+  ServedMaterial material() { return {leaf.certificate.toPem(), leaf.key.toPem(), ca.certificate().toPem()}; }
+};
+
+TEST_F(LocalStoreTest, KeysArePrivateAndStateIsOwnerOnly) {
+  auto r = apply();
+  ASSERT_OK(store->writeServed(r, "a", material(), ""));
+  EXPECT_EQ(modeOf(dir.path() / "ssl/server.key"), 0600u);
+  EXPECT_EQ(modeOf(dir.path() / "ssl/server.crt"), 0644u);
+  EXPECT_EQ(modeOf(dir.path() / "ssl"), 0700u);
+  EXPECT_EQ(modeOf(dir.path() / ".rotor"), 0700u);
+  Authorities a;
+  a.current = AuthorityMaterial{ca.certificate().toPem(), ca.key().toPem()};
+  ASSERT_OK(store->writeAuthorities(r, a, ""));
+  EXPECT_EQ(modeOf(dir.path() / ".rotor/authorities/default/proxy.json"), 0600u);
+}
+
+TEST_F(LocalStoreTest, OnlyOneControllerMayDriveADirectory) {
+  auto first = store->lockForController();
+  ASSERT_OK(first);
+  auto other = LocalStore::open({.root = dir.path()}, clock).value();
+  EXPECT_THAT(other->lockForController(), StatusIs(Code::kFailedPrecondition, HasSubstr("another rotor controller")));
+  { auto released = std::move(first).value(); }
+  EXPECT_OK(other->lockForController());
+}
+
+TEST_F(LocalStoreTest, UnusableDirectoriesAreClearErrors) {
+  EXPECT_THAT(LocalStore::open({.root = dir.path() / "missing"}, clock), StatusIs(Code::kNotFound, HasSubstr("does not exist")));
+  dir.write("file", "x");
+  EXPECT_THAT(LocalStore::open({.root = dir.path() / "file"}, clock), StatusIs(Code::kFailedPrecondition, HasSubstr("not a directory")));
+  EXPECT_THAT(LocalStore::open({.root = ""}, clock), StatusIs(Code::kInvalidArgument, HasSubstr("--local")));
+}
+
+TEST_F(LocalStoreTest, ChainFileAndKeystoreAreWrittenBesideTheCertificate) {
+  dir.write("secrets/p12.pass", "s3cret\n");
+  auto r = apply([](CertificateRotation& edit) {
+    edit.spec.servers[0].chainFile = "ssl/chain.pem";
+    edit.spec.servers[0].pkcs12 = api::Pkcs12Spec{"ssl/server.p12", "secrets/p12.pass"};
+  });
+  auto other = rotor::testing::makeCa("Other");
+  auto cross = ca.crossSign(other.certificate(), rotor::testing::fixtureNow()).value();
+  ServedMaterial m = material();
+  m.certificateChainPem += cross.toPem();
+  ASSERT_OK(store->writeServed(r, "a", m, ""));
+  EXPECT_EQ(dir.read("ssl/chain.pem"), cross.toPem());
+  std::string p12 = dir.read("ssl/server.p12");
+  auto certs = rotor::pki::readPkcs12Certificates(std::vector<uint8_t>(p12.begin(), p12.end()), "s3cret");
+  ASSERT_OK(certs);
+  EXPECT_EQ(certs->size(), 2u);
+}
+
+TEST_F(LocalStoreTest, TruststoreFollowsTheBundle) {
+  dir.write("secrets/trust.pass", "changeit");
+  auto r = apply([](CertificateRotation& edit) { edit.spec.trustBundle.pkcs12 = api::Pkcs12Spec{"trust/bundle.p12", "secrets/trust.pass"}; });
+  ASSERT_OK(store->writeBundle(r, ca.certificate().toPem(), ""));
+  std::string p12 = dir.read("trust/bundle.p12");
+  auto certs = rotor::pki::readPkcs12Certificates(std::vector<uint8_t>(p12.begin(), p12.end()), "changeit");
+  ASSERT_OK(certs);
+  ASSERT_EQ(certs->size(), 1u);
+  EXPECT_EQ(certs->front().fingerprint(), ca.certificate().fingerprint());
+}
+
+TEST_F(LocalStoreTest, AnInterruptedServedWriteIsFinishedByTheNextRead) {
+  auto r = apply();
+  ASSERT_OK(store->writeServed(r, "a", material(), ""));
+  // Simulate a crash after the journal was written but before the files were replaced.
+  auto newCa = rotor::testing::makeCa("Root 2");
+  auto newLeaf = rotor::testing::issueLeaf(newCa);
+  ServedMaterial next{newLeaf.certificate.toPem(), newLeaf.key.toPem(), newCa.certificate().toPem()};
+  nlohmann::json journal = {{"certificateChain", next.certificateChainPem}, {"key", next.keyPem}, {"ca", next.caPem}};
+  dir.write(".rotor/journal/default/proxy/a.json", journal.dump());
+  auto read = store->readServed(r, "a");
+  ASSERT_OK(read);
+  EXPECT_EQ(read->value, next);
+  EXPECT_EQ(dir.read("ssl/server.key"), next.keyPem);
+  EXPECT_FALSE(fs::exists(dir.path() / ".rotor/journal/default/proxy/a.json"));
+}
+
+TEST_F(LocalStoreTest, SnapshotsLandInTimestampedDirectoriesBesideTheFilesAndDetectDamage) {
+  auto r = apply();
+  Snapshot s{"proxy-r1-swap", rotor::testing::fixtureNow(), 1, "before swap", {{"a", material()}}, ca.certificate().toPem()};
+  ASSERT_OK(store->putSnapshot(r, s));
+  EXPECT_EQ(dir.read("ssl-20261122-101500/server.key"), leaf.key.toPem());
+  EXPECT_EQ(modeOf(dir.path() / "ssl-20261122-101500/server.key"), 0600u);
+  EXPECT_EQ(dir.read("ssl-20261122-101500/server.crt"), leaf.certificate.toPem());
+  EXPECT_EQ(dir.read("trust-20261122-101500/bundle.pem"), ca.certificate().toPem());
+  // A second snapshot in the same second gets its own directory.
+  Snapshot t = s;
+  t.name = "proxy-r1-prune";
+  ASSERT_OK(store->putSnapshot(r, t));
+  EXPECT_TRUE(fs::exists(dir.path() / "ssl-20261122-101500.2/server.crt"));
+  // Tampering with a backup is detected, never silently restored.
+  dir.write("ssl-20261122-101500/server.crt", "tampered");
+  EXPECT_THAT(store->getSnapshot(r, "proxy-r1-swap"), StatusIs(Code::kFailedPrecondition, HasSubstr("was modified")));
+}
+
+TEST_F(LocalStoreTest, ReloadRunsTheServersCommandAndReportsFailure) {
+  auto r = apply([](CertificateRotation& edit) { edit.spec.servers[0].reloadCommand = {"sh", "-c", "touch reloaded"}; });
+  ASSERT_OK(store->reload(r, "a"));
+  EXPECT_TRUE(fs::exists(dir.path() / "reloaded"));
+  auto failing = apply([](CertificateRotation& edit) { edit.spec.servers[0].reloadCommand = {"false"}; });
+  EXPECT_THAT(store->reload(failing, "a"), StatusIs(Code::kUnavailable, HasSubstr("reload of server \"a\" failed")));
+}
+
+TEST_F(LocalStoreTest, RejectsNamesThatWouldEscapeTheStateDirectory) {
+  EXPECT_THAT(store->getRotation({"default", "../../etc"}), StatusIs(Code::kInvalidArgument));
+  auto r = apply();
+  EXPECT_THAT(store->getSnapshot(r, "../x"), StatusIs(Code::kInvalidArgument));
+}
+
+TEST_F(LocalStoreTest, DamagedStateFilesAreReportedNotIgnored) {
+  apply();
+  dir.write(".rotor/rotations/default/proxy.json", "{broken");
+  EXPECT_THAT(store->getRotation({"default", "proxy"}), StatusIs(Code::kFailedPrecondition, HasSubstr("damaged")));
+}
+
+}  // namespace
+}  // namespace rotor::store::local
