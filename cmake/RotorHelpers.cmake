@@ -3,7 +3,7 @@
 add_library(rotor_warnings INTERFACE)
 target_compile_options(rotor_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-  -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  -Wunused -Woverloaded-virtual -Wimplicit-fallthrough
   -Wno-missing-field-initializers)  # designated initialisers rely on member defaults
 if(ROTOR_WERROR)
   target_compile_options(rotor_warnings INTERFACE -Werror)

@@ -1,0 +1,128 @@
+#include "controller/cli/commands.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/temp_dir.h"
+
+namespace rotor::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Result rotor(std::vector<std::string> args, const std::string& stdinText = "") {
+  args.insert(args.begin(), "rotor");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::istringstream in(stdinText);
+  std::ostringstream out, err;
+  int code = run(static_cast<int>(argv.size()), argv.data(), in, out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::string example() {
+  std::ifstream in(rotor::testing::sourceDir() / "examples/local-nginx.yaml");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class CliTest : public ::testing::Test {
+protected:
+  rotor::testing::TempDir dir;
+  std::string local = dir.path().string();
+};
+
+TEST_F(CliTest, ApplyGetAndDelete) {
+  auto applied = rotor({"--local", local, "apply", "-f", "-"}, example());
+  ASSERT_EQ(applied.code, 0) << applied.err;
+  EXPECT_EQ(applied.out, "certificaterotation.rotor.dev/edge-proxy created\n");
+  EXPECT_EQ(rotor({"--local", local, "apply", "-f", "-"}, example()).out,
+            "certificaterotation.rotor.dev/edge-proxy unchanged\n");
+
+  auto table = rotor({"get", "--local", local});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("edge-proxy"));
+  EXPECT_THAT(table.out, HasSubstr("Pending"));
+
+  auto yaml = rotor({"--local", local, "get", "edge-proxy", "-o", "yaml"});
+  ASSERT_EQ(yaml.code, 0);
+  EXPECT_THAT(yaml.out, HasSubstr("kind: CertificateRotation"));
+  EXPECT_THAT(yaml.out, HasSubstr("generation: 1"));
+  auto json = rotor({"--local", local, "get", "-o", "json"});
+  EXPECT_THAT(json.out, HasSubstr("\"kind\": \"List\""));
+
+  EXPECT_EQ(rotor({"--local", local, "delete", "edge-proxy"}).code, 0);
+  auto missing = rotor({"--local", local, "get", "edge-proxy"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("error: CertificateRotation default/edge-proxy not found"));
+}
+
+TEST_F(CliTest, OneInvalidDocumentAppliesNothingAndLeavesTheDirectoryByteForByteUnchanged) {
+  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, example()).code, 0);
+  const auto before = rotor::testing::snapshotTree(dir.path());
+  std::string second = example();
+  second.replace(second.find("name: edge-proxy"), 16, "name: second");
+  second.replace(second.find("threshold: 100"), 14, "threshold: 500");
+  std::string changedFirst = example();
+  changedFirst.replace(changedFirst.find("threshold: 100"), 14, "threshold: 90");
+  auto path = dir.write("../bad-" + dir.path().filename().string() + ".yaml", changedFirst + "---\n" + second);
+  auto result = rotor({"--local", local, "apply", "-f", path.string()});
+  std::filesystem::remove(path);
+  EXPECT_EQ(result.code, 1);
+  EXPECT_THAT(result.err,
+              HasSubstr("document 2 (default/second): spec.adoption.threshold: must be between 1 and 100, got 500"));
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(rotor::testing::snapshotTree(dir.path()), before);
+}
+
+TEST_F(CliTest, LocalModeFieldsAreRequiredBeforeAnythingIsWritten) {
+  std::string kube = example();
+  kube.replace(kube.find("      certFile: certs/server.crt\n"), 33, "");
+  auto result = rotor({"--local", local, "apply", "-f", "-"}, kube);
+  EXPECT_EQ(result.code, 1);
+  EXPECT_THAT(result.err, HasSubstr("spec.servers[0].certFile: is required in local mode"));
+}
+
+TEST_F(CliTest, UsageErrorsExitTwoWithHelp) {
+  auto noVerb = rotor({});
+  EXPECT_EQ(noVerb.code, 2);
+  EXPECT_THAT(noVerb.err, HasSubstr("Commands:"));
+  auto unknown = rotor({"frobnicate"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown command \"frobnicate\""));
+  auto badFlag = rotor({"get", "--bogus"});
+  EXPECT_EQ(badFlag.code, 2);
+  EXPECT_THAT(badFlag.err, HasSubstr("unknown flag --bogus"));
+  EXPECT_EQ(rotor({"apply", "--local", local}).code, 2);
+  EXPECT_EQ(rotor({"get", "-o", "xml", "--local", local}).code, 2);
+}
+
+TEST_F(CliTest, EveryVerbHasHelp) {
+  for (const char* verb : {"apply", "get", "delete", "version"}) {
+    auto help = rotor({verb, "--help"});
+    EXPECT_EQ(help.code, 0) << verb;
+    EXPECT_THAT(help.out, HasSubstr("Usage: rotor " + std::string(verb))) << verb;
+  }
+}
+
+TEST_F(CliTest, MissingStateDirectoryIsAClearError) {
+  unsetenv("ROTOR_LOCAL_DIR");
+  auto r = rotor({"get"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--local DIR or set ROTOR_LOCAL_DIR"));
+  auto missing = rotor({"get", "--local", local + "/nope"});
+  EXPECT_THAT(missing.err, HasSubstr("does not exist"));
+}
+
+}  // namespace
+}  // namespace rotor::cli
