@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -239,7 +240,8 @@ StatusOr<CertificateRotation> LocalStore::applyRotation(const CertificateRotatio
   return stored;
 }
 
-Status LocalStore::updateRotation(CertificateRotation& rotation) {
+Status LocalStore::writeRotation(CertificateRotation& rotation,
+                                 const std::function<void(CertificateRotation& stored)>& change) {
   ASSIGN_OR_RETURN(FileLock lock, lockWrites());
   ASSIGN_OR_RETURN(std::optional<CertificateRotation> stored, loadRotation(rotation.key()));
   if (!stored) {
@@ -249,33 +251,27 @@ Status LocalStore::updateRotation(CertificateRotation& rotation) {
     return conflict("CertificateRotation " + rotation.key().toString() + " was modified (version " +
                     stored->metadata.resourceVersion + ", expected " + rotation.metadata.resourceVersion + ")");
   }
-  if (!(stored->spec == rotation.spec)) {
-    stored->metadata.generation++;
-  }
-  stored->spec = rotation.spec;
-  stored->metadata.labels = rotation.metadata.labels;
-  stored->metadata.annotations = rotation.metadata.annotations;
-  ASSIGN_OR_RETURN(stored->metadata.resourceVersion, nextResourceVersion());
-  RETURN_IF_ERROR(storeRotation(*stored));
-  rotation = std::move(*stored);
-  return okStatus();
-}
-
-Status LocalStore::updateRotationStatus(CertificateRotation& rotation) {
-  ASSIGN_OR_RETURN(FileLock lock, lockWrites());
-  ASSIGN_OR_RETURN(std::optional<CertificateRotation> stored, loadRotation(rotation.key()));
-  if (!stored) {
-    return notFound("CertificateRotation " + rotation.key().toString() + " not found");
-  }
-  if (stored->metadata.resourceVersion != rotation.metadata.resourceVersion) {
-    return conflict("CertificateRotation " + rotation.key().toString() + " was modified (version " +
-                    stored->metadata.resourceVersion + ", expected " + rotation.metadata.resourceVersion + ")");
-  }
-  stored->status = rotation.status;
+  change(*stored);
   ASSIGN_OR_RETURN(stored->metadata.resourceVersion, nextResourceVersion());
   RETURN_IF_ERROR(storeRotation(*stored));
   rotation.metadata = stored->metadata;
   return okStatus();
+}
+
+Status LocalStore::updateRotation(CertificateRotation& rotation) {
+  return writeRotation(rotation, [&](CertificateRotation& stored) {
+    if (!(stored.spec == rotation.spec)) {
+      stored.metadata.generation++;
+    }
+    stored.spec = rotation.spec;
+    stored.metadata.labels = rotation.metadata.labels;
+    stored.metadata.annotations = rotation.metadata.annotations;
+    rotation.status = stored.status;
+  });
+}
+
+Status LocalStore::updateRotationStatus(CertificateRotation& rotation) {
+  return writeRotation(rotation, [&](CertificateRotation& stored) { stored.status = rotation.status; });
 }
 
 Status LocalStore::deleteRotation(const ObjectKey& key) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "controller/common/clock.h"
@@ -88,6 +89,9 @@ private:
   StatusOr<std::string> nextResourceVersion();
   StatusOr<std::optional<CertificateRotation>> loadRotation(const ObjectKey& key);
   Status storeRotation(const CertificateRotation& r);
+  /** Locked read-check-modify-write of a rotation: kConflict on a stale version; on success
+   *  `rotation.metadata` holds the stored metadata. */
+  Status writeRotation(CertificateRotation& rotation, const std::function<void(CertificateRotation& stored)>& change);
   StatusOr<const api::ServerSpec*> serverOf(const CertificateRotation& r, std::string_view server);
   StatusOr<Versioned<std::optional<ServedMaterial>>> readServedFiles(const CertificateRotation& r,
                                                                      const api::ServerSpec& server);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
 
 namespace rotor::pki {
 namespace {
@@ -59,6 +60,18 @@ TEST(KeyTest, RejectsGarbageAndEncryptedPem) {
 
 TEST(KeyTest, DistinctKeysHaveDistinctFingerprints) {
   EXPECT_NE(PrivateKey::generate({})->publicKeyFingerprint(), PrivateKey::generate({})->publicKeyFingerprint());
+}
+
+}  // namespace
+}  // namespace rotor::pki
+
+namespace rotor::pki {
+namespace {
+
+TEST(KeyTest, RejectsCurvesRotorDoesNotUse) {
+  std::string pem;
+  ASSERT_EQ(rotor::testing::runShell("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 2>/dev/null", &pem), 0);
+  EXPECT_THAT(PrivateKey::fromPem(pem), rotor::testing::StatusIs(Code::kInvalidArgument, ::testing::HasSubstr("unsupported")));
 }
 
 }  // namespace
