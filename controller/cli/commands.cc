@@ -13,6 +13,7 @@
 #include "controller/api/yaml_codec.h"
 #include "controller/cli/output.h"
 #include "controller/store/local/local_store.h"
+#include "reconcilers/bootstrap.h"
 
 namespace rotor::cli {
 namespace {
@@ -182,6 +183,33 @@ int runDelete(Context& ctx, const Invocation& inv) {
   return 0;
 }
 
+int runController(Context& ctx, const Invocation& inv) {
+  if (!inv.has("once")) {
+    throw UsageError{"this version runs one pass: add --once (the continuous controller comes with the engine)"};
+  }
+  auto store = openStore(ctx, inv);
+  if (!store.ok()) return fail(ctx, store.status());
+  auto lock = (*store)->lockForController();
+  if (!lock.ok()) return fail(ctx, lock.status());
+  auto rotations = (*store)->listRotations();
+  if (!rotations.ok()) return fail(ctx, rotations.status());
+  int failures = 0;
+  for (api::CertificateRotation& r : *rotations) {
+    if (r.status.phase != api::Phase::kPending && r.status.phase != api::Phase::kIssuing) {
+      continue;
+    }
+    Status s = reconcilers::bootstrapRotation(**store, ctx.clock, r);
+    if (!s.ok()) {
+      ++failures;
+      ctx.err << "error: " << r.key().toString() << ": " << s.message() << "\n";
+      continue;
+    }
+    ctx.out << r.key().toString() << ": " << api::phaseName(r.status.phase) << " at revision " << r.status.revision
+            << ", CA " << r.status.ca.current->fingerprint << "\n";
+  }
+  return failures == 0 ? 0 : 1;
+}
+
 int runVersion(Context& ctx, const Invocation&) {
   ctx.out << "rotor " << kVersion << "\n";
   return 0;
@@ -196,6 +224,9 @@ const std::vector<Verb>& verbs() {
         {"all-namespaces", "A", false, "list rotations in every namespace"}},
        runGet},
       {"delete", "rotor delete NAME", "Delete a rotation (served files, bundles and backups stay)", {}, runDelete},
+      {"controller", "rotor controller --local DIR --once",
+       "Reconcile every rotation in the state directory (one pass: bootstrap new rotations)",
+       {{"once", "", false, "run one pass and exit"}}, runController},
       {"version", "rotor version", "Print rotor's version", {}, runVersion},
   };
   return kVerbs;
@@ -213,7 +244,7 @@ void printTopHelp(std::ostream& os) {
   os << "rotor rotates certificate authorities and server certificates without orphaning clients.\n\n"
         "Usage: rotor [--local DIR] COMMAND [ARGS]\n\nCommands:\n";
   for (const Verb& v : verbs()) {
-    os << "  " << v.name << std::string(10 - v.name.size(), ' ') << v.summary << "\n";
+    os << "  " << v.name << std::string(12 - v.name.size(), ' ') << v.summary << "\n";
   }
   os << "\nGlobal flags:\n";
   printFlags(os, kGlobalFlags);

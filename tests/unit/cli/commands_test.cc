@@ -93,6 +93,25 @@ TEST_F(CliTest, LocalModeFieldsAreRequiredBeforeAnythingIsWritten) {
   EXPECT_THAT(result.err, HasSubstr("spec.servers[0].certFile: is required in local mode"));
 }
 
+TEST_F(CliTest, ControllerOnceBootstrapsFilesThatOpensslVerifies) {
+  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, example()).code, 0);
+  auto pass = rotor({"controller", "--local", local, "--once"});
+  ASSERT_EQ(pass.code, 0) << pass.err;
+  EXPECT_THAT(pass.out, HasSubstr("default/edge-proxy: Ready at revision 1, CA sha256:"));
+  // A real TLS client's view: the served certificate verifies against the bundle file.
+  std::string out;
+  EXPECT_EQ(rotor::testing::runShell("openssl verify -purpose sslserver -CAfile " + local + "/trust/ca-bundle.pem " +
+                                         local + "/certs/server.crt",
+                                     &out),
+            0)
+      << out;
+  EXPECT_EQ(rotor::testing::runShell("openssl pkey -check -noout -in " + local + "/certs/server.key", &out), 0) << out;
+  EXPECT_THAT(rotor({"--local", local, "get"}).out, HasSubstr("Ready"));
+  // Nothing left to do on a second pass; a second controller on the same directory is refused.
+  EXPECT_EQ(rotor({"controller", "--local", local, "--once"}).out, "");
+  EXPECT_EQ(rotor({"controller", "--local", local}).code, 2);
+}
+
 TEST_F(CliTest, UsageErrorsExitTwoWithHelp) {
   auto noVerb = rotor({});
   EXPECT_EQ(noVerb.code, 2);
@@ -108,7 +127,7 @@ TEST_F(CliTest, UsageErrorsExitTwoWithHelp) {
 }
 
 TEST_F(CliTest, EveryVerbHasHelp) {
-  for (const char* verb : {"apply", "get", "delete", "version"}) {
+  for (const char* verb : {"apply", "get", "delete", "controller", "version"}) {
     auto help = rotor({verb, "--help"});
     EXPECT_EQ(help.code, 0) << verb;
     EXPECT_THAT(help.out, HasSubstr("Usage: rotor " + std::string(verb))) << verb;
