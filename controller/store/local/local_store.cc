@@ -583,7 +583,9 @@ StatusOr<std::vector<std::string>> LocalStore::listSnapshots(const CertificateRo
       continue;
     }
     ASSIGN_OR_RETURN(std::optional<json> index, readJsonFile(entry.path()));
-    byTime.emplace_back(index->value("takenAt", ""), entry.path().stem().string());
+    if (index) {  // gone since the directory was read: a concurrent delete
+      byTime.emplace_back(index->value("takenAt", ""), entry.path().stem().string());
+    }
   }
   std::sort(byTime.begin(), byTime.end());
   std::vector<std::string> out;
