@@ -51,6 +51,23 @@ public:
   void stringMap(const std::string& key, std::map<std::string, std::string>& out);
   /** A child object; absent children read as defaults. */
   ObjectReader object(const std::string& key);
+  /**
+   * Reads an optional child object: when `key` is present, `read(childReader, value)` fills a
+   * default-constructed T, unknown fields of the child are reported, and `out` holds the value;
+   * when absent, `out` is left as it is.
+   */
+  template <typename T, typename Fn>
+  void optionalObject(const std::string& key, std::optional<T>& out, Fn read) {
+    if (!has(key)) {
+      ignore(key);
+      return;
+    }
+    ObjectReader child = object(key);
+    T value;
+    read(child, value);
+    child.finish();
+    out = std::move(value);
+  }
   /** Calls `each` with a reader for every element of an array of objects. */
   void objectList(const std::string& key, const std::function<void(ObjectReader&, size_t)>& each);
   /** Marks a key as known without reading it (e.g. managed by someone else). */

@@ -35,17 +35,9 @@ void readKeySpec(ObjectReader r, KeySpec& out) {
   r.finish();
 }
 
-void readPkcs12(ObjectReader& parent, const std::string& key, std::optional<Pkcs12Spec>& out) {
-  if (!parent.has(key)) {
-    parent.ignore(key);
-    return;
-  }
-  ObjectReader r = parent.object(key);
-  Pkcs12Spec p;
-  r.string("file", p.file, true);
-  r.string("passwordFile", p.passwordFile, true);
-  r.finish();
-  out = p;
+void readPkcs12(ObjectReader& r, Pkcs12Spec& out) {
+  r.string("file", out.file, true);
+  r.string("passwordFile", out.passwordFile, true);
 }
 
 void readCertificate(ObjectReader r, CertificateSpec& out) {
@@ -61,64 +53,33 @@ void readCertificate(ObjectReader r, CertificateSpec& out) {
 void readServer(ObjectReader& r, ServerSpec& out) {
   r.string("name", out.name, true);
   r.string("secretName", out.secretName);
-  if (r.has("restart")) {
-    ObjectReader rr = r.object("restart");
-    RestartSpec restart;
+  r.optionalObject("restart", out.restart, [](ObjectReader& rr, RestartSpec& restart) {
     rr.string("kind", restart.kind, true);
     rr.string("name", restart.name, true);
-    rr.finish();
-    out.restart = restart;
-  } else {
-    r.ignore("restart");
-  }
+  });
   r.string("certFile", out.certFile);
   r.string("keyFile", out.keyFile);
   r.string("chainFile", out.chainFile);
-  readPkcs12(r, "pkcs12", out.pkcs12);
+  r.optionalObject("pkcs12", out.pkcs12, readPkcs12);
   r.stringList("reloadCommand", out.reloadCommand);
-  if (r.has("healthCheck")) {
-    ObjectReader hr = r.object("healthCheck");
-    HealthCheckSpec hc;
+  r.optionalObject("healthCheck", out.healthCheck, [](ObjectReader& hr, HealthCheckSpec& hc) {
     hr.string("address", hc.address, true);
     hr.string("serverName", hc.serverName);
-    hr.finish();
-    out.healthCheck = hc;
-  } else {
-    r.ignore("healthCheck");
-  }
+  });
 }
 
 void readCa(ObjectReader r, CaSpec& out) {
-  if (r.has("generate")) {
-    ObjectReader g = r.object("generate");
-    CaGenerateSpec gen;
+  r.optionalObject("generate", out.generate, [](ObjectReader& g, CaGenerateSpec& gen) {
     g.string("commonName", gen.commonName, true);
     g.duration("validity", gen.validity);
     readKeySpec(g.object("privateKey"), gen.privateKey);
-    g.finish();
-    out.generate = gen;
-  } else {
-    r.ignore("generate");
-  }
-  if (r.has("secretRef")) {
-    ObjectReader s = r.object("secretRef");
-    CaSecretRef ref;
-    s.string("name", ref.name, true);
-    s.finish();
-    out.secretRef = ref;
-  } else {
-    r.ignore("secretRef");
-  }
-  if (r.has("files")) {
-    ObjectReader f = r.object("files");
-    CaFilesSpec files;
+  });
+  r.optionalObject("secretRef", out.secretRef,
+                   [](ObjectReader& s, CaSecretRef& ref) { s.string("name", ref.name, true); });
+  r.optionalObject("files", out.files, [](ObjectReader& f, CaFilesSpec& files) {
     f.string("certFile", files.certFile, true);
     f.string("keyFile", files.keyFile, true);
-    f.finish();
-    out.files = files;
-  } else {
-    r.ignore("files");
-  }
+  });
   r.duration("rotateBefore", out.rotateBefore);
   r.boolean("crossSign", out.crossSign);
   r.finish();
@@ -128,7 +89,7 @@ void readTrustBundle(ObjectReader r, TrustBundleSpec& out) {
   r.string("configMapName", out.configMapName);
   r.string("key", out.key);
   r.string("file", out.file);
-  readPkcs12(r, "pkcs12", out.pkcs12);
+  r.optionalObject("pkcs12", out.pkcs12, readPkcs12);
   r.finish();
 }
 
@@ -142,17 +103,11 @@ void readAdoption(ObjectReader r, AdoptionSpec& out) {
 }
 
 void readSwap(ObjectReader r, SwapSpec& out) {
-  if (r.has("maintenanceWindow")) {
-    ObjectReader w = r.object("maintenanceWindow");
-    MaintenanceWindowSpec window;
+  r.optionalObject("maintenanceWindow", out.maintenanceWindow, [](ObjectReader& w, MaintenanceWindowSpec& window) {
     w.string("schedule", window.schedule, true);
     w.duration("duration", window.duration);
     w.string("timeZone", window.timeZone);
-    w.finish();
-    out.maintenanceWindow = window;
-  } else {
-    r.ignore("maintenanceWindow");
-  }
+  });
   ObjectReader p = r.object("probe");
   p.duration("period", out.probe.period);
   p.integer("failureThreshold", out.probe.failureThreshold, 1, 1000);
@@ -180,17 +135,9 @@ void readSpec(ObjectReader r, RotationSpec& out) {
   r.finish();
 }
 
-void readCertificateRef(ObjectReader& parent, const std::string& key, std::optional<CertificateRef>& out) {
-  if (!parent.has(key)) {
-    parent.ignore(key);
-    return;
-  }
-  ObjectReader r = parent.object(key);
-  CertificateRef ref;
-  r.string("fingerprint", ref.fingerprint);
-  r.timestamp("notAfter", ref.notAfter);
-  r.finish();
-  out = ref;
+void readCertificateRef(ObjectReader& r, CertificateRef& out) {
+  r.string("fingerprint", out.fingerprint);
+  r.timestamp("notAfter", out.notAfter);
 }
 
 void readStatus(ObjectReader r, RotationStatus& out) {
@@ -217,9 +164,9 @@ void readStatus(ObjectReader r, RotationStatus& out) {
     out.conditions.push_back(std::move(cond));
   });
   ObjectReader ca = r.object("ca");
-  readCertificateRef(ca, "current", out.ca.current);
-  readCertificateRef(ca, "next", out.ca.next);
-  readCertificateRef(ca, "previous", out.ca.previous);
+  ca.optionalObject("current", out.ca.current, readCertificateRef);
+  ca.optionalObject("next", out.ca.next, readCertificateRef);
+  ca.optionalObject("previous", out.ca.previous, readCertificateRef);
   ca.finish();
   r.objectList("servers", [&](ObjectReader& s, size_t) {
     ServerStatus server;

@@ -97,6 +97,10 @@ StatusOr<std::string> readPassword(const fs::path& path) {
   return password;
 }
 
+std::string_view asBytes(const std::vector<uint8_t>& der) {
+  return std::string_view(reinterpret_cast<const char*>(der.data()), der.size());
+}
+
 /** The directory a backup of `file` goes to: "DIR-STAMP" beside the file's directory DIR. */
 fs::path backupDirectoryFor(const fs::path& file, const fs::path& root, const std::string& stamp) {
   fs::path dir = file.parent_path();
@@ -357,27 +361,25 @@ Status LocalStore::writeServedFiles(const CertificateRotation& r, const api::Ser
   RETURN_IF_ERROR(ensureDirectory(certPath.parent_path(), kPrivateDirMode));
   RETURN_IF_ERROR(writeFileAtomic(keyPath, m.keyPem, kPrivateFileMode));
   RETURN_IF_ERROR(writeFileAtomic(certPath, m.certificateChainPem, kPublicFileMode));
-  if (!server.chainFile.empty()) {
+  if (!server.chainFile.empty() || server.pkcs12) {
     ASSIGN_OR_RETURN(std::vector<pki::Certificate> certs, pki::parsePemBundle(m.certificateChainPem));
     std::span<const pki::Certificate> intermediates(certs);
     if (!intermediates.empty()) {
       intermediates = intermediates.subspan(1);
     }
-    RETURN_IF_ERROR(writeFileAtomic(resolve(server.chainFile), pki::writePemBundle(intermediates), kPublicFileMode));
-  }
-  if (server.pkcs12) {
-    ASSIGN_OR_RETURN(std::string password, readPassword(resolve(server.pkcs12->passwordFile)));
-    ASSIGN_OR_RETURN(std::vector<pki::Certificate> certs, pki::parsePemBundle(m.certificateChainPem));
-    if (certs.empty()) {
-      return invalidArgument("served material for \"" + server.name + "\" has no certificate");
+    if (!server.chainFile.empty()) {
+      RETURN_IF_ERROR(writeFileAtomic(resolve(server.chainFile), pki::writePemBundle(intermediates), kPublicFileMode));
     }
-    ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::fromPem(m.keyPem));
-    std::span<const pki::Certificate> chain(certs);
-    ASSIGN_OR_RETURN(std::vector<uint8_t> der,
-                     pki::exportKeystore(key, certs.front(), chain.subspan(1), password, server.name));
-    RETURN_IF_ERROR(writeFileAtomic(resolve(server.pkcs12->file),
-                                    std::string_view(reinterpret_cast<const char*>(der.data()), der.size()),
-                                    kPrivateFileMode));
+    if (server.pkcs12) {
+      if (certs.empty()) {
+        return invalidArgument("served material for \"" + server.name + "\" has no certificate");
+      }
+      ASSIGN_OR_RETURN(std::string password, readPassword(resolve(server.pkcs12->passwordFile)));
+      ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::fromPem(m.keyPem));
+      ASSIGN_OR_RETURN(std::vector<uint8_t> der,
+                       pki::exportKeystore(key, certs.front(), intermediates, password, server.name));
+      RETURN_IF_ERROR(writeFileAtomic(resolve(server.pkcs12->file), asBytes(der), kPrivateFileMode));
+    }
   }
   const fs::path caPath = objectPath("served", r.key(), "") / (server.name + ".ca.pem");
   RETURN_IF_ERROR(ensureDirectory(caPath.parent_path(), kPrivateDirMode));
@@ -442,8 +444,7 @@ Status LocalStore::writeTruststore(const CertificateRotation& r, const std::stri
   ASSIGN_OR_RETURN(std::string password, readPassword(resolve(p12->passwordFile)));
   ASSIGN_OR_RETURN(std::vector<pki::Certificate> certs, pki::parsePemBundle(bundlePem));
   ASSIGN_OR_RETURN(std::vector<uint8_t> der, pki::exportTruststore(certs, password));
-  return writeFileAtomic(resolve(p12->file), std::string_view(reinterpret_cast<const char*>(der.data()), der.size()),
-                         kPublicFileMode);
+  return writeFileAtomic(resolve(p12->file), asBytes(der), kPublicFileMode);
 }
 
 Status LocalStore::writeBundle(const CertificateRotation& r, const std::string& bundlePem, const Version& expected) {
