@@ -129,6 +129,7 @@ void readSpec(ObjectReader r, RotationSpec& out) {
   readSwap(r.object("swap"), out.swap);
   ObjectReader prune = r.object("prune");
   prune.duration("after", out.prune.after);
+  prune.boolean("waitForExpiry", out.prune.waitForExpiry);
   prune.finish();
   r.boolean("paused", out.paused);
   r.string("rollbackTo", out.rollbackTo);
@@ -140,17 +141,24 @@ void readCertificateRef(ObjectReader& r, CertificateRef& out) {
   r.timestamp("notAfter", out.notAfter);
 }
 
-void readStatus(ObjectReader r, RotationStatus& out) {
-  std::string phase;
-  r.string("phase", phase);
-  if (!phase.empty()) {
-    auto parsed = parsePhase(phase);
-    if (parsed.ok()) {
-      out.phase = *parsed;
-    } else {
-      r.errors().add(r.pathOf("phase"), parsed.status().message());
-    }
+void readPhase(ObjectReader& r, const std::string& key, std::optional<Phase>& out) {
+  std::string name;
+  r.string(key, name);
+  if (name.empty()) {
+    return;
   }
+  auto parsed = parsePhase(name);
+  if (parsed.ok()) {
+    out = *parsed;
+  } else {
+    r.errors().add(r.pathOf(key), parsed.status().message());
+  }
+}
+
+void readStatus(ObjectReader r, RotationStatus& out) {
+  std::optional<Phase> phase;
+  readPhase(r, "phase", phase);
+  out.phase = phase.value_or(Phase::kPending);
   r.integer("revision", out.revision, 0, INT64_MAX);
   r.integer("observedGeneration", out.observedGeneration, 0, INT64_MAX);
   r.objectList("conditions", [&](ObjectReader& c, size_t) {
@@ -174,6 +182,10 @@ void readStatus(ObjectReader r, RotationStatus& out) {
     s.string("fingerprint", server.fingerprint);
     s.timestamp("notAfter", server.notAfter);
     s.string("issuerFingerprint", server.issuerFingerprint);
+    s.timestamp("swappedAt", server.swappedAt);
+    s.timestamp("verifiedAt", server.verifiedAt);
+    s.integer("probeFailures", server.probeFailures, 0, INT32_MAX);
+    s.string("lastProbeError", server.lastProbeError);
     out.servers.push_back(std::move(server));
   });
   ObjectReader a = r.object("adoption");
@@ -193,6 +205,23 @@ void readStatus(ObjectReader r, RotationStatus& out) {
   });
   r.timestamp("phaseStartedAt", out.phaseStartedAt);
   r.string("message", out.message);
+  r.string("trigger", out.trigger);
+  readPhase(r, "resumePhase", out.resumePhase);
+  ObjectReader handled = r.object("handled");
+  handled.string("rotate", out.handled.rotate);
+  handled.string("renew", out.handled.renew);
+  handled.string("rollbackTo", out.handled.rollbackTo);
+  handled.finish();
+  r.string("caSourceHash", out.caSourceHash);
+  r.objectList("timeline", [&](ObjectReader& t, size_t) {
+    PhaseEntry entry;
+    std::optional<Phase> entryPhase;
+    readPhase(t, "phase", entryPhase);
+    entry.phase = entryPhase.value_or(Phase::kPending);
+    t.timestamp("enteredAt", entry.enteredAt);
+    t.string("message", entry.message);
+    out.timeline.push_back(std::move(entry));
+  });
   r.finish();
 }
 
@@ -322,6 +351,9 @@ json encodeSpec(const RotationSpec& spec) {
   json j = {{"certificate", cert},   {"servers", servers}, {"ca", ca},
             {"trustBundle", bundle}, {"adoption", adoption}, {"swap", swap},
             {"prune", {{"after", formatDuration(spec.prune.after)}}}};
+  if (spec.prune.waitForExpiry) {
+    j["prune"]["waitForExpiry"] = true;
+  }
   if (spec.paused) {
     j["paused"] = true;
   }
@@ -358,6 +390,12 @@ json encodeStatus(const RotationStatus& status) {
     for (const ServerStatus& s : status.servers) {
       json sj = {{"name", s.name}, {"fingerprint", s.fingerprint}, {"issuerFingerprint", s.issuerFingerprint}};
       putTime(sj, "notAfter", s.notAfter);
+      putTime(sj, "swappedAt", s.swappedAt);
+      putTime(sj, "verifiedAt", s.verifiedAt);
+      if (s.probeFailures > 0) {
+        sj["probeFailures"] = s.probeFailures;
+      }
+      putIfNotEmpty(sj, "lastProbeError", s.lastProbeError);
       servers.push_back(sj);
     }
     j["servers"] = servers;
@@ -378,6 +416,28 @@ json encodeStatus(const RotationStatus& status) {
   }
   putTime(j, "phaseStartedAt", status.phaseStartedAt);
   putIfNotEmpty(j, "message", status.message);
+  putIfNotEmpty(j, "trigger", status.trigger);
+  if (status.resumePhase) {
+    j["resumePhase"] = phaseName(*status.resumePhase);
+  }
+  json handled = json::object();
+  putIfNotEmpty(handled, "rotate", status.handled.rotate);
+  putIfNotEmpty(handled, "renew", status.handled.renew);
+  putIfNotEmpty(handled, "rollbackTo", status.handled.rollbackTo);
+  if (!handled.empty()) {
+    j["handled"] = handled;
+  }
+  putIfNotEmpty(j, "caSourceHash", status.caSourceHash);
+  if (!status.timeline.empty()) {
+    json timeline = json::array();
+    for (const PhaseEntry& e : status.timeline) {
+      json ej = {{"phase", phaseName(e.phase)}};
+      putTime(ej, "enteredAt", e.enteredAt);
+      putIfNotEmpty(ej, "message", e.message);
+      timeline.push_back(ej);
+    }
+    j["timeline"] = timeline;
+  }
   return j;
 }
 

@@ -21,8 +21,11 @@ inline constexpr std::string_view kGroup = "rotor.dev";
 inline constexpr std::string_view kApiVersion = "rotor.dev/v1alpha1";
 inline constexpr std::string_view kKind = "CertificateRotation";
 
-/** Annotation whose every new value asks for a rotation (`rotor rotate NAME`). */
+/** Annotation whose every new value asks for a CA rotation (`rotor rotate NAME`). */
 inline constexpr std::string_view kRotateAnnotation = "rotor.dev/rotate";
+/** Annotation whose every new value asks for a renewal under the same CA (`rotor rotate NAME
+ *  --renew`). */
+inline constexpr std::string_view kRenewAnnotation = "rotor.dev/renew";
 
 enum class Phase {
   kPending,
@@ -201,6 +204,9 @@ struct SwapSpec {
 struct PruneSpec {
   /** Drain delay after the swap before the old CA leaves the bundle. */
   Duration after = std::chrono::hours(24);
+  /** Also keep the old CA in the bundle until it has expired (clients that cannot be reached
+   *  keep working for as long as the old CA could have served them). */
+  bool waitForExpiry = false;
   friend bool operator==(const PruneSpec&, const PruneSpec&) = default;
 };
 
@@ -255,6 +261,12 @@ struct ServerStatus {
   std::string fingerprint;
   std::optional<SystemTime> notAfter;
   std::string issuerFingerprint;
+  /** During a swap: when this server got its new certificate, and when its bake ended well. */
+  std::optional<SystemTime> swappedAt;
+  std::optional<SystemTime> verifiedAt;
+  /** Failed health probes (or reloads) since the swap, and the last failure's reason. */
+  int probeFailures = 0;
+  std::string lastProbeError;
   friend bool operator==(const ServerStatus&, const ServerStatus&) = default;
 };
 
@@ -275,6 +287,25 @@ struct SnapshotRef {
   friend bool operator==(const SnapshotRef&, const SnapshotRef&) = default;
 };
 
+/** One entry of the phase timeline `rotor status` shows. */
+struct PhaseEntry {
+  Phase phase = Phase::kPending;
+  std::optional<SystemTime> enteredAt;
+  std::string message;
+  friend bool operator==(const PhaseEntry&, const PhaseEntry&) = default;
+};
+
+/** Request values already acted upon, so that each new value acts exactly once. */
+struct HandledRequests {
+  std::string rotate;      // last rotor.dev/rotate value
+  std::string renew;       // last rotor.dev/renew value
+  std::string rollbackTo;  // last spec.rollbackTo
+  friend bool operator==(const HandledRequests&, const HandledRequests&) = default;
+};
+
+/** The most recent phases kept in status.timeline. */
+inline constexpr size_t kTimelineLength = 24;
+
 struct RotationStatus {
   Phase phase = Phase::kPending;
   int64_t revision = 0;
@@ -286,6 +317,14 @@ struct RotationStatus {
   std::vector<SnapshotRef> snapshots;
   std::optional<SystemTime> phaseStartedAt;
   std::string message;
+  /** What started the rotation in flight (a trigger name, see reconcilers/triggers.h). */
+  std::string trigger;
+  /** While Paused or Blocked: the phase to return to. */
+  std::optional<Phase> resumePhase;
+  HandledRequests handled;
+  /** SHA-256 of the spec.ca source (generate/files/secretRef) last acted upon. */
+  std::string caSourceHash;
+  std::vector<PhaseEntry> timeline;
   friend bool operator==(const RotationStatus&, const RotationStatus&) = default;
 };
 
