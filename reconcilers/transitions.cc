@@ -12,15 +12,15 @@ const std::map<Phase, std::vector<Phase>>& edges() {
   static const std::map<Phase, std::vector<Phase>> kEdges = {
       {Phase::kPending, {Phase::kIssuing}},
       {Phase::kIssuing, {Phase::kReady}},
-      {Phase::kReady, {Phase::kStaging, Phase::kSwapping}},
-      {Phase::kStaging, {Phase::kAwaitingAdoption}},
-      {Phase::kAwaitingAdoption, {Phase::kSwapping}},
+      {Phase::kReady, {Phase::kStaging, Phase::kSwapping, Phase::kRollingBack}},
+      {Phase::kStaging, {Phase::kAwaitingAdoption, Phase::kRollingBack}},
+      {Phase::kAwaitingAdoption, {Phase::kSwapping, Phase::kRollingBack}},
       {Phase::kSwapping, {Phase::kVerifying, Phase::kRollingBack}},
       {Phase::kVerifying, {Phase::kSwapping, Phase::kDraining, Phase::kReady, Phase::kRollingBack}},
       {Phase::kDraining, {Phase::kPruning, Phase::kRollingBack}},
       {Phase::kPruning, {Phase::kReady, Phase::kRollingBack}},
       {Phase::kRollingBack, {Phase::kRolledBack}},
-      {Phase::kRolledBack, {Phase::kReady, Phase::kStaging, Phase::kRollingBack}},
+      {Phase::kRolledBack, {Phase::kReady, Phase::kStaging, Phase::kSwapping, Phase::kRollingBack}},
       {Phase::kFailed, {Phase::kReady, Phase::kRollingBack}},
   };
   return kEdges;

@@ -12,11 +12,12 @@ namespace rotor::reconcilers {
  *
  *   Pending -> Issuing -> Ready
  *   Ready -> Staging -> AwaitingAdoption -> Swapping -> Verifying -> Draining -> Pruning -> Ready
- *   Ready -> Swapping                      (a renewal under the same CA)
+ *   Ready|RolledBack -> Swapping           (a renewal under the same CA)
+ *   Verifying -> Swapping                  (the next server) | Ready (a renewal's end)
  *   any -> Paused -> (the phase it left)   (resume)
  *   gates and pre-checks -> Blocked -> (the phase it left, once fixed)
- *   Swapping|Verifying|Draining|Pruning|RolledBack -> RollingBack -> RolledBack
- *   RolledBack -> Ready | Staging          (accept the rollback, or rotate again)
+ *   Ready..Pruning|RolledBack|Failed -> RollingBack -> RolledBack   (requested, or a failed swap)
+ *   RolledBack -> Staging                  (rotate again)
  *   any -> Failed; Failed -> Ready | RollingBack
  */
 bool isLegalTransition(api::Phase from, api::Phase to);

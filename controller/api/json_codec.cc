@@ -186,6 +186,7 @@ void readStatus(ObjectReader r, RotationStatus& out) {
     s.timestamp("verifiedAt", server.verifiedAt);
     s.integer("probeFailures", server.probeFailures, 0, INT32_MAX);
     s.string("lastProbeError", server.lastProbeError);
+    s.timestamp("lastProbeAt", server.lastProbeAt);
     out.servers.push_back(std::move(server));
   });
   ObjectReader a = r.object("adoption");
@@ -205,7 +206,9 @@ void readStatus(ObjectReader r, RotationStatus& out) {
   });
   r.timestamp("phaseStartedAt", out.phaseStartedAt);
   r.string("message", out.message);
+  r.integer("attempt", out.attempt, 0, INT64_MAX);
   r.string("trigger", out.trigger);
+  r.string("rollbackSnapshot", out.rollbackSnapshot);
   readPhase(r, "resumePhase", out.resumePhase);
   ObjectReader handled = r.object("handled");
   handled.string("rotate", out.handled.rotate);
@@ -396,6 +399,7 @@ json encodeStatus(const RotationStatus& status) {
         sj["probeFailures"] = s.probeFailures;
       }
       putIfNotEmpty(sj, "lastProbeError", s.lastProbeError);
+      putTime(sj, "lastProbeAt", s.lastProbeAt);
       servers.push_back(sj);
     }
     j["servers"] = servers;
@@ -416,7 +420,11 @@ json encodeStatus(const RotationStatus& status) {
   }
   putTime(j, "phaseStartedAt", status.phaseStartedAt);
   putIfNotEmpty(j, "message", status.message);
+  if (status.attempt > 0) {
+    j["attempt"] = status.attempt;
+  }
   putIfNotEmpty(j, "trigger", status.trigger);
+  putIfNotEmpty(j, "rollbackSnapshot", status.rollbackSnapshot);
   if (status.resumePhase) {
     j["resumePhase"] = phaseName(*status.resumePhase);
   }

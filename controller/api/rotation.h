@@ -267,6 +267,7 @@ struct ServerStatus {
   /** Failed health probes (or reloads) since the swap, and the last failure's reason. */
   int probeFailures = 0;
   std::string lastProbeError;
+  std::optional<SystemTime> lastProbeAt;
   friend bool operator==(const ServerStatus&, const ServerStatus&) = default;
 };
 
@@ -317,8 +318,13 @@ struct RotationStatus {
   std::vector<SnapshotRef> snapshots;
   std::optional<SystemTime> phaseStartedAt;
   std::string message;
+  /** Attempt at the revision in flight: 1, and one more after each rollback. Part of snapshot
+   *  names, so that a retry never mistakes an earlier attempt's snapshot for its own. */
+  int64_t attempt = 0;
   /** What started the rotation in flight (a trigger name, see reconcilers/triggers.h). */
   std::string trigger;
+  /** While RollingBack/RolledBack: the snapshot being or last restored. */
+  std::string rollbackSnapshot;
   /** While Paused or Blocked: the phase to return to. */
   std::optional<Phase> resumePhase;
   HandledRequests handled;

@@ -13,7 +13,8 @@
 #include "controller/api/yaml_codec.h"
 #include "controller/cli/output.h"
 #include "controller/store/local/local_store.h"
-#include "reconcilers/bootstrap.h"
+#include "controller/probe/tls_prober.h"
+#include "reconcilers/driver.h"
 
 namespace rotor::cli {
 namespace {
@@ -183,6 +184,21 @@ int runDelete(Context& ctx, const Invocation& inv) {
   return 0;
 }
 
+/** Events as lines on the command's output: what `rotor controller` shows an operator. */
+class PrintingEventRecorder final : public reconcilers::EventRecorder {
+public:
+  explicit PrintingEventRecorder(std::ostream& out) : out_(out) {}
+  void record(const api::CertificateRotation& r, reconcilers::EventType type, const std::string& reason,
+              const std::string& message) override {
+    out_ << formatRfc3339(std::chrono::system_clock::now()) << " " << r.key().toString() << " "
+         << (type == reconcilers::EventType::kWarning ? "Warning" : "Normal") << " " << reason << " ["
+         << api::phaseName(r.status.phase) << "] " << message << std::endl;
+  }
+
+private:
+  std::ostream& out_;
+};
+
 int runController(Context& ctx, const Invocation& inv) {
   if (!inv.has("once")) {
     throw UsageError{"this version runs one pass: add --once (the continuous controller comes with the engine)"};
@@ -193,19 +209,16 @@ int runController(Context& ctx, const Invocation& inv) {
   if (!lock.ok()) return fail(ctx, lock.status());
   auto rotations = (*store)->listRotations();
   if (!rotations.ok()) return fail(ctx, rotations.status());
+  probe::TlsProber prober;
+  PrintingEventRecorder events(ctx.out);
+  reconcilers::Driver driver({**store, ctx.clock, prober, events});
   int failures = 0;
-  for (api::CertificateRotation& r : *rotations) {
-    if (r.status.phase != api::Phase::kPending && r.status.phase != api::Phase::kIssuing) {
-      continue;
-    }
-    Status s = reconcilers::bootstrapRotation(**store, ctx.clock, r);
-    if (!s.ok()) {
+  for (const api::CertificateRotation& r : *rotations) {
+    auto result = driver.reconcile(r.key());
+    if (!result.ok()) {
       ++failures;
-      ctx.err << "error: " << r.key().toString() << ": " << s.message() << "\n";
-      continue;
+      ctx.err << "error: " << r.key().toString() << ": " << result.status().message() << "\n";
     }
-    ctx.out << r.key().toString() << ": " << api::phaseName(r.status.phase) << " at revision " << r.status.revision
-            << ", CA " << r.status.ca.current->fingerprint << "\n";
   }
   return failures == 0 ? 0 : 1;
 }

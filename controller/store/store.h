@@ -105,6 +105,11 @@ public:
   virtual Status writeAuthorities(const CertificateRotation& r, const Authorities& authorities,
                                   const Version& expected) = 0;
 
+  /** The operator's own CA named by spec.ca.files (local) or spec.ca.secretRef (Kubernetes), as
+   *  stored there now. kNotFound when it is absent; kFailedPrecondition when the spec names no
+   *  custom CA this store can read. */
+  virtual StatusOr<AuthorityMaterial> readCustomAuthority(const CertificateRotation& r) = 0;
+
   // ---- served material, per server (spec.servers[].name) ----
   /** The material a server presents now, or nullopt when there is none yet. */
   virtual StatusOr<Versioned<std::optional<ServedMaterial>>> readServed(const CertificateRotation& r,

@@ -35,6 +35,9 @@ public:
                           const store::Version& v) override {
     return write().ok() ? inner_.writeAuthorities(r, a, v) : dead();
   }
+  StatusOr<store::AuthorityMaterial> readCustomAuthority(const store::CertificateRotation& r) override {
+    return inner_.readCustomAuthority(r);
+  }
   StatusOr<store::Versioned<std::optional<store::ServedMaterial>>> readServed(const store::CertificateRotation& r,
                                                                               std::string_view s) override {
     return inner_.readServed(r, s);

@@ -178,8 +178,29 @@ StatusOr<std::vector<std::string>> MemoryStore::listSnapshots(const store::Certi
 Status MemoryStore::reload(const store::CertificateRotation& r, std::string_view server) {
   std::lock_guard lock(mu_);
   if (store::findServer(r, server) == nullptr) return notFound("no server \"" + std::string(server) + "\"");
+  if (auto it = reloadFailures_.find(server); it != reloadFailures_.end() && it->second.second > 0) {
+    --it->second.second;
+    return it->second.first;
+  }
   reloads_.push_back(r.key().toString() + "/" + std::string(server));
   return okStatus();
+}
+
+void MemoryStore::failReloads(std::string_view server, Status status, int times) {
+  std::lock_guard lock(mu_);
+  reloadFailures_.insert_or_assign(std::string(server), std::pair{std::move(status), status.ok() ? 0 : times});
+}
+
+StatusOr<store::AuthorityMaterial> MemoryStore::readCustomAuthority(const store::CertificateRotation& r) {
+  std::lock_guard lock(mu_);
+  auto it = customAuthorities_.find(r.key());
+  if (it == customAuthorities_.end()) return notFound("no custom CA for " + r.key().toString());
+  return it->second;
+}
+
+void MemoryStore::setCustomAuthority(const store::ObjectKey& key, const store::AuthorityMaterial& material) {
+  std::lock_guard lock(mu_);
+  customAuthorities_[key] = material;
 }
 
 StatusOr<std::vector<store::AgentRecord>> MemoryStore::listAgents(const store::ObjectKey& key) {

@@ -28,6 +28,7 @@ public:
   StatusOr<store::Versioned<store::Authorities>> readAuthorities(const store::CertificateRotation& r) override;
   Status writeAuthorities(const store::CertificateRotation& r, const store::Authorities& a,
                           const store::Version& expected) override;
+  StatusOr<store::AuthorityMaterial> readCustomAuthority(const store::CertificateRotation& r) override;
   StatusOr<store::Versioned<std::optional<store::ServedMaterial>>> readServed(const store::CertificateRotation& r,
                                                                               std::string_view server) override;
   Status writeServed(const store::CertificateRotation& r, std::string_view server, const store::ServedMaterial& m,
@@ -40,6 +41,11 @@ public:
   Status reload(const store::CertificateRotation& r, std::string_view server) override;
   StatusOr<std::vector<store::AgentRecord>> listAgents(const store::ObjectKey& key) override;
   Status putAgent(const store::ObjectKey& key, const store::AgentRecord& agent) override;
+
+  /** What readCustomAuthority returns for `key` (the operator's CA files or Secret). */
+  void setCustomAuthority(const store::ObjectKey& key, const store::AuthorityMaterial& material);
+  /** Makes the next `times` reloads of `server` fail with `status` (ok: succeed again). */
+  void failReloads(std::string_view server, Status status, int times = 1 << 30);
 
   /** Reload calls seen, as "ns/name/server". */
   std::vector<std::string> reloads() const;
@@ -63,6 +69,8 @@ private:
   std::map<store::ObjectKey, std::vector<store::Snapshot>> snapshots_;
   std::map<store::ObjectKey, std::map<std::string, store::AgentRecord>> agents_;
   std::vector<std::string> reloads_;
+  std::map<store::ObjectKey, store::AuthorityMaterial> customAuthorities_;
+  std::map<std::string, std::pair<Status, int>, std::less<>> reloadFailures_;
 };
 
 }  // namespace rotor::testing

@@ -323,6 +323,24 @@ Status LocalStore::writeAuthorities(const CertificateRotation& r, const Authorit
   return writeJsonFile(objectPath("authorities", r.key(), ".json"), j, kPrivateFileMode);
 }
 
+StatusOr<AuthorityMaterial> LocalStore::readCustomAuthority(const CertificateRotation& r) {
+  RETURN_IF_ERROR(checkKey(r.key()));
+  if (!r.spec.ca.files) {
+    return failedPrecondition("CertificateRotation " + r.key().toString() +
+                              " names no CA files (spec.ca.files) for local mode");
+  }
+  AuthorityMaterial out;
+  for (auto [file, into] : {std::pair{&r.spec.ca.files->certFile, &out.certificatePem},
+                            std::pair{&r.spec.ca.files->keyFile, &out.keyPem}}) {
+    ASSIGN_OR_RETURN(std::optional<std::string> text, readFileIfExists(resolve(*file)));
+    if (!text) {
+      return notFound("CA file " + resolve(*file).string() + " does not exist");
+    }
+    *into = std::move(*text);
+  }
+  return out;
+}
+
 // ---- served material ----
 
 StatusOr<const api::ServerSpec*> LocalStore::serverOf(const CertificateRotation& r, std::string_view server) {

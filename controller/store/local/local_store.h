@@ -63,6 +63,7 @@ public:
   StatusOr<Versioned<Authorities>> readAuthorities(const CertificateRotation& r) override;
   Status writeAuthorities(const CertificateRotation& r, const Authorities& authorities,
                           const Version& expected) override;
+  StatusOr<AuthorityMaterial> readCustomAuthority(const CertificateRotation& r) override;
 
   StatusOr<Versioned<std::optional<ServedMaterial>>> readServed(const CertificateRotation& r,
                                                                 std::string_view server) override;

@@ -59,6 +59,9 @@ TEST(JsonCodecTest, RoundTripsEverythingIncludingStatus) {
   r.status.servers.back().probeFailures = 2;
   r.status.servers.back().lastProbeError = "handshake failed";
   r.status.trigger = "RotateRequested";
+  r.status.attempt = 2;
+  r.status.rollbackSnapshot = "proxy-r1-swap";
+  r.status.servers.back().lastProbeAt = std::chrono::system_clock::from_time_t(550);
   r.status.resumePhase = Phase::kSwapping;
   r.status.handled = {"2026-11-22T10:00:00Z", "1", "proxy-r1-swap"};
   r.status.caSourceHash = "sha256:ef";

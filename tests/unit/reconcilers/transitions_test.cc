@@ -26,7 +26,7 @@ TEST(TransitionsTest, NoPhaseIsSkipped) {
   EXPECT_FALSE(isLegalTransition(Phase::kAwaitingAdoption, Phase::kPruning));
   EXPECT_FALSE(isLegalTransition(Phase::kPending, Phase::kReady));
   EXPECT_FALSE(isLegalTransition(Phase::kReady, Phase::kReady));
-  EXPECT_FALSE(isLegalTransition(Phase::kStaging, Phase::kRollingBack));  // nothing swapped yet
+  EXPECT_FALSE(isLegalTransition(Phase::kIssuing, Phase::kRollingBack));  // nothing to roll back to yet
 }
 
 TEST(TransitionsTest, SideStatesAndRollback) {

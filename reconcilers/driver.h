@@ -1,0 +1,47 @@
+#pragma once
+
+// The state machine: side states first (a rollback request, pause, resume), then the phase's
+// reconciler; every transition checked against transitions.h, recorded in status (phase,
+// timeline, conditions) and as an event, and written with the rotation's version.
+
+#include "reconcilers/context.h"
+
+namespace rotor::reconcilers {
+
+struct ReconcileResult {
+  /** Reconcile again after this long; zero: only when something changes. */
+  Duration requeueAfter = Duration::zero();
+  /** The phase the rotation rests in now. */
+  api::Phase phase = api::Phase::kPending;
+  /** Transitions taken in this call (for metrics). */
+  std::vector<std::pair<api::Phase, api::Phase>> transitions;
+  /** Pre-checks that failed in this call, by name. */
+  std::vector<std::string> failedChecks;
+  /** Whether the rotation still exists. */
+  bool found = true;
+};
+
+/** Transitions one reconcile may take before it yields (a loop guard, far above any real path). */
+inline constexpr int kMaxStepsPerReconcile = 32;
+
+class Driver {
+public:
+  explicit Driver(RotationContext ctx) : ctx_(ctx) {}
+
+  /**
+   * Reads the rotation and drives it as far as it can go now: through every transition whose
+   * work is done, stopping at a wait. Errors: kConflict (someone wrote in between: re-read and run
+   * again), kUnavailable (retry with backoff), others from the Store or the PKI. kNotFound is
+   * not an error: the result says found=false.
+   */
+  StatusOr<ReconcileResult> reconcile(const api::ObjectKey& key);
+
+private:
+  StatusOr<Outcome> step(api::CertificateRotation& r);
+  StatusOr<std::optional<Outcome>> sideState(api::CertificateRotation& r);
+  Status apply(api::CertificateRotation& r, const Outcome& outcome, ReconcileResult& result);
+
+  RotationContext ctx_;
+};
+
+}  // namespace rotor::reconcilers

@@ -1,0 +1,50 @@
+// Blocked: a gate timed out or a pre-check failed. Never forced: it waits for a change.
+
+#include "reconcilers/gates.h"
+#include "reconcilers/material.h"
+#include "reconcilers/phases/phases.h"
+#include "reconcilers/triggers.h"
+
+namespace rotor::reconcilers::phases {
+namespace {
+
+/** Blocked rotations look again this often: a gate may open, a CA file may appear. */
+constexpr Duration kBlockedRecheck = std::chrono::minutes(5);
+
+}  // namespace
+
+StatusOr<Outcome> blocked(RotationContext& ctx, CertificateRotation& r) {
+  const api::Phase resume = r.status.resumePhase.value_or(api::Phase::kReady);
+  const SystemTime now = ctx.clock.now();
+  if (r.metadata.generation != r.status.observedGeneration) {
+    return Outcome::moveTo(resume, "SpecChanged", "The spec changed; trying again");
+  }
+  const std::string rotate = annotationOf(r, api::kRotateAnnotation);
+  const std::string renew = annotationOf(r, api::kRenewAnnotation);
+  if (rotate != r.status.handled.rotate || renew != r.status.handled.renew) {
+    r.status.handled.rotate = rotate;
+    r.status.handled.renew = renew;
+    return Outcome::moveTo(resume, "RetryRequested", "Trying again on request");
+  }
+  if (resume == api::Phase::kAwaitingAdoption && r.status.ca.next) {
+    ASSIGN_OR_RETURN(std::vector<store::AgentRecord> agents, ctx.store.listAgents(r.key()));
+    r.status.adoption = tallyAdoption(agents, r.status.ca.next->fingerprint, now, r.spec.adoption.staleAfter);
+    api::AdoptionSpec noClock = r.spec.adoption;
+    noClock.timeout.reset();
+    noClock.minStageDuration = Duration::zero();
+    if (evaluateAdoptionGate(noClock, r.status.adoption, now, now).open) {
+      return Outcome::moveTo(resume, "Adopted", "Adoption reached the threshold after the timeout");
+    }
+  }
+  const SystemTime retryAt = r.status.phaseStartedAt.value_or(now) + kBlockedRecheck;
+  if (resume == api::Phase::kIssuing || resume == api::Phase::kStaging) {
+    // The CA source lives outside rotor (files, a Secret): look at it again now and then.
+    if (now >= retryAt) {
+      return Outcome::moveTo(resume, "Retrying", "Looking at the CA source again");
+    }
+    return Outcome::wait(std::chrono::ceil<Duration>(retryAt - now), "Blocked", r.status.message);
+  }
+  return Outcome::wait(kBlockedRecheck, "Blocked", r.status.message);
+}
+
+}  // namespace rotor::reconcilers::phases

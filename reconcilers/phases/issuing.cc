@@ -1,0 +1,77 @@
+// Pending and Issuing: bring a new rotation to Ready at revision 1.
+
+#include "controller/pki/bundle.h"
+#include "reconcilers/material.h"
+#include "reconcilers/phases/phases.h"
+#include "reconcilers/triggers.h"
+
+namespace rotor::reconcilers::phases {
+namespace {
+
+/** The CA that issues: the stored one, else a generated or imported one, stored first. */
+StatusOr<pki::CertificateAuthority> ensureAuthority(RotationContext& ctx, const CertificateRotation& r,
+                                                    store::Versioned<store::Authorities>& stored) {
+  if (stored.value.current) {
+    return requireAuthority(stored.value.current, "current");
+  }
+  std::optional<pki::CertificateAuthority> ca;
+  if (r.spec.ca.generate) {
+    const api::CaGenerateSpec& g = *r.spec.ca.generate;
+    ASSIGN_OR_RETURN(ca, pki::CertificateAuthority::generate({g.commonName, g.validity, g.privateKey}, ctx.clock.now()));
+  } else {
+    ASSIGN_OR_RETURN(store::AuthorityMaterial custom, ctx.store.readCustomAuthority(r));
+    ASSIGN_OR_RETURN(ca, pki::CertificateAuthority::fromPem(custom.certificatePem, custom.keyPem));
+  }
+  stored.value.current = store::AuthorityMaterial{ca->certificate().toPem(), ca->key().toPem()};
+  RETURN_IF_ERROR(ctx.store.writeAuthorities(r, stored.value, stored.version));
+  return std::move(*ca);
+}
+
+/** Issues a certificate for a server that has none; material already there is kept. */
+Status ensureServed(RotationContext& ctx, const CertificateRotation& r, const api::ServerSpec& server,
+                    const pki::CertificateAuthority& ca) {
+  ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, server.name));
+  if (served.value) {
+    return okStatus();
+  }
+  const api::CertificateSpec& c = r.spec.certificate;
+  ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::generate(c.privateKey));
+  ASSIGN_OR_RETURN(pki::Certificate leaf,
+                   ca.issue({c.commonName, c.dnsNames, c.ipAddresses, c.validity}, key, ctx.clock.now()));
+  return ctx.store.writeServed(r, server.name, {leaf.toPem(), key.toPem(), ca.certificate().toPem()}, served.version);
+}
+
+}  // namespace
+
+StatusOr<Outcome> pending(RotationContext&, CertificateRotation&) {
+  return Outcome::moveTo(api::Phase::kIssuing, "Accepted", "Issuing CA, trust bundle and server certificates");
+}
+
+StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
+  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+  auto ca = ensureAuthority(ctx, r, authorities);
+  if (!ca.ok()) {
+    if (ca.status().code() == Code::kNotFound || ca.status().code() == Code::kInvalidArgument) {
+      return Outcome::wait(std::chrono::minutes(1), "CANotReady", ca.status().message());
+    }
+    return ca.status();
+  }
+  // The bundle first: a client must trust the CA before any server presents a certificate from it.
+  RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&ca->certificate(), 1)));
+  for (const api::ServerSpec& server : r.spec.servers) {
+    RETURN_IF_ERROR(ensureServed(ctx, r, server, *ca));
+  }
+  for (const api::ServerSpec& server : r.spec.servers) {
+    RETURN_IF_ERROR(ctx.store.reload(r, server.name));
+  }
+  RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
+  RETURN_IF_ERROR(refreshServerStatus(ctx, r, authorities.value));
+  r.status.revision = std::max<int64_t>(r.status.revision, 1);
+  r.status.caSourceHash = caSourceHash(r.spec.ca);
+  // Requests present at creation are part of what was created, not a rotation to run next.
+  r.status.handled.rotate = annotationOf(r, api::kRotateAnnotation);
+  r.status.handled.renew = annotationOf(r, api::kRenewAnnotation);
+  return Outcome::moveTo(api::Phase::kReady, "Issued", "Every server presents a certificate trusted by the bundle");
+}
+
+}  // namespace rotor::reconcilers::phases

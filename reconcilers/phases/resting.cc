@@ -1,0 +1,59 @@
+// Ready and RolledBack: wait for a trigger and start the next rotation.
+
+#include <algorithm>
+
+#include "reconcilers/material.h"
+#include "reconcilers/phases/phases.h"
+#include "reconcilers/triggers.h"
+
+namespace rotor::reconcilers::phases {
+namespace {
+
+/** Resting phases look again at least this often: the periodic resync of expiry triggers. */
+constexpr Duration kRestingRecheck = std::chrono::hours(1);
+
+}  // namespace
+
+StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
+  const SystemTime now = ctx.clock.now();
+  const bool rolledBack = r.status.phase == api::Phase::kRolledBack;
+  TriggerDecision d = detectTrigger(r, now, /*includeExpiry=*/!rolledBack);
+  if (d.trigger.empty()) {
+    Duration recheck = kRestingRecheck;
+    if (d.nextExpiryCheck) {
+      recheck = std::clamp(std::chrono::ceil<Duration>(*d.nextExpiryCheck - now), Duration(1000), kRestingRecheck);
+    }
+    return Outcome::wait(recheck, rolledBack ? "RolledBack" : "UpToDate",
+                         rolledBack ? r.status.message : "Every server presents a current certificate");
+  }
+  // A new rotation: consume the request, forget the previous attempt's progress.
+  api::RotationStatus& s = r.status;
+  s.trigger = d.trigger;
+  s.attempt = rolledBack ? s.attempt + 1 : 1;
+  s.handled.rotate = annotationOf(r, api::kRotateAnnotation);
+  s.handled.renew = annotationOf(r, api::kRenewAnnotation);
+  s.caSourceHash = caSourceHash(r.spec.ca);
+  s.rollbackSnapshot.clear();
+  s.adoption = {};
+  for (api::ServerStatus& server : s.servers) {
+    server.swappedAt.reset();
+    server.verifiedAt.reset();
+    server.lastProbeAt.reset();
+    server.probeFailures = 0;
+    server.lastProbeError.clear();
+  }
+  if (d.trigger == triggers::kCaChanged) {
+    // A CA staged by an earlier, rolled-back attempt came from the old spec: start afresh.
+    ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+    if (authorities.value.next) {
+      authorities.value.next.reset();
+      RETURN_IF_ERROR(ctx.store.writeAuthorities(r, authorities.value, authorities.version));
+    }
+  }
+  if (isRenewal(d.trigger)) {
+    return Outcome::moveTo(api::Phase::kSwapping, d.trigger, d.message + "; renewing under the current CA");
+  }
+  return Outcome::moveTo(api::Phase::kStaging, d.trigger, d.message + "; staging a new CA");
+}
+
+}  // namespace rotor::reconcilers::phases

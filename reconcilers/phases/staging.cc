@@ -1,0 +1,71 @@
+// Staging and AwaitingAdoption: introduce the next CA beside the current one and wait until
+// clients trust it.
+
+#include "reconcilers/gates.h"
+#include "reconcilers/material.h"
+#include "reconcilers/phases/phases.h"
+
+namespace rotor::reconcilers::phases {
+namespace {
+
+/** The next CA: kept if staged already (a retry, or an attempt that was rolled back and whose CA
+ *  clients may already trust), else generated or imported. */
+StatusOr<pki::CertificateAuthority> ensureNextAuthority(RotationContext& ctx, const CertificateRotation& r,
+                                                        store::Versioned<store::Authorities>& stored) {
+  if (stored.value.next) {
+    return requireAuthority(stored.value.next, "next");
+  }
+  std::optional<pki::CertificateAuthority> next;
+  if (r.spec.ca.generate) {
+    const api::CaGenerateSpec& g = *r.spec.ca.generate;
+    ASSIGN_OR_RETURN(next, pki::CertificateAuthority::generate({g.commonName, g.validity, g.privateKey}, ctx.clock.now()));
+  } else {
+    ASSIGN_OR_RETURN(store::AuthorityMaterial custom, ctx.store.readCustomAuthority(r));
+    ASSIGN_OR_RETURN(next, pki::CertificateAuthority::fromPem(custom.certificatePem, custom.keyPem));
+    if (stored.value.current && custom.certificatePem == stored.value.current->certificatePem) {
+      return failedPrecondition("the custom CA source still holds the current CA; put the new CA there first");
+    }
+  }
+  stored.value.next = store::AuthorityMaterial{next->certificate().toPem(), next->key().toPem()};
+  RETURN_IF_ERROR(ctx.store.writeAuthorities(r, stored.value, stored.version));
+  return std::move(*next);
+}
+
+}  // namespace
+
+StatusOr<Outcome> staging(RotationContext& ctx, CertificateRotation& r) {
+  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+  auto next = ensureNextAuthority(ctx, r, authorities);
+  if (!next.ok()) {
+    const Code code = next.status().code();
+    if (code == Code::kFailedPrecondition || code == Code::kNotFound || code == Code::kInvalidArgument) {
+      return Outcome::block("CANotStaged", next.status().message());
+    }
+    return next.status();
+  }
+  RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&next->certificate(), 1)));
+  RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
+  return Outcome::moveTo(api::Phase::kAwaitingAdoption, "Staged",
+                         "Trust bundle holds the current and the new CA (" +
+                             next->certificate().fingerprint().toString() + ")");
+}
+
+StatusOr<Outcome> awaitingAdoption(RotationContext& ctx, CertificateRotation& r) {
+  if (!r.status.ca.next) {
+    return Outcome::block("NoStagedCA", "No new CA is staged");
+  }
+  const SystemTime now = ctx.clock.now();
+  ASSIGN_OR_RETURN(std::vector<store::AgentRecord> agents, ctx.store.listAgents(r.key()));
+  r.status.adoption = tallyAdoption(agents, r.status.ca.next->fingerprint, now, r.spec.adoption.staleAfter);
+  const GateDecision gate =
+      evaluateAdoptionGate(r.spec.adoption, r.status.adoption, r.status.phaseStartedAt.value_or(now), now);
+  if (gate.open) {
+    return Outcome::moveTo(api::Phase::kSwapping, "Adopted", gate.message);
+  }
+  if (gate.timedOut) {
+    return Outcome::block("AdoptionTimeout", "adoption.timeout passed: " + gate.message);
+  }
+  return Outcome::wait(gate.recheckAfter, "AwaitingAdoption", gate.message);
+}
+
+}  // namespace rotor::reconcilers::phases

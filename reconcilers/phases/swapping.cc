@@ -1,0 +1,132 @@
+// Swapping: one server at a time — maintenance window, snapshot, pre-checks, atomic write, reload.
+
+#include "controller/pki/bundle.h"
+#include "reconcilers/material.h"
+#include "reconcilers/phases/phases.h"
+#include "reconcilers/prechecks.h"
+#include "reconcilers/triggers.h"
+#include "reconcilers/windows.h"
+
+namespace rotor::reconcilers::phases {
+namespace {
+
+/** The first server (in spec order) whose swap is not verified yet; null when all are. */
+const api::ServerSpec* nextServerToSwap(const CertificateRotation& r) {
+  for (const api::ServerSpec& server : r.spec.servers) {
+    const api::ServerStatus* s = findServerStatus(r.status, server.name);
+    if (s == nullptr || !s->verifiedAt) {
+      return &server;
+    }
+  }
+  return nullptr;
+}
+
+/** Whether swaps may start now; a wait outcome when not. */
+StatusOr<std::optional<Outcome>> waitForWindow(const CertificateRotation& r, SystemTime now) {
+  if (!r.spec.swap.maintenanceWindow) {
+    return std::optional<Outcome>();
+  }
+  auto window = evaluateWindow(*r.spec.swap.maintenanceWindow, now);
+  if (!window.ok()) {
+    return std::optional<Outcome>(Outcome::block("InvalidMaintenanceWindow", window.status().message()));
+  }
+  if (window->open) {
+    return std::optional<Outcome>();
+  }
+  return std::optional<Outcome>(Outcome::wait(std::chrono::ceil<Duration>(window->opensAt - now), "WaitingForWindow",
+                                              "Waiting for the maintenance window opening at " +
+                                                  formatRfc3339(window->opensAt)));
+}
+
+struct Issued {
+  store::ServedMaterial material;
+  std::vector<pki::Finding> findings;
+};
+
+/** A new certificate for `server` from `issuer`, with its chain, checked against what it replaces. */
+StatusOr<Issued> issueChecked(RotationContext& ctx, const CertificateRotation& r,
+                              const std::optional<store::ServedMaterial>& served, const pki::CertificateAuthority& issuer,
+                              const std::optional<pki::CertificateAuthority>& crossSigner) {
+  const SystemTime now = ctx.clock.now();
+  const api::CertificateSpec& c = r.spec.certificate;
+  ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::generate(c.privateKey));
+  ASSIGN_OR_RETURN(pki::Certificate leaf, issuer.issue({c.commonName, c.dnsNames, c.ipAddresses, c.validity}, key, now));
+  std::vector<pki::Certificate> intermediates;
+  if (crossSigner) {
+    ASSIGN_OR_RETURN(pki::Certificate cross, crossSigner->crossSign(issuer.certificate(), now));
+    intermediates.push_back(std::move(cross));
+  }
+  std::optional<pki::Certificate> previous;
+  if (served) {
+    ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain, chainOf(*served));
+    previous = chain.front();
+  }
+  const pki::Certificate* crossRoot = crossSigner ? &crossSigner->certificate() : nullptr;
+  Issued out;
+  out.findings = runSwapPrechecks({leaf, intermediates, key, previous ? &*previous : nullptr, issuer, crossRoot}, now);
+  std::vector<pki::Certificate> chain{leaf};
+  chain.insert(chain.end(), intermediates.begin(), intermediates.end());
+  out.material = {pki::writePemBundle(chain), key.toPem(), issuer.certificate().toPem()};
+  return out;
+}
+
+}  // namespace
+
+StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
+  const api::ServerSpec* server = nextServerToSwap(r);
+  if (server == nullptr) {
+    return Outcome::moveTo(api::Phase::kVerifying, "Swapped", "Every server is swapped");
+  }
+  const bool renewal = isRenewal(r.status.trigger);
+  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+  ASSIGN_OR_RETURN(pki::CertificateAuthority issuer,
+                   requireAuthority(renewal ? authorities.value.current : authorities.value.next,
+                                    renewal ? "current" : "next"));
+  std::optional<pki::CertificateAuthority> crossSigner;
+  if (!renewal && r.spec.ca.crossSign) {
+    ASSIGN_OR_RETURN(crossSigner, authorityIn(authorities.value.current));
+  }
+  ASSIGN_OR_RETURN(store::Snapshot snapshot,
+                   ensureSnapshot(ctx, r, "swap", renewal ? "Before renewing the server certificates"
+                                                          : "Before swapping to the new CA"));
+  ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, server->name));
+  auto before = snapshot.servers.find(server->name);
+  const bool written = served.value && (before == snapshot.servers.end() || *served.value != before->second);
+  const SystemTime now = statusNow(ctx);
+  if (!written) {
+    ASSIGN_OR_RETURN(std::optional<Outcome> wait, waitForWindow(r, ctx.clock.now()));
+    if (wait) {
+      return *wait;
+    }
+    ASSIGN_OR_RETURN(Issued issued, issueChecked(ctx, r, served.value, issuer, crossSigner));
+    if (!issued.findings.empty()) {
+      Outcome blocked = Outcome::block("PrecheckFailed", "Server \"" + server->name + "\": " +
+                                                             describeFindings(issued.findings));
+      for (const pki::Finding& f : issued.findings) {
+        blocked.failedChecks.push_back(f.check);
+      }
+      return blocked;
+    }
+    RETURN_IF_ERROR(ctx.store.writeServed(r, server->name, issued.material, served.version));
+  }
+  api::ServerStatus& st = serverStatusOf(r.status, server->name);
+  st.swappedAt = now;
+  st.lastProbeAt.reset();
+  st.probeFailures = 0;
+  st.lastProbeError.clear();
+  if (Status reloaded = ctx.store.reload(r, server->name); !reloaded.ok()) {
+    if (reloaded.code() == Code::kUnavailable) {
+      return reloaded;  // transient: retried with backoff, the write is already in place
+    }
+    st.probeFailures = 1;
+    st.lastProbeError = "reload failed: " + reloaded.message();
+    r.status.rollbackSnapshot = snapshot.name;
+    return Outcome::moveTo(api::Phase::kRollingBack, "ReloadFailed",
+                           "Server \"" + server->name + "\" did not reload: " + reloaded.message());
+  }
+  return Outcome::moveTo(api::Phase::kVerifying, "Swapped",
+                         "Server \"" + server->name + "\" presents its new certificate; verifying for " +
+                             formatDuration(r.spec.swap.bakeTime));
+}
+
+}  // namespace rotor::reconcilers::phases

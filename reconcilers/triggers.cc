@@ -1,0 +1,73 @@
+#include "reconcilers/triggers.h"
+
+#include <nlohmann/json.hpp>
+
+#include "controller/api/json_codec.h"
+#include "controller/pki/digest.h"
+
+namespace rotor::reconcilers {
+std::string annotationOf(const api::CertificateRotation& r, std::string_view key) {
+  auto it = r.metadata.annotations.find(std::string(key));
+  return it == r.metadata.annotations.end() ? std::string() : it->second;
+}
+
+bool isRenewal(std::string_view trigger) {
+  return trigger == triggers::kRenewRequested || trigger == triggers::kCertificateExpiring;
+}
+
+std::string caSourceHash(const api::CaSpec& ca) {
+  api::RotationSpec only;
+  only.ca.generate = ca.generate;
+  only.ca.files = ca.files;
+  only.ca.secretRef = ca.secretRef;
+  return "sha256:" + pki::sha256Hex(api::encodeSpec(only)["ca"].dump());
+}
+
+TriggerDecision detectTrigger(const api::CertificateRotation& r, SystemTime now, bool includeExpiry) {
+  const api::RotationStatus& s = r.status;
+  const std::string rotate = annotationOf(r, api::kRotateAnnotation);
+  if (!rotate.empty() && rotate != s.handled.rotate) {
+    return {std::string(triggers::kRotateRequested), "Rotation requested (" + std::string(api::kRotateAnnotation) +
+                                                          "=" + rotate + ")", std::nullopt};
+  }
+  if (!s.caSourceHash.empty() && caSourceHash(r.spec.ca) != s.caSourceHash) {
+    return {std::string(triggers::kCaChanged), "spec.ca changed", std::nullopt};
+  }
+  TriggerDecision none;
+  const auto consider = [&](SystemTime fireAt) {
+    if (!none.nextExpiryCheck || fireAt < *none.nextExpiryCheck) {
+      none.nextExpiryCheck = fireAt;
+    }
+  };
+  if (includeExpiry && s.ca.current && s.ca.current->notAfter) {
+    const SystemTime fireAt = *s.ca.current->notAfter - r.spec.ca.rotateBefore;
+    if (now >= fireAt) {
+      return {std::string(triggers::kCaExpiring),
+              "CA expires at " + formatRfc3339(*s.ca.current->notAfter) + ", within ca.rotateBefore", std::nullopt};
+    }
+    consider(fireAt);
+  }
+  const std::string renew = annotationOf(r, api::kRenewAnnotation);
+  if (!renew.empty() && renew != s.handled.renew) {
+    return {std::string(triggers::kRenewRequested),
+            "Renewal requested (" + std::string(api::kRenewAnnotation) + "=" + renew + ")", std::nullopt};
+  }
+  if (includeExpiry) {
+    for (const api::ServerStatus& server : s.servers) {
+      if (!server.notAfter) {
+        continue;
+      }
+      const SystemTime fireAt = *server.notAfter - r.spec.certificate.renewBefore;
+      if (now >= fireAt) {
+        return {std::string(triggers::kCertificateExpiring),
+                "Certificate of server \"" + server.name + "\" expires at " + formatRfc3339(*server.notAfter) +
+                    ", within certificate.renewBefore",
+                std::nullopt};
+      }
+      consider(fireAt);
+    }
+  }
+  return none;
+}
+
+}  // namespace rotor::reconcilers

@@ -1,0 +1,46 @@
+#pragma once
+
+// Which trigger, if any, starts a rotation of a resting (Ready or RolledBack) rotation. Pure:
+// decided from the resource alone (spec, annotations, status), so it is table-tested.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "controller/api/rotation.h"
+
+namespace rotor::reconcilers {
+
+namespace triggers {
+inline constexpr std::string_view kRotateRequested = "RotateRequested";        // rotor.dev/rotate
+inline constexpr std::string_view kCaChanged = "CAChanged";                    // spec.ca source edited
+inline constexpr std::string_view kCaExpiring = "CAExpiring";                  // ca.rotateBefore
+inline constexpr std::string_view kRenewRequested = "RenewRequested";          // rotor.dev/renew
+inline constexpr std::string_view kCertificateExpiring = "CertificateExpiring";  // certificate.renewBefore
+}  // namespace triggers
+
+/** Whether a trigger asks for a renewal under the same CA (only the swap) rather than a new CA. */
+bool isRenewal(std::string_view trigger);
+
+struct TriggerDecision {
+  /** Empty when nothing fires. */
+  std::string trigger;
+  std::string message;
+  /** When an expiry trigger will fire if nothing else happens first. */
+  std::optional<SystemTime> nextExpiryCheck;
+};
+
+/**
+ * Checks, in order: the rotate annotation, a change of the spec.ca source, the CA's rotateBefore,
+ * the renew annotation, each server certificate's renewBefore. `includeExpiry` is false after a
+ * rollback: only an explicit request or a spec change starts another attempt (never a loop).
+ */
+TriggerDecision detectTrigger(const api::CertificateRotation& r, SystemTime now, bool includeExpiry);
+
+/** The annotation's value, empty when absent. */
+std::string annotationOf(const api::CertificateRotation& r, std::string_view key);
+
+/** SHA-256 of the CA source (generate, files or secretRef), recorded in status.caSourceHash. */
+std::string caSourceHash(const api::CaSpec& ca);
+
+}  // namespace rotor::reconcilers

@@ -1,0 +1,338 @@
+#include "reconcilers/driver.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "controller/pki/bundle.h"
+#include "controller/pki/verify.h"
+#include "reconcilers/triggers.h"
+#include "tests/support/pki_fixtures.h"
+#include "tests/support/rotation_harness.h"
+#include "tests/support/status_matchers.h"
+
+namespace rotor::reconcilers {
+namespace {
+
+using api::Phase;
+using rotor::testing::RotationHarness;
+using rotor::testing::rotationTemplate;
+using rotor::testing::servedVerifiesAgainstBundle;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::vector<std::string> bundleFingerprints(store::Store& s, const api::CertificateRotation& r) {
+  std::vector<std::string> out;
+  for (const auto& f : pki::fingerprints(pki::parsePemBundle(*s.readBundle(r)->value).value())) {
+    out.push_back(f.toString());
+  }
+  return out;
+}
+
+std::vector<Phase> timelinePhases(const api::CertificateRotation& r) {
+  std::vector<Phase> out;
+  for (const auto& e : r.status.timeline) out.push_back(e.phase);
+  return out;
+}
+
+class DriverTest : public ::testing::Test {
+protected:
+  RotationHarness h;
+
+  api::ObjectKey bootstrap(const api::CertificateRotation& spec = rotationTemplate(2)) {
+    auto r = h.create(spec);
+    EXPECT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
+    return r.key();
+  }
+};
+
+TEST_F(DriverTest, BootstrapIssuesEverythingAndIsReadyAtRevisionOne) {
+  auto key = bootstrap();
+  auto r = h.get(key);
+  EXPECT_EQ(r.status.revision, 1);
+  EXPECT_EQ(r.status.servers.size(), 2u);
+  EXPECT_EQ(r.status.servers[0].issuerFingerprint, r.status.ca.current->fingerprint);
+  EXPECT_EQ(api::findCondition(r.status, api::kConditionReady)->status, "True");
+  EXPECT_THAT(timelinePhases(r), ElementsAre(Phase::kIssuing, Phase::kReady));
+  EXPECT_TRUE(servedVerifiesAgainstBundle(h.store, r, h.clock.now()));
+  EXPECT_THAT(h.store.reloads(), ElementsAre("default/proxy/a", "default/proxy/b"));
+}
+
+TEST_F(DriverTest, FullCaRotationWalksEveryPhaseAndEndsAtRevisionTwo) {
+  auto key = bootstrap();
+  const auto before = h.get(key);
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  auto r = h.get(key);
+  EXPECT_EQ(r.status.trigger, "");
+  EXPECT_EQ(r.status.ca.previous->fingerprint, before.status.ca.current->fingerprint);
+  EXPECT_NE(r.status.ca.current->fingerprint, before.status.ca.current->fingerprint);
+  EXPECT_FALSE(r.status.ca.next.has_value());
+  // The bundle holds the new CA only; every server presents a certificate from it.
+  EXPECT_THAT(bundleFingerprints(h.store, r), ElementsAre(r.status.ca.current->fingerprint));
+  for (const auto& s : r.status.servers) EXPECT_EQ(s.issuerFingerprint, r.status.ca.current->fingerprint);
+  EXPECT_TRUE(servedVerifiesAgainstBundle(h.store, r, h.clock.now()));
+  // Servers were swapped and verified one at a time.
+  EXPECT_THAT(timelinePhases(r),
+              ElementsAre(Phase::kIssuing, Phase::kReady, Phase::kStaging, Phase::kAwaitingAdoption, Phase::kSwapping,
+                          Phase::kVerifying, Phase::kSwapping, Phase::kVerifying, Phase::kDraining, Phase::kPruning,
+                          Phase::kReady));
+  EXPECT_THAT(*h.store.listSnapshots(r), ElementsAre("proxy-r1-swap", "proxy-r1-prune"));
+  EXPECT_EQ(api::findCondition(r.status, api::kConditionRollbackAvailable)->status, "True");
+  EXPECT_EQ(api::findCondition(r.status, api::kConditionAdoptionComplete)->status, "True");
+  // The rotation does not run again by itself.
+  auto quiet = h.driver(h.store).reconcile(key);
+  ASSERT_OK(quiet);
+  EXPECT_TRUE(quiet->transitions.empty());
+}
+
+TEST_F(DriverTest, TheBundleTrustsWhatIsServedAfterEveryWrite) {
+  auto key = bootstrap();
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  auto driver = h.driver(h.store);
+  for (int i = 0; i < 200 && !(h.get(key).status.phase == Phase::kReady && h.get(key).status.revision == 2); ++i) {
+    auto result = driver.reconcile(key);
+    ASSERT_OK(result);
+    ASSERT_TRUE(servedVerifiesAgainstBundle(h.store, h.get(key), h.clock.now())) << "after reconcile " << i;
+    h.clock.advance(std::max<Duration>(result->requeueAfter, std::chrono::seconds(1)));
+  }
+  EXPECT_EQ(h.get(key).status.revision, 2);
+}
+
+TEST_F(DriverTest, AdoptionGateWaitsForAgentsNamesLaggardsAndOpensAtThreshold) {
+  auto spec = rotationTemplate(1);
+  spec.spec.adoption.threshold = 100;
+  spec.spec.adoption.minAgents = 2;
+  auto key = bootstrap(spec);
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
+  const std::string next = h.get(key).status.ca.next->fingerprint;
+  ASSERT_OK(h.store.putAgent(key, {"agent-1", h.clock.now(), {next}, "1.0"}));
+  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {"sha256:00"}, "1.0"}));
+  h.clock.advance(std::chrono::hours(1));
+  ASSERT_OK(h.store.putAgent(key, {"agent-1", h.clock.now(), {next}, "1.0"}));
+  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {"sha256:00"}, "1.0"}));
+  ASSERT_OK(h.driver(h.store).reconcile(key).status());
+  auto waiting = h.get(key);
+  EXPECT_EQ(waiting.status.phase, Phase::kAwaitingAdoption);
+  EXPECT_EQ(waiting.status.adoption.active, 2);
+  EXPECT_EQ(waiting.status.adoption.adopted, 1);
+  EXPECT_THAT(waiting.status.adoption.laggards, ElementsAre("agent-2"));
+  EXPECT_THAT(waiting.status.message, HasSubstr("1/2 active agents"));
+  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {next, "sha256:00"}, "1.0"}));
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+}
+
+TEST_F(DriverTest, AdoptionTimeoutBlocksAndAdoptionLaterUnblocks) {
+  auto spec = rotationTemplate(1);
+  spec.spec.adoption.minAgents = 1;
+  spec.spec.adoption.timeout = std::chrono::hours(2);
+  auto key = bootstrap(spec);
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kBlocked, 0, 2000));  // polled every 10 s for 2 h
+  auto blocked = h.get(key);
+  EXPECT_EQ(blocked.status.resumePhase, Phase::kAwaitingAdoption);
+  EXPECT_EQ(api::findCondition(blocked.status, api::kConditionDegraded)->reason, "AdoptionTimeout");
+  EXPECT_THAT(h.events.reasons, Contains("Warning:AdoptionTimeout"));
+  ASSERT_OK(h.store.putAgent(key, {"late", h.clock.now(), {blocked.status.ca.next->fingerprint}, ""}));
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+}
+
+TEST_F(DriverTest, RenewalKeepsTheCaAndChangesOnlyTheServerCertificates) {
+  auto key = bootstrap();
+  const auto before = h.get(key);
+  h.annotate(key, std::string(api::kRenewAnnotation), "x");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  auto r = h.get(key);
+  EXPECT_EQ(r.status.ca.current, before.status.ca.current);
+  EXPECT_NE(r.status.servers[0].fingerprint, before.status.servers[0].fingerprint);
+  EXPECT_THAT(bundleFingerprints(h.store, r), ElementsAre(r.status.ca.current->fingerprint));
+  EXPECT_THAT(timelinePhases(r), ElementsAre(Phase::kIssuing, Phase::kReady, Phase::kSwapping, Phase::kVerifying,
+                                             Phase::kSwapping, Phase::kVerifying, Phase::kReady));
+}
+
+TEST_F(DriverTest, CertificateNearExpiryRenewsByItself) {
+  auto spec = rotationTemplate(1);
+  spec.spec.certificate.validity = std::chrono::hours(24 * 10);
+  spec.spec.certificate.renewBefore = std::chrono::hours(24 * 3);
+  auto key = bootstrap(spec);
+  const auto first = h.get(key).status.servers[0].fingerprint;
+  h.clock.advance(std::chrono::hours(24 * 7) + std::chrono::hours(1));
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  EXPECT_EQ(h.get(key).status.timeline.at(2).message.find("within certificate.renewBefore") != std::string::npos, true);
+  EXPECT_NE(h.get(key).status.servers[0].fingerprint, first);
+}
+
+TEST_F(DriverTest, SwapWaitsForTheMaintenanceWindow) {
+  auto spec = rotationTemplate(1);
+  // Every day at 02:00 in Paris, for an hour; the fake clock starts at 11:15 Paris time.
+  spec.spec.swap.maintenanceWindow = api::MaintenanceWindowSpec{"0 2 * * *", std::chrono::hours(1), "Europe/Paris"};
+  auto key = bootstrap(spec);
+  h.annotate(key, std::string(api::kRenewAnnotation), "x");
+  auto result = h.driver(h.store).reconcile(key);
+  ASSERT_OK(result);
+  EXPECT_EQ(result->phase, Phase::kSwapping);
+  // 2026-11-23T01:00:00Z is 02:00 in Paris (CET).
+  EXPECT_EQ(h.clock.now() + result->requeueAfter, std::chrono::system_clock::from_time_t(1795395600));
+  EXPECT_THAT(h.get(key).status.message, HasSubstr("2026-11-23T01:00:00Z"));
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+}
+
+TEST_F(DriverTest, FailedProbesRollBackToTheSnapshotByteForByte) {
+  auto key = bootstrap();
+  auto before = h.get(key);
+  const auto servedA = h.store.readServed(before, "a")->value;
+  const auto servedB = h.store.readServed(before, "b")->value;
+  h.prober.fail("127.0.0.1:9001", failedPrecondition("handshake failure"));
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kRolledBack));
+  auto r = h.get(key);
+  EXPECT_EQ(h.store.readServed(r, "a")->value, servedA);
+  EXPECT_EQ(h.store.readServed(r, "b")->value, servedB);
+  EXPECT_EQ(r.status.ca.current, before.status.ca.current);
+  EXPECT_TRUE(r.status.ca.next.has_value()) << "the new CA is kept for another attempt";
+  EXPECT_EQ(r.status.rollbackSnapshot, "proxy-r1-swap");
+  EXPECT_EQ(api::findCondition(r.status, api::kConditionDegraded)->reason, "ProbeFailed");
+  EXPECT_TRUE(servedVerifiesAgainstBundle(h.store, r, h.clock.now()));
+  // Once the server is mended, another attempt reuses the staged CA and completes.
+  const std::string staged = r.status.ca.next->fingerprint;
+  h.prober.heal("127.0.0.1:9001");
+  h.annotate(key, std::string(api::kRotateAnnotation), "2");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  EXPECT_EQ(h.get(key).status.ca.current->fingerprint, staged);
+  EXPECT_THAT(*h.store.listSnapshots(r), Contains("proxy-r1-retry2-swap"));
+}
+
+TEST_F(DriverTest, AFailedReloadRollsBack) {
+  auto key = bootstrap();
+  h.store.failReloads("b", failedPrecondition("command \"nginx\" exited with status 1"), /*times=*/1);
+  h.annotate(key, std::string(api::kRenewAnnotation), "x");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kRolledBack));
+  EXPECT_EQ(api::findCondition(h.get(key).status, api::kConditionDegraded)->reason, "ReloadFailed");
+}
+
+TEST_F(DriverTest, ARollbackWhoseReloadFailsEndsFailed) {
+  auto key = bootstrap();
+  h.store.failReloads("b", failedPrecondition("command \"nginx\" exited with status 1"));
+  h.annotate(key, std::string(api::kRenewAnnotation), "x");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kFailed));
+  EXPECT_EQ(api::findCondition(h.get(key).status, api::kConditionDegraded)->reason, "RollbackReloadFailed");
+}
+
+TEST_F(DriverTest, FailedPrechecksBlockWithTheCheckNameAndChangeNothing) {
+  auto key = bootstrap(rotationTemplate(1));
+  auto before = h.get(key);
+  const auto served = h.store.readServed(before, "a")->value;
+  h.editSpec(key, [](api::RotationSpec& s) { s.certificate.dnsNames = {"other.example.com"}; });
+  h.annotate(key, std::string(api::kRenewAnnotation), "x");
+  auto result = h.driver(h.store).reconcile(key);
+  ASSERT_OK(result);
+  EXPECT_EQ(result->phase, Phase::kBlocked);
+  EXPECT_THAT(result->failedChecks, ElementsAre("dns_names"));
+  auto r = h.get(key);
+  EXPECT_EQ(api::findCondition(r.status, api::kConditionDegraded)->reason, "PrecheckFailed");
+  EXPECT_THAT(r.status.message, HasSubstr("dns_names"));
+  EXPECT_EQ(h.store.readServed(r, "a")->value, served);
+  // Reverting the spec unblocks it.
+  h.editSpec(key, [](api::RotationSpec& s) { s.certificate.dnsNames = {"proxy.example.com"}; });
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+}
+
+TEST_F(DriverTest, PauseStopsEverythingAndResumeGoesBackToThePhase) {
+  auto key = bootstrap(rotationTemplate(1));
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
+  h.editSpec(key, [](api::RotationSpec& s) { s.paused = true; });
+  ASSERT_OK(h.runUntilPhase(key, Phase::kPaused));
+  h.clock.advance(std::chrono::hours(5));
+  ASSERT_OK(h.driver(h.store).reconcile(key).status());
+  EXPECT_EQ(h.get(key).status.phase, Phase::kPaused);
+  h.editSpec(key, [](api::RotationSpec& s) { s.paused = false; });
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  EXPECT_THAT(timelinePhases(h.get(key)), Contains(Phase::kPaused));
+}
+
+TEST_F(DriverTest, RollbackRequestAfterACompletedRotationRestoresTheOldCa) {
+  auto key = bootstrap();
+  auto first = h.get(key);
+  const auto servedA = h.store.readServed(first, "a")->value;
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  const auto rotated = h.get(key);
+  h.editSpec(key, [](api::RotationSpec& s) { s.rollbackTo = "proxy-r1-swap"; });
+  ASSERT_OK(h.runUntilPhase(key, Phase::kRolledBack));
+  auto r = h.get(key);
+  EXPECT_EQ(h.store.readServed(r, "a")->value, servedA);
+  EXPECT_EQ(r.status.ca.current, first.status.ca.current);
+  EXPECT_EQ(r.status.ca.next->fingerprint, rotated.status.ca.current->fingerprint);
+  EXPECT_TRUE(servedVerifiesAgainstBundle(h.store, r, h.clock.now()));
+  // The request acts once: nothing happens again on the next pass.
+  ASSERT_OK(h.driver(h.store).reconcile(key).status());
+  EXPECT_EQ(h.get(key).status.phase, Phase::kRolledBack);
+}
+
+TEST_F(DriverTest, RollbackToAMissingSnapshotIsRefusedAndChangesNothing) {
+  auto key = bootstrap();
+  const auto servedA = h.store.readServed(h.get(key), "a")->value;
+  h.editSpec(key, [](api::RotationSpec& s) { s.rollbackTo = "no-such-snapshot"; });
+  ASSERT_OK(h.driver(h.store).reconcile(key).status());
+  auto r = h.get(key);
+  EXPECT_EQ(r.status.phase, Phase::kReady);
+  EXPECT_THAT(r.status.message, HasSubstr("no-such-snapshot"));
+  EXPECT_THAT(h.events.reasons, Contains("Warning:RollbackRefused"));
+  EXPECT_EQ(h.store.readServed(r, "a")->value, servedA);
+}
+
+TEST_F(DriverTest, CrossSignedChainsVerifyForClientsThatTrustOnlyTheOldCa) {
+  auto spec = rotationTemplate(1);
+  spec.spec.ca.crossSign = true;
+  auto key = bootstrap(spec);
+  const auto oldBundle = pki::parsePemBundle(*h.store.readBundle(h.get(key))->value).value();
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kDraining));
+  auto r = h.get(key);
+  auto chain = pki::parsePemBundle(h.store.readServed(r, "a")->value->certificateChainPem).value();
+  ASSERT_EQ(chain.size(), 2u);
+  std::vector<pki::Certificate> intermediates(chain.begin() + 1, chain.end());
+  EXPECT_OK(pki::verifyChain(chain.front(), intermediates, oldBundle, h.clock.now())) << "old-CA-only client";
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  const auto newBundle = pki::parsePemBundle(*h.store.readBundle(r)->value).value();
+  EXPECT_OK(pki::verifyChain(chain.front(), intermediates, newBundle, h.clock.now())) << "new-CA-only client";
+}
+
+TEST_F(DriverTest, ImportedCaFilesBootstrapAndAChangedSourceRotates) {
+  auto spec = rotationTemplate(1);
+  spec.spec.ca.generate.reset();
+  spec.spec.ca.files = api::CaFilesSpec{"ca/v1.crt", "ca/v1.key"};
+  auto r = h.create(spec);
+  auto v1 = rotor::testing::makeCa("Imported CA v1");
+  h.store.setCustomAuthority(r.key(), {v1.certificate().toPem(), v1.key().toPem()});
+  ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
+  EXPECT_EQ(h.get(r.key()).status.ca.current->fingerprint, v1.certificate().fingerprint().toString());
+  auto v2 = rotor::testing::makeCa("Imported CA v2");
+  h.store.setCustomAuthority(r.key(), {v2.certificate().toPem(), v2.key().toPem()});
+  h.editSpec(r.key(), [](api::RotationSpec& s) { s.ca.files = api::CaFilesSpec{"ca/v2.crt", "ca/v2.key"}; });
+  ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 2));
+  auto done = h.get(r.key());
+  EXPECT_EQ(done.status.ca.current->fingerprint, v2.certificate().fingerprint().toString());
+  EXPECT_EQ(done.status.timeline.at(2).message.substr(0, 15), "spec.ca changed");
+}
+
+TEST_F(DriverTest, OldCaIsPrunedOnlyAfterItExpiresWithWaitForExpiry) {
+  auto spec = rotationTemplate(1);
+  spec.spec.ca.generate->validity = std::chrono::hours(24 * 40);
+  spec.spec.ca.rotateBefore = std::chrono::hours(24 * 20);
+  spec.spec.certificate.validity = std::chrono::hours(24 * 30);
+  spec.spec.certificate.renewBefore = std::chrono::hours(24 * 5);
+  spec.spec.prune.waitForExpiry = true;
+  auto key = bootstrap(spec);
+  const SystemTime oldExpiry = *h.get(key).status.ca.current->notAfter;
+  h.clock.advance(std::chrono::hours(24 * 21));  // inside rotateBefore: the CA rotation starts by itself
+  ASSERT_OK(h.runUntilPhase(key, Phase::kDraining));
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  EXPECT_GE(h.clock.now(), oldExpiry);
+  EXPECT_EQ(h.get(key).status.timeline.at(2).message.find("CA expires"), 0u);
+}
+
+}  // namespace
+}  // namespace rotor::reconcilers
