@@ -1,5 +1,6 @@
 #include "controller/cli/commands.h"
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -12,8 +13,11 @@
 #include "controller/api/validate.h"
 #include "controller/api/yaml_codec.h"
 #include "controller/cli/output.h"
+#include "controller/cli/report.h"
 #include "controller/store/local/local_store.h"
+#include "controller/manager/manager.h"
 #include "controller/probe/tls_prober.h"
+#include "controller/store/local/dir_watch.h"
 #include "reconcilers/driver.h"
 
 namespace rotor::cli {
@@ -199,28 +203,199 @@ private:
   std::ostream& out_;
 };
 
-int runController(Context& ctx, const Invocation& inv) {
-  if (!inv.has("once")) {
-    throw UsageError{"this version runs one pass: add --once (the continuous controller comes with the engine)"};
+/** Events as structured log lines (Kubernetes mode records them as Event objects too). */
+class LoggingEventRecorder final : public reconcilers::EventRecorder {
+public:
+  explicit LoggingEventRecorder(Logger& log) : log_(log) {}
+  void record(const api::CertificateRotation& r, reconcilers::EventType type, const std::string& reason,
+              const std::string& message) override {
+    const bool warning = type == reconcilers::EventType::kWarning;
+    log_.log(warning ? LogLevel::kWarn : LogLevel::kInfo, message,
+             {{"rotation", r.key().toString()},
+              {"event", warning ? "Warning" : "Normal"},
+              {"reason", reason},
+              {"phase", std::string(api::phaseName(r.status.phase))},
+              {"revision", std::to_string(r.status.revision)}});
   }
+
+private:
+  Logger& log_;
+};
+
+/** --log-format and --log-level; a usage error for anything else. */
+std::pair<LogLevel, LogFormat> logSettings(const Invocation& inv) {
+  static const std::map<std::string, LogLevel> kLevels = {
+      {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
+  const std::string format = inv.get("log-format", "text");
+  auto level = kLevels.find(inv.get("log-level", "info"));
+  if (format != "text" && format != "json") throw UsageError{"--log-format must be text or json"};
+  if (level == kLevels.end()) throw UsageError{"--log-level must be debug, info, warn or error"};
+  return {level->second, format == "json" ? LogFormat::kJson : LogFormat::kText};
+}
+
+int runController(Context& ctx, const Invocation& inv) {
+  const auto [level, format] = logSettings(inv);
+  Logger log(ctx.err, ctx.clock, level, format);
+  // Signals are blocked before any thread starts, so that only sigwait below sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  if (!inv.has("once")) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   auto store = openStore(ctx, inv);
   if (!store.ok()) return fail(ctx, store.status());
   auto lock = (*store)->lockForController();
   if (!lock.ok()) return fail(ctx, lock.status());
-  auto rotations = (*store)->listRotations();
-  if (!rotations.ok()) return fail(ctx, rotations.status());
   probe::TlsProber prober;
-  PrintingEventRecorder events(ctx.out);
-  reconcilers::Driver driver({**store, ctx.clock, prober, events});
-  int failures = 0;
-  for (const api::CertificateRotation& r : *rotations) {
-    auto result = driver.reconcile(r.key());
-    if (!result.ok()) {
-      ++failures;
-      ctx.err << "error: " << r.key().toString() << ": " << result.status().message() << "\n";
+  LoggingEventRecorder events(log);
+  reconcilers::RotationContext rc{**store, ctx.clock, prober, events};
+  manager::Manager manager(rc, log);
+  if (inv.has("once")) {
+    // One pass over every rotation: as far as each can go without waiting.
+    if (Status s = manager.resync(); !s.ok()) return fail(ctx, s);
+    while (manager.processOne()) {
     }
+    return 0;
   }
-  return failures == 0 ? 0 : 1;
+  auto watch = store::local::DirWatch::start((*store)->stateDirectory(),
+                                             [&manager](const api::ObjectKey& key) { manager.notify(key); });
+  if (!watch.ok()) {
+    log.warn("Could not watch the state directory; relying on the periodic resync",
+                       {{"error", watch.status().message()}});
+  }
+  log.info("Started controller", {{"stateDirectory", (*store)->root().string()}, {"version", kVersion}});
+  std::jthread loop([&manager](std::stop_token stop) { manager.run(stop); });
+  int received = 0;
+  sigwait(&signals, &received);
+  log.info("Shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  loop.request_stop();
+  loop.join();
+  log.info("Stopped controller");
+  return 0;
+}
+
+bool isResting(api::Phase p) { return p == api::Phase::kReady || p == api::Phase::kRolledBack; }
+
+/** Reads NAME, applies `change` (which may refuse with a Status) and writes it back. */
+int updateNamed(Context& ctx, const Invocation& inv, const std::string& verb,
+                const std::function<Status(api::CertificateRotation&)>& change, const std::string& done) {
+  if (inv.positional.size() != 1) throw UsageError{verb + " takes exactly one NAME"};
+  auto store = openStore(ctx, inv);
+  if (!store.ok()) return fail(ctx, store.status());
+  auto r = (*store)->getRotation(keyFrom(inv, inv.positional[0]));
+  if (!r.ok()) return fail(ctx, r.status());
+  if (Status refused = change(*r); !refused.ok()) return fail(ctx, refused);
+  if (Status s = (*store)->updateRotation(*r); !s.ok()) return fail(ctx, s);
+  ctx.out << "certificaterotation.rotor.dev/" << r->metadata.name << " " << done << "\n";
+  return 0;
+}
+
+int runRotate(Context& ctx, const Invocation& inv) {
+  const bool renew = inv.has("renew");
+  return updateNamed(ctx, inv, "rotate", [&](api::CertificateRotation& r) {
+    if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is paused; resume it first");
+    if (!isResting(r.status.phase)) {
+      return failedPrecondition("a rotation of " + r.metadata.name + " is already in flight (phase " +
+                                std::string(api::phaseName(r.status.phase)) + "); see rotor status " + r.metadata.name);
+    }
+    const std::string key(renew ? api::kRenewAnnotation : api::kRotateAnnotation);
+    std::string value = formatRfc3339(ctx.clock.now());
+    if (r.metadata.annotations[key] == value) value += "-1";  // twice in one second is still a new request
+    r.metadata.annotations[key] = value;
+    return okStatus();
+  }, renew ? "renewal requested" : "rotation requested");
+}
+
+int runPause(Context& ctx, const Invocation& inv) {
+  return updateNamed(ctx, inv, "pause", [](api::CertificateRotation& r) {
+    if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is already paused");
+    r.spec.paused = true;
+    return okStatus();
+  }, "paused");
+}
+
+int runResume(Context& ctx, const Invocation& inv) {
+  return updateNamed(ctx, inv, "resume", [](api::CertificateRotation& r) {
+    if (!r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is not paused");
+    r.spec.paused = false;
+    return okStatus();
+  }, "resumed");
+}
+
+int runRollback(Context& ctx, const Invocation& inv) {
+  auto store = openStore(ctx, inv);
+  if (!store.ok()) return fail(ctx, store.status());
+  return updateNamed(ctx, inv, "rollback", [&](api::CertificateRotation& r) {
+    if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is paused; resume it first");
+    if (r.status.phase == api::Phase::kPending || r.status.phase == api::Phase::kIssuing) {
+      return failedPrecondition("rotation " + r.metadata.name + " has nothing to roll back to yet");
+    }
+    auto names = (*store)->listSnapshots(r);
+    if (!names.ok()) return names.status();
+    std::string target = inv.get("to");
+    if (target.empty()) {
+      if (names->empty()) return failedPrecondition("rotation " + r.metadata.name + " has no snapshots");
+      target = names->back();
+    }
+    if (std::find(names->begin(), names->end(), target) == names->end()) {
+      return notFound("rotation " + r.metadata.name + " has no snapshot \"" + target + "\" (rotor snapshots " +
+                      r.metadata.name + " lists them)");
+    }
+    if (Status readable = (*store)->getSnapshot(r, target).status(); !readable.ok()) return readable;
+    if (r.status.handled.rollbackTo == target) {
+      return failedPrecondition("rotation " + r.metadata.name + " was already rolled back to \"" + target + "\"");
+    }
+    r.spec.rollbackTo = target;
+    return okStatus();
+  }, "rollback requested");
+}
+
+StatusOr<std::vector<store::Snapshot>> snapshotsOf(store::Store& store, const api::CertificateRotation& r) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, store.listSnapshots(r));
+  std::vector<store::Snapshot> out;
+  for (const std::string& name : names) {
+    ASSIGN_OR_RETURN(store::Snapshot snapshot, store.getSnapshot(r, name));
+    snapshot.servers.clear();  // key material stays where it is
+    out.push_back(std::move(snapshot));
+  }
+  return out;
+}
+
+/** Runs `show` on NAME and its snapshots. */
+int showNamed(Context& ctx, const Invocation& inv, const std::string& verb,
+              const std::function<std::string(const api::CertificateRotation&, const std::vector<store::Snapshot>&)>& show) {
+  if (inv.positional.size() != 1) throw UsageError{verb + " takes exactly one NAME"};
+  auto store = openStore(ctx, inv);
+  if (!store.ok()) return fail(ctx, store.status());
+  auto r = (*store)->getRotation(keyFrom(inv, inv.positional[0]));
+  if (!r.ok()) return fail(ctx, r.status());
+  auto snapshots = snapshotsOf(**store, *r);
+  if (!snapshots.ok()) return fail(ctx, snapshots.status());
+  ctx.out << show(*r, *snapshots);
+  return 0;
+}
+
+int runSnapshots(Context& ctx, const Invocation& inv) {
+  return showNamed(ctx, inv, "snapshots", [](const api::CertificateRotation&, const std::vector<store::Snapshot>& all) {
+    std::vector<std::vector<std::string>> rows = {{"NAME", "TAKEN", "REVISION", "REASON"}};
+    for (const store::Snapshot& s : all) {
+      rows.push_back({s.name, formatRfc3339(s.takenAt), std::to_string(s.revision), s.reason});
+    }
+    return all.empty() ? std::string("No snapshots\n") : formatTable(rows);
+  });
+}
+
+int runStatus(Context& ctx, const Invocation& inv) {
+  return showNamed(ctx, inv, "status", [&](const api::CertificateRotation& r, const std::vector<store::Snapshot>& all) {
+    return formatStatusReport(r, all, ctx.clock.now());
+  });
+}
+
+int runPlan(Context& ctx, const Invocation& inv) {
+  return showNamed(ctx, inv, "plan", [&](const api::CertificateRotation& r, const std::vector<store::Snapshot>&) {
+    return formatPlan(r, ctx.clock.now());
+  });
 }
 
 int runVersion(Context& ctx, const Invocation&) {
@@ -237,9 +412,22 @@ const std::vector<Verb>& verbs() {
         {"all-namespaces", "A", false, "list rotations in every namespace"}},
        runGet},
       {"delete", "rotor delete NAME", "Delete a rotation (served files, bundles and backups stay)", {}, runDelete},
-      {"controller", "rotor controller --local DIR --once",
-       "Reconcile every rotation in the state directory (one pass: bootstrap new rotations)",
-       {{"once", "", false, "run one pass and exit"}}, runController},
+      {"controller", "rotor controller --local DIR [--once] [--log-format text|json] [--log-level LEVEL]",
+       "Run the controller on a state directory until SIGTERM (or one pass with --once)",
+       {{"once", "", false, "reconcile every rotation as far as it goes without waiting, then exit"},
+        {"log-format", "", true, "text (default) or json"},
+        {"log-level", "", true, "debug, info (default), warn or error"}},
+       runController},
+      {"status", "rotor status NAME", "Show a rotation: phase timeline, every gate and why it waits, adoption, snapshots",
+       {}, runStatus},
+      {"plan", "rotor plan NAME", "Dry run: what the next rotation of NAME would do", {}, runPlan},
+      {"rotate", "rotor rotate NAME [--renew]", "Start a CA rotation (or, with --renew, a renewal under the same CA)",
+       {{"renew", "", false, "renew the server certificates under the current CA"}}, runRotate},
+      {"pause", "rotor pause NAME", "Pause a rotation where it stands", {}, runPause},
+      {"resume", "rotor resume NAME", "Resume a paused rotation", {}, runResume},
+      {"rollback", "rotor rollback NAME [--to SNAPSHOT]", "Restore a snapshot (default: the latest)",
+       {{"to", "", true, "the snapshot to restore (rotor snapshots NAME lists them)"}}, runRollback},
+      {"snapshots", "rotor snapshots NAME", "List a rotation's snapshots", {}, runSnapshots},
       {"version", "rotor version", "Print rotor's version", {}, runVersion},
   };
   return kVerbs;

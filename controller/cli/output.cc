@@ -36,19 +36,10 @@ std::string formatAge(Duration age) {
   return std::to_string(secs / 86400) + "d";
 }
 
-std::string formatRotationTable(const std::vector<api::CertificateRotation>& rotations, SystemTime now) {
-  std::vector<std::vector<std::string>> rows = {
-      {"NAMESPACE", "NAME", "PHASE", "REVISION", "ADOPTION", "NEXT-EXPIRY", "AGE"}};
-  for (const api::CertificateRotation& r : rotations) {
-    std::string age = r.metadata.creationTimestamp
-                          ? formatAge(std::chrono::duration_cast<Duration>(now - *r.metadata.creationTimestamp))
-                          : "-";
-    rows.push_back({r.metadata.ns, r.metadata.name, std::string(api::phaseName(r.status.phase)),
-                    std::to_string(r.status.revision), adoptionColumn(r.status), nextExpiryColumn(r.status), age});
-  }
-  std::vector<size_t> widths(rows.front().size(), 0);
+std::string formatTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(rows.empty() ? 0 : rows.front().size(), 0);
   for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
   }
   std::string out;
   for (const auto& row : rows) {
@@ -60,6 +51,19 @@ std::string formatRotationTable(const std::vector<api::CertificateRotation>& rot
     out += line + "\n";
   }
   return out;
+}
+
+std::string formatRotationTable(const std::vector<api::CertificateRotation>& rotations, SystemTime now) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAMESPACE", "NAME", "PHASE", "REVISION", "ADOPTION", "NEXT-EXPIRY", "AGE"}};
+  for (const api::CertificateRotation& r : rotations) {
+    std::string age = r.metadata.creationTimestamp
+                          ? formatAge(std::chrono::duration_cast<Duration>(now - *r.metadata.creationTimestamp))
+                          : "-";
+    rows.push_back({r.metadata.ns, r.metadata.name, std::string(api::phaseName(r.status.phase)),
+                    std::to_string(r.status.revision), adoptionColumn(r.status), nextExpiryColumn(r.status), age});
+  }
+  return formatTable(rows);
 }
 
 }  // namespace rotor::cli

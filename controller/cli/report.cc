@@ -1,0 +1,208 @@
+#include "controller/cli/report.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "controller/cli/output.h"
+#include "reconcilers/gates.h"
+#include "reconcilers/triggers.h"
+#include "reconcilers/windows.h"
+
+namespace rotor::cli {
+namespace {
+
+using api::Phase;
+
+std::string formatKeySpec(const KeySpec& k) {
+  return std::string(keyAlgorithmName(k.algorithm)) + (k.size > 0 ? "-" + std::to_string(k.size) : "");
+}
+
+std::string timeOrDash(const std::optional<SystemTime>& t) { return t ? formatRfc3339(*t) : "-"; }
+
+std::string caLine(const char* slot, const std::optional<api::CertificateRef>& ref) {
+  if (!ref) return std::string("  ") + slot + ": -\n";
+  return std::string("  ") + slot + ": " + ref->fingerprint + "  notAfter " + timeOrDash(ref->notAfter) + "\n";
+}
+
+std::string progressBar(double ratio) {
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(ratio * kWidth + 0.5);
+  char percent[16];
+  std::snprintf(percent, sizeof(percent), "%5.1f%%", ratio * 100);
+  return "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(kWidth - filled), '.') +
+         "] " + percent;
+}
+
+/** Each gate the rotation passes, with its state now: open, waiting (and why), or not reached. */
+std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
+  const api::RotationStatus& s = r.status;
+  const Phase p = s.resumePhase && (s.phase == Phase::kBlocked || s.phase == Phase::kPaused) ? *s.resumePhase : s.phase;
+  std::ostringstream out;
+  const auto line = [&](const std::string& gate, const std::string& state) {
+    out << "  " << gate << std::string(gate.size() < 20 ? 20 - gate.size() : 1, ' ') << state << "\n";
+  };
+  if (s.phase == Phase::kPaused) line("pause", "WAITING: spec.paused is true (rotor resume " + r.metadata.name + ")");
+  // Adoption.
+  if (p == Phase::kAwaitingAdoption) {
+    const auto gate = reconcilers::evaluateAdoptionGate(r.spec.adoption, s.adoption, s.phaseStartedAt.value_or(now), now);
+    line("adoption", (gate.open ? "OPEN: " : "WAITING: ") + gate.message);
+    if (r.spec.adoption.timeout) {
+      line("adoption timeout", "after " + formatDuration(*r.spec.adoption.timeout) + " staged -> Blocked, never forced");
+    }
+  } else if (p == Phase::kStaging || p == Phase::kReady || p == Phase::kRolledBack) {
+    line("adoption", "not reached: " + std::to_string(r.spec.adoption.threshold) + "% of active agents, at least " +
+                         std::to_string(r.spec.adoption.minAgents) + ", staged for " +
+                         formatDuration(r.spec.adoption.minStageDuration));
+  } else {
+    line("adoption", "passed");
+  }
+  // Maintenance window.
+  if (r.spec.swap.maintenanceWindow) {
+    const auto& w = *r.spec.swap.maintenanceWindow;
+    auto state = reconcilers::evaluateWindow(w, now);
+    std::string where = "\"" + w.schedule + "\" " + w.timeZone + " for " + formatDuration(w.duration);
+    if (!state.ok()) {
+      line("maintenance window", "INVALID: " + state.status().message());
+    } else if (state->open) {
+      line("maintenance window", "OPEN until " + formatRfc3339(state->closesAt) + " (" + where + ")");
+    } else {
+      line("maintenance window", std::string(p == Phase::kSwapping ? "WAITING" : "closed") + ": opens at " +
+                                     formatRfc3339(state->opensAt) + " (" + where + ")");
+    }
+  } else {
+    line("maintenance window", "none: swaps may start at any time");
+  }
+  // Bake of each server.
+  for (const api::ServerStatus& server : s.servers) {
+    if (server.verifiedAt) {
+      line("bake " + server.name, "passed at " + formatRfc3339(*server.verifiedAt));
+    } else if (server.swappedAt) {
+      line("bake " + server.name, "WAITING: healthy probes until " +
+                                      formatRfc3339(*server.swappedAt + r.spec.swap.bakeTime) + ", failures " +
+                                      std::to_string(server.probeFailures) + "/" +
+                                      std::to_string(r.spec.swap.probe.failureThreshold) +
+                                      (server.lastProbeError.empty() ? "" : " (last: " + server.lastProbeError + ")"));
+    }
+  }
+  // Prune.
+  if (p == Phase::kDraining && s.phaseStartedAt) {
+    line("prune", "WAITING: old CA leaves the bundle at " + formatRfc3339(*s.phaseStartedAt + r.spec.prune.after) +
+                      (r.spec.prune.waitForExpiry ? " or when it expires, whichever is later" : ""));
+  } else {
+    line("prune", "after " + formatDuration(r.spec.prune.after) + " of draining" +
+                      (r.spec.prune.waitForExpiry ? ", and not before the old CA expires" : ""));
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::string formatStatusReport(const api::CertificateRotation& r, const std::vector<store::Snapshot>& snapshots,
+                               SystemTime now) {
+  const api::RotationStatus& s = r.status;
+  std::ostringstream out;
+  out << "Name:        " << r.key().toString() << "\n"
+      << "Phase:       " << api::phaseName(s.phase) << " since " << timeOrDash(s.phaseStartedAt) << "\n"
+      << "Revision:    " << s.revision << (s.trigger.empty() ? "" : " (rotating: " + s.trigger + ")") << "\n"
+      << "Message:     " << s.message << "\n\nCA:\n"
+      << caLine("current ", s.ca.current) << caLine("next    ", s.ca.next) << caLine("previous", s.ca.previous);
+  out << "\nServers:\n";
+  std::vector<std::vector<std::string>> servers = {{"  NAME", "FINGERPRINT", "NOT-AFTER", "ISSUER"}};
+  for (const api::ServerStatus& server : s.servers) {
+    std::string issuer = "unknown";
+    if (s.ca.current && server.issuerFingerprint == s.ca.current->fingerprint) issuer = "current";
+    if (s.ca.next && server.issuerFingerprint == s.ca.next->fingerprint) issuer = "next";
+    if (s.ca.previous && server.issuerFingerprint == s.ca.previous->fingerprint) issuer = "previous";
+    servers.push_back({"  " + server.name, server.fingerprint, timeOrDash(server.notAfter), issuer});
+  }
+  out << formatTable(servers);
+  out << "\nAdoption:    " << progressBar(s.adoption.ratio) << "  " << s.adoption.adopted << "/" << s.adoption.active
+      << " active agents adopted, " << s.adoption.stale << " stale\n";
+  if (!s.adoption.laggards.empty()) {
+    out << "Laggards:   ";
+    for (const std::string& id : s.adoption.laggards) out << " " << id;
+    out << "\n";
+  }
+  out << "\nGates:\n" << gatesSection(r, now);
+  out << "\nConditions:\n";
+  std::vector<std::vector<std::string>> conditions = {{"  TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"}};
+  for (const api::Condition& c : s.conditions) {
+    conditions.push_back({"  " + c.type, c.status, c.reason, timeOrDash(c.lastTransitionTime), c.message});
+  }
+  out << formatTable(conditions);
+  out << "\nTimeline:\n";
+  for (const api::PhaseEntry& e : s.timeline) {
+    out << "  " << timeOrDash(e.enteredAt) << "  " << api::phaseName(e.phase)
+        << std::string(api::phaseName(e.phase).size() < 17 ? 17 - api::phaseName(e.phase).size() : 1, ' ') << e.message
+        << "\n";
+  }
+  out << "\nSnapshots:\n";
+  std::vector<std::vector<std::string>> rows = {{"  NAME", "TAKEN", "REVISION", "REASON"}};
+  for (const store::Snapshot& snap : snapshots) {
+    rows.push_back({"  " + snap.name, formatRfc3339(snap.takenAt), std::to_string(snap.revision), snap.reason});
+  }
+  out << (snapshots.empty() ? "  none\n" : formatTable(rows));
+  return out.str();
+}
+
+std::string formatPlan(const api::CertificateRotation& r, SystemTime now) {
+  const api::RotationSpec& spec = r.spec;
+  std::ostringstream out;
+  const auto d = reconcilers::detectTrigger(r, now, r.status.phase != Phase::kRolledBack);
+  if (r.status.phase != Phase::kReady && r.status.phase != Phase::kRolledBack) {
+    out << "A rotation is in flight (phase " << api::phaseName(r.status.phase) << "); `rotor status " << r.metadata.name
+        << "` shows where it stands.\n";
+    return out.str();
+  }
+  std::string trigger = d.trigger;
+  if (trigger.empty()) {
+    out << "Nothing would start now.";
+    if (d.nextExpiryCheck) out << " The next expiry trigger fires at " << formatRfc3339(*d.nextExpiryCheck) << ".";
+    out << "\nThe next CA rotation (rotor rotate " << r.metadata.name << ") would:\n";
+    trigger = std::string(reconcilers::triggers::kRotateRequested);
+  } else {
+    out << "Would start now: " << d.trigger << " (" << d.message << ").\nSteps:\n";
+  }
+  int step = 1;
+  const auto item = [&](const std::string& text) { out << "  " << step++ << ". " << text << "\n"; };
+  const std::string bundle = spec.trustBundle.file.empty() ? "ConfigMap " + spec.trustBundle.configMapName
+                                                           : spec.trustBundle.file;
+  if (!reconcilers::isRenewal(trigger)) {
+    if (spec.ca.generate) {
+      item("Stage a new CA: generate " + formatKeySpec(spec.ca.generate->privateKey) + " \"" +
+           spec.ca.generate->commonName + "\" valid " + formatDuration(spec.ca.generate->validity) + "; add it to " +
+           bundle + " beside the current CA");
+    } else {
+      item("Stage a new CA imported from " + (spec.ca.files ? spec.ca.files->certFile : "Secret " + spec.ca.secretRef->name) +
+           "; add it to " + bundle + " beside the current CA");
+    }
+    item("Wait for adoption: " + std::to_string(spec.adoption.threshold) + "% of active agents (seen within " +
+         formatDuration(spec.adoption.staleAfter) + "), at least " + std::to_string(spec.adoption.minAgents) +
+         ", staged for at least " + formatDuration(spec.adoption.minStageDuration) +
+         (spec.adoption.timeout ? "; Blocked after " + formatDuration(*spec.adoption.timeout) : ""));
+  }
+  item("Snapshot every server's material and the bundle (" + r.metadata.name + "-r" + std::to_string(r.status.revision) +
+       "-swap)" + (spec.swap.maintenanceWindow ? ", inside the maintenance window \"" +
+                                                     spec.swap.maintenanceWindow->schedule + "\" " +
+                                                     spec.swap.maintenanceWindow->timeZone
+                                               : ""));
+  for (const api::ServerSpec& server : spec.servers) {
+    std::string where = server.certFile.empty() ? "Secret " + server.secretName : server.certFile;
+    item("Swap server \"" + server.name + "\": issue " + formatKeySpec(spec.certificate.privateKey) + " \"" +
+         spec.certificate.commonName + "\" from the " + (reconcilers::isRenewal(trigger) ? "current" : "new") +
+         " CA" + (spec.ca.crossSign && !reconcilers::isRenewal(trigger) ? " with the new CA cross-signed by the old" : "") +
+         ", pre-check it, write " + where + ", reload, then probe " +
+         (server.healthCheck ? server.healthCheck->address : std::string("nothing (no healthCheck)")) + " for " +
+         formatDuration(spec.swap.bakeTime) + "; " + std::to_string(spec.swap.probe.failureThreshold) +
+         " failures roll back");
+  }
+  if (!reconcilers::isRenewal(trigger)) {
+    item("Drain for " + formatDuration(spec.prune.after) +
+         (spec.prune.waitForExpiry ? " and until the old CA expires" : "") + ", snapshot, then remove the old CA from " +
+         bundle);
+  }
+  item("Ready at revision " + std::to_string(r.status.revision + 1));
+  return out.str();
+}
+
+}  // namespace rotor::cli

@@ -1,0 +1,73 @@
+#include "controller/manager/manager.h"
+
+#include <thread>
+#include <vector>
+
+namespace rotor::manager {
+
+Status Manager::resync() {
+  ASSIGN_OR_RETURN(std::vector<api::CertificateRotation> rotations, ctx_.store.listRotations());
+  for (const api::CertificateRotation& r : rotations) {
+    queue_.add(r.key());
+  }
+  synced_.store(true);
+  return okStatus();
+}
+
+bool Manager::processOne() {
+  std::optional<api::ObjectKey> key = queue_.tryGet();
+  if (!key) return false;
+  reconcileKey(*key);
+  return true;
+}
+
+void Manager::reconcileKey(const api::ObjectKey& key) {
+  auto result = driver_.reconcile(key);
+  queue_.done(key);
+  if (result.ok()) {
+    queue_.forget(key);
+    for (const auto& [from, to] : result->transitions) {
+      log_.info("Changed phase", {{"rotation", key.toString()},
+                                  {"from", std::string(api::phaseName(from))},
+                                  {"to", std::string(api::phaseName(to))}});
+    }
+    if (result->found && result->requeueAfter > Duration::zero()) {
+      queue_.addAfter(key, result->requeueAfter);
+    }
+    return;
+  }
+  if (result.status().code() == Code::kConflict) {
+    log_.debug("Retrying after a conflicting write", {{"rotation", key.toString()}});
+    queue_.add(key);
+    return;
+  }
+  log_.error("Could not reconcile CertificateRotation",
+             {{"rotation", key.toString()}, {"error", result.status().message()},
+              {"retries", std::to_string(queue_.failures(key))}});
+  queue_.addWithBackoff(key);
+}
+
+void Manager::run(std::stop_token stop) {
+  std::stop_callback wake(stop, [this] { queue_.shutDown(); });
+  std::vector<std::jthread> workers;
+  for (int i = 0; i < options_.workers; ++i) {
+    workers.emplace_back([this] {
+      while (std::optional<api::ObjectKey> key = queue_.get()) {
+        reconcileKey(*key);
+      }
+    });
+  }
+  MonotonicTime nextResync = ctx_.clock.monotonicNow();
+  while (!stop.stop_requested()) {
+    if (ctx_.clock.monotonicNow() >= nextResync) {
+      if (Status s = resync(); !s.ok()) {
+        log_.error("Could not list CertificateRotations", {{"error", s.message()}});
+      }
+      nextResync = ctx_.clock.monotonicNow() + options_.resyncPeriod;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  queue_.shutDown();
+}
+
+}  // namespace rotor::manager

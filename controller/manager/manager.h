@@ -1,0 +1,56 @@
+#pragma once
+
+// The controller loop: keys from change notifications and a periodic resync go into the work
+// queue; workers run the Driver on them with controller-runtime's requeue semantics.
+
+#include <atomic>
+#include <stop_token>
+
+#include "controller/common/log.h"
+#include "controller/manager/work_queue.h"
+#include "reconcilers/driver.h"
+
+namespace rotor::manager {
+
+struct ManagerOptions {
+  int workers = 1;
+  /** Every rotation is reconciled at least this often, whatever notifications say. */
+  Duration resyncPeriod = std::chrono::minutes(5);
+};
+
+class Manager {
+public:
+  Manager(reconcilers::RotationContext ctx, Logger& log, ManagerOptions options = {})
+      : ctx_(ctx), log_(log), options_(options), queue_(ctx.clock), driver_(ctx) {}
+
+  /** Queues every stored rotation. */
+  Status resync();
+  /** Queues one rotation now (a change notification). */
+  void notify(const api::ObjectKey& key) { queue_.add(key); }
+
+  /**
+   * Reconciles one ready key, if any: success -> forget the backoff and requeue after the
+   * result's delay; kConflict -> again at once (someone wrote in between); other errors ->
+   * backoff. Returns false when no key was ready.
+   */
+  bool processOne();
+
+  /** Workers and the resync timer until `stop`; the key in progress is finished first. */
+  void run(std::stop_token stop);
+
+  WorkQueue& queue() { return queue_; }
+  /** Whether the first full resync has completed (readiness). */
+  bool synced() const { return synced_.load(); }
+
+private:
+  void reconcileKey(const api::ObjectKey& key);
+
+  reconcilers::RotationContext ctx_;
+  Logger& log_;
+  ManagerOptions options_;
+  WorkQueue queue_;
+  reconcilers::Driver driver_;
+  std::atomic<bool> synced_{false};
+};
+
+}  // namespace rotor::manager

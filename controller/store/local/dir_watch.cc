@@ -1,0 +1,94 @@
+#include "controller/store/local/dir_watch.h"
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+namespace rotor::store::local {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr uint32_t kFileEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_CREATE;
+
+/** "NAME.json" -> "NAME"; temporary files (".NAME.json.tmp-...") and others -> "". */
+std::string objectName(std::string_view file) {
+  constexpr std::string_view kSuffix = ".json";
+  if (file.empty() || file.front() == '.' || file.size() <= kSuffix.size() ||
+      file.substr(file.size() - kSuffix.size()) != kSuffix) {
+    return {};
+  }
+  return std::string(file.substr(0, file.size() - kSuffix.size()));
+}
+}  // namespace
+
+StatusOr<std::unique_ptr<DirWatch>> DirWatch::start(const fs::path& stateDirectory, OnChange onChange) {
+  const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) {
+    return unavailable(std::string("could not start inotify: ") + std::strerror(errno));
+  }
+  std::unique_ptr<DirWatch> watch(new DirWatch(fd, std::move(onChange)));
+  for (const char* kind : {"rotations", "agents"}) {
+    std::error_code ec;
+    fs::create_directories(stateDirectory / kind, ec);
+    watch->watchTop(stateDirectory / kind);
+  }
+  watch->thread_ = std::jthread([w = watch.get()](std::stop_token stop) { w->loop(stop); });
+  return watch;
+}
+
+DirWatch::~DirWatch() {
+  thread_.request_stop();
+  if (thread_.joinable()) thread_.join();
+  ::close(fd_);
+}
+
+void DirWatch::watchTop(const fs::path& dir) {
+  const int wd = inotify_add_watch(fd_, dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+  if (wd < 0) return;
+  namespaceOf_[wd] = "";
+  dirOf_[wd] = dir;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_directory(ec)) watchNamespace(entry.path(), entry.path().filename().string());
+  }
+}
+
+void DirWatch::watchNamespace(const fs::path& dir, const std::string& ns) {
+  const int wd = inotify_add_watch(fd_, dir.c_str(), kFileEvents | IN_ONLYDIR);
+  if (wd < 0) return;
+  namespaceOf_[wd] = ns;
+  dirOf_[wd] = dir;
+  // Files written before the watch existed would otherwise go unnoticed until the next resync.
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (std::string name = objectName(entry.path().filename().string()); !name.empty()) onChange_({ns, name});
+  }
+}
+
+void DirWatch::loop(std::stop_token stop) {
+  alignas(inotify_event) char buffer[16 * 1024];
+  while (!stop.stop_requested()) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    const ssize_t n = ::read(fd_, buffer, sizeof(buffer));
+    for (ssize_t at = 0; n > 0 && at < n;) {
+      const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+      at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      auto ns = namespaceOf_.find(event->wd);
+      if (ns == namespaceOf_.end() || event->len == 0) continue;
+      const std::string file(event->name);
+      if (ns->second.empty()) {
+        if (event->mask & IN_ISDIR) watchNamespace(dirOf_[event->wd] / file, file);
+      } else if (std::string name = objectName(file); !name.empty()) {
+        onChange_({ns->second, name});
+      }
+    }
+  }
+}
+
+}  // namespace rotor::store::local
