@@ -61,8 +61,14 @@ StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
   for (const api::ServerSpec& server : r.spec.servers) {
     RETURN_IF_ERROR(ensureServed(ctx, r, server, *ca));
   }
+  // A server that is not running yet will read its files when it starts: at bootstrap no client
+  // depends on earlier material, so a failed reload is reported, not fatal.
+  std::string notReloaded;
   for (const api::ServerSpec& server : r.spec.servers) {
-    RETURN_IF_ERROR(ctx.store.reload(r, server.name));
+    if (Status s = ctx.store.reload(r, server.name); !s.ok()) {
+      if (s.code() == Code::kUnavailable) return s;
+      notReloaded += "; server \"" + server.name + "\" did not reload: " + s.message();
+    }
   }
   RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
   RETURN_IF_ERROR(refreshServerStatus(ctx, r, authorities.value));
@@ -71,7 +77,8 @@ StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
   // Requests present at creation are part of what was created, not a rotation to run next.
   r.status.handled.rotate = annotationOf(r, api::kRotateAnnotation);
   r.status.handled.renew = annotationOf(r, api::kRenewAnnotation);
-  return Outcome::moveTo(api::Phase::kReady, "Issued", "Every server presents a certificate trusted by the bundle");
+  return Outcome::moveTo(api::Phase::kReady, "Issued",
+                         "Every server has a certificate trusted by the bundle" + notReloaded);
 }
 
 }  // namespace rotor::reconcilers::phases

@@ -103,7 +103,7 @@ Status runCommand(const std::vector<std::string>& argv, const std::filesystem::p
   while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) {
     output.pop_back();
   }
-  return unavailable("command " + describeArgv(argv) + " " + how + (output.empty() ? "" : ": " + output));
+  return failedPrecondition("command " + describeArgv(argv) + " " + how + (output.empty() ? "" : ": " + output));
 }
 
 }  // namespace rotor::store::local

@@ -21,8 +21,8 @@ TEST(ProcessTest, RunsInTheWorkingDirectory) {
 
 TEST(ProcessTest, NonZeroExitQuotesTheOutputTail) {
   EXPECT_THAT(runCommand({"sh", "-c", "echo nginx: bad config >&2; exit 3"}, "/", 5s),
-              StatusIs(Code::kUnavailable, HasSubstr("exited with status 3: nginx: bad config")));
-  EXPECT_THAT(runCommand({"/nonexistent/reload"}, "/", 5s), StatusIs(Code::kUnavailable, HasSubstr("127")));
+              StatusIs(Code::kFailedPrecondition, HasSubstr("exited with status 3: nginx: bad config")));
+  EXPECT_THAT(runCommand({"/nonexistent/reload"}, "/", 5s), StatusIs(Code::kFailedPrecondition, HasSubstr("127")));
 }
 
 TEST(ProcessTest, TimeoutKillsTheProcessGroup) {
