@@ -145,7 +145,7 @@ TEST_F(LocalStoreTest, ReloadRunsTheServersCommandAndReportsFailure) {
   ASSERT_OK(store->reload(r, "a"));
   EXPECT_TRUE(fs::exists(dir.path() / "reloaded"));
   auto failing = apply([](CertificateRotation& edit) { edit.spec.servers[0].reloadCommand = {"false"}; });
-  EXPECT_THAT(store->reload(failing, "a"), StatusIs(Code::kUnavailable, HasSubstr("reload of server \"a\" failed")));
+  EXPECT_THAT(store->reload(failing, "a"), StatusIs(Code::kFailedPrecondition, HasSubstr("reload of server \"a\" failed")));
 }
 
 TEST_F(LocalStoreTest, RejectsNamesThatWouldEscapeTheStateDirectory) {
