@@ -1,0 +1,133 @@
+# Shared by the nginx end-to-end test and examples/run-local: a state directory with a manifest
+# for a real nginx, nginx itself on 127.0.0.1, a rotor controller, and clients that connect in a
+# loop, each re-reading the trust bundle on every connection. Source it; set ROTOR (the binary)
+# and STATE (an empty directory) first.
+
+rotor() { "$ROTOR" --local "$STATE" "$@"; }
+
+# write_manifest PORT: short durations so that a whole rotation takes seconds.
+write_manifest() {
+  local port=$1
+  mkdir -p "$STATE/nginx/tmp"
+  cat > "$STATE/rotation.yaml" <<YAML
+apiVersion: rotor.dev/v1alpha1
+kind: CertificateRotation
+metadata:
+  name: edge-proxy
+spec:
+  certificate:
+    commonName: proxy.example.test
+    dnsNames: [proxy.example.test, localhost]
+    ipAddresses: [127.0.0.1]
+    validity: 2160h
+    renewBefore: 720h
+    privateKey: {algorithm: ECDSA, size: 256}
+  servers:
+    - name: proxy
+      certFile: certs/server.crt
+      keyFile: certs/server.key
+      reloadCommand: [nginx, -p, "$STATE/nginx", -c, "$STATE/nginx/nginx.conf", -e, "$STATE/nginx/error.log", -s, reload]
+      healthCheck: {address: "127.0.0.1:$port", serverName: proxy.example.test}
+  ca:
+    generate: {commonName: Example Proxy CA, validity: 43800h, privateKey: {algorithm: ECDSA, size: 384}}
+    rotateBefore: 2160h
+  trustBundle:
+    file: trust/ca-bundle.pem
+  adoption: {threshold: 100, minStageDuration: 3s}
+  swap:
+    probe: {period: 1s, failureThreshold: 3}
+    bakeTime: 3s
+  prune:
+    after: 3s
+YAML
+  cat > "$STATE/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $STATE/nginx/nginx.pid;
+error_log $STATE/nginx/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $STATE/nginx/tmp/body;
+  proxy_temp_path $STATE/nginx/tmp/proxy;
+  fastcgi_temp_path $STATE/nginx/tmp/fastcgi;
+  uwsgi_temp_path $STATE/nginx/tmp/uwsgi;
+  scgi_temp_path $STATE/nginx/tmp/scgi;
+  server {
+    listen 127.0.0.1:$port ssl;
+    server_name proxy.example.test;
+    ssl_certificate $STATE/certs/server.crt;
+    ssl_certificate_key $STATE/certs/server.key;
+    location / { return 200 "ok\n"; }
+  }
+}
+CONF
+}
+
+start_nginx() {
+  nginx -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf" -e "$STATE/nginx/error.log"
+}
+
+stop_nginx() {
+  [ -f "$STATE/nginx/nginx.pid" ] && nginx -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf" -e "$STATE/nginx/error.log" -s quit 2>/dev/null || true
+}
+
+# start_clients N PORT: N loops of curl, each reading the bundle file afresh on every connection.
+start_clients() {
+  local n=$1 port=$2
+  mkdir -p "$STATE/clients"
+  rm -f "$STATE/clients/stop"
+  for i in $(seq 1 "$n"); do
+    (
+      ok=0 failed=0
+      while [ ! -f "$STATE/clients/stop" ]; do
+        if curl -sS --max-time 5 --cacert "$STATE/trust/ca-bundle.pem" \
+             --resolve "proxy.example.test:$port:127.0.0.1" "https://proxy.example.test:$port/" -o /dev/null \
+             2>>"$STATE/clients/$i.err"; then
+          ok=$((ok + 1))
+        else
+          failed=$((failed + 1))
+        fi
+        echo "$ok $failed" > "$STATE/clients/$i.count"
+      done
+    ) &
+  done
+}
+
+stop_clients() {
+  touch "$STATE/clients/stop"
+  wait_for_clients=$(jobs -p)
+  sleep 1
+}
+
+# totals: "<ok> <failed>" over every client.
+client_totals() {
+  cat "$STATE"/clients/*.count 2>/dev/null | awk '{ok += $1; failed += $2} END {print ok + 0, failed + 0}'
+}
+
+# wait_for PHASE REVISION TIMEOUT_SECONDS: polls `rotor get -o json`.
+wait_for() {
+  local phase=$1 revision=$2 timeout=$3 json
+  for _ in $(seq 1 $((timeout * 2))); do
+    json=$(rotor get edge-proxy -o json)
+    if grep -q "\"phase\": \"$phase\"" <<<"$json" && grep -q "\"revision\": $revision," <<<"$json"; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "timed out waiting for $phase at revision $revision" >&2
+  rotor status edge-proxy >&2 || true
+  return 1
+}
+
+# free_port: a port nothing listens on (ss from iproute2, else /proc/net/tcp).
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 30000))
+    if ! grep -qi ":$(printf '%04X' "$port") " /proc/net/tcp 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+  echo 28443
+}
