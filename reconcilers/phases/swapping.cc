@@ -109,6 +109,7 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
     }
     RETURN_IF_ERROR(ctx.store.writeServed(r, server->name, issued.material, served.version));
   }
+  RETURN_IF_ERROR(refreshServerStatus(ctx, r, authorities.value));
   api::ServerStatus& st = serverStatusOf(r.status, server->name);
   st.swappedAt = now;
   st.lastProbeAt.reset();
