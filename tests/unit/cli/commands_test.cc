@@ -111,6 +111,32 @@ TEST_F(CliTest, ControllerOnceBootstrapsFilesThatOpensslVerifies) {
   EXPECT_THAT(rotor({"controller", "--local", local, "--once"}).err, ::testing::Not(HasSubstr("reason=")));
 }
 
+TEST_F(CliTest, ImpossibleRequestsAreRefusedClearlyAndChangeNothing) {
+  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, example()).code, 0);
+  ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);
+  const std::string before = rotor({"--local", local, "get", "edge-proxy", "-o", "json"}).out;
+  auto missing = rotor({"--local", local, "rollback", "edge-proxy", "--to", "edge-proxy-r9-swap"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("has no snapshot \"edge-proxy-r9-swap\""));
+  EXPECT_THAT(rotor({"--local", local, "rollback", "edge-proxy"}).err, HasSubstr("has no snapshots"));
+  EXPECT_EQ(rotor({"--local", local, "get", "edge-proxy", "-o", "json"}).out, before);
+  ASSERT_EQ(rotor({"--local", local, "pause", "edge-proxy"}).code, 0);
+  auto whilePaused = rotor({"--local", local, "rotate", "edge-proxy"});
+  EXPECT_EQ(whilePaused.code, 1);
+  EXPECT_THAT(whilePaused.err, HasSubstr("is paused; resume it first"));
+  ASSERT_EQ(rotor({"--local", local, "resume", "edge-proxy"}).code, 0);
+  EXPECT_THAT(rotor({"--local", local, "resume", "edge-proxy"}).err, HasSubstr("is not paused"));
+  ASSERT_EQ(rotor({"--local", local, "rotate", "edge-proxy"}).code, 0);
+  ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);  // Staging -> AwaitingAdoption, waits
+  auto second = rotor({"--local", local, "rotate", "edge-proxy"});
+  EXPECT_EQ(second.code, 1);
+  EXPECT_THAT(second.err, HasSubstr("already in flight (phase AwaitingAdoption)"));
+  auto status = rotor({"--local", local, "status", "edge-proxy"});
+  EXPECT_THAT(status.out, HasSubstr("adoption            WAITING: Waiting for adoption.minStageDuration"));
+  EXPECT_THAT(status.out, HasSubstr("Staging"));
+  EXPECT_THAT(rotor({"--local", local, "plan", "edge-proxy"}).out, HasSubstr("A rotation is in flight"));
+}
+
 TEST_F(CliTest, UsageErrorsExitTwoWithHelp) {
   auto noVerb = rotor({});
   EXPECT_EQ(noVerb.code, 2);
@@ -126,7 +152,8 @@ TEST_F(CliTest, UsageErrorsExitTwoWithHelp) {
 }
 
 TEST_F(CliTest, EveryVerbHasHelp) {
-  for (const char* verb : {"apply", "get", "delete", "controller", "version"}) {
+  for (const char* verb : {"apply", "get", "delete", "controller", "status", "plan", "rotate", "pause", "resume",
+                           "rollback", "snapshots", "version"}) {
     auto help = rotor({verb, "--help"});
     EXPECT_EQ(help.code, 0) << verb;
     EXPECT_THAT(help.out, HasSubstr("Usage: rotor " + std::string(verb))) << verb;
