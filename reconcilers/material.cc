@@ -27,6 +27,15 @@ StatusOr<pki::CertificateAuthority> requireAuthority(const std::optional<store::
   return std::move(*ca);
 }
 
+StatusOr<pki::CertificateAuthority> authorityFromSource(RotationContext& ctx, const CertificateRotation& r) {
+  if (r.spec.ca.generate) {
+    const api::CaGenerateSpec& g = *r.spec.ca.generate;
+    return pki::CertificateAuthority::generate({g.commonName, g.validity, g.privateKey}, ctx.clock.now());
+  }
+  ASSIGN_OR_RETURN(store::AuthorityMaterial custom, ctx.store.readCustomAuthority(r));
+  return pki::CertificateAuthority::fromPem(custom.certificatePem, custom.keyPem);
+}
+
 StatusOr<std::vector<pki::Certificate>> chainOf(const store::ServedMaterial& material) {
   ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain, pki::parsePemBundle(material.certificateChainPem));
   if (chain.empty()) {

@@ -23,6 +23,10 @@ StatusOr<std::optional<pki::CertificateAuthority>> authorityIn(const std::option
 StatusOr<pki::CertificateAuthority> requireAuthority(const std::optional<store::AuthorityMaterial>& slot,
                                                      std::string_view role);
 
+/** A CA from spec.ca's source: generated from spec.ca.generate, or the operator's own CA read
+ *  through Store::readCustomAuthority. Nothing is stored. */
+StatusOr<pki::CertificateAuthority> authorityFromSource(RotationContext& ctx, const api::CertificateRotation& r);
+
 /** The served chain, leaf first; kFailedPrecondition when it holds no certificate. */
 StatusOr<std::vector<pki::Certificate>> chainOf(const store::ServedMaterial& material);
 

@@ -14,17 +14,10 @@ StatusOr<pki::CertificateAuthority> ensureAuthority(RotationContext& ctx, const 
   if (stored.value.current) {
     return requireAuthority(stored.value.current, "current");
   }
-  std::optional<pki::CertificateAuthority> ca;
-  if (r.spec.ca.generate) {
-    const api::CaGenerateSpec& g = *r.spec.ca.generate;
-    ASSIGN_OR_RETURN(ca, pki::CertificateAuthority::generate({g.commonName, g.validity, g.privateKey}, ctx.clock.now()));
-  } else {
-    ASSIGN_OR_RETURN(store::AuthorityMaterial custom, ctx.store.readCustomAuthority(r));
-    ASSIGN_OR_RETURN(ca, pki::CertificateAuthority::fromPem(custom.certificatePem, custom.keyPem));
-  }
-  stored.value.current = store::AuthorityMaterial{ca->certificate().toPem(), ca->key().toPem()};
+  ASSIGN_OR_RETURN(pki::CertificateAuthority ca, authorityFromSource(ctx, r));
+  stored.value.current = store::AuthorityMaterial{ca.certificate().toPem(), ca.key().toPem()};
   RETURN_IF_ERROR(ctx.store.writeAuthorities(r, stored.value, stored.version));
-  return std::move(*ca);
+  return ca;
 }
 
 /** Issues a certificate for a server that has none; material already there is kept. */

@@ -15,20 +15,14 @@ StatusOr<pki::CertificateAuthority> ensureNextAuthority(RotationContext& ctx, co
   if (stored.value.next) {
     return requireAuthority(stored.value.next, "next");
   }
-  std::optional<pki::CertificateAuthority> next;
-  if (r.spec.ca.generate) {
-    const api::CaGenerateSpec& g = *r.spec.ca.generate;
-    ASSIGN_OR_RETURN(next, pki::CertificateAuthority::generate({g.commonName, g.validity, g.privateKey}, ctx.clock.now()));
-  } else {
-    ASSIGN_OR_RETURN(store::AuthorityMaterial custom, ctx.store.readCustomAuthority(r));
-    ASSIGN_OR_RETURN(next, pki::CertificateAuthority::fromPem(custom.certificatePem, custom.keyPem));
-    if (stored.value.current && custom.certificatePem == stored.value.current->certificatePem) {
-      return failedPrecondition("the custom CA source still holds the current CA; put the new CA there first");
-    }
+  ASSIGN_OR_RETURN(pki::CertificateAuthority next, authorityFromSource(ctx, r));
+  const std::string pem = next.certificate().toPem();
+  if (stored.value.current && pem == stored.value.current->certificatePem) {
+    return failedPrecondition("the custom CA source still holds the current CA; put the new CA there first");
   }
-  stored.value.next = store::AuthorityMaterial{next->certificate().toPem(), next->key().toPem()};
+  stored.value.next = store::AuthorityMaterial{pem, next.key().toPem()};
   RETURN_IF_ERROR(ctx.store.writeAuthorities(r, stored.value, stored.version));
-  return std::move(*next);
+  return next;
 }
 
 }  // namespace
