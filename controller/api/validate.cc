@@ -2,13 +2,12 @@
 
 #include <arpa/inet.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <set>
 
 #include "controller/api/cron.h"
 #include "controller/api/field_reader.h"
 #include "controller/common/strings.h"
+#include "controller/common/time_zone.h"
 
 namespace rotor::api {
 namespace {
@@ -256,20 +255,7 @@ bool isValidIpAddress(std::string_view address) {
   return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;
 }
 
-bool timeZoneExists(std::string_view zone) {
-  if (zone == "UTC" || zone == "Etc/UTC") {
-    return true;
-  }
-  if (zone.empty() || zone.front() == '/' || zone.find("..") != std::string_view::npos ||
-      zone.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") !=
-          std::string_view::npos) {
-    return false;
-  }
-  const char* dir = std::getenv("TZDIR");
-  std::filesystem::path path = std::filesystem::path(dir != nullptr ? dir : "/usr/share/zoneinfo") / zone;
-  std::error_code ec;
-  return std::filesystem::is_regular_file(path, ec);
-}
+bool timeZoneExists(std::string_view zone) { return TimeZone::load(zone).ok(); }
 
 Status validateRotation(const CertificateRotation& r, Mode mode) {
   FieldErrors e;

@@ -166,7 +166,10 @@ TimeZone TimeZone::utc() {
 
 StatusOr<TimeZone> TimeZone::load(std::string_view name) {
   if (name == "UTC" || name == "Etc/UTC") return utc();
-  if (name.empty() || name.front() == '/' || name.find("..") != std::string_view::npos) {
+  // A name, never a path: no absolute paths, no "..", only the characters IANA names use.
+  if (name.empty() || name.front() == '/' || name.find("..") != std::string_view::npos ||
+      name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") !=
+          std::string_view::npos) {
     return invalidArgument("invalid time zone name \"" + std::string(name) + "\"");
   }
   const char* dir = std::getenv("TZDIR");
