@@ -277,15 +277,17 @@ int runController(Context& ctx, const Invocation& inv) {
 
 bool isResting(api::Phase p) { return p == api::Phase::kReady || p == api::Phase::kRolledBack; }
 
-/** Reads NAME, applies `change` (which may refuse with a Status) and writes it back. */
+/** Reads NAME, applies `change` (which may refuse with a Status, and may read the store) and
+ *  writes it back. */
 int updateNamed(Context& ctx, const Invocation& inv, const std::string& verb,
-                const std::function<Status(api::CertificateRotation&)>& change, const std::string& done) {
+                const std::function<Status(store::Store&, api::CertificateRotation&)>& change,
+                const std::string& done) {
   if (inv.positional.size() != 1) throw UsageError{verb + " takes exactly one NAME"};
   auto store = openStore(ctx, inv);
   if (!store.ok()) return fail(ctx, store.status());
   auto r = (*store)->getRotation(keyFrom(inv, inv.positional[0]));
   if (!r.ok()) return fail(ctx, r.status());
-  if (Status refused = change(*r); !refused.ok()) return fail(ctx, refused);
+  if (Status refused = change(**store, *r); !refused.ok()) return fail(ctx, refused);
   if (Status s = (*store)->updateRotation(*r); !s.ok()) return fail(ctx, s);
   ctx.out << "certificaterotation.rotor.dev/" << r->metadata.name << " " << done << "\n";
   return 0;
@@ -293,7 +295,7 @@ int updateNamed(Context& ctx, const Invocation& inv, const std::string& verb,
 
 int runRotate(Context& ctx, const Invocation& inv) {
   const bool renew = inv.has("renew");
-  return updateNamed(ctx, inv, "rotate", [&](api::CertificateRotation& r) {
+  return updateNamed(ctx, inv, "rotate", [&](store::Store&, api::CertificateRotation& r) {
     if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is paused; resume it first");
     if (!isResting(r.status.phase)) {
       return failedPrecondition("a rotation of " + r.metadata.name + " is already in flight (phase " +
@@ -308,7 +310,7 @@ int runRotate(Context& ctx, const Invocation& inv) {
 }
 
 int runPause(Context& ctx, const Invocation& inv) {
-  return updateNamed(ctx, inv, "pause", [](api::CertificateRotation& r) {
+  return updateNamed(ctx, inv, "pause", [](store::Store&, api::CertificateRotation& r) {
     if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is already paused");
     r.spec.paused = true;
     return okStatus();
@@ -316,7 +318,7 @@ int runPause(Context& ctx, const Invocation& inv) {
 }
 
 int runResume(Context& ctx, const Invocation& inv) {
-  return updateNamed(ctx, inv, "resume", [](api::CertificateRotation& r) {
+  return updateNamed(ctx, inv, "resume", [](store::Store&, api::CertificateRotation& r) {
     if (!r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is not paused");
     r.spec.paused = false;
     return okStatus();
@@ -324,14 +326,12 @@ int runResume(Context& ctx, const Invocation& inv) {
 }
 
 int runRollback(Context& ctx, const Invocation& inv) {
-  auto store = openStore(ctx, inv);
-  if (!store.ok()) return fail(ctx, store.status());
-  return updateNamed(ctx, inv, "rollback", [&](api::CertificateRotation& r) {
+  return updateNamed(ctx, inv, "rollback", [&](store::Store& store, api::CertificateRotation& r) {
     if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is paused; resume it first");
     if (r.status.phase == api::Phase::kPending || r.status.phase == api::Phase::kIssuing) {
       return failedPrecondition("rotation " + r.metadata.name + " has nothing to roll back to yet");
     }
-    auto names = (*store)->listSnapshots(r);
+    auto names = store.listSnapshots(r);
     if (!names.ok()) return names.status();
     std::string target = inv.get("to");
     if (target.empty()) {
@@ -342,7 +342,7 @@ int runRollback(Context& ctx, const Invocation& inv) {
       return notFound("rotation " + r.metadata.name + " has no snapshot \"" + target + "\" (rotor snapshots " +
                       r.metadata.name + " lists them)");
     }
-    if (Status readable = (*store)->getSnapshot(r, target).status(); !readable.ok()) return readable;
+    if (Status readable = store.getSnapshot(r, target).status(); !readable.ok()) return readable;
     if (r.status.handled.rollbackTo == target) {
       return failedPrecondition("rotation " + r.metadata.name + " was already rolled back to \"" + target + "\"");
     }

@@ -188,7 +188,8 @@ Status MemoryStore::reload(const store::CertificateRotation& r, std::string_view
 
 void MemoryStore::failReloads(std::string_view server, Status status, int times) {
   std::lock_guard lock(mu_);
-  reloadFailures_.insert_or_assign(std::string(server), std::pair{std::move(status), status.ok() ? 0 : times});
+  const int failures = status.ok() ? 0 : times;
+  reloadFailures_.insert_or_assign(std::string(server), std::pair{std::move(status), failures});
 }
 
 StatusOr<store::AuthorityMaterial> MemoryStore::readCustomAuthority(const store::CertificateRotation& r) {
