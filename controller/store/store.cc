@@ -1,5 +1,7 @@
 #include "controller/store/store.h"
 
+#include <algorithm>
+
 namespace rotor::store {
 
 const api::ServerSpec* findServer(const CertificateRotation& r, std::string_view server) {
@@ -21,6 +23,45 @@ bool mergeApplied(CertificateRotation& stored, const CertificateRotation& desire
   bool specChanged = !(stored.spec == desired.spec);
   stored.spec = desired.spec;
   return specChanged;
+}
+
+bool isValidAgentId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxAgentIdLength) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-' || c == ':';
+  });
+}
+
+Status validateAgentRecord(const AgentRecord& agent) {
+  if (!isValidAgentId(agent.id)) {
+    return invalidArgument("agent id must be 1 to " + std::to_string(kMaxAgentIdLength) +
+                           " characters of A-Z a-z 0-9 . _ : -");
+  }
+  constexpr size_t kMaxVersionLength = 64;
+  const bool printable = std::all_of(agent.version.begin(), agent.version.end(),
+                                     [](char c) { return c > ' ' && c < 0x7f; });
+  if (agent.version.size() > kMaxVersionLength || !printable) {
+    return invalidArgument("agent " + agent.id + ": version must be at most 64 printable characters without spaces");
+  }
+  for (const std::string& fp : agent.trusted) {
+    constexpr std::string_view kPrefix = "sha256:";
+    const std::string_view hex = std::string_view(fp).substr(std::min(fp.size(), kPrefix.size()));
+    const bool valid = fp.starts_with(kPrefix) && hex.size() == 64 &&
+                       std::all_of(hex.begin(), hex.end(), [](char c) {
+                         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                       });
+    if (!valid) {
+      return invalidArgument("agent " + agent.id + ": fingerprint is not sha256:<64 lower-case hex digits>");
+    }
+  }
+  return okStatus();
+}
+
+StatusOr<std::vector<AgentRecord>> Store::listAgents(const ObjectKey& key) {
+  std::vector<AgentRecord> out;
+  RETURN_IF_ERROR(visitAgents(key, [&](const AgentRecord& a) { out.push_back(a); }));
+  return out;
 }
 
 }  // namespace rotor::store

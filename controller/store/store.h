@@ -4,6 +4,7 @@
 // rotations, served material, trust bundles, CA material, snapshots and agent records, never
 // Secrets or files. `local` and `kube` implement it; tests/contract holds the suite both pass.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -73,6 +74,13 @@ struct AgentRecord {
   friend bool operator==(const AgentRecord&, const AgentRecord&) = default;
 };
 
+/** Agent ids: 1 to 128 of [A-Za-z0-9._:-], so that they are safe in paths, logs and files. */
+inline constexpr size_t kMaxAgentIdLength = 128;
+bool isValidAgentId(std::string_view id);
+/** kInvalidArgument unless the id is valid, the version (up to 64 printable characters) has no
+ *  whitespace and every fingerprint reads "sha256:<64 lower-case hex>". Every Store checks this. */
+Status validateAgentRecord(const AgentRecord& agent);
+
 class Store {
 public:
   virtual ~Store() = default;
@@ -137,9 +145,23 @@ public:
   virtual Status reload(const CertificateRotation& r, std::string_view server) = 0;
 
   // ---- agents ----
-  virtual StatusOr<std::vector<AgentRecord>> listAgents(const ObjectKey& key) = 0;
-  /** Inserts or replaces the agent's record. kNotFound when the rotation does not exist. */
-  virtual Status putAgent(const ObjectKey& key, const AgentRecord& agent) = 0;
+  /** Calls `visit` once per stored agent record, in no particular order. Streaming, so that a
+   *  million records never sit in memory twice. */
+  virtual Status visitAgents(const ObjectKey& key, const std::function<void(const AgentRecord&)>& visit) = 0;
+  /** Inserts or replaces each record (by id) as one batch; a crash keeps the batch or loses it
+   *  whole. kNotFound when the rotation does not exist. */
+  virtual Status putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) = 0;
+
+  /** All agent records (convenience over visitAgents for small registries). */
+  StatusOr<std::vector<AgentRecord>> listAgents(const ObjectKey& key);
+  Status putAgent(const ObjectKey& key, const AgentRecord& agent) { return putAgents(key, {agent}); }
+
+  // ---- agent tokens ----
+  /** The SHA-256 digests (64 hex digits) of the bearer tokens agents of this rotation may use.
+   *  Only digests are stored: a stolen state directory yields no usable token. */
+  virtual StatusOr<std::vector<std::string>> readAgentTokenDigests(const ObjectKey& key) = 0;
+  /** Adds one digest. kNotFound when the rotation does not exist. */
+  virtual Status addAgentTokenDigest(const ObjectKey& key, const std::string& digestHex) = 0;
 };
 
 using StorePtr = std::unique_ptr<Store>;

@@ -27,8 +27,8 @@ StatusOr<Outcome> blocked(RotationContext& ctx, CertificateRotation& r) {
     return Outcome::moveTo(resume, "RetryRequested", "Trying again on request");
   }
   if (resume == api::Phase::kAwaitingAdoption && r.status.ca.next) {
-    ASSIGN_OR_RETURN(std::vector<store::AgentRecord> agents, ctx.store.listAgents(r.key()));
-    r.status.adoption = tallyAdoption(agents, r.status.ca.next->fingerprint, now, r.spec.adoption.staleAfter);
+    ASSIGN_OR_RETURN(r.status.adoption, tallyStoredAdoption(ctx.store, r.key(), r.status.ca.next->fingerprint, now,
+                                                            r.spec.adoption.staleAfter));
     api::AdoptionSpec noClock = r.spec.adoption;
     noClock.timeout.reset();
     noClock.minStageDuration = Duration::zero();

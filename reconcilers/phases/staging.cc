@@ -49,8 +49,8 @@ StatusOr<Outcome> awaitingAdoption(RotationContext& ctx, CertificateRotation& r)
     return Outcome::block("NoStagedCA", "No new CA is staged");
   }
   const SystemTime now = ctx.clock.now();
-  ASSIGN_OR_RETURN(std::vector<store::AgentRecord> agents, ctx.store.listAgents(r.key()));
-  r.status.adoption = tallyAdoption(agents, r.status.ca.next->fingerprint, now, r.spec.adoption.staleAfter);
+  ASSIGN_OR_RETURN(r.status.adoption, tallyStoredAdoption(ctx.store, r.key(), r.status.ca.next->fingerprint, now,
+                                                          r.spec.adoption.staleAfter));
   const GateDecision gate =
       evaluateAdoptionGate(r.spec.adoption, r.status.adoption, r.status.phaseStartedAt.value_or(now), now);
   if (gate.open) {

@@ -182,17 +182,67 @@ TYPED_TEST(StoreContractTest, SnapshotsAreIdempotentByNameAndListedOldestFirst) 
   EXPECT_THAT(this->store().getSnapshot(r, "missing"), StatusIs(Code::kNotFound));
 }
 
+std::string fingerprintOf(char digit) { return "sha256:" + std::string(64, digit); }
+
 TYPED_TEST(StoreContractTest, AgentRecordsNeedTheRotation) {
   auto r = this->store().applyRotation(this->desired()).value();
-  AgentRecord a{"agent-1", rotor::testing::fixtureNow(), {"sha256:aa"}, "1.0"};
+  AgentRecord a{"agent-1", rotor::testing::fixtureNow(), {fingerprintOf('a')}, "1.0"};
   ASSERT_OK(this->store().putAgent(r.key(), a));
-  a.trusted.push_back("sha256:bb");
+  a.trusted.push_back(fingerprintOf('b'));
   ASSERT_OK(this->store().putAgent(r.key(), a));
   auto agents = this->store().listAgents(r.key());
   ASSERT_OK(agents);
   ASSERT_EQ(agents->size(), 1u);
   EXPECT_EQ(agents->front(), a);
   EXPECT_THAT(this->store().putAgent({"default", "missing"}, a), StatusIs(Code::kNotFound));
+}
+
+TYPED_TEST(StoreContractTest, AgentBatchesUpsertByIdAndVisitEachAgentOnce) {
+  auto r = this->store().applyRotation(this->desired()).value();
+  const SystemTime t0 = rotor::testing::fixtureNow();
+  ASSERT_OK(this->store().putAgents(r.key(), {{"a", t0, {}, ""}, {"b", t0, {fingerprintOf('1')}, "2.0"}}));
+  ASSERT_OK(this->store().putAgents(r.key(), {{"a", t0 + std::chrono::seconds(5), {fingerprintOf('2')}, "2.1"},
+                                              {"c", t0, {fingerprintOf('1'), fingerprintOf('2')}, ""}}));
+  std::map<std::string, AgentRecord> seen;
+  ASSERT_OK(this->store().visitAgents(r.key(), [&](const AgentRecord& a) {
+    EXPECT_TRUE(seen.emplace(a.id, a).second) << a.id << " visited twice";
+  }));
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen["a"], (AgentRecord{"a", t0 + std::chrono::seconds(5), {fingerprintOf('2')}, "2.1"}));
+  EXPECT_EQ(seen["b"].trusted, std::vector<std::string>{fingerprintOf('1')});
+  EXPECT_EQ(seen["c"].trusted.size(), 2u);
+}
+
+TYPED_TEST(StoreContractTest, InvalidAgentRecordsAreRefusedWhole) {
+  auto r = this->store().applyRotation(this->desired()).value();
+  const SystemTime t0 = rotor::testing::fixtureNow();
+  const std::vector<AgentRecord> bad[] = {
+      {{"ok", t0, {}, ""}, {"has space", t0, {}, ""}},
+      {{"ok", t0, {"sha256:abc"}, ""}},
+      {{"ok", t0, {fingerprintOf('A')}, ""}},
+      {{"ok", t0, {}, "1 .0"}},
+      {{std::string(kMaxAgentIdLength + 1, 'x'), t0, {}, ""}},
+      {{"", t0, {}, ""}},
+  };
+  for (const auto& batch : bad) {
+    EXPECT_THAT(this->store().putAgents(r.key(), batch), StatusIs(Code::kInvalidArgument));
+  }
+  EXPECT_THAT(*this->store().listAgents(r.key()), ::testing::IsEmpty());
+}
+
+TYPED_TEST(StoreContractTest, TokenDigestsAccumulateAndGoWithTheRotation) {
+  auto r = this->store().applyRotation(this->desired()).value();
+  EXPECT_THAT(*this->store().readAgentTokenDigests(r.key()), ::testing::IsEmpty());
+  ASSERT_OK(this->store().addAgentTokenDigest(r.key(), std::string(64, 'a')));
+  ASSERT_OK(this->store().addAgentTokenDigest(r.key(), std::string(64, 'b')));
+  EXPECT_THAT(*this->store().readAgentTokenDigests(r.key()), ElementsAre(std::string(64, 'a'), std::string(64, 'b')));
+  EXPECT_THAT(this->store().addAgentTokenDigest({"default", "missing"}, std::string(64, 'c')),
+              StatusIs(Code::kNotFound));
+  ASSERT_OK(this->store().putAgent(r.key(), {"a", rotor::testing::fixtureNow(), {}, ""}));
+  ASSERT_OK(this->store().deleteRotation(r.key()));
+  auto again = this->store().applyRotation(this->desired()).value();
+  EXPECT_THAT(*this->store().readAgentTokenDigests(again.key()), ::testing::IsEmpty());
+  EXPECT_THAT(*this->store().listAgents(again.key()), ::testing::IsEmpty());
 }
 
 TYPED_TEST(StoreContractTest, ReloadOfAServerWithoutCommandSucceeds) {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "controller/store/store.h"
+#include "controller/store/forwarding_store.h"
 
 namespace rotor::testing {
 
@@ -9,71 +9,59 @@ namespace rotor::testing {
  * kUnavailable without reaching the inner store, as if the process had been killed just before
  * it. Reads pass through. Crash sweeps run a job once per N and then resume it on the inner store.
  */
-class FaultStore final : public store::Store {
+class FaultStore final : public store::ForwardingStore {
 public:
-  FaultStore(store::Store& inner, int failAtWrite) : inner_(inner), failAt_(failAtWrite) {}
+  FaultStore(store::Store& inner, int failAtWrite) : ForwardingStore(inner), failAt_(failAtWrite) {}
 
   /** Writes attempted so far (including the failed ones). */
   int writes() const { return writes_; }
   bool crashed() const { return writes_ >= failAt_; }
 
-  StatusOr<std::vector<store::CertificateRotation>> listRotations() override { return inner_.listRotations(); }
-  StatusOr<store::CertificateRotation> getRotation(const store::ObjectKey& k) override { return inner_.getRotation(k); }
   StatusOr<store::CertificateRotation> applyRotation(const store::CertificateRotation& d) override {
     RETURN_IF_ERROR(write());
-    return inner_.applyRotation(d);
+    return ForwardingStore::applyRotation(d);
   }
-  Status updateRotation(store::CertificateRotation& r) override { return write().ok() ? inner_.updateRotation(r) : dead(); }
+  Status updateRotation(store::CertificateRotation& r) override {
+    return guarded([&] { return ForwardingStore::updateRotation(r); });
+  }
   Status updateRotationStatus(store::CertificateRotation& r) override {
-    return write().ok() ? inner_.updateRotationStatus(r) : dead();
+    return guarded([&] { return ForwardingStore::updateRotationStatus(r); });
   }
-  Status deleteRotation(const store::ObjectKey& k) override { return write().ok() ? inner_.deleteRotation(k) : dead(); }
-  StatusOr<store::Versioned<store::Authorities>> readAuthorities(const store::CertificateRotation& r) override {
-    return inner_.readAuthorities(r);
+  Status deleteRotation(const store::ObjectKey& k) override {
+    return guarded([&] { return ForwardingStore::deleteRotation(k); });
   }
   Status writeAuthorities(const store::CertificateRotation& r, const store::Authorities& a,
                           const store::Version& v) override {
-    return write().ok() ? inner_.writeAuthorities(r, a, v) : dead();
-  }
-  StatusOr<store::AuthorityMaterial> readCustomAuthority(const store::CertificateRotation& r) override {
-    return inner_.readCustomAuthority(r);
-  }
-  StatusOr<store::Versioned<std::optional<store::ServedMaterial>>> readServed(const store::CertificateRotation& r,
-                                                                              std::string_view s) override {
-    return inner_.readServed(r, s);
+    return guarded([&] { return ForwardingStore::writeAuthorities(r, a, v); });
   }
   Status writeServed(const store::CertificateRotation& r, std::string_view s, const store::ServedMaterial& m,
                      const store::Version& v) override {
-    return write().ok() ? inner_.writeServed(r, s, m, v) : dead();
-  }
-  StatusOr<store::Versioned<std::optional<std::string>>> readBundle(const store::CertificateRotation& r) override {
-    return inner_.readBundle(r);
+    return guarded([&] { return ForwardingStore::writeServed(r, s, m, v); });
   }
   Status writeBundle(const store::CertificateRotation& r, const std::string& b, const store::Version& v) override {
-    return write().ok() ? inner_.writeBundle(r, b, v) : dead();
+    return guarded([&] { return ForwardingStore::writeBundle(r, b, v); });
   }
   Status putSnapshot(const store::CertificateRotation& r, const store::Snapshot& s) override {
-    return write().ok() ? inner_.putSnapshot(r, s) : dead();
-  }
-  StatusOr<store::Snapshot> getSnapshot(const store::CertificateRotation& r, std::string_view n) override {
-    return inner_.getSnapshot(r, n);
-  }
-  StatusOr<std::vector<std::string>> listSnapshots(const store::CertificateRotation& r) override {
-    return inner_.listSnapshots(r);
+    return guarded([&] { return ForwardingStore::putSnapshot(r, s); });
   }
   Status reload(const store::CertificateRotation& r, std::string_view s) override {
-    return write().ok() ? inner_.reload(r, s) : dead();
+    return guarded([&] { return ForwardingStore::reload(r, s); });
   }
-  StatusOr<std::vector<store::AgentRecord>> listAgents(const store::ObjectKey& k) override { return inner_.listAgents(k); }
-  Status putAgent(const store::ObjectKey& k, const store::AgentRecord& a) override {
-    return write().ok() ? inner_.putAgent(k, a) : dead();
+  Status putAgents(const store::ObjectKey& k, const std::vector<store::AgentRecord>& a) override {
+    return guarded([&] { return ForwardingStore::putAgents(k, a); });
+  }
+  Status addAgentTokenDigest(const store::ObjectKey& k, const std::string& d) override {
+    return guarded([&] { return ForwardingStore::addAgentTokenDigest(k, d); });
   }
 
 private:
   Status write() { return ++writes_ >= failAt_ ? dead() : okStatus(); }
   static Status dead() { return unavailable("injected crash"); }
+  template <typename Write>
+  Status guarded(Write&& w) {
+    return write().ok() ? w() : dead();
+  }
 
-  store::Store& inner_;
   int failAt_;
   int writes_ = 0;
 };

@@ -79,6 +79,7 @@ Status MemoryStore::deleteRotation(const store::ObjectKey& key) {
   authorities_.erase(key);
   snapshots_.erase(key);
   agents_.erase(key);
+  tokenDigests_.erase(key);
   return okStatus();
 }
 
@@ -204,17 +205,34 @@ void MemoryStore::setCustomAuthority(const store::ObjectKey& key, const store::A
   customAuthorities_[key] = material;
 }
 
-StatusOr<std::vector<store::AgentRecord>> MemoryStore::listAgents(const store::ObjectKey& key) {
-  std::lock_guard lock(mu_);
-  std::vector<store::AgentRecord> out;
-  for (const auto& [id, a] : agents_[key]) out.push_back(a);
-  return out;
+Status MemoryStore::visitAgents(const store::ObjectKey& key,
+                                const std::function<void(const store::AgentRecord&)>& visit) {
+  std::map<std::string, store::AgentRecord> copy;
+  {
+    std::lock_guard lock(mu_);
+    copy = agents_[key];
+  }
+  for (const auto& [id, a] : copy) visit(a);
+  return okStatus();
 }
 
-Status MemoryStore::putAgent(const store::ObjectKey& key, const store::AgentRecord& agent) {
+Status MemoryStore::putAgents(const store::ObjectKey& key, const std::vector<store::AgentRecord>& agents) {
   std::lock_guard lock(mu_);
   RETURN_IF_ERROR(requireRotation(key));
-  agents_[key][agent.id] = agent;
+  for (const store::AgentRecord& a : agents) RETURN_IF_ERROR(store::validateAgentRecord(a));
+  for (const store::AgentRecord& a : agents) agents_[key][a.id] = a;
+  return okStatus();
+}
+
+StatusOr<std::vector<std::string>> MemoryStore::readAgentTokenDigests(const store::ObjectKey& key) {
+  std::lock_guard lock(mu_);
+  return tokenDigests_[key];
+}
+
+Status MemoryStore::addAgentTokenDigest(const store::ObjectKey& key, const std::string& digestHex) {
+  std::lock_guard lock(mu_);
+  RETURN_IF_ERROR(requireRotation(key));
+  tokenDigests_[key].push_back(digestHex);
   return okStatus();
 }
 

@@ -39,8 +39,11 @@ public:
   StatusOr<store::Snapshot> getSnapshot(const store::CertificateRotation& r, std::string_view name) override;
   StatusOr<std::vector<std::string>> listSnapshots(const store::CertificateRotation& r) override;
   Status reload(const store::CertificateRotation& r, std::string_view server) override;
-  StatusOr<std::vector<store::AgentRecord>> listAgents(const store::ObjectKey& key) override;
-  Status putAgent(const store::ObjectKey& key, const store::AgentRecord& agent) override;
+  Status visitAgents(const store::ObjectKey& key,
+                     const std::function<void(const store::AgentRecord&)>& visit) override;
+  Status putAgents(const store::ObjectKey& key, const std::vector<store::AgentRecord>& agents) override;
+  StatusOr<std::vector<std::string>> readAgentTokenDigests(const store::ObjectKey& key) override;
+  Status addAgentTokenDigest(const store::ObjectKey& key, const std::string& digestHex) override;
 
   /** What readCustomAuthority returns for `key` (the operator's CA files or Secret). */
   void setCustomAuthority(const store::ObjectKey& key, const store::AuthorityMaterial& material);
@@ -68,6 +71,7 @@ private:
   std::map<store::ObjectKey, Slot<std::string>> bundles_;
   std::map<store::ObjectKey, std::vector<store::Snapshot>> snapshots_;
   std::map<store::ObjectKey, std::map<std::string, store::AgentRecord>> agents_;
+  std::map<store::ObjectKey, std::vector<std::string>> tokenDigests_;
   std::vector<std::string> reloads_;
   std::map<store::ObjectKey, store::AuthorityMaterial> customAuthorities_;
   std::map<std::string, std::pair<Status, int>, std::less<>> reloadFailures_;

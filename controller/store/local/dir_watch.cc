@@ -15,14 +15,16 @@ namespace fs = std::filesystem;
 namespace {
 constexpr uint32_t kFileEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_CREATE;
 
-/** "NAME.json" -> "NAME"; temporary files (".NAME.json.tmp-...") and others -> "". */
+/** "NAME.json" (rotation) or "NAME.agents" (agent journal) -> "NAME"; temporary files
+ *  (".NAME.json.tmp-...") and others -> "". */
 std::string objectName(std::string_view file) {
-  constexpr std::string_view kSuffix = ".json";
-  if (file.empty() || file.front() == '.' || file.size() <= kSuffix.size() ||
-      file.substr(file.size() - kSuffix.size()) != kSuffix) {
-    return {};
+  if (file.empty() || file.front() == '.') return {};
+  for (std::string_view suffix : {".json", ".agents"}) {
+    if (file.size() > suffix.size() && file.ends_with(suffix)) {
+      return std::string(file.substr(0, file.size() - suffix.size()));
+    }
   }
-  return std::string(file.substr(0, file.size() - kSuffix.size()));
+  return {};
 }
 }  // namespace
 

@@ -18,7 +18,8 @@ class DirWatch {
 public:
   using OnChange = std::function<void(const api::ObjectKey&)>;
 
-  /** Starts watching `<stateDirectory>/{rotations,agents}/NS/NAME.json`; `onChange` runs on the
+  /** Starts watching `<stateDirectory>/rotations/NS/NAME.json` and
+   *  `<stateDirectory>/agents/NS/NAME.agents`; `onChange` runs on the
    *  watch thread. kUnavailable when inotify cannot be set up. */
   static StatusOr<std::unique_ptr<DirWatch>> start(const std::filesystem::path& stateDirectory, OnChange onChange);
   ~DirWatch();

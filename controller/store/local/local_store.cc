@@ -14,6 +14,7 @@
 #include "controller/pki/bundle.h"
 #include "controller/pki/digest.h"
 #include "controller/pki/pkcs12.h"
+#include "controller/store/local/agent_journal.h"
 #include "controller/store/local/atomic_file.h"
 #include "controller/store/local/process.h"
 
@@ -286,7 +287,8 @@ Status LocalStore::deleteRotation(const ObjectKey& key) {
   }
   RETURN_IF_ERROR(removeFile(objectPath("rotations", key, ".json")));
   RETURN_IF_ERROR(removeFile(objectPath("authorities", key, ".json")));
-  RETURN_IF_ERROR(removeFile(objectPath("agents", key, ".json")));
+  RETURN_IF_ERROR(removeFile(objectPath("agents", key, ".agents")));
+  RETURN_IF_ERROR(removeFile(objectPath("tokens", key, "")));
   std::error_code ec;
   for (const char* kind : {"snapshots", "journal", "served"}) {
     fs::remove_all(stateDirectory() / kind / key.ns / key.name, ec);
@@ -627,39 +629,42 @@ Status LocalStore::reload(const CertificateRotation& r, std::string_view server)
 
 // ---- agents ----
 
-StatusOr<std::vector<AgentRecord>> LocalStore::listAgents(const ObjectKey& key) {
+Status LocalStore::visitAgents(const ObjectKey& key, const std::function<void(const AgentRecord&)>& visit) {
   RETURN_IF_ERROR(checkKey(key));
-  ASSIGN_OR_RETURN(std::optional<json> j, readJsonFile(objectPath("agents", key, ".json")));
-  std::vector<AgentRecord> out;
-  if (!j) {
-    return out;
-  }
-  try {
-    for (const auto& [id, a] : j->items()) {
-      AgentRecord record;
-      record.id = id;
-      parseRfc3339(a.at("lastSeen").get<std::string>(), record.lastSeen);
-      record.trusted = a.at("trusted").get<std::vector<std::string>>();
-      record.version = a.value("version", "");
-      out.push_back(std::move(record));
-    }
-  } catch (const json::exception& e) {
-    return failedPrecondition("agent records of " + key.toString() + " are damaged: " + e.what());
-  }
-  return out;
+  return AgentJournal(objectPath("agents", key, ".agents")).visit(visit);
 }
 
-Status LocalStore::putAgent(const ObjectKey& key, const AgentRecord& agent) {
+Status LocalStore::putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) {
   ASSIGN_OR_RETURN(FileLock lock, lockWrites());
   ASSIGN_OR_RETURN(std::optional<CertificateRotation> rotation, loadRotation(key));
   if (!rotation) {
     return notFound("CertificateRotation " + key.toString() + " not found");
   }
-  const fs::path path = objectPath("agents", key, ".json");
-  ASSIGN_OR_RETURN(std::optional<json> j, readJsonFile(path));
-  json agents = j.value_or(json::object());
-  agents[agent.id] = {{"lastSeen", formatRfc3339(agent.lastSeen)}, {"trusted", agent.trusted}, {"version", agent.version}};
-  return writeJsonFile(path, agents, kPrivateFileMode);
+  return AgentJournal(objectPath("agents", key, ".agents")).append(agents);
+}
+
+// ---- agent tokens ----
+
+StatusOr<std::vector<std::string>> LocalStore::readAgentTokenDigests(const ObjectKey& key) {
+  RETURN_IF_ERROR(checkKey(key));
+  ASSIGN_OR_RETURN(std::optional<std::string> text, readFileIfExists(objectPath("tokens", key, "")));
+  std::vector<std::string> out;
+  for (const std::string& line : split(text.value_or(""), '\n')) {
+    if (!trim(line).empty()) out.emplace_back(trim(line));
+  }
+  return out;
+}
+
+Status LocalStore::addAgentTokenDigest(const ObjectKey& key, const std::string& digestHex) {
+  ASSIGN_OR_RETURN(FileLock lock, lockWrites());
+  ASSIGN_OR_RETURN(std::optional<CertificateRotation> rotation, loadRotation(key));
+  if (!rotation) {
+    return notFound("CertificateRotation " + key.toString() + " not found");
+  }
+  const fs::path path = objectPath("tokens", key, "");
+  ASSIGN_OR_RETURN(std::optional<std::string> text, readFileIfExists(path));
+  RETURN_IF_ERROR(ensureDirectory(path.parent_path(), kPrivateDirMode));
+  return writeFileAtomic(path, text.value_or("") + digestHex + "\n", kPrivateFileMode);
 }
 
 }  // namespace rotor::store::local

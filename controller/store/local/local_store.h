@@ -30,7 +30,8 @@ struct LocalStoreOptions {
  *     served/NS/NAME/SERVER.ca.pem the CA last written beside each server's material
  *     journal/NS/NAME/SERVER.json  material being written (0600); rolled forward on next read
  *     snapshots/NS/NAME/SNAP.json  snapshot index: where each backup file is and its SHA-256
- *     agents/NS/NAME.json          agent records
+ *     agents/NS/NAME.agents        agent records: an append-only journal (agent_journal.h)
+ *     tokens/NS/NAME               SHA-256 digests of the agents' bearer tokens, one per line
  *   <the servers' files and the bundle, wherever the manifests put them>
  *   <backups: DIR-YYYYMMDD-HHMMSS/ beside each backed-up file's directory DIR>
  *
@@ -79,8 +80,10 @@ public:
 
   Status reload(const CertificateRotation& r, std::string_view server) override;
 
-  StatusOr<std::vector<AgentRecord>> listAgents(const ObjectKey& key) override;
-  Status putAgent(const ObjectKey& key, const AgentRecord& agent) override;
+  Status visitAgents(const ObjectKey& key, const std::function<void(const AgentRecord&)>& visit) override;
+  Status putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) override;
+  StatusOr<std::vector<std::string>> readAgentTokenDigests(const ObjectKey& key) override;
+  Status addAgentTokenDigest(const ObjectKey& key, const std::string& digestHex) override;
 
 private:
   LocalStore(LocalStoreOptions options, const Clock& clock) : options_(std::move(options)), clock_(clock) {}

@@ -13,6 +13,9 @@
 namespace rotor::reconcilers {
 namespace {
 
+// A CA nobody stages: what an agent that has not learned the new CA trusts.
+const std::string kOtherFingerprint = "sha256:" + std::string(64, '0');
+
 using api::Phase;
 using rotor::testing::RotationHarness;
 using rotor::testing::rotationTemplate;
@@ -108,10 +111,10 @@ TEST_F(DriverTest, AdoptionGateWaitsForAgentsNamesLaggardsAndOpensAtThreshold) {
   ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
   const std::string next = h.get(key).status.ca.next->fingerprint;
   ASSERT_OK(h.store.putAgent(key, {"agent-1", h.clock.now(), {next}, "1.0"}));
-  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {"sha256:00"}, "1.0"}));
+  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {kOtherFingerprint}, "1.0"}));
   h.clock.advance(std::chrono::hours(1));
   ASSERT_OK(h.store.putAgent(key, {"agent-1", h.clock.now(), {next}, "1.0"}));
-  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {"sha256:00"}, "1.0"}));
+  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {kOtherFingerprint}, "1.0"}));
   ASSERT_OK(h.driver(h.store).reconcile(key).status());
   auto waiting = h.get(key);
   EXPECT_EQ(waiting.status.phase, Phase::kAwaitingAdoption);
@@ -119,7 +122,7 @@ TEST_F(DriverTest, AdoptionGateWaitsForAgentsNamesLaggardsAndOpensAtThreshold) {
   EXPECT_EQ(waiting.status.adoption.adopted, 1);
   EXPECT_THAT(waiting.status.adoption.laggards, ElementsAre("agent-2"));
   EXPECT_THAT(waiting.status.message, HasSubstr("1/2 active agents"));
-  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {next, "sha256:00"}, "1.0"}));
+  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {next, kOtherFingerprint}, "1.0"}));
   ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
 }
 

@@ -1,0 +1,206 @@
+#include "controller/store/local/agent_journal.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+#include <unordered_map>
+
+#include "controller/store/local/atomic_file.h"
+
+namespace rotor::store::local {
+namespace {
+
+constexpr std::string_view kMagic = "rotor-agents 1 ";
+constexpr std::string_view kPrefix = "sha256:";
+constexpr size_t kHexLength = 64;
+// Compaction waits for at least this much growth so that a small registry is not rewritten on
+// every batch.
+constexpr uint64_t kMinCompactionGrowth = 1 << 20;
+
+Status posixError(const std::filesystem::path& path, const char* what) {
+  return unavailable(std::string(what) + " " + path.string() + ": " + std::strerror(errno));
+}
+
+bool isLowerHex(std::string_view s) {
+  if (s.size() != kHexLength) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+Status appendLine(std::string& out, const AgentRecord& a) {
+  RETURN_IF_ERROR(validateAgentRecord(a));
+  out += a.id;
+  out += ' ';
+  out += std::to_string(std::chrono::duration_cast<std::chrono::seconds>(a.lastSeen.time_since_epoch()).count());
+  out += ' ';
+  out += a.version.empty() ? "-" : a.version;
+  out += ' ';
+  if (a.trusted.empty()) out += '-';
+  for (size_t i = 0; i < a.trusted.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::string_view(a.trusted[i]).substr(kPrefix.size());
+  }
+  out += '\n';
+  return okStatus();
+}
+
+/** The four space-separated fields of a record line. */
+struct Fields {
+  std::string_view id, seen, version, trusted;
+};
+
+bool splitFields(std::string_view line, Fields& f) {
+  std::string_view* out[] = {&f.id, &f.seen, &f.version, &f.trusted};
+  for (int i = 0; i < 4; ++i) {
+    size_t sp = i < 3 ? line.find(' ') : line.size();
+    if (sp == std::string_view::npos || sp == 0) return false;
+    *out[i] = line.substr(0, sp);
+    line.remove_prefix(std::min(line.size(), sp + 1));
+  }
+  return line.empty();
+}
+
+bool parseRecord(const Fields& f, AgentRecord& a) {
+  int64_t seconds = 0;
+  auto [end, ec] = std::from_chars(f.seen.data(), f.seen.data() + f.seen.size(), seconds);
+  if (ec != std::errc() || end != f.seen.data() + f.seen.size()) return false;
+  a.id.assign(f.id);
+  a.lastSeen = SystemTime(std::chrono::seconds(seconds));
+  a.version = f.version == "-" ? std::string() : std::string(f.version);
+  a.trusted.clear();
+  if (f.trusted != "-") {
+    std::string_view rest = f.trusted;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view hex = rest.substr(0, comma);
+      if (!isLowerHex(hex)) return false;
+      a.trusted.push_back(std::string(kPrefix).append(hex));
+      rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+    }
+  }
+  return true;
+}
+
+/** Bytes after the last compaction, from the header; 0 when the file is absent or has none. */
+uint64_t compactedSize(std::string_view text) {
+  if (!text.starts_with(kMagic)) return 0;
+  std::string_view rest = text.substr(kMagic.size());
+  uint64_t n = 0;
+  std::from_chars(rest.data(), rest.data() + rest.size(), n);
+  return n;
+}
+
+std::string header(uint64_t compactedBytes) { return std::string(kMagic) + std::to_string(compactedBytes) + "\n"; }
+
+/** Cuts a line torn by a crash off the end of an open journal; returns the new size. */
+StatusOr<off_t> cutTornTail(int fd, const std::filesystem::path& path) {
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size < 0) return posixError(path, "cannot seek");
+  off_t end = size;
+  char buf[4096];
+  while (end > 0) {
+    off_t from = std::max<off_t>(0, end - static_cast<off_t>(sizeof buf));
+    ssize_t n = pread(fd, buf, static_cast<size_t>(end - from), from);
+    if (n < 0) return posixError(path, "cannot read");
+    const void* nl = memrchr(buf, '\n', static_cast<size_t>(n));
+    if (nl != nullptr) {
+      end = from + (static_cast<const char*>(nl) - buf) + 1;
+      break;
+    }
+    end = from;
+  }
+  if (end != size && ftruncate(fd, end) != 0) return posixError(path, "cannot truncate");
+  return end;
+}
+
+}  // namespace
+
+Status AgentJournal::visit(const std::function<void(const AgentRecord&)>& fn) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> text, readFileIfExists(path_));
+  if (!text) return okStatus();
+  std::string_view all = *text;
+  if (!all.starts_with(kMagic)) {
+    return failedPrecondition("agent journal " + path_.string() + " has no rotor-agents header");
+  }
+  // Only complete lines count: a final line without '\n' was torn by a crash.
+  std::vector<Fields> lines;
+  const size_t headerEnd = all.find('\n');
+  size_t pos = headerEnd == std::string_view::npos ? all.size() : headerEnd + 1;
+  while (pos < all.size()) {
+    size_t nl = all.find('\n', pos);
+    if (nl == std::string_view::npos) break;
+    Fields f;
+    if (!splitFields(all.substr(pos, nl - pos), f)) {
+      return failedPrecondition("agent journal " + path_.string() + " is damaged at byte " + std::to_string(pos));
+    }
+    lines.push_back(f);
+    pos = nl + 1;
+  }
+  std::unordered_map<std::string_view, size_t> latest;
+  latest.reserve(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) latest[lines[i].id] = i;
+  AgentRecord record;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (latest[lines[i].id] != i) continue;
+    if (!parseRecord(lines[i], record)) {
+      return failedPrecondition("agent journal " + path_.string() + " has a damaged record for " +
+                                std::string(lines[i].id));
+    }
+    fn(record);
+  }
+  return okStatus();
+}
+
+Status AgentJournal::append(const std::vector<AgentRecord>& agents) const {
+  std::string batch;
+  for (const AgentRecord& a : agents) RETURN_IF_ERROR(appendLine(batch, a));
+  RETURN_IF_ERROR(ensureDirectory(path_.parent_path(), kPrivateDirMode));
+  int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kPrivateFileMode);
+  if (fd < 0) return posixError(path_, "cannot open");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  ASSIGN_OR_RETURN(off_t size, cutTornTail(fd, path_));
+  char head[64] = {};
+  ssize_t headBytes = size > 0 ? pread(fd, head, sizeof head - 1, 0) : 0;
+  if (headBytes < 0) return posixError(path_, "cannot read");
+  if (size == 0) batch.insert(0, header(0));
+  for (size_t done = 0; done < batch.size();) {
+    ssize_t n = pwrite(fd, batch.data() + done, batch.size() - done, size + static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return posixError(path_, "cannot append to");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fdatasync(fd) != 0) return posixError(path_, "cannot sync");
+  if (size == 0) RETURN_IF_ERROR(syncDirectory(path_.parent_path()));
+  const uint64_t newSize = static_cast<uint64_t>(size) + batch.size();
+  if (newSize > 2 * compactedSize(std::string_view(head, static_cast<size_t>(headBytes))) + kMinCompactionGrowth) {
+    return compact();
+  }
+  return okStatus();
+}
+
+Status AgentJournal::compact() const {
+  std::string body;
+  Status lineStatus = okStatus();
+  RETURN_IF_ERROR(visit([&](const AgentRecord& a) {
+    if (lineStatus.ok()) lineStatus = appendLine(body, a);
+  }));
+  RETURN_IF_ERROR(lineStatus);
+  // The header records the size it is part of, so count its own digits in.
+  std::string head = header(body.size());
+  head = header(body.size() + head.size());
+  head = header(body.size() + head.size());
+  return writeFileAtomic(path_, head + body, kPrivateFileMode);
+}
+
+}  // namespace rotor::store::local
