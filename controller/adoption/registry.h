@@ -1,0 +1,100 @@
+#pragma once
+
+// The agent registry: who checked in for each rotation, when, and which CAs they trust. The
+// adoption API writes it, the adoption gate reads it. It lives in memory (compact: ids plus a
+// 16-byte entry; trust sets and versions interned, since a fleet shares a handful of each) and
+// is persisted through the Store in batches, so that a restart does not reset the gate.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "controller/common/clock.h"
+#include "controller/store/store.h"
+
+namespace rotor::adoption {
+
+/** What an agent says about itself in one check-in. Fingerprints are "sha256:<64 hex>". */
+struct CheckIn {
+  std::string agentId;
+  std::vector<std::string> trusted;
+  std::string version;
+};
+
+class AgentRegistry {
+public:
+  /** Runs when an agent first appears or its trusted set changes (not on a mere refresh of its
+   *  last-seen time): the adoption gate of that rotation may have moved. */
+  using OnChange = std::function<void(const api::ObjectKey&)>;
+
+  AgentRegistry(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+
+  void setOnChange(OnChange onChange) { onChange_ = std::move(onChange); }
+
+  /** Records a check-in at the clock's now. The rotation's stored records are loaded on first
+   *  use. kNotFound when the rotation does not exist; kInvalidArgument for a bad record. */
+  Status checkIn(const api::ObjectKey& key, const CheckIn& report);
+  /** Visits every agent of the rotation as a Store record. */
+  Status visit(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn);
+  /** Loads every rotation's stored records (at start, so that the first gate sees them all). */
+  Status loadAll();
+  /**
+   * Writes the records changed since the last flush through the Store, one batch per rotation.
+   * A rotation the store no longer has is forgotten. Records whose write failed stay dirty.
+   */
+  Status flush();
+  /** Drops a rotation's records from memory (it was deleted). */
+  void forget(const api::ObjectKey& key);
+
+  size_t agentCount() const;
+  size_t dirtyCount() const;
+
+private:
+  /** Gives equal values one small index. */
+  template <typename T>
+  class Interner {
+  public:
+    uint32_t intern(const T& value);
+    const T& at(uint32_t index) const { return values_[index]; }
+
+  private:
+    std::vector<T> values_;
+    std::map<T, uint32_t> index_;
+  };
+
+  struct Entry {
+    int64_t lastSeenSeconds = 0;
+    uint32_t trustSet = 0;
+    uint32_t version : 31 = 0;
+    uint32_t dirty : 1 = 0;
+  };
+
+  struct Agents {
+    std::mutex mu;
+    std::unordered_map<std::string, Entry> byId;
+    Interner<std::vector<std::string>> trustSets;
+    Interner<std::string> versions;
+    std::vector<std::string> dirtyIds;
+    store::AgentRecord recordOf(const std::string& id, const Entry& e) const;
+  };
+
+  /** The rotation's agents, loading them from the store on first use. */
+  StatusOr<std::shared_ptr<Agents>> agentsOf(const api::ObjectKey& key);
+  /** Stores `record` as it was read (clean) or reported (dirty); true when it is new to the
+   *  registry or its trusted set changed. Caller holds agents.mu. */
+  static bool upsert(Agents& agents, const store::AgentRecord& record, bool dirty);
+
+  store::Store& store_;
+  const Clock& clock_;
+  OnChange onChange_;
+  mutable std::shared_mutex mu_;
+  // shared: a request may still hold a rotation that forget() just dropped.
+  std::map<api::ObjectKey, std::shared_ptr<Agents>> rotations_;
+};
+
+}  // namespace rotor::adoption

@@ -1,0 +1,375 @@
+#include "controller/adoption/server.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace rotor::adoption {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using SslContext = asio::ssl::context;
+
+std::string opensslError() {
+  const unsigned long e = ERR_get_error();
+  char buf[256] = "unknown error";
+  if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+/** The verified client certificate's common name, if any. */
+std::optional<std::string> clientIdentityOf(SSL* ssl) {
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  if (peer == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
+  const X509_NAME* subject = X509_get_subject_name(peer);
+  const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (at < 0) return std::nullopt;
+  const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
+                     static_cast<size_t>(ASN1_STRING_length(cn)));
+}
+
+StatusOr<std::shared_ptr<SslContext>> makeContext(const ServerOptions& o) {
+  auto ctx = std::make_shared<SslContext>(SslContext::tls_server);
+  SSL_CTX* raw = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
+  // Idle connections then hold no read/write buffers: thousands of them stay cheap.
+  SSL_CTX_set_mode(raw, SSL_MODE_RELEASE_BUFFERS);
+  if (SSL_CTX_use_certificate_chain_file(raw, o.certFile.c_str()) != 1) {
+    return invalidArgument("cannot use certificate " + o.certFile + ": " + opensslError());
+  }
+  if (SSL_CTX_use_PrivateKey_file(raw, o.keyFile.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(raw) != 1) {
+    return invalidArgument("cannot use key " + o.keyFile + " with " + o.certFile + ": " + opensslError());
+  }
+  if (!o.clientCaFile.empty()) {
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.clientCaFile.c_str());
+    if (names == nullptr || SSL_CTX_load_verify_locations(raw, o.clientCaFile.c_str(), nullptr) != 1) {
+      if (names != nullptr) sk_X509_NAME_pop_free(names, X509_NAME_free);
+      return invalidArgument("cannot use client CA " + o.clientCaFile + ": " + opensslError());
+    }
+    SSL_CTX_set_client_CA_list(raw, names);
+    // Asked for, not required: agents may authenticate with a bearer token instead.
+    SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, nullptr);
+  }
+  return ctx;
+}
+
+/** What identifies a version of a file cheaply: modification time and size. */
+std::pair<int64_t, int64_t> fileStamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {0, 0};
+  return {static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec, st.st_size};
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+public:
+  Impl(ServerOptions options, Handler handler, Logger& log)
+      : options_(std::move(options)), handler_(std::move(handler)), log_(log) {}
+  ~Impl() { stop(); }
+
+  Status start();
+  void stop();
+  Status reloadCertificate();
+  std::shared_ptr<SslContext> context() {
+    std::lock_guard lock(ctxMu_);
+    return ctx_;
+  }
+
+  const ServerOptions& options() const { return options_; }
+  HttpResponse handle(const HttpRequest& request);
+  void sessionOpened() { open_.fetch_add(1); }
+  void sessionClosed() { open_.fetch_sub(1); }
+
+  uint16_t port_ = 0;
+  std::atomic<size_t> open_{0};
+  std::atomic<uint64_t> rejected_{0};
+
+private:
+  void accept();
+  void onAccept(beast::error_code ec, tcp::socket socket);
+  void scheduleCertificateCheck();
+
+  ServerOptions options_;
+  Handler handler_;
+  Logger& log_;
+  std::mutex ctxMu_;
+  std::shared_ptr<SslContext> ctx_;
+  std::pair<int64_t, int64_t> certStamp_, keyStamp_;
+  // Destroyed explicitly in stop(), in this order: handlers (and the sessions they own) go with
+  // the io_context, while everything above is still alive.
+  std::unique_ptr<asio::io_context> ioc_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::unique_ptr<asio::steady_timer> certTimer_, acceptRetry_;
+  std::vector<std::thread> threads_;
+};
+
+namespace {
+
+/** One connection: handshake (TLS), then requests until the client or a timeout ends it. */
+template <typename Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+public:
+  Session(HttpServer::Impl& server, Stream stream, std::shared_ptr<SslContext> ctx)
+      : server_(server), stream_(std::move(stream)), ctx_(std::move(ctx)) {
+    server_.sessionOpened();
+  }
+  ~Session() { server_.sessionClosed(); }
+
+  void start() {
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      awaitRequest();
+    } else {
+      lowest().expires_after(server_.options().handshakeTimeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) { self->onHandshake(ec); });
+    }
+  }
+
+private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  void onHandshake(beast::error_code ec) {
+    if (ec) return;  // half-open, timed out or not TLS: the socket closes with the session
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) identity_ = clientIdentityOf(stream_.native_handle());
+    awaitRequest();
+  }
+
+  /** Waits, up to the idle timeout, for the first bytes of the next request. */
+  void awaitRequest() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(server_.options().maxHeaderBytes));
+    parser_->body_limit(server_.options().maxBodyBytes);
+    if (buffer_.size() > 0) return readHeader();
+    lowest().expires_after(server_.options().idleTimeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return;
+                              self->buffer_.commit(n);
+                              self->readHeader();
+                            });
+  }
+
+  void readHeader() {
+    lowest().expires_after(server_.options().headerTimeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec == http::error::header_limit) return self->fail(431, "request header too large");
+                              if (ec) return;
+                              self->readBody();
+                            });
+  }
+
+  void readBody() {
+    lowest().expires_after(server_.options().bodyTimeout);
+    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec == http::error::body_limit) return self->fail(413, "request body too large");
+      if (ec) return;
+      self->respond();
+    });
+  }
+
+  void respond() {
+    const http::request<http::string_body>& req = parser_->get();
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    request.authorization = std::string(req[http::field::authorization]);
+    request.ifNoneMatch = std::string(req[http::field::if_none_match]);
+    request.contentType = std::string(req[http::field::content_type]);
+    request.body = req.body();
+    request.clientIdentity = identity_;
+    write(server_.handle(request), req.keep_alive());
+  }
+
+  void fail(int status, std::string_view message) {
+    write({status, "application/json",
+           "{\"code\":" + std::to_string(status) + ",\"reason\":\"RequestTooLarge\",\"message\":\"" +
+               std::string(message) + "\"}\n",
+           {}},
+          false);
+  }
+
+  void write(const HttpResponse& out, bool keepAlive) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(out.status), 11);
+    res->set(http::field::server, "rotor");
+    if (!out.contentType.empty()) res->set(http::field::content_type, out.contentType);
+    for (const auto& [name, value] : out.headers) res->set(name, value);
+    res->body() = out.body;
+    res->keep_alive(keepAlive);
+    res->prepare_payload();
+    lowest().expires_after(server_.options().writeTimeout);
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec) return;
+      if (!res->keep_alive()) return self->close();
+      self->awaitRequest();
+    });
+  }
+
+  void close() {
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    } else {
+      lowest().expires_after(std::chrono::seconds(1));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+    }
+  }
+
+  HttpServer::Impl& server_;
+  Stream stream_;
+  std::shared_ptr<SslContext> ctx_;  // keeps the certificate this connection shook hands with
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<std::string> identity_;
+};
+
+}  // namespace
+
+HttpResponse HttpServer::Impl::handle(const HttpRequest& request) {
+  try {
+    return handler_(request);
+  } catch (const std::exception& e) {
+    log_.error("Adoption API handler failed", {{"error", e.what()}});
+    return {500, "application/json", "{\"code\":500,\"reason\":\"InternalError\",\"message\":\"internal error\"}\n", {}};
+  }
+}
+
+Status HttpServer::Impl::start() {
+  if (!options_.plainHttp) {
+    ASSIGN_OR_RETURN(ctx_, makeContext(options_));
+    certStamp_ = fileStamp(options_.certFile);
+    keyStamp_ = fileStamp(options_.keyFile);
+  }
+  beast::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(options_.host, ec);
+  if (ec) return invalidArgument("adoption API address " + options_.host + " is not an IP address");
+  ioc_ = std::make_unique<asio::io_context>(options_.threads);
+  acceptor_ = std::make_unique<tcp::acceptor>(*ioc_);
+  const tcp::endpoint endpoint(address, options_.port);
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
+                       ec.message());
+  }
+  port_ = acceptor_->local_endpoint().port();
+  certTimer_ = std::make_unique<asio::steady_timer>(*ioc_);
+  acceptRetry_ = std::make_unique<asio::steady_timer>(*ioc_);
+  accept();
+  if (!options_.plainHttp) scheduleCertificateCheck();
+  for (int i = 0; i < std::max(1, options_.threads); ++i) {
+    threads_.emplace_back([this] { ioc_->run(); });
+  }
+  return okStatus();
+}
+
+void HttpServer::Impl::stop() {
+  if (!ioc_) return;
+  ioc_->stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  certTimer_.reset();
+  acceptRetry_.reset();
+  acceptor_.reset();
+  ioc_.reset();
+}
+
+void HttpServer::Impl::accept() {
+  acceptor_->async_accept(asio::make_strand(*ioc_),
+                          [this](beast::error_code ec, tcp::socket socket) { onAccept(ec, std::move(socket)); });
+}
+
+void HttpServer::Impl::onAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec == asio::error::operation_aborted) return;
+  if (ec) {
+    // Usually out of file descriptors: wait a little instead of spinning on accept.
+    acceptRetry_->expires_after(std::chrono::milliseconds(50));
+    acceptRetry_->async_wait([this](beast::error_code e) {
+      if (!e) accept();
+    });
+    return;
+  }
+  if (open_.load() >= options_.maxConnections) {
+    rejected_.fetch_add(1);
+    beast::error_code ignored;
+    socket.close(ignored);
+  } else if (options_.plainHttp) {
+    std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), nullptr)->start();
+  } else {
+    std::shared_ptr<SslContext> ctx = context();
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *ctx);
+    std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(stream), std::move(ctx))->start();
+  }
+  accept();
+}
+
+Status HttpServer::Impl::reloadCertificate() {
+  if (options_.plainHttp) return failedPrecondition("the adoption API serves plain HTTP; there is no certificate");
+  const auto certStamp = fileStamp(options_.certFile);
+  const auto keyStamp = fileStamp(options_.keyFile);
+  ASSIGN_OR_RETURN(std::shared_ptr<SslContext> fresh, makeContext(options_));
+  std::lock_guard lock(ctxMu_);
+  ctx_ = std::move(fresh);
+  certStamp_ = certStamp;
+  keyStamp_ = keyStamp;
+  return okStatus();
+}
+
+void HttpServer::Impl::scheduleCertificateCheck() {
+  certTimer_->expires_after(options_.certificateCheckInterval);
+  certTimer_->async_wait([this](beast::error_code ec) {
+    if (ec) return;
+    bool changed = false;
+    {
+      std::lock_guard lock(ctxMu_);
+      changed = fileStamp(options_.certFile) != certStamp_ || fileStamp(options_.keyFile) != keyStamp_;
+    }
+    if (changed) {
+      // A certificate written before its key fails the key check; the next tick retries.
+      if (Status s = reloadCertificate(); s.ok()) {
+        log_.info("Reloaded the adoption API certificate", {{"certificate", options_.certFile}});
+      } else {
+        log_.warn("Keeping the adoption API certificate in use", {{"error", s.message()}});
+      }
+    }
+    scheduleCertificateCheck();
+  });
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() = default;
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::start(const ServerOptions& options, Handler handler, Logger& log) {
+  auto impl = std::make_unique<Impl>(options, std::move(handler), log);
+  RETURN_IF_ERROR(impl->start());
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const { return impl_->port_; }
+Status HttpServer::reloadCertificate() { return impl_->reloadCertificate(); }
+size_t HttpServer::openConnections() const { return impl_->open_.load(); }
+uint64_t HttpServer::rejectedConnections() const { return impl_->rejected_.load(); }
+
+}  // namespace rotor::adoption

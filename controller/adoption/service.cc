@@ -1,0 +1,240 @@
+#include "controller/adoption/service.h"
+
+#include <openssl/crypto.h>
+
+#include <nlohmann/json.hpp>
+
+#include "controller/api/validate.h"
+#include "controller/common/fingerprint.h"
+#include "controller/common/strings.h"
+#include "controller/pki/digest.h"
+
+namespace rotor::adoption {
+namespace {
+
+using nlohmann::json;
+
+HttpResponse jsonResponse(int status, const json& body) {
+  return {status, "application/json", body.dump() + "\n", {}};
+}
+
+HttpResponse refusal(int status, std::string_view reason, std::string_view message) {
+  return jsonResponse(status, {{"code", status}, {"reason", reason}, {"message", message}});
+}
+
+HttpResponse unauthorized(std::string_view message, bool invalidToken) {
+  HttpResponse r = refusal(401, "Unauthorized", message);
+  r.headers.emplace_back("WWW-Authenticate",
+                         invalidToken ? "Bearer realm=\"rotor\", error=\"invalid_token\"" : "Bearer realm=\"rotor\"");
+  return r;
+}
+
+/** Path segments of the target, without its query. */
+std::vector<std::string> segmentsOf(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  std::vector<std::string> out;
+  for (std::string& s : split(target, '/')) {
+    if (!s.empty()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+/** True when the If-None-Match header names `etag` (or is "*"). */
+bool matchesEtag(std::string_view header, const std::string& etag) {
+  for (const std::string& part : split(header, ',')) {
+    std::string_view tag = trim(part);
+    if (tag == "*") return true;
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == etag) return true;
+  }
+  return false;
+}
+
+/** Constant-time check of a bearer token against the stored digests: every digest is compared
+ *  in full, so timing says nothing about how much of a token was right. */
+bool tokenMatches(std::string_view token, const std::vector<std::string>& digests) {
+  const std::string presented = pki::sha256Hex(token);
+  bool match = false;
+  for (const std::string& digest : digests) {
+    if (digest.size() == presented.size()) {
+      match |= CRYPTO_memcmp(digest.data(), presented.data(), presented.size()) == 0;
+    }
+  }
+  return match;
+}
+
+}  // namespace
+
+std::string_view checkInResultName(CheckInResult result) {
+  switch (result) {
+    case CheckInResult::kAccepted: return "accepted";
+    case CheckInResult::kBadRequest: return "bad_request";
+    case CheckInResult::kUnauthorized: return "unauthorized";
+    case CheckInResult::kNotFound: return "not_found";
+    case CheckInResult::kError: return "error";
+    case CheckInResult::kCount: break;
+  }
+  return "unknown";
+}
+
+void AdoptionService::invalidate(const api::ObjectKey& key) {
+  std::lock_guard lock(viewsMu_);
+  views_.erase(key);
+}
+
+StatusOr<std::shared_ptr<const AdoptionService::View>> AdoptionService::viewOf(const api::ObjectKey& key) {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(viewsMu_);
+    if (auto it = views_.find(key); it != views_.end() && now - it->second->readAt < kViewTtl) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const View> view, readView(key));
+  std::lock_guard lock(viewsMu_);
+  views_[key] = view;
+  return view;
+}
+
+StatusOr<std::shared_ptr<const AdoptionService::View>> AdoptionService::readView(const api::ObjectKey& key) {
+  auto view = std::make_shared<View>();
+  view->readAt = std::chrono::steady_clock::now();
+  StatusOr<store::CertificateRotation> r = store_.getRotation(key);
+  if (r.status().code() == Code::kNotFound) return std::shared_ptr<const View>(view);
+  RETURN_IF_ERROR(r.status());
+  view->exists = true;
+  ASSIGN_OR_RETURN(view->tokenDigests, store_.readAgentTokenDigests(key));
+  ASSIGN_OR_RETURN(store::Versioned<std::optional<std::string>> bundle, store_.readBundle(*r));
+  if (bundle.value) {
+    view->bundlePem = *bundle.value;
+    view->etag = "\"" + pki::sha256Hex(view->bundlePem) + "\"";
+  }
+  return std::shared_ptr<const View>(view);
+}
+
+HttpResponse AdoptionService::count(CheckInResult result, HttpResponse response) {
+  checkIns_[static_cast<size_t>(result)].fetch_add(1, std::memory_order_relaxed);
+  return response;
+}
+
+HttpResponse AdoptionService::handle(const HttpRequest& request) {
+  const std::vector<std::string> path = segmentsOf(request.target);
+  const bool bundlePath = path.size() == 6 && path[5] == "bundle";
+  const bool agentPath = path.size() == 7 && path[5] == "agents";
+  if (!(bundlePath || agentPath) || path[0] != "v1" || path[1] != "namespaces" || path[3] != "rotations") {
+    return refusal(404, "NotFound", "no such endpoint; see docs/adoption-api.md");
+  }
+  const bool put = request.method == "PUT";
+  if ((bundlePath && request.method != "GET" && request.method != "HEAD") || (agentPath && !put)) {
+    HttpResponse r = refusal(405, "MethodNotAllowed", request.method + " is not allowed here");
+    r.headers.emplace_back("Allow", bundlePath ? "GET, HEAD" : "PUT");
+    return agentPath ? count(CheckInResult::kBadRequest, std::move(r)) : r;
+  }
+  const auto done = [&](CheckInResult result, HttpResponse r) { return put ? count(result, std::move(r)) : r; };
+  const api::ObjectKey key{path[2], path[4]};
+  if (!api::isDns1123Label(key.ns) || !api::isDns1123Subdomain(key.name)) {
+    return done(CheckInResult::kBadRequest, refusal(400, "InvalidName", "namespace or rotation name is not valid"));
+  }
+  if (agentPath && !store::isValidAgentId(path[6])) {
+    return done(CheckInResult::kBadRequest,
+                refusal(400, "InvalidAgentId",
+                        "agent id must be 1 to " + std::to_string(store::kMaxAgentIdLength) +
+                            " characters of A-Z a-z 0-9 . _ : -"));
+  }
+  StatusOr<std::shared_ptr<const View>> view = viewOf(key);
+  if (!view.ok()) {
+    return done(CheckInResult::kError, refusal(503, "Unavailable", "the rotation cannot be read now; retry"));
+  }
+  if (!(*view)->exists) {
+    return done(CheckInResult::kNotFound, refusal(404, "RotationNotFound", "CertificateRotation " + key.toString() +
+                                                                                " does not exist"));
+  }
+  if (auto denied = authorize(request, **view, agentPath ? path[6] : std::string())) {
+    return done(CheckInResult::kUnauthorized, std::move(*denied));
+  }
+  return agentPath ? putAgent(request, key, **view, path[6]) : getBundle(request, **view);
+}
+
+std::optional<HttpResponse> AdoptionService::authorize(const HttpRequest& request, const View& view,
+                                                       const std::string& agentId) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (request.authorization.starts_with(kBearer)) {
+    if (tokenMatches(trim(std::string_view(request.authorization).substr(kBearer.size())), view.tokenDigests)) {
+      return std::nullopt;
+    }
+    return unauthorized("the bearer token is not valid for this rotation", true);
+  }
+  if (!request.authorization.empty()) {
+    return unauthorized("only Bearer authorization is supported", true);
+  }
+  if (request.clientIdentity) {
+    if (agentId.empty() || *request.clientIdentity == agentId) return std::nullopt;
+    return refusal(403, "Forbidden", "a client certificate may only report for the agent id it names");
+  }
+  return unauthorized("a bearer token or a client certificate is required", false);
+}
+
+HttpResponse AdoptionService::getBundle(const HttpRequest& request, const View& view) {
+  if (view.etag.empty()) {
+    return refusal(404, "NoBundleYet", "the rotation has not written its trust bundle yet; retry");
+  }
+  HttpResponse r;
+  r.headers.emplace_back("ETag", view.etag);
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  if (!request.ifNoneMatch.empty() && matchesEtag(request.ifNoneMatch, view.etag)) {
+    r.status = 304;
+    return r;
+  }
+  r.contentType = "application/x-pem-file";
+  r.body = request.method == "HEAD" ? std::string() : view.bundlePem;
+  return r;
+}
+
+HttpResponse AdoptionService::putAgent(const HttpRequest& request, const api::ObjectKey& key, const View& view,
+                                       const std::string& agentId) {
+  const auto bad = [&](std::string_view reason, std::string_view message) {
+    return count(CheckInResult::kBadRequest, refusal(400, reason, message));
+  };
+  if (request.body.size() > kMaxBodyBytes) {
+    return count(CheckInResult::kBadRequest,
+                 refusal(413, "BodyTooLarge", "a check-in body is at most " + std::to_string(kMaxBodyBytes) + " bytes"));
+  }
+  const std::string_view type = trim(std::string_view(request.contentType).substr(0, request.contentType.find(';')));
+  if (!type.empty() && toLower(type) != "application/json") {
+    return count(CheckInResult::kBadRequest,
+                 refusal(415, "UnsupportedMediaType", "the body must be application/json"));
+  }
+  const json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return bad("MalformedBody", "the body must be a JSON object {\"trusted\": [...], \"version\": \"...\"}");
+  }
+  CheckIn report{agentId, {}, {}};
+  const auto trusted = body.find("trusted");
+  if (trusted == body.end() || !trusted->is_array()) {
+    return bad("MissingTrusted", "\"trusted\" must be an array of \"sha256:<hex>\" fingerprints");
+  }
+  if (trusted->size() > kMaxTrusted) {
+    return bad("TooManyFingerprints", "at most " + std::to_string(kMaxTrusted) + " fingerprints per agent");
+  }
+  for (const json& item : *trusted) {
+    StatusOr<Fingerprint> fp = item.is_string() ? Fingerprint::parse(item.get<std::string>())
+                                                : StatusOr<Fingerprint>(invalidArgument("not a string"));
+    if (!fp.ok()) {
+      return bad("InvalidFingerprint", "each entry of \"trusted\" must read sha256:<64 hex digits>");
+    }
+    report.trusted.push_back(fp->toString());
+  }
+  if (const auto version = body.find("version"); version != body.end()) {
+    if (!version->is_string()) return bad("InvalidVersion", "\"version\" must be a string");
+    report.version = version->get<std::string>();
+  }
+  Status s = registry_.checkIn(key, report);
+  if (s.code() == Code::kInvalidArgument) return bad("InvalidCheckIn", s.message());
+  if (s.code() == Code::kNotFound) {
+    return count(CheckInResult::kNotFound,
+                 refusal(404, "RotationNotFound", "CertificateRotation " + key.toString() + " does not exist"));
+  }
+  if (!s.ok()) return count(CheckInResult::kError, refusal(503, "Unavailable", "the check-in could not be recorded"));
+  const std::string etag = view.etag.empty() ? std::string() : view.etag.substr(1, view.etag.size() - 2);
+  return count(CheckInResult::kAccepted, jsonResponse(200, {{"bundleEtag", etag}}));
+}
+
+}  // namespace rotor::adoption

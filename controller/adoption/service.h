@@ -1,0 +1,76 @@
+#pragma once
+
+// The adoption API's handlers (docs/adoption-api.md is the wire format):
+//   GET /v1/namespaces/{ns}/rotations/{name}/bundle             the trust bundle; ETag, 304
+//   PUT /v1/namespaces/{ns}/rotations/{name}/agents/{agentId}   what the agent trusts now
+// Every refusal is a precise 4xx with a JSON body {"code","reason","message"} and changes nothing.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "controller/adoption/http.h"
+#include "controller/adoption/registry.h"
+#include "controller/common/clock.h"
+#include "controller/store/store.h"
+
+namespace rotor::adoption {
+
+/** Largest PUT body accepted; a check-in is a few hundred bytes. */
+inline constexpr size_t kMaxBodyBytes = 16 * 1024;
+/** Most fingerprints one agent may report. */
+inline constexpr size_t kMaxTrusted = 64;
+
+/** Check-in outcomes, counted for rotor_agent_checkins_total{result}. */
+enum class CheckInResult { kAccepted, kBadRequest, kUnauthorized, kNotFound, kError, kCount };
+std::string_view checkInResultName(CheckInResult result);
+
+class AdoptionService {
+public:
+  /** How long what the service read about a rotation (existence, token digests, bundle) is
+   *  reused before it is read again; writes through AdoptionStore invalidate it at once. */
+  static constexpr std::chrono::seconds kViewTtl{2};
+
+  AdoptionService(store::Store& store, AgentRegistry& registry, const Clock& clock)
+      : store_(store), registry_(registry), clock_(clock) {}
+
+  HttpResponse handle(const HttpRequest& request);
+
+  /** Forgets what was read about the rotation (its bundle or tokens changed, or it was deleted). */
+  void invalidate(const api::ObjectKey& key);
+
+  uint64_t checkIns(CheckInResult result) const { return checkIns_[static_cast<size_t>(result)].load(); }
+
+private:
+  /** What the handlers need to know of a rotation, read together and cached for kViewTtl. */
+  struct View {
+    bool exists = false;
+    std::vector<std::string> tokenDigests;
+    std::string bundlePem;
+    std::string etag;  // quoted SHA-256 of bundlePem; empty while there is no bundle
+    std::chrono::steady_clock::time_point readAt;
+  };
+
+  StatusOr<std::shared_ptr<const View>> viewOf(const api::ObjectKey& key);
+  StatusOr<std::shared_ptr<const View>> readView(const api::ObjectKey& key);
+  /** Null when the caller may act for `agentId` (empty: any agent), else the refusal. */
+  std::optional<HttpResponse> authorize(const HttpRequest& request, const View& view, const std::string& agentId);
+  HttpResponse getBundle(const HttpRequest& request, const View& view);
+  HttpResponse putAgent(const HttpRequest& request, const api::ObjectKey& key, const View& view,
+                        const std::string& agentId);
+  HttpResponse count(CheckInResult result, HttpResponse response);
+
+  store::Store& store_;
+  AgentRegistry& registry_;
+  const Clock& clock_;
+  std::mutex viewsMu_;
+  std::map<api::ObjectKey, std::shared_ptr<const View>> views_;
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(CheckInResult::kCount)> checkIns_{};
+};
+
+}  // namespace rotor::adoption

@@ -1,0 +1,233 @@
+#include "controller/adoption/service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "controller/adoption/adoption_store.h"
+#include "controller/pki/digest.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/memory_store.h"
+#include "tests/support/rotation_harness.h"
+#include "tests/support/status_matchers.h"
+
+namespace rotor::adoption {
+namespace {
+
+using nlohmann::json;
+
+const std::string kToken = "s3cr3t-token-for-tests";
+const std::string kBundle = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+std::string fp(char digit) { return "sha256:" + std::string(64, digit); }
+
+class AdoptionServiceTest : public ::testing::Test {
+protected:
+  AdoptionServiceTest() {
+    rotation_ = *store_.applyRotation(rotor::testing::rotationTemplate());
+    EXPECT_OK(store_.addAgentTokenDigest(rotation_.key(), pki::sha256Hex(kToken)));
+    EXPECT_OK(store_.writeBundle(rotation_, kBundle, {}));
+  }
+
+  HttpResponse put(const std::string& agent, const std::string& body, const std::string& token = kToken) {
+    HttpRequest r{"PUT", "/v1/namespaces/default/rotations/proxy/agents/" + agent, "Bearer " + token, "",
+                  "application/json", body, std::nullopt};
+    return service_.handle(r);
+  }
+  HttpResponse getBundle(const std::string& ifNoneMatch = "", const std::string& token = kToken) {
+    return service_.handle({"GET", "/v1/namespaces/default/rotations/proxy/bundle", "Bearer " + token, ifNoneMatch,
+                            "", "", std::nullopt});
+  }
+  static std::string reasonOf(const HttpResponse& r) { return json::parse(r.body).at("reason"); }
+  std::string headerOf(const HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+  std::vector<store::AgentRecord> agents() { return *store_.listAgents(rotation_.key()); }
+
+  rotor::testing::FakeClock clock_;
+  rotor::testing::MemoryStore store_{clock_};
+  AgentRegistry registry_{store_, clock_};
+  AdoptionService service_{store_, registry_, clock_};
+  store::CertificateRotation rotation_;
+};
+
+TEST_F(AdoptionServiceTest, BundleIsServedWithItsSha256AsETagAndRevalidatesTo304) {
+  HttpResponse first = getBundle();
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body, kBundle);
+  EXPECT_EQ(headerOf(first, "ETag"), "\"" + pki::sha256Hex(kBundle) + "\"");
+  HttpResponse again = getBundle(headerOf(first, "ETag"));
+  EXPECT_EQ(again.status, 304);
+  EXPECT_TRUE(again.body.empty());
+  EXPECT_EQ(getBundle("\"other\", W/" + headerOf(first, "ETag")).status, 304);
+  EXPECT_EQ(getBundle("\"other\"").status, 200);
+}
+
+TEST_F(AdoptionServiceTest, ABundleWrittenThroughTheAdoptionStoreIsServedAtOnce) {
+  AdoptionStore view(store_, registry_, service_);
+  const std::string before = headerOf(getBundle(), "ETag");
+  auto stored = view.readBundle(rotation_);
+  ASSERT_OK(stored);
+  ASSERT_OK(view.writeBundle(rotation_, kBundle + kBundle, stored->version));
+  HttpResponse after = getBundle(before);
+  EXPECT_EQ(after.status, 200);
+  EXPECT_EQ(after.body, kBundle + kBundle);
+}
+
+TEST_F(AdoptionServiceTest, CheckInIsRecordedAndAnswersWithTheBundleETag) {
+  HttpResponse r = put("agent-1", R"({"trusted": ["sha256:)" + std::string(64, 'A') + R"("], "version": "2.4.1"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("bundleEtag"), pki::sha256Hex(kBundle));
+  ASSERT_OK(registry_.flush());
+  ASSERT_EQ(agents().size(), 1u);
+  EXPECT_EQ(agents()[0], (store::AgentRecord{"agent-1", clock_.now(), {fp('a')}, "2.4.1"}));
+  EXPECT_EQ(service_.checkIns(CheckInResult::kAccepted), 1u);
+}
+
+TEST_F(AdoptionServiceTest, BadInputGetsAPrecise4xxAndChangesNothing) {
+  struct Case {
+    std::string agent, body, token;
+    int status;
+    std::string reason;
+  };
+  const std::string ok = R"({"trusted": [")" + fp('1') + R"("]})";
+  const std::vector<Case> cases = {
+      {"agent-1", "{not json", kToken, 400, "MalformedBody"},
+      {"agent-1", "[]", kToken, 400, "MalformedBody"},
+      {"agent-1", "{}", kToken, 400, "MissingTrusted"},
+      {"agent-1", R"({"trusted": "sha256:x"})", kToken, 400, "MissingTrusted"},
+      {"agent-1", R"({"trusted": ["sha256:abc"]})", kToken, 400, "InvalidFingerprint"},
+      {"agent-1", R"({"trusted": ["md5:)" + std::string(64, 'a') + R"("]})", kToken, 400, "InvalidFingerprint"},
+      {"agent-1", R"({"trusted": [1]})", kToken, 400, "InvalidFingerprint"},
+      {"agent-1", R"({"trusted": [], "version": 7})", kToken, 400, "InvalidVersion"},
+      {"agent-1", R"({"trusted": [], "version": "1 0"})", kToken, 400, "InvalidCheckIn"},
+      {"agent 1", ok, kToken, 400, "InvalidAgentId"},
+      {"agent%2F1", ok, kToken, 400, "InvalidAgentId"},
+      {std::string(129, 'a'), ok, kToken, 400, "InvalidAgentId"},
+      {"agent-1", std::string(kMaxBodyBytes + 1, ' '), kToken, 413, "BodyTooLarge"},
+      {"agent-1", ok, "wrong", 401, "Unauthorized"},
+      {"agent-1", ok, "", 401, "Unauthorized"},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r = put(c.agent, c.body, c.token);
+    EXPECT_EQ(r.status, c.status) << c.body;
+    EXPECT_EQ(reasonOf(r), c.reason) << c.body;
+  }
+  std::string many = R"({"trusted": [)";
+  for (size_t i = 0; i <= kMaxTrusted; ++i) many += (i ? ",\"" : "\"") + fp('1') + "\"";
+  EXPECT_EQ(reasonOf(put("agent-1", many + "]}")), "TooManyFingerprints");
+  HttpRequest xml{"PUT", "/v1/namespaces/default/rotations/proxy/agents/a", "Bearer " + kToken, "", "text/xml", ok, {}};
+  EXPECT_EQ(service_.handle(xml).status, 415);
+  ASSERT_OK(registry_.flush());
+  EXPECT_TRUE(agents().empty());
+  EXPECT_EQ(service_.checkIns(CheckInResult::kAccepted), 0u);
+  EXPECT_GT(service_.checkIns(CheckInResult::kBadRequest), 10u);
+}
+
+TEST_F(AdoptionServiceTest, RoutingAnswers404And405Precisely) {
+  const auto call = [&](const std::string& method, const std::string& target) {
+    return service_.handle({method, target, "Bearer " + kToken, "", "", "", std::nullopt});
+  };
+  EXPECT_EQ(reasonOf(call("GET", "/v1/namespaces/default/rotations/missing/bundle")), "RotationNotFound");
+  EXPECT_EQ(reasonOf(call("GET", "/v2/namespaces/default/rotations/proxy/bundle")), "NotFound");
+  EXPECT_EQ(reasonOf(call("GET", "/v1/namespaces/Bad_NS/rotations/proxy/bundle")), "InvalidName");
+  HttpResponse r = call("POST", "/v1/namespaces/default/rotations/proxy/bundle");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(headerOf(r, "Allow"), "GET, HEAD");
+  EXPECT_EQ(call("GET", "/v1/namespaces/default/rotations/proxy/agents/a").status, 405);
+  EXPECT_EQ(call("GET", "/v1/namespaces/default/rotations/proxy/bundle?watch=1").status, 200);
+  EXPECT_EQ(call("HEAD", "/v1/namespaces/default/rotations/proxy/bundle").body, "");
+}
+
+TEST_F(AdoptionServiceTest, MissingOrWrongTokenIs401WithAChallenge) {
+  HttpResponse none = service_.handle({"GET", "/v1/namespaces/default/rotations/proxy/bundle", "", "", "", "", {}});
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(headerOf(none, "WWW-Authenticate"), "Bearer realm=\"rotor\"");
+  HttpResponse wrong = getBundle("", kToken + "x");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_THAT(headerOf(wrong, "WWW-Authenticate"), ::testing::HasSubstr("invalid_token"));
+  HttpResponse basic =
+      service_.handle({"GET", "/v1/namespaces/default/rotations/proxy/bundle", "Basic YTpi", "", "", "", {}});
+  EXPECT_EQ(basic.status, 401);
+  EXPECT_THAT(wrong.body, ::testing::Not(::testing::HasSubstr(kToken)));
+}
+
+TEST_F(AdoptionServiceTest, ATokenOfAnotherRotationIsRefused) {
+  store::CertificateRotation other = rotor::testing::rotationTemplate();
+  other.metadata.name = "other";
+  ASSERT_OK(store_.applyRotation(other).status());
+  ASSERT_OK(store_.addAgentTokenDigest(other.key(), pki::sha256Hex("other-token")));
+  EXPECT_EQ(getBundle("", "other-token").status, 401);
+}
+
+TEST_F(AdoptionServiceTest, AClientCertificateActsOnlyForTheAgentItNames) {
+  const std::string body = R"({"trusted": [")" + fp('1') + R"("]})";
+  HttpRequest r{"PUT", "/v1/namespaces/default/rotations/proxy/agents/agent-1", "", "", "", body, "agent-1"};
+  EXPECT_EQ(service_.handle(r).status, 200);
+  r.target = "/v1/namespaces/default/rotations/proxy/agents/agent-2";
+  HttpResponse other = service_.handle(r);
+  EXPECT_EQ(other.status, 403);
+  EXPECT_EQ(service_.handle({"GET", "/v1/namespaces/default/rotations/proxy/bundle", "", "", "", "", "agent-9"}).status,
+            200);
+}
+
+TEST_F(AdoptionServiceTest, TokensAddedThroughTheAdoptionStoreWorkAtOnce) {
+  AdoptionStore view(store_, registry_, service_);
+  EXPECT_EQ(getBundle("", "new-token").status, 401);
+  ASSERT_OK(view.addAgentTokenDigest(rotation_.key(), pki::sha256Hex("new-token")));
+  EXPECT_EQ(getBundle("", "new-token").status, 200);
+}
+
+TEST(AgentRegistryTest, SurvivesARestartThroughTheStoreAndKeepsLastSeen) {
+  rotor::testing::FakeClock clock;
+  rotor::testing::MemoryStore store(clock);
+  auto r = *store.applyRotation(rotor::testing::rotationTemplate());
+  {
+    AgentRegistry registry(store, clock);
+    ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('2'), fp('1'), fp('2')}, "1.0"}));
+    ASSERT_OK(registry.checkIn(r.key(), {"b", {fp('1')}, ""}));
+    EXPECT_EQ(registry.dirtyCount(), 2u);
+    ASSERT_OK(registry.flush());
+    EXPECT_EQ(registry.dirtyCount(), 0u);
+  }
+  AgentRegistry restarted(store, clock);
+  ASSERT_OK(restarted.loadAll());
+  EXPECT_EQ(restarted.agentCount(), 2u);
+  std::map<std::string, store::AgentRecord> seen;
+  ASSERT_OK(restarted.visit(r.key(), [&](const store::AgentRecord& a) { seen[a.id] = a; }));
+  EXPECT_EQ(seen["a"].trusted, (std::vector<std::string>{fp('1'), fp('2')}));
+  EXPECT_EQ(seen["a"].lastSeen, clock.now());
+  EXPECT_THAT(restarted.checkIn({"default", "missing"}, {"a", {}, ""}), rotor::testing::StatusIs(Code::kNotFound));
+}
+
+TEST(AgentRegistryTest, NotifiesOnlyWhenAnAgentAppearsOrItsTrustChanges) {
+  rotor::testing::FakeClock clock;
+  rotor::testing::MemoryStore store(clock);
+  auto r = *store.applyRotation(rotor::testing::rotationTemplate());
+  AgentRegistry registry(store, clock);
+  int changes = 0;
+  registry.setOnChange([&](const api::ObjectKey&) { ++changes; });
+  ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, ""}));
+  clock.advance(std::chrono::seconds(30));
+  ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, "1.1"}));
+  EXPECT_EQ(changes, 1);
+  ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1'), fp('2')}, "1.1"}));
+  EXPECT_EQ(changes, 2);
+}
+
+TEST(AgentRegistryTest, AFailedFlushKeepsTheRecordsForTheNextOne) {
+  rotor::testing::FakeClock clock;
+  rotor::testing::MemoryStore store(clock);
+  auto r = *store.applyRotation(rotor::testing::rotationTemplate());
+  AgentRegistry registry(store, clock);
+  ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, ""}));
+  ASSERT_OK(store.deleteRotation(r.key()));
+  ASSERT_OK(registry.flush());  // the rotation is gone: its agents are forgotten, not an error
+  EXPECT_EQ(registry.agentCount(), 0u);
+}
+
+}  // namespace
+}  // namespace rotor::adoption
