@@ -173,8 +173,7 @@ private:
     lowest().expires_after(server_.options().headerTimeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec == http::error::header_limit) return self->fail(431, "request header too large");
-                              if (ec) return;
+                              if (ec) return self->refuseOrDrop(ec);
                               self->readBody();
                             });
   }
@@ -182,8 +181,7 @@ private:
   void readBody() {
     lowest().expires_after(server_.options().bodyTimeout);
     http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
-      if (ec == http::error::body_limit) return self->fail(413, "request body too large");
-      if (ec) return;
+      if (ec) return self->refuseOrDrop(ec);
       self->respond();
     });
   }
@@ -199,6 +197,14 @@ private:
     request.body = req.body();
     request.clientIdentity = identity_;
     write(server_.handle(request), req.keep_alive());
+  }
+
+  /** A request over a limit gets its status before the connection closes; anything else (a
+   *  timeout, a reset, garbage) just ends the connection. Content-Length beyond the body limit is
+   *  caught while the header is parsed, before any of the body is read. */
+  void refuseOrDrop(beast::error_code ec) {
+    if (ec == http::error::header_limit) return fail(431, "request header too large");
+    if (ec == http::error::body_limit) return fail(413, "request body too large");
   }
 
   void fail(int status, std::string_view message) {
