@@ -18,6 +18,13 @@
 #include "controller/manager/manager.h"
 #include "controller/probe/tls_prober.h"
 #include "controller/store/local/dir_watch.h"
+#include "controller/adoption/endpoint.h"
+#include "controller/pki/digest.h"
+#include "controller/common/strings.h"
+#include "controller/store/local/atomic_file.h"
+#include "reconcilers/gates.h"
+#include <sys/resource.h>
+#include <openssl/rand.h>
 #include "reconcilers/driver.h"
 
 namespace rotor::cli {
@@ -233,6 +240,48 @@ std::pair<LogLevel, LogFormat> logSettings(const Invocation& inv) {
   return {level->second, format == "json" ? LogFormat::kJson : LogFormat::kText};
 }
 
+/** The adoption API's settings from --adoption-* flags; nullopt when it is not asked for. */
+StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Invocation& inv) {
+  if (!inv.has("adoption-addr")) {
+    for (const char* f : {"adoption-cert", "adoption-key", "adoption-client-ca", "adoption-insecure"}) {
+      if (inv.has(f)) throw UsageError{std::string("--") + f + " needs --adoption-addr"};
+    }
+    return std::optional<adoption::EndpointOptions>();
+  }
+  adoption::EndpointOptions o;
+  const std::string addr = inv.get("adoption-addr");
+  const size_t colon = addr.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) {
+    try {
+      port = std::stoi(addr.substr(colon + 1));
+    } catch (const std::exception&) {
+    }
+  }
+  if (colon == std::string::npos || port < 0 || port > 65535) {
+    throw UsageError{"--adoption-addr must be HOST:PORT, e.g. 0.0.0.0:8444"};
+  }
+  o.server.host = addr.substr(0, colon);
+  o.server.port = static_cast<uint16_t>(port);
+  o.server.plainHttp = inv.has("adoption-insecure");
+  o.server.certFile = inv.get("adoption-cert");
+  o.server.keyFile = inv.get("adoption-key");
+  o.server.clientCaFile = inv.get("adoption-client-ca");
+  if (!o.server.plainHttp && (o.server.certFile.empty() || o.server.keyFile.empty())) {
+    throw UsageError{"the adoption API needs --adoption-cert and --adoption-key (or --adoption-insecure for plain HTTP)"};
+  }
+  return std::optional<adoption::EndpointOptions>(o);
+}
+
+/** Thousands of agent connections need more descriptors than the usual soft limit of 1024. */
+void raiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int runController(Context& ctx, const Invocation& inv) {
   const auto [level, format] = logSettings(inv);
   Logger log(ctx.err, ctx.clock, level, format);
@@ -242,14 +291,29 @@ int runController(Context& ctx, const Invocation& inv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   if (!inv.has("once")) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A peer that hangs up mid-write is an error on that connection, not the end of the process.
+  std::signal(SIGPIPE, SIG_IGN);
 
   auto store = openStore(ctx, inv);
   if (!store.ok()) return fail(ctx, store.status());
   auto lock = (*store)->lockForController();
   if (!lock.ok()) return fail(ctx, lock.status());
+  auto adoptionOptions = adoptionOptionsFrom(inv);
+  if (!adoptionOptions.ok()) return fail(ctx, adoptionOptions.status());
   probe::TlsProber prober;
   LoggingEventRecorder events(log);
-  reconcilers::RotationContext rc{**store, ctx.clock, prober, events};
+  // Filled in below once the manager exists; check-ins that move a gate wake its rotation.
+  std::function<void(const api::ObjectKey&)> wake = [](const api::ObjectKey&) {};
+  std::unique_ptr<adoption::AdoptionEndpoint> endpoint;
+  if (*adoptionOptions) {
+    raiseFileLimit();
+    auto started = adoption::AdoptionEndpoint::start(**store, ctx.clock, log, **adoptionOptions,
+                                                     [&wake](const api::ObjectKey& key) { wake(key); });
+    if (!started.ok()) return fail(ctx, started.status());
+    endpoint = std::move(started).value();
+  }
+  store::Store& reconcileStore = endpoint ? endpoint->store() : static_cast<store::Store&>(**store);
+  reconcilers::RotationContext rc{reconcileStore, ctx.clock, prober, events};
   manager::Manager manager(rc, log);
   if (inv.has("once")) {
     // One pass over every rotation: as far as each can go without waiting.
@@ -258,6 +322,7 @@ int runController(Context& ctx, const Invocation& inv) {
     }
     return 0;
   }
+  wake = [&manager](const api::ObjectKey& key) { manager.notify(key); };
   auto watch = store::local::DirWatch::start((*store)->stateDirectory(),
                                              [&manager](const api::ObjectKey& key) { manager.notify(key); });
   if (!watch.ok()) {
@@ -271,6 +336,7 @@ int runController(Context& ctx, const Invocation& inv) {
   log.info("Shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
   loop.request_stop();
   loop.join();
+  endpoint.reset();
   log.info("Stopped controller");
   return 0;
 }
@@ -398,6 +464,75 @@ int runPlan(Context& ctx, const Invocation& inv) {
   });
 }
 
+/** A new bearer token: "rotor_" and 64 hex digits from the system's CSPRNG. */
+StatusOr<std::string> newToken() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return unavailable("the random number generator failed");
+  return "rotor_" + hexEncode(bytes);
+}
+
+int runToken(Context& ctx, const Invocation& inv) {
+  if (inv.positional.size() != 1) throw UsageError{"token takes exactly one NAME"};
+  auto store = openStore(ctx, inv);
+  if (!store.ok()) return fail(ctx, store.status());
+  auto token = newToken();
+  if (!token.ok()) return fail(ctx, token.status());
+  const api::ObjectKey key = keyFrom(inv, inv.positional[0]);
+  if (inv.has("file")) {
+    // Written before the digest is stored: a token that cannot be kept is never valid.
+    if (Status s = store::local::writeFileAtomic(inv.get("file"), *token + "\n", store::local::kPrivateFileMode);
+        !s.ok()) {
+      return fail(ctx, s);
+    }
+  }
+  if (Status s = (*store)->addAgentTokenDigest(key, pki::sha256Hex(*token)); !s.ok()) return fail(ctx, s);
+  if (inv.has("file")) {
+    ctx.out << "token for " << key.toString() << " written to " << inv.get("file") << "\n";
+  } else {
+    ctx.out << *token << "\n";
+  }
+  return 0;
+}
+
+int runAgents(Context& ctx, const Invocation& inv) {
+  static const std::vector<std::string> kStates = {"adopted", "pending", "stale"};
+  const std::string want = inv.get("state");
+  if (!want.empty() && std::find(kStates.begin(), kStates.end(), want) == kStates.end()) {
+    throw UsageError{"--state must be adopted, pending or stale"};
+  }
+  if (inv.positional.size() != 1) throw UsageError{"agents takes exactly one NAME"};
+  auto store = openStore(ctx, inv);
+  if (!store.ok()) return fail(ctx, store.status());
+  auto r = (*store)->getRotation(keyFrom(inv, inv.positional[0]));
+  if (!r.ok()) return fail(ctx, r.status());
+  // Adoption is measured against the CA being rolled out, or the current one when none is.
+  const std::optional<api::CertificateRef>& target = r->status.ca.next ? r->status.ca.next : r->status.ca.current;
+  const std::string fingerprint = target ? target->fingerprint : std::string();
+  const SystemTime now = ctx.clock.now();
+  std::vector<store::AgentRecord> agents;
+  std::map<std::string, int> counts;
+  Status s = (*store)->visitAgents(r->key(), [&](const store::AgentRecord& a) {
+    const std::string state(reconcilers::agentStateName(
+        reconcilers::classifyAgent(a, fingerprint, now, r->spec.adoption.staleAfter)));
+    ++counts[state];
+    if (want.empty() || want == state) agents.push_back(a);
+  });
+  if (!s.ok()) return fail(ctx, s);
+  std::sort(agents.begin(), agents.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  ctx.out << "Measured against " << (r->status.ca.next ? "the new CA " : "the current CA ")
+          << (fingerprint.empty() ? "(none yet)" : fingerprint) << ": " << counts["adopted"] << " adopted, "
+          << counts["pending"] << " pending, " << counts["stale"] << " stale\n";
+  if (agents.empty()) return 0;
+  std::vector<std::vector<std::string>> rows = {{"AGENT", "STATE", "LAST SEEN", "VERSION", "TRUSTS"}};
+  for (const store::AgentRecord& a : agents) {
+    const auto state = reconcilers::classifyAgent(a, fingerprint, now, r->spec.adoption.staleAfter);
+    rows.push_back({a.id, std::string(reconcilers::agentStateName(state)), formatAge(std::chrono::duration_cast<Duration>(now - a.lastSeen)) + " ago",
+                    a.version.empty() ? "-" : a.version, std::to_string(a.trusted.size()) + " CA(s)"});
+  }
+  ctx.out << formatTable(rows);
+  return 0;
+}
+
 int runVersion(Context& ctx, const Invocation&) {
   ctx.out << "rotor " << kVersion << "\n";
   return 0;
@@ -412,12 +547,24 @@ const std::vector<Verb>& verbs() {
         {"all-namespaces", "A", false, "list rotations in every namespace"}},
        runGet},
       {"delete", "rotor delete NAME", "Delete a rotation (served files, bundles and backups stay)", {}, runDelete},
-      {"controller", "rotor controller --local DIR [--once] [--log-format text|json] [--log-level LEVEL]",
+      {"controller",
+       "rotor controller --local DIR [--once] [--adoption-addr HOST:PORT --adoption-cert F --adoption-key F] "
+       "[--log-format text|json] [--log-level LEVEL]",
        "Run the controller on a state directory until SIGTERM (or one pass with --once)",
        {{"once", "", false, "reconcile every rotation as far as it goes without waiting, then exit"},
+        {"adoption-addr", "", true, "serve the adoption API on HOST:PORT (agents fetch the bundle and check in)"},
+        {"adoption-cert", "", true, "the adoption API's certificate chain (PEM); reloaded when the file changes"},
+        {"adoption-key", "", true, "the adoption API's private key (PEM)"},
+        {"adoption-client-ca", "", true, "accept agent client certificates issued by this CA (mTLS)"},
+        {"adoption-insecure", "", false, "serve the adoption API over plain HTTP (behind a TLS proxy only)"},
         {"log-format", "", true, "text (default) or json"},
         {"log-level", "", true, "debug, info (default), warn or error"}},
        runController},
+      {"token", "rotor token NAME [--file F]",
+       "Create a bearer token for NAME's agents (printed once, or written to F with mode 0600)",
+       {{"file", "", true, "write the token to this file (0600) instead of printing it"}}, runToken},
+      {"agents", "rotor agents NAME [--state adopted|pending|stale]", "List the agents that report for NAME",
+       {{"state", "", true, "only agents in this state"}}, runAgents},
       {"status", "rotor status NAME", "Show a rotation: phase timeline, every gate and why it waits, adoption, snapshots",
        {}, runStatus},
       {"plan", "rotor plan NAME", "Dry run: what the next rotation of NAME would do", {}, runPlan},

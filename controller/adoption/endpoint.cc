@@ -1,0 +1,47 @@
+#include "controller/adoption/endpoint.h"
+
+#include <condition_variable>
+#include <mutex>
+
+namespace rotor::adoption {
+
+StatusOr<std::unique_ptr<AdoptionEndpoint>> AdoptionEndpoint::start(store::Store& store, const Clock& clock,
+                                                                     Logger& log, const EndpointOptions& options,
+                                                                     AgentRegistry::OnChange onChange) {
+  std::unique_ptr<AdoptionEndpoint> e(new AdoptionEndpoint(store, clock, log));
+  const auto began = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(e->registry_.loadAll().withContext("could not load the agent registry"));
+  const auto loadedIn = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
+  e->registry_.setOnChange(std::move(onChange));
+  AdoptionEndpoint* self = e.get();
+  ASSIGN_OR_RETURN(e->server_, HttpServer::start(
+                                   options.server, [self](const HttpRequest& r) { return self->service_.handle(r); }, log));
+  e->flusher_ = std::jthread([self, interval = options.flushInterval](std::stop_token stop) {
+    self->flushLoop(stop, interval);
+  });
+  log.info("Serving the adoption API",
+           {{"address", options.server.host + ":" + std::to_string(e->server_->port())},
+            {"tls", options.server.plainHttp ? "off" : options.server.clientCaFile.empty() ? "on" : "mutual"},
+            {"agents", std::to_string(e->registry_.agentCount())},
+            {"registryLoadedIn", formatDuration(loadedIn)}});
+  return e;
+}
+
+AdoptionEndpoint::~AdoptionEndpoint() {
+  server_.reset();
+  flusher_ = {};  // joins
+  if (Status s = registry_.flush(); !s.ok()) log_.error("Could not persist the last check-ins", {{"error", s.message()}});
+}
+
+void AdoptionEndpoint::flushLoop(std::stop_token stop, std::chrono::milliseconds interval) {
+  std::mutex mu;
+  std::condition_variable_any wake;
+  std::unique_lock lock(mu);
+  while (!wake.wait_for(lock, stop, interval, [] { return false; })) {
+    if (Status s = registry_.flush(); !s.ok()) {
+      log_.warn("Could not persist check-ins; will retry", {{"error", s.message()}});
+    }
+  }
+}
+
+}  // namespace rotor::adoption
