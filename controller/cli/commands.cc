@@ -19,6 +19,7 @@
 #include "controller/probe/tls_prober.h"
 #include "controller/store/local/dir_watch.h"
 #include "controller/adoption/endpoint.h"
+#include "controller/agent/agent.h"
 #include "controller/pki/digest.h"
 #include "controller/common/strings.h"
 #include "controller/store/local/atomic_file.h"
@@ -533,6 +534,69 @@ int runAgents(Context& ctx, const Invocation& inv) {
   return 0;
 }
 
+int runAgent(Context& ctx, const Invocation& inv) {
+  for (const char* f : {"server", "rotation", "id", "trust-store"}) {
+    if (!inv.has(f)) throw UsageError{std::string("agent needs --") + f};
+  }
+  const std::string rotation = inv.get("rotation");
+  const size_t slash = rotation.find('/');
+  agent::ClientOptions client;
+  client.server = inv.get("server");
+  client.ns = slash == std::string::npos ? std::string(api::kDefaultNamespace) : rotation.substr(0, slash);
+  client.rotation = slash == std::string::npos ? rotation : rotation.substr(slash + 1);
+  client.agentId = inv.get("id");
+  client.serverCaFile = inv.get("server-ca");
+  client.clientCertFile = inv.get("client-cert");
+  client.clientKeyFile = inv.get("client-key");
+  if (!store::isValidAgentId(client.agentId)) throw UsageError{"--id must be 1 to 128 of A-Z a-z 0-9 . _ : -"};
+  if (client.clientCertFile.empty() != client.clientKeyFile.empty()) {
+    throw UsageError{"--client-cert and --client-key go together"};
+  }
+  if (inv.has("token-file")) {
+    auto token = readInput(ctx, inv.get("token-file"));
+    if (!token.ok()) return fail(ctx, token.status());
+    client.token = std::string(trim(*token));
+    if (client.token.empty() ||
+        std::any_of(client.token.begin(), client.token.end(), [](char c) { return c <= ' ' || c == 0x7f; })) {
+      return fail(ctx, invalidArgument(inv.get("token-file") + " must hold one token on one line"));
+    }
+  } else if (client.clientCertFile.empty()) {
+    throw UsageError{"agent needs --token-file or --client-cert/--client-key"};
+  }
+  agent::AgentOptions options;
+  options.trustStore = inv.get("trust-store");
+  options.version = std::string("rotor-agent/") + kVersion;
+  if (inv.has("interval")) {
+    auto interval = parseDuration(inv.get("interval"));
+    if (!interval.ok() || *interval <= Duration::zero()) throw UsageError{"--interval must be a duration like 30s"};
+    options.interval = *interval;
+  }
+  const auto [level, format] = logSettings(inv);
+  Logger log(ctx.err, ctx.clock, level, format);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  if (!inv.has("once")) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  auto http = agent::makeHttpClient(client);
+  if (!http.ok()) return fail(ctx, http.status());
+  agent::Agent a(**http, options, log);
+  if (inv.has("once")) {
+    Status s = a.syncOnce();
+    return s.ok() ? 0 : fail(ctx, s);
+  }
+  log.info("Started agent", {{"rotation", client.ns + "/" + client.rotation}, {"id", client.agentId},
+                             {"trustStore", options.trustStore}});
+  std::jthread loop([&a](std::stop_token stop) { a.run(stop); });
+  int received = 0;
+  sigwait(&signals, &received);
+  loop.request_stop();
+  loop.join();
+  log.info("Stopped agent");
+  return 0;
+}
+
 int runVersion(Context& ctx, const Invocation&) {
   ctx.out << "rotor " << kVersion << "\n";
   return 0;
@@ -563,6 +627,23 @@ const std::vector<Verb>& verbs() {
       {"token", "rotor token NAME [--file F]",
        "Create a bearer token for NAME's agents (printed once, or written to F with mode 0600)",
        {{"file", "", true, "write the token to this file (0600) instead of printing it"}}, runToken},
+      {"agent",
+       "rotor agent --server URL --rotation [NS/]NAME --id ID --token-file F --trust-store FILE [--server-ca FILE] "
+       "[--interval D] [--once]",
+       "Run the reference agent: keep FILE in step with the rotation's bundle and report what it trusts",
+       {{"server", "", true, "the adoption API, e.g. https://rotor.example.com:8444"},
+        {"rotation", "", true, "the rotation, as NAMESPACE/NAME or NAME"},
+        {"id", "", true, "this agent's id (1-128 of A-Z a-z 0-9 . _ : -)"},
+        {"token-file", "", true, "file holding the bearer token (rotor token NAME --file F)"},
+        {"client-cert", "", true, "client certificate for mTLS instead of a token"},
+        {"client-key", "", true, "the client certificate's key"},
+        {"trust-store", "", true, "the PEM trust store to keep up to date (written atomically)"},
+        {"server-ca", "", true, "verify the adoption API against this CA instead of the system's"},
+        {"interval", "", true, "how often to sync (default 30s; failures back off up to 5m)"},
+        {"once", "", false, "sync once and exit (non-zero on failure)"},
+        {"log-format", "", true, "text (default) or json"},
+        {"log-level", "", true, "debug, info (default), warn or error"}},
+       runAgent},
       {"agents", "rotor agents NAME [--state adopted|pending|stale]", "List the agents that report for NAME",
        {{"state", "", true, "only agents in this state"}}, runAgents},
       {"status", "rotor status NAME", "Show a rotation: phase timeline, every gate and why it waits, adoption, snapshots",
