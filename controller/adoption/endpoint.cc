@@ -37,7 +37,9 @@ void AdoptionEndpoint::flushLoop(std::stop_token stop, std::chrono::milliseconds
   std::mutex mu;
   std::condition_variable_any wake;
   std::unique_lock lock(mu);
-  while (!wake.wait_for(lock, stop, interval, [] { return false; })) {
+  while (!stop.stop_requested()) {
+    wake.wait_for(lock, stop, interval, [] { return false; });
+    if (stop.stop_requested()) return;  // the destructor flushes once more
     if (Status s = registry_.flush(); !s.ok()) {
       log_.warn("Could not persist check-ins; will retry", {{"error", s.message()}});
     }

@@ -71,16 +71,20 @@ stop_nginx() {
   [ -f "$STATE/nginx/nginx.pid" ] && nginx -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf" -e "$STATE/nginx/error.log" -s quit 2>/dev/null || true
 }
 
-# start_clients N PORT: N loops of curl, each reading the bundle file afresh on every connection.
+# start_clients N PORT [BUNDLE...]: N loops of curl, each reading its bundle file afresh on every
+# connection; client i uses the ((i-1) mod count)-th BUNDLE (default: the rotation's bundle).
 start_clients() {
   local n=$1 port=$2
+  shift 2
+  local bundles=("${@:-$STATE/trust/ca-bundle.pem}")
   mkdir -p "$STATE/clients"
   rm -f "$STATE/clients/stop"
   for i in $(seq 1 "$n"); do
+    local bundle=${bundles[$(((i - 1) % ${#bundles[@]}))]}
     (
       ok=0 failed=0
       while [ ! -f "$STATE/clients/stop" ]; do
-        if curl -sS --max-time 5 --cacert "$STATE/trust/ca-bundle.pem" \
+        if curl -sS --max-time 5 --cacert "$bundle" \
              --resolve "proxy.example.test:$port:127.0.0.1" "https://proxy.example.test:$port/" -o /dev/null \
              2>>"$STATE/clients/$i.err"; then
           ok=$((ok + 1))

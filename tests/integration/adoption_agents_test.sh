@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# End to end with real agents: the controller serves the adoption API over HTTPS, three
+# `rotor agent` processes keep their own trust stores, and 12 curl clients each trust only what
+# their agent wrote. A CA rotation waits while one agent is stopped, names it as the laggard,
+# and goes on when it returns; later, an agent gone stale no longer holds the gate. No client
+# handshake fails.
+set -euo pipefail
+ROTOR=${ROTOR:?path to the rotor binary}
+STATE=$(mktemp -d -t rotor-agents-XXXXXX)
+source "$(dirname "$0")/local_nginx_lib.sh"
+controller_pid=""
+declare -A agent_pids=()
+cleanup() {
+  touch "$STATE/clients/stop" 2>/dev/null || true
+  for pid in "${agent_pids[@]}" $controller_pid; do kill "$pid" 2>/dev/null || true; done
+  stop_nginx
+  wait 2>/dev/null || true
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- controller log" >&2; tail -30 "$STATE/controller.log" >&2 || true
+  echo "--- agent logs" >&2; tail -n 5 "$STATE"/agents/*.log >&2 || true
+  exit 1
+}
+
+start_agent() {
+  "$ROTOR" agent --server "https://127.0.0.1:$api_port" --rotation default/edge-proxy --id "$1" \
+    --token-file "$STATE/agent.token" --trust-store "$STATE/agents/$1.pem" --server-ca "$STATE/api/ca.crt" \
+    --interval 1s >> "$STATE/agents/$1.log" 2>&1 &
+  agent_pids[$1]=$!
+}
+stop_agent() { kill "${agent_pids[$1]}"; wait "${agent_pids[$1]}" 2>/dev/null || true; unset "agent_pids[$1]"; }
+phase_is() { local json; json=$(rotor get edge-proxy -o json); grep -q "\"phase\": \"$1\"" <<<"$json"; }
+
+port=$(free_port)
+api_port=$(free_port)
+write_manifest "$port"
+sed -i 's/adoption: {threshold: 100, minStageDuration: 3s}/adoption: {threshold: 100, minAgents: 2, staleAfter: 120s, minStageDuration: 3s}/' \
+  "$STATE/rotation.yaml"
+mkdir -p "$STATE/api" "$STATE/agents"
+certs_script="$(cd "$(dirname "$0")/../support" && pwd)/test_certificates.sh"
+(cd "$STATE/api" && sh "$certs_script" >/dev/null)
+rotor apply -f "$STATE/rotation.yaml"
+rotor token edge-proxy --file "$STATE/agent.token"
+"$ROTOR" --local "$STATE" controller --adoption-addr "127.0.0.1:$api_port" \
+  --adoption-cert "$STATE/api/server.crt" --adoption-key "$STATE/api/server.key" > "$STATE/controller.log" 2>&1 &
+controller_pid=$!
+wait_for Ready 1 30 || fail "bootstrap"
+start_nginx || fail "nginx did not start"
+for a in agent-1 agent-2 agent-3; do start_agent $a; done
+for _ in $(seq 1 40); do
+  [ -s "$STATE/agents/agent-1.pem" ] && [ -s "$STATE/agents/agent-2.pem" ] && [ -s "$STATE/agents/agent-3.pem" ] && break
+  sleep 0.25
+done
+[ -s "$STATE/agents/agent-3.pem" ] || fail "the agents did not write their trust stores"
+start_clients 12 "$port" "$STATE"/agents/agent-{1,2,3}.pem
+sleep 2
+
+echo "== a rotation waits for the stopped agent"
+stop_agent agent-3
+rotor rotate edge-proxy
+wait_for AwaitingAdoption 1 30 || fail "staging"
+sleep 6  # many check-in intervals and well past minStageDuration
+phase_is AwaitingAdoption || fail "the rotation went on without agent-3"
+rotor status edge-proxy | tee "$STATE/status.txt"
+grep -q "agent-3" "$STATE/status.txt" || fail "rotor status does not name agent-3 as a laggard"
+rotor agents edge-proxy --state pending | tee "$STATE/pending.txt"
+grep -q "^agent-3 " "$STATE/pending.txt" || fail "rotor agents --state pending does not list agent-3"
+grep -q "^agent-1 " "$STATE/pending.txt" && fail "agent-1 is still pending"
+
+echo "== it goes on when the agent returns"
+start_agent agent-3
+wait_for Ready 2 60 || fail "the rotation did not finish after agent-3 returned"
+# After the prune the agents narrow their stores on their next sync.
+for _ in $(seq 1 40); do [ "$(grep -c BEGIN "$STATE/agents/agent-3.pem")" = 1 ] && break; sleep 0.25; done
+[ "$(grep -c BEGIN "$STATE/agents/agent-3.pem")" = 1 ] || fail "agent-3's trust store still holds the old CA"
+
+echo "== an agent gone stale no longer holds the gate"
+sed -i 's/staleAfter: 120s/staleAfter: 3s/' "$STATE/rotation.yaml"
+rotor apply -f "$STATE/rotation.yaml"
+stop_clients
+stop_agent agent-3
+sleep 4
+rotor rotate edge-proxy
+wait_for Ready 3 60 || fail "the rotation waited for a stale agent"
+rotor agents edge-proxy --state stale | grep -q "^agent-3 " || fail "agent-3 is not listed as stale"
+
+read -r ok failed <<<"$(client_totals)"
+echo "client handshakes: $ok succeeded, $failed failed"
+[ "$failed" -eq 0 ] || { cat "$STATE"/clients/*.err | sort | uniq -c | head >&2; fail "$failed failed handshakes"; }
+[ "$ok" -ge 100 ] || fail "only $ok handshakes: the clients did not run"
+kill -TERM "$controller_pid"
+wait "$controller_pid" || fail "the controller did not exit cleanly"
+controller_pid=""
+echo "PASS"
