@@ -1,8 +1,5 @@
 #include "controller/adoption/endpoint.h"
 
-#include <condition_variable>
-#include <mutex>
-
 namespace rotor::adoption {
 
 StatusOr<std::unique_ptr<AdoptionEndpoint>> AdoptionEndpoint::start(store::Store& store, const Clock& clock,
@@ -34,12 +31,8 @@ AdoptionEndpoint::~AdoptionEndpoint() {
 }
 
 void AdoptionEndpoint::flushLoop(std::stop_token stop, std::chrono::milliseconds interval) {
-  std::mutex mu;
-  std::condition_variable_any wake;
-  std::unique_lock lock(mu);
-  while (!stop.stop_requested()) {
-    wake.wait_for(lock, stop, interval, [] { return false; });
-    if (stop.stop_requested()) return;  // the destructor flushes once more
+  // Once stopped, the destructor flushes one last time.
+  while (sleepUnlessStopped(stop, interval)) {
     if (Status s = registry_.flush(); !s.ok()) {
       log_.warn("Could not persist check-ins; will retry", {{"error", s.message()}});
     }

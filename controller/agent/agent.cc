@@ -1,8 +1,5 @@
 #include "controller/agent/agent.h"
 
-#include <condition_variable>
-#include <mutex>
-
 #include "controller/pki/bundle.h"
 #include "controller/pki/digest.h"
 #include "controller/store/local/atomic_file.h"
@@ -42,14 +39,10 @@ std::chrono::milliseconds Agent::nextDelay(bool failed) {
 }
 
 void Agent::run(std::stop_token stop) {
-  std::mutex mu;
-  std::condition_variable_any wake;
   while (!stop.stop_requested()) {
     Status s = syncOnce();
     if (!s.ok()) log_.warn("Sync failed; backing off", {{"error", s.message()}});
-    const std::chrono::milliseconds delay = nextDelay(!s.ok());
-    std::unique_lock lock(mu);
-    wake.wait_for(lock, stop, delay, [] { return false; });
+    sleepUnlessStopped(stop, nextDelay(!s.ok()));
   }
 }
 

@@ -1,7 +1,9 @@
 #include "controller/common/clock.h"
 
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 
 namespace rotor {
 namespace {
@@ -69,6 +71,13 @@ bool parseRfc3339(const std::string& text, SystemTime& out) {
   std::time_t secs = timegm(&tm);
   out = std::chrono::system_clock::from_time_t(secs - offsetSeconds);
   return true;
+}
+
+bool sleepUnlessStopped(std::stop_token stop, std::chrono::milliseconds d) {
+  std::mutex mu;
+  std::condition_variable_any wake;
+  std::unique_lock lock(mu);
+  return !wake.wait_for(lock, stop, d, [&stop] { return stop.stop_requested(); });
 }
 
 }  // namespace rotor

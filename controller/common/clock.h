@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <stop_token>
 #include <string>
 
 namespace rotor {
@@ -34,5 +35,9 @@ std::string formatRfc3339(SystemTime t);
 bool parseRfc3339(const std::string& text, SystemTime& out);
 /** Compact UTC stamp for file and directory names ("20261122-101500"). */
 std::string formatCompactUtc(SystemTime t);
+
+/** Sleeps for `d` or until `stop` is requested, whichever comes first; false when stopped. For
+ *  background loops that must end promptly on shutdown. */
+bool sleepUnlessStopped(std::stop_token stop, std::chrono::milliseconds d);
 
 }  // namespace rotor

@@ -30,3 +30,17 @@ TEST(ClockTest, TruncatesToSeconds) {
 
 }  // namespace
 }  // namespace rotor
+
+namespace rotor {
+namespace {
+
+TEST(SleepUnlessStoppedTest, SleepsTheWholeTimeUnlessStopped) {
+  std::stop_source source;
+  EXPECT_TRUE(sleepUnlessStopped(source.get_token(), std::chrono::milliseconds(1)));
+  source.request_stop();
+  // Already stopped: a day-long sleep returns at once, reporting the stop.
+  EXPECT_FALSE(sleepUnlessStopped(source.get_token(), std::chrono::hours(24)));
+}
+
+}  // namespace
+}  // namespace rotor
