@@ -133,11 +133,8 @@ HttpResponse AdoptionService::handle(const HttpRequest& request) {
   if (!api::isDns1123Label(key.ns) || !api::isDns1123Subdomain(key.name)) {
     return done(CheckInResult::kBadRequest, refusal(400, "InvalidName", "namespace or rotation name is not valid"));
   }
-  if (agentPath && !store::isValidAgentId(path[6])) {
-    return done(CheckInResult::kBadRequest,
-                refusal(400, "InvalidAgentId",
-                        "agent id must be 1 to " + std::to_string(store::kMaxAgentIdLength) +
-                            " characters of A-Z a-z 0-9 . _ : -"));
+  if (Status id = agentPath ? store::validateAgentId(path[6]) : okStatus(); !id.ok()) {
+    return done(CheckInResult::kBadRequest, refusal(400, "InvalidAgentId", id.message()));
   }
   StatusOr<std::shared_ptr<const View>> view = viewOf(key);
   if (!view.ok()) {

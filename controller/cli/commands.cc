@@ -548,7 +548,7 @@ int runAgent(Context& ctx, const Invocation& inv) {
   client.serverCaFile = inv.get("server-ca");
   client.clientCertFile = inv.get("client-cert");
   client.clientKeyFile = inv.get("client-key");
-  if (!store::isValidAgentId(client.agentId)) throw UsageError{"--id must be 1 to 128 of A-Z a-z 0-9 . _ : -"};
+  if (Status id = store::validateAgentId(client.agentId); !id.ok()) throw UsageError{"--id: " + id.message()};
   if (client.clientCertFile.empty() != client.clientKeyFile.empty()) {
     throw UsageError{"--client-cert and --client-key go together"};
   }

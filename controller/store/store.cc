@@ -25,19 +25,23 @@ bool mergeApplied(CertificateRotation& stored, const CertificateRotation& desire
   return specChanged;
 }
 
-bool isValidAgentId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxAgentIdLength) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
+Status validateAgentId(std::string_view id) {
+  const bool valid = !id.empty() && id.size() <= kMaxAgentIdLength && std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
            c == '-' || c == ':';
   });
+  if (valid) return okStatus();
+  return invalidArgument("agent id must be 1 to " + std::to_string(kMaxAgentIdLength) +
+                         " characters of A-Z a-z 0-9 . _ : -");
+}
+
+bool isSha256Hex(std::string_view hex) {
+  return hex.size() == 64 &&
+         std::all_of(hex.begin(), hex.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 Status validateAgentRecord(const AgentRecord& agent) {
-  if (!isValidAgentId(agent.id)) {
-    return invalidArgument("agent id must be 1 to " + std::to_string(kMaxAgentIdLength) +
-                           " characters of A-Z a-z 0-9 . _ : -");
-  }
+  RETURN_IF_ERROR(validateAgentId(agent.id));
   constexpr size_t kMaxVersionLength = 64;
   const bool printable = std::all_of(agent.version.begin(), agent.version.end(),
                                      [](char c) { return c > ' ' && c < 0x7f; });
@@ -46,12 +50,7 @@ Status validateAgentRecord(const AgentRecord& agent) {
   }
   for (const std::string& fp : agent.trusted) {
     constexpr std::string_view kPrefix = "sha256:";
-    const std::string_view hex = std::string_view(fp).substr(std::min(fp.size(), kPrefix.size()));
-    const bool valid = fp.starts_with(kPrefix) && hex.size() == 64 &&
-                       std::all_of(hex.begin(), hex.end(), [](char c) {
-                         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-                       });
-    if (!valid) {
+    if (!fp.starts_with(kPrefix) || !isSha256Hex(std::string_view(fp).substr(kPrefix.size()))) {
       return invalidArgument("agent " + agent.id + ": fingerprint is not sha256:<64 lower-case hex digits>");
     }
   }

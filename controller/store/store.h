@@ -76,7 +76,10 @@ struct AgentRecord {
 
 /** Agent ids: 1 to 128 of [A-Za-z0-9._:-], so that they are safe in paths, logs and files. */
 inline constexpr size_t kMaxAgentIdLength = 128;
-bool isValidAgentId(std::string_view id);
+/** kInvalidArgument, saying what an id may hold, unless `id` is one. */
+Status validateAgentId(std::string_view id);
+/** True for exactly 64 lower-case hex digits: a SHA-256 fingerprint without its "sha256:". */
+bool isSha256Hex(std::string_view hex);
 /** kInvalidArgument unless the id is valid, the version (up to 64 printable characters) has no
  *  whitespace and every fingerprint reads "sha256:<64 lower-case hex>". Every Store checks this. */
 Status validateAgentRecord(const AgentRecord& agent);

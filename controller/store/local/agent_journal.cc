@@ -16,21 +16,12 @@ namespace {
 
 constexpr std::string_view kMagic = "rotor-agents 1 ";
 constexpr std::string_view kPrefix = "sha256:";
-constexpr size_t kHexLength = 64;
 // Compaction waits for at least this much growth so that a small registry is not rewritten on
 // every batch.
 constexpr uint64_t kMinCompactionGrowth = 1 << 20;
 
 Status posixError(const std::filesystem::path& path, const char* what) {
   return unavailable(std::string(what) + " " + path.string() + ": " + std::strerror(errno));
-}
-
-bool isLowerHex(std::string_view s) {
-  if (s.size() != kHexLength) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
 }
 
 Status appendLine(std::string& out, const AgentRecord& a) {
@@ -79,7 +70,7 @@ bool parseRecord(const Fields& f, AgentRecord& a) {
     while (!rest.empty()) {
       size_t comma = rest.find(',');
       std::string_view hex = rest.substr(0, comma);
-      if (!isLowerHex(hex)) return false;
+      if (!isSha256Hex(hex)) return false;
       a.trusted.push_back(std::string(kPrefix).append(hex));
       rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
     }
