@@ -283,17 +283,25 @@ void raiseFileLimit() {
   }
 }
 
-int runController(Context& ctx, const Invocation& inv) {
-  const auto [level, format] = logSettings(inv);
-  Logger log(ctx.err, ctx.clock, level, format);
-  // Signals are blocked before any thread starts, so that only sigwait below sees them.
+/**
+ * For the long-running verbs: SIGTERM and SIGINT are blocked (unless the verb runs once) before
+ * any thread starts, so that only the caller's sigwait on the returned set sees them; SIGPIPE is
+ * ignored, so that a peer hanging up mid-write fails that connection, not the process.
+ */
+sigset_t blockStopSignals(bool once) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  if (!inv.has("once")) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  // A peer that hangs up mid-write is an error on that connection, not the end of the process.
+  if (!once) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+int runController(Context& ctx, const Invocation& inv) {
+  const auto [level, format] = logSettings(inv);
+  Logger log(ctx.err, ctx.clock, level, format);
+  const sigset_t signals = blockStopSignals(inv.has("once"));
 
   auto store = openStore(ctx, inv);
   if (!store.ok()) return fail(ctx, store.status());
@@ -510,24 +518,23 @@ int runAgents(Context& ctx, const Invocation& inv) {
   const std::optional<api::CertificateRef>& target = r->status.ca.next ? r->status.ca.next : r->status.ca.current;
   const std::string fingerprint = target ? target->fingerprint : std::string();
   const SystemTime now = ctx.clock.now();
-  std::vector<store::AgentRecord> agents;
-  std::map<std::string, int> counts;
+  std::vector<std::pair<store::AgentRecord, std::string_view>> agents;  // with its state
+  std::map<std::string_view, int> counts;
   Status s = (*store)->visitAgents(r->key(), [&](const store::AgentRecord& a) {
-    const std::string state(reconcilers::agentStateName(
-        reconcilers::classifyAgent(a, fingerprint, now, r->spec.adoption.staleAfter)));
+    const std::string_view state =
+        reconcilers::agentStateName(reconcilers::classifyAgent(a, fingerprint, now, r->spec.adoption.staleAfter));
     ++counts[state];
-    if (want.empty() || want == state) agents.push_back(a);
+    if (want.empty() || want == state) agents.emplace_back(a, state);
   });
   if (!s.ok()) return fail(ctx, s);
-  std::sort(agents.begin(), agents.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  std::sort(agents.begin(), agents.end(), [](const auto& a, const auto& b) { return a.first.id < b.first.id; });
   ctx.out << "Measured against " << (r->status.ca.next ? "the new CA " : "the current CA ")
           << (fingerprint.empty() ? "(none yet)" : fingerprint) << ": " << counts["adopted"] << " adopted, "
           << counts["pending"] << " pending, " << counts["stale"] << " stale\n";
   if (agents.empty()) return 0;
   std::vector<std::vector<std::string>> rows = {{"AGENT", "STATE", "LAST SEEN", "VERSION", "TRUSTS"}};
-  for (const store::AgentRecord& a : agents) {
-    const auto state = reconcilers::classifyAgent(a, fingerprint, now, r->spec.adoption.staleAfter);
-    rows.push_back({a.id, std::string(reconcilers::agentStateName(state)), formatAge(std::chrono::duration_cast<Duration>(now - a.lastSeen)) + " ago",
+  for (const auto& [a, state] : agents) {
+    rows.push_back({a.id, std::string(state), formatAge(std::chrono::duration_cast<Duration>(now - a.lastSeen)) + " ago",
                     a.version.empty() ? "-" : a.version, std::to_string(a.trusted.size()) + " CA(s)"});
   }
   ctx.out << formatTable(rows);
@@ -573,12 +580,7 @@ int runAgent(Context& ctx, const Invocation& inv) {
   }
   const auto [level, format] = logSettings(inv);
   Logger log(ctx.err, ctx.clock, level, format);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  if (!inv.has("once")) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = blockStopSignals(inv.has("once"));
   auto http = agent::makeHttpClient(client);
   if (!http.ok()) return fail(ctx, http.status());
   agent::Agent a(**http, options, log);
@@ -602,6 +604,10 @@ int runVersion(Context& ctx, const Invocation&) {
   return 0;
 }
 
+// The long-running verbs log; logSettings reads these.
+const FlagSpec kLogFormatFlag{"log-format", "", true, "text (default) or json"};
+const FlagSpec kLogLevelFlag{"log-level", "", true, "debug, info (default), warn or error"};
+
 const std::vector<Verb>& verbs() {
   static const std::vector<Verb> kVerbs = {
       {"apply", "rotor apply -f FILE|-", "Create or update rotations from a manifest (all documents or none)",
@@ -621,8 +627,7 @@ const std::vector<Verb>& verbs() {
         {"adoption-key", "", true, "the adoption API's private key (PEM)"},
         {"adoption-client-ca", "", true, "accept agent client certificates issued by this CA (mTLS)"},
         {"adoption-insecure", "", false, "serve the adoption API over plain HTTP (behind a TLS proxy only)"},
-        {"log-format", "", true, "text (default) or json"},
-        {"log-level", "", true, "debug, info (default), warn or error"}},
+        kLogFormatFlag, kLogLevelFlag},
        runController},
       {"token", "rotor token NAME [--file F]",
        "Create a bearer token for NAME's agents (printed once, or written to F with mode 0600)",
@@ -641,8 +646,7 @@ const std::vector<Verb>& verbs() {
         {"server-ca", "", true, "verify the adoption API against this CA instead of the system's"},
         {"interval", "", true, "how often to sync (default 30s; failures back off up to 5m)"},
         {"once", "", false, "sync once and exit (non-zero on failure)"},
-        {"log-format", "", true, "text (default) or json"},
-        {"log-level", "", true, "debug, info (default), warn or error"}},
+        kLogFormatFlag, kLogLevelFlag},
        runAgent},
       {"agents", "rotor agents NAME [--state adopted|pending|stale]", "List the agents that report for NAME",
        {{"state", "", true, "only agents in this state"}}, runAgents},
