@@ -22,6 +22,12 @@ store::AgentRecord AgentRegistry::Agents::recordOf(const std::string& id, const 
   return {id, SystemTime(std::chrono::seconds(e.lastSeenSeconds)), trustSets.at(e.trustSet), versions.at(e.version)};
 }
 
+void AgentRegistry::markDirty(Agents& agents, const std::string& id, Entry& e) {
+  if (e.dirty) return;
+  e.dirty = 1;
+  agents.dirtyIds.push_back(id);
+}
+
 bool AgentRegistry::upsert(Agents& agents, const store::AgentRecord& record, bool dirty) {
   std::vector<std::string> trusted = record.trusted;
   std::sort(trusted.begin(), trusted.end());
@@ -33,10 +39,7 @@ bool AgentRegistry::upsert(Agents& agents, const store::AgentRecord& record, boo
   e.lastSeenSeconds = std::max(e.lastSeenSeconds, toSeconds(record.lastSeen));
   e.trustSet = trustSet;
   e.version = agents.versions.intern(record.version) & 0x7fffffffu;
-  if (dirty && !e.dirty) {
-    e.dirty = 1;
-    agents.dirtyIds.push_back(record.id);
-  }
+  if (dirty) markDirty(agents, record.id, e);
   return changed;
 }
 
@@ -112,13 +115,7 @@ Status AgentRegistry::flush() {
     if (!s.ok()) {
       // Keep them dirty for the next flush; a check-in in between may already have re-marked some.
       std::lock_guard lock(agents->mu);
-      for (const std::string& id : ids) {
-        Entry& e = agents->byId.at(id);
-        if (!e.dirty) {
-          e.dirty = 1;
-          agents->dirtyIds.push_back(id);
-        }
-      }
+      for (const std::string& id : ids) markDirty(*agents, id, agents->byId.at(id));
       if (result.ok()) result = s.withContext("could not persist agent records of " + key.toString());
     }
   }
@@ -130,24 +127,22 @@ void AgentRegistry::forget(const api::ObjectKey& key) {
   rotations_.erase(key);
 }
 
-size_t AgentRegistry::agentCount() const {
+size_t AgentRegistry::sumOverRotations(size_t (*count)(const Agents&)) const {
   std::shared_lock lock(mu_);
   size_t n = 0;
   for (const auto& [key, agents] : rotations_) {
     std::lock_guard inner(agents->mu);
-    n += agents->byId.size();
+    n += count(*agents);
   }
   return n;
 }
 
+size_t AgentRegistry::agentCount() const {
+  return sumOverRotations([](const Agents& a) { return a.byId.size(); });
+}
+
 size_t AgentRegistry::dirtyCount() const {
-  std::shared_lock lock(mu_);
-  size_t n = 0;
-  for (const auto& [key, agents] : rotations_) {
-    std::lock_guard inner(agents->mu);
-    n += agents->dirtyIds.size();
-  }
-  return n;
+  return sumOverRotations([](const Agents& a) { return a.dirtyIds.size(); });
 }
 
 }  // namespace rotor::adoption

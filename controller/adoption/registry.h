@@ -88,6 +88,9 @@ private:
   /** Stores `record` as it was read (clean) or reported (dirty); true when it is new to the
    *  registry or its trusted set changed. Caller holds agents.mu. */
   static bool upsert(Agents& agents, const store::AgentRecord& record, bool dirty);
+  /** Queues the agent for the next flush, once. Caller holds agents.mu. */
+  static void markDirty(Agents& agents, const std::string& id, Entry& e);
+  size_t sumOverRotations(size_t (*count)(const Agents&)) const;
 
   store::Store& store_;
   const Clock& clock_;
