@@ -13,9 +13,21 @@ int64_t toSeconds(SystemTime t) {
 
 template <typename T>
 uint32_t AgentRegistry::Interner<T>::intern(const T& value) {
+  if (last_ < values_.size() && values_[last_] == value) return last_;
   auto [it, inserted] = index_.try_emplace(value, static_cast<uint32_t>(values_.size()));
   if (inserted) values_.push_back(value);
-  return it->second;
+  last_ = it->second;
+  return last_;
+}
+
+uint32_t AgentRegistry::Agents::trustSetOf(const std::vector<std::string>& trusted) {
+  if (!trustSets.empty() && trusted == lastTrusted) return lastTrustSet;
+  std::vector<std::string> sorted = trusted;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  lastTrustSet = trustSets.intern(sorted);
+  lastTrusted = trusted;
+  return lastTrustSet;
 }
 
 store::AgentRecord AgentRegistry::Agents::recordOf(const std::string& id, const Entry& e) const {
@@ -29,10 +41,7 @@ void AgentRegistry::markDirty(Agents& agents, const std::string& id, Entry& e) {
 }
 
 bool AgentRegistry::upsert(Agents& agents, const store::AgentRecord& record, bool dirty) {
-  std::vector<std::string> trusted = record.trusted;
-  std::sort(trusted.begin(), trusted.end());
-  trusted.erase(std::unique(trusted.begin(), trusted.end()), trusted.end());
-  const uint32_t trustSet = agents.trustSets.intern(trusted);
+  const uint32_t trustSet = agents.trustSetOf(record.trusted);
   auto [it, inserted] = agents.byId.try_emplace(record.id);
   Entry& e = it->second;
   const bool changed = inserted || e.trustSet != trustSet;
@@ -43,24 +52,37 @@ bool AgentRegistry::upsert(Agents& agents, const store::AgentRecord& record, boo
   return changed;
 }
 
-StatusOr<std::shared_ptr<AgentRegistry::Agents>> AgentRegistry::agentsOf(const api::ObjectKey& key) {
+StatusOr<std::shared_ptr<AgentRegistry::Agents>> AgentRegistry::agentsOf(const api::ObjectKey& key,
+                                                                           std::string_view uid) {
+  const auto loaded = [&]() -> std::shared_ptr<Agents> {
+    auto it = rotations_.find(key);
+    return it != rotations_.end() && (uid.empty() || it->second->uid == uid) ? it->second : nullptr;
+  };
   {
     std::shared_lock lock(mu_);
-    if (auto it = rotations_.find(key); it != rotations_.end()) return it->second;
+    if (auto agents = loaded()) return agents;
   }
   std::unique_lock lock(mu_);
-  if (auto it = rotations_.find(key); it != rotations_.end()) return it->second;
-  RETURN_IF_ERROR(store_.getRotation(key).status());
+  if (auto agents = loaded()) return agents;
+  ASSIGN_OR_RETURN(store::CertificateRotation rotation, store_.getRotation(key));
+  if (!uid.empty() && rotation.metadata.uid != uid) {
+    return notFound("CertificateRotation " + key.toString() + " was deleted and created again");
+  }
+  if (auto it = rotations_.find(key); it != rotations_.end() && it->second->uid == rotation.metadata.uid) {
+    return it->second;
+  }
+  // Absent, or records of a rotation that was deleted since: read what the store has for this one.
   auto agents = std::make_shared<Agents>();
+  agents->uid = rotation.metadata.uid;
   RETURN_IF_ERROR(store_.visitAgents(key, [&](const store::AgentRecord& a) { upsert(*agents, a, false); }));
-  rotations_.emplace(key, agents);
+  rotations_.insert_or_assign(key, agents);
   return agents;
 }
 
-Status AgentRegistry::checkIn(const api::ObjectKey& key, const CheckIn& report) {
+Status AgentRegistry::checkIn(const api::ObjectKey& key, const CheckIn& report, std::string_view rotationUid) {
   const store::AgentRecord record{report.agentId, clock_.now(), report.trusted, report.version};
   RETURN_IF_ERROR(store::validateAgentRecord(record));
-  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key));
+  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key, rotationUid));
   bool changed = false;
   {
     std::lock_guard lock(agents->mu);
@@ -71,7 +93,8 @@ Status AgentRegistry::checkIn(const api::ObjectKey& key, const CheckIn& report) 
 }
 
 Status AgentRegistry::visit(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn) {
-  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key));
+  ASSIGN_OR_RETURN(store::CertificateRotation rotation, store_.getRotation(key));
+  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key, rotation.metadata.uid));
   std::lock_guard lock(agents->mu);
   for (const auto& [id, entry] : agents->byId) fn(agents->recordOf(id, entry));
   return okStatus();
@@ -80,7 +103,7 @@ Status AgentRegistry::visit(const api::ObjectKey& key, const std::function<void(
 Status AgentRegistry::loadAll() {
   ASSIGN_OR_RETURN(std::vector<store::CertificateRotation> rotations, store_.listRotations());
   for (const store::CertificateRotation& r : rotations) {
-    Status s = agentsOf(r.key()).status();
+    Status s = agentsOf(r.key(), r.metadata.uid).status();
     if (!s.ok() && s.code() != Code::kNotFound) return s;
   }
   return okStatus();
@@ -107,9 +130,14 @@ Status AgentRegistry::flush() {
       }
     }
     if (batch.empty()) continue;
-    Status s = store_.putAgents(key, batch);
+    // Records of a rotation deleted since (and perhaps created again under its name) go nowhere.
+    StatusOr<store::CertificateRotation> current = store_.getRotation(key);
+    Status s = !current.ok()                             ? current.status()
+               : current->metadata.uid != agents->uid ? notFound("replaced")
+                                                        : store_.putAgents(key, batch);
     if (s.code() == Code::kNotFound) {
-      forget(key);
+      std::unique_lock lock(mu_);
+      if (auto it = rotations_.find(key); it != rotations_.end() && it->second == agents) rotations_.erase(it);
       continue;
     }
     if (!s.ok()) {

@@ -37,9 +37,11 @@ public:
   void setOnChange(OnChange onChange) { onChange_ = std::move(onChange); }
 
   /** Records a check-in at the clock's now. The rotation's stored records are loaded on first
-   *  use. kNotFound when the rotation does not exist; kInvalidArgument for a bad record. */
-  Status checkIn(const api::ObjectKey& key, const CheckIn& report);
-  /** Visits every agent of the rotation as a Store record. */
+   *  use. kNotFound when the rotation does not exist, or is no longer the one with
+   *  `rotationUid` (when given); kInvalidArgument for a bad record. */
+  Status checkIn(const api::ObjectKey& key, const CheckIn& report, std::string_view rotationUid = {});
+  /** Visits every agent of the rotation as a Store record. A rotation deleted and created again
+   *  under the same name starts with no agents, even when another process did it. */
   Status visit(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn);
   /** Loads every rotation's stored records (at start, so that the first gate sees them all). */
   Status loadAll();
@@ -61,10 +63,12 @@ private:
   public:
     uint32_t intern(const T& value);
     const T& at(uint32_t index) const { return values_[index]; }
+    bool empty() const { return values_.empty(); }
 
   private:
     std::vector<T> values_;
     std::map<T, uint32_t> index_;
+    uint32_t last_ = 0;  // consecutive records mostly repeat a value: skip the lookup then
   };
 
   struct Entry {
@@ -80,11 +84,17 @@ private:
     Interner<std::vector<std::string>> trustSets;
     Interner<std::string> versions;
     std::vector<std::string> dirtyIds;
+    // The last reported set as it came (unsorted) and its index: most reports repeat it.
+    std::vector<std::string> lastTrusted;
+    uint32_t lastTrustSet = 0;
+    std::string uid;  // of the rotation these agents checked in for
     store::AgentRecord recordOf(const std::string& id, const Entry& e) const;
+    uint32_t trustSetOf(const std::vector<std::string>& trusted);
   };
 
-  /** The rotation's agents, loading them from the store on first use. */
-  StatusOr<std::shared_ptr<Agents>> agentsOf(const api::ObjectKey& key);
+  /** The rotation's agents, loading them from the store on first use and again when the
+   *  rotation's uid is not `uid` (an empty uid accepts what is loaded). */
+  StatusOr<std::shared_ptr<Agents>> agentsOf(const api::ObjectKey& key, std::string_view uid);
   /** Stores `record` as it was read (clean) or reported (dirty); true when it is new to the
    *  registry or its trusted set changed. Caller holds agents.mu. */
   static bool upsert(Agents& agents, const store::AgentRecord& record, bool dirty);

@@ -101,6 +101,7 @@ StatusOr<std::shared_ptr<const AdoptionService::View>> AdoptionService::readView
   if (r.status().code() == Code::kNotFound) return std::shared_ptr<const View>(view);
   RETURN_IF_ERROR(r.status());
   view->exists = true;
+  view->uid = r->metadata.uid;
   ASSIGN_OR_RETURN(view->tokenDigests, store_.readAgentTokenDigests(key));
   ASSIGN_OR_RETURN(store::Versioned<std::optional<std::string>> bundle, store_.readBundle(*r));
   if (bundle.value) {
@@ -223,9 +224,10 @@ HttpResponse AdoptionService::putAgent(const HttpRequest& request, const api::Ob
     if (!version->is_string()) return bad("InvalidVersion", "\"version\" must be a string");
     report.version = version->get<std::string>();
   }
-  Status s = registry_.checkIn(key, report);
+  Status s = registry_.checkIn(key, report, view.uid);
   if (s.code() == Code::kInvalidArgument) return bad("InvalidCheckIn", s.message());
   if (s.code() == Code::kNotFound) {
+    invalidate(key);  // the view may name a rotation deleted since
     return count(CheckInResult::kNotFound,
                  refusal(404, "RotationNotFound", "CertificateRotation " + key.toString() + " does not exist"));
   }

@@ -50,6 +50,7 @@ private:
   /** What the handlers need to know of a rotation, read together and cached for kViewTtl. */
   struct View {
     bool exists = false;
+    std::string uid;  // check-ins go to this rotation, not to one created again under its name
     std::vector<std::string> tokenDigests;
     std::string bundlePem;
     std::string etag;  // quoted SHA-256 of bundlePem; empty while there is no bundle

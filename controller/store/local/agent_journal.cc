@@ -63,18 +63,26 @@ bool parseRecord(const Fields& f, AgentRecord& a) {
   if (ec != std::errc() || end != f.seen.data() + f.seen.size()) return false;
   a.id.assign(f.id);
   a.lastSeen = SystemTime(std::chrono::seconds(seconds));
-  a.version = f.version == "-" ? std::string() : std::string(f.version);
-  a.trusted.clear();
+  if (f.version == "-") {
+    a.version.clear();
+  } else {
+    a.version.assign(f.version);
+  }
+  // Assigns into the strings already there: a reader reuses one record for every line.
+  size_t count = 0;
   if (f.trusted != "-") {
     std::string_view rest = f.trusted;
     while (!rest.empty()) {
       size_t comma = rest.find(',');
       std::string_view hex = rest.substr(0, comma);
       if (!isSha256Hex(hex)) return false;
-      a.trusted.push_back(std::string(kPrefix).append(hex));
+      if (count == a.trusted.size()) a.trusted.emplace_back();
+      a.trusted[count].assign(kPrefix).append(hex);
+      ++count;
       rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
     }
   }
+  a.trusted.resize(count);
   return true;
 }
 
@@ -119,33 +127,51 @@ Status AgentJournal::visit(const std::function<void(const AgentRecord&)>& fn) co
   if (!all.starts_with(kMagic)) {
     return failedPrecondition("agent journal " + path_.string() + " has no rotor-agents header");
   }
-  // Only complete lines count: a final line without '\n' was torn by a crash.
-  std::vector<Fields> lines;
-  const size_t headerEnd = all.find('\n');
-  size_t pos = headerEnd == std::string_view::npos ? all.size() : headerEnd + 1;
-  while (pos < all.size()) {
-    size_t nl = all.find('\n', pos);
-    if (nl == std::string_view::npos) break;
-    Fields f;
-    if (!splitFields(all.substr(pos, nl - pos), f)) {
-      return failedPrecondition("agent journal " + path_.string() + " is damaged at byte " + std::to_string(pos));
+  const auto damaged = [&](size_t at) {
+    return failedPrecondition("agent journal " + path_.string() + " is damaged at byte " + std::to_string(at));
+  };
+  // Calls each(offset, fields) for every complete line in [from, to): a final line without '\n'
+  // was torn by a crash and does not count.
+  const auto forEachLine = [&](size_t from, size_t to, const auto& each) -> Status {
+    while (from < to) {
+      const size_t nl = all.find('\n', from);
+      if (nl == std::string_view::npos) break;
+      Fields f;
+      if (!splitFields(all.substr(from, nl - from), f)) return damaged(from);
+      each(from, f);
+      from = nl + 1;
     }
-    lines.push_back(f);
-    pos = nl + 1;
-  }
-  std::unordered_map<std::string_view, size_t> latest;
-  latest.reserve(lines.size());
-  for (size_t i = 0; i < lines.size(); ++i) latest[lines[i].id] = i;
+    return okStatus();
+  };
+  const size_t headerNewline = all.find('\n');
+  if (headerNewline == std::string_view::npos) return okStatus();  // a header torn before its first record
+  const size_t headerEnd = headerNewline + 1;
+  // Compaction writes each id once, so only the lines appended since can repeat an id: index
+  // just those (a small map) instead of every line of a large journal.
+  size_t compactedEnd = std::clamp<size_t>(compactedSize(all), headerEnd, all.size());
+  if (all[compactedEnd - 1] != '\n') compactedEnd = headerEnd;  // not a line boundary: trust no prefix
+  std::unordered_map<std::string_view, size_t> latestAppended;
+  RETURN_IF_ERROR(forEachLine(compactedEnd, all.size(), [&](size_t at, const Fields& f) {
+    latestAppended[f.id] = at;
+  }));
   AgentRecord record;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (latest[lines[i].id] != i) continue;
-    if (!parseRecord(lines[i], record)) {
-      return failedPrecondition("agent journal " + path_.string() + " has a damaged record for " +
-                                std::string(lines[i].id));
+  Status parsed = okStatus();
+  const auto emit = [&](const Fields& f) {
+    if (!parsed.ok()) return;
+    if (!parseRecord(f, record)) {
+      parsed = failedPrecondition("agent journal " + path_.string() + " has a damaged record for " +
+                                  std::string(f.id));
+      return;
     }
     fn(record);
-  }
-  return okStatus();
+  };
+  RETURN_IF_ERROR(forEachLine(headerEnd, compactedEnd, [&](size_t, const Fields& f) {
+    if (!latestAppended.contains(f.id)) emit(f);
+  }));
+  RETURN_IF_ERROR(forEachLine(compactedEnd, all.size(), [&](size_t at, const Fields& f) {
+    if (latestAppended[f.id] == at) emit(f);
+  }));
+  return parsed;
 }
 
 Status AgentJournal::append(const std::vector<AgentRecord>& agents) const {

@@ -23,7 +23,7 @@ class AgentJournal {
 public:
   explicit AgentJournal(std::filesystem::path path) : path_(std::move(path)) {}
 
-  /** Visits the latest record of each agent, in the order agents first appear. A missing file
+  /** Visits the latest record of each agent, in the order of those lines. A missing file
    *  has no records. kFailedPrecondition when a complete line is damaged. */
   Status visit(const std::function<void(const AgentRecord&)>& fn) const;
   /** Appends the batch (one write, then fdatasync) and compacts when due. kInvalidArgument, and

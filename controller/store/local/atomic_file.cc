@@ -102,10 +102,14 @@ StatusOr<std::optional<std::string>> readFileIfExists(const fs::path& path) {
     }
     return errnoStatus("could not open", path, errno);
   }
-  std::string out;
-  char buffer[16384];
+  // Read straight into a string sized from fstat (large agent journals are read at every start);
+  // keep reading past that size in case the file grew meanwhile.
+  struct stat st {};
+  std::string out(fstat(fd.get(), &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 16384, '\0');
+  size_t used = 0;
   while (true) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (used == out.size()) out.resize(out.size() * 2);
+    ssize_t n = ::read(fd.get(), out.data() + used, out.size() - used);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -115,8 +119,9 @@ StatusOr<std::optional<std::string>> readFileIfExists(const fs::path& path) {
     if (n == 0) {
       break;
     }
-    out.append(buffer, static_cast<size_t>(n));
+    used += static_cast<size_t>(n);
   }
+  out.resize(used);
   return std::optional<std::string>(std::move(out));
 }
 

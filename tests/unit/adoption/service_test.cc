@@ -7,6 +7,7 @@
 
 #include "controller/adoption/adoption_store.h"
 #include "controller/pki/digest.h"
+#include "controller/store/forwarding_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_store.h"
 #include "tests/support/rotation_harness.h"
@@ -218,7 +219,33 @@ TEST(AgentRegistryTest, NotifiesOnlyWhenAnAgentAppearsOrItsTrustChanges) {
   EXPECT_EQ(changes, 2);
 }
 
+/** Fails agent writes while `down` is set. */
+class FlakyAgentStore final : public store::ForwardingStore {
+public:
+  using ForwardingStore::ForwardingStore;
+  bool down = true;
+  Status putAgents(const store::ObjectKey& k, const std::vector<store::AgentRecord>& a) override {
+    return down ? unavailable("disk full") : ForwardingStore::putAgents(k, a);
+  }
+};
+
 TEST(AgentRegistryTest, AFailedFlushKeepsTheRecordsForTheNextOne) {
+  rotor::testing::FakeClock clock;
+  rotor::testing::MemoryStore inner(clock);
+  auto r = *inner.applyRotation(rotor::testing::rotationTemplate());
+  FlakyAgentStore flaky(inner);
+  AgentRegistry registry(flaky, clock);
+  ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, ""}));
+  EXPECT_THAT(registry.flush(), rotor::testing::StatusIs(Code::kUnavailable));
+  EXPECT_EQ(registry.dirtyCount(), 1u);
+  EXPECT_TRUE(inner.listAgents(r.key())->empty());
+  flaky.down = false;
+  ASSERT_OK(registry.flush());
+  EXPECT_EQ(registry.dirtyCount(), 0u);
+  EXPECT_EQ(inner.listAgents(r.key())->size(), 1u);
+}
+
+TEST(AgentRegistryTest, ADeletedRotationsAgentsAreForgottenAtTheNextFlush) {
   rotor::testing::FakeClock clock;
   rotor::testing::MemoryStore store(clock);
   auto r = *store.applyRotation(rotor::testing::rotationTemplate());
@@ -227,6 +254,29 @@ TEST(AgentRegistryTest, AFailedFlushKeepsTheRecordsForTheNextOne) {
   ASSERT_OK(store.deleteRotation(r.key()));
   ASSERT_OK(registry.flush());  // the rotation is gone: its agents are forgotten, not an error
   EXPECT_EQ(registry.agentCount(), 0u);
+}
+
+TEST(AgentRegistryTest, ARotationCreatedAgainUnderItsNameStartsWithoutTheOldAgents) {
+  rotor::testing::FakeClock clock;
+  rotor::testing::MemoryStore store(clock);
+  auto old = *store.applyRotation(rotor::testing::rotationTemplate());
+  AgentRegistry registry(store, clock);
+  ASSERT_OK(registry.checkIn(old.key(), {"a", {fp('1')}, ""}, old.metadata.uid));
+  ASSERT_OK(registry.checkIn(old.key(), {"b", {fp('1')}, ""}, old.metadata.uid));
+  // Another process deletes and re-creates it: the registry only sees a new uid.
+  ASSERT_OK(store.deleteRotation(old.key()));
+  auto recreated = *store.applyRotation(rotor::testing::rotationTemplate());
+  ASSERT_NE(recreated.metadata.uid, old.metadata.uid);
+  std::vector<std::string> ids;
+  ASSERT_OK(registry.visit(recreated.key(), [&](const store::AgentRecord& a) { ids.push_back(a.id); }));
+  EXPECT_TRUE(ids.empty());
+  // A check-in authorized against the old rotation is refused, not counted for the new one.
+  EXPECT_THAT(registry.checkIn(old.key(), {"a", {fp('1')}, ""}, old.metadata.uid),
+              rotor::testing::StatusIs(Code::kNotFound));
+  ASSERT_OK(registry.checkIn(recreated.key(), {"c", {fp('2')}, ""}, recreated.metadata.uid));
+  ASSERT_OK(registry.flush());
+  ASSERT_EQ(store.listAgents(recreated.key())->size(), 1u);
+  EXPECT_EQ(store.listAgents(recreated.key())->front().id, "c");
 }
 
 }  // namespace

@@ -85,5 +85,36 @@ TEST(AgentJournalTest, GrowthBeyondTwiceTheCompactedSizeCompactsToOneLinePerAgen
   EXPECT_EQ(text.substr(0, text.find('\n')), "rotor-agents 1 " + std::to_string(text.size()));
 }
 
+TEST(AgentJournalTest, LinesAppendedAfterACompactionOverrideTheCompactedOnes) {
+  rotor::testing::TempDir dir;
+  AgentJournal journal(dir.path() / "r.agents");
+  ASSERT_OK(journal.append({{"a", kSeen, {fp('1')}, "1.0"}, {"b", kSeen, {fp('1')}, "1.0"}}));
+  ASSERT_OK(journal.compact());
+  const auto later = kSeen + std::chrono::seconds(5);
+  ASSERT_OK(journal.append({{"b", later, {fp('1'), fp('2')}, "1.1"}, {"c", later, {}, ""}}));
+  ASSERT_OK(journal.append({{"b", later + std::chrono::seconds(1), {fp('2')}, "1.2"}}));
+  auto records = recordsOf(journal);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records.at("a").version, "1.0");
+  EXPECT_EQ(records.at("b").trusted, std::vector<std::string>{fp('2')});
+  EXPECT_EQ(records.at("b").version, "1.2");
+  EXPECT_TRUE(records.at("c").trusted.empty());
+  int visits = 0;
+  ASSERT_OK(journal.visit([&](const AgentRecord&) { ++visits; }));
+  EXPECT_EQ(visits, 3);
+}
+
+TEST(AgentJournalTest, AHeaderSizeThatIsNotALineBoundaryIsNotTrusted) {
+  rotor::testing::TempDir dir;
+  // The header claims a compacted prefix ending mid-line; every line is then checked for repeats.
+  AgentJournal journal(dir.write("r.agents", "rotor-agents 1 25\na 1800000000 - -\na 1800000001 2.0 -\n"));
+  int visits = 0;
+  ASSERT_OK(journal.visit([&](const AgentRecord& a) {
+    ++visits;
+    EXPECT_EQ(a.version, "2.0");
+  }));
+  EXPECT_EQ(visits, 1);
+}
+
 }  // namespace
 }  // namespace rotor::store::local
