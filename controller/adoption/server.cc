@@ -8,7 +8,8 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -115,9 +116,12 @@ private:
   std::mutex ctxMu_;
   std::shared_ptr<SslContext> ctx_;
   std::pair<int64_t, int64_t> certStamp_, keyStamp_;
-  // Destroyed explicitly in stop(), in this order: handlers (and the sessions they own) go with
-  // the io_context, while everything above is still alive.
-  std::unique_ptr<asio::io_context> ioc_;
+  // One io_context per thread, so a connection (which stays on one) needs no strand and the
+  // threads share no reactor. The acceptor and timers live on the first. Destroyed explicitly in
+  // stop(): handlers (and the sessions they own) go with their io_context while everything above
+  // is still alive.
+  std::vector<std::unique_ptr<asio::io_context>> workers_;
+  size_t nextWorker_ = 0;
   std::unique_ptr<tcp::acceptor> acceptor_;
   std::unique_ptr<asio::steady_timer> certTimer_, acceptRetry_;
   std::vector<std::thread> threads_;
@@ -145,6 +149,9 @@ public:
     }
   }
 
+  /** The executor of the worker that owns the socket. */
+  auto executor() { return lowest().get_executor(); }
+
 private:
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
@@ -159,14 +166,30 @@ private:
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options().maxHeaderBytes));
     parser_->body_limit(server_.options().maxBodyBytes);
-    if (buffer_.size() > 0) return readHeader();
+    if (buffer_.size() > 0) return parseBuffered();
     lowest().expires_after(server_.options().idleTimeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec) return;
                               self->buffer_.commit(n);
-                              self->readHeader();
+                              self->parseBuffered();
                             });
+  }
+
+  /** Parses what has arrived; a request that came whole (the usual case) is answered without
+   *  another asynchronous read, a partial one is read on under the header or body timeout. */
+  void parseBuffered() {
+    beast::error_code ec;
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec) return refuseOrDrop(ec);
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return respond();
+    if (parser_->is_header_done()) return readBody();
+    readHeader();
   }
 
   void readHeader() {
@@ -187,14 +210,14 @@ private:
   }
 
   void respond() {
-    const http::request<http::string_body>& req = parser_->get();
+    http::request<http::string_body>& req = parser_->get();
     HttpRequest request;
     request.method = std::string(req.method_string());
     request.target = std::string(req.target());
     request.authorization = std::string(req[http::field::authorization]);
     request.ifNoneMatch = std::string(req[http::field::if_none_match]);
     request.contentType = std::string(req[http::field::content_type]);
-    request.body = req.body();
+    request.body = std::move(req.body());
     request.clientIdentity = identity_;
     write(server_.handle(request), req.keep_alive());
   }
@@ -215,18 +238,21 @@ private:
           false);
   }
 
-  void write(const HttpResponse& out, bool keepAlive) {
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(out.status), 11);
-    res->set(http::field::server, "rotor");
-    if (!out.contentType.empty()) res->set(http::field::content_type, out.contentType);
-    for (const auto& [name, value] : out.headers) res->set(name, value);
-    res->body() = out.body;
-    res->keep_alive(keepAlive);
-    res->prepare_payload();
+  void write(HttpResponse out, bool keepAlive) {
+    // One response in flight per connection: reuse its header storage.
+    response_.clear();
+    response_.result(static_cast<http::status>(out.status));
+    response_.version(11);
+    response_.set(http::field::server, "rotor");
+    if (!out.contentType.empty()) response_.set(http::field::content_type, out.contentType);
+    for (const auto& [name, value] : out.headers) response_.set(name, value);
+    response_.body() = std::move(out.body);
+    response_.keep_alive(keepAlive);
+    response_.prepare_payload();
     lowest().expires_after(server_.options().writeTimeout);
-    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
+    http::async_write(stream_, response_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return;
-      if (!res->keep_alive()) return self->close();
+      if (!self->response_.keep_alive()) return self->close();
       self->awaitRequest();
     });
   }
@@ -246,8 +272,16 @@ private:
   std::shared_ptr<SslContext> ctx_;  // keeps the certificate this connection shook hands with
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
   std::optional<std::string> identity_;
 };
+
+/** Starts a session on the thread that owns its socket; only that thread touches it from then on. */
+template <typename S>
+void startOnItsWorker(std::shared_ptr<S> session) {
+  auto executor = session->executor();
+  asio::post(executor, [session = std::move(session)] { session->start(); });
+}
 
 }  // namespace
 
@@ -269,8 +303,9 @@ Status HttpServer::Impl::start() {
   beast::error_code ec;
   const asio::ip::address address = asio::ip::make_address(options_.host, ec);
   if (ec) return invalidArgument("adoption API address " + options_.host + " is not an IP address");
-  ioc_ = std::make_unique<asio::io_context>(options_.threads);
-  acceptor_ = std::make_unique<tcp::acceptor>(*ioc_);
+  for (int i = 0; i < std::max(1, options_.threads); ++i) workers_.push_back(std::make_unique<asio::io_context>(1));
+  asio::io_context& first = *workers_.front();
+  acceptor_ = std::make_unique<tcp::acceptor>(first);
   const tcp::endpoint endpoint(address, options_.port);
   acceptor_->open(endpoint.protocol(), ec);
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
@@ -281,30 +316,35 @@ Status HttpServer::Impl::start() {
                        ec.message());
   }
   port_ = acceptor_->local_endpoint().port();
-  certTimer_ = std::make_unique<asio::steady_timer>(*ioc_);
-  acceptRetry_ = std::make_unique<asio::steady_timer>(*ioc_);
+  certTimer_ = std::make_unique<asio::steady_timer>(first);
+  acceptRetry_ = std::make_unique<asio::steady_timer>(first);
   accept();
   if (!options_.plainHttp) scheduleCertificateCheck();
-  for (int i = 0; i < std::max(1, options_.threads); ++i) {
-    threads_.emplace_back([this] { ioc_->run(); });
+  for (auto& worker : workers_) {
+    // Keeps a worker without connections running until stop().
+    threads_.emplace_back([ioc = worker.get()] {
+      auto busy = asio::make_work_guard(*ioc);
+      ioc->run();
+    });
   }
   return okStatus();
 }
 
 void HttpServer::Impl::stop() {
-  if (!ioc_) return;
-  ioc_->stop();
+  if (workers_.empty()) return;
+  for (auto& worker : workers_) worker->stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
   certTimer_.reset();
   acceptRetry_.reset();
   acceptor_.reset();
-  ioc_.reset();
+  workers_.clear();
 }
 
 void HttpServer::Impl::accept() {
-  acceptor_->async_accept(asio::make_strand(*ioc_),
-                          [this](beast::error_code ec, tcp::socket socket) { onAccept(ec, std::move(socket)); });
+  // Connections go round-robin to the workers' io_contexts.
+  asio::io_context& worker = *workers_[nextWorker_++ % workers_.size()];
+  acceptor_->async_accept(worker, [this](beast::error_code ec, tcp::socket socket) { onAccept(ec, std::move(socket)); });
 }
 
 void HttpServer::Impl::onAccept(beast::error_code ec, tcp::socket socket) {
@@ -322,11 +362,12 @@ void HttpServer::Impl::onAccept(beast::error_code ec, tcp::socket socket) {
     beast::error_code ignored;
     socket.close(ignored);
   } else if (options_.plainHttp) {
-    std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), nullptr)->start();
+    startOnItsWorker(std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), nullptr));
   } else {
     std::shared_ptr<SslContext> ctx = context();
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *ctx);
-    std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(stream), std::move(ctx))->start();
+    startOnItsWorker(
+        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(stream), std::move(ctx)));
   }
   accept();
 }

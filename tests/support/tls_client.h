@@ -106,9 +106,10 @@ public:
     return connected_ && SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size());
   }
 
-  /** One HTTP response (headers and a Content-Length body), or nullopt on close/timeout. */
+  /** One HTTP response (headers and a Content-Length body), or nullopt on close/timeout. Bytes
+   *  of a following (pipelined) response are kept for the next call. */
   std::optional<std::string> readResponse() {
-    std::string data;
+    std::string& data = unread_;
     char buf[4096];
     for (;;) {
       const size_t headerEnd = data.find("\r\n\r\n");
@@ -117,7 +118,11 @@ public:
         if (size_t at = data.find("Content-Length: "); at != std::string::npos && at < headerEnd) {
           length = std::stoul(data.substr(at + 16));
         }
-        if (data.size() >= headerEnd + 4 + length) return data.substr(0, headerEnd + 4 + length);
+        if (data.size() >= headerEnd + 4 + length) {
+          std::string response = data.substr(0, headerEnd + 4 + length);
+          data.erase(0, response.size());
+          return response;
+        }
       }
       const int n = SSL_read(ssl_.get(), buf, sizeof buf);
       if (n <= 0) return std::nullopt;
@@ -137,6 +142,7 @@ private:
   std::unique_ptr<SSL_CTX, SslCtxFree> ctx_;
   std::unique_ptr<SSL, SslFree> ssl_;
   bool connected_ = false;
+  std::string unread_;
 };
 
 }  // namespace rotor::testing

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The adoption API over HTTPS keep-alive against nginx on the same machine, in the same run, with
+# the same certificate, the same number of server threads / workers and the same wrk load:
+#   check-ins/s (wrk PUT with a Lua script)  vs  nginx serving a static file of the check-in answer's size
+#   bundle GETs answered 304/s               vs  nginx answering 304 for a static file of the bundle's size
+# Prints each figure, its baseline and the ratio. wrk fails the run if any answer is not 2xx/3xx.
+#   ROTOR=build-release/controller/rotor bench/adoption_http_bench.sh [SECONDS] [CONNECTIONS]
+set -euo pipefail
+ROTOR=${ROTOR:?path to the rotor binary}
+seconds=${1:-8}
+connections=${2:-64}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+STATE=$(mktemp -d -t rotor-http-bench-XXXXXX)
+source "$here/../tests/integration/local_nginx_lib.sh"
+controller_pid=""
+cleanup() {
+  [ -n "$controller_pid" ] && kill "$controller_pid" 2>/dev/null || true
+  [ -f "$STATE/web/nginx.pid" ] && nginx -p "$STATE/web" -c "$STATE/web/nginx.conf" -e "$STATE/web/error.log" -s quit 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+
+port=$(free_port)
+api_port=$(free_port)
+web_port=$(free_port)
+write_manifest "$port"
+mkdir -p "$STATE/api" "$STATE/web/root" "$STATE/web/tmp"
+(cd "$STATE/api" && sh "$here/../tests/support/test_certificates.sh" >/dev/null)
+rotor apply -f "$STATE/rotation.yaml" >/dev/null
+rotor token edge-proxy --file "$STATE/agent.token" >/dev/null
+"$ROTOR" --local "$STATE" controller --log-level warn --adoption-addr "127.0.0.1:$api_port" \
+  --adoption-cert "$STATE/api/server.crt" --adoption-key "$STATE/api/server.key" > "$STATE/controller.log" 2>&1 &
+controller_pid=$!
+wait_for Ready 1 30 || { echo "the rotation did not become Ready" >&2; tail "$STATE/controller.log" >&2; exit 1; }
+
+api="https://127.0.0.1:$api_port/v1/namespaces/default/rotations/edge-proxy"
+token=$(cat "$STATE/agent.token")
+fp="sha256:$(printf '%064d' 1)"
+body="{\"trusted\":[\"$fp\"],\"version\":\"bench\"}"
+curl -sf --cacert "$STATE/api/ca.crt" -H "Authorization: Bearer $token" "$api/bundle" -o "$STATE/web/root/bundle.pem" \
+  -D "$STATE/bundle.headers"
+etag=$(grep -i '^etag:' "$STATE/bundle.headers" | cut -d' ' -f2 | tr -d '\r')
+curl -sf --cacert "$STATE/api/ca.crt" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  -X PUT --data "$body" "$api/agents/probe" -o "$STATE/web/root/checkin.json"
+
+# nginx with the same certificate and as many workers as the API has threads.
+cat > "$STATE/web/nginx.conf" <<CONF
+worker_processes 2;
+pid $STATE/web/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $STATE/web/tmp/body;
+  proxy_temp_path $STATE/web/tmp/proxy;
+  fastcgi_temp_path $STATE/web/tmp/fastcgi;
+  uwsgi_temp_path $STATE/web/tmp/uwsgi;
+  scgi_temp_path $STATE/web/tmp/scgi;
+  server {
+    listen 127.0.0.1:$web_port ssl;
+    ssl_certificate $STATE/api/server.crt;
+    ssl_certificate_key $STATE/api/server.key;
+    root $STATE/web/root;
+  }
+}
+CONF
+# nginx's workers drop to an unprivileged user when started as root: let them read the files.
+chmod 755 "$STATE" "$STATE/web" "$STATE/web/root"
+chmod 644 "$STATE"/web/root/*
+nginx -p "$STATE/web" -c "$STATE/web/nginx.conf" -e "$STATE/web/error.log"
+web="https://127.0.0.1:$web_port"
+sleep 0.5
+nginx_etag=$(curl -sf --cacert "$STATE/api/ca.crt" -I "$web/bundle.pem" | grep -i '^etag:' | cut -d' ' -f2 | tr -d '\r')
+
+# Each wrk thread spreads its check-ins over 10,000 agent ids.
+cat > "$STATE/put.lua" <<LUA
+local n = 0
+wrk.method = "PUT"
+wrk.body = '$body'
+wrk.headers["Authorization"] = "Bearer $token"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  return wrk.format(nil, "/v1/namespaces/default/rotations/edge-proxy/agents/agent-" .. (n % 10000))
+end
+LUA
+
+# rate URL [wrk args...]: requests/s, after checking that every answer had the expected status.
+rate() {
+  local url=$1 out
+  shift
+  out=$(wrk -t2 -c"$connections" -d"${seconds}s" "$@" "$url")
+  if grep -q "Non-2xx or 3xx\|Socket errors" <<<"$out"; then
+    echo "wrk saw failed requests against $url:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+max() { if (($1 > $2)); then echo "$1"; else echo "$2"; fi; }
+
+# Two rounds, rotor and nginx taking turns, best of each: wrk shares the two cores with the
+# server under test, and one unlucky scheduling slice should not decide a ratio.
+checkins=0 static=0 not_modified=0 nginx_not_modified=0
+for _ in 1 2; do
+  checkins=$(max "$checkins" "$(rate "$api/agents/x" -s "$STATE/put.lua")")
+  static=$(max "$static" "$(rate "$web/checkin.json")")
+  not_modified=$(max "$not_modified" "$(rate "$api/bundle" -H "Authorization: Bearer $token" -H "If-None-Match: $etag")")
+  nginx_not_modified=$(max "$nginx_not_modified" "$(rate "$web/bundle.pem" -H "If-None-Match: $nginx_etag")")
+done
+printf '%-44s %10s/s  nginx %10s/s  ratio %sx (target >= 0.8)\n' \
+  "check-ins over HTTPS keep-alive (PUT)" "$checkins" "$static" "$(ratio "$checkins" "$static")"
+printf '%-44s %10s/s  nginx %10s/s  ratio %sx (target >= 1.0)\n' \
+  "bundle GET answered 304" "$not_modified" "$nginx_not_modified" "$(ratio "$not_modified" "$nginx_not_modified")"
