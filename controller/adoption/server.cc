@@ -5,14 +5,15 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -80,6 +81,31 @@ std::pair<int64_t, int64_t> fileStamp(const std::string& path) {
   return {static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec, st.st_size};
 }
 
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+/** What the deadline sweep needs of a connection. */
+class Deadlined {
+public:
+  virtual ~Deadlined() = default;
+  SteadyTime deadline() const { return deadline_; }
+  /** Closes the socket: its pending operation ends and the connection goes with it. */
+  virtual void expire() = 0;
+
+protected:
+  SteadyTime deadline_ = SteadyTime::max();
+};
+
+/**
+ * A thread with its own io_context and the connections on it. Timeouts are deadlines that a
+ * connection stores (a clock read) and a periodic sweep enforces, instead of a timer re-armed on
+ * every read and write: a request then costs no timer syscalls, and an idle connection no timer.
+ */
+struct Worker {
+  std::list<Deadlined*> connections;  // touched only on this worker's thread
+  asio::io_context ioc{1};            // destroyed before `connections`: its sessions unlist themselves
+  asio::steady_timer sweep{ioc};
+};
+
 }  // namespace
 
 class HttpServer::Impl {
@@ -107,7 +133,7 @@ public:
 
 private:
   void accept();
-  void onAccept(beast::error_code ec, tcp::socket socket);
+  void onAccept(Worker& worker, beast::error_code ec, tcp::socket socket);
   void scheduleCertificateCheck();
 
   ServerOptions options_;
@@ -116,11 +142,13 @@ private:
   std::mutex ctxMu_;
   std::shared_ptr<SslContext> ctx_;
   std::pair<int64_t, int64_t> certStamp_, keyStamp_;
+  void scheduleSweep(Worker& worker);
+
   // One io_context per thread, so a connection (which stays on one) needs no strand and the
   // threads share no reactor. The acceptor and timers live on the first. Destroyed explicitly in
   // stop(): handlers (and the sessions they own) go with their io_context while everything above
   // is still alive.
-  std::vector<std::unique_ptr<asio::io_context>> workers_;
+  std::vector<std::unique_ptr<Worker>> workers_;
   size_t nextWorker_ = 0;
   std::unique_ptr<tcp::acceptor> acceptor_;
   std::unique_ptr<asio::steady_timer> certTimer_, acceptRetry_;
@@ -131,33 +159,41 @@ namespace {
 
 /** One connection: handshake (TLS), then requests until the client or a timeout ends it. */
 template <typename Stream>
-class Session : public std::enable_shared_from_this<Session<Stream>> {
+class Session final : public Deadlined, public std::enable_shared_from_this<Session<Stream>> {
 public:
-  Session(HttpServer::Impl& server, Stream stream, std::shared_ptr<SslContext> ctx)
-      : server_(server), stream_(std::move(stream)), ctx_(std::move(ctx)) {
+  Session(HttpServer::Impl& server, Worker& worker, Stream stream, std::shared_ptr<SslContext> ctx)
+      : server_(server), worker_(worker), stream_(std::move(stream)), ctx_(std::move(ctx)) {
     server_.sessionOpened();
   }
-  ~Session() { server_.sessionClosed(); }
+  ~Session() override {
+    if (listed_) worker_.connections.erase(*listed_);
+    server_.sessionClosed();
+  }
 
+  /** Runs on the worker's thread. */
   void start() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    listed_ = worker_.connections.insert(worker_.connections.end(), this);
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
       awaitRequest();
     } else {
-      lowest().expires_after(server_.options().handshakeTimeout);
+      expiresAfter(server_.options().handshakeTimeout);
       stream_.async_handshake(asio::ssl::stream_base::server,
                               [self = this->shared_from_this()](beast::error_code ec) { self->onHandshake(ec); });
     }
   }
 
-  /** The executor of the worker that owns the socket. */
-  auto executor() { return lowest().get_executor(); }
+  void expire() override {
+    beast::error_code ignored;
+    lowest().close(ignored);
+  }
 
 private:
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  tcp::socket& lowest() { return beast::get_lowest_layer(stream_); }
+  void expiresAfter(std::chrono::milliseconds timeout) { deadline_ = std::chrono::steady_clock::now() + timeout; }
 
   void onHandshake(beast::error_code ec) {
     if (ec) return;  // half-open, timed out or not TLS: the socket closes with the session
-    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) identity_ = clientIdentityOf(stream_.native_handle());
+    if constexpr (!std::is_same_v<Stream, tcp::socket>) identity_ = clientIdentityOf(stream_.native_handle());
     awaitRequest();
   }
 
@@ -167,7 +203,7 @@ private:
     parser_->header_limit(static_cast<uint32_t>(server_.options().maxHeaderBytes));
     parser_->body_limit(server_.options().maxBodyBytes);
     if (buffer_.size() > 0) return parseBuffered();
-    lowest().expires_after(server_.options().idleTimeout);
+    expiresAfter(server_.options().idleTimeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec) return;
@@ -193,7 +229,7 @@ private:
   }
 
   void readHeader() {
-    lowest().expires_after(server_.options().headerTimeout);
+    expiresAfter(server_.options().headerTimeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) return self->refuseOrDrop(ec);
@@ -202,7 +238,7 @@ private:
   }
 
   void readBody() {
-    lowest().expires_after(server_.options().bodyTimeout);
+    expiresAfter(server_.options().bodyTimeout);
     http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->refuseOrDrop(ec);
       self->respond();
@@ -249,7 +285,7 @@ private:
     response_.body() = std::move(out.body);
     response_.keep_alive(keepAlive);
     response_.prepare_payload();
-    lowest().expires_after(server_.options().writeTimeout);
+    expiresAfter(server_.options().writeTimeout);
     http::async_write(stream_, response_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return;
       if (!self->response_.keep_alive()) return self->close();
@@ -258,16 +294,18 @@ private:
   }
 
   void close() {
-    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
       beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      stream_.shutdown(tcp::socket::shutdown_send, ignored);
     } else {
-      lowest().expires_after(std::chrono::seconds(1));
+      expiresAfter(std::chrono::seconds(1));
       stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
     }
   }
 
   HttpServer::Impl& server_;
+  Worker& worker_;
+  std::optional<std::list<Deadlined*>::iterator> listed_;
   Stream stream_;
   std::shared_ptr<SslContext> ctx_;  // keeps the certificate this connection shook hands with
   beast::flat_buffer buffer_;
@@ -276,11 +314,10 @@ private:
   std::optional<std::string> identity_;
 };
 
-/** Starts a session on the thread that owns its socket; only that thread touches it from then on. */
+/** Starts a session on its worker's thread; only that thread touches it from then on. */
 template <typename S>
-void startOnItsWorker(std::shared_ptr<S> session) {
-  auto executor = session->executor();
-  asio::post(executor, [session = std::move(session)] { session->start(); });
+void startOn(Worker& worker, std::shared_ptr<S> session) {
+  asio::post(worker.ioc, [session = std::move(session)] { session->start(); });
 }
 
 }  // namespace
@@ -303,8 +340,8 @@ Status HttpServer::Impl::start() {
   beast::error_code ec;
   const asio::ip::address address = asio::ip::make_address(options_.host, ec);
   if (ec) return invalidArgument("adoption API address " + options_.host + " is not an IP address");
-  for (int i = 0; i < std::max(1, options_.threads); ++i) workers_.push_back(std::make_unique<asio::io_context>(1));
-  asio::io_context& first = *workers_.front();
+  for (int i = 0; i < std::max(1, options_.threads); ++i) workers_.push_back(std::make_unique<Worker>());
+  asio::io_context& first = workers_.front()->ioc;
   acceptor_ = std::make_unique<tcp::acceptor>(first);
   const tcp::endpoint endpoint(address, options_.port);
   acceptor_->open(endpoint.protocol(), ec);
@@ -321,18 +358,15 @@ Status HttpServer::Impl::start() {
   accept();
   if (!options_.plainHttp) scheduleCertificateCheck();
   for (auto& worker : workers_) {
-    // Keeps a worker without connections running until stop().
-    threads_.emplace_back([ioc = worker.get()] {
-      auto busy = asio::make_work_guard(*ioc);
-      ioc->run();
-    });
+    scheduleSweep(*worker);  // also keeps a worker without connections running until stop()
+    threads_.emplace_back([ioc = &worker->ioc] { ioc->run(); });
   }
   return okStatus();
 }
 
 void HttpServer::Impl::stop() {
   if (workers_.empty()) return;
-  for (auto& worker : workers_) worker->stop();
+  for (auto& worker : workers_) worker->ioc.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
   certTimer_.reset();
@@ -342,12 +376,30 @@ void HttpServer::Impl::stop() {
 }
 
 void HttpServer::Impl::accept() {
-  // Connections go round-robin to the workers' io_contexts.
-  asio::io_context& worker = *workers_[nextWorker_++ % workers_.size()];
-  acceptor_->async_accept(worker, [this](beast::error_code ec, tcp::socket socket) { onAccept(ec, std::move(socket)); });
+  // Connections go round-robin to the workers.
+  Worker& worker = *workers_[nextWorker_++ % workers_.size()];
+  acceptor_->async_accept(worker.ioc, [this, &worker](beast::error_code ec, tcp::socket socket) {
+    onAccept(worker, ec, std::move(socket));
+  });
 }
 
-void HttpServer::Impl::onAccept(beast::error_code ec, tcp::socket socket) {
+void HttpServer::Impl::scheduleSweep(Worker& worker) {
+  // A tenth of the shortest timeout: a connection overstays its deadline by at most that.
+  const auto shortest = std::min({options_.handshakeTimeout, options_.idleTimeout, options_.headerTimeout,
+                                  options_.bodyTimeout, options_.writeTimeout});
+  worker.sweep.expires_after(std::clamp<std::chrono::milliseconds>(shortest / 10, std::chrono::milliseconds(10),
+                                                                   std::chrono::seconds(1)));
+  worker.sweep.async_wait([this, &worker](beast::error_code ec) {
+    if (ec) return;
+    const SteadyTime now = std::chrono::steady_clock::now();
+    for (Deadlined* connection : worker.connections) {
+      if (connection->deadline() <= now) connection->expire();
+    }
+    scheduleSweep(worker);
+  });
+}
+
+void HttpServer::Impl::onAccept(Worker& worker, beast::error_code ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted) return;
   if (ec) {
     // Usually out of file descriptors: wait a little instead of spinning on accept.
@@ -362,12 +414,12 @@ void HttpServer::Impl::onAccept(beast::error_code ec, tcp::socket socket) {
     beast::error_code ignored;
     socket.close(ignored);
   } else if (options_.plainHttp) {
-    startOnItsWorker(std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), nullptr));
+    startOn(worker, std::make_shared<Session<tcp::socket>>(*this, worker, std::move(socket), nullptr));
   } else {
     std::shared_ptr<SslContext> ctx = context();
-    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *ctx);
-    startOnItsWorker(
-        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(stream), std::move(ctx)));
+    beast::ssl_stream<tcp::socket> stream(std::move(socket), *ctx);
+    startOn(worker,
+            std::make_shared<Session<beast::ssl_stream<tcp::socket>>>(*this, worker, std::move(stream), std::move(ctx)));
   }
   accept();
 }

@@ -3,7 +3,8 @@
 // The adoption API's HTTP(S) server (Boost.Beast; docs/design.md says why not cpprestsdk's
 // listener). It knows nothing of rotations: it reads bounded requests, calls the handler and
 // writes the response. Every wait is bounded: TLS handshake, idle keep-alive, header, body and
-// write each have a timeout, and connections beyond the cap are closed at once.
+// write each have a timeout (enforced within a tenth of the shortest one), and connections
+// beyond the cap are closed at once.
 
 #include <chrono>
 #include <cstdint>
@@ -36,6 +37,7 @@ struct ServerOptions {
   std::chrono::milliseconds writeTimeout = std::chrono::seconds(10);
   size_t maxHeaderBytes = 8 * 1024;
   size_t maxBodyBytes = 16 * 1024;
+  /** Worker threads, each with its own connections. */
   int threads = 2;
   /** How often the certificate files are checked for a change. */
   std::chrono::milliseconds certificateCheckInterval = std::chrono::seconds(5);
