@@ -182,7 +182,7 @@ Status Driver::apply(api::CertificateRotation& r, const Outcome& outcome, Reconc
     if (s.timeline.size() > api::kTimelineLength) {
       s.timeline.erase(s.timeline.begin(), s.timeline.end() - static_cast<std::ptrdiff_t>(api::kTimelineLength));
     }
-    result.transitions.emplace_back(from, to);
+    result.transitions.push_back({from, to, outcome.reason});
     entered = true;
   }
   if (!outcome.message.empty()) {

@@ -13,8 +13,14 @@ struct ReconcileResult {
   Duration requeueAfter = Duration::zero();
   /** The phase the rotation rests in now. */
   api::Phase phase = api::Phase::kPending;
-  /** Transitions taken in this call (for metrics). */
-  std::vector<std::pair<api::Phase, api::Phase>> transitions;
+  /** A phase change taken in this call, with the Outcome's reason ("ProbeFailed", ...). */
+  struct Transition {
+    api::Phase from = api::Phase::kPending;
+    api::Phase to = api::Phase::kPending;
+    std::string reason;
+  };
+  /** Transitions taken in this call (logs, metrics). */
+  std::vector<Transition> transitions;
   /** Pre-checks that failed in this call, by name. */
   std::vector<std::string> failedChecks;
   /** Whether the rotation still exists. */

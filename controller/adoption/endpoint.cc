@@ -11,8 +11,14 @@ StatusOr<std::unique_ptr<AdoptionEndpoint>> AdoptionEndpoint::start(store::Store
   const auto loadedIn = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
   e->registry_.setOnChange(std::move(onChange));
   AdoptionEndpoint* self = e.get();
-  ASSIGN_OR_RETURN(e->server_, HttpServer::start(
-                                   options.server, [self](const HttpRequest& r) { return self->service_.handle(r); }, log));
+  auto handle = [self, took = options.checkInTook](const HttpRequest& r) {
+    if (!took || r.method != "PUT") return self->service_.handle(r);
+    const auto start = std::chrono::steady_clock::now();
+    HttpResponse response = self->service_.handle(r);
+    took(std::chrono::steady_clock::now() - start);
+    return response;
+  };
+  ASSIGN_OR_RETURN(e->server_, HttpServer::start(options.server, std::move(handle), log));
   e->flusher_ = std::jthread([self, interval = options.flushInterval](std::stop_token stop) {
     self->flushLoop(stop, interval);
   });

@@ -16,6 +16,8 @@ struct EndpointOptions {
   /** How often check-ins are persisted. A crash loses at most this much; agents repeat their
    *  reports every interval, and a lost report can only make the gate wait longer. */
   std::chrono::milliseconds flushInterval = std::chrono::seconds(1);
+  /** Told how long each check-in (PUT) took to handle (metrics); may be empty. */
+  std::function<void(std::chrono::nanoseconds)> checkInTook;
 };
 
 /**

@@ -19,6 +19,7 @@
 #include "controller/probe/tls_prober.h"
 #include "controller/store/local/dir_watch.h"
 #include "controller/adoption/endpoint.h"
+#include "controller/metrics/endpoint.h"
 #include "controller/agent/agent.h"
 #include "controller/pki/digest.h"
 #include "controller/common/strings.h"
@@ -241,16 +242,10 @@ std::pair<LogLevel, LogFormat> logSettings(const Invocation& inv) {
   return {level->second, format == "json" ? LogFormat::kJson : LogFormat::kText};
 }
 
-/** The adoption API's settings from --adoption-* flags; nullopt when it is not asked for. */
-StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Invocation& inv) {
-  if (!inv.has("adoption-addr")) {
-    for (const char* f : {"adoption-cert", "adoption-key", "adoption-client-ca", "adoption-insecure"}) {
-      if (inv.has(f)) throw UsageError{std::string("--") + f + " needs --adoption-addr"};
-    }
-    return std::optional<adoption::EndpointOptions>();
-  }
-  adoption::EndpointOptions o;
-  const std::string addr = inv.get("adoption-addr");
+/** HOST:PORT of a --FLAG into `server`; a usage error naming the flag otherwise. */
+void listenAddressFrom(const Invocation& inv, const std::string& flag, const char* example,
+                       adoption::ServerOptions& server) {
+  const std::string addr = inv.get(flag);
   const size_t colon = addr.rfind(':');
   int port = -1;
   if (colon != std::string::npos) {
@@ -260,10 +255,22 @@ StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Inv
     }
   }
   if (colon == std::string::npos || port < 0 || port > 65535) {
-    throw UsageError{"--adoption-addr must be HOST:PORT, e.g. 0.0.0.0:8444"};
+    throw UsageError{"--" + flag + " must be HOST:PORT, e.g. " + example};
   }
-  o.server.host = addr.substr(0, colon);
-  o.server.port = static_cast<uint16_t>(port);
+  server.host = addr.substr(0, colon);
+  server.port = static_cast<uint16_t>(port);
+}
+
+/** The adoption API's settings from --adoption-* flags; nullopt when it is not asked for. */
+StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Invocation& inv) {
+  if (!inv.has("adoption-addr")) {
+    for (const char* f : {"adoption-cert", "adoption-key", "adoption-client-ca", "adoption-insecure"}) {
+      if (inv.has(f)) throw UsageError{std::string("--") + f + " needs --adoption-addr"};
+    }
+    return std::optional<adoption::EndpointOptions>();
+  }
+  adoption::EndpointOptions o;
+  listenAddressFrom(inv, "adoption-addr", "0.0.0.0:8444", o.server);
   o.server.plainHttp = inv.has("adoption-insecure");
   o.server.certFile = inv.get("adoption-cert");
   o.server.keyFile = inv.get("adoption-key");
@@ -313,8 +320,12 @@ int runController(Context& ctx, const Invocation& inv) {
   LoggingEventRecorder events(log);
   // Filled in below once the manager exists; check-ins that move a gate wake its rotation.
   std::function<void(const api::ObjectKey&)> wake = [](const api::ObjectKey&) {};
+  metrics::ControllerMetrics controllerMetrics(**store, kVersion);
   std::unique_ptr<adoption::AdoptionEndpoint> endpoint;
   if (*adoptionOptions) {
+    (*adoptionOptions)->checkInTook = [&controllerMetrics](std::chrono::nanoseconds took) {
+      controllerMetrics.checkInTook(took);
+    };
     raiseFileLimit();
     auto started = adoption::AdoptionEndpoint::start(**store, ctx.clock, log, **adoptionOptions,
                                                      [&wake](const api::ObjectKey& key) { wake(key); });
@@ -323,7 +334,34 @@ int runController(Context& ctx, const Invocation& inv) {
   }
   store::Store& reconcileStore = endpoint ? endpoint->store() : static_cast<store::Store&>(**store);
   reconcilers::RotationContext rc{reconcileStore, ctx.clock, prober, events};
-  manager::Manager manager(rc, log);
+  manager::Manager manager(rc, log, {.observer = &controllerMetrics});
+  controllerMetrics.setQueueDepth([&manager] { return manager.queue().depth(); });
+  if (endpoint) {
+    controllerMetrics.setCheckInCounts([service = &endpoint->service()] {
+      std::vector<std::pair<std::string, uint64_t>> counts;
+      for (size_t i = 0; i < static_cast<size_t>(adoption::CheckInResult::kCount); ++i) {
+        const auto result = static_cast<adoption::CheckInResult>(i);
+        counts.emplace_back(adoption::checkInResultName(result), service->checkIns(result));
+      }
+      return counts;
+    });
+  }
+  std::unique_ptr<metrics::MetricsEndpoint> operational;
+  if (inv.has("metrics-addr") && !inv.has("once")) {
+    adoption::ServerOptions server;
+    listenAddressFrom(inv, "metrics-addr", "0.0.0.0:9402", server);
+    metrics::HealthChecks health{
+        .live =
+            [&manager, &ctx] {
+              // Not started yet counts as alive; a loop that stopped going round for a minute does not.
+              const MonotonicTime tick = manager.lastTick();
+              return tick == MonotonicTime() || ctx.clock.monotonicNow() - tick < std::chrono::minutes(1);
+            },
+        .ready = [&manager] { return manager.synced(); }};
+    auto started = metrics::MetricsEndpoint::start(controllerMetrics, std::move(health), server, log);
+    if (!started.ok()) return fail(ctx, started.status());
+    operational = std::move(started).value();
+  }
   if (inv.has("once")) {
     // One pass over every rotation: as far as each can go without waiting.
     if (Status s = manager.resync(); !s.ok()) return fail(ctx, s);
@@ -345,6 +383,7 @@ int runController(Context& ctx, const Invocation& inv) {
   log.info("Shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
   loop.request_stop();
   loop.join();
+  operational.reset();
   endpoint.reset();
   log.info("Stopped controller");
   return 0;
@@ -618,10 +657,11 @@ const std::vector<Verb>& verbs() {
        runGet},
       {"delete", "rotor delete NAME", "Delete a rotation (served files, bundles and backups stay)", {}, runDelete},
       {"controller",
-       "rotor controller --local DIR [--once] [--adoption-addr HOST:PORT --adoption-cert F --adoption-key F] "
-       "[--log-format text|json] [--log-level LEVEL]",
+       "rotor controller --local DIR [--once] [--metrics-addr HOST:PORT] "
+       "[--adoption-addr HOST:PORT --adoption-cert F --adoption-key F] [--log-format text|json] [--log-level LEVEL]",
        "Run the controller on a state directory until SIGTERM (or one pass with --once)",
        {{"once", "", false, "reconcile every rotation as far as it goes without waiting, then exit"},
+        {"metrics-addr", "", true, "serve /metrics, /healthz and /readyz over plain HTTP on HOST:PORT"},
         {"adoption-addr", "", true, "serve the adoption API on HOST:PORT (agents fetch the bundle and check in)"},
         {"adoption-cert", "", true, "the adoption API's certificate chain (PEM); reloaded when the file changes"},
         {"adoption-key", "", true, "the adoption API's private key (PEM)"},

@@ -22,14 +22,19 @@ bool Manager::processOne() {
 }
 
 void Manager::reconcileKey(const api::ObjectKey& key) {
+  const MonotonicTime start = ctx_.clock.monotonicNow();
   auto result = driver_.reconcile(key);
   queue_.done(key);
+  if (options_.observer != nullptr) {
+    options_.observer->reconciled(key, result, ctx_.clock.monotonicNow() - start);
+  }
   if (result.ok()) {
     queue_.forget(key);
-    for (const auto& [from, to] : result->transitions) {
+    for (const reconcilers::ReconcileResult::Transition& t : result->transitions) {
       log_.info("Changed phase", {{"rotation", key.toString()},
-                                  {"from", std::string(api::phaseName(from))},
-                                  {"to", std::string(api::phaseName(to))}});
+                                  {"from", std::string(api::phaseName(t.from))},
+                                  {"to", std::string(api::phaseName(t.to))},
+                                  {"reason", t.reason}});
     }
     if (result->found && result->requeueAfter > Duration::zero()) {
       queue_.addAfter(key, result->requeueAfter);
@@ -59,6 +64,7 @@ void Manager::run(std::stop_token stop) {
   }
   MonotonicTime nextResync = ctx_.clock.monotonicNow();
   while (!stop.stop_requested()) {
+    lastTick_.store(ctx_.clock.monotonicNow().time_since_epoch());
     if (ctx_.clock.monotonicNow() >= nextResync) {
       if (Status s = resync(); !s.ok()) {
         log_.error("Could not list CertificateRotations", {{"error", s.message()}});

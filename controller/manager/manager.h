@@ -12,10 +12,19 @@
 
 namespace rotor::manager {
 
+/** Sees every reconcile's outcome (metrics). Called on the worker that ran it. */
+class ReconcileObserver {
+public:
+  virtual ~ReconcileObserver() = default;
+  virtual void reconciled(const api::ObjectKey& key, const StatusOr<reconcilers::ReconcileResult>& result,
+                          std::chrono::nanoseconds took) = 0;
+};
+
 struct ManagerOptions {
   int workers = 1;
   /** Every rotation is reconciled at least this often, whatever notifications say. */
   Duration resyncPeriod = std::chrono::minutes(5);
+  ReconcileObserver* observer = nullptr;
 };
 
 class Manager {
@@ -41,6 +50,8 @@ public:
   WorkQueue& queue() { return queue_; }
   /** Whether the first full resync has completed (readiness). */
   bool synced() const { return synced_.load(); }
+  /** When run()'s loop last went round (liveness); the epoch before it starts. */
+  MonotonicTime lastTick() const { return MonotonicTime(lastTick_.load()); }
 
 private:
   void reconcileKey(const api::ObjectKey& key);
@@ -51,6 +62,7 @@ private:
   WorkQueue queue_;
   reconcilers::Driver driver_;
   std::atomic<bool> synced_{false};
+  std::atomic<MonotonicTime::duration> lastTick_{};
 };
 
 }  // namespace rotor::manager
