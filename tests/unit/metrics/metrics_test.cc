@@ -3,6 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
 #include "controller/metrics/endpoint.h"
 #include "tests/support/rotation_harness.h"
 #include "tests/support/status_matchers.h"
@@ -27,6 +33,20 @@ protected:
       h.clock.advance(result->requeueAfter > Duration::zero() ? result->requeueAfter : std::chrono::seconds(1));
     }
     FAIL() << "never reached " << api::phaseName(phase);
+  }
+
+  /** A rotation that rolls back after failed probes, then blocks on the dns_names pre-check. */
+  api::ObjectKey rollBackThenBlockOnAPrecheck() {
+    const auto key = h.create(rotor::testing::rotationTemplate()).key();
+    runObserved(key, Phase::kReady);
+    h.prober.fail("127.0.0.1:9000", failedPrecondition("handshake failure"));
+    h.annotate(key, std::string(api::kRotateAnnotation), "1");
+    runObserved(key, Phase::kRolledBack);
+    h.prober.heal("127.0.0.1:9000");
+    h.editSpec(key, [](api::RotationSpec& s) { s.certificate.dnsNames = {"other.example.com"}; });
+    h.annotate(key, std::string(api::kRenewAnnotation), "x");
+    runObserved(key, Phase::kBlocked);
+    return key;
   }
 
   rotor::testing::RotationHarness h;
@@ -63,15 +83,7 @@ TEST_F(MetricsTest, ExportsEachRotationsStateFromItsStatus) {
 }
 
 TEST_F(MetricsTest, CountsRollbacksAndFailedPrechecksAndForgetsADeletedRotation) {
-  const auto key = h.create(rotor::testing::rotationTemplate()).key();
-  runObserved(key, Phase::kReady);
-  h.prober.fail("127.0.0.1:9000", failedPrecondition("handshake failure"));
-  h.annotate(key, std::string(api::kRotateAnnotation), "1");
-  runObserved(key, Phase::kRolledBack);
-  h.prober.heal("127.0.0.1:9000");
-  h.editSpec(key, [](api::RotationSpec& s) { s.certificate.dnsNames = {"other.example.com"}; });
-  h.annotate(key, std::string(api::kRenewAnnotation), "x");
-  runObserved(key, Phase::kBlocked);
+  const auto key = rollBackThenBlockOnAPrecheck();
   // prometheus-cpp orders a counter's labels by name.
   const std::string id = "name=\"proxy\",namespace=\"default\"";
   std::string text = metrics.render();
@@ -120,6 +132,53 @@ TEST_F(MetricsTest, HealthAndReadinessAnswerFromTheirChecks) {
   EXPECT_TRUE(get("/metrics", "HEAD").body.empty());
   EXPECT_EQ(get("/metrics", "POST").status, 405);
   EXPECT_EQ(get("/other").status, 404);
+}
+
+/** The metric families a scrape declares ("# TYPE name kind"), with every source set. Event
+ *  families appear once they have a series. */
+std::set<std::string> exportedFamilies(ControllerMetrics& metrics) {
+  metrics.setCheckInCounts([] { return std::vector<std::pair<std::string, uint64_t>>{{"accepted", 1}}; });
+  metrics.setQueueDepth([] { return size_t{0}; });
+  std::set<std::string> names;
+  std::istringstream lines(metrics.render());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("# TYPE ")) names.insert(line.substr(7, line.find(' ', 7) - 7));
+  }
+  return names;
+}
+
+/** Every rotor_* name a shipped file queries, with a histogram's _bucket/_sum/_count folded. */
+std::set<std::string> queriedFamilies(const std::string& relativePath, const std::set<std::string>& exported) {
+  const char* root = std::getenv("ROTOR_SOURCE_DIR");
+  std::ifstream in(std::string(root ? root : ".") + "/" + relativePath);
+  EXPECT_TRUE(in) << "cannot read " << relativePath;
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string all = text.str();
+  std::set<std::string> names;
+  const std::regex metric("rotor_[a-z_]+");
+  for (auto it = std::sregex_iterator(all.begin(), all.end(), metric); it != std::sregex_iterator(); ++it) {
+    std::string name = it->str();
+    for (std::string_view suffix : {"_bucket", "_sum", "_count"}) {
+      if (!name.ends_with(suffix)) continue;
+      const std::string base = name.substr(0, name.size() - suffix.size());
+      if (exported.contains(base)) name = base;
+    }
+    names.insert(name);
+  }
+  return names;
+}
+
+TEST_F(MetricsTest, TheDashboardAndTheAlertRulesQueryOnlyExportedMetrics) {
+  rollBackThenBlockOnAPrecheck();
+  const std::set<std::string> exported = exportedFamilies(metrics);
+  const std::set<std::string> dashboard = queriedFamilies("charts/rotor/dashboards/rotor.json", exported);
+  const std::set<std::string> rules = queriedFamilies("charts/rotor/prometheus/rotor-rules.yaml", exported);
+  for (const std::string& name : dashboard) EXPECT_TRUE(exported.contains(name)) << "dashboard queries " << name;
+  for (const std::string& name : rules) EXPECT_TRUE(exported.contains(name)) << "alert rules query " << name;
+  // And the dashboard shows every family rotor exports.
+  for (const std::string& name : exported) EXPECT_TRUE(dashboard.contains(name)) << "dashboard never shows " << name;
+  EXPECT_GE(rules.size(), 6u);
 }
 
 }  // namespace
