@@ -11,11 +11,16 @@ StatusOr<std::unique_ptr<AdoptionEndpoint>> AdoptionEndpoint::start(store::Store
   const auto loadedIn = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
   e->registry_.setOnChange(std::move(onChange));
   AdoptionEndpoint* self = e.get();
-  auto handle = [self, took = options.checkInTook](const HttpRequest& r) {
-    if (!took || r.method != "PUT") return self->service_.handle(r);
+  auto handle = [self, &log, took = options.checkInTook](const HttpRequest& r) {
     const auto start = std::chrono::steady_clock::now();
     HttpResponse response = self->service_.handle(r);
-    took(std::chrono::steady_clock::now() - start);
+    if (took && r.method == "PUT") took(std::chrono::steady_clock::now() - start);
+    if (log.enabled(LogLevel::kDebug)) {
+      // The path names the rotation and the agent; headers (the token) are never logged.
+      log.debug("Adoption API request", {{"method", r.method},
+                                         {"path", r.target.substr(0, r.target.find('?'))},
+                                         {"status", std::to_string(response.status)}});
+    }
     return response;
   };
   ASSIGN_OR_RETURN(e->server_, HttpServer::start(options.server, std::move(handle), log));

@@ -25,6 +25,8 @@ public:
       : out_(out), clock_(clock), level_(level), format_(format) {}
 
   void log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
+  /** Whether `level` is written: hot paths check it before building their fields. */
+  bool enabled(LogLevel level) const { return level >= level_; }
   void debug(std::string_view m, std::initializer_list<LogField> f = {}) { log(LogLevel::kDebug, m, f); }
   void info(std::string_view m, std::initializer_list<LogField> f = {}) { log(LogLevel::kInfo, m, f); }
   void warn(std::string_view m, std::initializer_list<LogField> f = {}) { log(LogLevel::kWarn, m, f); }

@@ -29,6 +29,12 @@ void Manager::reconcileKey(const api::ObjectKey& key) {
     options_.observer->reconciled(key, result, ctx_.clock.monotonicNow() - start);
   }
   if (result.ok()) {
+    if (log_.enabled(LogLevel::kDebug)) {
+      log_.debug("Reconciled", {{"rotation", key.toString()},
+                                {"phase", std::string(api::phaseName(result->phase))},
+                                {"requeueAfter", formatDuration(result->requeueAfter)},
+                                {"found", result->found ? "true" : "false"}});
+    }
     queue_.forget(key);
     for (const reconcilers::ReconcileResult::Transition& t : result->transitions) {
       log_.info("Changed phase", {{"rotation", key.toString()},
