@@ -1,0 +1,272 @@
+// The shipped CRD (crds/) and the codec agree: what rotor writes and every bundled example
+// validates against the CRD's schema, every field is documented for `kubectl explain`, and the
+// ranges and enums the codec enforces are the schema's. A small structural validator stands in
+// for the API server's (types, required, enum, pattern, lengths, ranges, unknown fields); the
+// CEL rules are exercised by the Kubernetes contract suite against a real API server.
+#include <yaml-cpp/yaml.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "controller/api/json_codec.h"
+#include "controller/api/yaml_codec.h"
+
+namespace rotor::api {
+namespace {
+
+using nlohmann::json;
+
+std::filesystem::path sourceDir() {
+  const char* root = std::getenv("ROTOR_SOURCE_DIR");
+  return root ? root : ".";
+}
+
+YAML::Node loadCrd() { return YAML::LoadFile((sourceDir() / "crds/certificaterotations.rotor.dev.yaml").string()); }
+
+YAML::Node rootSchema(const YAML::Node& crd) { return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]; }
+
+/** Errors of `value` against a structural schema node, as "path: problem". */
+void validate(const json& value, const YAML::Node& schema, const std::string& path, std::vector<std::string>& errors) {
+  const std::string type = schema["type"].as<std::string>();
+  const auto fail = [&](const std::string& problem) { errors.push_back(path + ": " + problem); };
+  if (type == "object") {
+    if (!value.is_object()) return fail("must be an object");
+    const YAML::Node props = schema["properties"];
+    if (!props) return;  // free-form (metadata)
+    for (const auto& [key, item] : value.items()) {
+      if (!props[key]) {
+        fail("unknown field " + key);
+        continue;
+      }
+      validate(item, props[key], path + "." + key, errors);
+    }
+    for (const YAML::Node& required : schema["required"]) {
+      if (!value.contains(required.as<std::string>())) fail("missing required " + required.as<std::string>());
+    }
+  } else if (type == "array") {
+    if (!value.is_array()) return fail("must be an array");
+    if (schema["minItems"] && value.size() < schema["minItems"].as<size_t>()) fail("too few items");
+    for (size_t i = 0; i < value.size(); ++i) validate(value[i], schema["items"], path + "[" + std::to_string(i) + "]", errors);
+  } else if (type == "string") {
+    if (!value.is_string()) return fail("must be a string");
+    const std::string s = value.get<std::string>();
+    if (schema["minLength"] && s.size() < schema["minLength"].as<size_t>()) fail("shorter than minLength");
+    if (schema["maxLength"] && s.size() > schema["maxLength"].as<size_t>()) fail("longer than maxLength");
+    if (schema["pattern"] && !std::regex_search(s, std::regex(schema["pattern"].as<std::string>()))) {
+      fail("\"" + s + "\" does not match " + schema["pattern"].as<std::string>());
+    }
+    if (schema["enum"]) {
+      bool found = false;
+      for (const YAML::Node& e : schema["enum"]) found |= e.as<std::string>() == s;
+      if (!found) fail("\"" + s + "\" is not in the enum");
+    }
+  } else if (type == "integer" || type == "number") {
+    if (type == "integer" ? !value.is_number_integer() : !value.is_number()) return fail("must be a " + type);
+    const double v = value.get<double>();
+    if (schema["minimum"] && v < schema["minimum"].as<double>()) fail("below minimum");
+    if (schema["maximum"] && v > schema["maximum"].as<double>()) fail("above maximum");
+    if (schema["enum"]) {
+      bool found = false;
+      for (const YAML::Node& e : schema["enum"]) found |= e.as<double>() == v;
+      if (!found) fail(std::to_string(v) + " is not in the enum");
+    }
+  } else if (type == "boolean") {
+    if (!value.is_boolean()) fail("must be a boolean");
+  } else {
+    fail("schema type " + type + " is not structural");
+  }
+}
+
+std::vector<std::string> errorsOf(const json& object) {
+  std::vector<std::string> errors;
+  validate(object, rootSchema(loadCrd()), "", errors);
+  return errors;
+}
+
+json yamlToJson(const YAML::Node& node) {
+  if (node.IsMap()) {
+    json out = json::object();
+    for (const auto& kv : node) out[kv.first.as<std::string>()] = yamlToJson(kv.second);
+    return out;
+  }
+  if (node.IsSequence()) {
+    json out = json::array();
+    for (const YAML::Node& item : node) out.push_back(yamlToJson(item));
+    return out;
+  }
+  if (node.IsNull()) return nullptr;
+  const std::string s = node.Scalar();
+  if (node.Tag() == "!") return s;  // quoted
+  if (s == "true" || s == "false") return s == "true";
+  try {
+    size_t used = 0;
+    const long long n = std::stoll(s, &used);
+    if (used == s.size()) return n;
+  } catch (const std::exception&) {
+  }
+  return s;
+}
+
+/** A rotation with every optional field set, as rotor would write it. */
+CertificateRotation everyFieldSet() {
+  auto docs = decodeManifests(R"(apiVersion: rotor.dev/v1alpha1
+kind: CertificateRotation
+metadata: {name: full, namespace: edge, labels: {team: net}, annotations: {rotor.dev/rotate: "1"}}
+spec:
+  certificate:
+    commonName: proxy.example.com
+    dnsNames: [proxy.example.com, "*.proxy.example.com"]
+    ipAddresses: [10.0.0.1, "::1"]
+    validity: 2160h
+    renewBefore: 720h
+    privateKey: {algorithm: RSA, size: 3072}
+  servers:
+    - name: a
+      secretName: proxy-tls
+      restart: {kind: Deployment, name: proxy}
+      healthCheck: {address: "proxy.edge.svc:443", serverName: proxy.example.com}
+    - name: b
+      certFile: b.crt
+      keyFile: b.key
+      chainFile: b-chain.crt
+      pkcs12: {file: b.p12, passwordFile: b.pass}
+      reloadCommand: [systemctl, reload, b]
+  ca:
+    generate: {commonName: Proxy CA, validity: 43800h, privateKey: {algorithm: ECDSA, size: 384}}
+    rotateBefore: 2160h
+    crossSign: true
+  trustBundle: {configMapName: proxy-ca, key: ca.crt, file: bundle.pem, pkcs12: {file: trust.p12, passwordFile: t.pass}}
+  adoption: {threshold: 95, minAgents: 10, staleAfter: 24h, timeout: 168h, minStageDuration: 1h}
+  swap:
+    maintenanceWindow: {schedule: "0 2 * * 1-5", duration: 2h, timeZone: Europe/Paris}
+    probe: {period: 10s, failureThreshold: 3}
+    bakeTime: 5m
+  prune: {after: 24h, waitForExpiry: true}
+  paused: true
+  rollbackTo: full-r1-swap
+)");
+  EXPECT_TRUE(docs.ok()) << docs.status();
+  CertificateRotation r = docs->front();
+  const SystemTime t = SystemTime(std::chrono::seconds(1'800'000'000));
+  RotationStatus& s = r.status;
+  s.phase = Phase::kAwaitingAdoption;
+  s.revision = 3;
+  s.observedGeneration = 2;
+  s.conditions.push_back({"Ready", "True", 2, "Rotated", "ok", t});
+  s.ca.current = CertificateRef{"sha256:" + std::string(64, 'a'), t};
+  s.ca.next = CertificateRef{"sha256:" + std::string(64, 'b'), t};
+  s.ca.previous = CertificateRef{"sha256:" + std::string(64, 'c'), t};
+  s.servers.push_back({"a", "sha256:" + std::string(64, 'd'), t, "sha256:" + std::string(64, 'a'), t, t, 2, "refused", t});
+  s.adoption = {10, 9, 1, 0.9, {"agent-7"}};
+  s.snapshots.push_back({"full-r3-swap", t, 3, "swap"});
+  s.phaseStartedAt = t;
+  s.message = "waiting";
+  s.attempt = 2;
+  s.trigger = "ca-expiry";
+  s.rollbackSnapshot = "full-r2-swap";
+  s.resumePhase = Phase::kSwapping;
+  s.handled = {"1", "2", "full-r1-swap"};
+  s.caSourceHash = std::string(64, 'e');
+  s.timeline.push_back({Phase::kStaging, t, "staged"});
+  r.metadata.uid = "u";
+  r.metadata.resourceVersion = "7";
+  r.metadata.generation = 2;
+  r.metadata.creationTimestamp = t;
+  return r;
+}
+
+TEST(CrdTest, NamesSubresourcesAndPrinterColumnsAreThoseKubectlShows) {
+  const YAML::Node crd = loadCrd();
+  EXPECT_EQ(crd["metadata"]["name"].as<std::string>(), "certificaterotations.rotor.dev");
+  EXPECT_EQ(crd["spec"]["group"].as<std::string>(), "rotor.dev");
+  EXPECT_EQ(crd["spec"]["names"]["kind"].as<std::string>(), "CertificateRotation");
+  EXPECT_EQ(crd["spec"]["names"]["shortNames"][0].as<std::string>(), "certrot");
+  const YAML::Node version = crd["spec"]["versions"][0];
+  EXPECT_EQ(version["name"].as<std::string>(), "v1alpha1");
+  EXPECT_TRUE(version["subresources"]["status"].IsMap());
+  std::vector<std::string> columns;
+  for (const YAML::Node& c : version["additionalPrinterColumns"]) columns.push_back(c["name"].as<std::string>());
+  EXPECT_EQ(columns, (std::vector<std::string>{"Phase", "Adoption", "Expiry", "Age"}));
+}
+
+TEST(CrdTest, EveryFieldIsDescribedForKubectlExplain) {
+  std::vector<std::string> undocumented;
+  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& path) {
+    if (!node["description"] && path != "") undocumented.push_back(path);
+    for (const auto& kv : node["properties"]) walk(kv.second, path + "." + kv.first.as<std::string>());
+    if (node["items"]) walk(node["items"], path + "[]");
+  };
+  walk(rootSchema(loadCrd()), "");
+  EXPECT_TRUE(undocumented.empty()) << "no description: " << ::testing::PrintToString(undocumented);
+}
+
+TEST(CrdTest, WhatRotorWritesValidatesAgainstTheSchema) {
+  const json object = encodeRotation(everyFieldSet(), true);
+  EXPECT_EQ(errorsOf(object), std::vector<std::string>{}) << object.dump(2);
+  // The validator is not a rubber stamp.
+  json bad = object;
+  bad["spec"]["adoption"]["threshold"] = 0;
+  bad["spec"]["servers"][0]["restart"]["kind"] = "CronJob";
+  bad["spec"]["certificate"]["validity"] = "90 days";
+  bad["spec"]["surprise"] = true;
+  bad["status"]["phase"] = "Sleeping";
+  EXPECT_EQ(errorsOf(bad).size(), 5u) << ::testing::PrintToString(errorsOf(bad));
+}
+
+TEST(CrdTest, EveryBundledExampleValidatesAsWrittenAndAsRotorWritesIt) {
+  int documents = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(sourceDir() / "examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    for (const YAML::Node& doc : YAML::LoadAll(text.str())) {
+      ++documents;
+      EXPECT_EQ(errorsOf(yamlToJson(doc)), std::vector<std::string>{}) << entry.path();
+    }
+    auto decoded = decodeManifests(text.str());
+    ASSERT_TRUE(decoded.ok()) << entry.path() << ": " << decoded.status();
+    for (const CertificateRotation& r : *decoded) {
+      EXPECT_EQ(errorsOf(encodeRotation(r, false)), std::vector<std::string>{}) << entry.path();
+    }
+  }
+  EXPECT_GE(documents, 6);
+}
+
+TEST(CrdTest, EnumsAndRangesAreTheCodecs) {
+  const YAML::Node schema = rootSchema(loadCrd());
+  std::vector<std::string> phases;
+  for (const YAML::Node& p : schema["properties"]["status"]["properties"]["phase"]["enum"]) phases.push_back(p.as<std::string>());
+  std::vector<std::string> codecPhases;
+  for (Phase p : allPhases()) codecPhases.emplace_back(phaseName(p));
+  EXPECT_EQ(phases, codecPhases);
+  // The codec refuses exactly what the schema refuses at the edges of each range.
+  const auto decodes = [](const std::string& adoption, const std::string& probe) {
+    return decodeManifests("apiVersion: rotor.dev/v1alpha1\nkind: CertificateRotation\nmetadata: {name: r}\n"
+                           "spec:\n  certificate: {commonName: a.example.com}\n"
+                           "  servers: [{name: a, certFile: a.crt, keyFile: a.key}]\n"
+                           "  ca: {generate: {commonName: CA}}\n  trustBundle: {file: b.pem}\n"
+                           "  adoption: {" + adoption + "}\n  swap: {probe: {" + probe + "}}\n")
+        .ok();
+  };
+  const YAML::Node adoption = schema["properties"]["spec"]["properties"]["adoption"]["properties"];
+  const YAML::Node probe = schema["properties"]["spec"]["properties"]["swap"]["properties"]["probe"]["properties"];
+  const int low = adoption["threshold"]["minimum"].as<int>(), high = adoption["threshold"]["maximum"].as<int>();
+  EXPECT_TRUE(decodes("threshold: " + std::to_string(low), ""));
+  EXPECT_TRUE(decodes("threshold: " + std::to_string(high), ""));
+  EXPECT_FALSE(decodes("threshold: " + std::to_string(low - 1), ""));
+  EXPECT_FALSE(decodes("threshold: " + std::to_string(high + 1), ""));
+  const int most = probe["failureThreshold"]["maximum"].as<int>();
+  EXPECT_TRUE(decodes("", "failureThreshold: " + std::to_string(most)));
+  EXPECT_FALSE(decodes("", "failureThreshold: " + std::to_string(most + 1)));
+  EXPECT_FALSE(decodes("", "failureThreshold: " + std::to_string(probe["failureThreshold"]["minimum"].as<int>() - 1)));
+}
+
+}  // namespace
+}  // namespace rotor::api
