@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <list>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -100,10 +101,32 @@ protected:
  * connection stores (a clock read) and a periodic sweep enforces, instead of a timer re-armed on
  * every read and write: a request then costs no timer syscalls, and an idle connection no timer.
  */
+/** Posts to a worker from other threads (a body stream's source) until the worker stops. */
+class PostGate {
+public:
+  explicit PostGate(asio::io_context& ioc) : ioc_(&ioc) {}
+  void post(std::function<void()> fn) {
+    std::lock_guard lock(mu_);
+    if (ioc_ != nullptr) asio::post(*ioc_, std::move(fn));
+  }
+  void close() {
+    std::lock_guard lock(mu_);
+    ioc_ = nullptr;
+  }
+
+private:
+  std::mutex mu_;
+  asio::io_context* ioc_;
+};
+
 struct Worker {
   std::list<Deadlined*> connections;  // touched only on this worker's thread
   asio::io_context ioc{1};            // destroyed before `connections`: its sessions unlist themselves
   asio::steady_timer sweep{ioc};
+  // Sessions waiting on a body stream's source, which holds only weak references: owned here so
+  // that they go before their io_context when the server stops.
+  std::map<Deadlined*, std::shared_ptr<Deadlined>> awaitingSource;
+  std::shared_ptr<PostGate> gate = std::make_shared<PostGate>(ioc);
 };
 
 }  // namespace
@@ -166,6 +189,7 @@ public:
     server_.sessionOpened();
   }
   ~Session() override {
+    if (body_) body_->cancel();
     if (listed_) worker_.connections.erase(*listed_);
     server_.sessionClosed();
   }
@@ -275,6 +299,7 @@ private:
   }
 
   void write(HttpResponse out, bool keepAlive) {
+    if (out.stream) return writeStreamed(std::move(out), keepAlive);
     // One response in flight per connection: reuse its header storage.
     response_.clear();
     response_.result(static_cast<http::status>(out.status));
@@ -291,6 +316,67 @@ private:
       if (!self->response_.keep_alive()) return self->close();
       self->awaitRequest();
     });
+  }
+
+  /** The header with chunked encoding, then each chunk as the body stream delivers it. */
+  void writeStreamed(HttpResponse out, bool keepAlive) {
+    body_ = std::move(out.stream);
+    streamKeepAlive_ = keepAlive;
+    streamHeader_ = {};
+    streamHeader_.result(static_cast<http::status>(out.status));
+    streamHeader_.version(11);
+    streamHeader_.set(http::field::server, "rotor");
+    if (!out.contentType.empty()) streamHeader_.set(http::field::content_type, out.contentType);
+    for (const auto& [name, value] : out.headers) streamHeader_.set(name, value);
+    streamHeader_.keep_alive(keepAlive);
+    streamHeader_.chunked(true);
+    streamSerializer_.emplace(streamHeader_);
+    expiresAfter(server_.options().writeTimeout);
+    http::async_write_header(stream_, *streamSerializer_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->abandonStream();
+      self->awaitChunk();
+    });
+  }
+
+  /** Waits for the source, owned by the worker meanwhile (the source may outlive the server). */
+  void awaitChunk() {
+    deadline_ = SteadyTime::max();  // waiting on the source, not on the client
+    worker_.awaitingSource[this] = this->shared_from_this();
+    std::weak_ptr<Session> weak = this->shared_from_this();
+    body_->next([weak, gate = worker_.gate](std::optional<std::string> chunk) {
+      gate->post([weak, chunk = std::move(chunk)]() mutable {
+        if (auto self = weak.lock()) {
+          self->worker_.awaitingSource.erase(self.get());
+          self->writeChunk(std::move(chunk));
+        }
+      });
+    });
+  }
+
+  void writeChunk(std::optional<std::string> chunk) {
+    expiresAfter(server_.options().writeTimeout);
+    if (!chunk) {
+      asio::async_write(stream_, http::make_chunk_last(), [self = this->shared_from_this()](beast::error_code ec, size_t) {
+        self->body_.reset();
+        if (ec) return;
+        if (!self->streamKeepAlive_) return self->close();
+        self->awaitRequest();
+      });
+      return;
+    }
+    if (chunk->empty()) return awaitChunk();  // an empty chunk would end the body
+    pendingChunk_ = std::move(*chunk);
+    asio::async_write(stream_, http::make_chunk(asio::buffer(pendingChunk_)),
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->abandonStream();
+                        self->awaitChunk();
+                      });
+  }
+
+  /** The client went away mid-body: tell the source to stop. */
+  void abandonStream() {
+    if (body_) body_->cancel();
+    body_.reset();
   }
 
   void close() {
@@ -311,6 +397,12 @@ private:
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
+  // A streamed (chunked) response in flight.
+  std::shared_ptr<BodyStream> body_;
+  http::response<http::empty_body> streamHeader_;
+  std::optional<http::response_serializer<http::empty_body>> streamSerializer_;
+  std::string pendingChunk_;
+  bool streamKeepAlive_ = false;
   std::optional<std::string> identity_;
 };
 
@@ -366,7 +458,10 @@ Status HttpServer::Impl::start() {
 
 void HttpServer::Impl::stop() {
   if (workers_.empty()) return;
-  for (auto& worker : workers_) worker->ioc.stop();
+  for (auto& worker : workers_) {
+    worker->gate->close();
+    worker->ioc.stop();
+  }
   for (std::thread& t : threads_) t.join();
   threads_.clear();
   certTimer_.reset();

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <poll.h>
+
 // A blocking TLS (or plain TCP) client for tests of rotor's servers: connect, send bytes, read
 // one HTTP response. RAII over the socket and every OpenSSL handle.
 
@@ -128,6 +130,22 @@ public:
       if (n <= 0) return std::nullopt;
       data.append(buf, static_cast<size_t>(n));
     }
+  }
+
+  /** What has arrived (decrypted), waiting at most ~50 ms for the first bytes; never waits for
+   *  more once something came, so that a stream that keeps flowing still returns. */
+  std::string readAvailable() {
+    std::string out = std::move(unread_);
+    unread_.clear();
+    pollfd p{SSL_get_fd(ssl_.get()), POLLIN, 0};
+    if (SSL_pending(ssl_.get()) == 0 && ::poll(&p, 1, 50) <= 0) return out;
+    char buf[4096];
+    do {
+      const int n = SSL_read(ssl_.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    } while (SSL_pending(ssl_.get()) > 0);
+    return out;
   }
 
   /** Sends a request and returns the response's status code (0 on failure). */

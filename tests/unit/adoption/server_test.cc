@@ -42,6 +42,43 @@ std::string get(const std::string& path, bool keepAlive = true) {
   return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + (keepAlive ? "" : "Connection: close\r\n") + "\r\n";
 }
 
+/** Delivers "chunk-<i>\n" for i < count, each from its own thread `gap` after being asked, then
+ *  ends; remembers whether the server cancelled it. */
+class TickingStream final : public BodyStream, public std::enable_shared_from_this<TickingStream> {
+public:
+  TickingStream(int count, std::chrono::milliseconds gap) : count_(count), gap_(gap) {}
+  void next(Deliver deliver) override {
+    std::thread([self = shared_from_this(), deliver = std::move(deliver)] {
+      std::this_thread::sleep_for(self->gap_);
+      const int i = self->sent_++;
+      deliver(i < self->count_ && !self->cancelled ? std::optional<std::string>("chunk-" + std::to_string(i) + "\n")
+                                                   : std::nullopt);
+    }).detach();
+  }
+  void cancel() override { cancelled = true; }
+  std::atomic<bool> cancelled{false};
+
+private:
+  const int count_;
+  const std::chrono::milliseconds gap_;
+  std::atomic<int> sent_{0};
+};
+
+/** The body of a chunked response, decoded; nullopt when the stream is not well formed. */
+std::optional<std::string> dechunk(std::string_view raw) {
+  std::string body;
+  for (;;) {
+    const size_t eol = raw.find("\r\n");
+    if (eol == std::string_view::npos) return std::nullopt;
+    const size_t size = std::stoul(std::string(raw.substr(0, eol)), nullptr, 16);
+    raw.remove_prefix(eol + 2);
+    if (size == 0) return raw == "\r\n" ? std::optional<std::string>(body) : std::nullopt;
+    if (raw.size() < size + 2) return std::nullopt;
+    body += raw.substr(0, size);
+    raw.remove_prefix(size + 2);
+  }
+}
+
 class HttpServerTest : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
@@ -70,7 +107,8 @@ protected:
   std::unique_ptr<HttpServer> start(const ServerOptions& o) {
     auto server = HttpServer::start(
         o,
-        [](const HttpRequest& r) {
+        [this](const HttpRequest& r) {
+          if (r.target == "/stream") return HttpResponse{200, "text/plain", "", {}, stream_};
           HttpResponse out{200, "text/plain", r.method + " " + r.target + " identity=" + r.clientIdentity.value_or("-") +
                                                   " body=" + std::to_string(r.body.size()),
                            {{"X-Test", "yes"}}};
@@ -82,6 +120,7 @@ protected:
   }
 
   static rotor::testing::TempDir* dir_;
+  std::shared_ptr<TickingStream> stream_;
   std::ostringstream logText_;
   RealClock clock_;
   Logger log_{logText_, clock_, LogLevel::kDebug, LogFormat::kText};
@@ -118,6 +157,38 @@ TEST_F(HttpServerTest, PipelinedAndSplitRequestsAreEachAnsweredInOrder) {
     ASSERT_TRUE(response) << expected;
     EXPECT_THAT(*response, ::testing::HasSubstr(expected));
   }
+}
+
+TEST_F(HttpServerTest, AStreamedBodyIsSentInChunksAsItIsProducedAndTheConnectionLivesOn) {
+  stream_ = std::make_shared<TickingStream>(3, 30ms);
+  auto server = start(tlsOptions());
+  TlsClient client(server->port(), file("ca.crt"));
+  ASSERT_TRUE(client.send(get("/stream")));
+  std::string raw;
+  ASSERT_TRUE(eventually([&] {
+    raw += client.readAvailable();
+    return raw.ends_with("0\r\n\r\n");
+  }, 5s)) << raw;
+  const size_t headerEnd = raw.find("\r\n\r\n");
+  EXPECT_THAT(raw.substr(0, headerEnd), ::testing::HasSubstr("Transfer-Encoding: chunked"));
+  EXPECT_EQ(dechunk(std::string_view(raw).substr(headerEnd + 4)), "chunk-0\nchunk-1\nchunk-2\n");
+  EXPECT_EQ(client.request(get("/after")), 200);  // keep-alive: the next request is served
+}
+
+TEST_F(HttpServerTest, AClientThatLeavesMidStreamCancelsItsSource) {
+  stream_ = std::make_shared<TickingStream>(100000, 5ms);
+  auto server = start(tlsOptions());
+  {
+    TlsClient client(server->port(), file("ca.crt"));
+    ASSERT_TRUE(client.send(get("/stream")));
+    std::string raw;
+    ASSERT_TRUE(eventually([&] {
+      raw += client.readAvailable();
+      return raw.find("chunk-1") != std::string::npos;
+    }, 5s));
+  }
+  EXPECT_TRUE(eventually([&] { return stream_->cancelled.load(); }, 5s));
+  EXPECT_TRUE(eventually([&] { return server->openConnections() == 0; }, 5s));
 }
 
 TEST_F(HttpServerTest, AVerifiedClientCertificateNamesTheCaller) {
