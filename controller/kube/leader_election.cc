@@ -1,0 +1,132 @@
+#include "controller/kube/leader_election.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace rotor::kube {
+namespace {
+
+using nlohmann::json;
+
+std::string formatMicroTime(SystemTime t) {
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(t);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t - seconds).count();
+  std::string text = formatRfc3339(seconds);  // "...SSZ"
+  char fraction[8];
+  std::snprintf(fraction, sizeof fraction, ".%06d", static_cast<int>(micros));
+  return text.insert(text.size() - 1, fraction);
+}
+
+/** RFC 3339 with up to nanoseconds; parseRfc3339 keeps whole seconds, the fraction is added here. */
+std::optional<SystemTime> parseMicroTime(const std::string& text) {
+  SystemTime whole;
+  if (!parseRfc3339(text, whole)) return std::nullopt;
+  const size_t dot = text.find('.');
+  if (dot == std::string::npos) return whole;
+  long long micros = 0;
+  int digits = 0;
+  for (size_t i = dot + 1; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && digits < 6; ++i) {
+    micros = micros * 10 + (text[i] - '0');
+    ++digits;
+  }
+  for (; digits < 6; ++digits) micros *= 10;
+  return whole + std::chrono::microseconds(micros);
+}
+
+}  // namespace
+
+json leaseToJson(const LeaseRecord& lease, const std::string& ns, const std::string& name) {
+  json spec = {{"holderIdentity", lease.holderIdentity},
+               {"leaseDurationSeconds", lease.leaseDurationSeconds},
+               {"leaseTransitions", lease.leaseTransitions}};
+  if (lease.acquireTime) spec["acquireTime"] = formatMicroTime(*lease.acquireTime);
+  if (lease.renewTime) spec["renewTime"] = formatMicroTime(*lease.renewTime);
+  json metadata = {{"name", name}, {"namespace", ns}};
+  if (!lease.resourceVersion.empty()) metadata["resourceVersion"] = lease.resourceVersion;
+  return {{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"}, {"metadata", metadata}, {"spec", spec}};
+}
+
+StatusOr<LeaseRecord> leaseFromJson(const json& object) {
+  if (!object.is_object() || object.value("kind", "") != "Lease") return invalidArgument("not a Lease object");
+  LeaseRecord lease;
+  const json& metadata = object.value("metadata", json::object());
+  lease.resourceVersion = metadata.value("resourceVersion", "");
+  const json& spec = object.value("spec", json::object());
+  lease.holderIdentity = spec.value("holderIdentity", "");
+  lease.leaseDurationSeconds = spec.value("leaseDurationSeconds", 0);
+  lease.leaseTransitions = spec.value("leaseTransitions", 0);
+  for (auto [key, out] : {std::pair{"acquireTime", &lease.acquireTime}, std::pair{"renewTime", &lease.renewTime}}) {
+    if (const auto it = spec.find(key); it != spec.end() && it->is_string()) {
+      *out = parseMicroTime(it->get<std::string>());
+      if (!*out) return invalidArgument(std::string("Lease spec.") + key + " is not a time");
+    }
+  }
+  return lease;
+}
+
+bool LeaderElector::isLeader() const {
+  return renewedAt_ && clock_.monotonicNow() - *renewedAt_ < options_.renewDeadline;
+}
+
+bool LeaderElector::tryAcquireOrRenew() {
+  const SystemTime now = clock_.now();
+  const MonotonicTime monotonicNow = clock_.monotonicNow();
+  StatusOr<std::optional<LeaseRecord>> current = store_.get();
+  if (!current.ok()) return isLeader();
+  LeaseRecord wanted{options_.identity, static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                             options_.leaseDuration).count()),
+                     now, now, 0, ""};
+  if (!*current) {
+    if (!store_.create(wanted).ok()) return isLeader();
+    observed_ = wanted;
+    observedAt_ = renewedAt_.emplace(monotonicNow);
+    return true;
+  }
+  LeaseRecord& lease = **current;
+  // A record that changed since we last looked restarts its holder's term, by our clock.
+  if (!observed_ || lease != *observed_) {
+    observed_ = lease;
+    observedAt_ = monotonicNow;
+  }
+  const bool mine = lease.holderIdentity == options_.identity;
+  const auto term = std::chrono::seconds(std::max(lease.leaseDurationSeconds, 1));
+  if (!mine && !lease.holderIdentity.empty() && monotonicNow < observedAt_ + term) return false;
+  wanted.acquireTime = mine ? lease.acquireTime : std::optional<SystemTime>(now);
+  wanted.leaseTransitions = mine ? lease.leaseTransitions : lease.leaseTransitions + 1;
+  wanted.resourceVersion = lease.resourceVersion;
+  if (!store_.update(wanted).ok()) return isLeader();  // a conflict: someone else wrote first
+  observed_ = wanted;
+  observedAt_ = renewedAt_.emplace(monotonicNow);
+  return true;
+}
+
+Status LeaderElector::release() {
+  if (!observed_ || observed_->holderIdentity != options_.identity) return okStatus();
+  LeaseRecord released = *observed_;
+  released.holderIdentity.clear();
+  released.leaseDurationSeconds = 1;
+  released.renewTime = clock_.now();
+  RETURN_IF_ERROR(store_.update(released));
+  observed_ = released;
+  renewedAt_.reset();
+  return okStatus();
+}
+
+void LeaderElector::run(std::stop_token stop, const std::function<void()>& onStartedLeading,
+                        const std::function<void()>& onStoppedLeading) {
+  bool leading = false;
+  while (!stop.stop_requested()) {
+    tryAcquireOrRenew();
+    const bool now = isLeader();
+    if (now && !leading) onStartedLeading();
+    if (!now && leading) onStoppedLeading();
+    leading = now;
+    sleepUnlessStopped(stop, options_.retryPeriod);
+  }
+  if (leading) {
+    (void)release();
+    onStoppedLeading();
+  }
+}
+
+}  // namespace rotor::kube
