@@ -25,13 +25,6 @@ fail() {
   exit 1
 }
 
-start_agent() {
-  "$ROTOR" agent --server "https://127.0.0.1:$api_port" --rotation default/edge-proxy --id "$1" \
-    --token-file "$STATE/agent.token" --trust-store "$STATE/agents/$1.pem" --server-ca "$STATE/api/ca.crt" \
-    --interval 1s >> "$STATE/agents/$1.log" 2>&1 &
-  agent_pids[$1]=$!
-}
-stop_agent() { kill "${agent_pids[$1]}"; wait "${agent_pids[$1]}" 2>/dev/null || true; unset "agent_pids[$1]"; }
 phase_is() { local json; json=$(rotor get edge-proxy -o json); grep -q "\"phase\": \"$1\"" <<<"$json"; }
 
 port=$(free_port)

@@ -107,6 +107,18 @@ client_totals() {
   cat "$STATE"/clients/*.count 2>/dev/null | awk '{ok += $1; failed += $2} END {print ok + 0, failed + 0}'
 }
 
+# start_agent ID / stop_agent ID: a `rotor agent` for edge-proxy against the adoption API on
+# $api_port, with its trust store and log under $STATE/agents. Declare `agent_pids` as an
+# associative array first; AGENT_ARGS adds flags (such as --log-level debug).
+start_agent() {
+  # shellcheck disable=SC2086
+  "$ROTOR" agent --server "https://127.0.0.1:$api_port" --rotation default/edge-proxy --id "$1" \
+    --token-file "$STATE/agent.token" --trust-store "$STATE/agents/$1.pem" --server-ca "$STATE/api/ca.crt" \
+    --interval 1s ${AGENT_ARGS:-} >> "$STATE/agents/$1.log" 2>&1 &
+  agent_pids[$1]=$!
+}
+stop_agent() { kill "${agent_pids[$1]}"; wait "${agent_pids[$1]}" 2>/dev/null || true; unset "agent_pids[$1]"; }
+
 # wait_for PHASE REVISION TIMEOUT_SECONDS: polls `rotor get -o json`.
 wait_for() {
   local phase=$1 revision=$2 timeout=$3 json

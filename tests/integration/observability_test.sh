@@ -13,6 +13,7 @@ STATE=$(mktemp -d -t rotor-prometheus-XXXXXX)
 source "$here/local_nginx_lib.sh"
 controller_pid="" prometheus_pid=""
 declare -A agent_pids=()
+AGENT_ARGS="--log-level debug"
 cleanup() {
   for pid in "${agent_pids[@]}" $controller_pid $prometheus_pid; do kill "$pid" 2>/dev/null || true; done
   stop_nginx
@@ -28,13 +29,6 @@ fail() {
 }
 for tool in prometheus promtool jq; do command -v "$tool" >/dev/null || fail "$tool is not installed"; done
 
-start_agent() {
-  "$ROTOR" agent --server "https://127.0.0.1:$api_port" --rotation default/edge-proxy --id "$1" \
-    --token-file "$STATE/agent.token" --trust-store "$STATE/agents/$1.pem" --server-ca "$STATE/api/ca.crt" \
-    --interval 1s --log-level debug >> "$STATE/agents/$1.log" 2>&1 &
-  agent_pids[$1]=$!
-}
-stop_agent() { kill "${agent_pids[$1]}"; wait "${agent_pids[$1]}" 2>/dev/null || true; unset "agent_pids[$1]"; }
 
 # promql EXPR: the JSON answer of an instant query.
 promql() { curl -sfG "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode "query=$1"; }

@@ -79,6 +79,14 @@ std::optional<std::string> dechunk(std::string_view raw) {
   }
 }
 
+/** Asks for /stream and reads the raw response into `raw` until it holds `wanted` (5 s at most). */
+bool readStreamUntil(TlsClient& client, const std::string& wanted, std::string& raw) {
+  return client.send(get("/stream")) && eventually([&] {
+    raw += client.readAvailable();
+    return raw.find(wanted) != std::string::npos;
+  }, 5s);
+}
+
 class HttpServerTest : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
@@ -163,12 +171,8 @@ TEST_F(HttpServerTest, AStreamedBodyIsSentInChunksAsItIsProducedAndTheConnection
   stream_ = std::make_shared<TickingStream>(3, 30ms);
   auto server = start(tlsOptions());
   TlsClient client(server->port(), file("ca.crt"));
-  ASSERT_TRUE(client.send(get("/stream")));
   std::string raw;
-  ASSERT_TRUE(eventually([&] {
-    raw += client.readAvailable();
-    return raw.ends_with("0\r\n\r\n");
-  }, 5s)) << raw;
+  ASSERT_TRUE(readStreamUntil(client, "0\r\n\r\n", raw)) << raw;
   const size_t headerEnd = raw.find("\r\n\r\n");
   EXPECT_THAT(raw.substr(0, headerEnd), ::testing::HasSubstr("Transfer-Encoding: chunked"));
   EXPECT_EQ(dechunk(std::string_view(raw).substr(headerEnd + 4)), "chunk-0\nchunk-1\nchunk-2\n");
@@ -180,12 +184,8 @@ TEST_F(HttpServerTest, AClientThatLeavesMidStreamCancelsItsSource) {
   auto server = start(tlsOptions());
   {
     TlsClient client(server->port(), file("ca.crt"));
-    ASSERT_TRUE(client.send(get("/stream")));
     std::string raw;
-    ASSERT_TRUE(eventually([&] {
-      raw += client.readAvailable();
-      return raw.find("chunk-1") != std::string::npos;
-    }, 5s));
+    ASSERT_TRUE(readStreamUntil(client, "chunk-1", raw)) << raw;
   }
   EXPECT_TRUE(eventually([&] { return stream_->cancelled.load(); }, 5s));
   EXPECT_TRUE(eventually([&] { return server->openConnections() == 0; }, 5s));
