@@ -21,6 +21,7 @@ struct HttpRequest {
   std::string body;
   /** The common name of a client certificate that the configured client CA verified. */
   std::optional<std::string> clientIdentity;
+  std::string userAgent;
 };
 
 /**

@@ -277,6 +277,7 @@ private:
     request.authorization = std::string(req[http::field::authorization]);
     request.ifNoneMatch = std::string(req[http::field::if_none_match]);
     request.contentType = std::string(req[http::field::content_type]);
+    request.userAgent = std::string(req[http::field::user_agent]);
     request.body = std::move(req.body());
     request.clientIdentity = identity_;
     write(server_.handle(request), req.keep_alive());

@@ -1,0 +1,359 @@
+#include "tests/support/fake_apiserver.h"
+
+#include <random>
+#include <sstream>
+
+#include "controller/common/strings.h"
+
+namespace rotor::testing {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+using adoption::HttpRequest;
+using adoption::HttpResponse;
+
+HttpResponse respond(int status, const ordered_json& body) { return {status, "application/json", body.dump() + "\n", {}, {}}; }
+HttpResponse respond(int status, const json& body) { return {status, "application/json", body.dump() + "\n", {}, {}}; }
+
+/** A Failure Status as the API server writes it (its key order too). */
+HttpResponse failure(int code, const std::string& reason, const std::string& message, ordered_json details) {
+  ordered_json body = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Failure"},
+                       {"message", message}, {"reason", reason}};
+  if (!details.is_null()) body["details"] = std::move(details);
+  body["code"] = code;
+  return respond(code, body);
+}
+
+/** The manager name Kubernetes derives from a User-Agent: everything before the first '/'. */
+std::string managerOf(const HttpRequest& request) {
+  const std::string agent = request.userAgent.empty() ? "unknown" : request.userAgent;
+  return agent.substr(0, agent.find('/'));
+}
+
+std::string randomUid() {
+  static std::mt19937_64 random{std::random_device{}()};
+  std::uniform_int_distribution<int> hex(0, 15);
+  std::string uid = "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx";
+  for (char& c : uid) {
+    if (c == 'x' || c == 'y') c = "0123456789abcdef"[c == 'x' ? hex(random) : 8 + hex(random) % 4];
+  }
+  return uid;
+}
+
+/** generateName's suffix: five characters from Kubernetes' alphabet (no vowels, no 0/1/3). */
+std::string randomSuffix() {
+  static std::mt19937 random{std::random_device{}()};
+  static const std::string alphabet = "bcdfghjklmnpqrstvwxz2456789";
+  std::string out;
+  for (int i = 0; i < 5; ++i) out += alphabet[random() % alphabet.size()];
+  return out;
+}
+
+/** FieldsV1 of a value: "f:<key>" per map key, "." marking a map that is itself owned. */
+json fieldsOf(const json& value, bool markSelf) {
+  json out = json::object();
+  if (!value.is_object()) return out;
+  if (markSelf) out["."] = json::object();
+  for (const auto& [k, v] : value.items()) out["f:" + k] = fieldsOf(v, true);
+  return out;
+}
+
+/** What an update by a manager owns of `object`: metadata labels/annotations and every
+ *  top-level field but status (main resource), or status alone (status subresource). */
+json ownedFields(const json& object, bool statusSubresource) {
+  json fields = json::object();
+  if (statusSubresource) {
+    if (object.contains("status")) fields["f:status"] = fieldsOf(object["status"], true);
+    return fields;
+  }
+  const json& meta = object.value("metadata", json::object());
+  json metaFields = json::object();
+  for (const char* owned : {"labels", "annotations", "finalizers"}) {
+    if (meta.contains(owned)) metaFields[std::string("f:") + owned] = fieldsOf(meta[owned], true);
+  }
+  if (!metaFields.empty()) fields["f:metadata"] = metaFields;
+  for (const auto& [k, v] : object.items()) {
+    if (k != "apiVersion" && k != "kind" && k != "metadata" && k != "status") fields["f:" + k] = fieldsOf(v, true);
+  }
+  return fields;
+}
+
+/** Replaces (or adds) the managedFields entry of this manager, operation and subresource. */
+void recordManager(json& object, const std::string& manager, const std::string& apiVersion, bool statusSubresource,
+                   const std::string& time) {
+  json& entries = object["metadata"]["managedFields"];
+  if (!entries.is_array()) entries = json::array();
+  json entry = {{"manager", manager}, {"operation", "Update"}, {"apiVersion", apiVersion}, {"time", time},
+                {"fieldsType", "FieldsV1"}, {"fieldsV1", ownedFields(object, statusSubresource)}};
+  if (statusSubresource) entry["subresource"] = "status";
+  for (json& existing : entries) {
+    if (existing.value("manager", "") == manager && existing.value("subresource", "") == entry.value("subresource", "")) {
+      existing = entry;
+      return;
+    }
+  }
+  entries.push_back(entry);
+}
+
+}  // namespace
+
+FakeApiServer::FakeApiServer(const Clock& clock) : clock_(clock) {
+  const auto add = [&](Resource r) { resources_[r.group + "/" + r.version + "/" + r.plural] = r; };
+  add({"", "v1", "namespaces", "Namespace", false, true, false, false});
+  add({"", "v1", "secrets", "Secret", true, false, false, false});
+  add({"", "v1", "configmaps", "ConfigMap", true, false, false, false});
+  add({"", "v1", "events", "Event", true, false, false, false});
+  add({"events.k8s.io", "v1", "events", "Event", true, false, false, false});
+  add({"coordination.k8s.io", "v1", "leases", "Lease", true, false, false, false});
+  add({"apps", "v1", "deployments", "Deployment", true, true, true, false});
+  add({"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true, true, false});
+}
+
+uint64_t FakeApiServer::resourceVersion() const {
+  std::lock_guard lock(mu_);
+  return resourceVersion_;
+}
+
+std::string FakeApiServer::nextResourceVersion() { return std::to_string(++resourceVersion_); }
+
+std::string FakeApiServer::key(const Target& t) const {
+  return t.resource->group + "/" + t.resource->plural + "/" + t.ns + "/" + t.name;
+}
+
+std::optional<FakeApiServer::Target> FakeApiServer::route(const std::string& path) const {
+  std::vector<std::string> s;
+  for (std::string& part : split(path.substr(0, path.find('?')), '/')) {
+    if (!part.empty()) s.push_back(std::move(part));
+  }
+  std::string group, version;
+  size_t at = 0;
+  if (s.size() >= 2 && s[0] == "api") {
+    version = s[1];
+    at = 2;
+  } else if (s.size() >= 3 && s[0] == "apis") {
+    group = s[1];
+    version = s[2];
+    at = 3;
+  } else {
+    return std::nullopt;
+  }
+  Target t;
+  std::string plural;
+  const bool inNamespace = s.size() >= at + 3 && s[at] == "namespaces";
+  if (inNamespace) {
+    t.ns = s[at + 1];
+    plural = s[at + 2];
+    at += 3;
+  } else if (s.size() > at) {
+    plural = s[at++];
+  }
+  if (s.size() > at) t.name = s[at++];
+  if (s.size() > at) t.subresource = s[at++];
+  if (s.size() > at) return std::nullopt;
+  const auto it = resources_.find(group + "/" + version + "/" + plural);
+  if (it == resources_.end() || (inNamespace && !it->second.namespaced)) return std::nullopt;
+  t.resource = &it->second;
+  if (!t.subresource.empty() && !(t.subresource == "status" && t.resource->statusSubresource)) return std::nullopt;
+  return t;
+}
+
+HttpResponse FakeApiServer::handle(const HttpRequest& request) {
+  std::lock_guard lock(mu_);
+  const std::optional<Target> t = route(request.target);
+  if (!t) return {404, "text/plain; charset=utf-8", "404 page not found\n", {}, {}};
+  if (request.method == "POST" && t->name.empty()) return create(*t, request);
+  if (request.method == "GET" && t->name.empty()) return list(*t);
+  if (request.method == "GET") return get(*t);
+  if (request.method == "PUT" && !t->name.empty()) return update(*t, request);
+  if (request.method == "DELETE" && !t->name.empty()) return remove(*t, request);
+  return failure(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr);
+}
+
+HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& request) {
+  json object = json::parse(request.body, nullptr, false);
+  if (!object.is_object()) return failure(400, "BadRequest", "the body of the request was in an unknown format", nullptr);
+  const Resource& r = *target.resource;
+  json& meta = object["metadata"];
+  if (!meta.is_object()) meta = json::object();
+  if (r.namespaced) {
+    if (meta.contains("namespace") && meta["namespace"] != target.ns) {
+      return failure(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request",
+                     nullptr);
+    }
+    if (!objects_.contains("/namespaces//" + target.ns)) {
+      return failure(404, "NotFound", "namespaces \"" + target.ns + "\" not found",
+                     ordered_json{{"name", target.ns}, {"kind", "namespaces"}});
+    }
+    meta["namespace"] = target.ns;
+  }
+  if (!meta.contains("name") && meta.contains("generateName")) meta["name"] = meta["generateName"].get<std::string>() + randomSuffix();
+  Target t = target;
+  t.name = meta.value("name", "");
+  ordered_json details = {{"name", t.name}};
+  if (!r.group.empty()) details["group"] = r.group;
+  details["kind"] = r.plural;
+  if (objects_.contains(key(t))) {
+    return failure(409, "AlreadyExists", r.qualified() + " \"" + t.name + "\" already exists", details);
+  }
+  const std::string now = formatRfc3339(clock_.now());
+  meta["uid"] = randomUid();
+  meta["resourceVersion"] = nextResourceVersion();
+  meta["creationTimestamp"] = now;
+  if (r.generation) meta["generation"] = 1;
+  if (r.statusSubresource) object.erase("status");
+  recordManager(object, managerOf(request), object.value("apiVersion", ""), false, now);
+  if (r.plural == "customresourcedefinitions") registerCrd(object);
+  objects_[key(t)] = object;
+  return respond(201, object);
+}
+
+HttpResponse FakeApiServer::get(const Target& t) {
+  const auto it = objects_.find(key(t));
+  if (it == objects_.end()) {
+    ordered_json details = {{"name", t.name}};
+    if (!t.resource->group.empty()) details["group"] = t.resource->group;
+    details["kind"] = t.resource->plural;
+    return failure(404, "NotFound", t.resource->qualified() + " \"" + t.name + "\" not found", details);
+  }
+  return respond(200, it->second);
+}
+
+HttpResponse FakeApiServer::list(const Target& t) {
+  const Resource& r = *t.resource;
+  const std::string prefix = r.group + "/" + r.plural + "/" + (t.ns.empty() ? "" : t.ns + "/");
+  json items = json::array();
+  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.starts_with(prefix); ++it) {
+    json item = it->second;
+    item["apiVersion"] = r.group.empty() ? r.version : r.group + "/" + r.version;
+    item["kind"] = r.kind;
+    items.push_back(std::move(item));
+  }
+  return respond(200, json{{"apiVersion", r.group.empty() ? r.version : r.group + "/" + r.version},
+                           {"kind", r.kind + "List"},
+                           {"metadata", {{"continue", ""}, {"resourceVersion", std::to_string(resourceVersion_)}}},
+                           {"items", items}});
+}
+
+HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) {
+  const Resource& r = *t.resource;
+  json body = json::parse(request.body, nullptr, false);
+  if (!body.is_object()) return failure(400, "BadRequest", "the body of the request was in an unknown format", nullptr);
+  const auto it = objects_.find(key(t));
+  ordered_json details = {{"name", t.name}};
+  if (!r.group.empty()) details["group"] = r.group;
+  details["kind"] = r.plural;
+  if (it == objects_.end()) return failure(404, "NotFound", r.qualified() + " \"" + t.name + "\" not found", details);
+  json& stored = it->second;
+  const std::string sent = body["metadata"].value("resourceVersion", "");
+  if (sent.empty() && r.requireResourceVersion) {
+    const std::string cause = "Invalid value: 0x0: must be specified for an update";
+    details["causes"] = ordered_json::array(
+        {ordered_json{{"reason", "FieldValueInvalid"}, {"message", cause}, {"field", "metadata.resourceVersion"}}});
+    return failure(422, "Invalid", r.qualified() + " \"" + t.name + "\" is invalid: metadata.resourceVersion: " + cause,
+                   details);
+  }
+  if (!sent.empty() && sent != stored["metadata"]["resourceVersion"]) {
+    return failure(409, "Conflict",
+                   "Operation cannot be fulfilled on " + r.qualified() + " \"" + t.name +
+                       "\": the object has been modified; please apply your changes to the latest version and try again",
+                   details);
+  }
+  const bool status = t.subresource == "status";
+  json next = stored;
+  if (status) {
+    next["status"] = body.value("status", json::object());
+  } else {
+    next = body;
+    for (const char* kept : {"uid", "creationTimestamp", "generation", "managedFields", "namespace", "name"}) {
+      if (stored["metadata"].contains(kept)) next["metadata"][kept] = stored["metadata"][kept];
+    }
+    if (r.statusSubresource) {
+      if (stored.contains("status")) {
+        next["status"] = stored["status"];
+      } else {
+        next.erase("status");
+      }
+    }
+    if (r.generation && next.value("spec", json()) != stored.value("spec", json())) {
+      next["metadata"]["generation"] = stored["metadata"].value("generation", 0) + 1;
+    }
+  }
+  next["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"];
+  if (next == stored) return respond(200, stored);  // a no-op keeps its resourceVersion
+  if (status) {
+    // As recorded (16): the field manager diffs the status request as sent, so labels and
+    // annotations the body leaves out drop out of every manager's fields, though the object
+    // keeps them.
+    for (json& entry : next["metadata"]["managedFields"]) {
+      json& meta = entry["fieldsV1"]["f:metadata"];
+      if (!meta.is_object()) continue;
+      for (const char* field : {"labels", "annotations"}) {
+        if (!body["metadata"].contains(field)) meta.erase(std::string("f:") + field);
+      }
+      if (meta.empty()) entry["fieldsV1"].erase("f:metadata");
+    }
+  }
+  recordManager(next, managerOf(request), next.value("apiVersion", ""), status, formatRfc3339(clock_.now()));
+  next["metadata"]["resourceVersion"] = nextResourceVersion();
+  stored = next;
+  return respond(200, stored);
+}
+
+HttpResponse FakeApiServer::remove(const Target& t, const HttpRequest& request) {
+  const Resource& r = *t.resource;
+  const auto it = objects_.find(key(t));
+  ordered_json details = {{"name", t.name}};
+  if (!r.group.empty()) details["group"] = r.group;
+  details["kind"] = r.plural;
+  if (it == objects_.end()) return failure(404, "NotFound", r.qualified() + " \"" + t.name + "\" not found", details);
+  const json options = json::parse(request.body.empty() ? "{}" : request.body, nullptr, false);
+  const json& meta = it->second["metadata"];
+  if (options.is_object() && options.contains("preconditions")) {
+    const json& pre = options["preconditions"];
+    // Precondition messages name the kind, not the resource.
+    const std::string subject = "Operation cannot be fulfilled on " + r.kind + (r.group.empty() ? "" : "." + r.group) +
+                                " \"" + t.name + "\": ";
+    ordered_json kindDetails = {{"name", t.name}};
+    if (!r.group.empty()) kindDetails["group"] = r.group;
+    kindDetails["kind"] = r.kind;
+    if (pre.contains("uid") && pre["uid"] != meta["uid"]) {
+      return failure(409, "Conflict",
+                     subject + "the UID in the precondition (" + pre["uid"].get<std::string>() +
+                         ") does not match the UID in record (" + meta["uid"].get<std::string>() +
+                         "). The object might have been deleted and then recreated",
+                     kindDetails);
+    }
+    if (pre.contains("resourceVersion") && pre["resourceVersion"] != meta["resourceVersion"]) {
+      return failure(409, "Conflict",
+                     subject + "the ResourceVersion in the precondition (" + pre["resourceVersion"].get<std::string>() +
+                         ") does not match the ResourceVersion in record (" +
+                         meta["resourceVersion"].get<std::string>() + "). The object might have been modified",
+                     kindDetails);
+    }
+  }
+  details["uid"] = meta["uid"];
+  nextResourceVersion();
+  objects_.erase(it);
+  return respond(200, ordered_json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
+                                   {"status", "Success"}, {"details", details}});
+}
+
+void FakeApiServer::registerCrd(const json& crd) {
+  const json& spec = crd.value("spec", json::object());
+  const json& names = spec.value("names", json::object());
+  for (const json& v : spec.value("versions", json::array())) {
+    Resource r;
+    r.group = spec.value("group", "");
+    r.version = v.value("name", "");
+    r.plural = names.value("plural", "");
+    r.kind = names.value("kind", "");
+    r.namespaced = spec.value("scope", "Namespaced") == "Namespaced";
+    r.statusSubresource = v.contains("subresources") && v["subresources"].contains("status");
+    r.generation = true;
+    r.requireResourceVersion = true;
+    resources_[r.group + "/" + r.version + "/" + r.plural] = r;
+  }
+}
+
+}  // namespace rotor::testing
