@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "controller/common/strings.h"
+#include "controller/pki/base64.h"
 
 namespace rotor::testing {
 namespace {
@@ -69,8 +70,8 @@ json ownedFields(const json& object, bool statusSubresource) {
   }
   const json& meta = object.value("metadata", json::object());
   json metaFields = json::object();
-  for (const char* owned : {"labels", "annotations", "finalizers"}) {
-    if (meta.contains(owned)) metaFields[std::string("f:") + owned] = fieldsOf(meta[owned], true);
+  for (const char* owned : {"generateName", "labels", "annotations", "finalizers"}) {
+    if (meta.contains(owned)) metaFields[std::string("f:") + owned] = fieldsOf(meta[owned], meta[owned].is_object());
   }
   if (!metaFields.empty()) fields["f:metadata"] = metaFields;
   for (const auto& [k, v] : object.items()) {
@@ -94,6 +95,99 @@ void recordManager(json& object, const std::string& manager, const std::string& 
     }
   }
   entries.push_back(entry);
+}
+
+/** Fills in the schema's defaults where the object leaves a property out (structural schemas:
+ *  only inside objects that are present). */
+void applyDefaults(json& value, const json& schema) {
+  if (value.is_object() && schema.contains("properties")) {
+    for (const auto& [name, sub] : schema["properties"].items()) {
+      if (!value.contains(name)) {
+        if (sub.contains("default")) value[name] = sub["default"];
+      } else {
+        applyDefaults(value[name], sub);
+      }
+    }
+  } else if (value.is_array() && schema.contains("items")) {
+    for (json& item : value) applyDefaults(item, schema["items"]);
+  }
+}
+
+std::string urlDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> queryOf(const std::string& query) {
+  std::map<std::string, std::string> out;
+  for (const std::string& pair : split(query, '&')) {
+    const size_t eq = pair.find('=');
+    if (!pair.empty()) out[urlDecode(pair.substr(0, eq))] = eq == std::string::npos ? "" : urlDecode(pair.substr(eq + 1));
+  }
+  return out;
+}
+
+/** Whether `labels` satisfy a selector: "k=v", "k==v", "k!=v", "k", "!k", "k in (a,b)",
+ *  "k notin (a,b)", comma-separated (commas inside parentheses belong to a set). */
+bool selects(const std::string& selector, const json& labels) {
+  std::vector<std::string> requirements(1);
+  int depth = 0;
+  for (char c : selector) {
+    depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+    if (c == ',' && depth == 0) {
+      requirements.emplace_back();
+    } else {
+      requirements.back() += c;
+    }
+  }
+  const auto value = [&](const std::string& k) -> std::optional<std::string> {
+    return labels.is_object() && labels.contains(k) ? std::optional<std::string>(labels[k].get<std::string>()) : std::nullopt;
+  };
+  for (std::string r : requirements) {
+    r = std::string(trim(r));
+    if (r.empty()) continue;
+    if (const size_t at = r.find(" notin "); at != std::string::npos || r.find(" in ") != std::string::npos) {
+      const bool notIn = at != std::string::npos;
+      const size_t op = notIn ? at : r.find(" in ");
+      const std::string k(trim(r.substr(0, op)));
+      const std::string set = r.substr(r.find('(') + 1, r.rfind(')') - r.find('(') - 1);
+      bool member = false;
+      for (const std::string& v : split(set, ',')) member |= value(k) == std::string(trim(v));
+      if (member == notIn) return false;
+    } else if (const size_t ne = r.find("!="); ne != std::string::npos) {
+      if (value(std::string(trim(r.substr(0, ne)))) == std::string(trim(r.substr(ne + 2)))) return false;
+    } else if (const size_t eq = r.find('='); eq != std::string::npos) {
+      const size_t vAt = r.compare(eq, 2, "==") == 0 ? eq + 2 : eq + 1;
+      if (value(std::string(trim(r.substr(0, eq)))) != std::string(trim(r.substr(vAt)))) return false;
+    } else if (r.starts_with("!")) {
+      if (value(r.substr(1))) return false;
+    } else if (!value(r)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string base64Url(std::string_view bytes) {
+  std::string s = pki::base64Encode(bytes);
+  for (char& c : s) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  return s;
+}
+
+std::optional<std::string> fromBase64Url(std::string s) {
+  for (char& c : s) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  while (s.size() % 4 != 0) s += '=';
+  StatusOr<std::string> bytes = pki::base64Decode(s);
+  return bytes.ok() ? std::optional<std::string>(*bytes) : std::nullopt;
 }
 
 }  // namespace
@@ -163,7 +257,8 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   const std::optional<Target> t = route(request.target);
   if (!t) return {404, "text/plain; charset=utf-8", "404 page not found\n", {}, {}};
   if (request.method == "POST" && t->name.empty()) return create(*t, request);
-  if (request.method == "GET" && t->name.empty()) return list(*t);
+  const size_t q = request.target.find('?');
+  if (request.method == "GET" && t->name.empty()) return list(*t, q == std::string::npos ? "" : request.target.substr(q + 1));
   if (request.method == "GET") return get(*t);
   if (request.method == "PUT" && !t->name.empty()) return update(*t, request);
   if (request.method == "DELETE" && !t->name.empty()) return remove(*t, request);
@@ -202,6 +297,7 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   meta["creationTimestamp"] = now;
   if (r.generation) meta["generation"] = 1;
   if (r.statusSubresource) object.erase("status");
+  applyDefaults(object, r.schema);
   recordManager(object, managerOf(request), object.value("apiVersion", ""), false, now);
   if (r.plural == "customresourcedefinitions") registerCrd(object);
   objects_[key(t)] = object;
@@ -219,19 +315,48 @@ HttpResponse FakeApiServer::get(const Target& t) {
   return respond(200, it->second);
 }
 
-HttpResponse FakeApiServer::list(const Target& t) {
+HttpResponse FakeApiServer::list(const Target& t, const std::string& query) {
   const Resource& r = *t.resource;
+  const std::map<std::string, std::string> params = queryOf(query);
   const std::string prefix = r.group + "/" + r.plural + "/" + (t.ns.empty() ? "" : t.ns + "/");
+  // A continue token names the snapshot's resourceVersion and the key to start after.
+  uint64_t snapshot = resourceVersion_;
+  std::string start;
+  if (const auto it = params.find("continue"); it != params.end() && !it->second.empty()) {
+    const std::optional<std::string> decoded = fromBase64Url(it->second);
+    const json token = decoded ? json::parse(*decoded, nullptr, false) : json();
+    if (!token.is_object() || !token.contains("rv") || !token.contains("start")) {
+      return failure(400, "BadRequest", "continue key is not valid: illegal base64 data", nullptr);
+    }
+    snapshot = token["rv"].get<uint64_t>();
+    start = token["start"].get<std::string>();
+  }
+  const std::string selector = params.contains("labelSelector") ? params.at("labelSelector") : "";
+  const size_t limit = params.contains("limit") ? std::stoul(params.at("limit")) : 0;
+  std::vector<std::pair<std::string, const json*>> matching;
+  for (auto it = objects_.lower_bound(prefix + start); it != objects_.end() && it->first.starts_with(prefix); ++it) {
+    if (it->first.substr(prefix.size()) < start) continue;
+    if (selects(selector, it->second["metadata"].value("labels", json::object()))) {
+      matching.emplace_back(it->first.substr(prefix.size()), &it->second);
+    }
+  }
   json items = json::array();
-  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.starts_with(prefix); ++it) {
-    json item = it->second;
+  const size_t page = limit == 0 ? matching.size() : std::min(limit, matching.size());
+  for (size_t i = 0; i < page; ++i) {
+    json item = *matching[i].second;
     item["apiVersion"] = r.group.empty() ? r.version : r.group + "/" + r.version;
     item["kind"] = r.kind;
     items.push_back(std::move(item));
   }
+  json metadata = {{"continue", ""}, {"resourceVersion", std::to_string(snapshot)}};
+  if (page < matching.size()) {
+    const ordered_json token = {{"v", "meta.k8s.io/v1"}, {"rv", snapshot}, {"start", matching[page - 1].first + '\0'}};
+    metadata["continue"] = base64Url(token.dump());
+    metadata["remainingItemCount"] = matching.size() - page;
+  }
   return respond(200, json{{"apiVersion", r.group.empty() ? r.version : r.group + "/" + r.version},
                            {"kind", r.kind + "List"},
-                           {"metadata", {{"continue", ""}, {"resourceVersion", std::to_string(resourceVersion_)}}},
+                           {"metadata", metadata},
                            {"items", items}});
 }
 
@@ -275,6 +400,7 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
         next.erase("status");
       }
     }
+    applyDefaults(next, r.schema);
     if (r.generation && next.value("spec", json()) != stored.value("spec", json())) {
       next["metadata"]["generation"] = stored["metadata"].value("generation", 0) + 1;
     }
@@ -352,6 +478,7 @@ void FakeApiServer::registerCrd(const json& crd) {
     r.statusSubresource = v.contains("subresources") && v["subresources"].contains("status");
     r.generation = true;
     r.requireResourceVersion = true;
+    if (v.contains("schema")) r.schema = v["schema"].value("openAPIV3Schema", json::object());
     resources_[r.group + "/" + r.version + "/" + r.plural] = r;
   }
 }

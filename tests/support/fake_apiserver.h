@@ -4,12 +4,13 @@
 // in tests/data/kube-transcripts does. It speaks HTTP request/response values, so the same
 // object serves unit tests directly and the real client over HTTPS (through HttpServer).
 //
-// This first slice: namespaces, CustomResourceDefinitions (which register their resources),
-// and objects of any registered resource — create (generateName, namespace checks, status
-// dropped), get, list, update with optimistic concurrency (409 on a stale resourceVersion; 422
-// without one for custom resources), the /status subresource (spec ignored, generation kept),
-// delete (a Success Status, preconditions). resourceVersion is one counter across all objects;
-// generation counts spec changes. Errors are Status objects with the recorded messages.
+// This first slice: namespaces, CustomResourceDefinitions (which register their resources, with
+// their schema defaults), and objects of any registered resource — create (generateName,
+// namespace checks, status dropped), get, list (label selectors, limit/continue paging), update
+// with optimistic concurrency (409 on a stale resourceVersion; 422 without one for custom
+// resources), the /status subresource (spec ignored, generation kept), delete (a Success Status,
+// preconditions). resourceVersion is one counter across all objects; generation counts spec
+// changes. Errors are Status objects with the recorded messages.
 
 #include <cstdint>
 #include <map>
@@ -38,6 +39,7 @@ private:
     bool statusSubresource = false;
     bool generation = false;  // spec changes count (custom resources)
     bool requireResourceVersion = false;  // unconditional updates refused (custom resources)
+    nlohmann::json schema;                // openAPIV3Schema of a custom resource: its defaults
     /** "plural.group" or "plural" for the core group, as messages name it. */
     std::string qualified() const { return group.empty() ? plural : plural + "." + group; }
   };
@@ -49,7 +51,7 @@ private:
   std::optional<Target> route(const std::string& path) const;
   adoption::HttpResponse create(const Target& t, const adoption::HttpRequest& request);
   adoption::HttpResponse get(const Target& t);
-  adoption::HttpResponse list(const Target& t);
+  adoption::HttpResponse list(const Target& t, const std::string& query);
   adoption::HttpResponse update(const Target& t, const adoption::HttpRequest& request);
   adoption::HttpResponse remove(const Target& t, const adoption::HttpRequest& request);
   void registerCrd(const nlohmann::json& crd);
