@@ -1,6 +1,8 @@
 #include "tests/support/fake_apiserver.h"
 
+#include <algorithm>
 #include <random>
+#include <tuple>
 #include <sstream>
 
 #include "controller/common/strings.h"
@@ -60,41 +62,128 @@ json fieldsOf(const json& value, bool markSelf) {
   return out;
 }
 
-/** What an update by a manager owns of `object`: metadata labels/annotations and every
- *  top-level field but status (main resource), or status alone (status subresource). */
-json ownedFields(const json& object, bool statusSubresource) {
-  json fields = json::object();
+/** The part of an object whose fields managers own: labels, annotations, generateName and
+ *  finalizers of its metadata, and every top-level field but status (main resource), or status
+ *  alone (status subresource). */
+json ownedView(const json& object, bool statusSubresource) {
+  json view = json::object();
   if (statusSubresource) {
-    if (object.contains("status")) fields["f:status"] = fieldsOf(object["status"], true);
-    return fields;
+    if (object.contains("status")) view["status"] = object["status"];
+    return view;
   }
   const json& meta = object.value("metadata", json::object());
-  json metaFields = json::object();
   for (const char* owned : {"generateName", "labels", "annotations", "finalizers"}) {
-    if (meta.contains(owned)) metaFields[std::string("f:") + owned] = fieldsOf(meta[owned], meta[owned].is_object());
+    if (meta.contains(owned)) view["metadata"][owned] = meta[owned];
   }
-  if (!metaFields.empty()) fields["f:metadata"] = metaFields;
   for (const auto& [k, v] : object.items()) {
-    if (k != "apiVersion" && k != "kind" && k != "metadata" && k != "status") fields["f:" + k] = fieldsOf(v, true);
+    if (k != "apiVersion" && k != "kind" && k != "metadata" && k != "status") view[k] = v;
   }
-  return fields;
+  return view;
 }
 
-/** Replaces (or adds) the managedFields entry of this manager, operation and subresource. */
-void recordManager(json& object, const std::string& manager, const std::string& apiVersion, bool statusSubresource,
-                   const std::string& time) {
-  json& entries = object["metadata"]["managedFields"];
-  if (!entries.is_array()) entries = json::array();
-  json entry = {{"manager", manager}, {"operation", "Update"}, {"apiVersion", apiVersion}, {"time", time},
-                {"fieldsType", "FieldsV1"}, {"fieldsV1", ownedFields(object, statusSubresource)}};
-  if (statusSubresource) entry["subresource"] = "status";
-  for (json& existing : entries) {
-    if (existing.value("manager", "") == manager && existing.value("subresource", "") == entry.value("subresource", "")) {
-      existing = entry;
-      return;
+/** Fields of `after` that are new or changed since `before` (maps compared key by key; lists
+ *  and scalars as a whole). Metadata itself is never owned, only what is inside it. */
+json changedFields(const json& before, const json& after, bool top) {
+  json out = json::object();
+  for (const auto& [k, v] : after.items()) {
+    const bool markSelf = !(top && k == "metadata") && v.is_object();
+    if (!before.contains(k)) {
+      out["f:" + k] = fieldsOf(v, markSelf);
+    } else if (v.is_object() && before[k].is_object()) {
+      json sub = changedFields(before[k], v, false);
+      if (!sub.empty()) out["f:" + k] = sub;
+    } else if (v != before[k]) {
+      out["f:" + k] = json::object();
     }
   }
-  entries.push_back(entry);
+  return out;
+}
+
+/** Fields of `before` that `sent` leaves out. */
+json removedFields(const json& before, const json& sent) {
+  json out = json::object();
+  for (const auto& [k, v] : before.items()) {
+    if (!sent.contains(k)) {
+      out["f:" + k] = json::object();  // the whole field
+    } else if (v.is_object() && sent[k].is_object()) {
+      json sub = removedFields(v, sent[k]);
+      if (!sub.empty()) out["f:" + k] = sub;
+    }
+  }
+  return out;
+}
+
+void unite(json& into, const json& more) {
+  for (const auto& [k, v] : more.items()) {
+    if (into.contains(k)) {
+      unite(into[k], v);
+    } else {
+      into[k] = v;
+    }
+  }
+}
+
+/** Removes `gone` from a field set: a field named with no children goes with all of its own. */
+void subtract(json& from, const json& gone) {
+  for (const auto& [k, v] : gone.items()) {
+    if (!from.contains(k)) continue;
+    if (v.empty()) {
+      from.erase(k);
+      continue;
+    }
+    subtract(from[k], v);
+    if (from[k].empty() || (from[k].size() == 1 && from[k].contains("."))) from.erase(k);
+  }
+}
+
+/**
+ * Records a write in managedFields as the API server's field manager does for an Update: the
+ * writer gains the fields it changed, fields the request as sent left out are owned by nobody
+ * any more (even where the server keeps them, as labels on a status write), other managers lose
+ * what the writer changed, empty entries go, and the writer's entry moves last.
+ */
+void recordWrite(json& object, const json& before, const json& sent, const std::string& manager,
+                 const std::string& apiVersion, bool statusSubresource, const std::string& time) {
+  const json changed = changedFields(ownedView(before, statusSubresource), ownedView(object, statusSubresource), true);
+  json removed = removedFields(ownedView(before, false), ownedView(sent, false));
+  if (statusSubresource) {
+    // A status write owns no main-resource fields, but what its body leaves out of metadata
+    // still loses its owners.
+    json metadataOnly = removed.contains("f:metadata") ? json{{"f:metadata", removed["f:metadata"]}} : json::object();
+    removed = removedFields(ownedView(before, true), ownedView(sent, true));
+    unite(removed, metadataOnly);
+  }
+  json entries = object["metadata"].value("managedFields", json::array());
+  json mine = json::object();
+  json kept = json::array();
+  const std::string subresource = statusSubresource ? "status" : "";
+  for (json& entry : entries) {
+    json& fields = entry["fieldsV1"];
+    if (entry.value("manager", "") == manager && entry.value("subresource", "") == subresource) {
+      mine = fields;
+      continue;
+    }
+    subtract(fields, changed);
+    subtract(fields, removed);
+    if (!fields.empty()) kept.push_back(entry);
+  }
+  subtract(mine, removed);
+  unite(mine, changed);
+  if (!mine.empty()) {
+    json entry = {{"manager", manager}, {"operation", "Update"}, {"apiVersion", apiVersion}, {"time", time},
+                  {"fieldsType", "FieldsV1"}, {"fieldsV1", mine}};
+    if (statusSubresource) entry["subresource"] = "status";
+    kept.push_back(entry);
+  }
+  // Oldest first; ties by manager, operation and subresource (the API server's order).
+  std::stable_sort(kept.begin(), kept.end(), [](const json& a, const json& b) {
+    const auto rank = [](const json& e) {
+      return std::make_tuple(e.value("time", ""), e.value("manager", ""), e.value("operation", ""),
+                             e.value("subresource", ""));
+    };
+    return rank(a) < rank(b);
+  });
+  object["metadata"]["managedFields"] = kept;
 }
 
 /** Fills in the schema's defaults where the object leaves a property out (structural schemas:
@@ -261,6 +350,7 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   if (request.method == "GET" && t->name.empty()) return list(*t, q == std::string::npos ? "" : request.target.substr(q + 1));
   if (request.method == "GET") return get(*t);
   if (request.method == "PUT" && !t->name.empty()) return update(*t, request);
+  if (request.method == "PATCH" && !t->name.empty()) return patch(*t, request);
   if (request.method == "DELETE" && !t->name.empty()) return remove(*t, request);
   return failure(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr);
 }
@@ -298,7 +388,7 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   if (r.generation) meta["generation"] = 1;
   if (r.statusSubresource) object.erase("status");
   applyDefaults(object, r.schema);
-  recordManager(object, managerOf(request), object.value("apiVersion", ""), false, now);
+  recordWrite(object, json::object(), object, managerOf(request), object.value("apiVersion", ""), false, now);
   if (r.plural == "customresourcedefinitions") registerCrd(object);
   objects_[key(t)] = object;
   return respond(201, object);
@@ -407,23 +497,40 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
   }
   next["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"];
   if (next == stored) return respond(200, stored);  // a no-op keeps its resourceVersion
-  if (status) {
-    // As recorded (16): the field manager diffs the status request as sent, so labels and
-    // annotations the body leaves out drop out of every manager's fields, though the object
-    // keeps them.
-    for (json& entry : next["metadata"]["managedFields"]) {
-      json& meta = entry["fieldsV1"]["f:metadata"];
-      if (!meta.is_object()) continue;
-      for (const char* field : {"labels", "annotations"}) {
-        if (!body["metadata"].contains(field)) meta.erase(std::string("f:") + field);
-      }
-      if (meta.empty()) entry["fieldsV1"].erase("f:metadata");
-    }
-  }
-  recordManager(next, managerOf(request), next.value("apiVersion", ""), status, formatRfc3339(clock_.now()));
+  recordWrite(next, stored, body, managerOf(request), next.value("apiVersion", ""), status, formatRfc3339(clock_.now()));
   next["metadata"]["resourceVersion"] = nextResourceVersion();
   stored = next;
   return respond(200, stored);
+}
+
+HttpResponse FakeApiServer::patch(const Target& t, const HttpRequest& request) {
+  const Resource& r = *t.resource;
+  const auto it = objects_.find(key(t));
+  if (it == objects_.end()) return update(t, request);  // the same NotFound
+  const std::string type = std::string(trim(request.contentType.substr(0, request.contentType.find(';'))));
+  json patched = it->second;
+  const json body = json::parse(request.body, nullptr, false);
+  if (type == "application/merge-patch+json" && body.is_object()) {
+    patched.merge_patch(body);
+  } else if (type == "application/json-patch+json" && body.is_array()) {
+    try {
+      patched = patched.patch(body);
+    } catch (const json::exception&) {  // a failed "test", a missing path
+      return failure(422, "Invalid", "the server rejected our request due to an error in our request", json::object());
+    }
+  } else if (type == "application/merge-patch+json" || type == "application/json-patch+json") {
+    return failure(400, "BadRequest", "the body of the request was in an unknown format", nullptr);
+  } else {
+    std::string accepted = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
+    if (!r.requireResourceVersion) accepted += ", application/strategic-merge-patch+json";  // built-in kinds
+    return failure(415, "UnsupportedMediaType",
+                   "the body of the request was in an unknown format - accepted media types include: " + accepted, nullptr);
+  }
+  // The patched object is written as a PUT would be: a resourceVersion the patch set is a
+  // precondition, one it left alone is the stored one.
+  HttpRequest asUpdate = request;
+  asUpdate.body = patched.dump();
+  return update(t, asUpdate);
 }
 
 HttpResponse FakeApiServer::remove(const Target& t, const HttpRequest& request) {

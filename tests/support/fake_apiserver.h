@@ -8,8 +8,8 @@
 // their schema defaults), and objects of any registered resource — create (generateName,
 // namespace checks, status dropped), get, list (label selectors, limit/continue paging), update
 // with optimistic concurrency (409 on a stale resourceVersion; 422 without one for custom
-// resources), the /status subresource (spec ignored, generation kept), delete (a Success Status,
-// preconditions). resourceVersion is one counter across all objects; generation counts spec
+// resources), merge and JSON patches (strategic merge refused for custom resources), the /status
+// subresource (spec ignored, generation kept), delete (a Success Status, preconditions). resourceVersion is one counter across all objects; generation counts spec
 // changes. Errors are Status objects with the recorded messages.
 
 #include <cstdint>
@@ -53,6 +53,7 @@ private:
   adoption::HttpResponse get(const Target& t);
   adoption::HttpResponse list(const Target& t, const std::string& query);
   adoption::HttpResponse update(const Target& t, const adoption::HttpRequest& request);
+  adoption::HttpResponse patch(const Target& t, const adoption::HttpRequest& request);
   adoption::HttpResponse remove(const Target& t, const adoption::HttpRequest& request);
   void registerCrd(const nlohmann::json& crd);
   std::string nextResourceVersion();

@@ -1,11 +1,13 @@
 // The fake API server answers the recorded requests as the real kube-apiserver did. Requests are
 // replayed in the recorded order; resourceVersions and uids the real server handed out are
-// mapped to the fake's, and answers are compared as JSON with only values that differ by nature
-// (uids, resourceVersions, timestamps) masked.
+// mapped to the fake's, the fake's clock follows the recorded Date headers, and answers are
+// compared as JSON with only values that differ by nature (uids, resourceVersions, continue
+// tokens) masked.
 #include "tests/support/fake_apiserver.h"
 
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <regex>
 
 #include "tests/support/fake_clock.h"
@@ -16,15 +18,24 @@ namespace {
 
 using nlohmann::json;
 
+/** The time of an HTTP Date header ("Sun, 22 Nov 2026 11:08:42 GMT"). */
+std::optional<SystemTime> httpDate(const std::string& text) {
+  std::tm tm{};
+  if (strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
 class Replay {
 public:
-  explicit Replay(FakeApiServer& fake) : fake_(fake) {}
+  Replay(FakeApiServer& fake, FakeClock& clock) : fake_(fake), clock_(clock) {}
 
   /** Replays the exchanges of `file` from `first` on; compares bodies too unless `statusOnly`. */
   void run(const std::string& file, bool statusOnly = false, size_t first = 0) {
     const std::vector<TranscriptExchange> exchanges = loadTranscript(file);
     for (size_t i = first; i < exchanges.size(); ++i) {
       const TranscriptExchange& e = exchanges[i];
+      // The fake's clock reads what the real server's did, so timestamps compare exactly.
+      if (auto at = httpDate(e.response.header("Date"))) clock_.set(*at);
       adoption::HttpRequest request;
       request.method = e.method();
       request.target = substitutePath(e.target());
@@ -118,7 +129,7 @@ private:
   json mask(json j) const {
     if (j.is_object()) {
       for (auto& [k, v] : j.items()) {
-        if (k == "uid" || k == "resourceVersion" || k == "creationTimestamp" || k == "time" || k == "continue") {
+        if (k == "uid" || k == "resourceVersion" || k == "continue") {
           v = "*";
         } else if (k == "message" && v.is_string()) {
           // Versions and uids quoted in messages, e.g. "the ResourceVersion in the precondition
@@ -135,14 +146,15 @@ private:
   }
 
   FakeApiServer& fake_;
+  FakeClock& clock_;
   std::map<std::string, std::string> ids_;    // recorded -> the fake's
   std::map<std::string, std::string> names_;  // generated names: recorded -> the fake's
 };
 
-TEST(FakeApiServerTest, AnswersCreateGetListUpdateStatusAndDeleteAsRecorded) {
+TEST(FakeApiServerTest, AnswersCreateGetListUpdatePatchStatusAndDeleteAsRecorded) {
   FakeClock clock;
   FakeApiServer fake(clock);
-  Replay replay(fake);
+  Replay replay(fake, clock);
   replay.run("01-crd-create.http", true);
   replay.run("03-namespace-create.http", true);
   replay.run("04-cr-create.http");
@@ -158,6 +170,11 @@ TEST(FakeApiServerTest, AnswersCreateGetListUpdateStatusAndDeleteAsRecorded) {
   replay.run("14-cr-update-put-no-resourceversion.http");
   replay.run("15-cr-update-put-missing.http");
   replay.run("16-cr-status-put.http");
+  for (const char* file : {"17-cr-status-merge-patch.http", "18-cr-annotation-merge-patch.http", "19-cr-json-patch.http",
+                           "20-cr-json-patch-test-failed.http", "21-cr-strategic-merge-patch-415.http",
+                           "22-cr-merge-patch-stale-resourceversion.http", "23-cr-merge-patch-status-on-main-resource.http"}) {
+    replay.run(file);
+  }
   replay.run("30-cr-get-not-found.http");
   replay.run("69-cr-delete-precondition-failed.http");
   replay.run("68-cr-delete-with-watch.http", false, 1);  // the DELETE (the watch comes with watches)
