@@ -1,6 +1,7 @@
 #include "tests/support/fake_apiserver.h"
 
 #include <algorithm>
+#include <array>
 #include <random>
 #include <tuple>
 #include <sstream>
@@ -202,6 +203,80 @@ void applyDefaults(json& value, const json& schema) {
   }
 }
 
+/** What a structural schema finds in an object: unknown fields (pruned) and invalid values. */
+struct SchemaFindings {
+  std::vector<std::string> unknown;
+  // Causes by kind, reported in this order: ranges and lengths, types, enums, required fields.
+  std::array<std::vector<ordered_json>, 4> causes;
+  size_t count() const { return causes[0].size() + causes[1].size() + causes[2].size() + causes[3].size(); }
+};
+
+std::string jsonTypeName(const json& v) {
+  if (v.is_string()) return "string";
+  if (v.is_boolean()) return "boolean";
+  if (v.is_number()) return v.is_number_integer() ? "integer" : "number";
+  if (v.is_array()) return "array";
+  return v.is_object() ? "object" : "null";
+}
+
+/** `path` joined with a field name ("" at the root). */
+std::string childPath(const std::string& path, const std::string& field) { return path.empty() ? field : path + "." + field; }
+
+void checkSchema(json& value, const json& schema, const std::string& path, SchemaFindings& f) {
+  const auto cause = [&](int kind, const char* reason, const std::string& message) {
+    f.causes[kind].push_back(ordered_json{{"reason", reason}, {"message", message}, {"field", path}});
+  };
+  const std::string type = schema.value("type", "");
+  const bool typeOk = type.empty() || type == jsonTypeName(value) || (type == "number" && value.is_number());
+  if (!typeOk) {
+    const std::string name = jsonTypeName(value);
+    cause(1, "FieldValueTypeInvalid",
+          "Invalid value: \"" + name + "\": " + path + " in body must be of type " + type + ": \"" + name + "\"");
+    return;
+  }
+  if (value.is_object()) {
+    if (!schema.contains("properties")) return;  // free-form, or preserving unknown fields
+    const json& props = schema["properties"];
+    for (auto it = value.begin(); it != value.end();) {
+      if (!props.contains(it.key())) {
+        f.unknown.push_back(childPath(path, it.key()));
+        it = value.erase(it);
+      } else {
+        checkSchema(it.value(), props[it.key()], childPath(path, it.key()), f);
+        ++it;
+      }
+    }
+    for (const json& required : schema.value("required", json::array())) {
+      if (!value.contains(required.get<std::string>())) {
+        f.causes[3].push_back(
+            ordered_json{{"reason", "FieldValueRequired"}, {"message", "Required value"},
+                         {"field", childPath(path, required.get<std::string>())}});
+      }
+    }
+  } else if (value.is_array() && schema.contains("items")) {
+    for (size_t i = 0; i < value.size(); ++i) checkSchema(value[i], schema["items"], path + "[" + std::to_string(i) + "]", f);
+  } else if (value.is_number()) {
+    if (schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>()) {
+      cause(0, "FieldValueInvalid", "Invalid value: " + value.dump() + ": " + path + " in body should be greater than or equal to " +
+                                        schema["minimum"].dump());
+    }
+    if (schema.contains("maximum") && value.get<double>() > schema["maximum"].get<double>()) {
+      cause(0, "FieldValueInvalid", "Invalid value: " + value.dump() + ": " + path + " in body should be less than or equal to " +
+                                        schema["maximum"].dump());
+    }
+  } else if (value.is_string()) {
+    if (schema.contains("minLength") && value.get<std::string>().size() < schema["minLength"].get<size_t>()) {
+      cause(0, "FieldValueInvalid", "Invalid value: " + value.dump() + ": " + path + " in body should be at least " +
+                                        schema["minLength"].dump() + " chars long");
+    }
+  }
+  if (schema.contains("enum") && std::find(schema["enum"].begin(), schema["enum"].end(), value) == schema["enum"].end()) {
+    std::string supported;
+    for (const json& e : schema["enum"]) supported += (supported.empty() ? "" : ", ") + e.dump();
+    cause(2, "FieldValueNotSupported", "Unsupported value: " + value.dump() + ": supported values: " + supported);
+  }
+}
+
 std::string urlDecode(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -345,9 +420,10 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   std::lock_guard lock(mu_);
   const std::optional<Target> t = route(request.target);
   if (!t) return {404, "text/plain; charset=utf-8", "404 page not found\n", {}, {}};
-  if (request.method == "POST" && t->name.empty()) return create(*t, request);
   const size_t q = request.target.find('?');
-  if (request.method == "GET" && t->name.empty()) return list(*t, q == std::string::npos ? "" : request.target.substr(q + 1));
+  const std::string query = q == std::string::npos ? "" : request.target.substr(q + 1);
+  if (request.method == "POST" && t->name.empty()) return create(*t, request, query);
+  if (request.method == "GET" && t->name.empty()) return list(*t, query);
   if (request.method == "GET") return get(*t);
   if (request.method == "PUT" && !t->name.empty()) return update(*t, request);
   if (request.method == "PATCH" && !t->name.empty()) return patch(*t, request);
@@ -355,10 +431,11 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   return failure(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr);
 }
 
-HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& request) {
+HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& request, const std::string& query) {
   json object = json::parse(request.body, nullptr, false);
   if (!object.is_object()) return failure(400, "BadRequest", "the body of the request was in an unknown format", nullptr);
   const Resource& r = *target.resource;
+  std::vector<std::pair<std::string, std::string>> pendingWarnings;
   json& meta = object["metadata"];
   if (!meta.is_object()) meta = json::object();
   if (r.namespaced) {
@@ -388,10 +465,52 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   if (r.generation) meta["generation"] = 1;
   if (r.statusSubresource) object.erase("status");
   applyDefaults(object, r.schema);
+  if (!r.schema.is_null()) {
+    SchemaFindings found;
+    json checked = object;
+    checked.erase("metadata");
+    checkSchema(checked, r.schema, "", found);
+    const auto params = queryOf(query);
+    const std::string mode = params.contains("fieldValidation") ? params.at("fieldValidation") : "Warn";
+    if (mode == "Strict" && !found.unknown.empty()) {
+      std::string fields;
+      for (const std::string& u : found.unknown) fields += (fields.empty() ? "" : ", ") + std::string("unknown field \"") + u + "\"";
+      return failure(400, "BadRequest",
+                     r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind +
+                         ": strict decoding error: " + fields,
+                     nullptr);
+    }
+    std::vector<std::pair<std::string, std::string>> warnings;
+    if (mode == "Warn") {
+      for (const std::string& u : found.unknown) warnings.emplace_back("Warning", "299 - \"unknown field \\\"" + u + "\\\"\"");
+    }
+    if (found.count() > 0) {
+      ordered_json causes = ordered_json::array();
+      std::string listed;
+      for (const auto& kind : found.causes) {
+        for (const ordered_json& c : kind) {
+          listed += (listed.empty() ? "" : ", ") + c["field"].get<std::string>() + ": " + c["message"].get<std::string>();
+          causes.push_back(c);
+        }
+      }
+      ordered_json invalid = {{"name", meta.value("name", "")}, {"group", r.group}, {"kind", r.kind}, {"causes", causes}};
+      HttpResponse refused = failure(422, "Invalid",
+                                     r.kind + "." + r.group + " \"" + meta.value("name", "") + "\" is invalid: " +
+                                         (found.count() == 1 ? listed : "[" + listed + "]"),
+                                     invalid);
+      refused.headers = warnings;
+      return refused;
+    }
+    checked["metadata"] = object["metadata"];
+    object = checked;
+    pendingWarnings = warnings;
+  }
   recordWrite(object, json::object(), object, managerOf(request), object.value("apiVersion", ""), false, now);
   if (r.plural == "customresourcedefinitions") registerCrd(object);
   objects_[key(t)] = object;
-  return respond(201, object);
+  HttpResponse created = respond(201, object);
+  created.headers = pendingWarnings;
+  return created;
 }
 
 HttpResponse FakeApiServer::get(const Target& t) {

@@ -5,7 +5,8 @@
 // object serves unit tests directly and the real client over HTTPS (through HttpServer).
 //
 // This first slice: namespaces, CustomResourceDefinitions (which register their resources, with
-// their schema defaults), and objects of any registered resource — create (generateName,
+// their schema's defaults, pruning and validation, and fieldValidation Strict/Warn/Ignore on
+// create), and objects of any registered resource — create (generateName,
 // namespace checks, status dropped), get, list (label selectors, limit/continue paging), update
 // with optimistic concurrency (409 on a stale resourceVersion; 422 without one for custom
 // resources), merge and JSON patches (strategic merge refused for custom resources), the /status
@@ -49,7 +50,7 @@ private:
   };
 
   std::optional<Target> route(const std::string& path) const;
-  adoption::HttpResponse create(const Target& t, const adoption::HttpRequest& request);
+  adoption::HttpResponse create(const Target& t, const adoption::HttpRequest& request, const std::string& query);
   adoption::HttpResponse get(const Target& t);
   adoption::HttpResponse list(const Target& t, const std::string& query);
   adoption::HttpResponse update(const Target& t, const adoption::HttpRequest& request);

@@ -45,6 +45,10 @@ public:
       const adoption::HttpResponse got = fake_.handle(request);
       SCOPED_TRACE(file + ": " + request.method + " " + request.target);
       ASSERT_EQ(got.status, e.status()) << got.body;
+      std::vector<std::string> warnings, recordedWarnings;
+      for (const auto& [name, value] : got.headers) if (name == "Warning") warnings.push_back(value);
+      for (const auto& [name, value] : e.response.headers) if (name == "Warning") recordedWarnings.push_back(value);
+      EXPECT_EQ(warnings, recordedWarnings);
       const json expected = json::parse(e.response.body, nullptr, false);
       const json actual = json::parse(got.body, nullptr, false);
       learn(expected, actual);
@@ -165,6 +169,11 @@ TEST(FakeApiServerTest, AnswersCreateGetListUpdatePatchStatusAndDeleteAsRecorded
   replay.run("09-cr-list-namespace-paged.http");
   replay.run("10-cr-list-all-namespaces-paged.http");
   replay.run("11-cr-list-label-selector.http");
+  for (const char* file : {"25-cr-create-invalid-schema.http", "26-cr-create-threshold-below-minimum.http",
+                           "27-cr-create-unknown-field-strict.http", "28-cr-create-unknown-field-default-warn.http",
+                           "29-cr-create-unknown-field-ignore.http"}) {
+    replay.run(file);
+  }
   replay.run("12-cr-update-put.http");
   replay.run("13-cr-update-put-stale.http");
   replay.run("14-cr-update-put-no-resourceversion.http");
