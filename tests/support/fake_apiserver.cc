@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <random>
+#include <set>
 #include <tuple>
 #include <sstream>
 
@@ -55,11 +56,19 @@ std::string randomSuffix() {
 }
 
 /** FieldsV1 of a value: "f:<key>" per map key, "." marking a map that is itself owned. */
-json fieldsOf(const json& value, bool markSelf) {
+/** Whether an object-valued field is a map (whose own presence is owned: "."), rather than a
+ *  struct. Custom resources are untyped: every object is a map. Built-in kinds: these fields. */
+bool isMap(const std::string& field, bool typed) {
+  static const std::set<std::string> kMaps = {"labels", "annotations", "data", "stringData", "binaryData",
+                                              "matchLabels", "nodeSelector"};
+  return !typed || kMaps.contains(field);
+}
+
+json fieldsOf(const json& value, bool markSelf, bool typed = false) {
   json out = json::object();
   if (!value.is_object()) return out;
   if (markSelf) out["."] = json::object();
-  for (const auto& [k, v] : value.items()) out["f:" + k] = fieldsOf(v, true);
+  for (const auto& [k, v] : value.items()) out["f:" + k] = fieldsOf(v, v.is_object() && isMap(k, typed), typed);
   return out;
 }
 
@@ -84,14 +93,14 @@ json ownedView(const json& object, bool statusSubresource) {
 
 /** Fields of `after` that are new or changed since `before` (maps compared key by key; lists
  *  and scalars as a whole). Metadata itself is never owned, only what is inside it. */
-json changedFields(const json& before, const json& after, bool top) {
+json changedFields(const json& before, const json& after, bool top, bool typed) {
   json out = json::object();
   for (const auto& [k, v] : after.items()) {
-    const bool markSelf = !(top && k == "metadata") && v.is_object();
+    const bool markSelf = !(top && k == "metadata") && v.is_object() && isMap(k, typed);
     if (!before.contains(k)) {
-      out["f:" + k] = fieldsOf(v, markSelf);
+      out["f:" + k] = fieldsOf(v, markSelf, typed);
     } else if (v.is_object() && before[k].is_object()) {
-      json sub = changedFields(before[k], v, false);
+      json sub = changedFields(before[k], v, false, typed);
       if (!sub.empty()) out["f:" + k] = sub;
     } else if (v != before[k]) {
       out["f:" + k] = json::object();
@@ -144,8 +153,9 @@ void subtract(json& from, const json& gone) {
  * what the writer changed, empty entries go, and the writer's entry moves last.
  */
 void recordWrite(json& object, const json& before, const json& sent, const std::string& manager,
-                 const std::string& apiVersion, bool statusSubresource, const std::string& time) {
-  const json changed = changedFields(ownedView(before, statusSubresource), ownedView(object, statusSubresource), true);
+                 const std::string& apiVersion, bool statusSubresource, bool typed, const std::string& time) {
+  const json changed =
+      changedFields(ownedView(before, statusSubresource), ownedView(object, statusSubresource), true, typed);
   json removed = removedFields(ownedView(before, false), ownedView(sent, false));
   if (statusSubresource) {
     // A status write owns no main-resource fields, but what its body leaves out of metadata
@@ -505,7 +515,8 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
     object = checked;
     pendingWarnings = warnings;
   }
-  recordWrite(object, json::object(), object, managerOf(request), object.value("apiVersion", ""), false, now);
+  recordWrite(object, json::object(), object, managerOf(request), object.value("apiVersion", ""), false, r.schema.is_null(),
+              now);
   if (r.plural == "customresourcedefinitions") registerCrd(object);
   objects_[key(t)] = object;
   HttpResponse created = respond(201, object);
@@ -616,7 +627,8 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
   }
   next["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"];
   if (next == stored) return respond(200, stored);  // a no-op keeps its resourceVersion
-  recordWrite(next, stored, body, managerOf(request), next.value("apiVersion", ""), status, formatRfc3339(clock_.now()));
+  recordWrite(next, stored, body, managerOf(request), next.value("apiVersion", ""), status, r.schema.is_null(),
+              formatRfc3339(clock_.now()));
   next["metadata"]["resourceVersion"] = nextResourceVersion();
   stored = next;
   return respond(200, stored);

@@ -193,5 +193,18 @@ TEST(FakeApiServerTest, AnswersCreateGetListUpdatePatchStatusAndDeleteAsRecorded
   replay.run("80-unknown-resource-404.http");
 }
 
+TEST(FakeApiServerTest, AnswersSecretsConfigMapsAndLeasesAsRecorded) {
+  FakeClock clock;
+  FakeApiServer fake(clock);
+  Replay replay(fake, clock);
+  replay.run("03-namespace-create.http", true);
+  for (const char* file : {"47-secret-tls-create.http", "49-secret-tls-update.http", "50-secret-get.http",
+                           "51-secret-update-stale.http", "52-configmap-create.http", "53-configmap-update.http",
+                           "54-configmap-update-stale.http", "59-lease-create.http", "60-lease-renew.http",
+                           "61-lease-update-stale.http"}) {
+    replay.run(file);
+  }
+}
+
 }  // namespace
 }  // namespace rotor::testing
