@@ -474,6 +474,7 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   meta["creationTimestamp"] = now;
   if (r.generation) meta["generation"] = 1;
   if (r.statusSubresource) object.erase("status");
+  if (std::optional<HttpResponse> invalid = validateBuiltIn(r, object)) return *invalid;
   applyDefaults(object, r.schema);
   if (!r.schema.is_null()) {
     SchemaFindings found;
@@ -522,6 +523,28 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   HttpResponse created = respond(201, object);
   created.headers = pendingWarnings;
   return created;
+}
+
+std::optional<HttpResponse> FakeApiServer::validateBuiltIn(const Resource& r, const json& object) const {
+  // kubernetes.io/tls Secrets must hold both halves of the pair.
+  if (r.group.empty() && r.plural == "secrets" && object.value("type", "") == "kubernetes.io/tls") {
+    const json& data = object.value("data", json::object());
+    ordered_json causes = ordered_json::array();
+    std::string listed;
+    for (const char* key : {"tls.crt", "tls.key"}) {
+      if (data.contains(key)) continue;
+      const std::string field = std::string("data[") + key + "]";
+      causes.push_back(ordered_json{{"reason", "FieldValueRequired"}, {"message", "Required value"}, {"field", field}});
+      listed += (listed.empty() ? "" : ", ") + field + ": Required value";
+    }
+    if (!causes.empty()) {
+      const std::string name = object["metadata"].value("name", "");
+      return failure(422, "Invalid",
+                     r.kind + " \"" + name + "\" is invalid: " + (causes.size() == 1 ? listed : "[" + listed + "]"),
+                     ordered_json{{"name", name}, {"kind", r.kind}, {"causes", causes}});
+    }
+  }
+  return std::nullopt;
 }
 
 HttpResponse FakeApiServer::get(const Target& t) {
@@ -620,6 +643,7 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
         next.erase("status");
       }
     }
+    if (std::optional<HttpResponse> invalid = validateBuiltIn(r, next)) return *invalid;
     applyDefaults(next, r.schema);
     if (r.generation && next.value("spec", json()) != stored.value("spec", json())) {
       next["metadata"]["generation"] = stored["metadata"].value("generation", 0) + 1;

@@ -57,6 +57,8 @@ private:
   adoption::HttpResponse patch(const Target& t, const adoption::HttpRequest& request);
   adoption::HttpResponse remove(const Target& t, const adoption::HttpRequest& request);
   void registerCrd(const nlohmann::json& crd);
+  /** The checks built-in kinds get from the API server that rotor relies on (TLS Secrets). */
+  std::optional<adoption::HttpResponse> validateBuiltIn(const Resource& r, const nlohmann::json& object) const;
   std::string nextResourceVersion();
   std::string key(const Target& t) const;
 

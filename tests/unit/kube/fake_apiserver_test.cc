@@ -198,7 +198,7 @@ TEST(FakeApiServerTest, AnswersSecretsConfigMapsAndLeasesAsRecorded) {
   FakeApiServer fake(clock);
   Replay replay(fake, clock);
   replay.run("03-namespace-create.http", true);
-  for (const char* file : {"47-secret-tls-create.http", "49-secret-tls-update.http", "50-secret-get.http",
+  for (const char* file : {"47-secret-tls-create.http", "48-secret-tls-missing-key.http", "49-secret-tls-update.http", "50-secret-get.http",
                            "51-secret-update-stale.http", "52-configmap-create.http", "53-configmap-update.http",
                            "54-configmap-update-stale.http", "59-lease-create.http", "60-lease-renew.http",
                            "61-lease-update-stale.http"}) {
