@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "controller/common/strings.h"
 #include "controller/pki/base64.h"
 
 namespace rotor::kube {
@@ -54,8 +55,7 @@ StatusOr<std::string> pemField(const YAML::Node& map, const std::string& key, co
 StatusOr<std::string> ClusterConfig::bearerToken() const {
   if (tokenFile.empty()) return token;
   ASSIGN_OR_RETURN(std::string text, readFile(tokenFile, "token file"));
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  return text;
+  return std::string(trim(text));
 }
 
 StatusOr<ClusterConfig> loadKubeconfig(const fs::path& path, std::string_view context) {
@@ -123,9 +123,8 @@ StatusOr<ClusterConfig> inClusterConfig(const std::map<std::string, std::string>
   ASSIGN_OR_RETURN(std::string token, c.bearerToken());
   if (token.empty()) return failedPrecondition("the service account token " + c.tokenFile.string() + " is empty");
   ASSIGN_OR_RETURN(c.caPem, readFile(accountDir / "ca.crt", "service account CA"));
-  if (StatusOr<std::string> ns = readFile(accountDir / "namespace", "namespace"); ns.ok() && !ns->empty()) {
-    c.ns = *ns;
-    while (!c.ns.empty() && (c.ns.back() == '\n' || c.ns.back() == ' ')) c.ns.pop_back();
+  if (StatusOr<std::string> ns = readFile(accountDir / "namespace", "namespace"); ns.ok() && !trim(*ns).empty()) {
+    c.ns = std::string(trim(*ns));
   }
   c.context = "in-cluster";
   return c;

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tests/support/temp_dir.h"
+
 namespace rotor::testing {
 namespace {
 
@@ -55,8 +57,7 @@ int TranscriptExchange::status() const { return std::stoi(response.startLine.sub
 
 std::filesystem::path transcriptsDir() {
   if (const char* dir = std::getenv("ROTOR_KUBE_TRANSCRIPTS"); dir != nullptr && *dir != '\0') return dir;
-  const char* root = std::getenv("ROTOR_SOURCE_DIR");
-  return std::filesystem::path(root ? root : ".") / "tests" / "data" / "kube-transcripts";
+  return sourceDir() / "tests" / "data" / "kube-transcripts";
 }
 
 std::vector<TranscriptExchange> loadTranscript(const std::string& fileName) {

@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -16,16 +15,13 @@
 
 #include "controller/api/json_codec.h"
 #include "controller/api/yaml_codec.h"
+#include "tests/support/temp_dir.h"
 
 namespace rotor::api {
 namespace {
 
 using nlohmann::json;
-
-std::filesystem::path sourceDir() {
-  const char* root = std::getenv("ROTOR_SOURCE_DIR");
-  return root ? root : ".";
-}
+using rotor::testing::sourceDir;
 
 YAML::Node loadCrd() { return YAML::LoadFile((sourceDir() / "crds/certificaterotations.rotor.dev.yaml").string()); }
 

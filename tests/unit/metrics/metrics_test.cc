@@ -3,7 +3,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -12,6 +11,7 @@
 #include "controller/metrics/endpoint.h"
 #include "tests/support/rotation_harness.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
 
 namespace rotor::metrics {
 namespace {
@@ -149,8 +149,7 @@ std::set<std::string> exportedFamilies(ControllerMetrics& metrics) {
 
 /** Every rotor_* name a shipped file queries, with a histogram's _bucket/_sum/_count folded. */
 std::set<std::string> queriedFamilies(const std::string& relativePath, const std::set<std::string>& exported) {
-  const char* root = std::getenv("ROTOR_SOURCE_DIR");
-  std::ifstream in(std::string(root ? root : ".") + "/" + relativePath);
+  std::ifstream in(rotor::testing::sourceDir() / relativePath);
   EXPECT_TRUE(in) << "cannot read " << relativePath;
   std::stringstream text;
   text << in.rdbuf();
