@@ -383,6 +383,30 @@ uint64_t FakeApiServer::resourceVersion() const {
   return resourceVersion_;
 }
 
+ordered_json FakeApiServer::details(const Resource& r, const std::string& name, const std::string& kind) {
+  ordered_json out = {{"name", name}};
+  if (!r.group.empty()) out["group"] = r.group;
+  out["kind"] = kind;
+  return out;
+}
+
+HttpResponse FakeApiServer::notFound(const Resource& r, const std::string& name) {
+  return failure(404, "NotFound", r.qualified() + " \"" + name + "\" not found", details(r, name, r.plural));
+}
+
+HttpResponse FakeApiServer::invalid(const Resource& r, const std::string& name, const ordered_json& causes) {
+  std::string listed;
+  for (const ordered_json& c : causes) {
+    listed += (listed.empty() ? "" : ", ") + c["field"].get<std::string>() + ": " + c["message"].get<std::string>();
+  }
+  ordered_json refused = details(r, name, r.kind);
+  refused["causes"] = causes;
+  return failure(422, "Invalid",
+                 r.kind + (r.group.empty() ? "" : "." + r.group) + " \"" + name + "\" is invalid: " +
+                     (causes.size() == 1 ? listed : "[" + listed + "]"),
+                 refused);
+}
+
 std::string FakeApiServer::nextResourceVersion() { return std::to_string(++resourceVersion_); }
 
 std::string FakeApiServer::key(const Target& t) const {
@@ -462,11 +486,9 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   if (!meta.contains("name") && meta.contains("generateName")) meta["name"] = meta["generateName"].get<std::string>() + randomSuffix();
   Target t = target;
   t.name = meta.value("name", "");
-  ordered_json details = {{"name", t.name}};
-  if (!r.group.empty()) details["group"] = r.group;
-  details["kind"] = r.plural;
   if (objects_.contains(key(t))) {
-    return failure(409, "AlreadyExists", r.qualified() + " \"" + t.name + "\" already exists", details);
+    return failure(409, "AlreadyExists", r.qualified() + " \"" + t.name + "\" already exists",
+                   details(r, t.name, r.plural));
   }
   const std::string now = formatRfc3339(clock_.now());
   meta["uid"] = randomUid();
@@ -497,18 +519,10 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
     }
     if (found.count() > 0) {
       ordered_json causes = ordered_json::array();
-      std::string listed;
       for (const auto& kind : found.causes) {
-        for (const ordered_json& c : kind) {
-          listed += (listed.empty() ? "" : ", ") + c["field"].get<std::string>() + ": " + c["message"].get<std::string>();
-          causes.push_back(c);
-        }
+        for (const ordered_json& c : kind) causes.push_back(c);
       }
-      ordered_json invalid = {{"name", meta.value("name", "")}, {"group", r.group}, {"kind", r.kind}, {"causes", causes}};
-      HttpResponse refused = failure(422, "Invalid",
-                                     r.kind + "." + r.group + " \"" + meta.value("name", "") + "\" is invalid: " +
-                                         (found.count() == 1 ? listed : "[" + listed + "]"),
-                                     invalid);
+      HttpResponse refused = invalid(r, meta.value("name", ""), causes);
       refused.headers = warnings;
       return refused;
     }
@@ -530,31 +544,19 @@ std::optional<HttpResponse> FakeApiServer::validateBuiltIn(const Resource& r, co
   if (r.group.empty() && r.plural == "secrets" && object.value("type", "") == "kubernetes.io/tls") {
     const json& data = object.value("data", json::object());
     ordered_json causes = ordered_json::array();
-    std::string listed;
     for (const char* key : {"tls.crt", "tls.key"}) {
       if (data.contains(key)) continue;
-      const std::string field = std::string("data[") + key + "]";
-      causes.push_back(ordered_json{{"reason", "FieldValueRequired"}, {"message", "Required value"}, {"field", field}});
-      listed += (listed.empty() ? "" : ", ") + field + ": Required value";
+      causes.push_back(ordered_json{
+          {"reason", "FieldValueRequired"}, {"message", "Required value"}, {"field", std::string("data[") + key + "]"}});
     }
-    if (!causes.empty()) {
-      const std::string name = object["metadata"].value("name", "");
-      return failure(422, "Invalid",
-                     r.kind + " \"" + name + "\" is invalid: " + (causes.size() == 1 ? listed : "[" + listed + "]"),
-                     ordered_json{{"name", name}, {"kind", r.kind}, {"causes", causes}});
-    }
+    if (!causes.empty()) return invalid(r, object["metadata"].value("name", ""), causes);
   }
   return std::nullopt;
 }
 
 HttpResponse FakeApiServer::get(const Target& t) {
   const auto it = objects_.find(key(t));
-  if (it == objects_.end()) {
-    ordered_json details = {{"name", t.name}};
-    if (!t.resource->group.empty()) details["group"] = t.resource->group;
-    details["kind"] = t.resource->plural;
-    return failure(404, "NotFound", t.resource->qualified() + " \"" + t.name + "\" not found", details);
-  }
+  if (it == objects_.end()) return notFound(*t.resource, t.name);
   return respond(200, it->second);
 }
 
@@ -608,24 +610,22 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
   json body = json::parse(request.body, nullptr, false);
   if (!body.is_object()) return failure(400, "BadRequest", "the body of the request was in an unknown format", nullptr);
   const auto it = objects_.find(key(t));
-  ordered_json details = {{"name", t.name}};
-  if (!r.group.empty()) details["group"] = r.group;
-  details["kind"] = r.plural;
-  if (it == objects_.end()) return failure(404, "NotFound", r.qualified() + " \"" + t.name + "\" not found", details);
+  if (it == objects_.end()) return notFound(r, t.name);
+  ordered_json refused = details(r, t.name, r.plural);
   json& stored = it->second;
   const std::string sent = body["metadata"].value("resourceVersion", "");
   if (sent.empty() && r.requireResourceVersion) {
     const std::string cause = "Invalid value: 0x0: must be specified for an update";
-    details["causes"] = ordered_json::array(
+    refused["causes"] = ordered_json::array(
         {ordered_json{{"reason", "FieldValueInvalid"}, {"message", cause}, {"field", "metadata.resourceVersion"}}});
     return failure(422, "Invalid", r.qualified() + " \"" + t.name + "\" is invalid: metadata.resourceVersion: " + cause,
-                   details);
+                   refused);
   }
   if (!sent.empty() && sent != stored["metadata"]["resourceVersion"]) {
     return failure(409, "Conflict",
                    "Operation cannot be fulfilled on " + r.qualified() + " \"" + t.name +
                        "\": the object has been modified; please apply your changes to the latest version and try again",
-                   details);
+                   refused);
   }
   const bool status = t.subresource == "status";
   json next = stored;
@@ -691,10 +691,7 @@ HttpResponse FakeApiServer::patch(const Target& t, const HttpRequest& request) {
 HttpResponse FakeApiServer::remove(const Target& t, const HttpRequest& request) {
   const Resource& r = *t.resource;
   const auto it = objects_.find(key(t));
-  ordered_json details = {{"name", t.name}};
-  if (!r.group.empty()) details["group"] = r.group;
-  details["kind"] = r.plural;
-  if (it == objects_.end()) return failure(404, "NotFound", r.qualified() + " \"" + t.name + "\" not found", details);
+  if (it == objects_.end()) return notFound(r, t.name);
   const json options = json::parse(request.body.empty() ? "{}" : request.body, nullptr, false);
   const json& meta = it->second["metadata"];
   if (options.is_object() && options.contains("preconditions")) {
@@ -702,9 +699,7 @@ HttpResponse FakeApiServer::remove(const Target& t, const HttpRequest& request) 
     // Precondition messages name the kind, not the resource.
     const std::string subject = "Operation cannot be fulfilled on " + r.kind + (r.group.empty() ? "" : "." + r.group) +
                                 " \"" + t.name + "\": ";
-    ordered_json kindDetails = {{"name", t.name}};
-    if (!r.group.empty()) kindDetails["group"] = r.group;
-    kindDetails["kind"] = r.kind;
+    const ordered_json kindDetails = details(r, t.name, r.kind);
     if (pre.contains("uid") && pre["uid"] != meta["uid"]) {
       return failure(409, "Conflict",
                      subject + "the UID in the precondition (" + pre["uid"].get<std::string>() +
@@ -720,11 +715,12 @@ HttpResponse FakeApiServer::remove(const Target& t, const HttpRequest& request) 
                      kindDetails);
     }
   }
-  details["uid"] = meta["uid"];
+  ordered_json deleted = details(r, t.name, r.plural);
+  deleted["uid"] = meta["uid"];
   nextResourceVersion();
   objects_.erase(it);
   return respond(200, ordered_json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
-                                   {"status", "Success"}, {"details", details}});
+                                   {"status", "Success"}, {"details", deleted}});
 }
 
 void FakeApiServer::registerCrd(const json& crd) {

@@ -59,6 +59,12 @@ private:
   void registerCrd(const nlohmann::json& crd);
   /** The checks built-in kinds get from the API server that rotor relies on (TLS Secrets). */
   std::optional<adoption::HttpResponse> validateBuiltIn(const Resource& r, const nlohmann::json& object) const;
+  /** A Status's details as the API server fills them: name, group (absent for the core group)
+   *  and kind, which is the resource's plural in most answers and its kind in some. */
+  static nlohmann::ordered_json details(const Resource& r, const std::string& name, const std::string& kind);
+  static adoption::HttpResponse notFound(const Resource& r, const std::string& name);
+  /** 422 Invalid naming each cause ("field: message"; bracketed when more than one). */
+  static adoption::HttpResponse invalid(const Resource& r, const std::string& name, const nlohmann::ordered_json& causes);
   std::string nextResourceVersion();
   std::string key(const Target& t) const;
 
