@@ -311,7 +311,7 @@ std::map<std::string, std::string> queryOf(const std::string& query) {
 
 /** Whether `labels` satisfy a selector: "k=v", "k==v", "k!=v", "k", "!k", "k in (a,b)",
  *  "k notin (a,b)", comma-separated (commas inside parentheses belong to a set). */
-bool selects(const std::string& selector, const json& labels) {
+bool labelsMatch(const std::string& selector, const json& labels) {
   std::vector<std::string> requirements(1);
   int depth = 0;
   for (char c : selector) {
@@ -456,6 +456,30 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   if (!t) return {404, "text/plain; charset=utf-8", "404 page not found\n", {}, {}};
   const size_t q = request.target.find('?');
   const std::string query = q == std::string::npos ? "" : request.target.substr(q + 1);
+  const auto params = queryOf(query);
+  const bool watching = request.method == "GET" && t->name.empty() && params.contains("watch") &&
+                        (params.at("watch") == "1" || params.at("watch") == "true");
+  const std::map<std::string, std::string> kVerbs = {
+      {"POST", "create"}, {"PUT", "update"}, {"PATCH", "patch"}, {"DELETE", "delete"}};
+  const std::string verb = request.method == "GET" ? (watching ? "watch" : t->name.empty() ? "list" : "get")
+                           : kVerbs.contains(request.method) ? kVerbs.at(request.method)
+                                                             : request.method;
+  if (std::optional<HttpResponse> refused = authorize(request, *t, verb)) return *refused;
+  if (throttledRequests_ > 0) {
+    --throttledRequests_;
+    HttpResponse throttled = failure(429, "TooManyRequests", "Too many requests, please try again later.",
+                                     ordered_json{{"retryAfterSeconds", 1}});
+    throttled.headers.emplace_back("Retry-After", "1");
+    return throttled;
+  }
+  if ((verb == "update" || verb == "patch") && conflictingWrites_ > 0 && objects_.contains(key(*t))) {
+    --conflictingWrites_;
+    return failure(409, "Conflict",
+                   "Operation cannot be fulfilled on " + t->resource->qualified() + " \"" + t->name +
+                       "\": the object has been modified; please apply your changes to the latest version and try again",
+                   details(*t->resource, t->name, t->resource->plural));
+  }
+  if (watching) return watch(*t, query);
   if (request.method == "POST" && t->name.empty()) return create(*t, request, query);
   if (request.method == "GET" && t->name.empty()) return list(*t, query);
   if (request.method == "GET") return get(*t);
@@ -463,6 +487,185 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   if (request.method == "PATCH" && !t->name.empty()) return patch(*t, request);
   if (request.method == "DELETE" && !t->name.empty()) return remove(*t, request);
   return failure(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nullptr);
+}
+
+void FakeApiServer::addUser(const std::string& token, const std::string& user, bool admin) {
+  std::lock_guard lock(mu_);
+  users_[token] = {user, admin};
+}
+
+void FakeApiServer::grant(const std::string& user, const std::set<std::string>& verbs, const std::string& resource) {
+  std::lock_guard lock(mu_);
+  grants_[user][resource].insert(verbs.begin(), verbs.end());
+}
+
+std::vector<std::string> FakeApiServer::forbidden() const {
+  std::lock_guard lock(mu_);
+  return forbidden_;
+}
+
+std::optional<HttpResponse> FakeApiServer::authorize(const HttpRequest& request, const Target& t, const std::string& verb) {
+  if (users_.empty()) return std::nullopt;
+  std::string user = "system:anonymous";
+  if (!request.authorization.empty()) {
+    const std::string token = request.authorization.starts_with("Bearer ") ? request.authorization.substr(7) : "";
+    const auto it = users_.find(token);
+    if (it == users_.end()) return failure(401, "Unauthorized", "Unauthorized", nullptr);
+    if (it->second.admin) return std::nullopt;
+    user = it->second.name;
+  }
+  const Resource& r = *t.resource;
+  const std::string resource = r.plural + (t.subresource.empty() ? "" : "/" + t.subresource);
+  if (const auto u = grants_.find(user); u != grants_.end()) {
+    if (const auto g = u->second.find(r.group + "/" + resource); g != u->second.end() && g->second.contains(verb)) {
+      return std::nullopt;
+    }
+  }
+  forbidden_.push_back(verb + " " + r.group + "/" + resource);
+  ordered_json refused = ordered_json::object();
+  if (!t.name.empty()) refused["name"] = t.name;
+  if (!r.group.empty()) refused["group"] = r.group;
+  refused["kind"] = r.plural;
+  return failure(403, "Forbidden",
+                 r.qualified() + (t.name.empty() ? "" : " \"" + t.name + "\"") + " is forbidden: User \"" + user +
+                     "\" cannot " + verb + " resource \"" + resource + "\" in API group \"" + r.group + "\"" +
+                     (t.ns.empty() ? " at the cluster scope" : " in the namespace \"" + t.ns + "\""),
+                 refused);
+}
+
+void FakeApiServer::failNextWrites(int count) {
+  std::lock_guard lock(mu_);
+  conflictingWrites_ = count;
+}
+
+void FakeApiServer::throttleNextRequests(int count) {
+  std::lock_guard lock(mu_);
+  throttledRequests_ = count;
+}
+
+// ---- watches --------------------------------------------------------------------------------
+
+void FakeApiServer::setBookmarkInterval(std::chrono::milliseconds interval) {
+  std::lock_guard lock(mu_);
+  bookmarkInterval_ = interval;
+}
+
+void FakeApiServer::setWatchCacheCapacity(size_t events) {
+  std::lock_guard lock(mu_);
+  watchCacheCapacity_ = std::max<size_t>(events, 1);
+}
+
+void FakeApiServer::compact() {
+  std::lock_guard lock(mu_);
+  compacted_ = resourceVersion_;
+  for (auto& [resource, cache] : watchCaches_) {
+    cache.events.clear();
+    cache.floor = resourceVersion_;
+  }
+}
+
+void FakeApiServer::endWatches() {
+  std::lock_guard lock(mu_);
+  for (const auto& w : watches_) w->end();
+}
+
+size_t FakeApiServer::openWatches() const {
+  std::lock_guard lock(mu_);
+  size_t open = 0;
+  for (const auto& w : watches_) open += w->done() ? 0 : 1;
+  return open;
+}
+
+bool FakeApiServer::selects(const FakeWatch::Options& o, const json& object) const {
+  const json& meta = object.value("metadata", json::object());
+  if (!o.ns.empty() && meta.value("namespace", "") != o.ns) return false;
+  return labelsMatch(o.labelSelector, meta.value("labels", json::object()));
+}
+
+HttpResponse FakeApiServer::watch(const Target& t, const std::string& query) {
+  const Resource& r = *t.resource;
+  const auto params = queryOf(query);
+  const auto param = [&](const char* name) { return params.contains(name) ? params.at(name) : std::string(); };
+  const std::string from = param("resourceVersion");
+  if (params.contains("resourceVersionMatch")) {
+    ordered_json causes = ordered_json::array();
+    causes.push_back({{"reason", "FieldValueForbidden"}, {"message", "Forbidden: resourceVersionMatch is forbidden for watch"},
+                      {"field", "resourceVersionMatch"}});
+    if (from.empty()) {
+      causes.push_back({{"reason", "FieldValueForbidden"},
+                        {"message", "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"},
+                        {"field", "resourceVersionMatch"}});
+    }
+    std::string listed;
+    for (const auto& c : causes) listed += (listed.empty() ? "" : ", ") + std::string("resourceVersionMatch: ") + c["message"].get<std::string>();
+    return failure(422, "Invalid",
+                   "ListOptions.meta.k8s.io \"\" is invalid: " + (causes.size() == 1 ? listed : "[" + listed + "]"),
+                   ordered_json{{"group", "meta.k8s.io"}, {"kind", "ListOptions"}, {"causes", causes}});
+  }
+  const std::string resourceKey = r.group + "/" + r.plural;
+  WatchCache& cache = watchCaches_[resourceKey];
+  const bool fromNow = from.empty() || from == "0";
+  const auto now = std::chrono::steady_clock::now();
+  const int timeout = param("timeoutSeconds").empty() ? 1800 : std::stoi(param("timeoutSeconds"));
+  FakeWatch::Options o{.resource = resourceKey,
+                       .ns = t.ns,
+                       .labelSelector = param("labelSelector"),
+                       .startResourceVersion = fromNow ? resourceVersion_ : std::stoull(from),
+                       .deadline = now + std::chrono::seconds(timeout),
+                       .bookmarks = param("allowWatchBookmarks") == "true",
+                       .bookmarkInterval = bookmarkInterval_,
+                       .apiVersion = r.group.empty() ? r.version : r.group + "/" + r.version,
+                       .kind = r.kind};
+  auto stream = std::make_shared<FakeWatch>(o, now);
+  stream->observed(cache.newest);
+  if (fromNow) {
+    // "Any starting point": a synthetic ADDED for every object there is now, then live events.
+    const std::string prefix = resourceKey + "/";
+    for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.starts_with(prefix); ++it) {
+      if (selects(o, it->second)) stream->offer("ADDED", resourceVersion_, it->second);
+    }
+  } else if (o.startResourceVersion < cache.floor) {
+    stream->fail(ordered_json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
+                              {"status", "Failure"},
+                              {"message", "too old resource version: " + from + " (" + std::to_string(cache.floor) + ")"},
+                              {"reason", "Expired"}, {"code", 410}});
+  } else {
+    for (const CachedEvent& e : cache.events) {
+      if (e.resourceVersion > o.startResourceVersion && selects(o, e.object)) {
+        stream->offer(e.type, e.resourceVersion, e.object);
+      }
+    }
+  }
+  watches_.push_back(stream);
+  if (!ticker_.joinable()) ticker_ = std::jthread([this](std::stop_token stop) { tickWatches(stop); });
+  HttpResponse response{200, "application/json", "", {{"Cache-Control", "no-cache, private"}}, stream};
+  return response;
+}
+
+void FakeApiServer::publish(const Resource& r, const std::string& type, const json& object) {
+  const uint64_t rv = std::stoull(object["metadata"]["resourceVersion"].get<std::string>());
+  const std::string resourceKey = r.group + "/" + r.plural;
+  WatchCache& cache = watchCaches_[resourceKey];
+  cache.events.push_back({rv, type, object});
+  cache.newest = rv;
+  while (cache.events.size() > watchCacheCapacity_) {
+    cache.floor = cache.events.front().resourceVersion;
+    cache.events.pop_front();
+  }
+  for (const auto& w : watches_) {
+    if (w->options().resource != resourceKey) continue;
+    w->observed(rv);
+    if (rv > w->options().startResourceVersion && selects(w->options(), object)) w->offer(type, rv, object);
+  }
+}
+
+void FakeApiServer::tickWatches(std::stop_token stop) {
+  while (sleepUnlessStopped(stop, std::chrono::milliseconds(100))) {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& w : watches_) w->tick(now);
+    std::erase_if(watches_, [](const auto& w) { return w->done(); });
+  }
 }
 
 HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& request, const std::string& query) {
@@ -534,6 +737,7 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
               now);
   if (r.plural == "customresourcedefinitions") registerCrd(object);
   objects_[key(t)] = object;
+  publish(r, "ADDED", object);
   HttpResponse created = respond(201, object);
   created.headers = pendingWarnings;
   return created;
@@ -573,15 +777,32 @@ HttpResponse FakeApiServer::list(const Target& t, const std::string& query) {
     if (!token.is_object() || !token.contains("rv") || !token.contains("start")) {
       return failure(400, "BadRequest", "continue key is not valid: illegal base64 data", nullptr);
     }
-    snapshot = token["rv"].get<uint64_t>();
+    const int64_t rv = token["rv"].get<int64_t>();
     start = token["start"].get<std::string>();
+    if (rv >= 0 && static_cast<uint64_t>(rv) < compacted_) {
+      // The snapshot is gone: offer a token that continues at the newest state (rv -1) instead.
+      const ordered_json fresh = {{"v", "meta.k8s.io/v1"}, {"rv", -1}, {"start", start}};
+      ordered_json body = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", {{"continue", base64Url(fresh.dump())}}},
+                           {"status", "Failure"},
+                           {"message", "The provided continue parameter is too old to display a consistent list result. You "
+                                       "can start a new list without the continue parameter, or use the continue token in "
+                                       "this response to retrieve the remainder of the results. Continuing with the provided "
+                                       "token results in an inconsistent list - objects that were created, modified, or "
+                                       "deleted between the time the first chunk was returned and now may show up in the list."},
+                           {"reason", "Expired"}, {"code", 410}};
+      return respond(410, body);
+    }
+    if (rv >= 0) snapshot = static_cast<uint64_t>(rv);
+  } else if (params.contains("resourceVersionMatch") && params.at("resourceVersionMatch") == "Exact" &&
+             params.contains("resourceVersion") && std::stoull(params.at("resourceVersion")) < compacted_) {
+    return failure(410, "Expired", "The resourceVersion for the provided list is too old.", nullptr);
   }
   const std::string selector = params.contains("labelSelector") ? params.at("labelSelector") : "";
   const size_t limit = params.contains("limit") ? std::stoul(params.at("limit")) : 0;
   std::vector<std::pair<std::string, const json*>> matching;
   for (auto it = objects_.lower_bound(prefix + start); it != objects_.end() && it->first.starts_with(prefix); ++it) {
     if (it->first.substr(prefix.size()) < start) continue;
-    if (selects(selector, it->second["metadata"].value("labels", json::object()))) {
+    if (labelsMatch(selector, it->second["metadata"].value("labels", json::object()))) {
       matching.emplace_back(it->first.substr(prefix.size()), &it->second);
     }
   }
@@ -655,6 +876,7 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
               formatRfc3339(clock_.now()));
   next["metadata"]["resourceVersion"] = nextResourceVersion();
   stored = next;
+  publish(r, "MODIFIED", stored);
   return respond(200, stored);
 }
 
@@ -717,8 +939,10 @@ HttpResponse FakeApiServer::remove(const Target& t, const HttpRequest& request) 
   }
   ordered_json deleted = details(r, t.name, r.plural);
   deleted["uid"] = meta["uid"];
-  nextResourceVersion();
+  json last = it->second;
+  last["metadata"]["resourceVersion"] = nextResourceVersion();
   objects_.erase(it);
+  publish(r, "DELETED", last);
   return respond(200, ordered_json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
                                    {"status", "Success"}, {"details", deleted}});
 }

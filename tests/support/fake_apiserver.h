@@ -13,14 +13,21 @@
 // subresource (spec ignored, generation kept), delete (a Success Status, preconditions). resourceVersion is one counter across all objects; generation counts spec
 // changes. Errors are Status objects with the recorded messages.
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "controller/adoption/http.h"
 #include "controller/common/clock.h"
+#include "tests/support/fake_watch.h"
 
 namespace rotor::testing {
 
@@ -32,6 +39,34 @@ public:
 
   /** The newest resourceVersion handed out. */
   uint64_t resourceVersion() const;
+
+  // ---- authentication and authorization (off until a user is added) ----
+  /** A bearer token and its user; an admin may do anything. Unknown tokens get 401, requests
+   *  without one are system:anonymous. */
+  void addUser(const std::string& token, const std::string& user, bool admin = false);
+  /** Lets `user` use `verbs` on a resource ("group/plural", or "group/plural/status"; the core
+   *  group is empty: "/secrets") in every namespace, as a ClusterRole binding would. */
+  void grant(const std::string& user, const std::set<std::string>& verbs, const std::string& resource);
+  /** The requests refused with 403 so far, as "verb group/plural[/sub]" (what RBAC lacks). */
+  std::vector<std::string> forbidden() const;
+
+  // ---- watches ----
+  /** When bookmarks come (the server's is a minute). */
+  void setBookmarkInterval(std::chrono::milliseconds interval);
+  /** How many events each resource's watch cache keeps; older watches get 410. */
+  void setWatchCacheCapacity(size_t events);
+  /** etcd compaction and a watch cache reset at the current resourceVersion: continue tokens and
+   *  watches from before it are expired. */
+  void compact();
+  /** Ends every open watch (as an API server restart does); clients must watch again. */
+  void endWatches();
+  size_t openWatches() const;
+
+  // ---- faults ----
+  /** Answers the next `count` writes (POST, PUT, PATCH, DELETE) with 409 Conflict. */
+  void failNextWrites(int count);
+  /** Answers the next `count` requests with 429 and Retry-After: 1. */
+  void throttleNextRequests(int count);
 
 private:
   struct Resource {
@@ -68,11 +103,48 @@ private:
   std::string nextResourceVersion();
   std::string key(const Target& t) const;
 
+  /** 401/403 for a request its token may not make, else nullopt. */
+  std::optional<adoption::HttpResponse> authorize(const adoption::HttpRequest& request, const Target& t,
+                                                  const std::string& verb);
+  adoption::HttpResponse watch(const Target& t, const std::string& query);
+  /** Feeds a stored change to the watch cache and every open watch that selects it. */
+  void publish(const Resource& r, const std::string& type, const nlohmann::json& object);
+  bool selects(const FakeWatch::Options& o, const nlohmann::json& object) const;
+  void tickWatches(std::stop_token stop);
+
+  struct CachedEvent {
+    uint64_t resourceVersion;
+    std::string type;
+    nlohmann::json object;
+  };
+  struct WatchCache {
+    std::deque<CachedEvent> events;
+    uint64_t floor = 0;  // watches from below it are too old
+    uint64_t newest = 0;
+  };
+
   const Clock& clock_;
   mutable std::mutex mu_;
   std::map<std::string, Resource> resources_;  // by "group/version/plural"
   std::map<std::string, nlohmann::json> objects_;  // by "group/plural/ns/name"
   uint64_t resourceVersion_ = 200;
+  uint64_t compacted_ = 0;
+
+  struct User {
+    std::string name;
+    bool admin = false;
+  };
+  std::map<std::string, User> users_;  // by token
+  std::map<std::string, std::map<std::string, std::set<std::string>>> grants_;  // user -> resource -> verbs
+  std::vector<std::string> forbidden_;
+
+  std::map<std::string, WatchCache> watchCaches_;  // by "group/plural"
+  std::vector<std::shared_ptr<FakeWatch>> watches_;
+  std::chrono::milliseconds bookmarkInterval_ = std::chrono::seconds(60);
+  size_t watchCacheCapacity_ = 1000;
+  int conflictingWrites_ = 0;
+  int throttledRequests_ = 0;
+  std::jthread ticker_;  // last: stops before what it ticks goes
 };
 
 }  // namespace rotor::testing

@@ -1,0 +1,202 @@
+#include "controller/kube/client.h"
+
+#include <thread>
+
+#include "controller/kube/api_error.h"
+
+namespace rotor::kube {
+namespace {
+
+/** Percent-encodes a query value (continue tokens hold '=', selectors ',' and '!'). */
+std::string queryEscape(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : value) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[static_cast<unsigned char>(c) >> 4];
+      out += kHex[static_cast<unsigned char>(c) & 0xF];
+    }
+  }
+  return out;
+}
+
+/** Builds "path?k=v&k=v", skipping empty values. */
+class Target {
+public:
+  explicit Target(std::string path) : text_(std::move(path)) {}
+  Target& add(std::string_view key, std::string_view value) {
+    if (value.empty()) return *this;
+    text_ += first_ ? '?' : '&';
+    first_ = false;
+    text_.append(key).append("=").append(queryEscape(value));
+    return *this;
+  }
+  std::string str() const { return text_; }
+
+private:
+  std::string text_;
+  bool first_ = true;
+};
+
+StatusOr<json> parseBody(const std::string& body) {
+  json parsed = json::parse(body, nullptr, false);
+  if (parsed.is_discarded()) return unavailable("the Kubernetes API answered with a body that is not JSON");
+  return parsed;
+}
+
+std::string nameOf(const json& object) { return object.value("/metadata/name"_json_pointer, std::string()); }
+
+std::string_view contentTypeOf(PatchType type) {
+  switch (type) {
+    case PatchType::kMerge: return "application/merge-patch+json";
+    case PatchType::kJson: return "application/json-patch+json";
+    case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string ResourceType::apiVersion() const {
+  return group.empty() ? std::string(version) : std::string(group) + "/" + std::string(version);
+}
+
+std::string ResourceType::path(std::string_view ns, std::string_view name, std::string_view subresource) const {
+  std::string out = group.empty() ? "/api/" + std::string(version) : "/apis/" + apiVersion();
+  if (namespaced && !ns.empty()) out.append("/namespaces/").append(ns);
+  out.append("/").append(plural);
+  if (!name.empty()) out.append("/").append(name);
+  if (!subresource.empty()) out.append("/").append(subresource);
+  return out;
+}
+
+Status statusOfAnswer(const ApiResponse& response) {
+  if (response.status >= 200 && response.status < 300) return Status();
+  return decodeApiError(response.status, response.body, response.retryAfter).toStatus();
+}
+
+Client::Client(Transport& transport, ClientOptions options) : transport_(transport), options_(std::move(options)) {
+  if (!options_.sleep) options_.sleep = [](std::chrono::seconds d) { std::this_thread::sleep_for(d); };
+}
+
+StatusOr<json> Client::call(const ApiRequest& request) {
+  for (int attempt = 0;; ++attempt) {
+    auto response = transport_.send(request);
+    if (!response.ok()) return response.status();
+    if (response->status >= 200 && response->status < 300) return parseBody(response->body);
+    const ApiError error = decodeApiError(response->status, response->body, response->retryAfter);
+    const bool throttled = response->status == 429 || (response->status == 503 && error.retryAfterSeconds);
+    if (!throttled || attempt >= options_.throttledRetries) return error.toStatus();
+    const auto wait = std::chrono::seconds(std::clamp(error.retryAfterSeconds.value_or(1), 1,
+                                                      static_cast<int>(options_.maxRetryAfter.count())));
+    options_.sleep(wait);
+  }
+}
+
+StatusOr<json> Client::get(const ResourceType& type, std::string_view ns, std::string_view name) {
+  return call({"GET", type.path(ns, name), "", ""});
+}
+
+StatusOr<ObjectList> Client::list(const ResourceType& type, std::string_view ns, const ListOptions& options) {
+  bool restarted = false;
+  ObjectList out;
+  std::string continueToken;
+  while (true) {
+    const std::string target = Target(type.path(ns))
+                                   .add("labelSelector", options.labelSelector)
+                                   .add("limit", std::to_string(options.pageSize))
+                                   .add("continue", continueToken)
+                                   .str();
+    auto page = call({"GET", target, "", ""});
+    if (!page.ok()) {
+      // A continue token outlives compaction only so long: start over, once, from a fresh list.
+      if (page.status().code() == Code::kGone && !continueToken.empty() && !restarted) {
+        restarted = true;
+        out = {};
+        continueToken.clear();
+        continue;
+      }
+      return page.status();
+    }
+    if (auto items = page->find("items"); items != page->end() && items->is_array()) {
+      for (json& item : *items) out.items.push_back(std::move(item));
+    }
+    // The first page's resourceVersion is the snapshot every later page is read at.
+    if (out.resourceVersion.empty()) {
+      out.resourceVersion = page->value("/metadata/resourceVersion"_json_pointer, std::string());
+    }
+    continueToken = page->value("/metadata/continue"_json_pointer, std::string());
+    if (continueToken.empty()) return out;
+  }
+}
+
+StatusOr<json> Client::create(const ResourceType& type, std::string_view ns, const json& object) {
+  return call({"POST", type.path(ns), "application/json", object.dump()});
+}
+
+StatusOr<json> Client::update(const ResourceType& type, std::string_view ns, const json& object) {
+  return call({"PUT", type.path(ns, nameOf(object)), "application/json", object.dump()});
+}
+
+StatusOr<json> Client::updateStatus(const ResourceType& type, std::string_view ns, const json& object) {
+  return call({"PUT", type.path(ns, nameOf(object), "status"), "application/json", object.dump()});
+}
+
+StatusOr<json> Client::patch(const ResourceType& type, std::string_view ns, std::string_view name,
+                             PatchType patchType, const json& patch) {
+  return call({"PATCH", type.path(ns, name), std::string(contentTypeOf(patchType)), patch.dump()});
+}
+
+Status Client::remove(const ResourceType& type, std::string_view ns, std::string_view name,
+                      const Preconditions& preconditions) {
+  ApiRequest request{"DELETE", type.path(ns, name), "", ""};
+  if (!preconditions.uid.empty() || !preconditions.resourceVersion.empty()) {
+    json options = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"preconditions", json::object()}};
+    if (!preconditions.uid.empty()) options["preconditions"]["uid"] = preconditions.uid;
+    if (!preconditions.resourceVersion.empty()) {
+      options["preconditions"]["resourceVersion"] = preconditions.resourceVersion;
+    }
+    request.contentType = "application/json";
+    request.body = options.dump();
+  }
+  return call(request).status();
+}
+
+Status Client::watch(const ResourceType& type, std::string_view ns, const WatchOptions& options,
+                     const std::function<void(const WatchEvent&)>& onEvent, std::stop_token stop) {
+  const std::string target = Target(type.path(ns))
+                                 .add("watch", "1")
+                                 .add("resourceVersion", options.resourceVersion)
+                                 .add("labelSelector", options.labelSelector)
+                                 .add("allowWatchBookmarks", options.allowBookmarks ? "true" : "")
+                                 .add("timeoutSeconds", std::to_string(options.timeoutSeconds))
+                                 .str();
+  Status ended;
+  auto response = transport_.stream(
+      {"GET", target, "", ""},
+      [&](std::string_view line) {
+        if (line.empty()) return true;
+        json event = json::parse(line, nullptr, false);
+        if (event.is_discarded() || !event.is_object() || !event.contains("type") || !event["type"].is_string() ||
+            !event.contains("object") || !event["object"].is_object()) {
+          ended = unavailable("the watch stream carried an event that is not a watch event");
+          return false;
+        }
+        WatchEvent decoded{event["type"].get<std::string>(), std::move(event["object"])};
+        if (decoded.type == "ERROR") {
+          ended = decodeStatusObject(decoded.object).toStatus();
+          return false;
+        }
+        onEvent(decoded);
+        return true;
+      },
+      stop);
+  if (!response.ok()) return response.status();
+  if (Status s = statusOfAnswer(*response); !s.ok()) return s;
+  return ended;
+}
+
+}  // namespace rotor::kube

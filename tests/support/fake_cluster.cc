@@ -1,0 +1,80 @@
+#include "tests/support/fake_cluster.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "controller/api/yaml_codec.h"
+#include "tests/support/pki_fixtures.h"
+
+namespace rotor::testing {
+
+FakeCluster::FakeCluster() {
+  const SystemTime now = clock_.now();
+  const pki::CertificateAuthority ca = makeCa("fake-apiserver-ca", std::chrono::hours(24), {}, now);
+  pki::LeafSpec spec{"kube-apiserver", {"localhost"}, {"127.0.0.1"}, std::chrono::hours(24)};
+  const IssuedLeaf leaf = issueLeaf(ca, spec, now);
+  caPem_ = ca.certificate().toPem();
+  adoption::ServerOptions options;
+  options.certFile = dir_.write("apiserver.crt", leaf.certificate.toPem()).string();
+  options.keyFile = dir_.write("apiserver.key", leaf.key.toPem()).string();
+  options.maxBodyBytes = 3 * 1024 * 1024;  // the API server takes objects up to about 1.5 MiB
+  options.maxHeaderBytes = 16 * 1024;
+  options.idleTimeout = std::chrono::seconds(90);
+  options.maxConnections = 200;
+  options.threads = 2;
+  api_.addUser(kAdminToken, "admin", true);
+  auto started = adoption::HttpServer::start(
+      options, [this](const adoption::HttpRequest& request) { return api_.handle(request); }, log_);
+  if (!started.ok()) throw std::runtime_error("fake API server: " + started.status().message());
+  server_ = std::move(started).value();
+}
+
+FakeCluster::~FakeCluster() { server_.reset(); }
+
+kube::ClusterConfig FakeCluster::config(const std::string& token) const {
+  kube::ClusterConfig c;
+  c.server = "https://127.0.0.1:" + std::to_string(port());
+  c.caPem = caPem_;
+  c.token = token;
+  c.context = "fake";
+  return c;
+}
+
+std::filesystem::path FakeCluster::writeKubeconfig(const std::string& token) const {
+  const std::filesystem::path ca = dir_.write("ca.crt", caPem_);
+  const std::string text = "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+                           "clusters:\n- name: fake\n  cluster:\n    server: https://127.0.0.1:" +
+                           std::to_string(port()) + "\n    certificate-authority: " + ca.string() +
+                           "\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: rotor\n"
+                           "users:\n- name: rotor\n  user:\n    token: " + token + "\n";
+  return dir_.write("kubeconfig-" + std::to_string(std::hash<std::string>{}(token)), text);
+}
+
+void FakeCluster::adminRequest(const std::string& method, const std::string& target, const std::string& body) {
+  adoption::HttpRequest request;
+  request.method = method;
+  request.target = target;
+  request.authorization = std::string("Bearer ") + kAdminToken;
+  request.contentType = "application/json";
+  request.userAgent = "fake-cluster-setup";
+  request.body = body;
+  const adoption::HttpResponse response = api_.handle(request);
+  ASSERT_LT(response.status, 300) << method << " " << target << ": " << response.body;
+}
+
+void FakeCluster::createNamespace(const std::string& ns) {
+  adminRequest("POST", "/api/v1/namespaces",
+               nlohmann::json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}.dump());
+}
+
+void FakeCluster::installRotor(const std::string& ns) {
+  std::ifstream in(sourceDir() / "crds" / "certificaterotations.rotor.dev.yaml");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto documents = api::yamlToJsonDocuments(text);
+  ASSERT_TRUE(documents.ok() && documents->size() == 1) << "crds/certificaterotations.rotor.dev.yaml";
+  adminRequest("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", documents->front().dump());
+  createNamespace(ns);
+}
+
+}  // namespace rotor::testing

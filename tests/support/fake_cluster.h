@@ -1,0 +1,51 @@
+#pragma once
+
+// The fake API server served over HTTPS on 127.0.0.1 (a port of its own), so that tests drive
+// rotor's real client, transport and TLS code against it. Authentication is on: the admin token
+// may do anything; other users get what FakeApiServer::grant gives them.
+
+#include <filesystem>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "controller/adoption/server.h"
+#include "controller/kube/kubeconfig.h"
+#include "tests/support/fake_apiserver.h"
+#include "tests/support/temp_dir.h"
+
+namespace rotor::testing {
+
+class FakeCluster {
+public:
+  static constexpr const char* kAdminToken = "fake-cluster-admin-token";
+
+  /** Starts serving; the API server's certificate is issued for 127.0.0.1 by a fresh CA. */
+  FakeCluster();
+  ~FakeCluster();
+
+  FakeApiServer& api() { return api_; }
+  uint16_t port() const { return server_->port(); }
+  /** How a client reaches it with `token` (the admin's by default). */
+  kube::ClusterConfig config(const std::string& token = kAdminToken) const;
+  /** A kubeconfig file naming this cluster and `token`, as kubectl writes one. */
+  std::filesystem::path writeKubeconfig(const std::string& token = kAdminToken) const;
+
+  /** Registers rotor's CRD as shipped in crds/ and creates `ns`. */
+  void installRotor(const std::string& ns);
+  void createNamespace(const std::string& ns);
+
+private:
+  /** An in-process request as the admin; fails the test unless it succeeds. */
+  void adminRequest(const std::string& method, const std::string& target, const std::string& body);
+
+  RealClock clock_;
+  TempDir dir_;
+  std::string caPem_;
+  std::ostringstream logText_;
+  Logger log_{logText_, clock_, LogLevel::kWarn};
+  FakeApiServer api_{clock_};
+  std::unique_ptr<adoption::HttpServer> server_;  // after api_: stops before it goes
+};
+
+}  // namespace rotor::testing
