@@ -482,7 +482,7 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   if (watching) return watch(*t, query);
   if (request.method == "POST" && t->name.empty()) return create(*t, request, query);
   if (request.method == "GET" && t->name.empty()) return list(*t, query);
-  if (request.method == "GET") return get(*t);
+  if (request.method == "GET") return get(*t, query);
   if (request.method == "PUT" && !t->name.empty()) return update(*t, request);
   if (request.method == "PATCH" && !t->name.empty()) return patch(*t, request);
   if (request.method == "DELETE" && !t->name.empty()) return remove(*t, request);
@@ -558,6 +558,10 @@ void FakeApiServer::setWatchCacheCapacity(size_t events) {
 void FakeApiServer::compact() {
   std::lock_guard lock(mu_);
   compacted_ = resourceVersion_;
+}
+
+void FakeApiServer::expireWatchCache() {
+  std::lock_guard lock(mu_);
   for (auto& [resource, cache] : watchCaches_) {
     cache.events.clear();
     cache.floor = resourceVersion_;
@@ -733,8 +737,14 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
     object = checked;
     pendingWarnings = warnings;
   }
+  const bool isNamespace = r.group.empty() && r.plural == "namespaces";
+  if (isNamespace) meta["labels"]["kubernetes.io/metadata.name"] = t.name;
   recordWrite(object, json::object(), object, managerOf(request), object.value("apiVersion", ""), false, r.schema.is_null(),
               now);
+  if (isNamespace) {  // set by the server, owned by nobody
+    object["spec"]["finalizers"] = json::array({"kubernetes"});
+    object["status"]["phase"] = "Active";
+  }
   if (r.plural == "customresourcedefinitions") registerCrd(object);
   objects_[key(t)] = object;
   publish(r, "ADDED", object);
@@ -758,7 +768,18 @@ std::optional<HttpResponse> FakeApiServer::validateBuiltIn(const Resource& r, co
   return std::nullopt;
 }
 
-HttpResponse FakeApiServer::get(const Target& t) {
+HttpResponse FakeApiServer::get(const Target& t, const std::string& query) {
+  const auto params = queryOf(query);
+  if (const auto rv = params.find("resourceVersion"); rv != params.end() && !rv->second.empty() &&
+                                                       std::stoull(rv->second) > resourceVersion_) {
+    // The real server waits ~3 s for its cache to catch up first.
+    HttpResponse timeout = failure(
+        504, "Timeout", "Timeout: Too large resource version: " + rv->second + ", current: " + std::to_string(resourceVersion_),
+        ordered_json{{"causes", ordered_json::array({{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}})},
+                     {"retryAfterSeconds", 1}});
+    timeout.headers.emplace_back("Retry-After", "1");
+    return timeout;
+  }
   const auto it = objects_.find(key(t));
   if (it == objects_.end()) return notFound(*t.resource, t.name);
   return respond(200, it->second);

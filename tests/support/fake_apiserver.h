@@ -4,14 +4,17 @@
 // in tests/data/kube-transcripts does. It speaks HTTP request/response values, so the same
 // object serves unit tests directly and the real client over HTTPS (through HttpServer).
 //
-// This first slice: namespaces, CustomResourceDefinitions (which register their resources, with
-// their schema's defaults, pruning and validation, and fieldValidation Strict/Warn/Ignore on
-// create), and objects of any registered resource — create (generateName,
-// namespace checks, status dropped), get, list (label selectors, limit/continue paging), update
+// It keeps: namespaces, CustomResourceDefinitions (which register their resources, with their
+// schema's defaults, pruning and validation, and fieldValidation Strict/Warn/Ignore), and objects
+// of any registered resource — create (generateName, namespace checks, status dropped), get,
+// list (label selectors, limit/continue paging, continue tokens expired by compaction), update
 // with optimistic concurrency (409 on a stale resourceVersion; 422 without one for custom
 // resources), merge and JSON patches (strategic merge refused for custom resources), the /status
-// subresource (spec ignored, generation kept), delete (a Success Status, preconditions). resourceVersion is one counter across all objects; generation counts spec
-// changes. Errors are Status objects with the recorded messages.
+// subresource, delete (a Success Status, preconditions), managedFields; watches from a watch
+// cache (initial events, bookmarks, 410 Expired as an ERROR event, events cut into 2 KiB chunks);
+// bearer-token users with per-resource grants (401, 403 with the recorded messages); and faults
+// on demand (409 storms, 429 throttling). resourceVersion is one counter across all objects;
+// generation counts spec changes. Errors are Status objects with the recorded messages.
 
 #include <chrono>
 #include <cstdint>
@@ -55,9 +58,12 @@ public:
   void setBookmarkInterval(std::chrono::milliseconds interval);
   /** How many events each resource's watch cache keeps; older watches get 410. */
   void setWatchCacheCapacity(size_t events);
-  /** etcd compaction and a watch cache reset at the current resourceVersion: continue tokens and
-   *  watches from before it are expired. */
+  /** etcd compaction at the current resourceVersion: continue tokens and exact lists from before
+   *  it are expired (410). Watches are served from the watch cache and do not notice (43). */
   void compact();
+  /** Moves every watch cache's window past all buffered events, as a burst of writes larger than
+   *  the cache does: watches from before now get 410 Expired. */
+  void expireWatchCache();
   /** Ends every open watch (as an API server restart does); clients must watch again. */
   void endWatches();
   size_t openWatches() const;
@@ -86,7 +92,7 @@ private:
 
   std::optional<Target> route(const std::string& path) const;
   adoption::HttpResponse create(const Target& t, const adoption::HttpRequest& request, const std::string& query);
-  adoption::HttpResponse get(const Target& t);
+  adoption::HttpResponse get(const Target& t, const std::string& query);
   adoption::HttpResponse list(const Target& t, const std::string& query);
   adoption::HttpResponse update(const Target& t, const adoption::HttpRequest& request);
   adoption::HttpResponse patch(const Target& t, const adoption::HttpRequest& request);

@@ -26,7 +26,7 @@ FakeWatch::FakeWatch(Options options, SteadyTime now)
 void FakeWatch::offer(const std::string& type, uint64_t resourceVersion, const nlohmann::json& object) {
   std::lock_guard lock(mu_);
   newest_ = std::max(newest_, resourceVersion);
-  if (ending_ || ended_ || resourceVersion <= options_.startResourceVersion) return;
+  if (ending_ || ended_) return;
   pending_.push_back(eventLine(type, object.dump()));
   flushLocked();
 }

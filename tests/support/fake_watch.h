@@ -36,8 +36,8 @@ public:
   FakeWatch(Options options, SteadyTime now);
 
   const Options& options() const { return options_; }
-  /** Queues an event ("ADDED", "MODIFIED", "DELETED") newer than the start; the server has
-   *  checked the object against the filter. */
+  /** Queues an event ("ADDED", "MODIFIED", "DELETED"); the server has checked it against the
+   *  filter and the starting resourceVersion. */
   void offer(const std::string& type, uint64_t resourceVersion, const nlohmann::json& object);
   /** Queues an ERROR event carrying `status` and ends the body after it. */
   void fail(const nlohmann::json& status);

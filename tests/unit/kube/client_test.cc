@@ -301,7 +301,7 @@ TEST_F(ClientTest, WatchFromBeforeTheCacheWindowIsGone) {
   auto start = c.list(kConfigMaps, kNs);
   ASSERT_OK(start);
   ASSERT_OK(c.create(kConfigMaps, kNs, configMap("bundle")));
-  cluster_.api().compact();
+  cluster_.api().expireWatchCache();
   WatchRun run(c, kConfigMaps, kNs, {.resourceVersion = start->resourceVersion, .timeoutSeconds = 5});
   EXPECT_THAT(run.result(), StatusIs(Code::kGone, HasSubstr("too old resource version")));
 }
