@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "controller/kube/kube_store.h"
 #include "controller/store/local/local_store.h"
+#include "tests/support/fake_cluster.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_store.h"
 #include "tests/support/pki_fixtures.h"
@@ -29,6 +31,29 @@ struct LocalBackend {
   Store& get() { return *store; }
 };
 
+/** The Kubernetes store against the fake API server over HTTPS. */
+struct KubeBackend {
+  rotor::testing::FakeClock clock;
+  rotor::testing::FakeCluster cluster;
+  std::unique_ptr<kube::Transport> transport;
+  std::unique_ptr<kube::Client> client;
+  std::unique_ptr<kube::KubeStore> store;
+  KubeBackend() {
+    cluster.installRotor("default");
+    transport = std::move(kube::makeHttpsTransport(cluster.config())).value();
+    client = std::make_unique<kube::Client>(*transport);
+    store = std::make_unique<kube::KubeStore>(*client, clock);
+  }
+  Store& get() { return *store; }
+  /** Servers present Secrets and the bundle is a ConfigMap here, not files. */
+  static void adapt(CertificateRotation& r) {
+    for (api::ServerSpec& s : r.spec.servers) {
+      s = {.name = s.name, .secretName = r.metadata.name + "-" + s.name + "-tls"};
+    }
+    r.spec.trustBundle = {.configMapName = r.metadata.name + "-trust"};
+  }
+};
+
 template <typename Backend>
 class StoreContractTest : public ::testing::Test {
 protected:
@@ -43,6 +68,7 @@ protected:
     r.spec.servers.push_back({.name = "b", .certFile = "certs-b/b.crt", .keyFile = "certs-b/b.key"});
     r.spec.ca.generate = api::CaGenerateSpec{"Root", std::chrono::hours(24 * 365), {}};
     r.spec.trustBundle.file = "trust/bundle.pem";
+    if constexpr (requires { Backend::adapt(r); }) Backend::adapt(r);
     return r;
   }
 
@@ -53,7 +79,7 @@ protected:
   }
 };
 
-using Backends = ::testing::Types<MemoryBackend, LocalBackend>;
+using Backends = ::testing::Types<MemoryBackend, LocalBackend, KubeBackend>;
 TYPED_TEST_SUITE(StoreContractTest, Backends);
 
 TYPED_TEST(StoreContractTest, ApplyCreatesThenBumpsGenerationOnlyOnSpecChange) {

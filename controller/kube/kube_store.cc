@@ -1,0 +1,544 @@
+#include "controller/kube/kube_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "controller/api/json_codec.h"
+#include "controller/common/strings.h"
+#include "controller/pki/base64.h"
+#include "controller/pki/digest.h"
+
+namespace rotor::kube {
+namespace {
+
+using nlohmann::json;
+using store::AgentRecord;
+using store::CertificateRotation;
+using store::ObjectKey;
+
+/** An agent shard is refused past this, well below the API server's 1.5 MiB request limit. */
+constexpr size_t kMaxShardBytes = 900 * 1024;
+constexpr int kModifyAttempts = 5;
+
+/** A label value (at most 63 characters): the name itself, or a digest of a longer one. */
+std::string labelValue(std::string_view name) {
+  return name.size() <= 63 ? std::string(name) : "h-" + pki::sha256Hex(name).substr(0, 40);
+}
+
+std::string selectorFor(const std::string& rotation, std::string_view part) {
+  return std::string(kRotationLabel) + "=" + labelValue(rotation) + "," + std::string(kPartLabel) + "=" + std::string(part);
+}
+
+std::string caSecretName(const CertificateRotation& r) { return r.metadata.name + "-rotor-ca"; }
+std::string tokensSecretName(const std::string& rotation) { return rotation + "-rotor-agent-tokens"; }
+std::string snapshotSecretName(const CertificateRotation& r, std::string_view snapshot) {
+  return r.metadata.name + "-snap-" + std::string(snapshot);
+}
+std::string agentShardName(const std::string& rotation, int shard) { return rotation + "-agents-" + std::to_string(shard); }
+
+std::string resourceVersionOf(const json& object) {
+  return object.value("/metadata/resourceVersion"_json_pointer, std::string());
+}
+
+/** Whether `object` belongs to the rotation with `uid` (not to one deleted under the same name). */
+bool ownedBy(const json& object, const std::string& uid) {
+  const json refs = object.value("/metadata/ownerReferences"_json_pointer, json::array());
+  return std::any_of(refs.begin(), refs.end(), [&](const json& ref) { return ref.value("uid", "") == uid; });
+}
+
+std::optional<std::string> secretValue(const json& secret, const std::string& key) {
+  const json data = secret.value("data", json::object());
+  if (!data.contains(key) || !data[key].is_string()) return std::nullopt;
+  auto decoded = pki::base64Decode(data[key].get<std::string>());
+  return decoded.ok() ? std::optional<std::string>(*decoded) : std::nullopt;
+}
+
+void setSecretValue(json& secret, const std::string& key, const std::string& value) {
+  secret["data"][key] = pki::base64Encode(value);
+}
+
+/** NotFound becomes "absent" for reads that allow it. */
+template <typename T>
+bool isNotFound(const StatusOr<T>& s) {
+  return !s.ok() && s.status().code() == Code::kNotFound;
+}
+
+const ResourceType* workloadType(const std::string& kind) {
+  if (kind == "Deployment") return &kDeployments;
+  if (kind == "StatefulSet") return &kStatefulSets;
+  if (kind == "DaemonSet") return &kDaemonSets;
+  return nullptr;
+}
+
+// ---- agent shards: one line per agent, as the local journal writes them ----
+
+std::string agentLine(const AgentRecord& a) {
+  std::string line = a.id + " " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(a.lastSeen.time_since_epoch()).count()) +
+                     " " + (a.version.empty() ? "-" : a.version) + " ";
+  if (a.trusted.empty()) return line + "-";
+  for (size_t i = 0; i < a.trusted.size(); ++i) line += (i ? "," : "") + a.trusted[i].substr(7);  // without "sha256:"
+  return line;
+}
+
+std::optional<AgentRecord> parseAgentLine(std::string_view line) {
+  const std::vector<std::string> f = split(line, ' ');
+  if (f.size() != 4) return std::nullopt;
+  AgentRecord a;
+  a.id = f[0];
+  int64_t seconds = 0;
+  if (std::from_chars(f[1].data(), f[1].data() + f[1].size(), seconds).ec != std::errc()) return std::nullopt;
+  a.lastSeen = SystemTime(std::chrono::seconds(seconds));
+  a.version = f[2] == "-" ? "" : f[2];
+  if (f[3] != "-") {
+    for (const std::string& hex : split(f[3], ',')) a.trusted.push_back("sha256:" + hex);
+  }
+  if (!store::validateAgentRecord(a).ok()) return std::nullopt;
+  return a;
+}
+
+/** A shard's records by id (a damaged line is dropped: the agent's next check-in restores it). */
+std::map<std::string, std::string> shardRecords(const json& configMap) {
+  std::map<std::string, std::string> out;
+  const std::string text = configMap.value("/data/records"_json_pointer, std::string());
+  for (const std::string& line : split(text, '\n')) {
+    if (line.empty()) continue;
+    if (auto agent = parseAgentLine(line)) out[agent->id] = line;
+  }
+  return out;
+}
+
+int shardOf(std::string_view id, int shards) {
+  uint32_t hash = 2166136261u;  // FNV-1a: stable across processes and versions
+  for (const char c : id) hash = (hash ^ static_cast<uint8_t>(c)) * 16777619u;
+  return static_cast<int>(hash % static_cast<uint32_t>(shards));
+}
+
+// ---- snapshots: one JSON document in an immutable Secret ----
+
+json snapshotToJson(const store::Snapshot& s) {
+  json servers = json::object();
+  for (const auto& [name, m] : s.servers) servers[name] = {{"chain", m.certificateChainPem}, {"key", m.keyPem}, {"ca", m.caPem}};
+  return {{"name", s.name}, {"takenAt", formatRfc3339(s.takenAt)}, {"revision", s.revision}, {"reason", s.reason},
+          {"bundle", s.bundlePem}, {"servers", servers}};
+}
+
+StatusOr<store::Snapshot> snapshotFromJson(const std::string& text) {
+  const json j = json::parse(text, nullptr, false);
+  store::Snapshot s;
+  try {
+    if (!j.is_object() || !parseRfc3339(j.at("takenAt").get<std::string>(), s.takenAt)) throw std::runtime_error("");
+    s.name = j.at("name").get<std::string>();
+    s.revision = j.at("revision").get<int64_t>();
+    s.reason = j.at("reason").get<std::string>();
+    s.bundlePem = j.at("bundle").get<std::string>();
+    for (const auto& [name, m] : j.at("servers").items()) {
+      s.servers[name] = {m.at("chain").get<std::string>(), m.at("key").get<std::string>(), m.at("ca").get<std::string>()};
+    }
+  } catch (const std::exception&) {
+    return failedPrecondition("the snapshot's stored copy is damaged");
+  }
+  return s;
+}
+
+}  // namespace
+
+// ---- rotations -------------------------------------------------------------------------------
+
+StatusOr<json> KubeStore::getRaw(const ObjectKey& key) { return client_.get(kRotations, key.ns, key.name); }
+
+StatusOr<std::vector<CertificateRotation>> KubeStore::listRotations() {
+  auto list = client_.list(kRotations, options_.watchNamespace);
+  if (!list.ok()) return list.status();
+  std::vector<CertificateRotation> out;
+  for (const json& item : list->items) {
+    // One object the codec refuses must not hide the others; getRotation reports it.
+    if (auto decoded = api::decodeRotation(item); decoded.ok()) out.push_back(std::move(decoded).value());
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.metadata.key() < b.metadata.key(); });
+  return out;
+}
+
+StatusOr<CertificateRotation> KubeStore::getRotation(const ObjectKey& key) {
+  auto raw = getRaw(key);
+  if (!raw.ok()) return raw.status();
+  return api::decodeRotation(*raw);
+}
+
+StatusOr<CertificateRotation> KubeStore::applyRotation(const CertificateRotation& desired) {
+  for (int attempt = 0; attempt < kModifyAttempts; ++attempt) {
+    auto stored = getRotation(desired.metadata.key());
+    if (isNotFound(stored)) {
+      json object = api::encodeRotation(desired, false);
+      for (const char* server : {"uid", "resourceVersion", "generation", "creationTimestamp"}) object["metadata"].erase(server);
+      auto created = client_.create(kRotations, desired.metadata.ns, object);
+      if (!created.ok() && created.status().code() == Code::kAlreadyExists) continue;  // someone was quicker
+      if (!created.ok()) return created.status();
+      return api::decodeRotation(*created);
+    }
+    if (!stored.ok()) return stored.status();
+    CertificateRotation merged = *stored;
+    const bool specChanged = store::mergeApplied(merged, desired);
+    if (!specChanged && merged.metadata == stored->metadata) return *stored;
+    Status written = updateRotation(merged);
+    if (written.code() == Code::kConflict) continue;
+    if (!written.ok()) return written;
+    return getRotation(desired.metadata.key());
+  }
+  return conflict("rotation " + desired.metadata.key().toString() + " kept changing while it was applied");
+}
+
+Status KubeStore::updateRotation(CertificateRotation& rotation) {
+  auto raw = getRaw(rotation.metadata.key());
+  if (!raw.ok()) return raw.status();
+  if (resourceVersionOf(*raw) != rotation.metadata.resourceVersion) {
+    return conflict("rotation " + rotation.metadata.key().toString() + " has changed since it was read");
+  }
+  // Only what rotor owns changes; finalizers, owner references and the like stay as they are.
+  (*raw)["spec"] = api::encodeSpec(rotation.spec);
+  json& meta = (*raw)["metadata"];
+  meta.erase("labels");
+  meta.erase("annotations");
+  if (!rotation.metadata.labels.empty()) meta["labels"] = rotation.metadata.labels;
+  if (!rotation.metadata.annotations.empty()) meta["annotations"] = rotation.metadata.annotations;
+  auto written = client_.update(kRotations, rotation.metadata.ns, *raw);
+  if (!written.ok()) return written.status();
+  rotation.metadata.resourceVersion = resourceVersionOf(*written);
+  rotation.metadata.generation = written->value("/metadata/generation"_json_pointer, rotation.metadata.generation);
+  return Status();
+}
+
+Status KubeStore::updateRotationStatus(CertificateRotation& rotation) {
+  const json object = {{"apiVersion", api::kApiVersion},
+                       {"kind", api::kKind},
+                       {"metadata",
+                        {{"name", rotation.metadata.name},
+                         {"namespace", rotation.metadata.ns},
+                         {"resourceVersion", rotation.metadata.resourceVersion}}},
+                       {"status", api::encodeStatus(rotation.status)}};
+  auto written = client_.updateStatus(kRotations, rotation.metadata.ns, object);
+  if (!written.ok()) return written.status();
+  rotation.metadata.resourceVersion = resourceVersionOf(*written);
+  return Status();
+}
+
+Status KubeStore::deleteRotation(const ObjectKey& key) {
+  auto raw = getRaw(key);
+  if (!raw.ok()) return raw.status();
+  const std::string uid = raw->value("/metadata/uid"_json_pointer, std::string());
+  if (Status s = client_.remove(kRotations, key.ns, key.name, {.uid = uid}); !s.ok()) return s;
+  // The garbage collector would remove what the rotation owns; doing it now means a rotation
+  // created again under the name never meets the old one's material.
+  const std::string selector = std::string(kRotationLabel) + "=" + labelValue(key.name) + "," + std::string(kPartLabel);
+  for (const ResourceType* type : {&kSecrets, &kConfigMaps}) {
+    auto owned = client_.list(*type, key.ns, {.labelSelector = selector});
+    if (!owned.ok()) return owned.status();
+    for (const json& object : owned->items) {
+      if (!ownedBy(object, uid)) continue;
+      Status s = client_.remove(*type, key.ns, object["metadata"]["name"].get<std::string>());
+      if (!s.ok() && s.code() != Code::kNotFound) return s;
+    }
+  }
+  return Status();
+}
+
+// ---- writes ----------------------------------------------------------------------------------
+
+json KubeStore::newObject(const ResourceType& type, const CertificateRotation& r, const std::string& name,
+                          std::string_view part, bool owned) const {
+  json object = {{"apiVersion", type.apiVersion()},
+                 {"kind", type.kind},
+                 {"metadata", {{"name", name}, {"namespace", r.metadata.ns}}}};
+  if (!part.empty()) {
+    object["metadata"]["labels"] = {{std::string(kRotationLabel), labelValue(r.metadata.name)},
+                                    {std::string(kPartLabel), std::string(part)}};
+  }
+  if (owned) {
+    object["metadata"]["ownerReferences"] = json::array({{{"apiVersion", api::kApiVersion},
+                                                          {"kind", api::kKind},
+                                                          {"name", r.metadata.name},
+                                                          {"uid", r.metadata.uid},
+                                                          {"controller", true},
+                                                          {"blockOwnerDeletion", true}}});
+  }
+  return object;
+}
+
+Status KubeStore::writeVersioned(const ResourceType& type, const std::string& ns, const json& fresh,
+                                 const store::Version& expected, const std::function<void(json&)>& fill) {
+  const std::string name = fresh["metadata"]["name"].get<std::string>();
+  if (expected.empty()) {
+    json object = fresh;
+    fill(object);
+    auto created = client_.create(type, ns, object);
+    if (!created.ok() && created.status().code() == Code::kAlreadyExists) {
+      return conflict(std::string(type.kind) + " " + ns + "/" + name + " was created by someone else meanwhile");
+    }
+    return created.status();
+  }
+  auto current = client_.get(type, ns, name);
+  if (isNotFound(current)) return conflict(std::string(type.kind) + " " + ns + "/" + name + " was deleted meanwhile");
+  if (!current.ok()) return current.status();
+  if (resourceVersionOf(*current) != expected) {
+    return conflict(std::string(type.kind) + " " + ns + "/" + name + " has changed since it was read");
+  }
+  fill(*current);
+  return client_.update(type, ns, *current).status();
+}
+
+Status KubeStore::modify(const ResourceType& type, const std::string& ns, const json& fresh,
+                         const std::function<Status(json&)>& change) {
+  const std::string name = fresh["metadata"]["name"].get<std::string>();
+  for (int attempt = 0; attempt < kModifyAttempts; ++attempt) {
+    auto current = client_.get(type, ns, name);
+    const bool absent = isNotFound(current);
+    if (!absent && !current.ok()) return current.status();
+    json object = absent ? fresh : *current;
+    // An object left by a rotation deleted under the same name becomes this one's.
+    if (fresh["metadata"].contains("ownerReferences")) object["metadata"]["ownerReferences"] = fresh["metadata"]["ownerReferences"];
+    if (Status s = change(object); !s.ok()) return s;
+    auto written = absent ? client_.create(type, ns, object) : client_.update(type, ns, object);
+    const Code code = written.status().code();
+    if (code == Code::kConflict || code == Code::kAlreadyExists) continue;
+    return written.status();
+  }
+  return conflict(std::string(type.kind) + " " + ns + "/" + name + " kept changing under concurrent writers");
+}
+
+// ---- CA material -----------------------------------------------------------------------------
+
+StatusOr<store::Versioned<store::Authorities>> KubeStore::readAuthorities(const CertificateRotation& r) {
+  auto secret = client_.get(kSecrets, r.metadata.ns, caSecretName(r));
+  if (isNotFound(secret)) return store::Versioned<store::Authorities>{{}, ""};
+  if (!secret.ok()) return secret.status();
+  if (!ownedBy(*secret, r.metadata.uid)) {
+    return failedPrecondition("Secret " + r.metadata.ns + "/" + caSecretName(r) + " belongs to another rotation");
+  }
+  store::Authorities out;
+  const auto slot = [&](const std::string& which) -> std::optional<store::AuthorityMaterial> {
+    auto cert = secretValue(*secret, which + ".crt");
+    auto key = secretValue(*secret, which + ".key");
+    if (!cert || !key) return std::nullopt;
+    return store::AuthorityMaterial{*cert, *key};
+  };
+  out.current = slot("current");
+  out.next = slot("next");
+  out.previous = slot("previous");
+  return store::Versioned<store::Authorities>{out, resourceVersionOf(*secret)};
+}
+
+Status KubeStore::writeAuthorities(const CertificateRotation& r, const store::Authorities& authorities,
+                                   const store::Version& expected) {
+  json fresh = newObject(kSecrets, r, caSecretName(r), "ca", true);
+  fresh["type"] = "Opaque";
+  return writeVersioned(kSecrets, r.metadata.ns, fresh, expected, [&](json& secret) {
+    secret["data"] = json::object();
+    const auto put = [&](const std::string& which, const std::optional<store::AuthorityMaterial>& m) {
+      if (!m) return;
+      setSecretValue(secret, which + ".crt", m->certificatePem);
+      setSecretValue(secret, which + ".key", m->keyPem);
+    };
+    put("current", authorities.current);
+    put("next", authorities.next);
+    put("previous", authorities.previous);
+  });
+}
+
+StatusOr<store::AuthorityMaterial> KubeStore::readCustomAuthority(const CertificateRotation& r) {
+  if (!r.spec.ca.secretRef) return failedPrecondition("spec.ca names no secretRef to read a CA from");
+  auto secret = client_.get(kSecrets, r.metadata.ns, r.spec.ca.secretRef->name);
+  if (!secret.ok()) return secret.status();
+  auto cert = secretValue(*secret, "tls.crt");
+  auto key = secretValue(*secret, "tls.key");
+  if (!cert || !key) {
+    return failedPrecondition("Secret " + r.metadata.ns + "/" + r.spec.ca.secretRef->name + " lacks tls.crt or tls.key");
+  }
+  return store::AuthorityMaterial{*cert, *key};
+}
+
+// ---- served material -------------------------------------------------------------------------
+
+StatusOr<store::Versioned<std::optional<store::ServedMaterial>>> KubeStore::readServed(const CertificateRotation& r,
+                                                                                    std::string_view server) {
+  const api::ServerSpec* spec = store::findServer(r, server);
+  if (spec == nullptr) return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
+  auto secret = client_.get(kSecrets, r.metadata.ns, spec->secretName);
+  if (isNotFound(secret)) return store::Versioned<std::optional<store::ServedMaterial>>{std::nullopt, ""};
+  if (!secret.ok()) return secret.status();
+  auto chain = secretValue(*secret, "tls.crt");
+  auto key = secretValue(*secret, "tls.key");
+  std::optional<store::ServedMaterial> material;
+  if (chain && key && !chain->empty() && !key->empty()) {
+    material = store::ServedMaterial{*chain, *key, secretValue(*secret, "ca.crt").value_or("")};
+  }
+  return store::Versioned<std::optional<store::ServedMaterial>>{material, resourceVersionOf(*secret)};
+}
+
+Status KubeStore::writeServed(const CertificateRotation& r, std::string_view server, const store::ServedMaterial& material,
+                              const store::Version& expected) {
+  const api::ServerSpec* spec = store::findServer(r, server);
+  if (spec == nullptr) return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
+  // The workload's Secret, not the rotation's: deleting the rotation must not take it away.
+  json fresh = newObject(kSecrets, r, spec->secretName, "", false);
+  fresh["type"] = "kubernetes.io/tls";
+  return writeVersioned(kSecrets, r.metadata.ns, fresh, expected, [&](json& secret) {
+    setSecretValue(secret, "tls.crt", material.certificateChainPem);
+    setSecretValue(secret, "tls.key", material.keyPem);
+    if (material.caPem.empty()) {
+      if (secret.contains("data")) secret["data"].erase("ca.crt");
+    } else {
+      setSecretValue(secret, "ca.crt", material.caPem);
+    }
+  });
+}
+
+// ---- trust bundle ----------------------------------------------------------------------------
+
+StatusOr<store::Versioned<std::optional<std::string>>> KubeStore::readBundle(const CertificateRotation& r) {
+  const std::string& name = r.spec.trustBundle.configMapName;
+  if (name.empty()) return failedPrecondition("spec.trustBundle names no configMapName");
+  auto configMap = client_.get(kConfigMaps, r.metadata.ns, name);
+  if (isNotFound(configMap)) return store::Versioned<std::optional<std::string>>{std::nullopt, ""};
+  if (!configMap.ok()) return configMap.status();
+  const json data = configMap->value("data", json::object());
+  std::optional<std::string> bundle;
+  if (data.contains(r.spec.trustBundle.key)) bundle = data[r.spec.trustBundle.key].get<std::string>();
+  return store::Versioned<std::optional<std::string>>{bundle, resourceVersionOf(*configMap)};
+}
+
+Status KubeStore::writeBundle(const CertificateRotation& r, const std::string& bundlePem, const store::Version& expected) {
+  const std::string& name = r.spec.trustBundle.configMapName;
+  if (name.empty()) return failedPrecondition("spec.trustBundle names no configMapName");
+  return writeVersioned(kConfigMaps, r.metadata.ns, newObject(kConfigMaps, r, name, "", false), expected,
+                        [&](json& configMap) { configMap["data"][r.spec.trustBundle.key] = bundlePem; });
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+Status KubeStore::putSnapshot(const CertificateRotation& r, const store::Snapshot& snapshot) {
+  json secret = newObject(kSecrets, r, snapshotSecretName(r, snapshot.name), "snapshot", true);
+  secret["type"] = "Opaque";
+  secret["immutable"] = true;
+  setSecretValue(secret, "snapshot.json", snapshotToJson(snapshot).dump());
+  auto created = client_.create(kSecrets, r.metadata.ns, secret);
+  if (created.ok()) return Status();
+  if (created.status().code() != Code::kAlreadyExists) return created.status();
+  auto existing = getSnapshot(r, snapshot.name);  // a retried write meets itself
+  if (existing.ok() && *existing == snapshot) return Status();
+  return alreadyExists("another snapshot is stored as " + snapshot.name);
+}
+
+StatusOr<store::Snapshot> KubeStore::getSnapshot(const CertificateRotation& r, std::string_view name) {
+  auto secret = client_.get(kSecrets, r.metadata.ns, snapshotSecretName(r, name));
+  if (!secret.ok()) return secret.status();
+  if (!ownedBy(*secret, r.metadata.uid)) return notFound("snapshot " + std::string(name) + " not found");
+  auto payload = secretValue(*secret, "snapshot.json");
+  if (!payload) return failedPrecondition("the snapshot's stored copy is damaged");
+  return snapshotFromJson(*payload);
+}
+
+StatusOr<std::vector<std::string>> KubeStore::listSnapshots(const CertificateRotation& r) {
+  auto secrets = client_.list(kSecrets, r.metadata.ns, {.labelSelector = selectorFor(r.metadata.name, "snapshot")});
+  if (!secrets.ok()) return secrets.status();
+  std::vector<std::pair<SystemTime, std::string>> found;
+  for (const json& secret : secrets->items) {
+    if (!ownedBy(secret, r.metadata.uid)) continue;
+    auto payload = secretValue(secret, "snapshot.json");
+    auto snapshot = payload ? snapshotFromJson(*payload) : StatusOr<store::Snapshot>(failedPrecondition(""));
+    if (snapshot.ok()) found.emplace_back(snapshot->takenAt, snapshot->name);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> names;
+  for (auto& [at, name] : found) names.push_back(std::move(name));
+  return names;
+}
+
+// ---- reload ----------------------------------------------------------------------------------
+
+Status KubeStore::reload(const CertificateRotation& r, std::string_view server) {
+  const api::ServerSpec* spec = store::findServer(r, server);
+  if (spec == nullptr) return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
+  if (!spec->restart) return Status();  // the workload watches its Secret itself
+  const ResourceType* type = workloadType(spec->restart->kind);
+  if (type == nullptr) return invalidArgument("cannot restart a " + spec->restart->kind);
+  // What `kubectl rollout restart` does: a new pod-template annotation rolls the pods.
+  const json patch = {
+      {"spec", {{"template", {{"metadata", {{"annotations", {{std::string(kRestartedAtAnnotation), formatRfc3339(clock_.now())}}}}}}}}}};
+  return client_.patch(*type, r.metadata.ns, spec->restart->name, PatchType::kStrategicMerge, patch).status();
+}
+
+// ---- agents ----------------------------------------------------------------------------------
+
+Status KubeStore::visitAgents(const ObjectKey& key, const std::function<void(const AgentRecord&)>& visit) {
+  auto raw = getRaw(key);
+  if (!raw.ok()) return raw.status();
+  const std::string uid = raw->value("/metadata/uid"_json_pointer, std::string());
+  auto shards = client_.list(kConfigMaps, key.ns, {.labelSelector = selectorFor(key.name, "agents")});
+  if (!shards.ok()) return shards.status();
+  for (const json& shard : shards->items) {
+    if (!ownedBy(shard, uid)) continue;
+    for (const auto& [id, line] : shardRecords(shard)) visit(*parseAgentLine(line));
+  }
+  return Status();
+}
+
+Status KubeStore::putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) {
+  for (const AgentRecord& a : agents) {
+    if (Status s = store::validateAgentRecord(a); !s.ok()) return s;
+  }
+  auto rotation = getRotation(key);
+  if (!rotation.ok()) return rotation.status();
+  std::map<int, std::vector<const AgentRecord*>> byShard;
+  for (const AgentRecord& a : agents) byShard[shardOf(a.id, options_.agentShards)].push_back(&a);
+  for (const auto& [shard, records] : byShard) {
+    json fresh = newObject(kConfigMaps, *rotation, agentShardName(key.name, shard), "agents", true);
+    Status s = modify(kConfigMaps, key.ns, fresh, [&](json& configMap) {
+      std::map<std::string, std::string> lines =
+          ownedBy(configMap, rotation->metadata.uid) ? shardRecords(configMap) : std::map<std::string, std::string>{};
+      for (const AgentRecord* a : records) lines[a->id] = agentLine(*a);
+      std::string text;
+      for (const auto& [id, line] : lines) text += line + "\n";
+      if (text.size() > kMaxShardBytes) {
+        return failedPrecondition("agent records of " + key.toString() + " outgrew their shard; raise the agent shard count");
+      }
+      configMap["data"] = {{"records", text}};
+      return Status();
+    });
+    if (!s.ok()) return s;
+  }
+  return Status();
+}
+
+// ---- agent tokens ----------------------------------------------------------------------------
+
+StatusOr<std::vector<std::string>> KubeStore::readAgentTokenDigests(const ObjectKey& key) {
+  auto raw = getRaw(key);
+  if (!raw.ok()) return raw.status();
+  auto secret = client_.get(kSecrets, key.ns, tokensSecretName(key.name));
+  if (isNotFound(secret)) return std::vector<std::string>{};
+  if (!secret.ok()) return secret.status();
+  if (!ownedBy(*secret, raw->value("/metadata/uid"_json_pointer, std::string()))) return std::vector<std::string>{};
+  std::vector<std::string> out;
+  for (const std::string& line : split(secretValue(*secret, "digests").value_or(""), '\n')) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+Status KubeStore::addAgentTokenDigest(const ObjectKey& key, const std::string& digestHex) {
+  if (!store::isSha256Hex(digestHex)) return invalidArgument("a token digest is 64 lower-case hex digits");
+  auto rotation = getRotation(key);
+  if (!rotation.ok()) return rotation.status();
+  json fresh = newObject(kSecrets, *rotation, tokensSecretName(key.name), "agent-tokens", true);
+  fresh["type"] = "Opaque";
+  return modify(kSecrets, key.ns, fresh, [&](json& secret) {
+    std::string digests = ownedBy(secret, rotation->metadata.uid) ? secretValue(secret, "digests").value_or("") : "";
+    if (digests.find(digestHex) == std::string::npos) digests += digestHex + "\n";
+    setSecretValue(secret, "digests", digests);
+    return Status();
+  });
+}
+
+}  // namespace rotor::kube

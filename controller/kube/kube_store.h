@@ -1,0 +1,98 @@
+#pragma once
+
+// The Store on a Kubernetes API server. Where each thing lives (docs/kubernetes.md):
+//   rotation          the CertificateRotation; status through /status
+//   CA material       Secret <rotation>-rotor-ca (Opaque; owned by the rotation)
+//   served material   the kubernetes.io/tls Secret spec.servers[].secretName (tls.crt, tls.key,
+//                     ca.crt); not owned: it is the workload's and outlives the rotation
+//   trust bundle      ConfigMap spec.trustBundle.configMapName, key spec.trustBundle.key
+//   snapshots         immutable Secrets <rotation>-snap-<name>, owned by the rotation
+//   agent records     ConfigMaps <rotation>-agents-<shard>: records hashed over shards so that
+//                     each stays far below the 1 MiB object limit (owned)
+//   agent tokens      Secret <rotation>-rotor-agent-tokens: SHA-256 digests only (owned)
+//   reload            a pod-template annotation patched on spec.servers[].restart's workload
+// Versions are resourceVersions, so every write is optimistic as the Store contract requires.
+
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+
+#include "controller/kube/client.h"
+#include "controller/store/store.h"
+
+namespace rotor::kube {
+
+struct KubeStoreOptions {
+  /** Where rotations are read from; empty: every namespace. */
+  std::string watchNamespace;
+  /** Agent record shards per rotation: capacity grows with it (about 3,000 agents per shard). */
+  int agentShards = 32;
+};
+
+/** Label carried by every object rotor creates for a rotation: its name. */
+inline constexpr std::string_view kRotationLabel = "rotor.dev/rotation";
+/** Label telling what an object is to rotor: "ca", "snapshot", "agents", "agent-tokens". */
+inline constexpr std::string_view kPartLabel = "rotor.dev/part";
+/** The pod-template annotation whose new value restarts a workload (as kubectl rollout restart). */
+inline constexpr std::string_view kRestartedAtAnnotation = "rotor.dev/restartedAt";
+
+class KubeStore final : public store::Store {
+public:
+  KubeStore(Client& client, const Clock& clock, KubeStoreOptions options = {})
+      : client_(client), clock_(clock), options_(std::move(options)) {}
+
+  StatusOr<std::vector<store::CertificateRotation>> listRotations() override;
+  StatusOr<store::CertificateRotation> getRotation(const store::ObjectKey& key) override;
+  StatusOr<store::CertificateRotation> applyRotation(const store::CertificateRotation& desired) override;
+  Status updateRotation(store::CertificateRotation& rotation) override;
+  Status updateRotationStatus(store::CertificateRotation& rotation) override;
+  Status deleteRotation(const store::ObjectKey& key) override;
+
+  StatusOr<store::Versioned<store::Authorities>> readAuthorities(const store::CertificateRotation& r) override;
+  Status writeAuthorities(const store::CertificateRotation& r, const store::Authorities& authorities,
+                          const store::Version& expected) override;
+  StatusOr<store::AuthorityMaterial> readCustomAuthority(const store::CertificateRotation& r) override;
+
+  StatusOr<store::Versioned<std::optional<store::ServedMaterial>>> readServed(const store::CertificateRotation& r,
+                                                                              std::string_view server) override;
+  Status writeServed(const store::CertificateRotation& r, std::string_view server, const store::ServedMaterial& material,
+                     const store::Version& expected) override;
+
+  StatusOr<store::Versioned<std::optional<std::string>>> readBundle(const store::CertificateRotation& r) override;
+  Status writeBundle(const store::CertificateRotation& r, const std::string& bundlePem,
+                     const store::Version& expected) override;
+
+  Status putSnapshot(const store::CertificateRotation& r, const store::Snapshot& snapshot) override;
+  StatusOr<store::Snapshot> getSnapshot(const store::CertificateRotation& r, std::string_view name) override;
+  StatusOr<std::vector<std::string>> listSnapshots(const store::CertificateRotation& r) override;
+
+  Status reload(const store::CertificateRotation& r, std::string_view server) override;
+
+  Status visitAgents(const store::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& visit) override;
+  Status putAgents(const store::ObjectKey& key, const std::vector<store::AgentRecord>& agents) override;
+
+  StatusOr<std::vector<std::string>> readAgentTokenDigests(const store::ObjectKey& key) override;
+  Status addAgentTokenDigest(const store::ObjectKey& key, const std::string& digestHex) override;
+
+private:
+  /** The rotation's raw object (for its uid and for updates that keep fields rotor does not own). */
+  StatusOr<nlohmann::json> getRaw(const store::ObjectKey& key);
+  /** A new object of `type` named `name` for rotation `r`: labelled, and owned by it when `owned`. */
+  nlohmann::json newObject(const ResourceType& type, const store::CertificateRotation& r, const std::string& name,
+                           std::string_view part, bool owned) const;
+  /**
+   * Optimistic write of one object: with an empty `expected` it creates `fresh` (a name taken
+   * meanwhile is kConflict); otherwise it reads the object, which must still be at `expected`,
+   * and writes it back after `fill`, keeping fields others own (labels, annotations).
+   */
+  Status writeVersioned(const ResourceType& type, const std::string& ns, const nlohmann::json& fresh,
+                        const store::Version& expected, const std::function<void(nlohmann::json&)>& fill);
+  /** Reads, changes and writes one object until no one wrote in between (a few tries). */
+  Status modify(const ResourceType& type, const std::string& ns, const nlohmann::json& fresh,
+                const std::function<Status(nlohmann::json&)>& change);
+
+  Client& client_;
+  const Clock& clock_;
+  KubeStoreOptions options_;
+};
+
+}  // namespace rotor::kube
