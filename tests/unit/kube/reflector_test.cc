@@ -1,0 +1,130 @@
+// The Reflector against the fake API server over HTTPS: list, watch, relist after 410.
+#include "controller/kube/reflector.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/support/fake_cluster.h"
+#include "tests/support/status_matchers.h"
+
+namespace rotor::kube {
+namespace {
+
+using rotor::testing::FakeCluster;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+
+constexpr char kNs[] = "rotor-test";
+
+json configMap(const std::string& name) {
+  return {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}, {"data", {{"k", "v"}}}};
+}
+
+class ReflectorTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    cluster_.installRotor(kNs);
+    transport_ = std::move(makeHttpsTransport(cluster_.config())).value();
+    client_ = std::make_unique<Client>(*transport_);
+  }
+
+  void start(std::chrono::seconds watchTimeout = std::chrono::seconds(30)) {
+    reflector_ = std::make_unique<Reflector>(
+        *client_, kConfigMaps,
+        ReflectorOptions{.ns = kNs, .minWatchTimeout = watchTimeout, .initialBackoff = std::chrono::milliseconds(50)},
+        [this](const std::string& type, const json& object) {
+          std::lock_guard lock(mu_);
+          seen_.push_back(type + " " + object["metadata"]["name"].get<std::string>());
+        },
+        [this](const Status& error) {
+          std::lock_guard lock(mu_);
+          errors_.push_back(error);
+        });
+    thread_ = std::jthread([this](std::stop_token stop) { reflector_->run(stop); });
+  }
+
+  std::vector<std::string> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+  std::vector<Status> errors() {
+    std::lock_guard lock(mu_);
+    return errors_;
+  }
+
+  /** Polls `done` for up to 10 s. */
+  static bool eventually(const std::function<bool()>& done) {
+    for (int i = 0; i < 1000; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  }
+
+  FakeCluster cluster_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Client> client_;
+  std::unique_ptr<Reflector> reflector_;
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+  std::vector<Status> errors_;
+  std::jthread thread_;  // last: stops before what it uses goes
+};
+
+TEST_F(ReflectorTest, ListsThenWatches) {
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("before")));
+  start();
+  ASSERT_TRUE(eventually([&] { return reflector_->synced(); }));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("after")));
+  ASSERT_OK(client_->remove(kConfigMaps, kNs, "before"));
+  ASSERT_TRUE(eventually([&] { return seen().size() == 3; }));
+  EXPECT_THAT(seen(), ElementsAre("ADDED before", "ADDED after", "DELETED before"));
+  EXPECT_EQ(reflector_->lists(), 1u);
+}
+
+TEST_F(ReflectorTest, WatchesAgainWhereTheServerEndedTheLastWatch) {
+  start(std::chrono::seconds(1));
+  ASSERT_TRUE(eventually([&] { return reflector_->synced(); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the first watch's timeout
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("later")));
+  ASSERT_TRUE(eventually([&] { return seen().size() == 1; }));
+  EXPECT_THAT(seen(), ElementsAre("ADDED later"));
+  EXPECT_EQ(reflector_->lists(), 1u);  // a watch that timed out resumes without a list
+}
+
+TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("kept")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("removed")));
+  auto changed = client_->create(kConfigMaps, kNs, configMap("changed"));
+  ASSERT_OK(changed);
+  start();
+  ASSERT_TRUE(eventually([&] { return seen().size() == 3; }));
+  // The watch breaks; while the reflector is away the cache window moves past its version.
+  cluster_.api().setWatchCacheCapacity(1);
+  cluster_.api().endWatches();
+  ASSERT_OK(client_->remove(kConfigMaps, kNs, "removed"));
+  (*changed)["data"]["k"] = "w";
+  ASSERT_OK(client_->update(kConfigMaps, kNs, *changed));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("new")));
+  ASSERT_TRUE(eventually([&] { return reflector_->lists() >= 2 && seen().size() >= 6; }));
+  const std::vector<std::string> all = seen();
+  EXPECT_THAT(std::vector<std::string>(all.begin() + 3, all.end()),
+              ::testing::UnorderedElementsAre("MODIFIED changed", "ADDED new", "DELETED removed"));
+  EXPECT_THAT(errors(), Contains(rotor::testing::StatusIs(Code::kGone)));
+}
+
+TEST_F(ReflectorTest, BacksOffAndRecoversFromErrors) {
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("x")));
+  client_ = std::make_unique<Client>(*transport_, ClientOptions{.throttledRetries = 0});
+  cluster_.api().throttleNextRequests(3);  // the first three lists
+  start();
+  ASSERT_TRUE(eventually([&] { return reflector_->synced(); }));
+  EXPECT_THAT(seen(), ElementsAre("ADDED x"));
+  EXPECT_EQ(errors().size(), 3u);
+  EXPECT_EQ(reflector_->lists(), 1u);
+}
+
+}  // namespace
+}  // namespace rotor::kube
