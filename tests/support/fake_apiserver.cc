@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <random>
+#include <regex>
 #include <set>
 #include <tuple>
 #include <sstream>
@@ -64,11 +65,19 @@ bool isMap(const std::string& field, bool typed) {
   return !typed || kMaps.contains(field);
 }
 
+/** Struct fields of built-in kinds that are owned as a whole (structType=atomic). */
+bool isAtomic(const std::string& field, bool typed) {
+  static const std::set<std::string> kAtomic = {"involvedObject", "regarding", "related"};
+  return typed && kAtomic.contains(field);
+}
+
 json fieldsOf(const json& value, bool markSelf, bool typed = false) {
   json out = json::object();
   if (!value.is_object()) return out;
   if (markSelf) out["."] = json::object();
-  for (const auto& [k, v] : value.items()) out["f:" + k] = fieldsOf(v, v.is_object() && isMap(k, typed), typed);
+  for (const auto& [k, v] : value.items()) {
+    out["f:" + k] = isAtomic(k, typed) ? json::object() : fieldsOf(v, v.is_object() && isMap(k, typed), typed);
+  }
   return out;
 }
 
@@ -98,8 +107,8 @@ json changedFields(const json& before, const json& after, bool top, bool typed) 
   for (const auto& [k, v] : after.items()) {
     const bool markSelf = !(top && k == "metadata") && v.is_object() && isMap(k, typed);
     if (!before.contains(k)) {
-      out["f:" + k] = fieldsOf(v, markSelf, typed);
-    } else if (v.is_object() && before[k].is_object()) {
+      out["f:" + k] = isAtomic(k, typed) ? json::object() : fieldsOf(v, markSelf, typed);
+    } else if (v.is_object() && before[k].is_object() && !isAtomic(k, typed)) {
       json sub = changedFields(before[k], v, false, typed);
       if (!sub.empty()) out["f:" + k] = sub;
     } else if (v != before[k]) {
@@ -745,6 +754,12 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
     object["spec"]["finalizers"] = json::array({"kubernetes"});
     object["status"]["phase"] = "Active";
   }
+  if (r.group.empty() && r.plural == "events" && !object.contains("eventTime")) object["eventTime"] = nullptr;
+  if (r.group == "events.k8s.io") {  // the core Event's fields, as this API shows them
+    object["deprecatedSource"] = json::object();
+    object["deprecatedFirstTimestamp"] = nullptr;
+    object["deprecatedLastTimestamp"] = nullptr;
+  }
   if (r.plural == "customresourcedefinitions") registerCrd(object);
   objects_[key(t)] = object;
   publish(r, "ADDED", object);
@@ -753,7 +768,50 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   return created;
 }
 
+std::optional<HttpResponse> FakeApiServer::validateEvent(const Resource& r, const json& object) const {
+  // Both Event APIs store core Events: errors name the core kind, without a group.
+  Resource core = r;
+  core.group.clear();
+  const std::string name = object["metadata"].value("name", "");
+  ordered_json causes = ordered_json::array();
+  if (r.group == "events.k8s.io") {
+    const std::string eventTime = object.value("eventTime", "");
+    static const std::regex kMicroTime(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)");
+    if (!eventTime.empty() && !std::regex_match(eventTime, kMicroTime)) {
+      return failure(400, "BadRequest",
+                     "Event in version \"v1\" cannot be handled as a Event: parsing time \"" + eventTime +
+                         "\" as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse \"" + eventTime.substr(std::min<size_t>(19, eventTime.size())) +
+                         "\" as \".000000\"",
+                     nullptr);
+    }
+    if (object.value("reportingController", "").empty()) {
+      const std::string pattern =
+          "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+          "character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+          "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+      causes.push_back({{"reason", "FieldValueRequired"}, {"message", "Required value"}, {"field", "reportingController"}});
+      causes.push_back({{"reason", "FieldValueInvalid"}, {"message", "Invalid value: \"\": name part must be non-empty"},
+                        {"field", "reportingController"}});
+      causes.push_back({{"reason", "FieldValueInvalid"}, {"message", "Invalid value: \"\": " + pattern}, {"field", "reportingController"}});
+    }
+    if (object.value("action", "").empty()) {
+      causes.push_back({{"reason", "FieldValueRequired"}, {"message", "Required value"}, {"field", "action"}});
+    }
+  } else {
+    const std::string about = object.value("/involvedObject/namespace"_json_pointer, std::string());
+    if (!about.empty() && about != object["metadata"].value("namespace", "")) {
+      causes.push_back({{"reason", "FieldValueInvalid"},
+                        {"message", "Invalid value: \"" + about + "\": does not match event.namespace"},
+                        {"field", "involvedObject.namespace"}});
+    }
+  }
+  if (causes.empty()) return std::nullopt;
+  HttpResponse refused = invalid(core, name, causes);
+  return refused;
+}
+
 std::optional<HttpResponse> FakeApiServer::validateBuiltIn(const Resource& r, const json& object) const {
+  if (r.plural == "events") return validateEvent(r, object);
   // kubernetes.io/tls Secrets must hold both halves of the pair.
   if (r.group.empty() && r.plural == "secrets" && object.value("type", "") == "kubernetes.io/tls") {
     const json& data = object.value("data", json::object());

@@ -98,7 +98,9 @@ private:
   adoption::HttpResponse patch(const Target& t, const adoption::HttpRequest& request);
   adoption::HttpResponse remove(const Target& t, const adoption::HttpRequest& request);
   void registerCrd(const nlohmann::json& crd);
-  /** The checks built-in kinds get from the API server that rotor relies on (TLS Secrets). */
+  /** Event validation of both Event APIs (required fields, MicroTime, namespaces). */
+  std::optional<adoption::HttpResponse> validateEvent(const Resource& r, const nlohmann::json& object) const;
+  /** The checks built-in kinds get from the API server that rotor relies on (TLS Secrets, Events). */
   std::optional<adoption::HttpResponse> validateBuiltIn(const Resource& r, const nlohmann::json& object) const;
   /** A Status's details as the API server fills them: name, group (absent for the core group)
    *  and kind, which is the resource's plural in most answers and its kind in some. */

@@ -395,7 +395,8 @@ TEST(FakeApiServerTest, AnswersSecretsConfigMapsAndLeasesAsRecorded) {
   for (const char* file : {"47-secret-tls-create.http", "48-secret-tls-missing-key.http", "49-secret-tls-update.http", "50-secret-get.http",
                            "51-secret-update-stale.http", "52-configmap-create.http", "53-configmap-update.http",
                            "54-configmap-update-stale.http", "59-lease-create.http", "60-lease-renew.http",
-                           "61-lease-update-stale.http"}) {
+                           "61-lease-update-stale.http", "55-event-core-v1-create.http", "56-event-events-v1-create.http",
+                           "57-event-rejected.http"}) {
     replay.run(file);
   }
 }

@@ -1,0 +1,76 @@
+// Events and leader election Leases written through the client to the fake API server over HTTPS.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "controller/kube/api_lease_store.h"
+#include "controller/kube/event_writer.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/fake_cluster.h"
+#include "tests/support/status_matchers.h"
+
+namespace rotor::kube {
+namespace {
+
+using rotor::testing::FakeClock;
+using rotor::testing::FakeCluster;
+
+constexpr char kNs[] = "rotor-test";
+
+class KubeObjectsTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    cluster_.installRotor(kNs);
+    transport_ = std::move(makeHttpsTransport(cluster_.config())).value();
+    client_ = std::make_unique<Client>(*transport_);
+  }
+  FakeClock clock_;
+  FakeCluster cluster_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST(MicroTimeTest, AlwaysSixFractionalDigits) {
+  const SystemTime t = std::chrono::system_clock::from_time_t(1795342500) + std::chrono::microseconds(71509);
+  EXPECT_EQ(formatMicroTime(t), "2026-11-22T10:15:00.071509Z");
+  EXPECT_EQ(formatMicroTime(std::chrono::system_clock::from_time_t(1795342500)), "2026-11-22T10:15:00.000000Z");
+}
+
+TEST_F(KubeObjectsTest, EventsAreAcceptedAndNameTheirRotation) {
+  api::CertificateRotation r;
+  r.metadata = {.name = "edge", .ns = kNs, .uid = "972d4c57-d356-44d5-a990-9da3a026487e", .resourceVersion = "7"};
+  EventWriter events(*client_, clock_, "rotor-0");
+  ASSERT_OK(events.write(r, true, "Reconcile", "PrecheckFailed", "the new certificate does not chain to the bundle"));
+  clock_.advance(std::chrono::milliseconds(1));
+  ASSERT_OK(events.write(r, false, "Reconcile", "Staged", std::string(2000, 'x')));
+  auto written = client_->list(kEvents, kNs);
+  ASSERT_OK(written);
+  ASSERT_EQ(written->items.size(), 2u);
+  const json& first = written->items[0];
+  EXPECT_EQ(first["type"], "Warning");
+  EXPECT_EQ(first["reportingController"], "rotor.dev/rotor-controller");
+  EXPECT_EQ(first["regarding"]["kind"], "CertificateRotation");
+  EXPECT_EQ(first["regarding"]["uid"], r.metadata.uid);
+  EXPECT_EQ(written->items[1]["note"].get<std::string>().size(), 1024u);  // cut to the API's limit
+}
+
+TEST_F(KubeObjectsTest, LeaderElectionOverTheApi) {
+  ApiLeaseStore leases(*client_, kNs, "rotor-controller");
+  ElectionOptions options{.identity = "a", .leaseDuration = std::chrono::seconds(15)};
+  LeaderElector a(leases, clock_, options);
+  options.identity = "b";
+  LeaderElector b(leases, clock_, options);
+  EXPECT_TRUE(a.tryAcquireOrRenew());
+  EXPECT_FALSE(b.tryAcquireOrRenew());
+  clock_.advance(std::chrono::seconds(5));
+  EXPECT_TRUE(a.tryAcquireOrRenew());  // a renews
+  EXPECT_FALSE(b.tryAcquireOrRenew());
+  clock_.advance(std::chrono::seconds(16));  // a stopped renewing: b takes over once it has waited a lease
+  EXPECT_TRUE(b.tryAcquireOrRenew());
+  auto lease = client_->get(kLeases, kNs, "rotor-controller");
+  ASSERT_OK(lease);
+  EXPECT_EQ((*lease)["spec"]["holderIdentity"], "b");
+  EXPECT_EQ((*lease)["spec"]["leaseTransitions"], 1);
+}
+
+}  // namespace
+}  // namespace rotor::kube
