@@ -12,6 +12,7 @@
 #include "controller/api/json_codec.h"
 #include "controller/api/validate.h"
 #include "controller/api/yaml_codec.h"
+#include "controller/cli/backend.h"
 #include "controller/cli/output.h"
 #include "controller/cli/report.h"
 #include "controller/store/local/local_store.h"
@@ -19,6 +20,10 @@
 #include "controller/probe/tls_prober.h"
 #include "controller/store/local/dir_watch.h"
 #include "controller/adoption/endpoint.h"
+#include "controller/kube/api_lease_store.h"
+#include "controller/kube/event_writer.h"
+#include "controller/kube/reflector.h"
+#include <unistd.h>
 #include "controller/metrics/endpoint.h"
 #include "controller/agent/agent.h"
 #include "controller/pki/digest.h"
@@ -57,6 +62,10 @@ struct Context {
   std::ostream& out;
   std::ostream& err;
   RealClock clock;
+  /** Invoked as kubectl-rotor: the cluster in kubectl's configuration is the default. */
+  bool asKubectlPlugin = false;
+  /** The namespace of NAME arguments: --namespace, else the backend's default (set on open). */
+  std::string ns = std::string(api::kDefaultNamespace);
 };
 
 struct Verb {
@@ -69,7 +78,10 @@ struct Verb {
 
 const std::vector<FlagSpec> kGlobalFlags = {
     {"local", "", true, "state directory of local mode (default: $ROTOR_LOCAL_DIR)"},
-    {"namespace", "n", true, "namespace of the rotation (default: \"default\")"},
+    {"kubeconfig", "", true, "use the Kubernetes cluster of this kubeconfig file"},
+    {"context", "", true, "the kubeconfig context to use (default: its current context)"},
+    {"in-cluster", "", false, "use the cluster this pod runs in (its service account)"},
+    {"namespace", "n", true, "namespace of the rotation (default: the kubeconfig context's, else \"default\")"},
     {"help", "h", false, "show help"},
 };
 
@@ -83,15 +95,20 @@ int fail(Context& ctx, const Status& status) {
   return 1;
 }
 
-StatusOr<std::unique_ptr<store::local::LocalStore>> openStore(Context& ctx, const Invocation& inv) {
-  std::string dir = inv.get("local");
-  if (dir.empty()) {
-    if (const char* env = std::getenv("ROTOR_LOCAL_DIR")) dir = env;
+/** The state directory or cluster the flags name; sets ctx.ns. */
+StatusOr<std::unique_ptr<Backend>> openStore(Context& ctx, const Invocation& inv) {
+  BackendChoice choice{.localDir = inv.get("local"),
+                       .kubeconfig = inv.get("kubeconfig"),
+                       .context = inv.get("context"),
+                       .inCluster = inv.has("in-cluster"),
+                       .asKubectlPlugin = ctx.asKubectlPlugin};
+  const bool clusterNamed = inv.has("kubeconfig") || inv.has("in-cluster");
+  if (choice.localDir.empty() && !clusterNamed) {
+    if (const char* env = std::getenv("ROTOR_LOCAL_DIR"); env != nullptr && !ctx.asKubectlPlugin) choice.localDir = env;
   }
-  if (dir.empty()) {
-    return invalidArgument("no state directory: pass --local DIR or set ROTOR_LOCAL_DIR");
-  }
-  return store::local::LocalStore::open({.root = dir}, ctx.clock);
+  auto backend = Backend::open(choice, ctx.clock);
+  if (backend.ok()) ctx.ns = inv.get("namespace", (*backend)->defaultNamespace());
+  return backend;
 }
 
 StatusOr<std::string> readInput(Context& ctx, const std::string& file) {
@@ -109,8 +126,8 @@ StatusOr<std::string> readInput(Context& ctx, const std::string& file) {
   return buffer.str();
 }
 
-api::ObjectKey keyFrom(const Invocation& inv, const std::string& name) {
-  return {inv.get("namespace", std::string(api::kDefaultNamespace)), name};
+api::ObjectKey keyFrom(const Context& ctx, const std::string& name) {
+  return {ctx.ns, name};
 }
 
 // ---- verbs ----
@@ -119,17 +136,19 @@ int runApply(Context& ctx, const Invocation& inv) {
   if (!inv.has("filename")) throw UsageError{"apply needs -f FILE (or -f - for standard input)"};
   auto text = readInput(ctx, inv.get("filename"));
   if (!text.ok()) return fail(ctx, text.status());
+  auto store = openStore(ctx, inv);
+  if (!store.ok()) return fail(ctx, store.status());
   // Everything is decoded and validated before the first write: all or nothing.
-  auto rotations = api::decodeManifests(*text, api::Mode::kLocal);
+  auto rotations = api::decodeManifests(*text, (*store)->local() ? api::Mode::kLocal : api::Mode::kKubernetes);
   if (!rotations.ok()) {
     ctx.err << "error: " << inv.get("filename") << " was not applied:\n" << rotations.status().message() << "\n";
     return 1;
   }
-  auto store = openStore(ctx, inv);
-  if (!store.ok()) return fail(ctx, store.status());
-  for (const api::CertificateRotation& desired : *rotations) {
-    auto before = (*store)->getRotation(desired.key());
-    auto applied = (*store)->applyRotation(desired);
+  for (api::CertificateRotation desired : *rotations) {
+    // As kubectl does: a manifest without a namespace lands in the context's (or --namespace).
+    if (!(*store)->local() && desired.metadata.ns == api::kDefaultNamespace) desired.metadata.ns = ctx.ns;
+    auto before = (*store)->store().getRotation(desired.key());
+    auto applied = (*store)->store().applyRotation(desired);
     if (!applied.ok()) return fail(ctx, applied.status());
     std::string what = !before.ok() ? "created"
                        : before->metadata.resourceVersion == applied->metadata.resourceVersion ? "unchanged"
@@ -149,14 +168,14 @@ int runGet(Context& ctx, const Invocation& inv) {
   if (!store.ok()) return fail(ctx, store.status());
   std::vector<api::CertificateRotation> rotations;
   if (inv.positional.size() == 1) {
-    auto r = (*store)->getRotation(keyFrom(inv, inv.positional[0]));
+    auto r = (*store)->store().getRotation(keyFrom(ctx, inv.positional[0]));
     if (!r.ok()) return fail(ctx, r.status());
     rotations.push_back(std::move(*r));
   } else {
-    auto all = (*store)->listRotations();
+    auto all = (*store)->store().listRotations();
     if (!all.ok()) return fail(ctx, all.status());
     for (auto& r : *all) {
-      if (inv.has("all-namespaces") || r.metadata.ns == inv.get("namespace", std::string(api::kDefaultNamespace))) {
+      if (inv.has("all-namespaces") || r.metadata.ns == ctx.ns) {
         rotations.push_back(std::move(r));
       }
     }
@@ -191,7 +210,7 @@ int runDelete(Context& ctx, const Invocation& inv) {
   if (inv.positional.size() != 1) throw UsageError{"delete takes exactly one NAME"};
   auto store = openStore(ctx, inv);
   if (!store.ok()) return fail(ctx, store.status());
-  Status s = (*store)->deleteRotation(keyFrom(inv, inv.positional[0]));
+  Status s = (*store)->store().deleteRotation(keyFrom(ctx, inv.positional[0]));
   if (!s.ok()) return fail(ctx, s);
   ctx.out << "certificaterotation.rotor.dev/" << inv.positional[0] << " deleted\n";
   return 0;
@@ -305,88 +324,219 @@ sigset_t blockStopSignals(bool once) {
   return signals;
 }
 
+/** Events as log lines and, in a cluster, as events.k8s.io Events on the rotation. */
+class ClusterEventRecorder final : public reconcilers::EventRecorder {
+public:
+  ClusterEventRecorder(Logger& log, kube::EventWriter& writer) : logged_(log), log_(log), writer_(writer) {}
+  void record(const api::CertificateRotation& r, reconcilers::EventType type, const std::string& reason,
+              const std::string& message) override {
+    logged_.record(r, type, reason, message);
+    const Status s = writer_.write(r, type == reconcilers::EventType::kWarning, "Reconcile", reason, message);
+    if (!s.ok()) log_.warn("Could not record an event", {{"rotation", r.key().toString()}, {"error", s.message()}});
+  }
+
+private:
+  LoggingEventRecorder logged_;
+  Logger& log_;
+  kube::EventWriter& writer_;
+};
+
+/** A duration flag, or its default; a usage error naming the flag otherwise. */
+Duration durationFlag(const Invocation& inv, const std::string& flag, Duration fallback) {
+  if (!inv.has(flag)) return fallback;
+  auto d = parseDuration(inv.get(flag));
+  if (!d.ok() || *d <= Duration::zero()) throw UsageError{"--" + flag + " must be a duration such as 15s"};
+  return *d;
+}
+
+/** This process's name in the Lease and in Events: the pod's name (its hostname) and pid. */
+std::string instanceName() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "_" + std::to_string(getpid());
+}
+
+/** What the leader runs: the adoption API, the manager and its loop. Built when leadership starts. */
+struct Leading {
+  std::unique_ptr<adoption::AdoptionEndpoint> endpoint;
+  std::unique_ptr<manager::Manager> manager;
+  std::jthread loop;  // last: stops before the manager goes
+};
+
 int runController(Context& ctx, const Invocation& inv) {
   const auto [level, format] = logSettings(inv);
   Logger log(ctx.err, ctx.clock, level, format);
   const sigset_t signals = blockStopSignals(inv.has("once"));
 
-  auto store = openStore(ctx, inv);
-  if (!store.ok()) return fail(ctx, store.status());
-  auto lock = (*store)->lockForController();
-  if (!lock.ok()) return fail(ctx, lock.status());
+  auto backend = openStore(ctx, inv);
+  if (!backend.ok()) return fail(ctx, backend.status());
+  Backend& b = **backend;
+  const bool cluster = b.local() == nullptr;
+  if (inv.has("leader-elect") && !cluster) throw UsageError{"--leader-elect needs a cluster (--kubeconfig or --in-cluster)"};
+  std::optional<store::local::FileLock> lock;
+  if (!cluster) {
+    auto held = b.local()->lockForController();
+    if (!held.ok()) return fail(ctx, held.status());
+    lock.emplace(std::move(held).value());
+  }
   auto adoptionOptions = adoptionOptionsFrom(inv);
   if (!adoptionOptions.ok()) return fail(ctx, adoptionOptions.status());
+  const std::string instance = instanceName();
   probe::TlsProber prober;
-  LoggingEventRecorder events(log);
-  // Filled in below once the manager exists; check-ins that move a gate wake its rotation.
-  std::function<void(const api::ObjectKey&)> wake = [](const api::ObjectKey&) {};
-  metrics::ControllerMetrics controllerMetrics(**store, kVersion);
-  std::unique_ptr<adoption::AdoptionEndpoint> endpoint;
-  if (*adoptionOptions) {
-    (*adoptionOptions)->checkInTook = [&controllerMetrics](std::chrono::nanoseconds took) {
-      controllerMetrics.checkInTook(took);
-    };
-    raiseFileLimit();
-    auto started = adoption::AdoptionEndpoint::start(**store, ctx.clock, log, **adoptionOptions,
-                                                     [&wake](const api::ObjectKey& key) { wake(key); });
-    if (!started.ok()) return fail(ctx, started.status());
-    endpoint = std::move(started).value();
+  LoggingEventRecorder loggedEvents(log);
+  std::optional<kube::EventWriter> eventWriter;
+  std::optional<ClusterEventRecorder> clusterEvents;
+  if (cluster) {
+    eventWriter.emplace(*b.client(), ctx.clock, instance);
+    clusterEvents.emplace(log, *eventWriter);
   }
-  store::Store& reconcileStore = endpoint ? endpoint->store() : static_cast<store::Store&>(**store);
-  reconcilers::RotationContext rc{reconcileStore, ctx.clock, prober, events};
-  manager::Manager manager(rc, log, {.observer = &controllerMetrics});
-  controllerMetrics.setQueueDepth([&manager] { return manager.queue().depth(); });
-  if (endpoint) {
-    controllerMetrics.setCheckInCounts([service = &endpoint->service()] {
-      std::vector<std::pair<std::string, uint64_t>> counts;
-      for (size_t i = 0; i < static_cast<size_t>(adoption::CheckInResult::kCount); ++i) {
-        const auto result = static_cast<adoption::CheckInResult>(i);
-        counts.emplace_back(adoption::checkInResultName(result), service->checkIns(result));
-      }
-      return counts;
-    });
+  reconcilers::EventRecorder& events = cluster ? static_cast<reconcilers::EventRecorder&>(*clusterEvents) : loggedEvents;
+  metrics::ControllerMetrics controllerMetrics(b.store(), kVersion);
+
+  Leading leading;
+  std::atomic<manager::Manager*> running{nullptr};  // set once leading: what probes and metrics look at
+  // Check-ins that move a gate wake their rotation; so do changes the watch reports.
+  const auto wake = [&running](const api::ObjectKey& key) {
+    if (manager::Manager* m = running.load()) m->notify(key);
+  };
+  const auto lead = [&]() -> Status {
+    if (*adoptionOptions) {
+      (*adoptionOptions)->checkInTook = [&controllerMetrics](std::chrono::nanoseconds took) {
+        controllerMetrics.checkInTook(took);
+      };
+      raiseFileLimit();
+      auto started = adoption::AdoptionEndpoint::start(b.store(), ctx.clock, log, **adoptionOptions, wake);
+      if (!started.ok()) return started.status();
+      leading.endpoint = std::move(started).value();
+      controllerMetrics.setCheckInCounts([service = &leading.endpoint->service()] {
+        std::vector<std::pair<std::string, uint64_t>> counts;
+        for (size_t i = 0; i < static_cast<size_t>(adoption::CheckInResult::kCount); ++i) {
+          const auto result = static_cast<adoption::CheckInResult>(i);
+          counts.emplace_back(adoption::checkInResultName(result), service->checkIns(result));
+        }
+        return counts;
+      });
+    }
+    store::Store& reconcileStore = leading.endpoint ? leading.endpoint->store() : b.store();
+    leading.manager = std::make_unique<manager::Manager>(
+        reconcilers::RotationContext{reconcileStore, ctx.clock, prober, events}, log,
+        manager::ManagerOptions{.observer = &controllerMetrics});
+    controllerMetrics.setQueueDepth([m = leading.manager.get()] { return m->queue().depth(); });
+    running = leading.manager.get();
+    return Status();
+  };
+
+  if (inv.has("once")) {
+    // One pass over every rotation: as far as each can go without waiting.
+    if (Status s = lead(); !s.ok()) return fail(ctx, s);
+    if (Status s = leading.manager->resync(); !s.ok()) return fail(ctx, s);
+    while (leading.manager->processOne()) {
+    }
+    return 0;
   }
+
+  // In a cluster, a watch on rotations wakes the manager; ready means it has listed them.
+  std::optional<kube::Reflector> reflector;
+  std::jthread watching;
+  if (cluster) {
+    reflector.emplace(
+        *b.client(), kube::kRotations, kube::ReflectorOptions{.ns = inv.get("watch-namespace")},
+        [&wake](const std::string&, const nlohmann::json& object) {
+          wake({object["metadata"].value("namespace", ""), object["metadata"].value("name", "")});
+        },
+        [&log](const Status& error) { log.warn("Watch of rotations interrupted", {{"error", error.message()}}); });
+  }
+
   std::unique_ptr<metrics::MetricsEndpoint> operational;
-  if (inv.has("metrics-addr") && !inv.has("once")) {
+  if (inv.has("metrics-addr")) {
     adoption::ServerOptions server;
     listenAddressFrom(inv, "metrics-addr", "0.0.0.0:9402", server);
     metrics::HealthChecks health{
         .live =
-            [&manager, &ctx] {
-              // Not started yet counts as alive; a loop that stopped going round for a minute does not.
-              const MonotonicTime tick = manager.lastTick();
+            [&running, &ctx] {
+              // Not leading yet counts as alive; a loop that stopped going round for a minute does not.
+              manager::Manager* m = running.load();
+              const MonotonicTime tick = m ? m->lastTick() : MonotonicTime();
               return tick == MonotonicTime() || ctx.clock.monotonicNow() - tick < std::chrono::minutes(1);
             },
-        .ready = [&manager] { return manager.synced(); }};
+        // A follower is not ready: the adoption API and the reconciles are the leader's.
+        .ready = [&running, &reflector] {
+          manager::Manager* m = running.load();
+          return m != nullptr && m->synced() && (!reflector || reflector->synced());
+        }};
     auto started = metrics::MetricsEndpoint::start(controllerMetrics, std::move(health), server, log);
     if (!started.ok()) return fail(ctx, started.status());
     operational = std::move(started).value();
   }
-  if (inv.has("once")) {
-    // One pass over every rotation: as far as each can go without waiting.
-    if (Status s = manager.resync(); !s.ok()) return fail(ctx, s);
-    while (manager.processOne()) {
-    }
-    return 0;
+
+  // Leader election: nothing is reconciled or accepted from agents until this process leads.
+  std::optional<kube::ApiLeaseStore> leases;
+  std::optional<kube::LeaderElector> elector;
+  std::jthread electing;
+  std::atomic<bool> isLeader{false}, lostLeadership{false};
+  if (inv.has("leader-elect")) {
+    const std::string leaseNamespace = inv.get("leader-election-namespace", b.cluster().ns);
+    leases.emplace(*b.client(), leaseNamespace, inv.get("leader-election-id", "rotor-controller"));
+    elector.emplace(*leases, ctx.clock,
+                    kube::ElectionOptions{.identity = instance,
+                                          .leaseDuration = durationFlag(inv, "lease-duration", std::chrono::seconds(15)),
+                                          .renewDeadline = durationFlag(inv, "renew-deadline", std::chrono::seconds(10)),
+                                          .retryPeriod = durationFlag(inv, "retry-period", std::chrono::seconds(2))});
+    log.info("Waiting to lead", {{"lease", leaseNamespace + "/" + inv.get("leader-election-id", "rotor-controller")},
+                                 {"identity", instance}});
+    electing = std::jthread([&](std::stop_token stop) {
+      elector->run(
+          stop, [&] { isLeader = true; },
+          [&] {
+            if (stop.stop_requested()) return;
+            // Another process may lead now: stop at once, as client-go's controllers do.
+            lostLeadership = true;
+            kill(getpid(), SIGTERM);
+          });
+    });
+  } else {
+    isLeader = true;
   }
-  wake = [&manager](const api::ObjectKey& key) { manager.notify(key); };
-  auto watch = store::local::DirWatch::start((*store)->stateDirectory(),
-                                             [&manager](const api::ObjectKey& key) { manager.notify(key); });
-  if (!watch.ok()) {
-    log.warn("Could not watch the state directory; relying on the periodic resync",
-                       {{"error", watch.status().message()}});
-  }
-  log.info("Started controller", {{"stateDirectory", (*store)->root().string()}, {"version", kVersion}});
-  std::jthread loop([&manager](std::stop_token stop) { manager.run(stop); });
+
   int received = 0;
-  sigwait(&signals, &received);
-  log.info("Shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  loop.request_stop();
-  loop.join();
+  timespec poll{0, 200 * 1000 * 1000};
+  while (!isLeader) {
+    received = sigtimedwait(&signals, nullptr, &poll);
+    if (received == SIGTERM || received == SIGINT) break;
+  }
+  std::unique_ptr<store::local::DirWatch> dirWatch;
+  if (isLeader && !lostLeadership) {
+    if (Status s = lead(); !s.ok()) return fail(ctx, s);
+    if (reflector) {
+      watching = std::jthread([&reflector](std::stop_token stop) { reflector->run(stop); });
+    } else {
+      auto watch = store::local::DirWatch::start(b.local()->stateDirectory(), wake);
+      if (watch.ok()) {
+        dirWatch = std::move(watch).value();
+      } else {
+        log.warn("Could not watch the state directory; relying on the periodic resync",
+                 {{"error", watch.status().message()}});
+      }
+    }
+    log.info("Started controller",
+             {{cluster ? "server" : "stateDirectory", cluster ? b.cluster().server : b.local()->root().string()},
+              {"version", kVersion}});
+    leading.loop = std::jthread([m = leading.manager.get()](std::stop_token stop) { m->run(stop); });
+    sigwait(&signals, &received);
+  }
+  if (lostLeadership) {
+    log.error("Lost leadership; stopping so that only the new leader acts", {{"identity", instance}});
+  } else {
+    log.info("Shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  }
+  leading.loop = {};
+  watching = {};
+  electing = {};  // releases the lease when it was held, so a successor need not wait it out
+  running = nullptr;
   operational.reset();
-  endpoint.reset();
+  leading.endpoint.reset();
   log.info("Stopped controller");
-  return 0;
+  return lostLeadership ? 1 : 0;
 }
 
 bool isResting(api::Phase p) { return p == api::Phase::kReady || p == api::Phase::kRolledBack; }
@@ -399,10 +549,10 @@ int updateNamed(Context& ctx, const Invocation& inv, const std::string& verb,
   if (inv.positional.size() != 1) throw UsageError{verb + " takes exactly one NAME"};
   auto store = openStore(ctx, inv);
   if (!store.ok()) return fail(ctx, store.status());
-  auto r = (*store)->getRotation(keyFrom(inv, inv.positional[0]));
+  auto r = (*store)->store().getRotation(keyFrom(ctx, inv.positional[0]));
   if (!r.ok()) return fail(ctx, r.status());
-  if (Status refused = change(**store, *r); !refused.ok()) return fail(ctx, refused);
-  if (Status s = (*store)->updateRotation(*r); !s.ok()) return fail(ctx, s);
+  if (Status refused = change((*store)->store(), *r); !refused.ok()) return fail(ctx, refused);
+  if (Status s = (*store)->store().updateRotation(*r); !s.ok()) return fail(ctx, s);
   ctx.out << "certificaterotation.rotor.dev/" << r->metadata.name << " " << done << "\n";
   return 0;
 }
@@ -482,9 +632,9 @@ int showNamed(Context& ctx, const Invocation& inv, const std::string& verb,
   if (inv.positional.size() != 1) throw UsageError{verb + " takes exactly one NAME"};
   auto store = openStore(ctx, inv);
   if (!store.ok()) return fail(ctx, store.status());
-  auto r = (*store)->getRotation(keyFrom(inv, inv.positional[0]));
+  auto r = (*store)->store().getRotation(keyFrom(ctx, inv.positional[0]));
   if (!r.ok()) return fail(ctx, r.status());
-  auto snapshots = snapshotsOf(**store, *r);
+  auto snapshots = snapshotsOf((*store)->store(), *r);
   if (!snapshots.ok()) return fail(ctx, snapshots.status());
   ctx.out << show(*r, *snapshots);
   return 0;
@@ -525,7 +675,7 @@ int runToken(Context& ctx, const Invocation& inv) {
   if (!store.ok()) return fail(ctx, store.status());
   auto token = newToken();
   if (!token.ok()) return fail(ctx, token.status());
-  const api::ObjectKey key = keyFrom(inv, inv.positional[0]);
+  const api::ObjectKey key = keyFrom(ctx, inv.positional[0]);
   if (inv.has("file")) {
     // Written before the digest is stored: a token that cannot be kept is never valid.
     if (Status s = store::local::writeFileAtomic(inv.get("file"), *token + "\n", store::local::kPrivateFileMode);
@@ -533,7 +683,7 @@ int runToken(Context& ctx, const Invocation& inv) {
       return fail(ctx, s);
     }
   }
-  if (Status s = (*store)->addAgentTokenDigest(key, pki::sha256Hex(*token)); !s.ok()) return fail(ctx, s);
+  if (Status s = (*store)->store().addAgentTokenDigest(key, pki::sha256Hex(*token)); !s.ok()) return fail(ctx, s);
   if (inv.has("file")) {
     ctx.out << "token for " << key.toString() << " written to " << inv.get("file") << "\n";
   } else {
@@ -551,7 +701,7 @@ int runAgents(Context& ctx, const Invocation& inv) {
   if (inv.positional.size() != 1) throw UsageError{"agents takes exactly one NAME"};
   auto store = openStore(ctx, inv);
   if (!store.ok()) return fail(ctx, store.status());
-  auto r = (*store)->getRotation(keyFrom(inv, inv.positional[0]));
+  auto r = (*store)->store().getRotation(keyFrom(ctx, inv.positional[0]));
   if (!r.ok()) return fail(ctx, r.status());
   // Adoption is measured against the CA being rolled out, or the current one when none is.
   const std::optional<api::CertificateRef>& target = r->status.ca.next ? r->status.ca.next : r->status.ca.current;
@@ -559,7 +709,7 @@ int runAgents(Context& ctx, const Invocation& inv) {
   const SystemTime now = ctx.clock.now();
   std::vector<std::pair<store::AgentRecord, std::string_view>> agents;  // with its state
   std::map<std::string_view, int> counts;
-  Status s = (*store)->visitAgents(r->key(), [&](const store::AgentRecord& a) {
+  Status s = (*store)->store().visitAgents(r->key(), [&](const store::AgentRecord& a) {
     const std::string_view state =
         reconcilers::agentStateName(reconcilers::classifyAgent(a, fingerprint, now, r->spec.adoption.staleAfter));
     ++counts[state];
@@ -657,9 +807,9 @@ const std::vector<Verb>& verbs() {
        runGet},
       {"delete", "rotor delete NAME", "Delete a rotation (served files, bundles and backups stay)", {}, runDelete},
       {"controller",
-       "rotor controller --local DIR [--once] [--metrics-addr HOST:PORT] "
+       "rotor controller (--local DIR | --kubeconfig F | --in-cluster) [--once] [--leader-elect] [--metrics-addr HOST:PORT] "
        "[--adoption-addr HOST:PORT --adoption-cert F --adoption-key F] [--log-format text|json] [--log-level LEVEL]",
-       "Run the controller on a state directory until SIGTERM (or one pass with --once)",
+       "Run the controller on a state directory or a cluster until SIGTERM (or one pass with --once)",
        {{"once", "", false, "reconcile every rotation as far as it goes without waiting, then exit"},
         {"metrics-addr", "", true, "serve /metrics, /healthz and /readyz over plain HTTP on HOST:PORT"},
         {"adoption-addr", "", true, "serve the adoption API on HOST:PORT (agents fetch the bundle and check in)"},
@@ -667,6 +817,13 @@ const std::vector<Verb>& verbs() {
         {"adoption-key", "", true, "the adoption API's private key (PEM)"},
         {"adoption-client-ca", "", true, "accept agent client certificates issued by this CA (mTLS)"},
         {"adoption-insecure", "", false, "serve the adoption API over plain HTTP (behind a TLS proxy only)"},
+        {"watch-namespace", "", true, "in a cluster: only rotations in this namespace (default: every namespace)"},
+        {"leader-elect", "", false, "in a cluster: act only while holding the leader Lease (for replicas > 1)"},
+        {"leader-election-namespace", "", true, "namespace of the leader Lease (default: the configuration's)"},
+        {"leader-election-id", "", true, "name of the leader Lease (default: rotor-controller)"},
+        {"lease-duration", "", true, "how long followers wait before taking an unrenewed Lease (default 15s)"},
+        {"renew-deadline", "", true, "how long the leader tries to renew before it stops leading (default 10s)"},
+        {"retry-period", "", true, "how often the Lease is tried and renewed (default 2s)"},
         kLogFormatFlag, kLogLevelFlag},
        runController},
       {"token", "rotor token NAME [--file F]",
@@ -715,7 +872,8 @@ void printFlags(std::ostream& os, const std::vector<FlagSpec>& flags) {
 
 void printTopHelp(std::ostream& os) {
   os << "rotor rotates certificate authorities and server certificates without orphaning clients.\n\n"
-        "Usage: rotor [--local DIR] COMMAND [ARGS]\n\nCommands:\n";
+        "Usage: rotor [--local DIR | --kubeconfig FILE | --in-cluster] COMMAND [ARGS]\n"
+        "As a kubectl plugin (installed as kubectl-rotor), kubectl's cluster is the default.\n\nCommands:\n";
   for (const Verb& v : verbs()) {
     os << "  " << v.name << std::string(12 - v.name.size(), ' ') << v.summary << "\n";
   }
@@ -772,11 +930,14 @@ Invocation parse(const std::vector<std::string>& args, const std::vector<FlagSpe
 
 int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream& err) {
   Context ctx{in, out, err, {}};
+  const std::string invokedAs = argc > 0 ? std::string(argv[0]) : "";
+  ctx.asKubectlPlugin = invokedAs.substr(invokedAs.rfind('/') + 1) == "kubectl-rotor";
   std::vector<std::string> args(argv + 1, argv + argc);
   // The verb is the first argument that is neither a flag nor a global flag's value.
   const Verb* verb = nullptr;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--local" || args[i] == "-n" || args[i] == "--namespace") {
+    if (args[i] == "--local" || args[i] == "-n" || args[i] == "--namespace" || args[i] == "--kubeconfig" ||
+        args[i] == "--context") {
       ++i;
       continue;
     }

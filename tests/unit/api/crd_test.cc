@@ -217,7 +217,7 @@ TEST(CrdTest, WhatRotorWritesValidatesAgainstTheSchema) {
 
 TEST(CrdTest, EveryBundledExampleValidatesAsWrittenAndAsRotorWritesIt) {
   int documents = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(sourceDir() / "examples")) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(sourceDir() / "examples")) {
     if (entry.path().extension() != ".yaml") continue;
     std::ifstream in(entry.path());
     std::stringstream text;

@@ -164,7 +164,8 @@ TEST_F(CliTest, MissingStateDirectoryIsAClearError) {
   unsetenv("ROTOR_LOCAL_DIR");
   auto r = rotor({"get"});
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err, HasSubstr("--local DIR or set ROTOR_LOCAL_DIR"));
+  EXPECT_THAT(r.err, HasSubstr("--local DIR (or set ROTOR_LOCAL_DIR)"));
+  EXPECT_THAT(r.err, HasSubstr("--kubeconfig FILE or --in-cluster"));
   auto missing = rotor({"get", "--local", local + "/nope"});
   EXPECT_THAT(missing.err, HasSubstr("does not exist"));
 }

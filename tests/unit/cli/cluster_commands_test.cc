@@ -1,0 +1,124 @@
+// The CLI against a cluster (the fake API server over HTTPS): the same verbs as in local mode,
+// with --kubeconfig, and as the kubectl plugin with kubectl's configuration.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "controller/cli/commands.h"
+#include "controller/kube/client.h"
+#include "tests/support/fake_cluster.h"
+
+namespace rotor::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Result invoke(const std::string& program, std::vector<std::string> args, const std::string& stdinText = "") {
+  args.insert(args.begin(), program);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::istringstream in(stdinText);
+  std::ostringstream out, err;
+  const int code = run(static_cast<int>(argv.size()), argv.data(), in, out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::string example() {
+  std::ifstream in(rotor::testing::sourceDir() / "examples/kubernetes/edge-proxy.yaml");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class ClusterCliTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    cluster_.installRotor("edge");
+    kubeconfig_ = cluster_.writeKubeconfig().string();
+  }
+  Result rotor(std::vector<std::string> args, const std::string& stdinText = "") {
+    args.insert(args.begin(), {"--kubeconfig", kubeconfig_});
+    return invoke("rotor", std::move(args), stdinText);
+  }
+  nlohmann::json get(const kube::ResourceType& type, const std::string& name) {
+    adoption::HttpRequest request{.method = "GET", .target = type.path("edge", name),
+                                  .authorization = std::string("Bearer ") + rotor::testing::FakeCluster::kAdminToken};
+    return nlohmann::json::parse(cluster_.api().handle(request).body);
+  }
+
+  rotor::testing::FakeCluster cluster_;
+  std::string kubeconfig_;
+};
+
+TEST_F(ClusterCliTest, ApplyBootstrapRotateAndInspect) {
+  auto applied = rotor({"apply", "-f", "-"}, example());
+  ASSERT_EQ(applied.code, 0) << applied.err;
+  EXPECT_EQ(applied.out, "certificaterotation.rotor.dev/edge-proxy created\n");
+  EXPECT_EQ(rotor({"apply", "-f", "-"}, example()).out, "certificaterotation.rotor.dev/edge-proxy unchanged\n");
+
+  // Local-mode manifests are refused before anything is written.
+  auto local = rotor({"apply", "-f", (rotor::testing::sourceDir() / "examples/local-nginx.yaml").string()});
+  EXPECT_EQ(local.code, 1);
+  EXPECT_THAT(local.err, HasSubstr("secretName"));
+
+  auto once = rotor({"controller", "--once"});
+  ASSERT_EQ(once.code, 0) << once.err;
+  const nlohmann::json secret = get(kube::kSecrets, "edge-proxy-tls");
+  EXPECT_EQ(secret["type"], "kubernetes.io/tls");
+  EXPECT_TRUE(secret["data"].contains("tls.crt") && secret["data"].contains("tls.key"));
+  EXPECT_THAT(get(kube::kConfigMaps, "edge-proxy-ca")["data"]["ca.crt"].get<std::string>(),
+              HasSubstr("BEGIN CERTIFICATE"));
+
+  auto table = rotor({"get", "-n", "edge"});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("edge-proxy"));
+  EXPECT_THAT(table.out, HasSubstr("Ready"));
+
+  ASSERT_EQ(rotor({"rotate", "edge-proxy", "-n", "edge"}).code, 0);
+  EXPECT_TRUE(get(kube::kRotations, "edge-proxy")["metadata"]["annotations"].contains("rotor.dev/rotate"));
+  ASSERT_EQ(rotor({"pause", "edge-proxy", "-n", "edge"}).code, 0);
+  ASSERT_EQ(rotor({"resume", "edge-proxy", "-n", "edge"}).code, 0);
+
+  auto token = rotor({"token", "edge-proxy", "-n", "edge"});
+  ASSERT_EQ(token.code, 0) << token.err;
+  EXPECT_EQ(get(kube::kSecrets, "edge-proxy-rotor-agent-tokens")["type"], "Opaque");
+  auto status = rotor({"status", "edge-proxy", "-n", "edge"});
+  ASSERT_EQ(status.code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("edge-proxy"));
+  EXPECT_EQ(rotor({"agents", "edge-proxy", "-n", "edge"}).code, 0);
+  EXPECT_EQ(rotor({"snapshots", "edge-proxy", "-n", "edge"}).code, 0);
+
+  auto missing = rotor({"status", "nope", "-n", "edge"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("\"nope\" not found"));
+}
+
+TEST_F(ClusterCliTest, AsAKubectlPluginItUsesKubectlsConfiguration) {
+  setenv("KUBECONFIG", kubeconfig_.c_str(), 1);
+  setenv("ROTOR_LOCAL_DIR", "/nonexistent", 1);  // the plugin ignores local mode's default
+  ASSERT_EQ(rotor({"apply", "-f", "-"}, example()).code, 0);
+  auto listed = invoke("/usr/local/bin/kubectl-rotor", {"get", "-n", "edge"});
+  unsetenv("KUBECONFIG");
+  unsetenv("ROTOR_LOCAL_DIR");
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr("edge-proxy"));
+}
+
+TEST_F(ClusterCliTest, ACredentialTheClusterRefusesIsAClearError) {
+  const std::string badConfig = cluster_.writeKubeconfig("not-a-token").string();
+  auto refused = invoke("rotor", {"--kubeconfig", badConfig, "get"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("Unauthorized"));
+  EXPECT_THAT(refused.err, ::testing::Not(HasSubstr("not-a-token")));
+}
+
+}  // namespace
+}  // namespace rotor::cli
