@@ -547,6 +547,11 @@ void FakeApiServer::failNextWrites(int count) {
   conflictingWrites_ = count;
 }
 
+int FakeApiServer::conflictsLeft() const {
+  std::lock_guard lock(mu_);
+  return conflictingWrites_;
+}
+
 void FakeApiServer::throttleNextRequests(int count) {
   std::lock_guard lock(mu_);
   throttledRequests_ = count;
@@ -580,6 +585,16 @@ void FakeApiServer::expireWatchCache() {
 void FakeApiServer::endWatches() {
   std::lock_guard lock(mu_);
   for (const auto& w : watches_) w->end();
+}
+
+void FakeApiServer::expireWatches() {
+  std::lock_guard lock(mu_);
+  for (const auto& w : watches_) w->end();
+  ++resourceVersion_;  // the writes of others meanwhile
+  for (auto& [resource, cache] : watchCaches_) {
+    cache.events.clear();
+    cache.floor = resourceVersion_;
+  }
 }
 
 size_t FakeApiServer::openWatches() const {
@@ -966,7 +981,10 @@ HttpResponse FakeApiServer::patch(const Target& t, const HttpRequest& request) {
   const std::string type = std::string(trim(request.contentType.substr(0, request.contentType.find(';'))));
   json patched = it->second;
   const json body = json::parse(request.body, nullptr, false);
-  if (type == "application/merge-patch+json" && body.is_object()) {
+  const bool strategic = type == "application/strategic-merge-patch+json" && !r.requireResourceVersion;
+  if ((type == "application/merge-patch+json" || strategic) && body.is_object()) {
+    // Strategic merge differs from a merge patch only in lists with merge keys, which the fake
+    // replaces whole (rotor's only strategic patch, the restart annotation, has none).
     patched.merge_patch(body);
   } else if (type == "application/json-patch+json" && body.is_array()) {
     try {

@@ -66,11 +66,15 @@ public:
   void expireWatchCache();
   /** Ends every open watch (as an API server restart does); clients must watch again. */
   void endWatches();
+  /** Ends every open watch and moves every watch cache's window past where they were, as an API
+   *  server restart after other writes does: a watch resuming from before now gets 410 Expired. */
+  void expireWatches();
   size_t openWatches() const;
 
   // ---- faults ----
-  /** Answers the next `count` writes (POST, PUT, PATCH, DELETE) with 409 Conflict. */
+  /** Answers the next `count` updates and patches of existing objects with 409 Conflict. */
   void failNextWrites(int count);
+  int conflictsLeft() const;
   /** Answers the next `count` requests with 429 and Retry-After: 1. */
   void throttleNextRequests(int count);
 

@@ -28,6 +28,7 @@ FakeCluster::FakeCluster() {
       options, [this](const adoption::HttpRequest& request) { return api_.handle(request); }, log_);
   if (!started.ok()) throw std::runtime_error("fake API server: " + started.status().message());
   server_ = std::move(started).value();
+  createNamespace("default");  // as every cluster has
 }
 
 FakeCluster::~FakeCluster() { server_.reset(); }
@@ -74,7 +75,7 @@ void FakeCluster::installRotor(const std::string& ns) {
   auto documents = api::yamlToJsonDocuments(text);
   ASSERT_TRUE(documents.ok() && documents->size() == 1) << "crds/certificaterotations.rotor.dev.yaml";
   adminRequest("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", documents->front().dump());
-  createNamespace(ns);
+  if (ns != "default") createNamespace(ns);
 }
 
 }  // namespace rotor::testing

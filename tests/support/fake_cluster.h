@@ -31,7 +31,7 @@ public:
   /** A kubeconfig file naming this cluster and `token`, as kubectl writes one. */
   std::filesystem::path writeKubeconfig(const std::string& token = kAdminToken) const;
 
-  /** Registers rotor's CRD as shipped in crds/ and creates `ns`. */
+  /** Registers rotor's CRD as shipped in crds/ and creates `ns` (the "default" namespace exists). */
   void installRotor(const std::string& ns);
   void createNamespace(const std::string& ns);
 
