@@ -6,8 +6,10 @@
 #include <signal.h>
 
 #include <fstream>
+#include <set>
 #include <thread>
 
+#include "controller/common/strings.h"
 #include "controller/kube/client.h"
 #include "controller/kube/kube_store.h"
 #include "controller/pki/bundle.h"
@@ -41,10 +43,40 @@ spec:
   prune: {after: 1s}
 )";
 
+/** Grants `user` exactly the controller rules docs/rbac.md lists (its table between markers). */
+void grantDocumentedControllerRules(FakeApiServer& api, const std::string& user) {
+  std::ifstream in(sourceDir() / "docs/rbac.md");
+  std::string line;
+  bool inTable = false;
+  int rules = 0;
+  while (std::getline(in, line)) {
+    if (line.find("controller-rbac:begin") != std::string::npos) inTable = true;
+    if (line.find("controller-rbac:end") != std::string::npos) break;
+    if (!inTable || !line.starts_with("| ") || line.starts_with("| API group") || line.starts_with("| ---")) continue;
+    std::vector<std::string> cells;
+    for (const std::string& cell : split(line, '|')) cells.emplace_back(trim(cell));
+    const std::string group = cells.at(1) == "(core)" ? "" : cells.at(1);
+    std::set<std::string> verbs;
+    for (const std::string& verb : split(cells.at(3), ',')) verbs.emplace(trim(verb));
+    api.grant(user, verbs, group + "/" + cells.at(2));
+    ++rules;
+  }
+  ASSERT_GE(rules, 5) << "docs/rbac.md lost its controller table";
+}
+
 class KubeModeTest : public ::testing::Test {
 protected:
+  void TearDown() override {
+    // Nothing the controller asked for was refused: the documented rules are enough.
+    EXPECT_THAT(cluster_.api().forbidden(), ::testing::IsEmpty());
+  }
+
   void SetUp() override {
     cluster_.installRotor(kNs);
+    // The controller runs as a service account with only the documented rules; the CLI as admin.
+    cluster_.api().addUser("controller-token", "system:serviceaccount:rotor:rotor-controller");
+    grantDocumentedControllerRules(cluster_.api(), "system:serviceaccount:rotor:rotor-controller");
+    controllerKubeconfig_ = cluster_.writeKubeconfig("controller-token").string();
     kubeconfig_ = cluster_.writeKubeconfig().string();
     transport_ = std::move(kube::makeHttpsTransport(cluster_.config())).value();
     client_ = std::make_unique<kube::Client>(*transport_);
@@ -64,7 +96,8 @@ protected:
   }
 
   std::unique_ptr<ChildProcess> controller(const std::string& name, std::vector<std::string> extra) {
-    std::vector<std::string> args = {rotorBinary(), "controller", "--kubeconfig", kubeconfig_, "--log-level", "debug"};
+    std::vector<std::string> args = {rotorBinary(), "controller", "--kubeconfig", controllerKubeconfig_, "--log-level",
+                                     "debug"};
     args.insert(args.end(), extra.begin(), extra.end());
     return std::make_unique<ChildProcess>(args, dir_.path() / (name + ".log"));
   }
@@ -98,7 +131,7 @@ protected:
   RealClock clock_;
   FakeCluster cluster_;
   TempDir dir_;
-  std::string kubeconfig_;
+  std::string kubeconfig_, controllerKubeconfig_;
   std::unique_ptr<kube::Transport> transport_;
   std::unique_ptr<kube::Client> client_;
 };
