@@ -5,7 +5,7 @@
 
 #include "controller/kube/kube_store.h"
 #include "controller/store/local/local_store.h"
-#include "tests/support/fake_cluster.h"
+#include "tests/support/test_cluster.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_store.h"
 #include "tests/support/pki_fixtures.h"
@@ -31,22 +31,16 @@ struct LocalBackend {
   Store& get() { return *store; }
 };
 
-/** The Kubernetes store against the fake API server over HTTPS. */
+/** The Kubernetes store against the fake API server over HTTPS, or against a real one when
+ *  ROTOR_TEST_KUBECONFIG names it (in a namespace of its own). */
 struct KubeBackend {
   rotor::testing::FakeClock clock;
-  rotor::testing::FakeCluster cluster;
-  std::unique_ptr<kube::Transport> transport;
-  std::unique_ptr<kube::Client> client;
-  std::unique_ptr<kube::KubeStore> store;
-  KubeBackend() {
-    cluster.installRotor("default");
-    transport = std::move(kube::makeHttpsTransport(cluster.config())).value();
-    client = std::make_unique<kube::Client>(*transport);
-    store = std::make_unique<kube::KubeStore>(*client, clock);
-  }
-  Store& get() { return *store; }
+  rotor::testing::TestCluster cluster;
+  kube::KubeStore store{cluster.client(), clock, {.watchNamespace = cluster.ns()}};
+  Store& get() { return store; }
   /** Servers present Secrets and the bundle is a ConfigMap here, not files. */
-  static void adapt(CertificateRotation& r) {
+  void adapt(CertificateRotation& r) const {
+    r.metadata.ns = cluster.ns();
     for (api::ServerSpec& s : r.spec.servers) {
       s = {.name = s.name, .secretName = r.metadata.name + "-" + s.name + "-tls"};
     }
@@ -68,7 +62,7 @@ protected:
     r.spec.servers.push_back({.name = "b", .certFile = "certs-b/b.crt", .keyFile = "certs-b/b.key"});
     r.spec.ca.generate = api::CaGenerateSpec{"Root", std::chrono::hours(24 * 365), {}};
     r.spec.trustBundle.file = "trust/bundle.pem";
-    if constexpr (requires { Backend::adapt(r); }) Backend::adapt(r);
+    if constexpr (requires { backend.adapt(r); }) backend.adapt(r);
     return r;
   }
 
@@ -145,9 +139,10 @@ TYPED_TEST(StoreContractTest, GetListAndDelete) {
   ASSERT_OK(all);
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].metadata.name, "a-rotation");
-  ASSERT_OK(this->store().deleteRotation({"default", "a-rotation"}));
-  EXPECT_THAT(this->store().getRotation({"default", "a-rotation"}), StatusIs(Code::kNotFound));
-  EXPECT_THAT(this->store().deleteRotation({"default", "a-rotation"}), StatusIs(Code::kNotFound));
+  const ObjectKey a = this->desired("a-rotation").key();
+  ASSERT_OK(this->store().deleteRotation(a));
+  EXPECT_THAT(this->store().getRotation(a), StatusIs(Code::kNotFound));
+  EXPECT_THAT(this->store().deleteRotation(a), StatusIs(Code::kNotFound));
 }
 
 TYPED_TEST(StoreContractTest, ServedMaterialRoundTripsWithOptimisticConcurrency) {

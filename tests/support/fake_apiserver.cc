@@ -272,8 +272,19 @@ void checkSchema(json& value, const json& schema, const std::string& path, Schem
                          {"field", childPath(path, required.get<std::string>())}});
       }
     }
-  } else if (value.is_array() && schema.contains("items")) {
-    for (size_t i = 0; i < value.size(); ++i) checkSchema(value[i], schema["items"], path + "[" + std::to_string(i) + "]", f);
+  } else if (value.is_array()) {
+    // Not recorded; worded as kube-openapi's validator words them.
+    if (schema.contains("minItems") && value.size() < schema["minItems"].get<size_t>()) {
+      cause(0, "FieldValueInvalid", "Invalid value: " + std::to_string(value.size()) + ": " + path +
+                                        " in body should have at least " + schema["minItems"].dump() + " items");
+    }
+    if (schema.contains("maxItems") && value.size() > schema["maxItems"].get<size_t>()) {
+      cause(0, "FieldValueTooMany", "Too many: " + std::to_string(value.size()) + ": must have at most " +
+                                        schema["maxItems"].dump() + " items");
+    }
+    if (schema.contains("items")) {
+      for (size_t i = 0; i < value.size(); ++i) checkSchema(value[i], schema["items"], path + "[" + std::to_string(i) + "]", f);
+    }
   } else if (value.is_number()) {
     if (schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>()) {
       cause(0, "FieldValueInvalid", "Invalid value: " + value.dump() + ": " + path + " in body should be greater than or equal to " +
@@ -284,6 +295,14 @@ void checkSchema(json& value, const json& schema, const std::string& path, Schem
                                         schema["maximum"].dump());
     }
   } else if (value.is_string()) {
+    if (schema.contains("maxLength") && value.get<std::string>().size() > schema["maxLength"].get<size_t>()) {
+      cause(0, "FieldValueTooLong", "Too long: may not be longer than " + schema["maxLength"].dump());
+    }
+    if (schema.contains("pattern") &&
+        !std::regex_search(value.get<std::string>(), std::regex(schema["pattern"].get<std::string>()))) {
+      cause(0, "FieldValueInvalid", "Invalid value: " + value.dump() + ": " + path + " in body should match '" +
+                                        schema["pattern"].get<std::string>() + "'");
+    }
     if (schema.contains("minLength") && value.get<std::string>().size() < schema["minLength"].get<size_t>()) {
       cause(0, "FieldValueInvalid", "Invalid value: " + value.dump() + ": " + path + " in body should be at least " +
                                         schema["minLength"].dump() + " chars long");

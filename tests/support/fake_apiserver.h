@@ -131,7 +131,7 @@ private:
   };
   struct WatchCache {
     std::deque<CachedEvent> events;
-    uint64_t floor = 0;  // watches from below it are too old
+    uint64_t floor = 200;  // watches from below it are too old (the first resourceVersion is 201)
     uint64_t newest = 0;
   };
 

@@ -1,0 +1,199 @@
+// The Kubernetes contract: what rotor relies on from an API server, checked against the fake by
+// default and against a real server when ROTOR_TEST_KUBECONFIG points at one. Each test works in a
+// namespace of its own and removes it at the end.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "controller/api/json_codec.h"
+#include "controller/kube/api_lease_store.h"
+#include "controller/kube/event_writer.h"
+#include "controller/kube/kube_store.h"
+#include "controller/kube/reflector.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/test_cluster.h"
+
+namespace rotor::kube {
+namespace {
+
+using rotor::testing::StatusIs;
+using rotor::testing::TestCluster;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+json configMap(const std::string& name) {
+  return {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}, {"data", {{"k", "v"}}}};
+}
+
+json rotationObject(const std::string& name, int threshold = 100) {
+  return {{"apiVersion", "rotor.dev/v1alpha1"},
+          {"kind", "CertificateRotation"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"certificate", {{"commonName", name + ".example.com"}}},
+            {"servers", json::array({{{"name", "web"}, {"secretName", name + "-tls"}}})},
+            {"ca", {{"generate", {{"commonName", "Contract CA"}}}}},
+            {"trustBundle", {{"configMapName", name + "-ca"}}},
+            {"adoption", {{"threshold", threshold}}}}}};
+}
+
+class KubeContractTest : public ::testing::Test {
+protected:
+  TestCluster cluster_;
+  Client& client() { return cluster_.client(); }
+  const std::string& ns() { return cluster_.ns(); }
+};
+
+TEST_F(KubeContractTest, OptimisticConcurrencyOnEveryWrite) {
+  auto created = client().create(kConfigMaps, ns(), configMap("cm"));
+  ASSERT_OK(created);
+  json first = *created, second = *created;
+  first["data"]["k"] = "first";
+  ASSERT_OK(client().update(kConfigMaps, ns(), first));
+  second["data"]["k"] = "second";
+  EXPECT_THAT(client().update(kConfigMaps, ns(), second), StatusIs(Code::kConflict));
+  EXPECT_THAT(client().create(kConfigMaps, ns(), configMap("cm")), StatusIs(Code::kAlreadyExists));
+  EXPECT_THAT(client().remove(kConfigMaps, ns(), "cm", {.uid = "00000000-0000-4000-8000-000000000000"}),
+              StatusIs(Code::kConflict));
+  EXPECT_OK(client().remove(kConfigMaps, ns(), "cm", {.uid = (*created)["metadata"]["uid"]}));
+  EXPECT_THAT(client().get(kConfigMaps, ns(), "cm"), StatusIs(Code::kNotFound));
+}
+
+TEST_F(KubeContractTest, GenerationCountsSpecChangesAndStatusIsASubresource) {
+  json submitted = rotationObject("gen");
+  submitted["status"] = {{"phase", "Ready"}};
+  auto created = client().create(kRotations, ns(), submitted);
+  ASSERT_OK(created);
+  EXPECT_EQ((*created)["metadata"]["generation"], 1);
+  EXPECT_FALSE(created->contains("status"));  // dropped on create
+
+  json labelled = *created;
+  labelled["metadata"]["labels"] = {{"team", "edge"}};
+  auto relabelled = client().update(kRotations, ns(), labelled);
+  ASSERT_OK(relabelled);
+  EXPECT_EQ((*relabelled)["metadata"]["generation"], 1);
+
+  json status = *relabelled;
+  status["status"] = {{"phase", "Issuing"}, {"observedGeneration", 1}};
+  auto withStatus = client().updateStatus(kRotations, ns(), status);
+  ASSERT_OK(withStatus);
+  EXPECT_EQ((*withStatus)["metadata"]["generation"], 1);
+  EXPECT_EQ((*withStatus)["status"]["phase"], "Issuing");
+
+  json changed = *withStatus;
+  changed["spec"]["adoption"]["threshold"] = 90;
+  changed["status"]["phase"] = "Failed";  // ignored on the main resource
+  auto updated = client().update(kRotations, ns(), changed);
+  ASSERT_OK(updated);
+  EXPECT_EQ((*updated)["metadata"]["generation"], 2);
+  EXPECT_EQ((*updated)["status"]["phase"], "Issuing");
+}
+
+TEST_F(KubeContractTest, TheSchemaRefusesInvalidRotationsWithFieldPaths) {
+  EXPECT_THAT(client().create(kRotations, ns(), rotationObject("bad", 0)),
+              StatusIs(Code::kInvalidArgument, HasSubstr("spec.adoption.threshold")));
+  json missing = rotationObject("bad");
+  missing["spec"]["ca"]["generate"].erase("commonName");
+  EXPECT_THAT(client().create(kRotations, ns(), missing),
+              StatusIs(Code::kInvalidArgument, HasSubstr("spec.ca.generate.commonName")));
+  json noServers = rotationObject("bad");
+  noServers["spec"]["servers"] = json::array();
+  EXPECT_THAT(client().create(kRotations, ns(), noServers), StatusIs(Code::kInvalidArgument, HasSubstr("spec.servers")));
+}
+
+TEST_F(KubeContractTest, ListsComeInPagesThatAddUp) {
+  for (int i = 0; i < 7; ++i) ASSERT_OK(client().create(kConfigMaps, ns(), configMap("cm-" + std::to_string(i))));
+  auto all = client().list(kConfigMaps, ns(), {.pageSize = 2});
+  ASSERT_OK(all);
+  std::vector<std::string> names;
+  for (const json& item : all->items) {
+    const std::string name = item["metadata"]["name"];
+    if (name.starts_with("cm-")) names.push_back(name);  // a real namespace also holds kube-root-ca.crt
+  }
+  EXPECT_THAT(names, ElementsAre("cm-0", "cm-1", "cm-2", "cm-3", "cm-4", "cm-5", "cm-6"));
+}
+
+TEST_F(KubeContractTest, WatchesDeliverChangesInOrderFromAListsVersion) {
+  auto start = client().list(kConfigMaps, ns());
+  ASSERT_OK(start);
+  std::mutex mu;
+  std::vector<std::string> seen;
+  std::promise<Status> ended;
+  std::jthread watcher([&](std::stop_token stop) {
+    ended.set_value(client().watch(kConfigMaps, ns(), {.resourceVersion = start->resourceVersion, .timeoutSeconds = 60},
+                                   [&](const WatchEvent& e) {
+                                     std::lock_guard lock(mu);
+                                     if (e.type != "BOOKMARK") seen.push_back(e.type + " " + e.object["metadata"]["name"].get<std::string>());
+                                   },
+                                   stop));
+  });
+  auto created = client().create(kConfigMaps, ns(), configMap("watched"));
+  ASSERT_OK(created);
+  (*created)["data"]["k"] = "w";
+  ASSERT_OK(client().update(kConfigMaps, ns(), *created));
+  ASSERT_OK(client().remove(kConfigMaps, ns(), "watched"));
+  for (int i = 0; i < 100; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (seen.size() >= 3) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  watcher.request_stop();
+  std::lock_guard lock(mu);
+  EXPECT_THAT(seen, ElementsAre("ADDED watched", "MODIFIED watched", "DELETED watched"));
+}
+
+TEST_F(KubeContractTest, AWatchFromAnExpiredVersionIsGone) {
+  if (cluster_.fake()) {
+    ASSERT_OK(client().create(kConfigMaps, ns(), configMap("moves-the-window")));
+    cluster_.fake()->expireWatchCache();
+  }
+  // Version 1 is older than any API server's watch window.
+  const Status watched = client().watch(kConfigMaps, ns(), {.resourceVersion = "1", .timeoutSeconds = 5},
+                                        [](const WatchEvent&) {}, std::stop_token());
+  EXPECT_THAT(watched, StatusIs(Code::kGone));
+}
+
+TEST_F(KubeContractTest, EventsAndLeasesAreAccepted) {
+  auto created = client().create(kRotations, ns(), rotationObject("evented"));
+  ASSERT_OK(created);
+  auto rotation = api::decodeRotation(*created);
+  ASSERT_OK(rotation);
+  RealClock clock;
+  EventWriter events(client(), clock, "contract");
+  EXPECT_OK(events.write(*rotation, false, "Reconcile", "Issued", "every server has a certificate"));
+
+  ApiLeaseStore leases(client(), ns(), "rotor-contract");
+  LeaseRecord lease{.holderIdentity = "a", .leaseDurationSeconds = 15, .acquireTime = clock.now(), .renewTime = clock.now()};
+  ASSERT_OK(leases.create(lease));
+  LeaseRecord stale = lease;
+  lease.renewTime = clock.now();
+  ASSERT_OK(leases.update(lease));
+  EXPECT_THAT(leases.update(stale), StatusIs(Code::kConflict));
+  EXPECT_THAT(leases.create(stale), StatusIs(Code::kAlreadyExists));
+}
+
+TEST_F(KubeContractTest, TheKubernetesStoreKeepsMaterialWhereDocumented) {
+  RealClock clock;
+  KubeStore store(client(), clock);
+  auto r = api::decodeRotation(rotationObject("stored"));
+  ASSERT_OK(r);
+  r->metadata.ns = ns();
+  auto applied = store.applyRotation(*r);
+  ASSERT_OK(applied);
+  ASSERT_OK(store.writeServed(*applied, "web", {"chain", "key", "ca"}, ""));
+  const json secret = client().get(kSecrets, ns(), "stored-tls").value();
+  EXPECT_EQ(secret["type"], "kubernetes.io/tls");
+  ASSERT_OK(store.writeBundle(*applied, "bundle", ""));
+  EXPECT_EQ(client().get(kConfigMaps, ns(), "stored-ca").value()["data"]["ca.crt"], "bundle");
+  ASSERT_OK(store.putSnapshot(*applied, {.name = "s1", .takenAt = clock.now(), .revision = 1, .reason = "test"}));
+  const json snapshot = client().get(kSecrets, ns(), "stored-snap-s1").value();
+  EXPECT_EQ(snapshot["immutable"], true);
+  EXPECT_EQ(snapshot["metadata"]["ownerReferences"][0]["uid"], applied->metadata.uid);
+}
+
+}  // namespace
+}  // namespace rotor::kube
