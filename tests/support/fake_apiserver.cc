@@ -10,6 +10,7 @@
 
 #include "controller/common/strings.h"
 #include "controller/pki/base64.h"
+#include "controller/pki/digest.h"
 
 namespace rotor::testing {
 namespace {
@@ -71,13 +72,25 @@ bool isAtomic(const std::string& field, bool typed) {
   return typed && kAtomic.contains(field);
 }
 
-json fieldsOf(const json& value, bool markSelf, bool typed = false) {
+json fieldsOf(const json& value, bool markSelf, bool typed = false);
+
+/** What owning field `k` with value `v` means: the field alone (atomic structs, scalars), each
+ *  member of a set-typed list ("v:<value>", as metadata.finalizers is), or each key of a map. */
+json ownedFieldsOf(const std::string& k, const json& v, bool markSelf, bool typed) {
+  if (isAtomic(k, typed)) return json::object();
+  if (k == "finalizers" && v.is_array()) {
+    json out = {{".", json::object()}};
+    for (const json& item : v) out["v:" + item.dump()] = json::object();
+    return out;
+  }
+  return fieldsOf(v, markSelf, typed);
+}
+
+json fieldsOf(const json& value, bool markSelf, bool typed) {
   json out = json::object();
   if (!value.is_object()) return out;
   if (markSelf) out["."] = json::object();
-  for (const auto& [k, v] : value.items()) {
-    out["f:" + k] = isAtomic(k, typed) ? json::object() : fieldsOf(v, v.is_object() && isMap(k, typed), typed);
-  }
+  for (const auto& [k, v] : value.items()) out["f:" + k] = ownedFieldsOf(k, v, v.is_object() && isMap(k, typed), typed);
   return out;
 }
 
@@ -107,12 +120,12 @@ json changedFields(const json& before, const json& after, bool top, bool typed) 
   for (const auto& [k, v] : after.items()) {
     const bool markSelf = !(top && k == "metadata") && v.is_object() && isMap(k, typed);
     if (!before.contains(k)) {
-      out["f:" + k] = isAtomic(k, typed) ? json::object() : fieldsOf(v, markSelf, typed);
+      out["f:" + k] = ownedFieldsOf(k, v, markSelf, typed);
     } else if (v.is_object() && before[k].is_object() && !isAtomic(k, typed)) {
       json sub = changedFields(before[k], v, false, typed);
       if (!sub.empty()) out["f:" + k] = sub;
     } else if (v != before[k]) {
-      out["f:" + k] = json::object();
+      out["f:" + k] = v.is_array() ? ownedFieldsOf(k, v, false, typed) : json::object();
     }
   }
   return out;
@@ -175,12 +188,14 @@ void recordWrite(json& object, const json& before, const json& sent, const std::
   }
   json entries = object["metadata"].value("managedFields", json::array());
   json mine = json::object();
+  std::string mineTime;
   json kept = json::array();
   const std::string subresource = statusSubresource ? "status" : "";
   for (json& entry : entries) {
     json& fields = entry["fieldsV1"];
     if (entry.value("manager", "") == manager && entry.value("subresource", "") == subresource) {
       mine = fields;
+      mineTime = entry.value("time", "");
       continue;
     }
     subtract(fields, changed);
@@ -190,7 +205,9 @@ void recordWrite(json& object, const json& before, const json& sent, const std::
   subtract(mine, removed);
   unite(mine, changed);
   if (!mine.empty()) {
-    json entry = {{"manager", manager}, {"operation", "Update"}, {"apiVersion", apiVersion}, {"time", time},
+    // A write that only gives fields up leaves the manager's time as it was (71).
+    const std::string when = changed.empty() && !mineTime.empty() ? mineTime : time;
+    json entry = {{"manager", manager}, {"operation", "Update"}, {"apiVersion", apiVersion}, {"time", when},
                   {"fieldsType", "FieldsV1"}, {"fieldsV1", mine}};
     if (statusSubresource) entry["subresource"] = "status";
     kept.push_back(entry);
@@ -461,7 +478,11 @@ std::optional<FakeApiServer::Target> FakeApiServer::route(const std::string& pat
   Target t;
   std::string plural;
   const bool inNamespace = s.size() >= at + 3 && s[at] == "namespaces";
-  if (inNamespace) {
+  const bool namespaceSubresource = inNamespace && group.empty() && s.size() == at + 3 &&
+                                    (s[at + 2] == "finalize" || s[at + 2] == "status");
+  if (namespaceSubresource) {  // /api/v1/namespaces/<name>/finalize names the Namespace itself
+    plural = s[at++];
+  } else if (inNamespace) {
     t.ns = s[at + 1];
     plural = s[at + 2];
     at += 3;
@@ -472,14 +493,91 @@ std::optional<FakeApiServer::Target> FakeApiServer::route(const std::string& pat
   if (s.size() > at) t.subresource = s[at++];
   if (s.size() > at) return std::nullopt;
   const auto it = resources_.find(group + "/" + version + "/" + plural);
-  if (it == resources_.end() || (inNamespace && !it->second.namespaced)) return std::nullopt;
+  if (it == resources_.end() || (inNamespace && !namespaceSubresource && !it->second.namespaced)) return std::nullopt;
   t.resource = &it->second;
-  if (!t.subresource.empty() && !(t.subresource == "status" && t.resource->statusSubresource)) return std::nullopt;
+  const bool finalize = t.subresource == "finalize" && t.resource->plural == "namespaces" && t.resource->group.empty();
+  if (!t.subresource.empty() && !(t.subresource == "status" && t.resource->statusSubresource) && !finalize) {
+    return std::nullopt;
+  }
   return t;
+}
+
+std::optional<HttpResponse> FakeApiServer::serveInfo(const HttpRequest& request) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  const auto text = [](std::string body) { return HttpResponse{200, "text/plain; charset=utf-8", std::move(body), {}, {}}; };
+  // These answer anyone, even without credentials.
+  if (path == "/healthz" || path == "/livez") return text("ok");
+  if (path == "/readyz") {
+    if (request.target.find("verbose") == std::string::npos) return text("ok");
+    std::string checks;
+    for (const char* check :
+         {"ping", "log", "etcd", "etcd-readiness", "informer-sync", "poststarthook/start-kube-apiserver-admission-initializer",
+          "poststarthook/generic-apiserver-start-informers", "poststarthook/priority-and-fairness-config-consumer",
+          "poststarthook/priority-and-fairness-filter", "poststarthook/storage-object-count-tracker-hook",
+          "poststarthook/start-apiextensions-informers", "poststarthook/start-apiextensions-controllers",
+          "poststarthook/crd-informer-synced", "poststarthook/bootstrap-controller", "poststarthook/rbac/bootstrap-roles",
+          "poststarthook/scheduling/bootstrap-system-priority-classes", "poststarthook/priority-and-fairness-config-producer",
+          "poststarthook/start-cluster-authentication-info-controller", "poststarthook/start-kube-aggregator-informers",
+          "poststarthook/apiservice-registration-controller", "poststarthook/apiservice-status-available-controller",
+          "poststarthook/apiservice-wait-for-first-sync", "poststarthook/kube-apiserver-autoregistration",
+          "autoregister-completion", "poststarthook/apiservice-openapi-controller",
+          "poststarthook/apiservice-openapiv3-controller", "shutdown"}) {
+      checks += std::string("[+]") + check + " ok\n";
+    }
+    return text(checks + "readyz check passed\n");
+  }
+  if (path == "/version") {
+    return respond(200, ordered_json{{"major", "1"}, {"minor", "25"}, {"gitVersion", "v1.25.9"},
+                                     {"gitCommit", "1485cc947720a841d83204046599f02432d32707"}, {"gitTreeState", "clean"},
+                                     {"buildDate", "2026-11-22T09:44:07Z"}, {"goVersion", "go1.19.8"}, {"compiler", "gc"},
+                                     {"platform", "linux/amd64"}});
+  }
+  const std::vector<std::string> parts = [&] {
+    std::vector<std::string> out;
+    for (std::string& p : split(path, '/')) {
+      if (!p.empty()) out.push_back(std::move(p));
+    }
+    return out;
+  }();
+  if (parts.empty() || parts[0] != "apis" || parts.size() < 2 || parts.size() > 3) return std::nullopt;
+  const std::string& group = parts[1];
+  std::vector<const Resource*> served;
+  for (const auto& [key, r] : resources_) {
+    if (r.group == group && (parts.size() == 2 || r.version == parts[2])) served.push_back(&r);
+  }
+  if (served.empty()) return std::nullopt;
+  if (request.authorization.empty() && !users_.empty()) {
+    return failure(403, "Forbidden", "forbidden: User \"system:anonymous\" cannot get path \"" + path + "\"", nullptr);
+  }
+  if (parts.size() == 2) {
+    const ordered_json version = {{"groupVersion", group + "/" + served.front()->version}, {"version", served.front()->version}};
+    return respond(200, ordered_json{{"kind", "APIGroup"}, {"apiVersion", "v1"}, {"name", group},
+                                     {"versions", ordered_json::array({version})}, {"preferredVersion", version}});
+  }
+  ordered_json resources = ordered_json::array();
+  for (const Resource* r : served) {
+    ordered_json entry = {{"name", r->plural}, {"singularName", r->singular}, {"namespaced", r->namespaced}, {"kind", r->kind},
+                          {"verbs", {"delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"}}};
+    if (!r->shortNames.empty()) entry["shortNames"] = r->shortNames;
+    if (!r->categories.empty()) entry["categories"] = r->categories;
+    // Kubernetes' storage version hash: the first 8 bytes of SHA-256("group/version/Kind"), base64.
+    const std::string digest = pki::sha256Hex(r->group + "/" + r->version + "/" + r->kind).substr(0, 16);
+    std::string raw;
+    for (size_t i = 0; i < digest.size(); i += 2) raw += static_cast<char>(std::stoi(digest.substr(i, 2), nullptr, 16));
+    entry["storageVersionHash"] = pki::base64Encode(raw);
+    resources.push_back(entry);
+    if (r->statusSubresource) {
+      resources.push_back({{"name", r->plural + "/status"}, {"singularName", ""}, {"namespaced", r->namespaced},
+                           {"kind", r->kind}, {"verbs", {"get", "patch", "update"}}});
+    }
+  }
+  return respond(200, ordered_json{{"kind", "APIResourceList"}, {"apiVersion", "v1"},
+                                   {"groupVersion", group + "/" + parts[2]}, {"resources", resources}});
 }
 
 HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   std::lock_guard lock(mu_);
+  if (std::optional<HttpResponse> info = serveInfo(request)) return *info;
   const std::optional<Target> t = route(request.target);
   if (!t) return {404, "text/plain; charset=utf-8", "404 page not found\n", {}, {}};
   const size_t q = request.target.find('?');
@@ -965,6 +1063,10 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
   json next = stored;
   if (status) {
     next["status"] = body.value("status", json::object());
+  } else if (t.subresource == "finalize") {
+    const json finalizers = body.value("/spec/finalizers"_json_pointer, json::array());
+    next["spec"].erase("finalizers");
+    if (!finalizers.empty()) next["spec"]["finalizers"] = finalizers;
   } else {
     next = body;
     for (const char* kept : {"uid", "creationTimestamp", "generation", "managedFields", "namespace", "name"}) {
@@ -985,8 +1087,21 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
   }
   next["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"];
   if (next == stored) return respond(200, stored);  // a no-op keeps its resourceVersion
-  recordWrite(next, stored, body, managerOf(request), next.value("apiVersion", ""), status, r.schema.is_null(),
-              formatRfc3339(clock_.now()));
+  if (t.subresource != "finalize") {  // finalizing leaves ownership as it was (83)
+    recordWrite(next, stored, body, managerOf(request), next.value("apiVersion", ""), status, r.schema.is_null(),
+                formatRfc3339(clock_.now()));
+  }
+  if (next["metadata"].contains("deletionTimestamp") && next["metadata"].value("finalizers", json::array()).empty() &&
+      next.value("/spec/finalizers"_json_pointer, json::array()).empty()) {
+    // The last finalizer is gone: the object goes in the same request, answered with the
+    // version it had (71); the DELETED event carries the deletion's.
+    // The stored object is what is deleted: the event shows it as it was, finalizers included.
+    json last = stored;
+    last["metadata"]["resourceVersion"] = nextResourceVersion();
+    publish(r, "DELETED", last);
+    objects_.erase(it);
+    return respond(200, next);
+  }
   next["metadata"]["resourceVersion"] = nextResourceVersion();
   stored = next;
   publish(r, "MODIFIED", stored);
@@ -1053,6 +1168,25 @@ HttpResponse FakeApiServer::remove(const Target& t, const HttpRequest& request) 
                      kindDetails);
     }
   }
+  // With finalizers, deletion only starts: the object stays, marked, until they are removed.
+  json& stored = it->second;
+  const bool isNamespace = r.group.empty() && r.plural == "namespaces";
+  const json finalizers = isNamespace ? stored.value("/spec/finalizers"_json_pointer, json::array())
+                                      : stored["metadata"].value("finalizers", json::array());
+  if (!finalizers.empty()) {
+    if (!stored["metadata"].contains("deletionTimestamp")) {
+      stored["metadata"]["deletionTimestamp"] = formatRfc3339(clock_.now());
+      if (isNamespace) {
+        stored["status"]["phase"] = "Terminating";
+      } else {
+        stored["metadata"]["deletionGracePeriodSeconds"] = 0;
+        if (r.generation) stored["metadata"]["generation"] = stored["metadata"].value("generation", 0) + 1;
+      }
+      stored["metadata"]["resourceVersion"] = nextResourceVersion();
+      publish(r, "MODIFIED", stored);
+    }
+    return respond(200, stored);
+  }
   ordered_json deleted = details(r, t.name, r.plural);
   deleted["uid"] = meta["uid"];
   json last = it->second;
@@ -1072,6 +1206,9 @@ void FakeApiServer::registerCrd(const json& crd) {
     r.version = v.value("name", "");
     r.plural = names.value("plural", "");
     r.kind = names.value("kind", "");
+    r.singular = names.value("singular", "");
+    r.shortNames = names.value("shortNames", std::vector<std::string>{});
+    r.categories = names.value("categories", std::vector<std::string>{});
     r.namespaced = spec.value("scope", "Namespaced") == "Namespaced";
     r.statusSubresource = v.contains("subresources") && v["subresources"].contains("status");
     r.generation = true;

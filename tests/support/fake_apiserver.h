@@ -86,6 +86,8 @@ private:
     bool generation = false;  // spec changes count (custom resources)
     bool requireResourceVersion = false;  // unconditional updates refused (custom resources)
     nlohmann::json schema;                // openAPIV3Schema of a custom resource: its defaults
+    std::string singular;                 // discovery of custom resources
+    std::vector<std::string> shortNames, categories;
     /** "plural.group" or "plural" for the core group, as messages name it. */
     std::string qualified() const { return group.empty() ? plural : plural + "." + group; }
   };
@@ -95,6 +97,8 @@ private:
   };
 
   std::optional<Target> route(const std::string& path) const;
+  /** /version, the health endpoints and API discovery; nullopt for other paths. */
+  std::optional<adoption::HttpResponse> serveInfo(const adoption::HttpRequest& request);
   adoption::HttpResponse create(const Target& t, const adoption::HttpRequest& request, const std::string& query);
   adoption::HttpResponse get(const Target& t, const std::string& query);
   adoption::HttpResponse list(const Target& t, const std::string& query);
