@@ -481,7 +481,10 @@ int runController(Context& ctx, const Invocation& inv) {
                     kube::ElectionOptions{.identity = instance,
                                           .leaseDuration = durationFlag(inv, "lease-duration", std::chrono::seconds(15)),
                                           .renewDeadline = durationFlag(inv, "renew-deadline", std::chrono::seconds(10)),
-                                          .retryPeriod = durationFlag(inv, "retry-period", std::chrono::seconds(2))});
+                                          .retryPeriod = durationFlag(inv, "retry-period", std::chrono::seconds(2)),
+                                          .onError = [&log](const Status& error) {
+                                            log.warn("Leader election failed", {{"error", error.message()}});
+                                          }});
     log.info("Waiting to lead", {{"lease", leaseNamespace + "/" + inv.get("leader-election-id", "rotor-controller")},
                                  {"identity", instance}});
     electing = std::jthread([&](std::stop_token stop) {

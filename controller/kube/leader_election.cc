@@ -68,16 +68,21 @@ bool LeaderElector::isLeader() const {
   return renewedAt_ && clock_.monotonicNow() - *renewedAt_ < options_.renewDeadline;
 }
 
+bool LeaderElector::succeeded(const Status& s) const {
+  if (!s.ok() && s.code() != Code::kConflict && s.code() != Code::kAlreadyExists && options_.onError) options_.onError(s);
+  return s.ok();
+}
+
 bool LeaderElector::tryAcquireOrRenew() {
   const SystemTime now = clock_.now();
   const MonotonicTime monotonicNow = clock_.monotonicNow();
   StatusOr<std::optional<LeaseRecord>> current = store_.get();
-  if (!current.ok()) return isLeader();
+  if (!succeeded(current.status())) return isLeader();
   LeaseRecord wanted{options_.identity, static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
                                                              options_.leaseDuration).count()),
                      now, now, 0, ""};
   if (!*current) {
-    if (!store_.create(wanted).ok()) return isLeader();
+    if (!succeeded(store_.create(wanted))) return isLeader();
     observed_ = wanted;
     observedAt_ = renewedAt_.emplace(monotonicNow);
     return true;
@@ -94,7 +99,7 @@ bool LeaderElector::tryAcquireOrRenew() {
   wanted.acquireTime = mine ? lease.acquireTime : std::optional<SystemTime>(now);
   wanted.leaseTransitions = mine ? lease.leaseTransitions : lease.leaseTransitions + 1;
   wanted.resourceVersion = lease.resourceVersion;
-  if (!store_.update(wanted).ok()) return isLeader();  // a conflict: someone else wrote first
+  if (!succeeded(store_.update(wanted))) return isLeader();  // a conflict: someone else wrote first
   observed_ = wanted;
   observedAt_ = renewedAt_.emplace(monotonicNow);
   return true;

@@ -49,6 +49,9 @@ struct ElectionOptions {
   Duration leaseDuration = std::chrono::seconds(15);
   Duration renewDeadline = std::chrono::seconds(10);
   Duration retryPeriod = std::chrono::seconds(2);
+  /** Told of Lease reads and writes that failed for another reason than a lost race (a missing
+   *  namespace, a refused permission): the candidate keeps trying, an operator should know. */
+  std::function<void(const Status&)> onError;
 };
 
 class LeaderElector {
@@ -77,6 +80,9 @@ private:
   std::optional<LeaseRecord> observed_;  // the record as last read or written
   MonotonicTime observedAt_{};           // when it last changed, by our clock
   std::optional<MonotonicTime> renewedAt_;  // our last successful acquire or renew
+
+  /** Reports `s` unless it is OK or a lost race (kConflict, kAlreadyExists); returns s.ok(). */
+  bool succeeded(const Status& s) const;
 };
 
 }  // namespace rotor::kube

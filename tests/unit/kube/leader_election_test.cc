@@ -150,5 +150,21 @@ TEST(LeaseJsonTest, ReadsAndWritesTheRecordedLeaseExactly) {
   EXPECT_THAT(leaseFromJson(nlohmann::json::parse(R"({"kind":"Pod"})")), rotor::testing::StatusIs(Code::kInvalidArgument));
 }
 
+TEST(LeaderElectionErrorsTest, FailuresAreReportedButLostRacesAreNot) {
+  rotor::testing::FakeClock clock;
+  MemoryLeaseStore store;
+  std::vector<std::string> reported;
+  ElectionOptions withReport{.identity = "a", .onError = [&](const Status& s) { reported.push_back(s.message()); }};
+  LeaderElector a(store, clock, withReport);
+  store.down = true;
+  EXPECT_FALSE(a.tryAcquireOrRenew());
+  EXPECT_EQ(reported, std::vector<std::string>{"connection refused"});
+  store.down = false;
+  LeaderElector b(store, clock, {.identity = "b"});
+  ASSERT_TRUE(b.tryAcquireOrRenew());
+  EXPECT_FALSE(a.tryAcquireOrRenew());  // b holds it: waiting is not an error
+  EXPECT_EQ(reported.size(), 1u);
+}
+
 }  // namespace
 }  // namespace rotor::kube
