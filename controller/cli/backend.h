@@ -19,6 +19,7 @@ struct BackendChoice {
   std::string context;     // --context
   bool inCluster = false;  // --in-cluster
   bool asKubectlPlugin = false;  // invoked as kubectl-rotor: kubectl's configuration by default
+  std::string watchNamespace;    // cluster mode: rotations only from here (RBAC may allow no more)
 };
 
 class Backend {

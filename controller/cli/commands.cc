@@ -101,7 +101,8 @@ StatusOr<std::unique_ptr<Backend>> openStore(Context& ctx, const Invocation& inv
                        .kubeconfig = inv.get("kubeconfig"),
                        .context = inv.get("context"),
                        .inCluster = inv.has("in-cluster"),
-                       .asKubectlPlugin = ctx.asKubectlPlugin};
+                       .asKubectlPlugin = ctx.asKubectlPlugin,
+                       .watchNamespace = inv.get("watch-namespace")};
   const bool clusterNamed = inv.has("kubeconfig") || inv.has("in-cluster");
   if (choice.localDir.empty() && !clusterNamed) {
     if (const char* env = std::getenv("ROTOR_LOCAL_DIR"); env != nullptr && !ctx.asKubectlPlugin) choice.localDir = env;
