@@ -834,6 +834,15 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   if (!meta.contains("name") && meta.contains("generateName")) meta["name"] = meta["generateName"].get<std::string>() + randomSuffix();
   Target t = target;
   t.name = meta.value("name", "");
+  static const std::regex kSubdomain(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
+  if (t.name.size() > 253 || !std::regex_match(t.name, kSubdomain)) {
+    const std::string message =
+        "Invalid value: \"" + t.name + "\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+        "characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+        "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    return invalid(r, t.name,
+                   ordered_json::array({{{"reason", "FieldValueInvalid"}, {"message", message}, {"field", "metadata.name"}}}));
+  }
   if (objects_.contains(key(t))) {
     return failure(409, "AlreadyExists", r.qualified() + " \"" + t.name + "\" already exists",
                    details(r, t.name, r.plural));

@@ -337,6 +337,7 @@ TEST(FakeApiServerTest, AnswersCreateGetListUpdatePatchStatusAndDeleteAsRecorded
   replay.run("71-cr-delete-with-finalizer.http", false, 1);
   replay.expectEvents(finalized, std::chrono::seconds(2));
   replay.run("78-cr-create-namespace-not-found.http");
+  replay.run("79-cr-create-invalid-name.http");
   replay.run("81-cr-create-namespace-mismatch.http");
   replay.run("80-unknown-resource-404.http");
   // The namespaces go Terminating and, with their finalizer removed, away (83).
