@@ -12,20 +12,18 @@
 #include "controller/kube/event_writer.h"
 #include "controller/kube/kube_store.h"
 #include "controller/kube/reflector.h"
+#include "tests/support/kube_objects.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_cluster.h"
 
 namespace rotor::kube {
 namespace {
 
+using rotor::testing::configMapObject;
 using rotor::testing::StatusIs;
 using rotor::testing::TestCluster;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-json configMap(const std::string& name) {
-  return {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}, {"data", {{"k", "v"}}}};
-}
 
 json rotationObject(const std::string& name, int threshold = 100) {
   return {{"apiVersion", "rotor.dev/v1alpha1"},
@@ -47,14 +45,14 @@ protected:
 };
 
 TEST_F(KubeContractTest, OptimisticConcurrencyOnEveryWrite) {
-  auto created = client().create(kConfigMaps, ns(), configMap("cm"));
+  auto created = client().create(kConfigMaps, ns(), configMapObject("cm"));
   ASSERT_OK(created);
   json first = *created, second = *created;
   first["data"]["k"] = "first";
   ASSERT_OK(client().update(kConfigMaps, ns(), first));
   second["data"]["k"] = "second";
   EXPECT_THAT(client().update(kConfigMaps, ns(), second), StatusIs(Code::kConflict));
-  EXPECT_THAT(client().create(kConfigMaps, ns(), configMap("cm")), StatusIs(Code::kAlreadyExists));
+  EXPECT_THAT(client().create(kConfigMaps, ns(), configMapObject("cm")), StatusIs(Code::kAlreadyExists));
   EXPECT_THAT(client().remove(kConfigMaps, ns(), "cm", {.uid = "00000000-0000-4000-8000-000000000000"}),
               StatusIs(Code::kConflict));
   EXPECT_OK(client().remove(kConfigMaps, ns(), "cm", {.uid = (*created)["metadata"]["uid"]}));
@@ -104,7 +102,7 @@ TEST_F(KubeContractTest, TheSchemaRefusesInvalidRotationsWithFieldPaths) {
 }
 
 TEST_F(KubeContractTest, ListsComeInPagesThatAddUp) {
-  for (int i = 0; i < 7; ++i) ASSERT_OK(client().create(kConfigMaps, ns(), configMap("cm-" + std::to_string(i))));
+  for (int i = 0; i < 7; ++i) ASSERT_OK(client().create(kConfigMaps, ns(), configMapObject("cm-" + std::to_string(i))));
   auto all = client().list(kConfigMaps, ns(), {.pageSize = 2});
   ASSERT_OK(all);
   std::vector<std::string> names;
@@ -129,7 +127,7 @@ TEST_F(KubeContractTest, WatchesDeliverChangesInOrderFromAListsVersion) {
                                    },
                                    stop));
   });
-  auto created = client().create(kConfigMaps, ns(), configMap("watched"));
+  auto created = client().create(kConfigMaps, ns(), configMapObject("watched"));
   ASSERT_OK(created);
   (*created)["data"]["k"] = "w";
   ASSERT_OK(client().update(kConfigMaps, ns(), *created));
@@ -148,7 +146,7 @@ TEST_F(KubeContractTest, WatchesDeliverChangesInOrderFromAListsVersion) {
 
 TEST_F(KubeContractTest, AWatchFromAnExpiredVersionIsGone) {
   if (cluster_.fake()) {
-    ASSERT_OK(client().create(kConfigMaps, ns(), configMap("moves-the-window")));
+    ASSERT_OK(client().create(kConfigMaps, ns(), configMapObject("moves-the-window")));
     cluster_.fake()->expireWatchCache();
   }
   // Version 1 is older than any API server's watch window.

@@ -8,6 +8,7 @@
 
 #include "controller/cli/commands.h"
 #include "controller/kube/client.h"
+#include "tests/support/cli_runner.h"
 #include "tests/support/fake_cluster.h"
 
 namespace rotor::cli {
@@ -15,21 +16,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Result invoke(const std::string& program, std::vector<std::string> args, const std::string& stdinText = "") {
-  args.insert(args.begin(), program);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::istringstream in(stdinText);
-  std::ostringstream out, err;
-  const int code = run(static_cast<int>(argv.size()), argv.data(), in, out, err);
-  return {code, out.str(), err.str()};
-}
+using Result = rotor::testing::CliResult;
+using rotor::testing::runCli;
 
 std::string example() {
   std::ifstream in(rotor::testing::sourceDir() / "examples/kubernetes/edge-proxy.yaml");
@@ -46,7 +34,7 @@ protected:
   }
   Result rotor(std::vector<std::string> args, const std::string& stdinText = "") {
     args.insert(args.begin(), {"--kubeconfig", kubeconfig_});
-    return invoke("rotor", std::move(args), stdinText);
+    return runCli("rotor", std::move(args), stdinText);
   }
   nlohmann::json get(const kube::ResourceType& type, const std::string& name) {
     adoption::HttpRequest request{.method = "GET", .target = type.path("edge", name),
@@ -105,7 +93,7 @@ TEST_F(ClusterCliTest, AsAKubectlPluginItUsesKubectlsConfiguration) {
   setenv("KUBECONFIG", kubeconfig_.c_str(), 1);
   setenv("ROTOR_LOCAL_DIR", "/nonexistent", 1);  // the plugin ignores local mode's default
   ASSERT_EQ(rotor({"apply", "-f", "-"}, example()).code, 0);
-  auto listed = invoke("/usr/local/bin/kubectl-rotor", {"get", "-n", "edge"});
+  auto listed = runCli("/usr/local/bin/kubectl-rotor", {"get", "-n", "edge"});
   unsetenv("KUBECONFIG");
   unsetenv("ROTOR_LOCAL_DIR");
   ASSERT_EQ(listed.code, 0) << listed.err;
@@ -114,7 +102,7 @@ TEST_F(ClusterCliTest, AsAKubectlPluginItUsesKubectlsConfiguration) {
 
 TEST_F(ClusterCliTest, ACredentialTheClusterRefusesIsAClearError) {
   const std::string badConfig = cluster_.writeKubeconfig("not-a-token").string();
-  auto refused = invoke("rotor", {"--kubeconfig", badConfig, "get"});
+  auto refused = runCli("rotor", {"--kubeconfig", badConfig, "get"});
   EXPECT_EQ(refused.code, 1);
   EXPECT_THAT(refused.err, HasSubstr("Unauthorized"));
   EXPECT_THAT(refused.err, ::testing::Not(HasSubstr("not-a-token")));

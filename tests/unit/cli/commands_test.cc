@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/support/cli_runner.h"
 #include "tests/support/temp_dir.h"
 
 namespace rotor::cli {
@@ -13,20 +14,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Result rotor(std::vector<std::string> args, const std::string& stdinText = "") {
-  args.insert(args.begin(), "rotor");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::istringstream in(stdinText);
-  std::ostringstream out, err;
-  int code = run(static_cast<int>(argv.size()), argv.data(), in, out, err);
-  return {code, out.str(), err.str()};
+rotor::testing::CliResult rotor(std::vector<std::string> args, const std::string& stdinText = "") {
+  return rotor::testing::runCli("rotor", std::move(args), stdinText);
 }
 
 std::string example() {

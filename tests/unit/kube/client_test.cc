@@ -8,24 +8,20 @@
 #include <thread>
 
 #include "tests/support/fake_cluster.h"
+#include "tests/support/kube_objects.h"
 #include "tests/support/pki_fixtures.h"
 #include "tests/support/status_matchers.h"
 
 namespace rotor::kube {
 namespace {
 
+using rotor::testing::configMapObject;
 using rotor::testing::FakeCluster;
 using rotor::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr char kNs[] = "rotor-test";
-
-json configMap(const std::string& name, std::map<std::string, std::string> labels = {}) {
-  json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}, {"data", {{"k", "v"}}}};
-  if (!labels.empty()) cm["metadata"]["labels"] = labels;
-  return cm;
-}
 
 /** Runs a hook after each request: lets a test change the server between a client's pages. */
 class HookedTransport final : public Transport {
@@ -61,10 +57,10 @@ protected:
 
 TEST_F(ClientTest, CreateGetUpdateAndStaleUpdate) {
   Client c = client();
-  auto created = c.create(kConfigMaps, kNs, configMap("bundle"));
+  auto created = c.create(kConfigMaps, kNs, configMapObject("bundle"));
   ASSERT_OK(created);
   const std::string firstVersion = (*created)["metadata"]["resourceVersion"];
-  EXPECT_THAT(c.create(kConfigMaps, kNs, configMap("bundle")), StatusIs(Code::kAlreadyExists));
+  EXPECT_THAT(c.create(kConfigMaps, kNs, configMapObject("bundle")), StatusIs(Code::kAlreadyExists));
 
   json changed = *created;
   changed["data"]["k"] = "w";
@@ -113,7 +109,7 @@ TEST_F(ClientTest, InvalidObjectsAreRefusedWithTheirCauses) {
 
 TEST_F(ClientTest, PatchesOfEveryKind) {
   Client c = client();
-  ASSERT_OK(c.create(kConfigMaps, kNs, configMap("bundle")));
+  ASSERT_OK(c.create(kConfigMaps, kNs, configMapObject("bundle")));
   auto merged = c.patch(kConfigMaps, kNs, "bundle", PatchType::kMerge, {{"data", {{"extra", "1"}}}});
   ASSERT_OK(merged);
   EXPECT_EQ((*merged)["data"]["extra"], "1");
@@ -128,7 +124,7 @@ TEST_F(ClientTest, PatchesOfEveryKind) {
 
 TEST_F(ClientTest, DeleteWithPreconditions) {
   Client c = client();
-  auto created = c.create(kConfigMaps, kNs, configMap("bundle"));
+  auto created = c.create(kConfigMaps, kNs, configMapObject("bundle"));
   ASSERT_OK(created);
   const std::string uid = (*created)["metadata"]["uid"];
   EXPECT_THAT(c.remove(kConfigMaps, kNs, "bundle", {.uid = "00000000-0000-4000-8000-000000000000"}),
@@ -142,7 +138,7 @@ TEST_F(ClientTest, DeleteWithPreconditions) {
 TEST_F(ClientTest, ListReadsEveryPageWithSelectors) {
   Client c = client();
   for (int i = 0; i < 7; ++i) {
-    ASSERT_OK(c.create(kConfigMaps, kNs, configMap("cm-" + std::to_string(i), {{"tier", i % 2 ? "odd" : "even"}})));
+    ASSERT_OK(c.create(kConfigMaps, kNs, configMapObject("cm-" + std::to_string(i), {{"tier", i % 2 ? "odd" : "even"}})));
   }
   auto all = c.list(kConfigMaps, kNs, {.pageSize = 2});
   ASSERT_OK(all);
@@ -159,13 +155,13 @@ TEST_F(ClientTest, ListReadsEveryPageWithSelectors) {
 }
 
 TEST_F(ClientTest, ListStartsOverWhenItsContinueTokenExpires) {
-  for (int i = 0; i < 5; ++i) ASSERT_OK(client().create(kConfigMaps, kNs, configMap("cm-" + std::to_string(i))));
+  for (int i = 0; i < 5; ++i) ASSERT_OK(client().create(kConfigMaps, kNs, configMapObject("cm-" + std::to_string(i))));
   HookedTransport hooked(*transport_);
   int pages = 0;
   hooked.afterSend = [&] {
     if (++pages == 1) {
       // Another write, then compaction: the first page's snapshot is gone before page 2.
-      ASSERT_OK(client().create(kConfigMaps, kNs, configMap("cm-late")));
+      ASSERT_OK(client().create(kConfigMaps, kNs, configMapObject("cm-late")));
       cluster_.api().compact();
     }
   };
@@ -180,7 +176,7 @@ TEST_F(ClientTest, ThrottledRequestsAreRetriedAfterTheTimeAskedFor) {
   std::vector<std::chrono::seconds> waits;
   Client c = client({.sleep = [&](std::chrono::seconds d) { waits.push_back(d); }});
   cluster_.api().throttleNextRequests(2);
-  EXPECT_OK(c.create(kConfigMaps, kNs, configMap("bundle")));
+  EXPECT_OK(c.create(kConfigMaps, kNs, configMapObject("bundle")));
   EXPECT_THAT(waits, ElementsAre(std::chrono::seconds(1), std::chrono::seconds(1)));
 
   cluster_.api().throttleNextRequests(5);
@@ -194,7 +190,7 @@ TEST_F(ClientTest, CredentialsTheServerRefuses) {
   ASSERT_OK(limitedTransport);
   Client limited(**limitedTransport);
   EXPECT_THAT(limited.get(kConfigMaps, kNs, "bundle"), StatusIs(Code::kNotFound));  // allowed, absent
-  EXPECT_THAT(limited.create(kConfigMaps, kNs, configMap("bundle")),
+  EXPECT_THAT(limited.create(kConfigMaps, kNs, configMapObject("bundle")),
               StatusIs(Code::kPermissionDenied,
                        HasSubstr("User \"limited-user\" cannot create resource \"configmaps\" in API group \"\" in "
                                  "the namespace \"rotor-test\"")));
@@ -264,11 +260,11 @@ TEST_F(ClientTest, WatchDeliversChangesInOrderAndEndsAtTheTimeout) {
   ASSERT_OK(start);
   WatchRun run(c, kConfigMaps, kNs,
                {.resourceVersion = start->resourceVersion, .timeoutSeconds = 2, .allowBookmarks = false});
-  auto created = c.create(kConfigMaps, kNs, configMap("bundle"));
+  auto created = c.create(kConfigMaps, kNs, configMapObject("bundle"));
   ASSERT_OK(created);
   (*created)["data"]["k"] = "w";
   ASSERT_OK(c.update(kConfigMaps, kNs, *created));
-  EXPECT_THAT(c.create(kConfigMaps, "elsewhere", configMap("other")), StatusIs(Code::kNotFound));
+  EXPECT_THAT(c.create(kConfigMaps, "elsewhere", configMapObject("other")), StatusIs(Code::kNotFound));
   ASSERT_OK(c.remove(kConfigMaps, kNs, "bundle"));
   ASSERT_TRUE(run.waitFor(3));
   EXPECT_OK(run.result());  // the server's timeout ends the stream without an error
@@ -282,7 +278,7 @@ TEST_F(ClientTest, WatchCarriesBookmarksAndLongBodiesCutAcrossChunks) {
   ASSERT_OK(start);
   // Several events buffered before the watch starts go out as 2 KiB chunks that cut events apart.
   for (int i = 0; i < 6; ++i) {
-    json big = configMap("big-" + std::to_string(i));
+    json big = configMapObject("big-" + std::to_string(i));
     big["data"]["blob"] = std::string(1500, 'a' + i);
     ASSERT_OK(c.create(kConfigMaps, kNs, big));
   }
@@ -300,7 +296,7 @@ TEST_F(ClientTest, WatchFromBeforeTheCacheWindowIsGone) {
   Client c = client();
   auto start = c.list(kConfigMaps, kNs);
   ASSERT_OK(start);
-  ASSERT_OK(c.create(kConfigMaps, kNs, configMap("bundle")));
+  ASSERT_OK(c.create(kConfigMaps, kNs, configMapObject("bundle")));
   cluster_.api().expireWatchCache();
   WatchRun run(c, kConfigMaps, kNs, {.resourceVersion = start->resourceVersion, .timeoutSeconds = 5});
   EXPECT_THAT(run.result(), StatusIs(Code::kGone, HasSubstr("too old resource version")));

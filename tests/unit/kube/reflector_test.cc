@@ -7,20 +7,18 @@
 #include <thread>
 
 #include "tests/support/fake_cluster.h"
+#include "tests/support/kube_objects.h"
 #include "tests/support/status_matchers.h"
 
 namespace rotor::kube {
 namespace {
 
+using rotor::testing::configMapObject;
 using rotor::testing::FakeCluster;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 
 constexpr char kNs[] = "rotor-test";
-
-json configMap(const std::string& name) {
-  return {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}, {"data", {{"k", "v"}}}};
-}
 
 class ReflectorTest : public ::testing::Test {
 protected:
@@ -74,10 +72,10 @@ protected:
 };
 
 TEST_F(ReflectorTest, ListsThenWatches) {
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("before")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("before")));
   start();
   ASSERT_TRUE(eventually([&] { return reflector_->synced(); }));
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("after")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("after")));
   ASSERT_OK(client_->remove(kConfigMaps, kNs, "before"));
   ASSERT_TRUE(eventually([&] { return seen().size() == 3; }));
   EXPECT_THAT(seen(), ElementsAre("ADDED before", "ADDED after", "DELETED before"));
@@ -88,16 +86,16 @@ TEST_F(ReflectorTest, WatchesAgainWhereTheServerEndedTheLastWatch) {
   start(std::chrono::seconds(1));
   ASSERT_TRUE(eventually([&] { return reflector_->synced(); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the first watch's timeout
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("later")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("later")));
   ASSERT_TRUE(eventually([&] { return seen().size() == 1; }));
   EXPECT_THAT(seen(), ElementsAre("ADDED later"));
   EXPECT_EQ(reflector_->lists(), 1u);  // a watch that timed out resumes without a list
 }
 
 TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("kept")));
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("removed")));
-  auto changed = client_->create(kConfigMaps, kNs, configMap("changed"));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("kept")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("removed")));
+  auto changed = client_->create(kConfigMaps, kNs, configMapObject("changed"));
   ASSERT_OK(changed);
   start();
   ASSERT_TRUE(eventually([&] { return seen().size() == 3; }));
@@ -107,7 +105,7 @@ TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
   ASSERT_OK(client_->remove(kConfigMaps, kNs, "removed"));
   (*changed)["data"]["k"] = "w";
   ASSERT_OK(client_->update(kConfigMaps, kNs, *changed));
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("new")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("new")));
   ASSERT_TRUE(eventually([&] { return reflector_->lists() >= 2 && seen().size() >= 6; }));
   const std::vector<std::string> all = seen();
   EXPECT_THAT(std::vector<std::string>(all.begin() + 3, all.end()),
@@ -116,7 +114,7 @@ TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
 }
 
 TEST_F(ReflectorTest, BacksOffAndRecoversFromErrors) {
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMap("x")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("x")));
   client_ = std::make_unique<Client>(*transport_, ClientOptions{.throttledRetries = 0});
   cluster_.api().throttleNextRequests(3);  // the first three lists
   start();
