@@ -217,21 +217,6 @@ int runDelete(Context& ctx, const Invocation& inv) {
   return 0;
 }
 
-/** Events as lines on the command's output: what `rotor controller` shows an operator. */
-class PrintingEventRecorder final : public reconcilers::EventRecorder {
-public:
-  explicit PrintingEventRecorder(std::ostream& out) : out_(out) {}
-  void record(const api::CertificateRotation& r, reconcilers::EventType type, const std::string& reason,
-              const std::string& message) override {
-    out_ << formatRfc3339(std::chrono::system_clock::now()) << " " << r.key().toString() << " "
-         << (type == reconcilers::EventType::kWarning ? "Warning" : "Normal") << " " << reason << " ["
-         << api::phaseName(r.status.phase) << "] " << message << std::endl;
-  }
-
-private:
-  std::ostream& out_;
-};
-
 /** Events as structured log lines (Kubernetes mode records them as Event objects too). */
 class LoggingEventRecorder final : public reconcilers::EventRecorder {
 public:
