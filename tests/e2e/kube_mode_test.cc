@@ -78,8 +78,6 @@ protected:
     grantDocumentedControllerRules(cluster_.api(), "system:serviceaccount:rotor:rotor-controller");
     controllerKubeconfig_ = cluster_.writeKubeconfig("controller-token").string();
     kubeconfig_ = cluster_.writeKubeconfig().string();
-    transport_ = std::move(kube::makeHttpsTransport(cluster_.config())).value();
-    client_ = std::make_unique<kube::Client>(*transport_);
     ASSERT_OK(client_->create(kube::kDeployments, kNs,
                               {{"apiVersion", "apps/v1"},
                                {"kind", "Deployment"},
@@ -132,8 +130,7 @@ protected:
   FakeCluster cluster_;
   TempDir dir_;
   std::string kubeconfig_, controllerKubeconfig_;
-  std::unique_ptr<kube::Transport> transport_;
-  std::unique_ptr<kube::Client> client_;
+  kube::Client* client_ = &cluster_.client();
 };
 
 TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsThenRollback) {

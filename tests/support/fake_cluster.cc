@@ -28,6 +28,8 @@ FakeCluster::FakeCluster() {
       options, [this](const adoption::HttpRequest& request) { return api_.handle(request); }, log_);
   if (!started.ok()) throw std::runtime_error("fake API server: " + started.status().message());
   server_ = std::move(started).value();
+  transport_ = std::move(kube::makeHttpsTransport(config())).value();
+  client_ = std::make_unique<kube::Client>(*transport_);
   createNamespace("default");  // as every cluster has
 }
 
@@ -52,29 +54,23 @@ std::filesystem::path FakeCluster::writeKubeconfig(const std::string& token) con
   return dir_.write("kubeconfig-" + std::to_string(std::hash<std::string>{}(token)), text);
 }
 
-void FakeCluster::adminRequest(const std::string& method, const std::string& target, const std::string& body) {
-  adoption::HttpRequest request;
-  request.method = method;
-  request.target = target;
-  request.authorization = std::string("Bearer ") + kAdminToken;
-  request.contentType = "application/json";
-  request.userAgent = "fake-cluster-setup";
-  request.body = body;
-  const adoption::HttpResponse response = api_.handle(request);
-  ASSERT_LT(response.status, 300) << method << " " << target << ": " << response.body;
-}
-
-void FakeCluster::createNamespace(const std::string& ns) {
-  adminRequest("POST", "/api/v1/namespaces",
-               nlohmann::json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}.dump());
-}
-
-void FakeCluster::installRotor(const std::string& ns) {
+nlohmann::json shippedRotationCrd() {
   std::ifstream in(sourceDir() / "crds" / "certificaterotations.rotor.dev.yaml");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto documents = api::yamlToJsonDocuments(text);
-  ASSERT_TRUE(documents.ok() && documents->size() == 1) << "crds/certificaterotations.rotor.dev.yaml";
-  adminRequest("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", documents->front().dump());
+  if (!documents.ok() || documents->size() != 1) throw std::runtime_error("crds/certificaterotations.rotor.dev.yaml");
+  return documents->front();
+}
+
+void FakeCluster::createNamespace(const std::string& ns) {
+  auto created = client_->create(kube::kNamespaces, "",
+                                 {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
+  ASSERT_TRUE(created.ok()) << "namespace " << ns << ": " << created.status().message();
+}
+
+void FakeCluster::installRotor(const std::string& ns) {
+  auto created = client_->create(kCustomResourceDefinitions, "", shippedRotationCrd());
+  ASSERT_TRUE(created.ok()) << "rotor's CRD: " << created.status().message();
   if (ns != "default") createNamespace(ns);
 }
 

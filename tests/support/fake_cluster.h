@@ -10,11 +10,18 @@
 #include <string>
 
 #include "controller/adoption/server.h"
+#include "controller/kube/client.h"
 #include "controller/kube/kubeconfig.h"
 #include "tests/support/fake_apiserver.h"
 #include "tests/support/temp_dir.h"
 
 namespace rotor::testing {
+
+/** apiextensions.k8s.io/v1 CustomResourceDefinitions, which only tests create. */
+inline constexpr kube::ResourceType kCustomResourceDefinitions{"apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                                                               "CustomResourceDefinition", false};
+/** rotor's CRD as shipped in crds/, as an object to create. */
+nlohmann::json shippedRotationCrd();
 
 class FakeCluster {
 public:
@@ -28,6 +35,9 @@ public:
   uint16_t port() const { return server_->port(); }
   /** How a client reaches it with `token` (the admin's by default). */
   kube::ClusterConfig config(const std::string& token = kAdminToken) const;
+  /** The admin's transport and client over HTTPS, for tests to arrange and inspect the cluster. */
+  kube::Transport& transport() { return *transport_; }
+  kube::Client& client() { return *client_; }
   /** A kubeconfig file naming this cluster and `token`, as kubectl writes one. */
   std::filesystem::path writeKubeconfig(const std::string& token = kAdminToken) const;
 
@@ -36,9 +46,6 @@ public:
   void createNamespace(const std::string& ns);
 
 private:
-  /** An in-process request as the admin; fails the test unless it succeeds. */
-  void adminRequest(const std::string& method, const std::string& target, const std::string& body);
-
   RealClock clock_;
   TempDir dir_;
   std::string caPem_;
@@ -46,6 +53,8 @@ private:
   Logger log_{logText_, clock_, LogLevel::kWarn};
   FakeApiServer api_{clock_};
   std::unique_ptr<adoption::HttpServer> server_;  // after api_: stops before it goes
+  std::unique_ptr<kube::Transport> transport_;
+  std::unique_ptr<kube::Client> client_;
 };
 
 }  // namespace rotor::testing

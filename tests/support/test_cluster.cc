@@ -2,11 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <random>
 #include <thread>
 
-#include "controller/api/yaml_codec.h"
 
 namespace rotor::testing {
 namespace {
@@ -21,13 +19,7 @@ std::string uniqueNamespace() {
 
 /** Registers rotor's CRD as shipped unless the server has it, and waits until it serves it. */
 void ensureCrd(kube::Client& client, const std::string& ns) {
-  static const kube::ResourceType kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions",
-                                        "CustomResourceDefinition", false};
-  std::ifstream in(sourceDir() / "crds" / "certificaterotations.rotor.dev.yaml");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto documents = api::yamlToJsonDocuments(text);
-  ASSERT_TRUE(documents.ok() && documents->size() == 1);
-  auto created = client.create(kCrds, "", documents->front());
+  auto created = client.create(kCustomResourceDefinitions, "", shippedRotationCrd());
   ASSERT_TRUE(created.ok() || created.status().code() == Code::kAlreadyExists) << created.status();
   for (int i = 0; i < 100; ++i) {
     if (client.list(kube::kRotations, ns).ok()) return;

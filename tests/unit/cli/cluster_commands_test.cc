@@ -37,9 +37,7 @@ protected:
     return runCli("rotor", std::move(args), stdinText);
   }
   nlohmann::json get(const kube::ResourceType& type, const std::string& name) {
-    adoption::HttpRequest request{.method = "GET", .target = type.path("edge", name),
-                                  .authorization = std::string("Bearer ") + rotor::testing::FakeCluster::kAdminToken};
-    return nlohmann::json::parse(cluster_.api().handle(request).body);
+    return cluster_.client().get(type, "edge", name).value();
   }
 
   rotor::testing::FakeCluster cluster_;

@@ -46,13 +46,11 @@ class ClientTest : public ::testing::Test {
 protected:
   void SetUp() override {
     cluster_.installRotor(kNs);
-    transport_ = std::move(makeHttpsTransport(cluster_.config())).value();
   }
 
-  Client client(ClientOptions options = {}) { return Client(*transport_, std::move(options)); }
+  Client client(ClientOptions options = {}) { return Client(cluster_.transport(), std::move(options)); }
 
   FakeCluster cluster_;
-  std::unique_ptr<Transport> transport_;
 };
 
 TEST_F(ClientTest, CreateGetUpdateAndStaleUpdate) {
@@ -156,7 +154,7 @@ TEST_F(ClientTest, ListReadsEveryPageWithSelectors) {
 
 TEST_F(ClientTest, ListStartsOverWhenItsContinueTokenExpires) {
   for (int i = 0; i < 5; ++i) ASSERT_OK(client().create(kConfigMaps, kNs, configMapObject("cm-" + std::to_string(i))));
-  HookedTransport hooked(*transport_);
+  HookedTransport hooked(cluster_.transport());
   int pages = 0;
   hooked.afterSend = [&] {
     if (++pages == 1) {

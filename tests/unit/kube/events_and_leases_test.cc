@@ -20,13 +20,10 @@ class KubeObjectsTest : public ::testing::Test {
 protected:
   void SetUp() override {
     cluster_.installRotor(kNs);
-    transport_ = std::move(makeHttpsTransport(cluster_.config())).value();
-    client_ = std::make_unique<Client>(*transport_);
   }
   FakeClock clock_;
   FakeCluster cluster_;
-  std::unique_ptr<Transport> transport_;
-  std::unique_ptr<Client> client_;
+  Client* client_ = &cluster_.client();
 };
 
 TEST(MicroTimeTest, AlwaysSixFractionalDigits) {

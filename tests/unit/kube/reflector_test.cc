@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 #include "tests/support/fake_cluster.h"
@@ -24,8 +25,6 @@ class ReflectorTest : public ::testing::Test {
 protected:
   void SetUp() override {
     cluster_.installRotor(kNs);
-    transport_ = std::move(makeHttpsTransport(cluster_.config())).value();
-    client_ = std::make_unique<Client>(*transport_);
   }
 
   void start(std::chrono::seconds watchTimeout = std::chrono::seconds(30)) {
@@ -62,8 +61,8 @@ protected:
   }
 
   FakeCluster cluster_;
-  std::unique_ptr<Transport> transport_;
-  std::unique_ptr<Client> client_;
+  Client* client_ = &cluster_.client();
+  std::optional<Client> unretried_;  // a client that gives throttled requests up at once
   std::unique_ptr<Reflector> reflector_;
   std::mutex mu_;
   std::vector<std::string> seen_;
@@ -115,7 +114,7 @@ TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
 
 TEST_F(ReflectorTest, BacksOffAndRecoversFromErrors) {
   ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("x")));
-  client_ = std::make_unique<Client>(*transport_, ClientOptions{.throttledRetries = 0});
+  client_ = &unretried_.emplace(cluster_.transport(), ClientOptions{.throttledRetries = 0});
   cluster_.api().throttleNextRequests(3);  // the first three lists
   start();
   ASSERT_TRUE(eventually([&] { return reflector_->synced(); }));
