@@ -115,3 +115,5 @@ printf '%-44s %10s/s  nginx %10s/s  ratio %sx (target >= 0.8)\n' \
   "check-ins over HTTPS keep-alive (PUT)" "$checkins" "$static" "$(ratio "$checkins" "$static")"
 printf '%-44s %10s/s  nginx %10s/s  ratio %sx (target >= 1.0)\n' \
   "bundle GET answered 304" "$not_modified" "$nginx_not_modified" "$(ratio "$not_modified" "$nginx_not_modified")"
+echo "ROW | Adoption API: check-ins over HTTPS keep-alive (wrk PUT, $connections connections) | ${checkins}/s | nginx serving a static file of the answer's size: ${static}/s | $(ratio "$checkins" "$static")x | >= 0.8x |"
+echo "ROW | Adoption API: bundle GET answered 304 | ${not_modified}/s | nginx answering 304 for a file of the bundle's size: ${nginx_not_modified}/s | $(ratio "$not_modified" "$nginx_not_modified")x | >= 1.0x |"

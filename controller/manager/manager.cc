@@ -6,9 +6,9 @@
 namespace rotor::manager {
 
 Status Manager::resync() {
-  ASSIGN_OR_RETURN(std::vector<api::CertificateRotation> rotations, ctx_.store.listRotations());
-  for (const api::CertificateRotation& r : rotations) {
-    queue_.add(r.key());
+  ASSIGN_OR_RETURN(std::vector<api::ObjectKey> keys, ctx_.store.listRotationKeys());
+  for (const api::ObjectKey& key : keys) {
+    queue_.add(key);
   }
   synced_.store(true);
   return okStatus();

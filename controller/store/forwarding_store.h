@@ -13,6 +13,7 @@ public:
   explicit ForwardingStore(Store& inner) : inner_(inner) {}
 
   StatusOr<std::vector<CertificateRotation>> listRotations() override { return inner_.listRotations(); }
+  StatusOr<std::vector<ObjectKey>> listRotationKeys() override { return inner_.listRotationKeys(); }
   StatusOr<CertificateRotation> getRotation(const ObjectKey& key) override { return inner_.getRotation(key); }
   StatusOr<CertificateRotation> applyRotation(const CertificateRotation& desired) override {
     return inner_.applyRotation(desired);

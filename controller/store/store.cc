@@ -13,6 +13,14 @@ const api::ServerSpec* findServer(const CertificateRotation& r, std::string_view
   return nullptr;
 }
 
+StatusOr<std::vector<ObjectKey>> Store::listRotationKeys() {
+  ASSIGN_OR_RETURN(std::vector<CertificateRotation> rotations, listRotations());
+  std::vector<ObjectKey> keys;
+  keys.reserve(rotations.size());
+  for (const CertificateRotation& r : rotations) keys.push_back(r.key());
+  return keys;
+}
+
 bool mergeApplied(CertificateRotation& stored, const CertificateRotation& desired) {
   for (const auto& [k, v] : desired.metadata.labels) {
     stored.metadata.labels[k] = v;

@@ -91,6 +91,9 @@ public:
   // ---- rotations ----
   /** All rotations, ordered by namespace then name. */
   virtual StatusOr<std::vector<CertificateRotation>> listRotations() = 0;
+  /** The keys of all rotations, in the same order; a resync needs no more. By default from
+   *  listRotations(); a Store that can list names without reading the objects overrides it. */
+  virtual StatusOr<std::vector<ObjectKey>> listRotationKeys();
   /** kNotFound when absent. */
   virtual StatusOr<CertificateRotation> getRotation(const ObjectKey& key) = 0;
   /**

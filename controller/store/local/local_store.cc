@@ -172,6 +172,17 @@ StatusOr<std::string> LocalStore::nextResourceVersion() {
 StatusOr<std::optional<CertificateRotation>> LocalStore::loadRotation(const ObjectKey& key) {
   RETURN_IF_ERROR(checkKey(key));
   const fs::path path = objectPath("rotations", key, ".json");
+  // Stat before reading: a file replaced in between is cached under its old identity, so the next
+  // load reads it again; the other order could keep old content under the new identity.
+  struct stat identity {};
+  const bool exists = ::stat(path.c_str(), &identity) == 0;
+  {
+    std::lock_guard<std::mutex> lock(cacheMu_);
+    if (auto it = decoded_.find(key); it != decoded_.end()) {
+      if (exists && it->second.sameFile(identity)) return std::optional<CertificateRotation>(it->second.rotation);
+      decoded_.erase(it);
+    }
+  }
   ASSIGN_OR_RETURN(std::optional<json> j, readJsonFile(path));
   if (!j) {
     return std::optional<CertificateRotation>();
@@ -180,6 +191,10 @@ StatusOr<std::optional<CertificateRotation>> LocalStore::loadRotation(const Obje
   if (!r.ok()) {
     return failedPrecondition("state file " + path.string() + " is damaged: " + r.status().message());
   }
+  if (exists) {
+    std::lock_guard<std::mutex> lock(cacheMu_);
+    decoded_.insert_or_assign(key, DecodedRotation{identity.st_ino, identity.st_size, identity.st_mtim, *r});
+  }
   return std::optional<CertificateRotation>(std::move(r).value());
 }
 
@@ -187,14 +202,13 @@ Status LocalStore::storeRotation(const CertificateRotation& r) {
   return writeJsonFile(objectPath("rotations", r.key(), ".json"), api::encodeRotation(r), kPrivateFileMode);
 }
 
-StatusOr<std::vector<CertificateRotation>> LocalStore::listRotations() {
-  std::vector<CertificateRotation> out;
+StatusOr<std::vector<ObjectKey>> LocalStore::listRotationKeys() {
+  std::vector<ObjectKey> keys;
   const fs::path dir = stateDirectory() / "rotations";
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    return out;
+    return keys;
   }
-  std::vector<ObjectKey> keys;
   for (const auto& nsEntry : fs::directory_iterator(dir, ec)) {
     for (const auto& entry : fs::directory_iterator(nsEntry.path(), ec)) {
       if (entry.path().extension() == ".json") {
@@ -203,6 +217,12 @@ StatusOr<std::vector<CertificateRotation>> LocalStore::listRotations() {
     }
   }
   std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+StatusOr<std::vector<CertificateRotation>> LocalStore::listRotations() {
+  ASSIGN_OR_RETURN(std::vector<ObjectKey> keys, listRotationKeys());
+  std::vector<CertificateRotation> out;
   for (const ObjectKey& key : keys) {
     ASSIGN_OR_RETURN(std::optional<CertificateRotation> r, loadRotation(key));
     if (r) {

@@ -3,7 +3,11 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+
+#include <sys/stat.h>
 
 #include "controller/common/clock.h"
 #include "controller/store/local/file_lock.h"
@@ -55,6 +59,7 @@ public:
   std::filesystem::path stateDirectory() const { return options_.root / ".rotor"; }
 
   StatusOr<std::vector<CertificateRotation>> listRotations() override;
+  StatusOr<std::vector<ObjectKey>> listRotationKeys() override;
   StatusOr<CertificateRotation> getRotation(const ObjectKey& key) override;
   StatusOr<CertificateRotation> applyRotation(const CertificateRotation& desired) override;
   Status updateRotation(CertificateRotation& rotation) override;
@@ -88,6 +93,20 @@ public:
 private:
   LocalStore(LocalStoreOptions options, const Clock& clock) : options_(std::move(options)), clock_(clock) {}
 
+  /** A rotation as decoded from its file, kept while the file stays the same one: every write
+   *  replaces the file (a new inode), so a resync decodes only what changed since the last. */
+  struct DecodedRotation {
+    ino_t inode;
+    off_t size;
+    timespec modified;
+    CertificateRotation rotation;
+
+    bool sameFile(const struct stat& st) const {
+      return st.st_ino == inode && st.st_size == size && st.st_mtim.tv_sec == modified.tv_sec &&
+             st.st_mtim.tv_nsec == modified.tv_nsec;
+    }
+  };
+
   std::filesystem::path objectPath(std::string_view kind, const ObjectKey& key, std::string_view suffix) const;
   StatusOr<FileLock> lockWrites();
   StatusOr<std::string> nextResourceVersion();
@@ -105,6 +124,8 @@ private:
 
   LocalStoreOptions options_;
   const Clock& clock_;
+  std::mutex cacheMu_;
+  std::map<ObjectKey, DecodedRotation> decoded_;
 };
 
 }  // namespace rotor::store::local

@@ -154,6 +154,20 @@ TEST_F(LocalStoreTest, RejectsNamesThatWouldEscapeTheStateDirectory) {
   EXPECT_THAT(store->getSnapshot(r, "../x"), StatusIs(Code::kInvalidArgument));
 }
 
+TEST_F(LocalStoreTest, RotationsChangedOrRemovedByAnotherProcessAreSeenDespiteTheDecodedCopy) {
+  apply();
+  ASSERT_EQ(store->getRotation({"default", "proxy"})->status.phase, api::Phase::kPending);  // now kept decoded
+  auto other = std::move(LocalStore::open({.root = dir.path()}, clock)).value();  // as the CLI would
+  CertificateRotation r = other->getRotation({"default", "proxy"}).value();
+  r.status.phase = api::Phase::kIssuing;
+  ASSERT_OK(other->updateRotationStatus(r));
+  EXPECT_EQ(store->getRotation({"default", "proxy"})->status.phase, api::Phase::kIssuing);
+  EXPECT_EQ(store->getRotation({"default", "proxy"})->metadata.resourceVersion, r.metadata.resourceVersion);
+  ASSERT_OK(other->deleteRotation({"default", "proxy"}));
+  EXPECT_THAT(store->getRotation({"default", "proxy"}), StatusIs(Code::kNotFound));
+  EXPECT_TRUE(store->listRotationKeys()->empty());
+}
+
 TEST_F(LocalStoreTest, DamagedStateFilesAreReportedNotIgnored) {
   apply();
   dir.write(".rotor/rotations/default/proxy.json", "{broken");
