@@ -342,6 +342,12 @@ std::string instanceName() {
   return std::string(host) + "_" + std::to_string(getpid());
 }
 
+/** In a cluster, a resync takes the rotations' names from the watch's cache instead of listing. */
+std::function<StatusOr<std::vector<api::ObjectKey>>()> resyncKeys(const std::optional<kube::Reflector>& reflector) {
+  if (!reflector) return nullptr;
+  return [&reflector]() -> StatusOr<std::vector<api::ObjectKey>> { return reflector->keys(); };
+}
+
 /** What the leader runs: the adoption API, the manager and its loop. Built when leadership starts. */
 struct Leading {
   std::unique_ptr<adoption::AdoptionEndpoint> endpoint;
@@ -385,6 +391,16 @@ int runController(Context& ctx, const Invocation& inv) {
   const auto wake = [&running](const api::ObjectKey& key) {
     if (manager::Manager* m = running.load()) m->notify(key);
   };
+  // In a cluster, a watch on rotations wakes the manager; ready means it has listed them.
+  std::optional<kube::Reflector> reflector;
+  if (cluster && !inv.has("once")) {
+    reflector.emplace(
+        *b.client(), kube::kRotations, kube::ReflectorOptions{.ns = inv.get("watch-namespace")},
+        [&wake](const std::string&, const nlohmann::json& object) {
+          wake({object["metadata"].value("namespace", ""), object["metadata"].value("name", "")});
+        },
+        [&log](const Status& error) { log.warn("Watch of rotations interrupted", {{"error", error.message()}}); });
+  }
   const auto lead = [&]() -> Status {
     if (*adoptionOptions) {
       (*adoptionOptions)->checkInTook = [&controllerMetrics](std::chrono::nanoseconds took) {
@@ -406,7 +422,7 @@ int runController(Context& ctx, const Invocation& inv) {
     store::Store& reconcileStore = leading.endpoint ? leading.endpoint->store() : b.store();
     leading.manager = std::make_unique<manager::Manager>(
         reconcilers::RotationContext{reconcileStore, ctx.clock, prober, events}, log,
-        manager::ManagerOptions{.observer = &controllerMetrics});
+        manager::ManagerOptions{.observer = &controllerMetrics, .listKeys = resyncKeys(reflector)});
     controllerMetrics.setQueueDepth([m = leading.manager.get()] { return m->queue().depth(); });
     running = leading.manager.get();
     return Status();
@@ -421,18 +437,8 @@ int runController(Context& ctx, const Invocation& inv) {
     return 0;
   }
 
-  // In a cluster, a watch on rotations wakes the manager; ready means it has listed them.
-  std::optional<kube::Reflector> reflector;
-  std::jthread watching;
-  if (cluster) {
-    reflector.emplace(
-        *b.client(), kube::kRotations, kube::ReflectorOptions{.ns = inv.get("watch-namespace")},
-        [&wake](const std::string&, const nlohmann::json& object) {
-          wake({object["metadata"].value("namespace", ""), object["metadata"].value("name", "")});
-        },
-        [&log](const Status& error) { log.warn("Watch of rotations interrupted", {{"error", error.message()}}); });
-  }
 
+  std::jthread watching;
   std::unique_ptr<metrics::MetricsEndpoint> operational;
   if (inv.has("metrics-addr")) {
     adoption::ServerOptions server;

@@ -101,8 +101,18 @@ StatusOr<json> Client::get(const ResourceType& type, std::string_view ns, std::s
 }
 
 StatusOr<ObjectList> Client::list(const ResourceType& type, std::string_view ns, const ListOptions& options) {
-  bool restarted = false;
   ObjectList out;
+  ASSIGN_OR_RETURN(out.resourceVersion,
+                   listEach(type, ns, options, [&out](json& item) { out.items.push_back(std::move(item)); },
+                            [&out] { out.items.clear(); }));
+  return out;
+}
+
+StatusOr<std::string> Client::listEach(const ResourceType& type, std::string_view ns, const ListOptions& options,
+                                       const std::function<void(json& item)>& onItem,
+                                       const std::function<void()>& restarted) {
+  bool startedOver = false;
+  std::string resourceVersion;
   std::string continueToken;
   while (true) {
     const std::string target = Target(type.path(ns))
@@ -113,23 +123,24 @@ StatusOr<ObjectList> Client::list(const ResourceType& type, std::string_view ns,
     auto page = call({"GET", target, "", ""});
     if (!page.ok()) {
       // A continue token outlives compaction only so long: start over, once, from a fresh list.
-      if (page.status().code() == Code::kGone && !continueToken.empty() && !restarted) {
-        restarted = true;
-        out = {};
+      if (page.status().code() == Code::kGone && !continueToken.empty() && !startedOver) {
+        startedOver = true;
+        resourceVersion.clear();
         continueToken.clear();
+        if (restarted) restarted();
         continue;
       }
       return page.status();
     }
     if (auto items = page->find("items"); items != page->end() && items->is_array()) {
-      for (json& item : *items) out.items.push_back(std::move(item));
+      for (json& item : *items) onItem(item);
     }
     // The first page's resourceVersion is the snapshot every later page is read at.
-    if (out.resourceVersion.empty()) {
-      out.resourceVersion = page->value("/metadata/resourceVersion"_json_pointer, std::string());
+    if (resourceVersion.empty()) {
+      resourceVersion = page->value("/metadata/resourceVersion"_json_pointer, std::string());
     }
     continueToken = page->value("/metadata/continue"_json_pointer, std::string());
-    if (continueToken.empty()) return out;
+    if (continueToken.empty()) return resourceVersion;
   }
 }
 

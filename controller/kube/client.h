@@ -92,6 +92,15 @@ public:
   /** The whole collection (all namespaces when `ns` is empty), page by page. A continue token
    *  that expired (410) restarts the list once from the beginning. */
   StatusOr<ObjectList> list(const ResourceType& type, std::string_view ns, const ListOptions& options = {});
+  /**
+   * The same pages handed over item by item, so that no more than a page is held at once (a
+   * controller's relist of thousands of objects). Returns the list's resourceVersion. After an
+   * expired continue token the list starts over once: `restarted` is called, then items come again
+   * from the first.
+   */
+  StatusOr<std::string> listEach(const ResourceType& type, std::string_view ns, const ListOptions& options,
+                                 const std::function<void(json& item)>& onItem,
+                                 const std::function<void()>& restarted = nullptr);
   /** kAlreadyExists when the name is taken. Returns the object as stored. */
   StatusOr<json> create(const ResourceType& type, std::string_view ns, const json& object);
   /** PUT of the whole object; kConflict when its metadata.resourceVersion is stale. */

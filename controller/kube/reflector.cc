@@ -24,6 +24,17 @@ std::string Reflector::resourceVersion() const {
   return resourceVersion_;
 }
 
+std::vector<api::ObjectKey> Reflector::keys() const {
+  std::lock_guard lock(mu_);
+  std::vector<api::ObjectKey> out;
+  out.reserve(known_.size());
+  for (const auto& [key, version] : known_) {
+    const size_t slash = key.find('/');
+    out.push_back({key.substr(0, slash), key.substr(slash + 1)});
+  }
+  return out;
+}
+
 void Reflector::observe(const std::string& type, const json& object) {
   {
     std::lock_guard lock(mu_);
@@ -39,16 +50,14 @@ void Reflector::observe(const std::string& type, const json& object) {
 }
 
 Status Reflector::relist() {
-  auto list = client_.list(type_, options_.ns, {.labelSelector = options_.labelSelector});
-  if (!list.ok()) return list.status();
-  ++lists_;
   std::map<std::string, std::string> before;
   {
     std::lock_guard lock(mu_);
     before.swap(known_);
   }
+  // Item by item: a relist of thousands of objects holds one page at a time.
   std::set<std::string> present;
-  for (json& item : list->items) {
+  auto listed = client_.listEach(type_, options_.ns, {.labelSelector = options_.labelSelector}, [&](json& item) {
     item["apiVersion"] = type_.apiVersion();
     item["kind"] = type_.kind;
     const std::string key = keyOf(item);
@@ -62,7 +71,14 @@ Status Reflector::relist() {
       std::lock_guard lock(mu_);
       known_[key] = it->second;
     }
+  });
+  if (!listed.ok()) {
+    // Keep knowing what the failed list did not get to; what it did see stays as seen.
+    std::lock_guard lock(mu_);
+    known_.insert(before.begin(), before.end());
+    return listed.status();
   }
+  ++lists_;
   // What vanished while no watch was open: its last state is unknown, its name is enough.
   for (const auto& [key, version] : before) {
     if (present.contains(key)) continue;
@@ -73,7 +89,7 @@ Status Reflector::relist() {
     onChange_("DELETED", gone);
   }
   std::lock_guard lock(mu_);
-  resourceVersion_ = list->resourceVersion;
+  resourceVersion_ = *listed;
   synced_ = true;
   return Status();
 }

@@ -15,6 +15,7 @@
 #include <stop_token>
 #include <string>
 
+#include "controller/api/rotation.h"
 #include "controller/kube/client.h"
 
 namespace rotor::kube {
@@ -49,6 +50,8 @@ public:
   uint64_t lists() const { return lists_.load(); }
   /** The resourceVersion the next watch starts from. */
   std::string resourceVersion() const;
+  /** Namespace and name of every object the list and watch know of now, in order. */
+  std::vector<api::ObjectKey> keys() const;
 
 private:
   /** Lists everything and reports the difference to what was known as events. */

@@ -6,7 +6,8 @@
 namespace rotor::manager {
 
 Status Manager::resync() {
-  ASSIGN_OR_RETURN(std::vector<api::ObjectKey> keys, ctx_.store.listRotationKeys());
+  ASSIGN_OR_RETURN(std::vector<api::ObjectKey> keys,
+                   options_.listKeys ? options_.listKeys() : ctx_.store.listRotationKeys());
   for (const api::ObjectKey& key : keys) {
     queue_.add(key);
   }

@@ -4,6 +4,7 @@
 // queue; workers run the Driver on them with controller-runtime's requeue semantics.
 
 #include <atomic>
+#include <functional>
 #include <stop_token>
 
 #include "controller/common/log.h"
@@ -25,6 +26,9 @@ struct ManagerOptions {
   /** Every rotation is reconciled at least this often, whatever notifications say. */
   Duration resyncPeriod = std::chrono::minutes(5);
   ReconcileObserver* observer = nullptr;
+  /** Where a resync finds the rotations; by default the Store's listRotationKeys(). In a cluster,
+   *  the watch's cache of names, so that a resync costs the API server no LIST. */
+  std::function<StatusOr<std::vector<api::ObjectKey>>()> listKeys;
 };
 
 class Manager {

@@ -1,6 +1,5 @@
 #include "tests/support/fake_cluster.h"
 
-#include <gtest/gtest.h>
 
 #include <fstream>
 
@@ -65,12 +64,12 @@ nlohmann::json shippedRotationCrd() {
 void FakeCluster::createNamespace(const std::string& ns) {
   auto created = client_->create(kube::kNamespaces, "",
                                  {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
-  ASSERT_TRUE(created.ok()) << "namespace " << ns << ": " << created.status().message();
+  if (!created.ok()) throw std::runtime_error("namespace " + ns + ": " + created.status().message());
 }
 
 void FakeCluster::installRotor(const std::string& ns) {
   auto created = client_->create(kCustomResourceDefinitions, "", shippedRotationCrd());
-  ASSERT_TRUE(created.ok()) << "rotor's CRD: " << created.status().message();
+  if (!created.ok()) throw std::runtime_error("rotor's CRD: " + created.status().message());
   if (ns != "default") createNamespace(ns);
 }
 

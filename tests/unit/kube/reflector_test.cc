@@ -79,6 +79,7 @@ TEST_F(ReflectorTest, ListsThenWatches) {
   ASSERT_TRUE(eventually([&] { return seen().size() == 3; }));
   EXPECT_THAT(seen(), ElementsAre("ADDED before", "ADDED after", "DELETED before"));
   EXPECT_EQ(reflector_->lists(), 1u);
+  EXPECT_THAT(reflector_->keys(), ElementsAre(api::ObjectKey{kNs, "after"}));  // what a resync queues
 }
 
 TEST_F(ReflectorTest, WatchesAgainWhereTheServerEndedTheLastWatch) {
@@ -109,6 +110,8 @@ TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
   const std::vector<std::string> all = seen();
   EXPECT_THAT(std::vector<std::string>(all.begin() + 3, all.end()),
               ::testing::UnorderedElementsAre("MODIFIED changed", "ADDED new", "DELETED removed"));
+  EXPECT_THAT(reflector_->keys(), ElementsAre(api::ObjectKey{kNs, "changed"}, api::ObjectKey{kNs, "kept"},
+                                              api::ObjectKey{kNs, "new"}));
   EXPECT_THAT(errors(), Contains(rotor::testing::StatusIs(Code::kGone)));
 }
 

@@ -1,0 +1,91 @@
+// The work queue's client-go semantics and the manager's resync, on a FakeClock.
+#include "controller/manager/manager.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "tests/support/rotation_harness.h"
+
+namespace rotor::manager {
+namespace {
+
+using ::testing::Optional;
+
+const api::ObjectKey kA{"default", "a"}, kB{"default", "b"};
+
+TEST(WorkQueueTest, AKeyIsQueuedOnceAndHandedToOneWorkerAtATime) {
+  rotor::testing::FakeClock clock;
+  WorkQueue queue(clock);
+  queue.add(kA);
+  queue.add(kA);
+  EXPECT_EQ(queue.depth(), 1u);
+  ASSERT_THAT(queue.tryGet(), Optional(kA));
+  queue.add(kA);  // changed while in progress: not handed out again yet
+  EXPECT_EQ(queue.tryGet(), std::nullopt);
+  queue.done(kA);
+  EXPECT_THAT(queue.tryGet(), Optional(kA));
+}
+
+TEST(WorkQueueTest, DelaysKeepTheEarlierTimeAndBackoffDoubles) {
+  rotor::testing::FakeClock clock;
+  WorkQueue queue(clock, {.initial = std::chrono::seconds(1), .max = std::chrono::seconds(3)});
+  queue.addAfter(kA, std::chrono::seconds(10));
+  queue.addAfter(kA, std::chrono::seconds(5));
+  clock.advance(std::chrono::seconds(5));
+  ASSERT_THAT(queue.tryGet(), Optional(kA));
+  queue.done(kA);
+  for (const int seconds : {1, 2, 3, 3}) {  // doubling, capped
+    queue.addWithBackoff(kA);
+    clock.advance(std::chrono::seconds(seconds) - std::chrono::milliseconds(1));
+    EXPECT_EQ(queue.tryGet(), std::nullopt) << seconds;
+    clock.advance(std::chrono::milliseconds(1));
+    ASSERT_THAT(queue.tryGet(), Optional(kA)) << seconds;
+    queue.done(kA);
+  }
+  queue.forget(kA);
+  EXPECT_EQ(queue.failures(kA), 0);
+}
+
+class ManagerTest : public ::testing::Test {
+protected:
+  rotor::testing::FakeClock clock;
+  rotor::testing::MemoryStore store{clock};
+  rotor::testing::StoreBackedProber prober{store, clock};
+  rotor::testing::RecordingEvents events;
+  std::ostringstream logText;
+  Logger log{logText, clock, LogLevel::kError};
+};
+
+TEST_F(ManagerTest, AResyncQueuesEveryStoredRotation) {
+  for (const char* name : {"a", "b"}) {
+    api::CertificateRotation r = rotor::testing::rotationTemplate();
+    r.metadata.name = name;
+    ASSERT_TRUE(store.applyRotation(r).ok());
+  }
+  Manager manager({store, clock, prober, events}, log);
+  ASSERT_TRUE(manager.resync().ok());
+  EXPECT_EQ(manager.queue().depth(), 2u);
+  EXPECT_TRUE(manager.synced());
+}
+
+TEST_F(ManagerTest, AResyncTakesItsKeysFromTheGivenSourceInsteadOfTheStore) {
+  int calls = 0;
+  Manager manager({store, clock, prober, events}, log,
+                  {.listKeys = [&]() -> StatusOr<std::vector<api::ObjectKey>> {
+                    ++calls;
+                    return std::vector<api::ObjectKey>{kA, kB};
+                  }});
+  ASSERT_TRUE(manager.resync().ok());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(manager.queue().depth(), 2u);  // the store holds none
+  // A key whose rotation is gone is reconciled as not found and not queued again.
+  EXPECT_TRUE(manager.processOne());
+  EXPECT_TRUE(manager.processOne());
+  EXPECT_FALSE(manager.processOne());
+  EXPECT_EQ(manager.queue().depth(), 0u);
+}
+
+}  // namespace
+}  // namespace rotor::manager
