@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "reconcilers/context.h"
+
 extern char** environ;
 
 namespace rotor::bench {
@@ -29,6 +31,20 @@ inline long residentBytes() {
   long pages = 0, resident = 0;
   statm >> pages >> resident;
   return resident * sysconf(_SC_PAGESIZE);
+}
+
+/** Events go nowhere: the benchmarks time reconciles, not their reports. */
+class NoEvents final : public reconcilers::EventRecorder {
+public:
+  void record(const api::CertificateRotation&, reconcilers::EventType, const std::string&, const std::string&) override {}
+};
+
+/** User plus system CPU time of this process so far. */
+inline double cpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 /** printf to a std::string. */
@@ -57,8 +73,8 @@ struct ChildCost {
   long maxResidentBytes = 0;
 };
 
-/** Runs argv to completion with stdout and stderr sent to `logPath`. */
-inline ChildCost runMeasured(const std::vector<std::string>& argv, const std::string& logPath) {
+/** Starts argv with stdout and stderr appended to `logPath`; 0 when it could not start. */
+inline pid_t spawnLogged(const std::vector<std::string>& argv, const std::string& logPath) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -66,11 +82,18 @@ inline ChildCost runMeasured(const std::vector<std::string>& argv, const std::st
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  const auto start = std::chrono::steady_clock::now();
   pid_t pid = 0;
-  ChildCost cost;
-  if (posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) return cost;
+  const bool started = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0;
   posix_spawn_file_actions_destroy(&actions);
+  return started ? pid : 0;
+}
+
+/** Runs argv to completion with stdout and stderr sent to `logPath`. */
+inline ChildCost runMeasured(const std::vector<std::string>& argv, const std::string& logPath) {
+  const auto start = std::chrono::steady_clock::now();
+  ChildCost cost;
+  const pid_t pid = spawnLogged(argv, logPath);
+  if (pid == 0) return cost;
   int status = 0;
   rusage usage{};
   wait4(pid, &status, 0, &usage);

@@ -134,17 +134,6 @@ int countFiles(const fs::path& dir) {
   return n;
 }
 
-double cpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-class NoEvents final : public reconcilers::EventRecorder {
-public:
-  void record(const api::CertificateRotation&, reconcilers::EventType, const std::string&, const std::string&) override {}
-};
 
 struct SteadyState {
   double cpuPerRotation = 0;  // the cheapest of the measured passes

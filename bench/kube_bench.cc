@@ -104,10 +104,6 @@ private:
   Timeline& timeline_;
 };
 
-class NoEvents final : public reconcilers::EventRecorder {
-public:
-  void record(const api::CertificateRotation&, reconcilers::EventType, const std::string&, const std::string&) override {}
-};
 class NoProbes final : public reconcilers::Prober {
 public:
   Status probe(const api::HealthCheckSpec&, const std::string&, const std::string&) override {

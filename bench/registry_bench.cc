@@ -11,24 +11,16 @@
 #include <string>
 #include <unordered_set>
 
+#include "bench/bench_util.h"
 #include "controller/adoption/registry.h"
 #include "controller/common/clock.h"
 #include "controller/store/local/local_store.h"
 
 using namespace rotor;
+using rotor::bench::residentBytes;
+using rotor::bench::secondsSince;
 
 namespace {
-
-long residentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  long pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * sysconf(_SC_PAGESIZE);
-}
-
-double secondsSince(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 std::string fingerprint(char digit) { return "sha256:" + std::string(64, digit); }
 

@@ -182,21 +182,12 @@ int main(int argc, char** argv) {
   std::ifstream(dir / "agent.token") >> token;
 
   const uint16_t port = freeLoopbackPort();
-  pid_t controller = 0;
-  {
-    const std::vector<std::string> argv_ = {rotor, "--local", dir.string(), "controller", "--adoption-addr",
-                                            "127.0.0.1:" + std::to_string(port), "--adoption-cert",
-                                            (dir / "api/server.crt").string(), "--adoption-key",
-                                            (dir / "api/server.key").string()};
-    std::vector<char*> args;
-    for (const std::string& a : argv_) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn(&controller, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-  }
+  const pid_t controller = spawnLogged({rotor, "--local", dir.string(), "controller", "--adoption-addr",
+                                        "127.0.0.1:" + std::to_string(port), "--adoption-cert",
+                                        (dir / "api/server.crt").string(), "--adoption-key",
+                                        (dir / "api/server.key").string()},
+                                       log);
+  if (controller == 0) return 1;
   RealClock clock;
   auto store = std::move(store::local::LocalStore::open({.root = dir}, clock)).value();
   const auto waitFor = [&](const std::string& phase, int64_t revision, std::chrono::seconds limit) {
