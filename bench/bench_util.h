@@ -73,8 +73,8 @@ struct ChildCost {
   long maxResidentBytes = 0;
 };
 
-/** Starts argv with stdout and stderr appended to `logPath`; 0 when it could not start. */
-inline pid_t spawnLogged(const std::vector<std::string>& argv, const std::string& logPath) {
+/** Runs argv to completion with stdout and stderr sent to `logPath`. */
+inline ChildCost runMeasured(const std::vector<std::string>& argv, const std::string& logPath) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -82,18 +82,12 @@ inline pid_t spawnLogged(const std::vector<std::string>& argv, const std::string
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  const auto start = std::chrono::steady_clock::now();
   pid_t pid = 0;
+  ChildCost cost;
   const bool started = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0;
   posix_spawn_file_actions_destroy(&actions);
-  return started ? pid : 0;
-}
-
-/** Runs argv to completion with stdout and stderr sent to `logPath`. */
-inline ChildCost runMeasured(const std::vector<std::string>& argv, const std::string& logPath) {
-  const auto start = std::chrono::steady_clock::now();
-  ChildCost cost;
-  const pid_t pid = spawnLogged(argv, logPath);
-  if (pid == 0) return cost;
+  if (!started) return cost;
   int status = 0;
   rusage usage{};
   wait4(pid, &status, 0, &usage);

@@ -13,15 +13,16 @@
 #include <boost/beast/ssl.hpp>
 
 #include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "bench/bench_util.h"
 #include "controller/pki/bundle.h"
 #include "controller/store/local/local_store.h"
+#include "tests/support/child_process.h"
 #include "tests/support/pki_fixtures.h"
 
 using namespace rotor;
@@ -130,12 +131,6 @@ private:
   int failures_ = 0;
 };
 
-uint16_t freeLoopbackPort() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
-
 struct Observed {
   std::string phase;
   int64_t revision = 0;
@@ -181,13 +176,14 @@ int main(int argc, char** argv) {
   std::string token;
   std::ifstream(dir / "agent.token") >> token;
 
-  const uint16_t port = freeLoopbackPort();
-  const pid_t controller = spawnLogged({rotor, "--local", dir.string(), "controller", "--adoption-addr",
-                                        "127.0.0.1:" + std::to_string(port), "--adoption-cert",
-                                        (dir / "api/server.crt").string(), "--adoption-key",
-                                        (dir / "api/server.key").string()},
-                                       log);
-  if (controller == 0) return 1;
+  const auto port = static_cast<uint16_t>(testing::freeLoopbackPort());
+  // Stopped (SIGTERM, then SIGKILL if it lingers) however the benchmark ends.
+  std::optional<testing::ChildProcess> controller(
+      std::in_place,
+      std::vector<std::string>{rotor, "--local", dir.string(), "controller", "--adoption-addr",
+                               "127.0.0.1:" + std::to_string(port), "--adoption-cert",
+                               (dir / "api/server.crt").string(), "--adoption-key", (dir / "api/server.key").string()},
+      log);
   RealClock clock;
   auto store = std::move(store::local::LocalStore::open({.root = dir}, clock)).value();
   const auto waitFor = [&](const std::string& phase, int64_t revision, std::chrono::seconds limit) {
@@ -250,8 +246,7 @@ int main(int argc, char** argv) {
   } else {
     std::fprintf(stderr, "the rotation did not bootstrap; see %s\n", log.c_str());
   }
-  kill(controller, SIGTERM);
-  waitpid(controller, nullptr, 0);
+  controller.reset();
   if (status == 0) fs::remove_all(dir);
   return status;
 }

@@ -437,7 +437,6 @@ int runController(Context& ctx, const Invocation& inv) {
     return 0;
   }
 
-
   std::jthread watching;
   std::unique_ptr<metrics::MetricsEndpoint> operational;
   if (inv.has("metrics-addr")) {
