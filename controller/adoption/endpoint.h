@@ -13,6 +13,7 @@ namespace rotor::adoption {
 
 struct EndpointOptions {
   ServerOptions server;
+  ServiceOptions service;
   /** How often check-ins are persisted. A crash loses at most this much; agents repeat their
    *  reports every interval, and a lost report can only make the gate wait longer. */
   std::chrono::milliseconds flushInterval = std::chrono::seconds(1);
@@ -39,8 +40,11 @@ public:
   AdoptionService& service() { return service_; }
 
 private:
-  AdoptionEndpoint(store::Store& store, const Clock& clock, Logger& log)
-      : log_(log), registry_(store, clock), service_(store, registry_, clock), view_(store, registry_, service_) {}
+  AdoptionEndpoint(store::Store& store, const Clock& clock, Logger& log, const ServiceOptions& serviceOptions)
+      : log_(log),
+        registry_(store, clock),
+        service_(store, registry_, clock, serviceOptions),
+        view_(store, registry_, service_) {}
   void flushLoop(std::stop_token stop, std::chrono::milliseconds interval);
 
   Logger& log_;

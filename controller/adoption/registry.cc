@@ -92,6 +92,13 @@ Status AgentRegistry::checkIn(const api::ObjectKey& key, const CheckIn& report, 
   return okStatus();
 }
 
+StatusOr<bool> AgentRegistry::knows(const api::ObjectKey& key, const std::string& agentId,
+                                    std::string_view rotationUid) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key, rotationUid));
+  std::lock_guard lock(agents->mu);
+  return agents->byId.contains(agentId);
+}
+
 Status AgentRegistry::visit(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn) {
   ASSIGN_OR_RETURN(store::CertificateRotation rotation, store_.getRotation(key));
   ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key, rotation.metadata.uid));

@@ -40,6 +40,8 @@ public:
    *  use. kNotFound when the rotation does not exist, or is no longer the one with
    *  `rotationUid` (when given); kInvalidArgument for a bad record. */
   Status checkIn(const api::ObjectKey& key, const CheckIn& report, std::string_view rotationUid = {});
+  /** True when the agent has checked in for the rotation (with `rotationUid`, when given). */
+  StatusOr<bool> knows(const api::ObjectKey& key, const std::string& agentId, std::string_view rotationUid = {});
   /** Visits every agent of the rotation as a Store record. A rotation deleted and created again
    *  under the same name starts with no agents, even when another process did it. */
   Status visit(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn);

@@ -50,15 +50,15 @@ bool matchesEtag(std::string_view header, const std::string& etag) {
   return false;
 }
 
-/** Constant-time check of a bearer token against the stored digests: every digest is compared
- *  in full, so timing says nothing about how much of a token was right. */
-bool tokenMatches(std::string_view token, const std::vector<std::string>& digests) {
+/** The index of the stored digest the token matches, or -1. Every digest is compared in full,
+ *  in constant time, so timing says nothing about how much of a token was right. */
+int matchingToken(std::string_view token, const std::vector<std::string>& digests) {
   const std::string presented = pki::sha256Hex(token);
-  bool match = false;
-  for (const std::string& digest : digests) {
-    if (digest.size() == presented.size()) {
-      match |= CRYPTO_memcmp(digest.data(), presented.data(), presented.size()) == 0;
-    }
+  int match = -1;
+  for (size_t i = 0; i < digests.size(); ++i) {
+    const bool equal = digests[i].size() == presented.size() &&
+                       CRYPTO_memcmp(digests[i].data(), presented.data(), presented.size()) == 0;
+    match = equal ? static_cast<int>(i) : match;
   }
   return match;
 }
@@ -145,29 +145,47 @@ HttpResponse AdoptionService::handle(const HttpRequest& request) {
     return done(CheckInResult::kNotFound, refusal(404, "RotationNotFound", "CertificateRotation " + key.toString() +
                                                                                 " does not exist"));
   }
-  if (auto denied = authorize(request, **view, agentPath ? path[6] : std::string())) {
-    return done(CheckInResult::kUnauthorized, std::move(*denied));
+  Caller caller = authorize(request, **view, agentPath ? path[6] : std::string());
+  if (caller.refusal) return done(CheckInResult::kUnauthorized, std::move(*caller.refusal));
+  if (!agentPath) return getBundle(request, **view);
+  if (auto refused = admitAgent(key, **view, caller.token, path[6])) {
+    return count(CheckInResult::kUnauthorized, std::move(*refused));
   }
-  return agentPath ? putAgent(request, key, **view, path[6]) : getBundle(request, **view);
+  return putAgent(request, key, **view, path[6]);
 }
 
-std::optional<HttpResponse> AdoptionService::authorize(const HttpRequest& request, const View& view,
-                                                       const std::string& agentId) {
+std::optional<HttpResponse> AdoptionService::admitAgent(const api::ObjectKey& key, const View& view, int token,
+                                                        const std::string& agentId) {
+  if (token < 0 || options_.agentsPerToken == 0) return std::nullopt;
+  StatusOr<bool> known = registry_.knows(key, agentId, view.uid);
+  if (!known.ok() || *known) return std::nullopt;  // putAgent reports a registry that cannot be read
+  std::lock_guard lock(admittedMu_);
+  size_t& admitted = admitted_[{key, view.tokenDigests[static_cast<size_t>(token)]}];
+  if (admitted >= options_.agentsPerToken) {
+    return refusal(403, "TooManyAgents",
+                   "this bearer token has registered its limit of " + std::to_string(options_.agentsPerToken) +
+                       " new agents; give further agents a token of their own (rotor token)");
+  }
+  ++admitted;
+  return std::nullopt;
+}
+
+AdoptionService::Caller AdoptionService::authorize(const HttpRequest& request, const View& view,
+                                                   const std::string& agentId) {
   constexpr std::string_view kBearer = "Bearer ";
   if (request.authorization.starts_with(kBearer)) {
-    if (tokenMatches(trim(std::string_view(request.authorization).substr(kBearer.size())), view.tokenDigests)) {
-      return std::nullopt;
-    }
-    return unauthorized("the bearer token is not valid for this rotation", true);
+    const int token = matchingToken(trim(std::string_view(request.authorization).substr(kBearer.size())), view.tokenDigests);
+    if (token >= 0) return {token, std::nullopt};
+    return {-1, unauthorized("the bearer token is not valid for this rotation", true)};
   }
   if (!request.authorization.empty()) {
-    return unauthorized("only Bearer authorization is supported", true);
+    return {-1, unauthorized("only Bearer authorization is supported", true)};
   }
   if (request.clientIdentity) {
-    if (agentId.empty() || *request.clientIdentity == agentId) return std::nullopt;
-    return refusal(403, "Forbidden", "a client certificate may only report for the agent id it names");
+    if (agentId.empty() || *request.clientIdentity == agentId) return {};
+    return {-1, refusal(403, "Forbidden", "a client certificate may only report for the agent id it names")};
   }
-  return unauthorized("a bearer token or a client certificate is required", false);
+  return {-1, unauthorized("a bearer token or a client certificate is required", false)};
 }
 
 HttpResponse AdoptionService::getBundle(const HttpRequest& request, const View& view) {

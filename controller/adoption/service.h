@@ -26,6 +26,12 @@ inline constexpr size_t kMaxBodyBytes = 16 * 1024;
 /** Most fingerprints one agent may report. */
 inline constexpr size_t kMaxTrusted = 64;
 
+struct ServiceOptions {
+  /** Most new agent ids one bearer token may register while this process runs (0: no limit).
+   *  Agents already known are never refused; a leaked token cannot fill memory with made-up ids. */
+  size_t agentsPerToken = 2000;
+};
+
 /** Check-in outcomes, counted for rotor_agent_checkins_total{result}. */
 enum class CheckInResult { kAccepted, kBadRequest, kUnauthorized, kNotFound, kError, kCount };
 std::string_view checkInResultName(CheckInResult result);
@@ -36,8 +42,8 @@ public:
    *  reused before it is read again; writes through AdoptionStore invalidate it at once. */
   static constexpr std::chrono::seconds kViewTtl{2};
 
-  AdoptionService(store::Store& store, AgentRegistry& registry, const Clock& clock)
-      : store_(store), registry_(registry), clock_(clock) {}
+  AdoptionService(store::Store& store, AgentRegistry& registry, const Clock& clock, ServiceOptions options = {})
+      : store_(store), registry_(registry), clock_(clock), options_(options) {}
 
   HttpResponse handle(const HttpRequest& request);
 
@@ -59,8 +65,16 @@ private:
 
   StatusOr<std::shared_ptr<const View>> viewOf(const api::ObjectKey& key);
   StatusOr<std::shared_ptr<const View>> readView(const api::ObjectKey& key);
-  /** Null when the caller may act for `agentId` (empty: any agent), else the refusal. */
-  std::optional<HttpResponse> authorize(const HttpRequest& request, const View& view, const std::string& agentId);
+  /** Who a request acts as: the index of its token in View::tokenDigests, or -1 (a client
+   *  certificate); or the refusal when it may not act for `agentId` (empty: any agent). */
+  struct Caller {
+    int token = -1;
+    std::optional<HttpResponse> refusal;
+  };
+  Caller authorize(const HttpRequest& request, const View& view, const std::string& agentId);
+  /** The refusal when `token` has registered its limit of new agents and `agentId` is not one. */
+  std::optional<HttpResponse> admitAgent(const api::ObjectKey& key, const View& view, int token,
+                                         const std::string& agentId);
   HttpResponse getBundle(const HttpRequest& request, const View& view);
   HttpResponse putAgent(const HttpRequest& request, const api::ObjectKey& key, const View& view,
                         const std::string& agentId);
@@ -69,6 +83,9 @@ private:
   store::Store& store_;
   AgentRegistry& registry_;
   const Clock& clock_;
+  const ServiceOptions options_;
+  std::mutex admittedMu_;
+  std::map<std::pair<api::ObjectKey, std::string>, size_t> admitted_;  // (rotation, token digest) -> new ids
   std::mutex viewsMu_;
   std::map<api::ObjectKey, std::shared_ptr<const View>> views_;
   std::array<std::atomic<uint64_t>, static_cast<size_t>(CheckInResult::kCount)> checkIns_{};

@@ -28,7 +28,8 @@ std::map<std::string, std::string> environment() {
 StatusOr<std::unique_ptr<Backend>> Backend::open(const BackendChoice& choice, const Clock& clock) {
   auto backend = std::unique_ptr<Backend>(new Backend());
   if (!choice.localDir.empty()) {
-    auto local = store::local::LocalStore::open({.root = choice.localDir}, clock);
+    auto local = store::local::LocalStore::open(
+        {.root = choice.localDir, .allowWorldReadableCaKey = choice.allowWorldReadableCaKey}, clock);
     if (!local.ok()) return local.status();
     backend->local_ = std::move(local).value();
     return backend;

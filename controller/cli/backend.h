@@ -20,6 +20,7 @@ struct BackendChoice {
   bool inCluster = false;  // --in-cluster
   bool asKubectlPlugin = false;  // invoked as kubectl-rotor: kubectl's configuration by default
   std::string watchNamespace;    // cluster mode: rotations only from here (RBAC may allow no more)
+  bool allowWorldReadableCaKey = false;  // --allow-world-readable-ca-key (local mode)
 };
 
 class Backend {

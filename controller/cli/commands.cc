@@ -1,5 +1,6 @@
 #include "controller/cli/commands.h"
 
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -102,7 +103,8 @@ StatusOr<std::unique_ptr<Backend>> openStore(Context& ctx, const Invocation& inv
                        .context = inv.get("context"),
                        .inCluster = inv.has("in-cluster"),
                        .asKubectlPlugin = ctx.asKubectlPlugin,
-                       .watchNamespace = inv.get("watch-namespace")};
+                       .watchNamespace = inv.get("watch-namespace"),
+                       .allowWorldReadableCaKey = inv.has("allow-world-readable-ca-key")};
   const bool clusterNamed = inv.has("kubeconfig") || inv.has("in-cluster");
   if (choice.localDir.empty() && !clusterNamed) {
     if (const char* env = std::getenv("ROTOR_LOCAL_DIR"); env != nullptr && !ctx.asKubectlPlugin) choice.localDir = env;
@@ -269,7 +271,8 @@ void listenAddressFrom(const Invocation& inv, const std::string& flag, const cha
 /** The adoption API's settings from --adoption-* flags; nullopt when it is not asked for. */
 StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Invocation& inv) {
   if (!inv.has("adoption-addr")) {
-    for (const char* f : {"adoption-cert", "adoption-key", "adoption-client-ca", "adoption-insecure"}) {
+    for (const char* f : {"adoption-cert", "adoption-key", "adoption-client-ca", "adoption-insecure",
+                          "adoption-agents-per-token"}) {
       if (inv.has(f)) throw UsageError{std::string("--") + f + " needs --adoption-addr"};
     }
     return std::optional<adoption::EndpointOptions>();
@@ -280,6 +283,13 @@ StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Inv
   o.server.certFile = inv.get("adoption-cert");
   o.server.keyFile = inv.get("adoption-key");
   o.server.clientCaFile = inv.get("adoption-client-ca");
+  if (inv.has("adoption-agents-per-token")) {
+    const std::string text = inv.get("adoption-agents-per-token");
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), o.service.agentsPerToken);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      throw UsageError{"--adoption-agents-per-token must be a whole number (0: no limit)"};
+    }
+  }
   if (!o.server.plainHttp && (o.server.certFile.empty() || o.server.keyFile.empty())) {
     throw UsageError{"the adoption API needs --adoption-cert and --adoption-key (or --adoption-insecure for plain HTTP)"};
   }
@@ -811,6 +821,7 @@ const std::vector<Verb>& verbs() {
         {"adoption-key", "", true, "the adoption API's private key (PEM)"},
         {"adoption-client-ca", "", true, "accept agent client certificates issued by this CA (mTLS)"},
         {"adoption-insecure", "", false, "serve the adoption API over plain HTTP (behind a TLS proxy only)"},
+        {"adoption-agents-per-token", "", true, "most new agent ids one token may register (default 2000; 0: no limit)"},
         {"watch-namespace", "", true, "in a cluster: only rotations in this namespace (default: every namespace)"},
         {"leader-elect", "", false, "in a cluster: act only while holding the leader Lease (for replicas > 1)"},
         {"leader-election-namespace", "", true, "namespace of the leader Lease (default: the configuration's)"},
@@ -818,6 +829,7 @@ const std::vector<Verb>& verbs() {
         {"lease-duration", "", true, "how long followers wait before taking an unrenewed Lease (default 15s)"},
         {"renew-deadline", "", true, "how long the leader tries to renew before it stops leading (default 10s)"},
         {"retry-period", "", true, "how often the Lease is tried and renewed (default 2s)"},
+        {"allow-world-readable-ca-key", "", false, "local mode: use a spec.ca.files key any user can read (else refused)"},
         kLogFormatFlag, kLogLevelFlag},
        runController},
       {"token", "rotor token NAME [--file F]",

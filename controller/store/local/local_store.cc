@@ -360,7 +360,19 @@ StatusOr<AuthorityMaterial> LocalStore::readCustomAuthority(const CertificateRot
     }
     *into = std::move(*text);
   }
+  RETURN_IF_ERROR(checkCaKeyPrivate(resolve(r.spec.ca.files->keyFile)));
   return out;
+}
+
+Status LocalStore::checkCaKeyPrivate(const fs::path& keyPath) const {
+  struct stat st {};
+  if (options_.allowWorldReadableCaKey || ::stat(keyPath.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0) {
+    return okStatus();
+  }
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return permissionDenied("CA key file " + keyPath.string() + " is readable by every user (mode " + mode +
+                          "); run chmod 600 on it, or start rotor with --allow-world-readable-ca-key");
 }
 
 // ---- served material ----

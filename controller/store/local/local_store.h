@@ -20,6 +20,8 @@ struct LocalStoreOptions {
   std::filesystem::path root;
   /** How long a server's reloadCommand may run. */
   std::chrono::milliseconds reloadTimeout = std::chrono::seconds(60);
+  /** Use a spec.ca.files key that every user may read. Off: such a key is refused, not used. */
+  bool allowWorldReadableCaKey = false;
 };
 
 /**
@@ -115,6 +117,8 @@ private:
   /** Locked read-check-modify-write of a rotation: kConflict on a stale version; on success
    *  `rotation.metadata` holds the stored metadata. */
   Status writeRotation(CertificateRotation& rotation, const std::function<void(CertificateRotation& stored)>& change);
+  /** kPermissionDenied when the CA key may be read by any user (unless the options allow it). */
+  Status checkCaKeyPrivate(const std::filesystem::path& keyPath) const;
   StatusOr<const api::ServerSpec*> serverOf(const CertificateRotation& r, std::string_view server);
   StatusOr<Versioned<std::optional<ServedMaterial>>> readServedFiles(const CertificateRotation& r,
                                                                      const api::ServerSpec& server);

@@ -128,6 +128,34 @@ TEST_F(AdoptionServiceTest, BadInputGetsAPrecise4xxAndChangesNothing) {
   EXPECT_GT(service_.checkIns(CheckInResult::kBadRequest), 10u);
 }
 
+TEST_F(AdoptionServiceTest, OneTokenRegistersAtMostItsLimitOfNewAgentsButKnownAgentsGoOn) {
+  AgentRegistry registry{store_, clock_};
+  AdoptionService capped{store_, registry, clock_, {.agentsPerToken = 3}};
+  const std::string other = "another-token-of-the-same-rotation";
+  ASSERT_OK(store_.addAgentTokenDigest(rotation_.key(), pki::sha256Hex(other)));
+  const auto putAs = [&](const std::string& agent, const std::string& token) {
+    return capped.handle({"PUT", "/v1/namespaces/default/rotations/proxy/agents/" + agent, "Bearer " + token, "",
+                          "application/json", R"({"trusted": [")" + fp('1') + R"("]})", std::nullopt});
+  };
+  for (const char* agent : {"a-1", "a-2", "a-3"}) EXPECT_EQ(putAs(agent, kToken).status, 200) << agent;
+  HttpResponse refused = putAs("a-4", kToken);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(reasonOf(refused), "TooManyAgents");
+  EXPECT_EQ(putAs("a-2", kToken).status, 200) << "an agent the registry knows is never refused";
+  EXPECT_EQ(putAs("b-1", other).status, 200) << "the limit is per token";
+  EXPECT_EQ(registry.agentCount(), 4u);
+}
+
+TEST_F(AdoptionServiceTest, AReplayedCheckInChangesNothingButTheLastSeenTime) {
+  const std::string body = R"({"trusted": [")" + fp('1') + R"("], "version": "1.0"})";
+  ASSERT_EQ(put("agent-1", body).status, 200);
+  clock_.advance(std::chrono::seconds(30));
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(put("agent-1", body).status, 200);
+  ASSERT_OK(registry_.flush());
+  ASSERT_EQ(agents().size(), 1u);
+  EXPECT_EQ(agents()[0], (store::AgentRecord{"agent-1", clock_.now(), {fp('1')}, "1.0"}));
+}
+
 TEST_F(AdoptionServiceTest, RoutingAnswers404And405Precisely) {
   const auto call = [&](const std::string& method, const std::string& target) {
     return service_.handle({method, target, "Bearer " + kToken, "", "", "", std::nullopt});

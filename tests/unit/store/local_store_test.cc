@@ -61,6 +61,23 @@ TEST_F(LocalStoreTest, KeysArePrivateAndStateIsOwnerOnly) {
   EXPECT_EQ(modeOf(dir.path() / ".rotor/authorities/default/proxy.json"), 0600u);
 }
 
+TEST_F(LocalStoreTest, AWorldReadableCaKeyIsRefusedUnlessAllowed) {
+  auto r = apply([](CertificateRotation& edited) {
+    edited.spec.ca.generate.reset();
+    edited.spec.ca.files = api::CaFilesSpec{"ca/ca.crt", "ca/ca.key"};
+  });
+  dir.write("ca/ca.crt", ca.certificate().toPem());
+  dir.write("ca/ca.key", ca.key().toPem());
+  ASSERT_EQ(::chmod((dir.path() / "ca/ca.key").c_str(), 0600), 0);
+  EXPECT_OK(store->readCustomAuthority(r));
+  ASSERT_EQ(::chmod((dir.path() / "ca/ca.key").c_str(), 0644), 0);
+  auto refused = store->readCustomAuthority(r);
+  EXPECT_THAT(refused, StatusIs(Code::kPermissionDenied, HasSubstr("mode 0644")));
+  EXPECT_THAT(refused.status().message(), ::testing::Not(HasSubstr("PRIVATE KEY")));
+  auto allowing = std::move(LocalStore::open({.root = dir.path(), .allowWorldReadableCaKey = true}, clock)).value();
+  EXPECT_OK(allowing->readCustomAuthority(r));
+}
+
 TEST_F(LocalStoreTest, OnlyOneControllerMayDriveADirectory) {
   auto first = store->lockForController();
   ASSERT_OK(first);

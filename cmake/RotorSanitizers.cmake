@@ -1,0 +1,18 @@
+# Sanitizer builds: every target, tests and the rotor binary the shell tests drive included.
+# Errors abort (no recovery), so a report fails the test that caused it.
+if(ROTOR_ASAN_UBSAN AND ROTOR_TSAN)
+  message(FATAL_ERROR "ROTOR_ASAN_UBSAN and ROTOR_TSAN exclude each other: use two build trees")
+endif()
+if(ROTOR_ASAN_UBSAN OR ROTOR_TSAN)
+  # The instrumentation defeats GCC's flow analysis: std::regex then warns of uninitialised
+  # std::function members that are initialised (a false positive that -Werror would turn fatal).
+  add_compile_options(-Wno-maybe-uninitialized)
+endif()
+if(ROTOR_ASAN_UBSAN)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+if(ROTOR_TSAN)
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()
