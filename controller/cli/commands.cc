@@ -380,6 +380,12 @@ int runController(Context& ctx, const Invocation& inv) {
     auto held = b.local()->lockForController();
     if (!held.ok()) return fail(ctx, held.status());
     lock.emplace(std::move(held).value());
+    auto removed = b.local()->removeAbandonedTemporaries();
+    if (!removed.ok()) {
+      log.warn("Could not remove temporary files left by an interrupted write", {{"error", removed.status().message()}});
+    } else if (*removed > 0) {
+      log.info("Removed temporary files left by an interrupted write", {{"count", std::to_string(*removed)}});
+    }
   }
   auto adoptionOptions = adoptionOptionsFrom(inv);
   if (!adoptionOptions.ok()) return fail(ctx, adoptionOptions.status());

@@ -60,9 +60,13 @@ StatusOr<std::string> ClusterConfig::bearerToken() const {
 
 StatusOr<ClusterConfig> loadKubeconfig(const fs::path& path, std::string_view context) {
   ASSIGN_OR_RETURN(std::string text, readFile(path, "kubeconfig"));
+  return parseKubeconfig(text, path, context);
+}
+
+StatusOr<ClusterConfig> parseKubeconfig(std::string_view text, const fs::path& path, std::string_view context) {
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
     return invalidArgument("kubeconfig " + path.string() + " is not valid YAML (line " + std::to_string(e.mark.line + 1) +
                            ")");

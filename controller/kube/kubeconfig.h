@@ -39,6 +39,10 @@ struct ClusterConfig {
  * error message.
  */
 StatusOr<ClusterConfig> loadKubeconfig(const std::filesystem::path& path, std::string_view context = {});
+/** loadKubeconfig on text already read from `path` (which names it in errors and anchors
+ *  relative paths). */
+StatusOr<ClusterConfig> parseKubeconfig(std::string_view text, const std::filesystem::path& path,
+                                        std::string_view context = {});
 
 /**
  * The in-cluster configuration: KUBERNETES_SERVICE_HOST/PORT from `env`, and the service

@@ -10,8 +10,11 @@
 #include <sstream>
 
 namespace rotor::store::local {
+
 namespace fs = std::filesystem;
 namespace {
+
+constexpr std::string_view kTemporaryMarker = ".tmp-";
 
 Status errnoStatus(const std::string& what, const fs::path& path, int error) {
   std::string message = what + " " + path.string() + ": " + std::strerror(error);
@@ -55,9 +58,15 @@ Status syncDirectory(const fs::path& dir) {
   return okStatus();
 }
 
+bool isAtomicWriteTemporary(std::string_view name) {
+  constexpr size_t kSuffix = 6;  // mkostemp's XXXXXX
+  return name.size() > 1 + kTemporaryMarker.size() + kSuffix && name.front() == '.' &&
+         name.substr(name.size() - kSuffix - kTemporaryMarker.size(), kTemporaryMarker.size()) == kTemporaryMarker;
+}
+
 Status writeFileAtomic(const fs::path& path, std::string_view content, mode_t mode) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+  std::string tmpl = (dir / ("." + path.filename().string() + std::string(kTemporaryMarker) + "XXXXXX")).string();
   FileDescriptor fd(::mkostemp(tmpl.data(), O_CLOEXEC));
   if (fd.get() < 0) {
     return errnoStatus("could not create temporary file in", dir, errno);

@@ -23,6 +23,10 @@ inline constexpr mode_t kPrivateDirMode = 0700;
  */
 Status writeFileAtomic(const std::filesystem::path& path, std::string_view content, mode_t mode);
 
+/** Whether `name` is a temporary file writeFileAtomic makes (".NAME.tmp-XXXXXX"): one that is
+ *  still there after every writer stopped was abandoned by a crash mid-write. */
+bool isAtomicWriteTemporary(std::string_view name);
+
 /** The file's bytes, or nullopt when it does not exist. */
 StatusOr<std::optional<std::string>> readFileIfExists(const std::filesystem::path& path);
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "controller/api/json_codec.h"
 #include "controller/api/validate.h"
@@ -140,6 +141,42 @@ StatusOr<std::unique_ptr<LocalStore>> LocalStore::open(const LocalStoreOptions& 
 
 StatusOr<FileLock> LocalStore::lockForController() {
   return FileLock::tryAcquireExclusive(stateDirectory() / "controller.lock", "rotor controller");
+}
+
+StatusOr<size_t> LocalStore::removeAbandonedTemporaries() {
+  ASSIGN_OR_RETURN(std::vector<CertificateRotation> rotations, listRotations());
+  ASSIGN_OR_RETURN(FileLock lock, lockWrites());
+  std::set<fs::path> outside;  // directories of named files that the walk below does not reach
+  for (const CertificateRotation& r : rotations) {
+    std::vector<std::string> files = {r.spec.trustBundle.file};
+    if (r.spec.trustBundle.pkcs12) files.push_back(r.spec.trustBundle.pkcs12->file);
+    for (const api::ServerSpec& s : r.spec.servers) {
+      files.insert(files.end(), {s.certFile, s.keyFile, s.chainFile});
+      if (s.pkcs12) files.push_back(s.pkcs12->file);
+    }
+    for (const std::string& f : files) {
+      const fs::path dir = resolve(f).parent_path();
+      if (!f.empty() && fs::relative(dir, options_.root).native().starts_with("..")) outside.insert(dir);
+    }
+  }
+  size_t removed = 0;
+  const auto removeIfTemporary = [&](const fs::directory_entry& e) {
+    std::error_code ec;
+    if (e.is_regular_file(ec) && isAtomicWriteTemporary(e.path().filename().native()) && fs::remove(e.path(), ec)) {
+      ++removed;
+    }
+  };
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(options_.root, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    removeIfTemporary(*it);
+  }
+  for (const fs::path& dir : outside) {
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      removeIfTemporary(*it);
+    }
+  }
+  return removed;
 }
 
 fs::path LocalStore::resolve(const std::string& path) const {

@@ -55,6 +55,13 @@ public:
   /** The lock that keeps a second controller off this directory; kFailedPrecondition if held. */
   StatusOr<FileLock> lockForController();
 
+  /**
+   * Removes the temporary files that writes interrupted by a crash left behind, below the state
+   * directory and beside every file a rotation names outside it; returns how many. Call it while
+   * holding lockForController(): it takes the write lock, so no write is in flight meanwhile.
+   */
+  StatusOr<size_t> removeAbandonedTemporaries();
+
   /** `path` as the store uses it: relative paths are taken from the state directory. */
   std::filesystem::path resolve(const std::string& path) const;
   const std::filesystem::path& root() const { return options_.root; }

@@ -78,6 +78,24 @@ TEST_F(LocalStoreTest, AWorldReadableCaKeyIsRefusedUnlessAllowed) {
   EXPECT_OK(allowing->readCustomAuthority(r));
 }
 
+TEST_F(LocalStoreTest, TemporaryFilesAbandonedByACrashMidWriteAreRemovedAndNothingElse) {
+  rotor::testing::TempDir outside;
+  apply([&](CertificateRotation& edited) { edited.spec.servers[0].keyFile = (outside.path() / "server.key").string(); });
+  const std::vector<std::string> abandoned = {".rotor/rotations/default/.proxy.json.tmp-a1B2c3", "ssl/.server.crt.tmp-XyZ789",
+                                              ".bundle.pem.tmp-000000"};
+  for (const std::string& f : abandoned) dir.write(f, "partial");
+  outside.write(".server.key.tmp-Qw3rTy", "partial");
+  const std::vector<std::string> kept = {"ssl/server.tmp-ab", "notes.tmp-abcdef", ".config.tmp-abcdefg", "ssl/.keep"};
+  for (const std::string& f : kept) dir.write(f, "mine");
+  auto removed = store->removeAbandonedTemporaries();
+  ASSERT_OK(removed);
+  EXPECT_EQ(*removed, abandoned.size() + 1);
+  for (const std::string& f : abandoned) EXPECT_FALSE(fs::exists(dir.path() / f)) << f;
+  EXPECT_FALSE(fs::exists(outside.path() / ".server.key.tmp-Qw3rTy"));
+  for (const std::string& f : kept) EXPECT_EQ(dir.read(f), "mine") << f;
+  EXPECT_OK(store->getRotation({"default", "proxy"}));
+}
+
 TEST_F(LocalStoreTest, OnlyOneControllerMayDriveADirectory) {
   auto first = store->lockForController();
   ASSERT_OK(first);
