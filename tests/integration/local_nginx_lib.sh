@@ -146,3 +146,34 @@ free_port() {
   done
   echo 28443
 }
+
+# secret_fragments: what must never show outside key files, one per line: the last 32 characters
+# of each base64 line of every private key below $STATE (past the ASN.1 header that all keys of a
+# type share) and of the CA keys in rotor's state, then the agents' token. Outputs the tests keep
+# (*.log, *.txt, *.json, $STATE/outputs) are not sources.
+secret_fragments() {
+  {
+    grep -rlZ --exclude-dir=outputs --exclude='*.log' --exclude='*.txt' --exclude='*.json' -- "PRIVATE KEY-----" "$STATE" |
+      xargs -0 -r cat
+    jq -r '.. | .key? // empty | select(type == "string")' "$STATE"/.rotor/authorities/*/*.json 2>/dev/null || true
+  } | awk '/-----BEGIN .*PRIVATE KEY-----/ {k = 1; next} /-----END/ {k = 0} k && length($0) >= 32 {print substr($0, length($0) - 31)}'
+  if [ -s "$STATE/agent.token" ]; then cat "$STATE/agent.token"; echo; fi
+}
+
+# assert_no_secrets FRAGMENTS FILE...: returns 1, showing where, when a fragment or a private key
+# block appears in any FILE.
+assert_no_secrets() {
+  local fragments=$1
+  shift
+  local leaks
+  leaks=$(grep -F -f <(grep . "$fragments") -- "$@" || true)  # not piped to head: SIGPIPE would hide it
+  if [ -n "$leaks" ]; then
+    cut -c1-300 <<<"$leaks" | head -5 >&2
+    echo "secret material in the output above" >&2
+    return 1
+  fi
+  if grep -l "PRIVATE KEY" -- "$@"; then
+    echo "a private key block in the files above" >&2
+    return 1
+  fi
+}
