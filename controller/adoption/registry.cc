@@ -79,24 +79,21 @@ StatusOr<std::shared_ptr<AgentRegistry::Agents>> AgentRegistry::agentsOf(const a
   return agents;
 }
 
-Status AgentRegistry::checkIn(const api::ObjectKey& key, const CheckIn& report, std::string_view rotationUid) {
+Status AgentRegistry::checkIn(const api::ObjectKey& key, const CheckIn& report, std::string_view rotationUid,
+                              const AdmitNew& admitNew) {
   const store::AgentRecord record{report.agentId, clock_.now(), report.trusted, report.version};
   RETURN_IF_ERROR(store::validateAgentRecord(record));
   ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key, rotationUid));
   bool changed = false;
   {
     std::lock_guard lock(agents->mu);
+    if (admitNew && !agents->byId.contains(record.id) && !admitNew()) {
+      return resourceExhausted("no new agents are admitted");
+    }
     changed = upsert(*agents, record, true);
   }
   if (changed && onChange_) onChange_(key);
   return okStatus();
-}
-
-StatusOr<bool> AgentRegistry::knows(const api::ObjectKey& key, const std::string& agentId,
-                                    std::string_view rotationUid) {
-  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key, rotationUid));
-  std::lock_guard lock(agents->mu);
-  return agents->byId.contains(agentId);
 }
 
 Status AgentRegistry::visit(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn) {

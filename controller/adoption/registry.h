@@ -36,12 +36,16 @@ public:
 
   void setOnChange(OnChange onChange) { onChange_ = std::move(onChange); }
 
+  /** Asked, while the rotation's agents are locked, whether an agent the registry does not know
+   *  yet may be added; it may count the admission, which is then certain to happen. */
+  using AdmitNew = std::function<bool()>;
+
   /** Records a check-in at the clock's now. The rotation's stored records are loaded on first
    *  use. kNotFound when the rotation does not exist, or is no longer the one with
-   *  `rotationUid` (when given); kInvalidArgument for a bad record. */
-  Status checkIn(const api::ObjectKey& key, const CheckIn& report, std::string_view rotationUid = {});
-  /** True when the agent has checked in for the rotation (with `rotationUid`, when given). */
-  StatusOr<bool> knows(const api::ObjectKey& key, const std::string& agentId, std::string_view rotationUid = {});
+   *  `rotationUid` (when given); kInvalidArgument for a bad record; kResourceExhausted when the
+   *  agent is new and `admitNew` (when given) refuses it. */
+  Status checkIn(const api::ObjectKey& key, const CheckIn& report, std::string_view rotationUid = {},
+                 const AdmitNew& admitNew = {});
   /** Visits every agent of the rotation as a Store record. A rotation deleted and created again
    *  under the same name starts with no agents, even when another process did it. */
   Status visit(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn);

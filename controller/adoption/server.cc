@@ -292,6 +292,7 @@ private:
   }
 
   void fail(int status, std::string_view message) {
+    lingerOnClose_ = true;
     write({status, "application/json",
            "{\"code\":" + std::to_string(status) + ",\"reason\":\"RequestTooLarge\",\"message\":\"" +
                std::string(message) + "\"}\n",
@@ -381,6 +382,7 @@ private:
   }
 
   void close() {
+    if (lingerOnClose_) return lingerThenClose();
     if constexpr (std::is_same_v<Stream, tcp::socket>) {
       beast::error_code ignored;
       stream_.shutdown(tcp::socket::shutdown_send, ignored);
@@ -389,6 +391,29 @@ private:
       stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
     }
   }
+
+  /**
+   * After refusing a request it did not read to the end: end the sending side, then read and
+   * drop what the client still sends for a while. Closing at once with unread bytes would make
+   * the kernel reset the connection, and the reset can destroy the refusal before the client
+   * reads it (the lingering close that web servers do).
+   */
+  void lingerThenClose() {
+    beast::error_code ignored;
+    lowest().shutdown(tcp::socket::shutdown_send, ignored);
+    expiresAfter(kLinger);
+    drain(0);
+  }
+  void drain(size_t drained) {
+    buffer_.consume(buffer_.size());
+    lowest().async_read_some(buffer_.prepare(4096), [self = this->shared_from_this(), drained](beast::error_code ec,
+                                                                                             size_t n) {
+      if (ec || drained + n > kMaxLingerBytes) return;  // done: the session and its socket go
+      self->drain(drained + n);
+    });
+  }
+  static constexpr std::chrono::milliseconds kLinger{2000};
+  static constexpr size_t kMaxLingerBytes = 1 << 20;
 
   HttpServer::Impl& server_;
   Worker& worker_;
@@ -404,6 +429,7 @@ private:
   std::optional<http::response_serializer<http::empty_body>> streamSerializer_;
   std::string pendingChunk_;
   bool streamKeepAlive_ = false;
+  bool lingerOnClose_ = false;
   std::optional<std::string> identity_;
 };
 

@@ -148,26 +148,18 @@ HttpResponse AdoptionService::handle(const HttpRequest& request) {
   Caller caller = authorize(request, **view, agentPath ? path[6] : std::string());
   if (caller.refusal) return done(CheckInResult::kUnauthorized, std::move(*caller.refusal));
   if (!agentPath) return getBundle(request, **view);
-  if (auto refused = admitAgent(key, **view, caller.token, path[6])) {
-    return count(CheckInResult::kUnauthorized, std::move(*refused));
-  }
-  return putAgent(request, key, **view, path[6]);
+  return putAgent(request, key, **view, path[6], caller.token);
 }
 
-std::optional<HttpResponse> AdoptionService::admitAgent(const api::ObjectKey& key, const View& view, int token,
-                                                        const std::string& agentId) {
-  if (token < 0 || options_.agentsPerToken == 0) return std::nullopt;
-  StatusOr<bool> known = registry_.knows(key, agentId, view.uid);
-  if (!known.ok() || *known) return std::nullopt;  // putAgent reports a registry that cannot be read
-  std::lock_guard lock(admittedMu_);
-  size_t& admitted = admitted_[{key, view.tokenDigests[static_cast<size_t>(token)]}];
-  if (admitted >= options_.agentsPerToken) {
-    return refusal(403, "TooManyAgents",
-                   "this bearer token has registered its limit of " + std::to_string(options_.agentsPerToken) +
-                       " new agents; give further agents a token of their own (rotor token)");
-  }
-  ++admitted;
-  return std::nullopt;
+AgentRegistry::AdmitNew AdoptionService::admissionFor(const api::ObjectKey& key, const View& view, int token) {
+  if (token < 0 || options_.agentsPerToken == 0) return {};
+  return [this, counter = std::pair{key, view.tokenDigests[static_cast<size_t>(token)]}] {
+    std::lock_guard lock(admittedMu_);
+    size_t& admitted = admitted_[counter];
+    if (admitted >= options_.agentsPerToken) return false;
+    ++admitted;
+    return true;
+  };
 }
 
 AdoptionService::Caller AdoptionService::authorize(const HttpRequest& request, const View& view,
@@ -205,7 +197,7 @@ HttpResponse AdoptionService::getBundle(const HttpRequest& request, const View& 
 }
 
 HttpResponse AdoptionService::putAgent(const HttpRequest& request, const api::ObjectKey& key, const View& view,
-                                       const std::string& agentId) {
+                                       const std::string& agentId, int token) {
   const auto bad = [&](std::string_view reason, std::string_view message) {
     return count(CheckInResult::kBadRequest, refusal(400, reason, message));
   };
@@ -242,8 +234,14 @@ HttpResponse AdoptionService::putAgent(const HttpRequest& request, const api::Ob
     if (!version->is_string()) return bad("InvalidVersion", "\"version\" must be a string");
     report.version = version->get<std::string>();
   }
-  Status s = registry_.checkIn(key, report, view.uid);
+  Status s = registry_.checkIn(key, report, view.uid, admissionFor(key, view, token));
   if (s.code() == Code::kInvalidArgument) return bad("InvalidCheckIn", s.message());
+  if (s.code() == Code::kResourceExhausted) {
+    return count(CheckInResult::kUnauthorized,
+                 refusal(403, "TooManyAgents",
+                         "this bearer token has registered its limit of " + std::to_string(options_.agentsPerToken) +
+                             " new agents; give further agents a token of their own (rotor token)"));
+  }
   if (s.code() == Code::kNotFound) {
     invalidate(key);  // the view may name a rotation deleted since
     return count(CheckInResult::kNotFound,

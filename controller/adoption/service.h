@@ -72,12 +72,12 @@ private:
     std::optional<HttpResponse> refusal;
   };
   Caller authorize(const HttpRequest& request, const View& view, const std::string& agentId);
-  /** The refusal when `token` has registered its limit of new agents and `agentId` is not one. */
-  std::optional<HttpResponse> admitAgent(const api::ObjectKey& key, const View& view, int token,
-                                         const std::string& agentId);
+  /** Counts the new agents `token` registers and refuses them past the limit; empty (no limit)
+   *  for a client certificate or when the options set none. */
+  AgentRegistry::AdmitNew admissionFor(const api::ObjectKey& key, const View& view, int token);
   HttpResponse getBundle(const HttpRequest& request, const View& view);
   HttpResponse putAgent(const HttpRequest& request, const api::ObjectKey& key, const View& view,
-                        const std::string& agentId);
+                        const std::string& agentId, int token);
   HttpResponse count(CheckInResult result, HttpResponse response);
 
   store::Store& store_;

@@ -268,11 +268,21 @@ void listenAddressFrom(const Invocation& inv, const std::string& flag, const cha
   server.port = static_cast<uint16_t>(port);
 }
 
+/** A whole-number flag, or `fallback` when it is not given. */
+size_t countFlag(const Invocation& inv, const std::string& flag, size_t fallback) {
+  if (!inv.has(flag)) return fallback;
+  const std::string text = inv.get(flag);
+  size_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) throw UsageError{"--" + flag + " must be a whole number"};
+  return value;
+}
+
 /** The adoption API's settings from --adoption-* flags; nullopt when it is not asked for. */
 StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Invocation& inv) {
   if (!inv.has("adoption-addr")) {
     for (const char* f : {"adoption-cert", "adoption-key", "adoption-client-ca", "adoption-insecure",
-                          "adoption-agents-per-token"}) {
+                          "adoption-agents-per-token", "adoption-max-connections"}) {
       if (inv.has(f)) throw UsageError{std::string("--") + f + " needs --adoption-addr"};
     }
     return std::optional<adoption::EndpointOptions>();
@@ -283,13 +293,8 @@ StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Inv
   o.server.certFile = inv.get("adoption-cert");
   o.server.keyFile = inv.get("adoption-key");
   o.server.clientCaFile = inv.get("adoption-client-ca");
-  if (inv.has("adoption-agents-per-token")) {
-    const std::string text = inv.get("adoption-agents-per-token");
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), o.service.agentsPerToken);
-    if (ec != std::errc() || end != text.data() + text.size()) {
-      throw UsageError{"--adoption-agents-per-token must be a whole number (0: no limit)"};
-    }
-  }
+  o.service.agentsPerToken = countFlag(inv, "adoption-agents-per-token", o.service.agentsPerToken);
+  o.server.maxConnections = countFlag(inv, "adoption-max-connections", o.server.maxConnections);
   if (!o.server.plainHttp && (o.server.certFile.empty() || o.server.keyFile.empty())) {
     throw UsageError{"the adoption API needs --adoption-cert and --adoption-key (or --adoption-insecure for plain HTTP)"};
   }
@@ -828,6 +833,7 @@ const std::vector<Verb>& verbs() {
         {"adoption-client-ca", "", true, "accept agent client certificates issued by this CA (mTLS)"},
         {"adoption-insecure", "", false, "serve the adoption API over plain HTTP (behind a TLS proxy only)"},
         {"adoption-agents-per-token", "", true, "most new agent ids one token may register (default 2000; 0: no limit)"},
+        {"adoption-max-connections", "", true, "most open adoption API connections; more are closed at once (default 10000)"},
         {"watch-namespace", "", true, "in a cluster: only rotations in this namespace (default: every namespace)"},
         {"leader-elect", "", false, "in a cluster: act only while holding the leader Lease (for replicas > 1)"},
         {"leader-election-namespace", "", true, "namespace of the leader Lease (default: the configuration's)"},

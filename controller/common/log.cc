@@ -1,5 +1,7 @@
 #include "controller/common/log.h"
 
+#include "controller/common/strings.h"
+
 namespace rotor {
 namespace {
 
@@ -18,7 +20,8 @@ const char* levelName(LogLevel level) {
 }
 
 /** JSON string escaping (also used for text values that need quoting). */
-std::string quoted(std::string_view s) {
+std::string quoted(std::string_view text) {
+  const std::string s = validUtf8(text);  // a JSON line must be UTF-8, whatever a client sent
   std::string out = "\"";
   for (char c : s) {
     switch (c) {

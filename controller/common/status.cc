@@ -15,6 +15,7 @@ std::string_view codeName(Code code) {
     case Code::kUnavailable: return "unavailable";
     case Code::kDeadlineExceeded: return "deadline_exceeded";
     case Code::kGone: return "gone";
+    case Code::kResourceExhausted: return "resource_exhausted";
     case Code::kInternal: return "internal";
   }
   return "unknown";

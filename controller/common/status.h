@@ -28,6 +28,7 @@ enum class Code {
   kUnavailable,
   kDeadlineExceeded,
   kGone,
+  kResourceExhausted,
   kInternal,
 };
 
@@ -66,6 +67,7 @@ inline Status alreadyExists(std::string m) { return {Code::kAlreadyExists, std::
 inline Status conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
 inline Status failedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
 inline Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
+inline Status resourceExhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
 inline Status internalError(std::string m) { return {Code::kInternal, std::move(m)}; }
 inline Status permissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
 

@@ -57,12 +57,60 @@ std::string hexEncode(std::span<const uint8_t> bytes) {
   return out;
 }
 
+namespace {
+
+/** Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no overlong forms,
+ *  no surrogates, nothing past U+10FFFF), or 0. */
+size_t utf8SequenceLength(std::string_view s) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
+std::string validUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const size_t length = utf8SequenceLength(text);
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      text.remove_prefix(1);
+    } else {
+      out.append(text.substr(0, length));
+      text.remove_prefix(length);
+    }
+  }
+  return out;
+}
+
 std::string quoteForMessage(std::string_view value) {
   constexpr size_t kMax = 64;
   if (value.size() > kMax) {
-    return "\"" + std::string(value.substr(0, kMax)) + "...\"";
+    return "\"" + validUtf8(value.substr(0, kMax)) + "...\"";
   }
-  return "\"" + std::string(value) + "\"";
+  return "\"" + validUtf8(value) + "\"";
 }
 
 }  // namespace rotor

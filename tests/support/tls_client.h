@@ -88,6 +88,7 @@ public:
   }
 
   bool connected() const { return connected_; }
+  int fd() const { return socket_.fd(); }
 
   /** The server certificate's SHA-256 over DER, hex. */
   std::string peerDigest() const {

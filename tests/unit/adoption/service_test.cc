@@ -133,10 +133,13 @@ TEST_F(AdoptionServiceTest, OneTokenRegistersAtMostItsLimitOfNewAgentsButKnownAg
   AdoptionService capped{store_, registry, clock_, {.agentsPerToken = 3}};
   const std::string other = "another-token-of-the-same-rotation";
   ASSERT_OK(store_.addAgentTokenDigest(rotation_.key(), pki::sha256Hex(other)));
-  const auto putAs = [&](const std::string& agent, const std::string& token) {
+  const auto putAs = [&](const std::string& agent, const std::string& token,
+                         const std::string& body = R"({"trusted": [")" + fp('1') + R"("]})") {
     return capped.handle({"PUT", "/v1/namespaces/default/rotations/proxy/agents/" + agent, "Bearer " + token, "",
-                          "application/json", R"({"trusted": [")" + fp('1') + R"("]})", std::nullopt});
+                          "application/json", body, std::nullopt});
   };
+  EXPECT_EQ(putAs("bad-1", kToken, "{not json").status, 400) << "a refused check-in uses none of the allowance";
+  EXPECT_EQ(putAs("bad-2", kToken, R"({"trusted": [], "version": "1 0"})").status, 400);
   for (const char* agent : {"a-1", "a-2", "a-3"}) EXPECT_EQ(putAs(agent, kToken).status, 200) << agent;
   HttpResponse refused = putAs("a-4", kToken);
   EXPECT_EQ(refused.status, 403);
