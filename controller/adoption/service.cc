@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "controller/api/json_codec.h"
 #include "controller/api/validate.h"
 #include "controller/common/fingerprint.h"
 #include "controller/common/strings.h"
@@ -15,7 +16,7 @@ namespace {
 using nlohmann::json;
 
 HttpResponse jsonResponse(int status, const json& body) {
-  return {status, "application/json", body.dump() + "\n", {}};
+  return {status, "application/json", api::dumpJson(body) + "\n", {}};
 }
 
 HttpResponse refusal(int status, std::string_view reason, std::string_view message) {

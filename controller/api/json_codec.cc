@@ -512,8 +512,12 @@ StatusOr<CertificateRotation> rotationFromJson(std::string_view text) {
   return decodeRotation(parsed);
 }
 
+std::string dumpJson(const nlohmann::json& value, int indent) {
+  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string rotationToJson(const CertificateRotation& rotation, bool withStatus) {
-  return encodeRotation(rotation, withStatus).dump(2) + "\n";
+  return dumpJson(encodeRotation(rotation, withStatus), 2) + "\n";
 }
 
 }  // namespace rotor::api

@@ -27,6 +27,10 @@ nlohmann::json encodeStatus(const RotationStatus& status);
 /** Encodes spec alone: the store compares it to decide whether the generation changes. */
 nlohmann::json encodeSpec(const RotationSpec& spec);
 
+/** JSON text that never throws: a string that is not valid UTF-8 (a command's output in a message,
+ *  say) gets U+FFFD for each bad byte instead of failing the write that carries it. */
+std::string dumpJson(const nlohmann::json& value, int indent = -1);
+
 /** Parses JSON text and decodes it; kInvalidArgument with the parser's position on bad JSON. */
 StatusOr<CertificateRotation> rotationFromJson(std::string_view text);
 /** Pretty JSON text (2-space indent, trailing newline). */

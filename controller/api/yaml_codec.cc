@@ -129,6 +129,9 @@ void emit(YAML::Emitter& out, const json& value) {
 }  // namespace
 
 StatusOr<std::vector<json>> yamlToJsonDocuments(std::string_view text) {
+  if (const size_t bad = firstInvalidUtf8(text); bad != std::string_view::npos) {
+    return invalidArgument("the manifest is not UTF-8 text: byte " + std::to_string(bad) + " is not valid UTF-8");
+  }
   std::vector<YAML::Node> nodes;
   try {
     nodes = YAML::LoadAll(std::string(text));

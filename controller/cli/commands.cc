@@ -198,7 +198,7 @@ int runGet(Context& ctx, const Invocation& inv) {
     } else {
       nlohmann::json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", nlohmann::json::array()}};
       for (const auto& r : rotations) list["items"].push_back(api::encodeRotation(r));
-      ctx.out << list.dump(2) << "\n";
+      ctx.out << api::dumpJson(list, 2) << "\n";
     }
     return 0;
   }

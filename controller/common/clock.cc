@@ -38,7 +38,9 @@ bool parseRfc3339(const std::string& text, SystemTime& out) {
       consumed != 19) {
     return false;
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+  // SystemTime counts nanoseconds in 64 bits: it reaches from 1678 to 2262. Keep well inside.
+  if (year < 1970 || year > 2200 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+      second > 60) {
     return false;
   }
   size_t pos = 19;

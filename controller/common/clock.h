@@ -31,7 +31,8 @@ SystemTime truncateToSeconds(SystemTime t);
 
 /** RFC 3339 UTC with a 'Z' suffix and whole seconds ("2026-11-22T10:15:00Z"). */
 std::string formatRfc3339(SystemTime t);
-/** Parses what formatRfc3339 writes; also accepts fractional seconds and numeric offsets. */
+/** Parses what formatRfc3339 writes; also accepts fractional seconds and numeric offsets. Years
+ *  1970 to 2200 only: SystemTime cannot hold much more. */
 bool parseRfc3339(const std::string& text, SystemTime& out);
 /** Compact UTC stamp for file and directory names ("20261122-101500"). */
 std::string formatCompactUtc(SystemTime t);

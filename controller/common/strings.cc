@@ -89,6 +89,15 @@ size_t utf8SequenceLength(std::string_view s) {
 
 }  // namespace
 
+size_t firstInvalidUtf8(std::string_view text) {
+  for (size_t at = 0; at < text.size();) {
+    const size_t length = utf8SequenceLength(text.substr(at));
+    if (length == 0) return at;
+    at += length;
+  }
+  return std::string_view::npos;
+}
+
 std::string validUtf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "controller/api/json_codec.h"
 #include "controller/kube/api_error.h"
 
 namespace rotor::kube {
@@ -145,20 +146,20 @@ StatusOr<std::string> Client::listEach(const ResourceType& type, std::string_vie
 }
 
 StatusOr<json> Client::create(const ResourceType& type, std::string_view ns, const json& object) {
-  return call({"POST", type.path(ns), "application/json", object.dump()});
+  return call({"POST", type.path(ns), "application/json", api::dumpJson(object)});
 }
 
 StatusOr<json> Client::update(const ResourceType& type, std::string_view ns, const json& object) {
-  return call({"PUT", type.path(ns, nameOf(object)), "application/json", object.dump()});
+  return call({"PUT", type.path(ns, nameOf(object)), "application/json", api::dumpJson(object)});
 }
 
 StatusOr<json> Client::updateStatus(const ResourceType& type, std::string_view ns, const json& object) {
-  return call({"PUT", type.path(ns, nameOf(object), "status"), "application/json", object.dump()});
+  return call({"PUT", type.path(ns, nameOf(object), "status"), "application/json", api::dumpJson(object)});
 }
 
 StatusOr<json> Client::patch(const ResourceType& type, std::string_view ns, std::string_view name,
                              PatchType patchType, const json& patch) {
-  return call({"PATCH", type.path(ns, name), std::string(contentTypeOf(patchType)), patch.dump()});
+  return call({"PATCH", type.path(ns, name), std::string(contentTypeOf(patchType)), api::dumpJson(patch)});
 }
 
 Status Client::remove(const ResourceType& type, std::string_view ns, std::string_view name,
@@ -171,7 +172,7 @@ Status Client::remove(const ResourceType& type, std::string_view ns, std::string
       options["preconditions"]["resourceVersion"] = preconditions.resourceVersion;
     }
     request.contentType = "application/json";
-    request.body = options.dump();
+    request.body = api::dumpJson(options);
   }
   return call(request).status();
 }

@@ -421,7 +421,7 @@ Status KubeStore::putSnapshot(const CertificateRotation& r, const store::Snapsho
   json secret = newObject(kSecrets, r, snapshotSecretName(r, snapshot.name), "snapshot", true);
   secret["type"] = "Opaque";
   secret["immutable"] = true;
-  setSecretValue(secret, "snapshot.json", snapshotToJson(snapshot).dump());
+  setSecretValue(secret, "snapshot.json", api::dumpJson(snapshotToJson(snapshot)));
   auto created = client_.create(kSecrets, r.metadata.ns, secret);
   if (created.ok()) return Status();
   if (created.status().code() != Code::kAlreadyExists) return created.status();
@@ -492,8 +492,9 @@ Status KubeStore::putAgents(const ObjectKey& key, const std::vector<AgentRecord>
   if (!rotation.ok()) return rotation.status();
   std::map<int, std::vector<const AgentRecord*>> byShard;
   for (const AgentRecord& a : agents) byShard[shardOf(a.id, options_.agentShards)].push_back(&a);
-  for (const auto& [shard, records] : byShard) {
-    json fresh = newObject(kConfigMaps, *rotation, agentShardName(key.name, shard), "agents", true);
+  for (const auto& entry : byShard) {
+    const std::vector<const AgentRecord*>& records = entry.second;  // a name the lambda may capture
+    json fresh = newObject(kConfigMaps, *rotation, agentShardName(key.name, entry.first), "agents", true);
     Status s = modify(kConfigMaps, key.ns, fresh, [&](json& configMap) {
       std::map<std::string, std::string> lines =
           ownedBy(configMap, rotation->metadata.uid) ? shardRecords(configMap) : std::map<std::string, std::string>{};

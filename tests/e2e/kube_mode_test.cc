@@ -202,6 +202,32 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
   auto snapshot = store.getSnapshot(*decoded, decoded->status.handled.rollbackTo);
   ASSERT_OK(snapshot);
   EXPECT_EQ(secretValue("edge-proxy-tls", "tls.crt"), snapshot->servers.at("proxy").certificateChainPem);
+
+  // No key or token outside the Secrets meant for them: not in Events, the rotation's status, the
+  // ConfigMaps, or anything the controller and agents logged.
+  std::vector<std::string> secrets(1);
+  std::ifstream token(tokenFile);
+  std::getline(token, secrets.front());
+  const kube::ObjectList allSecrets = client_->list(kube::kSecrets, kNs).value();
+  for (const json& secret : allSecrets.items) {
+    const json data = secret.value("data", json::object());
+    for (const auto& [key, value] : data.items()) {
+      const auto pem = pki::base64Decode(value.get<std::string>());
+      if (!pem.ok() || pem->find("PRIVATE KEY-----") == std::string::npos) continue;
+      std::istringstream lines(*pem);
+      for (std::string line; std::getline(lines, line);) {
+        const bool base64 = line.find_first_not_of(
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == std::string::npos;
+        if (line.size() >= 32 && base64) secrets.push_back(line.substr(line.size() - 32));  // a key's PEM body
+      }
+    }
+  }
+  ASSERT_GE(secrets.size(), 10u) << "too few key lines found to scan for";
+  std::string outputs = a->output() + rotation().dump() + json(client_->list(kube::kEvents, kNs).value().items).dump() +
+                        json(client_->list(kube::kConfigMaps, kNs).value().items).dump();
+  for (const auto& agent : agents) outputs += agent->output();
+  EXPECT_EQ(outputs.find("PRIVATE KEY"), std::string::npos);
+  for (const std::string& secret : secrets) EXPECT_EQ(outputs.find(secret), std::string::npos) << secret;
 }
 
 TEST_F(KubeModeTest, AFollowerTakesOverWithinTheLeaseWhenTheLeaderIsKilled) {

@@ -51,7 +51,7 @@ StatusOr<std::optional<json>> readJsonFile(const fs::path& path) {
 
 Status writeJsonFile(const fs::path& path, const json& value, mode_t mode) {
   RETURN_IF_ERROR(ensureDirectory(path.parent_path(), kPrivateDirMode));
-  return writeFileAtomic(path, value.dump(2) + "\n", mode);
+  return writeFileAtomic(path, api::dumpJson(value, 2) + "\n", mode);
 }
 
 std::string randomUid() {

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "controller/common/strings.h"
+
 namespace rotor::store::local {
 namespace {
 
@@ -103,6 +105,8 @@ Status runCommand(const std::vector<std::string>& argv, const std::filesystem::p
   while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) {
     output.pop_back();
   }
+  // The tail may start inside a character, and a command may print anything: status is JSON.
+  output = validUtf8(output);
   return failedPrecondition("command " + describeArgv(argv) + " " + how + (output.empty() ? "" : ": " + output));
 }
 
