@@ -74,6 +74,26 @@ void updateConditions(api::CertificateRotation& r, const Outcome& outcome, bool 
 }  // namespace
 
 StatusOr<ReconcileResult> Driver::reconcile(const api::ObjectKey& key) {
+  StatusOr<ReconcileResult> result = drive(key);
+  if (!result.ok() && result.status().code() != Code::kConflict) reportError(key, result.status());
+  return result;
+}
+
+void Driver::reportError(const api::ObjectKey& key, const Status& error) {
+  auto r = ctx_.store.getRotation(key);
+  if (!r.ok()) return;
+  const std::string reason = error.code() == Code::kUnavailable ? "StoreUnavailable" : "ReconcileError";
+  const api::Condition* degraded = api::findCondition(r->status, api::kConditionDegraded);
+  if (degraded != nullptr && degraded->status == "True" && degraded->reason == reason &&
+      degraded->message == error.message()) {
+    return;
+  }
+  setCondition(r->status, api::kConditionDegraded, true, reason, error.message(), r->metadata.generation,
+               ctx_.clock.now());
+  (void)ctx_.store.updateRotationStatus(*r);  // a store that refuses this too leaves the log to tell
+}
+
+StatusOr<ReconcileResult> Driver::drive(const api::ObjectKey& key) {
   ReconcileResult result;
   auto got = ctx_.store.getRotation(key);
   if (!got.ok()) {

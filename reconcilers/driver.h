@@ -38,11 +38,16 @@ public:
    * Reads the rotation and drives it as far as it can go now: through every transition whose
    * work is done, stopping at a wait. Errors: kConflict (someone wrote in between: re-read and run
    * again), kUnavailable (retry with backoff), others from the Store or the PKI. kNotFound is
-   * not an error: the result says found=false.
+   * not an error: the result says found=false. Any other error is also put in status (Degraded,
+   * reason StoreUnavailable or ReconcileError) when status can still be written, and cleared by the
+   * next reconcile that goes through.
    */
   StatusOr<ReconcileResult> reconcile(const api::ObjectKey& key);
 
 private:
+  StatusOr<ReconcileResult> drive(const api::ObjectKey& key);
+  /** Best effort: the error in the stored rotation's Degraded condition, unless it is there. */
+  void reportError(const api::ObjectKey& key, const Status& error);
   StatusOr<Outcome> step(api::CertificateRotation& r);
   StatusOr<std::optional<Outcome>> sideState(api::CertificateRotation& r);
   Status apply(api::CertificateRotation& r, const Outcome& outcome, ReconcileResult& result);

@@ -75,7 +75,7 @@ Status writeFileAtomic(const fs::path& path, std::string_view content, mode_t mo
   auto fail = [&](const std::string& what) {
     int error = errno;
     ::unlink(tmp.c_str());
-    return errnoStatus(what, tmp, error);
+    return errnoStatus(what, path, error);  // the file meant, not the temporary one
   };
   if (::fchmod(fd.get(), mode) != 0) {
     return fail("could not set mode of");
@@ -98,7 +98,7 @@ Status writeFileAtomic(const fs::path& path, std::string_view content, mode_t mo
     return fail("could not close");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return fail("could not rename over " + path.string() + " from");
+    return fail("could not rename a temporary file over");
   }
   return syncDirectory(dir);
 }
