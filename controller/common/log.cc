@@ -20,7 +20,7 @@ const char* levelName(LogLevel level) {
 }
 
 /** JSON string escaping (also used for text values that need quoting). */
-std::string quoted(std::string_view text) {
+std::string jsonQuoted(std::string_view text) {
   const std::string s = validUtf8(text);  // a JSON line must be UTF-8, whatever a client sent
   std::string out = "\"";
   for (char c : s) {
@@ -57,12 +57,12 @@ void Logger::log(LogLevel level, std::string_view message, std::initializer_list
   std::string line;
   const std::string ts = formatRfc3339(clock_.now());
   if (format_ == LogFormat::kJson) {
-    line = "{\"ts\":" + quoted(ts) + ",\"level\":\"" + levelName(level) + "\",\"msg\":" + quoted(message);
-    for (const auto& [k, v] : fields) line += "," + quoted(k) + ":" + quoted(v);
+    line = "{\"ts\":" + jsonQuoted(ts) + ",\"level\":\"" + levelName(level) + "\",\"msg\":" + jsonQuoted(message);
+    for (const auto& [k, v] : fields) line += "," + jsonQuoted(k) + ":" + jsonQuoted(v);
     line += "}";
   } else {
-    line = ts + " " + levelName(level) + " " + quoted(message);
-    for (const auto& [k, v] : fields) line += " " + std::string(k) + "=" + (needsQuotes(v) ? quoted(v) : v);
+    line = ts + " " + levelName(level) + " " + jsonQuoted(message);
+    for (const auto& [k, v] : fields) line += " " + std::string(k) + "=" + (needsQuotes(v) ? jsonQuoted(v) : v);
   }
   std::lock_guard lock(mu_);
   out_ << line << '\n' << std::flush;
