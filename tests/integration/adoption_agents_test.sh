@@ -32,9 +32,7 @@ api_port=$(free_port)
 write_manifest "$port"
 sed -i 's/adoption: {threshold: 100, minStageDuration: 3s}/adoption: {threshold: 100, minAgents: 2, staleAfter: 120s, minStageDuration: 3s}/' \
   "$STATE/rotation.yaml"
-mkdir -p "$STATE/api" "$STATE/agents"
-certs_script="$(cd "$(dirname "$0")/../support" && pwd)/test_certificates.sh"
-(cd "$STATE/api" && sh "$certs_script" >/dev/null)
+write_api_certificates
 rotor apply -f "$STATE/rotation.yaml"
 rotor token edge-proxy --file "$STATE/agent.token"
 "$ROTOR" --local "$STATE" controller --adoption-addr "127.0.0.1:$api_port" \

@@ -4,6 +4,7 @@
 # and STATE (an empty directory) first.
 
 rotor() { "$ROTOR" --local "$STATE" "$@"; }
+test_support_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../support" && pwd)
 
 # write_manifest PORT: short durations so that a whole rotation takes seconds.
 write_manifest() {
@@ -105,6 +106,13 @@ stop_clients() {
 # totals: "<ok> <failed>" over every client.
 client_totals() {
   cat "$STATE"/clients/*.count 2>/dev/null | awk '{ok += $1; failed += $2} END {print ok + 0, failed + 0}'
+}
+
+# write_api_certificates: a throw-away PKI for the adoption API in $STATE/api (ca.crt, server.crt,
+# server.key, ...; see test_certificates.sh) and an empty $STATE/agents for the agents' files.
+write_api_certificates() {
+  mkdir -p "$STATE/api" "$STATE/agents"
+  (cd "$STATE/api" && sh "$test_support_dir/test_certificates.sh" >/dev/null)
 }
 
 # start_agent ID / stop_agent ID: a `rotor agent` for edge-proxy against the adoption API on

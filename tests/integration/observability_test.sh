@@ -48,8 +48,8 @@ port=$(free_port) api_port=$(free_port) metrics_port=$(free_port) prom_port=$(fr
 write_manifest "$port"
 sed -i 's/adoption: {threshold: 100, minStageDuration: 3s}/adoption: {threshold: 100, minAgents: 2, minStageDuration: 3s}/' \
   "$STATE/rotation.yaml"
-mkdir -p "$STATE/api" "$STATE/agents" "$STATE/prometheus"
-(cd "$STATE/api" && sh "$here/../support/test_certificates.sh" >/dev/null)
+write_api_certificates
+mkdir -p "$STATE/prometheus"
 rotor apply -f "$STATE/rotation.yaml"
 rotor token edge-proxy --file "$STATE/agent.token"
 "$ROTOR" --local "$STATE" controller --log-level debug --log-format json --metrics-addr "127.0.0.1:$metrics_port" --adoption-addr "127.0.0.1:$api_port" \

@@ -43,9 +43,7 @@ metrics_port=$(free_port)
 write_manifest "$port"
 sed -i 's/adoption: {threshold: 100, minStageDuration: 3s}/adoption: {threshold: 100, minAgents: 1, minStageDuration: 1s}/' \
   "$STATE/rotation.yaml"
-mkdir -p "$STATE/api" "$STATE/agents"
-certs_script="$(cd "$(dirname "$0")/../support" && pwd)/test_certificates.sh"
-(cd "$STATE/api" && sh "$certs_script" >/dev/null)
+write_api_certificates
 rotor apply -f "$STATE/rotation.yaml" > "$OUT/apply.txt"
 rotor token edge-proxy --file "$STATE/agent.token" > "$OUT/token-to-file.txt"
 start_controller text
