@@ -148,8 +148,7 @@ HttpResponse AdoptionService::handle(const HttpRequest& request) {
   }
   Caller caller = authorize(request, **view, agentPath ? path[6] : std::string());
   if (caller.refusal) return done(CheckInResult::kUnauthorized, std::move(*caller.refusal));
-  if (!agentPath) return getBundle(request, **view);
-  return putAgent(request, key, **view, path[6], caller.token);
+  return agentPath ? putAgent(request, key, **view, path[6], caller.token) : getBundle(request, **view);
 }
 
 AgentRegistry::AdmitNew AdoptionService::admissionFor(const api::ObjectKey& key, const View& view, int token) {
