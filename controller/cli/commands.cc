@@ -30,6 +30,7 @@
 #include "controller/pki/digest.h"
 #include "controller/common/strings.h"
 #include "controller/store/local/atomic_file.h"
+#include "reconcilers/triggers.h"
 #include "reconcilers/gates.h"
 #include <sys/resource.h>
 #include <openssl/rand.h>
@@ -579,6 +580,16 @@ int runRotate(Context& ctx, const Invocation& inv) {
     if (!isResting(r.status.phase)) {
       return failedPrecondition("a rotation of " + r.metadata.name + " is already in flight (phase " +
                                 std::string(api::phaseName(r.status.phase)) + "); see rotor status " + r.metadata.name);
+    }
+    // A request the controller has not taken up yet: a second one would be folded into it (a new
+    // rotation consumes both kinds), so saying "requested" twice would promise two rotations.
+    for (const auto& [pendingKey, handled] : {std::pair{api::kRotateAnnotation, r.status.handled.rotate},
+                                              std::pair{api::kRenewAnnotation, r.status.handled.renew}}) {
+      const std::string asked = reconcilers::annotationOf(r, pendingKey);
+      if (!asked.empty() && asked != handled) {
+        return failedPrecondition("a rotation of " + r.metadata.name + " was already requested (" +
+                                  std::string(pendingKey) + "=" + asked + ") and has not started yet");
+      }
     }
     const std::string key(renew ? api::kRenewAnnotation : api::kRotateAnnotation);
     std::string value = formatRfc3339(ctx.clock.now());

@@ -90,7 +90,9 @@ protected:
   int rotor(std::vector<std::string> args) {
     args.insert(args.begin(), {rotorBinary(), "--kubeconfig", kubeconfig_, "-n", kNs});
     ChildProcess cli(args, dir_.path() / "cli.log");
-    return cli.wait(std::chrono::seconds(30)).value_or(-1);
+    const int code = cli.wait(std::chrono::seconds(30)).value_or(-1);
+    if (code != 0) ADD_FAILURE() << "rotor " << args[5] << " exited " << code << ":\n" << cli.output();
+    return code;
   }
 
   std::unique_ptr<ChildProcess> controller(const std::string& name, std::vector<std::string> extra) {

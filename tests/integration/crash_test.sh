@@ -7,9 +7,11 @@
 # certificate, every snapshot's backup files are present with their recorded SHA-256, and not one
 # handshake failed.
 #   ROTOR_CRASH_KILLS (default 200)   ROTOR_CRASH_SEED (default: random, printed)
+#   ROTOR_CRASH_SLOWDOWN (default 1): stretches every lifetime, for instrumented (sanitizer) builds
 set -euo pipefail
 ROTOR=${ROTOR:?path to the rotor binary}
 kills=${ROTOR_CRASH_KILLS:-200}
+slowdown=${ROTOR_CRASH_SLOWDOWN:-1}
 seed=${ROTOR_CRASH_SEED:-$((RANDOM * 32768 + RANDOM))}
 STATE=$(mktemp -d -t rotor-crash-XXXXXX)
 source "$(dirname "$0")/local_nginx_lib.sh"
@@ -79,8 +81,10 @@ started=$SECONDS
 for i in $(seq 1 "$kills"); do
   if ((i > 1)); then start_controller; fi
   # Lifetimes from 10 ms (still starting up) to 1.5 s (mid-phase, mid-write, mid-reload).
-  sleep "$(printf '0.%03d' $((RANDOM % 1000)))"
-  ((RANDOM % 2)) && sleep "0.$((RANDOM % 5))"
+  lifetime=$((RANDOM % 1000))
+  ((RANDOM % 2)) && lifetime=$((lifetime + RANDOM % 5 * 100))
+  lifetime=$((lifetime * slowdown))
+  sleep "$((lifetime / 1000)).$(printf '%03d' $((lifetime % 1000)))"
   kill -KILL "$controller_pid"
   wait "$controller_pid" 2>/dev/null || true
   controller_pid=""

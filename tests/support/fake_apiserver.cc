@@ -714,6 +714,11 @@ void FakeApiServer::expireWatches() {
   }
 }
 
+void FakeApiServer::refuseWatches(bool refuse) {
+  std::lock_guard lock(mu_);
+  watchesRefused_ = refuse;
+}
+
 size_t FakeApiServer::openWatches() const {
   std::lock_guard lock(mu_);
   size_t open = 0;
@@ -732,6 +737,7 @@ HttpResponse FakeApiServer::watch(const Target& t, const std::string& query) {
   const auto params = queryOf(query);
   const auto param = [&](const char* name) { return params.contains(name) ? params.at(name) : std::string(); };
   const std::string from = param("resourceVersion");
+  if (watchesRefused_) return failure(503, "ServiceUnavailable", "the watch cache is not ready", ordered_json::object());
   if (params.contains("resourceVersionMatch")) {
     ordered_json causes = ordered_json::array();
     causes.push_back({{"reason", "FieldValueForbidden"}, {"message", "Forbidden: resourceVersionMatch is forbidden for watch"},

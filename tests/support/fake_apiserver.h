@@ -70,6 +70,9 @@ public:
    *  server restart after other writes does: a watch resuming from before now gets 410 Expired. */
   void expireWatches();
   size_t openWatches() const;
+  /** While set, new watches are answered 503 (a watch cache not ready yet): clients retry, and
+   *  writes meanwhile reach nobody, which lets a test open a gap deterministically. */
+  void refuseWatches(bool refuse);
 
   // ---- faults ----
   /** Answers the next `count` updates and patches of existing objects with 409 Conflict. */
@@ -160,6 +163,7 @@ private:
   size_t watchCacheCapacity_ = 1000;
   int conflictingWrites_ = 0;
   int throttledRequests_ = 0;
+  bool watchesRefused_ = false;
   std::jthread ticker_;  // last: stops before what it ticks goes
 };
 

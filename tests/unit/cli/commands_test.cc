@@ -116,6 +116,13 @@ TEST_F(CliTest, ImpossibleRequestsAreRefusedClearlyAndChangeNothing) {
   ASSERT_EQ(rotor({"--local", local, "resume", "edge-proxy"}).code, 0);
   EXPECT_THAT(rotor({"--local", local, "resume", "edge-proxy"}).err, HasSubstr("is not paused"));
   ASSERT_EQ(rotor({"--local", local, "rotate", "edge-proxy"}).code, 0);
+  // Not taken up yet: a second request of either kind would fold into it.
+  for (auto again : {rotor({"--local", local, "rotate", "edge-proxy"}),
+                     rotor({"--local", local, "rotate", "edge-proxy", "--renew"})}) {
+    EXPECT_EQ(again.code, 1);
+    EXPECT_THAT(again.err, HasSubstr("was already requested (rotor.dev/rotate="));
+    EXPECT_THAT(again.err, HasSubstr("and has not started yet"));
+  }
   ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);  // Staging -> AwaitingAdoption, waits
   auto second = rotor({"--local", local, "rotate", "edge-proxy"});
   EXPECT_EQ(second.code, 1);

@@ -99,13 +99,15 @@ TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
   ASSERT_OK(changed);
   start();
   ASSERT_TRUE(eventually([&] { return seen().size() == 3; }));
-  // The watch breaks; while the reflector is away the cache window moves past its version.
+  // The watch breaks; while the reflector is kept away the cache window moves past its version.
   cluster_.api().setWatchCacheCapacity(1);
+  cluster_.api().refuseWatches(true);
   cluster_.api().endWatches();
   ASSERT_OK(client_->remove(kConfigMaps, kNs, "removed"));
   (*changed)["data"]["k"] = "w";
   ASSERT_OK(client_->update(kConfigMaps, kNs, *changed));
   ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("new")));
+  cluster_.api().refuseWatches(false);
   ASSERT_TRUE(eventually([&] { return reflector_->lists() >= 2 && seen().size() >= 6; }));
   const std::vector<std::string> all = seen();
   EXPECT_THAT(std::vector<std::string>(all.begin() + 3, all.end()),
