@@ -283,18 +283,22 @@ private:
     write(server_.handle(request), req.keep_alive());
   }
 
-  /** A request over a limit gets its status before the connection closes; anything else (a
-   *  timeout, a reset, garbage) just ends the connection. Content-Length beyond the body limit is
-   *  caught while the header is parsed, before any of the body is read. */
+  /** A request over a limit or one that is not HTTP gets its status before the connection
+   *  closes; a timeout, a reset or a client that went away just ends it. Content-Length beyond
+   *  the body limit is caught while the header is parsed, before any of the body is read. */
   void refuseOrDrop(beast::error_code ec) {
-    if (ec == http::error::header_limit) return fail(431, "request header too large");
-    if (ec == http::error::body_limit) return fail(413, "request body too large");
+    if (ec == http::error::header_limit) return fail(431, "RequestTooLarge", "request header too large");
+    if (ec == http::error::body_limit) return fail(413, "RequestTooLarge", "request body too large");
+    const bool clientLeft = ec == http::error::end_of_stream || ec == http::error::partial_message;
+    if (ec.category() == beast::error_code(http::error::bad_target).category() && !clientLeft) {
+      return fail(400, "BadRequest", "malformed HTTP request");
+    }
   }
 
-  void fail(int status, std::string_view message) {
+  void fail(int status, std::string_view reason, std::string_view message) {
     lingerOnClose_ = true;
     write({status, "application/json",
-           "{\"code\":" + std::to_string(status) + ",\"reason\":\"RequestTooLarge\",\"message\":\"" +
+           "{\"code\":" + std::to_string(status) + ",\"reason\":\"" + std::string(reason) + "\",\"message\":\"" +
                std::string(message) + "\"}\n",
            {}},
           false);

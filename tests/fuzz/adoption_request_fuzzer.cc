@@ -8,9 +8,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -77,7 +80,10 @@ public:
     while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) {
     }
     ::close(fd);
-    if (n < 0) std::abort();  // the server neither answered nor closed within the timeout
+    if (n < 0) {  // the server neither answered nor closed within the timeout, or reset the connection
+      std::fprintf(stderr, "reading the answer: %s\n", std::strerror(errno));
+      std::abort();
+    }
   }
 
   /** Every line logged so far parses as JSON; then forgets them. */

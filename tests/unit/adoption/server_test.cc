@@ -246,6 +246,20 @@ TEST_F(HttpServerTest, OversizedHeadersAndBodiesAreRefusedAndTheConnectionClosed
   EXPECT_EQ(fits.request("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'b')), 200);
 }
 
+TEST_F(HttpServerTest, RequestsThatAreNotHttpAre400AndTheConnectionClosed) {
+  using namespace std::string_literals;
+  auto server = start(tlsOptions());
+  for (const std::string& garbage : {"GET / HTTP/1.1\r\nHo\0st: x\r\n\r\n"s, "\x16\x03\x01 hello\r\n\r\n"s,
+                                     "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 12x\r\n\r\n"s}) {
+    TlsClient client(server->port(), file("ca.crt"));
+    // What follows the bad request is still unread when the server answers: the answer must
+    // survive that (no reset), and nothing more is served on the connection.
+    EXPECT_EQ(client.request(garbage + get("/after")), 400) << ::testing::PrintToString(garbage);
+  }
+  TlsClient fine(server->port(), file("ca.crt"));
+  EXPECT_EQ(fine.request(get("/")), 200);
+}
+
 TEST_F(HttpServerTest, SlowAndSilentClientsAreCutOffByTheirTimeouts) {
   ServerOptions o = tlsOptions();
   o.handshakeTimeout = 300ms;
