@@ -1,10 +1,14 @@
 #include "controller/api/yaml_codec.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "controller/api/json_codec.h"
 #include "controller/api/validate.h"
@@ -44,48 +48,128 @@ std::string position(const YAML::Mark& mark) {
   return "line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
 }
 
-StatusOr<json> toJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return json(nullptr);
-    case YAML::NodeType::Scalar: {
-      const std::string& tag = node.Tag();
-      if (tag == "?") {
-        return resolvePlainScalar(node.Scalar());
-      }
-      if (tag == "!" || tag == "tag:yaml.org,2002:str" || tag == "!!str") {
-        return json(node.Scalar());
-      }
-      json resolved = resolvePlainScalar(node.Scalar());
-      return resolved;
-    }
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const YAML::Node& item : node) {
-        ASSIGN_OR_RETURN(json value, toJson(item));
-        out.push_back(std::move(value));
-      }
-      return out;
-    }
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& entry : node) {
-        if (!entry.first.IsScalar()) {
-          return invalidArgument(position(entry.first.Mark()) + ": mapping keys must be strings");
-        }
-        const std::string& key = entry.first.Scalar();
-        if (out.contains(key)) {
-          return invalidArgument(position(entry.first.Mark()) + ": duplicate key \"" + key + "\"");
-        }
-        ASSIGN_OR_RETURN(json value, toJson(entry.second));
-        out[key] = std::move(value);
-      }
-      return out;
+/** A refusal raised inside the event handler, where yaml-cpp lets nothing else out. */
+struct Refused {
+  YAML::Mark mark;
+  std::string message;
+};
+
+/**
+ * Builds JSON straight from the parser's events (no YAML::Node tree), which lets the build stop
+ * the parser: yaml-cpp 0.7 loops forever, starting empty document after empty document, on a
+ * "," where a document's node should be, and an alias may stand for a whole subtree (expanding
+ * "billion laughs" aliases would exhaust memory). Both end here as errors: a document may not
+ * start where the last empty one did, and the values built may hold at most `budget` nodes.
+ */
+class JsonBuilder : public YAML::EventHandler {
+public:
+  explicit JsonBuilder(size_t budget) : budget_(budget) {}
+
+  std::vector<json> take() { return std::move(documents_); }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (lastEmptyStart_ && lastEmptyStart_->pos == mark.pos) throw Refused{mark, "a node was expected here"};
+    start_ = mark;
+    root_.reset();
+    anchors_.clear();
+  }
+  void OnDocumentEnd() override {
+    if (root_ && !root_->is_null()) {
+      documents_.push_back(std::move(*root_));
+      lastEmptyStart_.reset();
+    } else {
+      lastEmptyStart_ = start_;  // an empty document between "---" separators is skipped
     }
   }
-  return json(nullptr);
-}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { add(mark, anchor, nullptr, std::nullopt); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) throw Refused{mark, "unknown alias"};
+    charge(mark, countNodes(it->second));
+    add(mark, YAML::NullAnchor, it->second, it->second.is_string() ? std::optional(it->second.get<std::string>()) : std::nullopt);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
+    const bool string = tag == "!" || tag == "tag:yaml.org,2002:str" || tag == "!!str";
+    add(mark, anchor, string ? json(value) : resolvePlainScalar(value), value);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(mark, anchor, json::array());
+  }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(mark, anchor, json::object());
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapEnd() override { close(); }
+
+private:
+  /** A collection being built, and in a mapping the key waiting for its value. */
+  struct Frame {
+    YAML::Mark mark;
+    YAML::anchor_t anchor;
+    json value;
+    std::optional<std::string> key;
+  };
+
+  static size_t countNodes(const json& value) {
+    size_t n = 1;
+    if (value.is_structured()) {
+      for (const json& child : value) n += countNodes(child);
+    }
+    return n;
+  }
+
+  void charge(const YAML::Mark& mark, size_t nodes) {
+    if (nodes > budget_) throw Refused{mark, "the document expands to more nodes than its text can hold"};
+    budget_ -= nodes;
+  }
+
+  void open(const YAML::Mark& mark, YAML::anchor_t anchor, json empty) {
+    charge(mark, 1);
+    if (!stack_.empty() && stack_.back().value.is_object() && !stack_.back().key) {
+      throw Refused{mark, "mapping keys must be strings"};
+    }
+    stack_.push_back({mark, anchor, std::move(empty), std::nullopt});
+  }
+
+  void close() {
+    Frame done = std::move(stack_.back());
+    stack_.pop_back();
+    place(done.mark, done.anchor, std::move(done.value));
+  }
+
+  /** A scalar, null or alias: `text` is the raw text a mapping key is named by. */
+  void add(const YAML::Mark& mark, YAML::anchor_t anchor, json value, const std::optional<std::string>& text) {
+    charge(mark, 1);
+    if (!stack_.empty() && stack_.back().value.is_object() && !stack_.back().key) {
+      if (!text) throw Refused{mark, "mapping keys must be strings"};
+      if (stack_.back().value.contains(*text)) throw Refused{mark, "duplicate key \"" + *text + "\""};
+      if (anchor != YAML::NullAnchor) anchors_[anchor] = json(*text);
+      stack_.back().key = *text;
+      return;
+    }
+    place(mark, anchor, std::move(value));
+  }
+
+  void place(const YAML::Mark&, YAML::anchor_t anchor, json value) {
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = value;
+    if (stack_.empty()) {
+      root_ = std::move(value);
+    } else if (Frame& parent = stack_.back(); parent.value.is_array()) {
+      parent.value.push_back(std::move(value));
+    } else {
+      parent.value[*parent.key] = std::move(value);
+      parent.key.reset();
+    }
+  }
+
+  size_t budget_;
+  std::vector<json> documents_;
+  std::vector<Frame> stack_;
+  std::optional<json> root_;
+  std::map<YAML::anchor_t, json> anchors_;
+  YAML::Mark start_;
+  std::optional<YAML::Mark> lastEmptyStart_;
+};
 
 bool needsQuotes(const std::string& s) {
   return s.empty() || !resolvePlainScalar(s).is_string();
@@ -132,24 +216,19 @@ StatusOr<std::vector<json>> yamlToJsonDocuments(std::string_view text) {
   if (const size_t bad = firstInvalidUtf8(text); bad != std::string_view::npos) {
     return invalidArgument("the manifest is not UTF-8 text: byte " + std::to_string(bad) + " is not valid UTF-8");
   }
-  std::vector<YAML::Node> nodes;
+  // Each node takes at least a character or two of text; aliases are charged what they copy.
+  JsonBuilder builder(8 * text.size() + 64);
+  std::istringstream in{std::string(text)};
   try {
-    nodes = YAML::LoadAll(std::string(text));
+    YAML::Parser parser(in);
+    while (parser.HandleNextDocument(builder)) {
+    }
   } catch (const YAML::Exception& e) {
     return invalidArgument("invalid YAML at " + position(e.mark) + ": " + e.msg);
+  } catch (const Refused& e) {
+    return invalidArgument("invalid YAML at " + position(e.mark) + ": " + e.message);
   }
-  std::vector<json> out;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (nodes[i].IsNull()) {
-      continue;  // an empty document between "---" separators
-    }
-    auto value = toJson(nodes[i]);
-    if (!value.ok()) {
-      return value.status().withContext("document " + std::to_string(i + 1));
-    }
-    out.push_back(std::move(value).value());
-  }
-  return out;
+  return builder.take();
 }
 
 std::string jsonToYaml(const json& value) {

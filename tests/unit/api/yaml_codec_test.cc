@@ -64,6 +64,31 @@ TEST(YamlCodecTest, SyntaxErrorsGiveLineAndColumn) {
   EXPECT_THAT(decodeManifests(""), StatusIs(Code::kInvalidArgument, HasSubstr("no CertificateRotation")));
 }
 
+TEST(YamlCodecTest, AnchorsAndAliasesCopyTheirNode) {
+  auto docs = yamlToJsonDocuments("base: &b {x: 1, y: [2, 3]}\ncopy: *b\nname: &n edge\n*n : again\n");
+  ASSERT_OK(docs);
+  EXPECT_EQ(docs->front()["copy"], docs->front()["base"]);
+  EXPECT_EQ(docs->front()["edge"], "again");
+  EXPECT_THAT(yamlToJsonDocuments("a: *nowhere\n"), StatusIs(Code::kInvalidArgument));
+  EXPECT_THAT(yamlToJsonDocuments("? [a]\n: b\n"), StatusIs(Code::kInvalidArgument, HasSubstr("keys must be strings")));
+}
+
+// Inputs that made yaml-cpp 0.7 loop forever (empty documents without end) or that expand to
+// far more than their text: refused, naming where.
+TEST(YamlCodecTest, TextThatWouldNeverFinishParsingIsRefused) {
+  for (const char* endless : {",", ",]", "---\n,x", "[a]\n,", "\"a\"\n,", "# c\n, x"}) {
+    EXPECT_THAT(yamlToJsonDocuments(endless), StatusIs(Code::kInvalidArgument, HasSubstr("invalid YAML at line")))
+        << endless;
+  }
+  std::string laughs = "a0: &a0 [x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 10; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + prev + ", " + prev + ", " + prev + ", " +
+              prev + ", " + prev + ", " + prev + ", " + prev + ", " + prev + "]\n";
+  }
+  EXPECT_THAT(yamlToJsonDocuments(laughs), StatusIs(Code::kInvalidArgument, HasSubstr("more nodes than its text")));
+}
+
 TEST(YamlCodecTest, DuplicateRotationsInOneFileAreRejected) {
   EXPECT_THAT(decodeManifests(doc("same") + "---\n" + doc("same")),
               StatusIs(Code::kInvalidArgument, HasSubstr("same rotation")));
