@@ -63,6 +63,7 @@ start_rotator() {
       sleep 0.3
     done
   ) &
+  rotator_pid=$!
 }
 
 port=$(free_port)
@@ -93,7 +94,7 @@ done
 echo "$kills kills in $((SECONDS - started)) s"
 
 touch "$STATE/rotator.stop"
-sleep 0.5
+wait "$rotator_pid"  # a request it was making when told to stop still counts
 requested=$(cat "$STATE/rotator.requests")
 start_controller
 final=$((requested + 1))
