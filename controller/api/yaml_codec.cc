@@ -104,7 +104,6 @@ public:
 private:
   /** A collection being built, and in a mapping the key waiting for its value. */
   struct Frame {
-    YAML::Mark mark;
     YAML::anchor_t anchor;
     json value;
     std::optional<std::string> key;
@@ -125,32 +124,32 @@ private:
 
   void open(const YAML::Mark& mark, YAML::anchor_t anchor, json empty) {
     charge(mark, 1);
-    if (!stack_.empty() && stack_.back().value.is_object() && !stack_.back().key) {
-      throw Refused{mark, "mapping keys must be strings"};
-    }
-    stack_.push_back({mark, anchor, std::move(empty), std::nullopt});
+    if (expectingKey()) throw Refused{mark, "mapping keys must be strings"};
+    stack_.push_back({anchor, std::move(empty), std::nullopt});
   }
 
   void close() {
     Frame done = std::move(stack_.back());
     stack_.pop_back();
-    place(done.mark, done.anchor, std::move(done.value));
+    place(done.anchor, std::move(done.value));
   }
 
   /** A scalar, null or alias: `text` is the raw text a mapping key is named by. */
   void add(const YAML::Mark& mark, YAML::anchor_t anchor, json value, const std::optional<std::string>& text) {
     charge(mark, 1);
-    if (!stack_.empty() && stack_.back().value.is_object() && !stack_.back().key) {
+    if (expectingKey()) {
       if (!text) throw Refused{mark, "mapping keys must be strings"};
       if (stack_.back().value.contains(*text)) throw Refused{mark, "duplicate key \"" + *text + "\""};
       if (anchor != YAML::NullAnchor) anchors_[anchor] = json(*text);
       stack_.back().key = *text;
       return;
     }
-    place(mark, anchor, std::move(value));
+    place(anchor, std::move(value));
   }
 
-  void place(const YAML::Mark&, YAML::anchor_t anchor, json value) {
+  bool expectingKey() const { return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().key; }
+
+  void place(YAML::anchor_t anchor, json value) {
     if (anchor != YAML::NullAnchor) anchors_[anchor] = value;
     if (stack_.empty()) {
       root_ = std::move(value);
