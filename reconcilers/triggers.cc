@@ -11,6 +11,12 @@ std::string annotationOf(const api::CertificateRotation& r, std::string_view key
   return it == r.metadata.annotations.end() ? std::string() : it->second;
 }
 
+std::string pendingRequest(const api::CertificateRotation& r, std::string_view key) {
+  std::string asked = annotationOf(r, key);
+  const std::string& handled = key == api::kRotateAnnotation ? r.status.handled.rotate : r.status.handled.renew;
+  return asked == handled ? std::string() : asked;
+}
+
 bool isRenewal(std::string_view trigger) {
   return trigger == triggers::kRenewRequested || trigger == triggers::kCertificateExpiring;
 }
@@ -25,8 +31,7 @@ std::string caSourceHash(const api::CaSpec& ca) {
 
 TriggerDecision detectTrigger(const api::CertificateRotation& r, SystemTime now, bool includeExpiry) {
   const api::RotationStatus& s = r.status;
-  const std::string rotate = annotationOf(r, api::kRotateAnnotation);
-  if (!rotate.empty() && rotate != s.handled.rotate) {
+  if (const std::string rotate = pendingRequest(r, api::kRotateAnnotation); !rotate.empty()) {
     return {std::string(triggers::kRotateRequested), "Rotation requested (" + std::string(api::kRotateAnnotation) +
                                                           "=" + rotate + ")", std::nullopt};
   }
@@ -47,8 +52,7 @@ TriggerDecision detectTrigger(const api::CertificateRotation& r, SystemTime now,
     }
     consider(fireAt);
   }
-  const std::string renew = annotationOf(r, api::kRenewAnnotation);
-  if (!renew.empty() && renew != s.handled.renew) {
+  if (const std::string renew = pendingRequest(r, api::kRenewAnnotation); !renew.empty()) {
     return {std::string(triggers::kRenewRequested),
             "Renewal requested (" + std::string(api::kRenewAnnotation) + "=" + renew + ")", std::nullopt};
   }

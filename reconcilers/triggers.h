@@ -40,6 +40,10 @@ TriggerDecision detectTrigger(const api::CertificateRotation& r, SystemTime now,
 /** The annotation's value, empty when absent. */
 std::string annotationOf(const api::CertificateRotation& r, std::string_view key);
 
+/** The value of a request annotation (kRotateAnnotation or kRenewAnnotation) that no rotation has
+ *  taken up yet (status.handled records the last one taken); empty when there is none. */
+std::string pendingRequest(const api::CertificateRotation& r, std::string_view key);
+
 /** SHA-256 of the CA source (generate, files or secretRef), recorded in status.caSourceHash. */
 std::string caSourceHash(const api::CaSpec& ca);
 

@@ -583,10 +583,8 @@ int runRotate(Context& ctx, const Invocation& inv) {
     }
     // A request the controller has not taken up yet: a second one would be folded into it (a new
     // rotation consumes both kinds), so saying "requested" twice would promise two rotations.
-    for (const auto& [pendingKey, handled] : {std::pair{api::kRotateAnnotation, r.status.handled.rotate},
-                                              std::pair{api::kRenewAnnotation, r.status.handled.renew}}) {
-      const std::string asked = reconcilers::annotationOf(r, pendingKey);
-      if (!asked.empty() && asked != handled) {
+    for (const std::string_view pendingKey : {api::kRotateAnnotation, api::kRenewAnnotation}) {
+      if (const std::string asked = reconcilers::pendingRequest(r, pendingKey); !asked.empty()) {
         return failedPrecondition("a rotation of " + r.metadata.name + " was already requested (" +
                                   std::string(pendingKey) + "=" + asked + ") and has not started yet");
       }
