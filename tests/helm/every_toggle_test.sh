@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# `helm lint --strict` and `helm template` for every combination of the chart's toggles (2^10),
-# each rendered document checked for the fields every Kubernetes object needs.
+# `helm template` for every combination of the chart's toggles (2^10), each rendered document
+# checked for the fields every Kubernetes object needs, and `helm lint --strict` for every pair of
+# toggles in all four value combinations: the masks with at most two toggles on or at most two off.
+# No template condition reads more than two toggles, so pairs cover every branch lint can reach;
+# linting all 1,024 would double the test's time for nothing more.
 set -euo pipefail
 chart="$(cd "$(dirname "$0")/../../charts/rotor" && pwd)"
 helm="${HELM:-helm}"
@@ -15,7 +18,9 @@ check() {
   done
   sets=${sets//=1/=true}
   sets=${sets//=0/=false}
-  if ! out=$("$helm" lint --strict "$chart" --set "$sets" 2>&1); then
+  local on=0
+  for i in "${!toggles[@]}"; do on=$(( on + ((mask >> i) & 1) )); done
+  if (( on <= 2 || on >= ${#toggles[@]} - 2 )) && ! out=$("$helm" lint --strict "$chart" --set "$sets" 2>&1); then
     echo "FAIL lint: $sets"; echo "$out"; return 1
   fi
   if ! out=$("$helm" template rel "$chart" --namespace rotor-system --set "$sets" 2>&1); then
@@ -42,4 +47,4 @@ combos=$((1 << ${#toggles[@]}))
 # xargs runs each combination in a fresh shell; the toggles travel as a string.
 seq 0 $((combos - 1)) | xargs -P "$(nproc)" -I{} bash -c 'toggles=($toggles_list); check {}' \
   || { echo "some combinations failed"; exit 1; }
-echo "helm lint --strict and helm template passed for all $combos combinations of ${#toggles[@]} toggles"
+echo "helm template passed for all $combos combinations of ${#toggles[@]} toggles, helm lint --strict for every pair"
