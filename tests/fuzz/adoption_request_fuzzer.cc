@@ -16,8 +16,11 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <sstream>
+#include <streambuf>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +31,32 @@
 using namespace rotor;
 
 namespace {
+
+/** The log's sink: the server's threads write while the fuzzing thread takes what was written. */
+class LockedText : public std::streambuf {
+public:
+  std::string take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(text_, {});
+  }
+
+protected:
+  int overflow(int c) override {
+    if (c == traits_type::eof()) return traits_type::not_eof(c);
+    const char ch = traits_type::to_char_type(c);
+    xsputn(&ch, 1);
+    return c;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    std::lock_guard lock(mu_);
+    text_.append(s, static_cast<size_t>(n));
+    return n;
+  }
+
+private:
+  std::mutex mu_;
+  std::string text_;
+};
 
 constexpr char kBundle[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
@@ -71,13 +100,15 @@ public:
     if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) std::abort();
     for (size_t sent = 0; sent < size;) {
       const ssize_t n = ::send(fd, bytes + sent, size - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;  // the server may close early on a request over a limit
       sent += static_cast<size_t>(n);
     }
     ::shutdown(fd, SHUT_WR);
     char buffer[4096];
     ssize_t n = 0;
-    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) {
+    // libFuzzer's SIGALRM (its -timeout watchdog) interrupts a blocked recv: read on.
+    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0 || (n < 0 && errno == EINTR)) {
     }
     ::close(fd);
     if (n < 0) {  // the server neither answered nor closed within the timeout, or reset the connection
@@ -89,16 +120,16 @@ public:
   /** Every line logged so far parses as JSON; then forgets them. */
   void checkLogs() {
     std::string line;
-    std::istringstream lines(logs_.str());
+    std::istringstream lines(logText_.take());
     while (std::getline(lines, line)) {
       if (nlohmann::json::parse(line, nullptr, false).is_discarded()) std::abort();
     }
-    logs_.str("");
   }
 
 private:
   RealClock clock_;
-  std::ostringstream logs_;
+  LockedText logText_;
+  std::ostream logs_{&logText_};
   Logger log_{logs_, clock_, LogLevel::kDebug, LogFormat::kJson};
   std::filesystem::path dir_;
   std::unique_ptr<store::local::LocalStore> store_;
