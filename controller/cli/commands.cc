@@ -381,7 +381,7 @@ int runController(Context& ctx, const Invocation& inv) {
   Backend& b = **backend;
   const bool cluster = b.local() == nullptr;
   if (inv.has("leader-elect") && !cluster) throw UsageError{"--leader-elect needs a cluster (--kubeconfig or --in-cluster)"};
-  std::optional<store::local::FileLock> lock;
+  std::optional<store::local::ProcessLock> lock;
   if (!cluster) {
     auto held = b.local()->lockForController();
     if (!held.ok()) return fail(ctx, held.status());

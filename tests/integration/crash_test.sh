@@ -86,7 +86,11 @@ for i in $(seq 1 "$kills"); do
   ((RANDOM % 2)) && lifetime=$((lifetime + RANDOM % 5 * 100))
   lifetime=$((lifetime * slowdown))
   sleep "$((lifetime / 1000)).$(printf '%03d' $((lifetime % 1000)))"
-  kill -KILL "$controller_pid"
+  if ! kill -KILL "$controller_pid" 2>/dev/null; then
+    status=0
+    wait "$controller_pid" || status=$?
+    fail "the controller exited by itself (status $status) before kill $i"
+  fi
   wait "$controller_pid" 2>/dev/null || true
   controller_pid=""
   ((i % 50 == 0)) && echo "$i kills, $(cat "$STATE/rotator.requests") rotations asked for, $(client_totals) handshakes ok/failed"

@@ -80,6 +80,7 @@ start_clients() {
   local bundles=("${@:-$STATE/trust/ca-bundle.pem}")
   mkdir -p "$STATE/clients"
   rm -f "$STATE/clients/stop"
+  client_pids=()
   for i in $(seq 1 "$n"); do
     local bundle=${bundles[$(((i - 1) % ${#bundles[@]}))]}
     (
@@ -92,15 +93,19 @@ start_clients() {
         else
           failed=$((failed + 1))
         fi
-        echo "$ok $failed" > "$STATE/clients/$i.count"
+        echo "$ok $failed" > "$STATE/clients/$i.count.new"
+        mv "$STATE/clients/$i.count.new" "$STATE/clients/$i.count"  # whole counts only, for client_totals
       done
     ) &
+    client_pids+=($!)
   done
 }
 
 stop_clients() {
   touch "$STATE/clients/stop"
-  sleep 1  # each loop finishes its current connection and writes its final count
+  # Each loop finishes its current connection (up to curl's 5 s) and writes its final count.
+  wait "${client_pids[@]}" 2>/dev/null || true
+  client_pids=()
 }
 
 # totals: "<ok> <failed>" over every client.

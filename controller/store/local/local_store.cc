@@ -139,8 +139,8 @@ StatusOr<std::unique_ptr<LocalStore>> LocalStore::open(const LocalStoreOptions& 
   return store;
 }
 
-StatusOr<FileLock> LocalStore::lockForController() {
-  return FileLock::tryAcquireExclusive(stateDirectory() / "controller.lock", "rotor controller");
+StatusOr<ProcessLock> LocalStore::lockForController() {
+  return ProcessLock::tryAcquire(stateDirectory() / "controller.lock", "rotor controller");
 }
 
 StatusOr<size_t> LocalStore::removeAbandonedTemporaries() {

@@ -53,7 +53,7 @@ public:
   static StatusOr<std::unique_ptr<LocalStore>> open(const LocalStoreOptions& options, const Clock& clock);
 
   /** The lock that keeps a second controller off this directory; kFailedPrecondition if held. */
-  StatusOr<FileLock> lockForController();
+  StatusOr<ProcessLock> lockForController();
 
   /**
    * Removes the temporary files that writes interrupted by a crash left behind, below the state
