@@ -10,7 +10,6 @@
 #include <set>
 #include <string>
 
-
 namespace rotor::store::local {
 namespace {
 
@@ -22,6 +21,17 @@ StatusOr<int> openLockFile(const std::filesystem::path& path) {
     return error == EACCES || error == EROFS ? permissionDenied(message) : unavailable(message);
   }
   return fd;
+}
+
+/**
+ * The files this process holds a ProcessLock on: a second record lock on one of them would
+ * succeed (the process owns the first), and closing its descriptor would release the first.
+ */
+std::set<std::filesystem::path>& processLocks(std::unique_lock<std::mutex>& guard) {
+  static std::mutex mutex;
+  static std::set<std::filesystem::path> held;
+  guard = std::unique_lock(mutex);
+  return held;
 }
 
 }  // namespace
@@ -52,18 +62,6 @@ StatusOr<FileLock> FileLock::acquire(const std::filesystem::path& path) {
   }
   return lock;
 }
-
-namespace {
-
-/** The files this process holds a ProcessLock on: a second fcntl lock would succeed, and closing it release the first. */
-std::set<std::filesystem::path>& processLocks(std::unique_lock<std::mutex>& guard) {
-  static std::mutex mutex;
-  static std::set<std::filesystem::path> held;
-  guard = std::unique_lock(mutex);
-  return held;
-}
-
-}  // namespace
 
 StatusOr<ProcessLock> ProcessLock::tryAcquire(const std::filesystem::path& path, std::string_view holder) {
   std::error_code ec;
