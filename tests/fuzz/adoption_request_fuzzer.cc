@@ -4,6 +4,7 @@
 // the request is valid JSON whatever bytes the request carried.
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -97,7 +98,10 @@ public:
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     timeval timeout{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) std::abort();
+    if (!connectTo(fd, address)) {
+      std::fprintf(stderr, "connecting to the adoption API: %s\n", std::strerror(errno));
+      std::abort();
+    }
     for (size_t sent = 0; sent < size;) {
       const ssize_t n = ::send(fd, bytes + sent, size - sent, MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
@@ -115,6 +119,26 @@ public:
       std::fprintf(stderr, "reading the answer: %s\n", std::strerror(errno));
       std::abort();
     }
+  }
+
+  /**
+   * connect(2) that survives libFuzzer's SIGALRM: an interrupted connect goes on in the kernel, so
+   * wait for it to finish and take its result instead of calling connect again.
+   */
+  static bool connectTo(int fd, const sockaddr_in& address) {
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) return true;
+    if (errno != EINTR) return false;
+    pollfd waiting{fd, POLLOUT, 0};
+    int ready = 0;
+    while ((ready = ::poll(&waiting, 1, 5000)) < 0 && errno == EINTR) {
+    }
+    if (ready == 0) errno = ETIMEDOUT;
+    if (ready <= 0) return false;
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return false;
+    errno = error;
+    return error == 0;
   }
 
   /** Every line logged so far parses as JSON; then forgets them. */
