@@ -33,7 +33,8 @@ std::string progressBar(double ratio) {
          "] " + percent;
 }
 
-/** Each gate the rotation passes, with its state now: open, waiting (and why), or not reached. */
+/** Each gate the rotation passes, with its state now: open, waiting (and why), passed, or what the next rotation
+ *  will wait for when none is in flight. */
 std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
   const api::RotationStatus& s = r.status;
   const Phase p = s.resumePhase && (s.phase == Phase::kBlocked || s.phase == Phase::kPaused) ? *s.resumePhase : s.phase;
@@ -50,9 +51,10 @@ std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
       line("adoption timeout", "after " + formatDuration(*r.spec.adoption.timeout) + " staged -> Blocked, never forced");
     }
   } else if (p == Phase::kStaging || p == Phase::kReady || p == Phase::kRolledBack) {
-    line("adoption", "not reached: " + std::to_string(r.spec.adoption.threshold) + "% of active agents, at least " +
-                         std::to_string(r.spec.adoption.minAgents) + ", staged for " +
-                         formatDuration(r.spec.adoption.minStageDuration));
+    // Not "not reached": beside a full adoption bar that reads as a threshold missed.
+    line("adoption", "next rotation waits for " + std::to_string(r.spec.adoption.threshold) +
+                         "% of active agents, at least " + std::to_string(r.spec.adoption.minAgents) +
+                         ", staged for " + formatDuration(r.spec.adoption.minStageDuration));
   } else {
     line("adoption", "passed");
   }

@@ -96,6 +96,8 @@ TEST_F(CliTest, ControllerOnceBootstrapsFilesThatOpensslVerifies) {
       << out;
   EXPECT_EQ(rotor::testing::runShell("openssl pkey -check -noout -in " + local + "/certs/server.key", &out), 0) << out;
   EXPECT_THAT(rotor({"--local", local, "get"}).out, HasSubstr("Ready"));
+  EXPECT_THAT(rotor({"--local", local, "status", "edge-proxy"}).out,
+              HasSubstr("adoption            next rotation waits for 100% of active agents, at least 0, staged for"));
   // Nothing left to do on a second pass.
   EXPECT_THAT(rotor({"controller", "--local", local, "--once"}).err, ::testing::Not(HasSubstr("reason=")));
 }
