@@ -253,7 +253,7 @@ TEST_F(HostileClientsTest, EveryoneElseIsAnsweredWhileHostileClientsAreCutOffAnd
   // fraction of it) instead of adding as much again. ASan holds freed memory in quarantine, so
   // there the figure means nothing.
   const auto mb = [](size_t bytes) { return static_cast<double>(bytes) / (1 << 20); };
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#ifndef ROTOR_SANITIZED
   EXPECT_LT(mb(third.rssAfter) - mb(first.rssAfter), 0.5 * (mb(first.rssAfter) - mb(rssBefore)))
       << "RSS " << mb(rssBefore) << " MB, then " << mb(first.rssAfter) << ", " << mb(second.rssAfter) << " and "
       << mb(third.rssAfter) << " MB after each wave";
