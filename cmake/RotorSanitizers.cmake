@@ -13,14 +13,14 @@ if((ROTOR_ASAN_UBSAN OR ROTOR_TSAN) AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   # std::function members that are initialised (a false positive that -Werror would turn fatal).
   add_compile_options(-Wno-maybe-uninitialized)
 endif()
-# Options for the units that include cpprestsdk's headers: UBSan's vptr check misfires on its
-# stream buffers, whose type information lives in the shared library, not in our objects.
-set(ROTOR_CPPREST_COMPILE_OPTIONS "")
 if(ROTOR_ASAN_UBSAN OR ROTOR_TSAN)
-  # For the few checks whose figures a sanitizer's runtime distorts (memory held in ASan's
+  # For checks whose figures a sanitizer's runtime distorts (memory held in ASan's
   # quarantine): clang 14 defines neither __SANITIZE_ADDRESS__ nor __SANITIZE_THREAD__.
   add_compile_definitions(ROTOR_SANITIZED=1)
 endif()
+# Options for the units that include cpprestsdk's headers: UBSan's vptr check misfires on its
+# stream buffers, whose type information lives in the shared library, not in our objects.
+set(ROTOR_CPPREST_COMPILE_OPTIONS "")
 if(ROTOR_ASAN_UBSAN)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
