@@ -115,7 +115,7 @@ std::map<std::string, int> phases(const fs::path& dir) {
   RealClock clock;
   auto store = std::move(store::local::LocalStore::open({.root = dir}, clock)).value();
   std::map<std::string, int> count;
-  const std::vector<api::CertificateRotation> rotations = store->listRotations().value();
+  const std::vector<api::CertificateRotation> rotations = store->listRotations(store::kAllNamespaces).value();
   for (const api::CertificateRotation& r : rotations) {
     ++count[std::string(api::phaseName(r.status.phase))];
   }

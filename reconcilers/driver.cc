@@ -2,6 +2,7 @@
 
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
+#include "reconcilers/restore.h"
 #include "reconcilers/transitions.h"
 
 namespace rotor::reconcilers {
@@ -122,9 +123,11 @@ StatusOr<std::optional<Outcome>> Driver::sideState(api::CertificateRotation& r) 
   if (!wanted.empty() && wanted != s.handled.rollbackTo && s.phase != Phase::kPending && s.phase != Phase::kIssuing) {
     s.handled.rollbackTo = wanted;
     auto snapshot = ctx_.store.getSnapshot(r, wanted);
-    if (!snapshot.ok()) {
+    Status usable = snapshot.ok() ? checkRestorable(ctx_.store, r, *snapshot) : snapshot.status();
+    if (!usable.ok()) {
+      if (usable.code() == Code::kUnavailable) return usable;
       Outcome refused = Outcome::wait(Duration::zero(), "RollbackRefused",
-                                      "Cannot roll back to snapshot \"" + wanted + "\": " + snapshot.status().message());
+                                      "Cannot roll back to snapshot \"" + wanted + "\": " + usable.message());
       refused.refusal = true;
       return std::optional<Outcome>(refused);
     }

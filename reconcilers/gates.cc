@@ -90,7 +90,10 @@ GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::Adop
                   kAdoptionPollInterval);
   }
   if (staged < spec.minStageDuration) {
-    return closed("Waiting for adoption.minStageDuration: " + formatDuration(spec.minStageDuration - staged) + " left",
+    // A deadline, not a countdown: the message stays the same while only time passes, so that
+    // waiting writes no status (each write would wake every watcher).
+    return closed("Waiting for adoption.minStageDuration (" + formatDuration(spec.minStageDuration) + ") until " +
+                      formatRfc3339(truncateToSeconds(stagedAt + spec.minStageDuration)),
                   spec.minStageDuration - staged);
   }
   d.open = true;

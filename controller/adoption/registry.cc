@@ -105,7 +105,7 @@ Status AgentRegistry::visit(const api::ObjectKey& key, const std::function<void(
 }
 
 Status AgentRegistry::loadAll() {
-  ASSIGN_OR_RETURN(std::vector<store::CertificateRotation> rotations, store_.listRotations());
+  ASSIGN_OR_RETURN(std::vector<store::CertificateRotation> rotations, store_.listRotations(store::kAllNamespaces));
   for (const store::CertificateRotation& r : rotations) {
     Status s = agentsOf(r.key(), r.metadata.uid).status();
     if (!s.ok() && s.code() != Code::kNotFound) return s;

@@ -55,7 +55,27 @@ bool ObjectReader::expect(const nlohmann::json& value, const std::string& key, b
   return ok;
 }
 
+bool ObjectReader::fitsLength(const std::string& path, const std::string& value, MaxSize max) {
+  if (value.size() <= max.value) {
+    return true;
+  }
+  errors_.add(path, "must be at most " + std::to_string(max.value) + " characters, got " + std::to_string(value.size()));
+  return false;
+}
+
+bool ObjectReader::fitsItems(const std::string& key, const nlohmann::json& list, MaxSize max) {
+  if (list.size() <= max.value) {
+    return true;
+  }
+  errors_.add(pathOf(key), "must have at most " + std::to_string(max.value) + " items, got " + std::to_string(list.size()));
+  return false;
+}
+
 void ObjectReader::string(const std::string& key, std::string& out, bool required) {
+  string(key, out, limits::kUnbounded, required);
+}
+
+void ObjectReader::string(const std::string& key, std::string& out, MaxSize max, bool required) {
   const nlohmann::json* v = field(key);
   if (v == nullptr) {
     if (required) {
@@ -63,7 +83,7 @@ void ObjectReader::string(const std::string& key, std::string& out, bool require
     }
     return;
   }
-  if (expect(*v, key, v->is_string(), "a string")) {
+  if (expect(*v, key, v->is_string(), "a string") && fitsLength(pathOf(key), v->get_ref<const std::string&>(), max)) {
     out = v->get<std::string>();
     if (required && out.empty()) {
       errors_.add(pathOf(key), "must not be empty");
@@ -127,6 +147,9 @@ void ObjectReader::optionalDuration(const std::string& key, std::optional<Durati
   if (v == nullptr || !expect(*v, key, v->is_string(), "a duration string such as \"720h\"")) {
     return;
   }
+  if (!fitsLength(pathOf(key), v->get_ref<const std::string&>(), limits::kDuration)) {
+    return;
+  }
   auto parsed = parseDuration(v->get<std::string>());
   if (!parsed.ok()) {
     errors_.add(pathOf(key), parsed.status().message());
@@ -149,9 +172,9 @@ void ObjectReader::timestamp(const std::string& key, std::optional<SystemTime>& 
   out = t;
 }
 
-void ObjectReader::stringList(const std::string& key, std::vector<std::string>& out) {
+void ObjectReader::stringList(const std::string& key, std::vector<std::string>& out, MaxSize items, MaxSize each) {
   const nlohmann::json* v = field(key);
-  if (v == nullptr || !expect(*v, key, v->is_array(), "a list of strings")) {
+  if (v == nullptr || !expect(*v, key, v->is_array(), "a list of strings") || !fitsItems(key, *v, items)) {
     return;
   }
   out.clear();
@@ -159,6 +182,9 @@ void ObjectReader::stringList(const std::string& key, std::vector<std::string>& 
     const nlohmann::json& item = (*v)[i];
     if (!item.is_string()) {
       errors_.add(pathOf(key) + "[" + std::to_string(i) + "]", "must be a string, got " + describeJsonValue(item));
+      continue;
+    }
+    if (!fitsLength(pathOf(key) + "[" + std::to_string(i) + "]", item.get_ref<const std::string&>(), each)) {
       continue;
     }
     out.push_back(item.get<std::string>());
@@ -184,9 +210,10 @@ ObjectReader ObjectReader::object(const std::string& key) {
   return ObjectReader(field(key), pathOf(key), errors_);
 }
 
-void ObjectReader::objectList(const std::string& key, const std::function<void(ObjectReader&, size_t)>& each) {
+void ObjectReader::objectList(const std::string& key, const std::function<void(ObjectReader&, size_t)>& each,
+                              MaxSize items) {
   const nlohmann::json* v = field(key);
-  if (v == nullptr || !expect(*v, key, v->is_array(), "a list")) {
+  if (v == nullptr || !expect(*v, key, v->is_array(), "a list") || !fitsItems(key, *v, items)) {
     return;
   }
   for (size_t i = 0; i < v->size(); ++i) {

@@ -14,6 +14,7 @@
 
 #include "controller/common/clock.h"
 #include "controller/common/duration.h"
+#include "controller/api/limits.h"
 #include "controller/common/status.h"
 
 namespace rotor::api {
@@ -40,14 +41,18 @@ public:
 
   bool has(const std::string& key) const;
   void string(const std::string& key, std::string& out, bool required = false);
+  /** A string of at most `max` characters. */
+  void string(const std::string& key, std::string& out, MaxSize max, bool required = false);
   void integer(const std::string& key, int64_t& out, int64_t min, int64_t max);
   void integer(const std::string& key, int& out, int min, int max);
   void number(const std::string& key, double& out);
   void boolean(const std::string& key, bool& out);
   void duration(const std::string& key, Duration& out);
+  /** Durations are at most limits::kDuration characters. */
   void optionalDuration(const std::string& key, std::optional<Duration>& out);
   void timestamp(const std::string& key, std::optional<SystemTime>& out);
-  void stringList(const std::string& key, std::vector<std::string>& out);
+  void stringList(const std::string& key, std::vector<std::string>& out, MaxSize items = limits::kUnbounded,
+                  MaxSize each = limits::kUnbounded);
   void stringMap(const std::string& key, std::map<std::string, std::string>& out);
   /** A child object; absent children read as defaults. */
   ObjectReader object(const std::string& key);
@@ -69,7 +74,8 @@ public:
     out = std::move(value);
   }
   /** Calls `each` with a reader for every element of an array of objects. */
-  void objectList(const std::string& key, const std::function<void(ObjectReader&, size_t)>& each);
+  void objectList(const std::string& key, const std::function<void(ObjectReader&, size_t)>& each,
+                  MaxSize items = limits::kUnbounded);
   /** Marks a key as known without reading it (e.g. managed by someone else). */
   void ignore(const std::string& key) { known_.insert(key); }
   /** Reports unknown keys. Call after reading every field. */
@@ -82,6 +88,10 @@ public:
 private:
   const nlohmann::json* field(const std::string& key);
   bool expect(const nlohmann::json& value, const std::string& key, bool ok, const char* what);
+  /** Reports a string longer than `max` at `path`; true when it fits. */
+  bool fitsLength(const std::string& path, const std::string& value, MaxSize max);
+  /** Reports a list longer than `max` at `key`; true when it fits. */
+  bool fitsItems(const std::string& key, const nlohmann::json& list, MaxSize max);
 
   const nlohmann::json* object_;
   std::string path_;

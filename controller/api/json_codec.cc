@@ -36,14 +36,14 @@ void readKeySpec(ObjectReader r, KeySpec& out) {
 }
 
 void readPkcs12(ObjectReader& r, Pkcs12Spec& out) {
-  r.string("file", out.file, true);
-  r.string("passwordFile", out.passwordFile, true);
+  r.string("file", out.file, limits::kPath, true);
+  r.string("passwordFile", out.passwordFile, limits::kPath, true);
 }
 
 void readCertificate(ObjectReader r, CertificateSpec& out) {
   r.string("commonName", out.commonName);
-  r.stringList("dnsNames", out.dnsNames);
-  r.stringList("ipAddresses", out.ipAddresses);
+  r.stringList("dnsNames", out.dnsNames, limits::kSubjectAltNames, limits::kDnsName);
+  r.stringList("ipAddresses", out.ipAddresses, limits::kSubjectAltNames, limits::kIpAddress);
   r.duration("validity", out.validity);
   r.duration("renewBefore", out.renewBefore);
   readKeySpec(r.object("privateKey"), out.privateKey);
@@ -57,14 +57,14 @@ void readServer(ObjectReader& r, ServerSpec& out) {
     rr.string("kind", restart.kind, true);
     rr.string("name", restart.name, true);
   });
-  r.string("certFile", out.certFile);
-  r.string("keyFile", out.keyFile);
-  r.string("chainFile", out.chainFile);
+  r.string("certFile", out.certFile, limits::kPath);
+  r.string("keyFile", out.keyFile, limits::kPath);
+  r.string("chainFile", out.chainFile, limits::kPath);
   r.optionalObject("pkcs12", out.pkcs12, readPkcs12);
-  r.stringList("reloadCommand", out.reloadCommand);
+  r.stringList("reloadCommand", out.reloadCommand, limits::kReloadArguments, limits::kPath);
   r.optionalObject("healthCheck", out.healthCheck, [](ObjectReader& hr, HealthCheckSpec& hc) {
-    hr.string("address", hc.address, true);
-    hr.string("serverName", hc.serverName);
+    hr.string("address", hc.address, limits::kHostPort, true);
+    hr.string("serverName", hc.serverName, limits::kDnsName);
   });
 }
 
@@ -77,8 +77,8 @@ void readCa(ObjectReader r, CaSpec& out) {
   r.optionalObject("secretRef", out.secretRef,
                    [](ObjectReader& s, CaSecretRef& ref) { s.string("name", ref.name, true); });
   r.optionalObject("files", out.files, [](ObjectReader& f, CaFilesSpec& files) {
-    f.string("certFile", files.certFile, true);
-    f.string("keyFile", files.keyFile, true);
+    f.string("certFile", files.certFile, limits::kPath, true);
+    f.string("keyFile", files.keyFile, limits::kPath, true);
   });
   r.duration("rotateBefore", out.rotateBefore);
   r.boolean("crossSign", out.crossSign);
@@ -87,8 +87,8 @@ void readCa(ObjectReader r, CaSpec& out) {
 
 void readTrustBundle(ObjectReader r, TrustBundleSpec& out) {
   r.string("configMapName", out.configMapName);
-  r.string("key", out.key);
-  r.string("file", out.file);
+  r.string("key", out.key, limits::kConfigMapKey);
+  r.string("file", out.file, limits::kPath);
   r.optionalObject("pkcs12", out.pkcs12, readPkcs12);
   r.finish();
 }
@@ -104,9 +104,9 @@ void readAdoption(ObjectReader r, AdoptionSpec& out) {
 
 void readSwap(ObjectReader r, SwapSpec& out) {
   r.optionalObject("maintenanceWindow", out.maintenanceWindow, [](ObjectReader& w, MaintenanceWindowSpec& window) {
-    w.string("schedule", window.schedule, true);
+    w.string("schedule", window.schedule, limits::kSchedule, true);
     w.duration("duration", window.duration);
-    w.string("timeZone", window.timeZone);
+    w.string("timeZone", window.timeZone, limits::kTimeZone);
   });
   ObjectReader p = r.object("probe");
   p.duration("period", out.probe.period);
@@ -122,7 +122,7 @@ void readSpec(ObjectReader r, RotationSpec& out) {
     ServerSpec server;
     readServer(item, server);
     out.servers.push_back(std::move(server));
-  });
+  }, limits::kServers);
   readCa(r.object("ca"), out.ca);
   readTrustBundle(r.object("trustBundle"), out.trustBundle);
   readAdoption(r.object("adoption"), out.adoption);
@@ -195,6 +195,7 @@ void readStatus(ObjectReader r, RotationStatus& out) {
   a.integer("stale", out.adoption.stale, 0, INT64_MAX);
   a.number("ratio", out.adoption.ratio);
   a.stringList("laggards", out.adoption.laggards);
+  a.ignore("percent");  // derived from the counts, written for kubectl's column
   a.finish();
   r.objectList("snapshots", [&](ObjectReader& s, size_t) {
     SnapshotRef snap;
@@ -204,6 +205,7 @@ void readStatus(ObjectReader r, RotationStatus& out) {
     s.string("reason", snap.reason);
     out.snapshots.push_back(std::move(snap));
   });
+  r.ignore("nextExpiry");  // derived from the certificates, written for kubectl's column
   r.timestamp("phaseStartedAt", out.phaseStartedAt);
   r.string("message", out.message);
   r.integer("attempt", out.attempt, 0, INT64_MAX);
@@ -406,6 +408,7 @@ json encodeStatus(const RotationStatus& status) {
   }
   const AdoptionStatus& a = status.adoption;
   j["adoption"] = {{"active", a.active}, {"adopted", a.adopted}, {"stale", a.stale}, {"ratio", a.ratio}};
+  putIfNotEmpty(j["adoption"], "percent", adoptionPercent(a));
   if (!a.laggards.empty()) {
     j["adoption"]["laggards"] = a.laggards;
   }
@@ -418,6 +421,7 @@ json encodeStatus(const RotationStatus& status) {
     }
     j["snapshots"] = snapshots;
   }
+  putTime(j, "nextExpiry", nextExpiry(status));
   putTime(j, "phaseStartedAt", status.phaseStartedAt);
   putIfNotEmpty(j, "message", status.message);
   if (status.attempt > 0) {

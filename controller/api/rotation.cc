@@ -1,5 +1,7 @@
 #include "controller/api/rotation.h"
 
+#include <cmath>
+
 namespace rotor::api {
 
 const std::vector<Phase>& allPhases() {
@@ -47,6 +49,24 @@ const Condition* findCondition(const RotationStatus& status, std::string_view ty
     }
   }
   return nullptr;
+}
+
+std::string adoptionPercent(const AdoptionStatus& adoption) {
+  if (adoption.active == 0) {
+    return "";
+  }
+  // Floor, so that 99.6% never reads as a gate-opening 100%.
+  return std::to_string(static_cast<int>(std::floor(adoption.ratio * 100 + 1e-9))) + "%";
+}
+
+std::optional<SystemTime> nextExpiry(const RotationStatus& status) {
+  std::optional<SystemTime> earliest;
+  auto consider = [&](const std::optional<SystemTime>& t) {
+    if (t && (!earliest || *t < *earliest)) earliest = t;
+  };
+  if (status.ca.current) consider(status.ca.current->notAfter);
+  for (const ServerStatus& server : status.servers) consider(server.notAfter);
+  return earliest;
 }
 
 }  // namespace rotor::api

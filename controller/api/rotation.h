@@ -346,4 +346,10 @@ struct CertificateRotation {
 /** The condition of `type`, or null. */
 const Condition* findCondition(const RotationStatus& status, std::string_view type);
 
+/** The share of active agents that adopted the new CA as "67%"; empty while no agent is active. */
+std::string adoptionPercent(const AdoptionStatus& adoption);
+
+/** The earliest expiry among the current CA and the servers' certificates. */
+std::optional<SystemTime> nextExpiry(const RotationStatus& status);
+
 }  // namespace rotor::api

@@ -27,6 +27,15 @@ bool isHostLabel(std::string_view label) {
   return true;
 }
 
+/** Why `name` is not a DNS-1123 `kind` of at most `max` characters: its length first, in the
+ *  words a schema's maxLength uses. */
+std::string notDns1123(const std::string& kind, const std::string& name, MaxSize max) {
+  if (name.size() > max.value) {
+    return "must be at most " + std::to_string(max.value) + " characters, got " + std::to_string(name.size());
+  }
+  return "must be a DNS-1123 " + kind + ", got " + quoteForMessage(name);
+}
+
 bool isHostPort(std::string_view address) {
   size_t colon = address.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == address.size()) {
@@ -93,12 +102,12 @@ void validateServers(FieldErrors& e, const std::vector<ServerSpec>& servers, Mod
     const ServerSpec& s = servers[i];
     const std::string p = "spec.servers[" + std::to_string(i) + "]";
     if (!isDns1123Label(s.name)) {
-      e.add(p + ".name", "must be a DNS-1123 label (lower-case letters, digits, '-'), got " + quoteForMessage(s.name));
+      e.add(p + ".name", notDns1123("label (lower-case letters, digits, '-')", s.name, limits::kDnsLabel));
     } else if (!names.insert(s.name).second) {
       e.add(p + ".name", "duplicate server name " + quoteForMessage(s.name));
     }
     if (!s.secretName.empty() && !isDns1123Subdomain(s.secretName)) {
-      e.add(p + ".secretName", "must be a DNS-1123 subdomain, got " + quoteForMessage(s.secretName));
+      e.add(p + ".secretName", notDns1123("subdomain", s.secretName, limits::kDnsName));
     }
     if (s.restart) {
       const std::string& kind = s.restart->kind;
@@ -106,7 +115,7 @@ void validateServers(FieldErrors& e, const std::vector<ServerSpec>& servers, Mod
         e.add(p + ".restart.kind", "must be one of Deployment, StatefulSet, DaemonSet, got " + quoteForMessage(kind));
       }
       if (!isDns1123Subdomain(s.restart->name)) {
-        e.add(p + ".restart.name", "must be a DNS-1123 subdomain, got " + quoteForMessage(s.restart->name));
+        e.add(p + ".restart.name", notDns1123("subdomain", s.restart->name, limits::kDnsName));
       }
     }
     if (s.healthCheck && !isHostPort(s.healthCheck->address)) {
@@ -149,7 +158,7 @@ void validateCa(FieldErrors& e, const CaSpec& ca) {
     }
   }
   if (ca.secretRef && !isDns1123Subdomain(ca.secretRef->name)) {
-    e.add("spec.ca.secretRef.name", "must be a DNS-1123 subdomain, got " + quoteForMessage(ca.secretRef->name));
+    e.add("spec.ca.secretRef.name", notDns1123("subdomain", ca.secretRef->name, limits::kDnsName));
   }
   if (ca.rotateBefore <= Duration::zero()) {
     e.add("spec.ca.rotateBefore", "must be positive");
@@ -158,7 +167,7 @@ void validateCa(FieldErrors& e, const CaSpec& ca) {
 
 void validateTrustBundle(FieldErrors& e, const TrustBundleSpec& b, Mode mode) {
   if (!b.configMapName.empty() && !isDns1123Subdomain(b.configMapName)) {
-    e.add("spec.trustBundle.configMapName", "must be a DNS-1123 subdomain, got " + quoteForMessage(b.configMapName));
+    e.add("spec.trustBundle.configMapName", notDns1123("subdomain", b.configMapName, limits::kDnsName));
   }
   if (b.configMapName.empty() && b.file.empty()) {
     e.add("spec.trustBundle", "needs configMapName (Kubernetes) or file (local)");
@@ -204,7 +213,7 @@ void validatePolicy(FieldErrors& e, const RotationSpec& spec) {
     e.add("spec.prune.after", "must not be negative");
   }
   if (!spec.rollbackTo.empty() && !isDns1123Subdomain(spec.rollbackTo)) {
-    e.add("spec.rollbackTo", "must be a snapshot name, got " + quoteForMessage(spec.rollbackTo));
+    e.add("spec.rollbackTo", notDns1123("subdomain naming a snapshot", spec.rollbackTo, limits::kDnsName));
   }
 }
 

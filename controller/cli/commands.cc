@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "controller/api/json_codec.h"
 #include "controller/api/validate.h"
@@ -35,6 +36,7 @@
 #include <sys/resource.h>
 #include <openssl/rand.h>
 #include "reconcilers/driver.h"
+#include "reconcilers/restore.h"
 
 namespace rotor::cli {
 namespace {
@@ -176,13 +178,10 @@ int runGet(Context& ctx, const Invocation& inv) {
     if (!r.ok()) return fail(ctx, r.status());
     rotations.push_back(std::move(*r));
   } else {
-    auto all = (*store)->store().listRotations();
-    if (!all.ok()) return fail(ctx, all.status());
-    for (auto& r : *all) {
-      if (inv.has("all-namespaces") || r.metadata.ns == ctx.ns) {
-        rotations.push_back(std::move(r));
-      }
-    }
+    // Namespaced unless -A: an operator may hold list rights in its namespaces only.
+    auto listed = (*store)->store().listRotations(inv.has("all-namespaces") ? store::kAllNamespaces : ctx.ns);
+    if (!listed.ok()) return fail(ctx, listed.status());
+    rotations = std::move(*listed);
   }
   if (format == "table") {
     if (rotations.empty()) {
@@ -558,19 +557,27 @@ int runController(Context& ctx, const Invocation& inv) {
 bool isResting(api::Phase p) { return p == api::Phase::kReady || p == api::Phase::kRolledBack; }
 
 /** Reads NAME, applies `change` (which may refuse with a Status, and may read the store) and
- *  writes it back. */
+ *  writes it back. A write that loses a race with the controller's status writes is made again
+ *  from a fresh read, as client-go's RetryOnConflict does (5 tries). */
 int updateNamed(Context& ctx, const Invocation& inv, const std::string& verb,
                 const std::function<Status(store::Store&, api::CertificateRotation&)>& change,
                 const std::string& done) {
   if (inv.positional.size() != 1) throw UsageError{verb + " takes exactly one NAME"};
   auto store = openStore(ctx, inv);
   if (!store.ok()) return fail(ctx, store.status());
-  auto r = (*store)->store().getRotation(keyFrom(ctx, inv.positional[0]));
-  if (!r.ok()) return fail(ctx, r.status());
-  if (Status refused = change((*store)->store(), *r); !refused.ok()) return fail(ctx, refused);
-  if (Status s = (*store)->store().updateRotation(*r); !s.ok()) return fail(ctx, s);
-  ctx.out << "certificaterotation.rotor.dev/" << r->metadata.name << " " << done << "\n";
-  return 0;
+  constexpr int kAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    auto r = (*store)->store().getRotation(keyFrom(ctx, inv.positional[0]));
+    if (!r.ok()) return fail(ctx, r.status());
+    if (Status refused = change((*store)->store(), *r); !refused.ok()) return fail(ctx, refused);
+    Status written = (*store)->store().updateRotation(*r);
+    if (written.ok()) {
+      ctx.out << "certificaterotation.rotor.dev/" << r->metadata.name << " " << done << "\n";
+      return 0;
+    }
+    if (written.code() != Code::kConflict || attempt == kAttempts) return fail(ctx, written);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10 * attempt));
+  }
 }
 
 int runRotate(Context& ctx, const Invocation& inv) {
@@ -630,7 +637,10 @@ int runRollback(Context& ctx, const Invocation& inv) {
       return notFound("rotation " + r.metadata.name + " has no snapshot \"" + target + "\" (rotor snapshots " +
                       r.metadata.name + " lists them)");
     }
-    if (Status readable = store.getSnapshot(r, target).status(); !readable.ok()) return readable;
+    auto snapshot = store.getSnapshot(r, target);
+    if (!snapshot.ok()) return snapshot.status();
+    // Refused here, before anything is asked of the controller, when the restore could not finish.
+    if (Status usable = reconcilers::checkRestorable(store, r, *snapshot); !usable.ok()) return usable;
     if (r.status.handled.rollbackTo == target) {
       return failedPrecondition("rotation " + r.metadata.name + " was already rolled back to \"" + target + "\"");
     }

@@ -1,27 +1,17 @@
 #include "controller/cli/output.h"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace rotor::cli {
 namespace {
 
 std::string adoptionColumn(const api::RotationStatus& s) {
-  if (s.adoption.active == 0) {
-    return "-";
-  }
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.0f%%", s.adoption.ratio * 100);
-  return buffer;
+  std::string percent = api::adoptionPercent(s.adoption);
+  return percent.empty() ? "-" : percent;
 }
 
 std::string nextExpiryColumn(const api::RotationStatus& s) {
-  std::optional<SystemTime> earliest;
-  auto consider = [&](const std::optional<SystemTime>& t) {
-    if (t && (!earliest || *t < *earliest)) earliest = t;
-  };
-  if (s.ca.current) consider(s.ca.current->notAfter);
-  for (const api::ServerStatus& server : s.servers) consider(server.notAfter);
+  std::optional<SystemTime> earliest = api::nextExpiry(s);
   return earliest ? formatRfc3339(*earliest) : "-";
 }
 

@@ -145,21 +145,27 @@ StatusOr<std::string> Client::listEach(const ResourceType& type, std::string_vie
   }
 }
 
+// Every write asks for strict field validation: a field the server does not know is an error,
+// not silently pruned behind a Warning header (servers before 1.25 ignore the parameter).
+constexpr std::string_view kStrict = "?fieldValidation=Strict";
+
 StatusOr<json> Client::create(const ResourceType& type, std::string_view ns, const json& object) {
-  return call({"POST", type.path(ns), "application/json", api::dumpJson(object)});
+  return call({"POST", type.path(ns) + std::string(kStrict), "application/json", api::dumpJson(object)});
 }
 
 StatusOr<json> Client::update(const ResourceType& type, std::string_view ns, const json& object) {
-  return call({"PUT", type.path(ns, nameOf(object)), "application/json", api::dumpJson(object)});
+  return call({"PUT", type.path(ns, nameOf(object)) + std::string(kStrict), "application/json", api::dumpJson(object)});
 }
 
 StatusOr<json> Client::updateStatus(const ResourceType& type, std::string_view ns, const json& object) {
-  return call({"PUT", type.path(ns, nameOf(object), "status"), "application/json", api::dumpJson(object)});
+  return call({"PUT", type.path(ns, nameOf(object), "status") + std::string(kStrict), "application/json",
+               api::dumpJson(object)});
 }
 
 StatusOr<json> Client::patch(const ResourceType& type, std::string_view ns, std::string_view name,
                              PatchType patchType, const json& patch) {
-  return call({"PATCH", type.path(ns, name), std::string(contentTypeOf(patchType)), api::dumpJson(patch)});
+  return call({"PATCH", type.path(ns, name) + std::string(kStrict), std::string(contentTypeOf(patchType)),
+               api::dumpJson(patch)});
 }
 
 Status Client::remove(const ResourceType& type, std::string_view ns, std::string_view name,

@@ -149,8 +149,8 @@ StatusOr<store::Snapshot> snapshotFromJson(const std::string& text) {
 
 StatusOr<json> KubeStore::getRaw(const ObjectKey& key) { return client_.get(kRotations, key.ns, key.name); }
 
-StatusOr<std::vector<CertificateRotation>> KubeStore::listRotations() {
-  auto list = client_.list(kRotations, options_.watchNamespace);
+StatusOr<std::vector<CertificateRotation>> KubeStore::listRotations(const std::string& ns) {
+  auto list = client_.list(kRotations, ns.empty() ? options_.watchNamespace : ns);
   if (!list.ok()) return list.status();
   std::vector<CertificateRotation> out;
   for (const json& item : list->items) {

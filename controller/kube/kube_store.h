@@ -40,7 +40,7 @@ public:
   KubeStore(Client& client, const Clock& clock, KubeStoreOptions options = {})
       : client_(client), clock_(clock), options_(std::move(options)) {}
 
-  StatusOr<std::vector<store::CertificateRotation>> listRotations() override;
+  StatusOr<std::vector<store::CertificateRotation>> listRotations(const std::string& ns) override;
   StatusOr<store::CertificateRotation> getRotation(const store::ObjectKey& key) override;
   StatusOr<store::CertificateRotation> applyRotation(const store::CertificateRotation& desired) override;
   Status updateRotation(store::CertificateRotation& rotation) override;

@@ -1,6 +1,8 @@
 #include "controller/kube/leader_election.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 namespace rotor::kube {
@@ -65,7 +67,13 @@ StatusOr<LeaseRecord> leaseFromJson(const json& object) {
 }
 
 bool LeaderElector::isLeader() const {
-  return renewedAt_ && clock_.monotonicNow() - *renewedAt_ < options_.renewDeadline;
+  const MonotonicTime::rep renewed = renewedAt_.load();
+  return renewed != 0 && clock_.monotonicNow() - MonotonicTime(MonotonicTime::duration(renewed)) < options_.renewDeadline;
+}
+
+void LeaderElector::renewed(MonotonicTime at) {
+  observedAt_ = at;
+  renewedAt_ = std::max<MonotonicTime::rep>(at.time_since_epoch().count(), 1);
 }
 
 bool LeaderElector::succeeded(const Status& s) const {
@@ -84,7 +92,7 @@ bool LeaderElector::tryAcquireOrRenew() {
   if (!*current) {
     if (!succeeded(store_.create(wanted))) return isLeader();
     observed_ = wanted;
-    observedAt_ = renewedAt_.emplace(monotonicNow);
+    renewed(monotonicNow);
     return true;
   }
   LeaseRecord& lease = **current;
@@ -101,7 +109,7 @@ bool LeaderElector::tryAcquireOrRenew() {
   wanted.resourceVersion = lease.resourceVersion;
   if (!succeeded(store_.update(wanted))) return isLeader();  // a conflict: someone else wrote first
   observed_ = wanted;
-  observedAt_ = renewedAt_.emplace(monotonicNow);
+  renewed(monotonicNow);
   return true;
 }
 
@@ -113,21 +121,32 @@ Status LeaderElector::release() {
   released.renewTime = clock_.now();
   RETURN_IF_ERROR(store_.update(released));
   observed_ = released;
-  renewedAt_.reset();
+  renewedAt_ = 0;
   return okStatus();
 }
 
 void LeaderElector::run(std::stop_token stop, const std::function<void()>& onStartedLeading,
                         const std::function<void()>& onStoppedLeading) {
+  std::jthread rounds([this](std::stop_token roundsStop) {
+    while (!roundsStop.stop_requested()) {
+      tryAcquireOrRenew();
+      sleepUnlessStopped(roundsStop, options_.retryPeriod);
+    }
+  });
+  // Checked far more often than rounds run, so that leadership ends within a few milliseconds of
+  // the deadline even while a round waits for an answer.
+  const auto tick = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(50),
+                                                        std::chrono::duration_cast<std::chrono::milliseconds>(options_.retryPeriod));
   bool leading = false;
   while (!stop.stop_requested()) {
-    tryAcquireOrRenew();
     const bool now = isLeader();
     if (now && !leading) onStartedLeading();
     if (!now && leading) onStoppedLeading();
     leading = now;
-    sleepUnlessStopped(stop, options_.retryPeriod);
+    sleepUnlessStopped(stop, tick);
   }
+  rounds.request_stop();
+  rounds.join();  // a round in flight finishes (its request's timeout bounds it)
   if (leading) {
     (void)release();
     onStoppedLeading();

@@ -5,6 +5,7 @@
 // (so clock skew between nodes does not matter), the leader renews every retryPeriod, and a
 // leader that cannot renew within renewDeadline stops leading before anyone else may start.
 
+#include <atomic>
 #include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -68,7 +69,9 @@ public:
 
   /**
    * Rounds every retryPeriod until `stop`: calls onStartedLeading when leadership begins and
-   * onStoppedLeading when it ends (renewDeadline passed without a renewal, or stop).
+   * onStoppedLeading when it ends (renewDeadline passed without a renewal, or stop). The rounds
+   * run on a thread of their own, so that a request the API server never answers cannot hold
+   * leadership past renewDeadline: this loop watches the deadline, whatever the requests do.
    */
   void run(std::stop_token stop, const std::function<void()>& onStartedLeading,
            const std::function<void()>& onStoppedLeading);
@@ -79,10 +82,14 @@ private:
   ElectionOptions options_;
   std::optional<LeaseRecord> observed_;  // the record as last read or written
   MonotonicTime observedAt_{};           // when it last changed, by our clock
-  std::optional<MonotonicTime> renewedAt_;  // our last successful acquire or renew
+  // Our last successful acquire or renew (as the monotonic clock's count; 0: none): read by the
+  // loop that watches the deadline while a round may be writing it.
+  std::atomic<MonotonicTime::rep> renewedAt_{0};
 
   /** Reports `s` unless it is OK or a lost race (kConflict, kAlreadyExists); returns s.ok(). */
   bool succeeded(const Status& s) const;
+  /** Records a successful acquire or renew at `at`. */
+  void renewed(MonotonicTime at);
 };
 
 }  // namespace rotor::kube

@@ -164,7 +164,7 @@ std::string ControllerMetrics::render() {
   }
   // A store that cannot be read now leaves the state series out of this scrape; Prometheus
   // marks them stale instead of recording invented values.
-  if (StatusOr<std::vector<api::CertificateRotation>> rotations = store_.listRotations(); rotations.ok()) {
+  if (StatusOr<std::vector<api::CertificateRotation>> rotations = store_.listRotations(store::kAllNamespaces); rotations.ok()) {
     for (MetricFamily& f : stateFamilies(*rotations)) families.push_back(std::move(f));
   }
   if (checkInCounts_) {

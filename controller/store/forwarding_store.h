@@ -12,7 +12,9 @@ class ForwardingStore : public Store {
 public:
   explicit ForwardingStore(Store& inner) : inner_(inner) {}
 
-  StatusOr<std::vector<CertificateRotation>> listRotations() override { return inner_.listRotations(); }
+  StatusOr<std::vector<CertificateRotation>> listRotations(const std::string& ns) override {
+    return inner_.listRotations(ns);
+  }
   StatusOr<std::vector<ObjectKey>> listRotationKeys() override { return inner_.listRotationKeys(); }
   StatusOr<CertificateRotation> getRotation(const ObjectKey& key) override { return inner_.getRotation(key); }
   StatusOr<CertificateRotation> applyRotation(const CertificateRotation& desired) override {

@@ -14,7 +14,7 @@ const api::ServerSpec* findServer(const CertificateRotation& r, std::string_view
 }
 
 StatusOr<std::vector<ObjectKey>> Store::listRotationKeys() {
-  ASSIGN_OR_RETURN(std::vector<CertificateRotation> rotations, listRotations());
+  ASSIGN_OR_RETURN(std::vector<CertificateRotation> rotations, listRotations(kAllNamespaces));
   std::vector<ObjectKey> keys;
   keys.reserve(rotations.size());
   for (const CertificateRotation& r : rotations) keys.push_back(r.key());

@@ -84,13 +84,17 @@ bool isSha256Hex(std::string_view hex);
  *  whitespace and every fingerprint reads "sha256:<64 lower-case hex>". Every Store checks this. */
 Status validateAgentRecord(const AgentRecord& agent);
 
+/** listRotations() across every namespace. */
+inline const std::string kAllNamespaces;
+
 class Store {
 public:
   virtual ~Store() = default;
 
   // ---- rotations ----
-  /** All rotations, ordered by namespace then name. */
-  virtual StatusOr<std::vector<CertificateRotation>> listRotations() = 0;
+  /** The rotations in namespace `ns` (kAllNamespaces: every namespace), ordered by namespace then
+   *  name. A namespaced list needs only namespaced rights in a cluster. */
+  virtual StatusOr<std::vector<CertificateRotation>> listRotations(const std::string& ns) = 0;
   /** The keys of all rotations, in the same order; a resync needs no more. By default from
    *  listRotations(); a Store that can list names without reading the objects overrides it. */
   virtual StatusOr<std::vector<ObjectKey>> listRotationKeys();

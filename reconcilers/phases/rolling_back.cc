@@ -4,6 +4,7 @@
 #include "controller/pki/bundle.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
+#include "reconcilers/restore.h"
 
 namespace rotor::reconcilers::phases {
 namespace {
@@ -11,18 +12,12 @@ namespace {
 /**
  * Makes the CA that issued the restored certificates current again. The CA the rotation was
  * moving to becomes `next`, so that another attempt reuses it (clients may already trust it).
+ * checkRestorable() made sure this rotation holds that CA.
  */
 Status restoreAuthorities(RotationContext& ctx, CertificateRotation& r, const pki::Certificate& restoredLeaf) {
   ASSIGN_OR_RETURN(auto stored, ctx.store.readAuthorities(r));
   store::Authorities& a = stored.value;
-  std::optional<store::AuthorityMaterial>* issuer = nullptr;
-  for (auto* slot : {&a.current, &a.next, &a.previous}) {
-    ASSIGN_OR_RETURN(std::optional<pki::CertificateAuthority> ca, authorityIn(*slot));
-    if (ca && restoredLeaf.isSignedBy(ca->certificate())) {
-      issuer = slot;
-      break;
-    }
-  }
+  const std::optional<store::AuthorityMaterial>* issuer = issuerSlot(a, restoredLeaf);
   if (issuer == nullptr) {
     return failedPrecondition("the snapshot's certificates were issued by a CA this rotation no longer holds");
   }
@@ -49,6 +44,12 @@ StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
                              "Cannot roll back to snapshot \"" + name + "\": " + snapshot.status().message());
     }
     return snapshot.status();
+  }
+  if (Status usable = checkRestorable(ctx.store, r, *snapshot); !usable.ok()) {
+    if (usable.code() != Code::kFailedPrecondition) {
+      return usable;
+    }
+    return Outcome::moveTo(api::Phase::kFailed, "SnapshotUnusable", usable.message() + "; nothing was changed");
   }
   // Widen the bundle first: whatever is served before or after each write stays trusted.
   if (!snapshot->bundlePem.empty()) {

@@ -81,8 +81,8 @@ StatusOr<std::optional<Outcome>> probeOnce(RotationContext& ctx, CertificateRota
   if (now < bakeEnds) {
     const Duration left = std::chrono::ceil<Duration>(bakeEnds - now);
     return std::optional<Outcome>(Outcome::wait(std::min(left, probe.period), "Baking",
-                                                "Server \"" + server.name + "\" healthy; baking for " +
-                                                    formatDuration(left) + " more"));
+                                                "Server \"" + server.name + "\" healthy; baking until " +
+                                                    formatRfc3339(truncateToSeconds(bakeEnds))));
   }
   st.verifiedAt = statusNow(ctx);
   return std::optional<Outcome>();

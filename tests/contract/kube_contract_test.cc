@@ -4,10 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
 #include "controller/api/json_codec.h"
+#include "controller/api/yaml_codec.h"
 #include "controller/kube/api_lease_store.h"
 #include "controller/kube/event_writer.h"
 #include "controller/kube/kube_store.h"
@@ -99,6 +102,32 @@ TEST_F(KubeContractTest, TheSchemaRefusesInvalidRotationsWithFieldPaths) {
   json noServers = rotationObject("bad");
   noServers["spec"]["servers"] = json::array();
   EXPECT_THAT(client().create(kRotations, ns(), noServers), StatusIs(Code::kInvalidArgument, HasSubstr("spec.servers")));
+}
+
+TEST_F(KubeContractTest, EveryBundledExampleIsAccepted) {
+  // The shipped CRD was applied by the cluster fixture; a real server also runs its CEL rules.
+  int accepted = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(rotor::testing::sourceDir() / "examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto documents = api::yamlToJsonDocuments(text);
+    ASSERT_OK(documents);
+    for (json object : *documents) {
+      object["metadata"]["namespace"] = ns();
+      object["metadata"]["name"] = "example-" + std::to_string(accepted);
+      EXPECT_OK(client().create(kRotations, ns(), object)) << entry.path();
+      ++accepted;
+    }
+  }
+  EXPECT_GE(accepted, 6);
+}
+
+TEST_F(KubeContractTest, AnUnknownFieldInRotorsWritesIsAnErrorNotSilentlyPruned) {
+  json surprise = rotationObject("strict");
+  surprise["spec"]["surprise"] = true;
+  EXPECT_THAT(client().create(kRotations, ns(), surprise), StatusIs(Code::kInvalidArgument, HasSubstr("spec.surprise")));
+  EXPECT_THAT(client().get(kRotations, ns(), "strict"), StatusIs(Code::kNotFound));
 }
 
 TEST_F(KubeContractTest, ListsComeInPagesThatAddUp) {

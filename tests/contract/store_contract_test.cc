@@ -135,10 +135,17 @@ TYPED_TEST(StoreContractTest, SpecUpdatesNeedTheCurrentVersionAndKeepStatus) {
 TYPED_TEST(StoreContractTest, GetListAndDelete) {
   ASSERT_OK(this->store().applyRotation(this->desired("b-rotation")));
   ASSERT_OK(this->store().applyRotation(this->desired("a-rotation")));
-  auto all = this->store().listRotations();
+  auto all = this->store().listRotations(store::kAllNamespaces);
   ASSERT_OK(all);
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].metadata.name, "a-rotation");
+  const std::string ns = (*all)[0].metadata.ns;
+  auto inNamespace = this->store().listRotations(ns);
+  ASSERT_OK(inNamespace);
+  EXPECT_EQ(inNamespace->size(), 2u);
+  auto elsewhere = this->store().listRotations(ns + "-other");
+  ASSERT_OK(elsewhere);
+  EXPECT_TRUE(elsewhere->empty());
   const ObjectKey a = this->desired("a-rotation").key();
   ASSERT_OK(this->store().deleteRotation(a));
   EXPECT_THAT(this->store().getRotation(a), StatusIs(Code::kNotFound));

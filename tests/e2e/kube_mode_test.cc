@@ -43,27 +43,6 @@ spec:
   prune: {after: 1s}
 )";
 
-/** Grants `user` exactly the controller rules docs/rbac.md lists (its table between markers). */
-void grantDocumentedControllerRules(FakeApiServer& api, const std::string& user) {
-  std::ifstream in(sourceDir() / "docs/rbac.md");
-  std::string line;
-  bool inTable = false;
-  int rules = 0;
-  while (std::getline(in, line)) {
-    if (line.find("controller-rbac:begin") != std::string::npos) inTable = true;
-    if (line.find("controller-rbac:end") != std::string::npos) break;
-    if (!inTable || !line.starts_with("| ") || line.starts_with("| API group") || line.starts_with("| ---")) continue;
-    std::vector<std::string> cells;
-    for (const std::string& cell : split(line, '|')) cells.emplace_back(trim(cell));
-    const std::string group = cells.at(1) == "(core)" ? "" : cells.at(1);
-    std::set<std::string> verbs;
-    for (const std::string& verb : split(cells.at(3), ',')) verbs.emplace(trim(verb));
-    api.grant(user, verbs, group + "/" + cells.at(2));
-    ++rules;
-  }
-  ASSERT_GE(rules, 5) << "docs/rbac.md lost its controller table";
-}
-
 class KubeModeTest : public ::testing::Test {
 protected:
   void TearDown() override {
@@ -73,9 +52,11 @@ protected:
 
   void SetUp() override {
     cluster_.installRotor(kNs);
+    cluster_.api().enforceOwnerReferencePermissions(true);  // as OpenShift does by default
     // The controller runs as a service account with only the documented rules; the CLI as admin.
     cluster_.api().addUser("controller-token", "system:serviceaccount:rotor:rotor-controller");
-    grantDocumentedControllerRules(cluster_.api(), "system:serviceaccount:rotor:rotor-controller");
+    ASSERT_GE(grantDocumentedRules(cluster_.api(), "system:serviceaccount:rotor:rotor-controller", "controller-rbac"), 5)
+        << "docs/rbac.md lost its controller table";
     controllerKubeconfig_ = cluster_.writeKubeconfig("controller-token").string();
     kubeconfig_ = cluster_.writeKubeconfig().string();
     ASSERT_OK(client_->create(kube::kDeployments, kNs,

@@ -591,6 +591,9 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
                            : kVerbs.contains(request.method) ? kVerbs.at(request.method)
                                                              : request.method;
   if (std::optional<HttpResponse> refused = authorize(request, *t, verb)) return *refused;
+  if (verb == "create" || verb == "update") {
+    if (std::optional<HttpResponse> refused = admitOwnerReferences(request, *t)) return *refused;
+  }
   if (throttledRequests_ > 0) {
     --throttledRequests_;
     HttpResponse throttled = failure(429, "TooManyRequests", "Too many requests, please try again later.",
@@ -620,9 +623,10 @@ void FakeApiServer::addUser(const std::string& token, const std::string& user, b
   users_[token] = {user, admin};
 }
 
-void FakeApiServer::grant(const std::string& user, const std::set<std::string>& verbs, const std::string& resource) {
+void FakeApiServer::grant(const std::string& user, const std::set<std::string>& verbs, const std::string& resource,
+                          const std::string& ns) {
   std::lock_guard lock(mu_);
-  grants_[user][resource].insert(verbs.begin(), verbs.end());
+  grants_[user][resource][ns].insert(verbs.begin(), verbs.end());
 }
 
 std::vector<std::string> FakeApiServer::forbidden() const {
@@ -630,23 +634,37 @@ std::vector<std::string> FakeApiServer::forbidden() const {
   return forbidden_;
 }
 
-std::optional<HttpResponse> FakeApiServer::authorize(const HttpRequest& request, const Target& t, const std::string& verb) {
+std::optional<std::string> FakeApiServer::callerOf(const HttpRequest& request) const {
   if (users_.empty()) return std::nullopt;
-  std::string user = "system:anonymous";
-  if (!request.authorization.empty()) {
-    const std::string token = request.authorization.starts_with("Bearer ") ? request.authorization.substr(7) : "";
-    const auto it = users_.find(token);
-    if (it == users_.end()) return failure(401, "Unauthorized", "Unauthorized", nullptr);
-    if (it->second.admin) return std::nullopt;
-    user = it->second.name;
+  if (request.authorization.empty()) return "system:anonymous";
+  const std::string token = request.authorization.starts_with("Bearer ") ? request.authorization.substr(7) : "";
+  const auto it = users_.find(token);
+  if (it == users_.end()) return "";  // authenticates as nobody: 401
+  if (it->second.admin) return std::nullopt;
+  return it->second.name;
+}
+
+bool FakeApiServer::granted(const std::string& user, const std::string& resource, const std::string& ns,
+                            const std::string& verb) const {
+  const auto u = grants_.find(user);
+  if (u == grants_.end()) return false;
+  const auto g = u->second.find(resource);
+  if (g == u->second.end()) return false;
+  for (const std::string& scope : {std::string(), ns}) {
+    const auto verbs = g->second.find(scope);
+    if (verbs != g->second.end() && verbs->second.contains(verb) && (scope.empty() || !ns.empty())) return true;
   }
+  return false;
+}
+
+std::optional<HttpResponse> FakeApiServer::authorize(const HttpRequest& request, const Target& t, const std::string& verb) {
+  const std::optional<std::string> caller = callerOf(request);
+  if (!caller) return std::nullopt;
+  if (caller->empty()) return failure(401, "Unauthorized", "Unauthorized", nullptr);
+  const std::string& user = *caller;
   const Resource& r = *t.resource;
   const std::string resource = r.plural + (t.subresource.empty() ? "" : "/" + t.subresource);
-  if (const auto u = grants_.find(user); u != grants_.end()) {
-    if (const auto g = u->second.find(r.group + "/" + resource); g != u->second.end() && g->second.contains(verb)) {
-      return std::nullopt;
-    }
-  }
+  if (granted(user, r.group + "/" + resource, t.ns, verb)) return std::nullopt;
   forbidden_.push_back(verb + " " + r.group + "/" + resource);
   ordered_json refused = ordered_json::object();
   if (!t.name.empty()) refused["name"] = t.name;
@@ -657,6 +675,34 @@ std::optional<HttpResponse> FakeApiServer::authorize(const HttpRequest& request,
                      "\" cannot " + verb + " resource \"" + resource + "\" in API group \"" + r.group + "\"" +
                      (t.ns.empty() ? " at the cluster scope" : " in the namespace \"" + t.ns + "\""),
                  refused);
+}
+
+void FakeApiServer::enforceOwnerReferencePermissions(bool on) {
+  std::lock_guard lock(mu_);
+  enforceOwnerReferences_ = on;
+}
+
+std::optional<HttpResponse> FakeApiServer::admitOwnerReferences(const HttpRequest& request, const Target& t) {
+  const std::optional<std::string> caller = callerOf(request);
+  if (!enforceOwnerReferences_ || !caller) return std::nullopt;
+  const json body = json::parse(request.body, nullptr, false);
+  const json refs = body.is_object() ? body.value("/metadata/ownerReferences"_json_pointer, json::array()) : json::array();
+  for (const json& ref : refs) {
+    if (!ref.value("blockOwnerDeletion", false)) continue;
+    const std::string apiVersion = ref.value("apiVersion", "");
+    const std::string group = apiVersion.find('/') == std::string::npos ? "" : apiVersion.substr(0, apiVersion.find('/'));
+    for (const auto& [id, owner] : resources_) {
+      if (owner.group != group || owner.kind != ref.value("kind", "")) continue;
+      if (granted(*caller, owner.group + "/" + owner.plural + "/finalizers", t.ns, "update")) break;
+      forbidden_.push_back("update " + owner.group + "/" + owner.plural + "/finalizers");
+      return failure(403, "Forbidden",
+                     t.resource->qualified() + " \"" + body.value("/metadata/name"_json_pointer, std::string()) +
+                         "\" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you "
+                         "can't set finalizers on: , <nil>",
+                     details(*t.resource, body.value("/metadata/name"_json_pointer, std::string()), t.resource->plural));
+    }
+  }
+  return std::nullopt;
 }
 
 void FakeApiServer::failNextWrites(int count) {

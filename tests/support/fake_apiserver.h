@@ -48,10 +48,15 @@ public:
    *  without one are system:anonymous. */
   void addUser(const std::string& token, const std::string& user, bool admin = false);
   /** Lets `user` use `verbs` on a resource ("group/plural", or "group/plural/status"; the core
-   *  group is empty: "/secrets") in every namespace, as a ClusterRole binding would. */
-  void grant(const std::string& user, const std::set<std::string>& verbs, const std::string& resource);
+   *  group is empty: "/secrets") in every namespace and at the cluster scope, as a
+   *  ClusterRoleBinding would; or, given `ns`, in that namespace only, as a RoleBinding would. */
+  void grant(const std::string& user, const std::set<std::string>& verbs, const std::string& resource,
+             const std::string& ns = "");
   /** The requests refused with 403 so far, as "verb group/plural[/sub]" (what RBAC lacks). */
   std::vector<std::string> forbidden() const;
+  /** The OwnerReferencesPermissionEnforcement admission plugin (on in OpenShift): an owner
+   *  reference with blockOwnerDeletion needs `update` on the owner's finalizers subresource. */
+  void enforceOwnerReferencePermissions(bool on);
 
   // ---- watches ----
   /** When bookmarks come (the server's is a minute). */
@@ -125,6 +130,11 @@ private:
   /** 401/403 for a request its token may not make, else nullopt. */
   std::optional<adoption::HttpResponse> authorize(const adoption::HttpRequest& request, const Target& t,
                                                   const std::string& verb);
+  /** The caller's user name, or nullopt for an admin (or while authentication is off). */
+  std::optional<std::string> callerOf(const adoption::HttpRequest& request) const;
+  bool granted(const std::string& user, const std::string& resource, const std::string& ns, const std::string& verb) const;
+  /** 403 for an owner reference with blockOwnerDeletion the caller may not set, else nullopt. */
+  std::optional<adoption::HttpResponse> admitOwnerReferences(const adoption::HttpRequest& request, const Target& t);
   adoption::HttpResponse watch(const Target& t, const std::string& query);
   /** Feeds a stored change to the watch cache and every open watch that selects it. */
   void publish(const Resource& r, const std::string& type, const nlohmann::json& object);
@@ -154,8 +164,10 @@ private:
     bool admin = false;
   };
   std::map<std::string, User> users_;  // by token
-  std::map<std::string, std::map<std::string, std::set<std::string>>> grants_;  // user -> resource -> verbs
+  // user -> resource -> namespace ("" for a cluster-wide grant) -> verbs
+  std::map<std::string, std::map<std::string, std::map<std::string, std::set<std::string>>>> grants_;
   std::vector<std::string> forbidden_;
+  bool enforceOwnerReferences_ = false;
 
   std::map<std::string, WatchCache> watchCaches_;  // by "group/plural"
   std::vector<std::shared_ptr<FakeWatch>> watches_;

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "controller/api/yaml_codec.h"
+#include "controller/common/strings.h"
 #include "tests/support/pki_fixtures.h"
 
 namespace rotor::testing {
@@ -65,6 +66,26 @@ void FakeCluster::createNamespace(const std::string& ns) {
   auto created = client_->create(kube::kNamespaces, "",
                                  {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}});
   if (!created.ok()) throw std::runtime_error("namespace " + ns + ": " + created.status().message());
+}
+
+int grantDocumentedRules(FakeApiServer& api, const std::string& user, const std::string& table, const std::string& ns) {
+  std::ifstream in(sourceDir() / "docs/rbac.md");
+  std::string line;
+  bool inTable = false;
+  int rules = 0;
+  while (std::getline(in, line)) {
+    if (line.find(table + ":begin") != std::string::npos) inTable = true;
+    if (line.find(table + ":end") != std::string::npos) break;
+    if (!inTable || !line.starts_with("| ") || line.starts_with("| API group") || line.starts_with("| ---")) continue;
+    std::vector<std::string> cells;
+    for (const std::string& cell : split(line, '|')) cells.emplace_back(trim(cell));
+    const std::string group = cells.at(1) == "(core)" ? "" : cells.at(1);
+    std::set<std::string> verbs;
+    for (const std::string& verb : split(cells.at(3), ',')) verbs.emplace(trim(verb));
+    api.grant(user, verbs, group + "/" + cells.at(2), ns);
+    ++rules;
+  }
+  return rules;
 }
 
 void FakeCluster::installRotor(const std::string& ns) {

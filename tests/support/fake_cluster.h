@@ -23,6 +23,12 @@ inline constexpr kube::ResourceType kCustomResourceDefinitions{"apiextensions.k8
 /** rotor's CRD as shipped in crds/, as an object to create. */
 nlohmann::json shippedRotationCrd();
 
+/** Grants `user` exactly the rules of one table in docs/rbac.md ("controller-rbac" or
+ *  "operator-rbac", the marker before it): cluster-wide, or in namespace `ns` only. Returns how
+ *  many rules it granted. */
+int grantDocumentedRules(FakeApiServer& api, const std::string& user, const std::string& table,
+                         const std::string& ns = "");
+
 class FakeCluster {
 public:
   static constexpr const char* kAdminToken = "fake-cluster-admin-token";

@@ -4,10 +4,12 @@ namespace rotor::testing {
 
 using store::Version;
 
-StatusOr<std::vector<store::CertificateRotation>> MemoryStore::listRotations() {
+StatusOr<std::vector<store::CertificateRotation>> MemoryStore::listRotations(const std::string& ns) {
   std::lock_guard lock(mu_);
   std::vector<store::CertificateRotation> out;
-  for (const auto& [key, r] : rotations_) out.push_back(r);
+  for (const auto& [key, r] : rotations_) {
+    if (ns.empty() || key.ns == ns) out.push_back(r);
+  }
   return out;
 }
 

@@ -19,7 +19,7 @@ class MemoryStore final : public store::Store {
 public:
   explicit MemoryStore(const Clock& clock) : clock_(clock) {}
 
-  StatusOr<std::vector<store::CertificateRotation>> listRotations() override;
+  StatusOr<std::vector<store::CertificateRotation>> listRotations(const std::string& ns) override;
   StatusOr<store::CertificateRotation> getRotation(const store::ObjectKey& key) override;
   StatusOr<store::CertificateRotation> applyRotation(const store::CertificateRotation& desired) override;
   Status updateRotation(store::CertificateRotation& rotation) override;

@@ -144,7 +144,7 @@ StatusOr<ProcessLock> LocalStore::lockForController() {
 }
 
 StatusOr<size_t> LocalStore::removeAbandonedTemporaries() {
-  ASSIGN_OR_RETURN(std::vector<CertificateRotation> rotations, listRotations());
+  ASSIGN_OR_RETURN(std::vector<CertificateRotation> rotations, listRotations(kAllNamespaces));
   ASSIGN_OR_RETURN(FileLock lock, lockWrites());
   std::set<fs::path> outside;  // directories of named files that the walk below does not reach
   for (const CertificateRotation& r : rotations) {
@@ -257,10 +257,13 @@ StatusOr<std::vector<ObjectKey>> LocalStore::listRotationKeys() {
   return keys;
 }
 
-StatusOr<std::vector<CertificateRotation>> LocalStore::listRotations() {
+StatusOr<std::vector<CertificateRotation>> LocalStore::listRotations(const std::string& ns) {
   ASSIGN_OR_RETURN(std::vector<ObjectKey> keys, listRotationKeys());
   std::vector<CertificateRotation> out;
   for (const ObjectKey& key : keys) {
+    if (!ns.empty() && key.ns != ns) {
+      continue;
+    }
     ASSIGN_OR_RETURN(std::optional<CertificateRotation> r, loadRotation(key));
     if (r) {
       out.push_back(std::move(*r));

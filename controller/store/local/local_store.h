@@ -67,7 +67,7 @@ public:
   const std::filesystem::path& root() const { return options_.root; }
   std::filesystem::path stateDirectory() const { return options_.root / ".rotor"; }
 
-  StatusOr<std::vector<CertificateRotation>> listRotations() override;
+  StatusOr<std::vector<CertificateRotation>> listRotations(const std::string& ns) override;
   StatusOr<std::vector<ObjectKey>> listRotationKeys() override;
   StatusOr<CertificateRotation> getRotation(const ObjectKey& key) override;
   StatusOr<CertificateRotation> applyRotation(const CertificateRotation& desired) override;

@@ -5,6 +5,7 @@
 // CEL rules are exercised by the Kubernetes contract suite against a real API server.
 #include <yaml-cpp/yaml.h>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "controller/api/json_codec.h"
+#include "controller/api/validate.h"
 #include "controller/api/yaml_codec.h"
 #include "tests/support/temp_dir.h"
 
@@ -194,12 +196,103 @@ TEST(CrdTest, NamesSubresourcesAndPrinterColumnsAreThoseKubectlShows) {
 TEST(CrdTest, EveryFieldIsDescribedForKubectlExplain) {
   std::vector<std::string> undocumented;
   std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& path) {
-    if (!node["description"] && path != "") undocumented.push_back(path);
+    // The API server describes metadata itself and refuses a CRD that says anything of it.
+    if (!node["description"] && path != "" && path != ".metadata") undocumented.push_back(path);
     for (const auto& kv : node["properties"]) walk(kv.second, path + "." + kv.first.as<std::string>());
     if (node["items"]) walk(node["items"], path + "[]");
   };
   walk(rootSchema(loadCrd()), "");
   EXPECT_TRUE(undocumented.empty()) << "no description: " << ::testing::PrintToString(undocumented);
+}
+
+TEST(CrdTest, MetadataIsOnlyTypedAsARealApiServerRequires) {
+  // "must not specify anything other than name and generateName, but metadata is implicitly specified"
+  const YAML::Node metadata = rootSchema(loadCrd())["properties"]["metadata"];
+  ASSERT_TRUE(metadata.IsMap());
+  EXPECT_EQ(metadata.size(), 1u);
+  EXPECT_EQ(metadata["type"].as<std::string>(), "object");
+}
+
+/** Calls `fn` on the value at `path` (".spec.servers[].certFile") in every list element that has
+ *  the field; returns how many it found. */
+int forEachAt(json& node, std::string_view path, const std::function<void(json&)>& fn) {
+  if (path.empty()) {
+    fn(node);
+    return 1;
+  }
+  int found = 0;
+  if (path.substr(0, 2) == "[]") {
+    if (node.is_array()) {
+      for (json& item : node) found += forEachAt(item, path.substr(2), fn);
+    }
+    return found;
+  }
+  path.remove_prefix(1);  // '.'
+  const size_t end = path.find_first_of(".[");
+  const std::string key(path.substr(0, end));
+  if (!node.is_object() || !node.contains(key)) return 0;
+  return forEachAt(node[key], end == std::string_view::npos ? "" : path.substr(end), fn);
+}
+
+/** Every string and list under `node`, by path, split by whether the schema bounds its size. */
+void sizedFields(const YAML::Node& node, const std::string& path, std::vector<std::pair<std::string, YAML::Node>>& bounded,
+                 std::vector<std::string>& unbounded) {
+  const std::string type = node["type"].as<std::string>();
+  const char* bound = type == "array" ? "maxItems" : "maxLength";
+  if ((type == "string" && !node["enum"]) || type == "array") {
+    if (node[bound]) {
+      bounded.emplace_back(path, node);
+    } else {
+      unbounded.push_back(path);
+    }
+  }
+  for (const auto& kv : node["properties"]) sizedFields(kv.second, path + "." + kv.first.as<std::string>(), bounded, unbounded);
+  if (node["items"]) sizedFields(node["items"], path + "[]", bounded, unbounded);
+}
+
+TEST(CrdTest, EverySpecStringAndListIsBoundedAndTheCodecRefusesOnePastEachBound) {
+  // A real API server refuses CEL rules over unbounded strings and lists (it cannot bound their
+  // cost); the codec refuses exactly what the server refuses, naming the field.
+  std::vector<std::pair<std::string, YAML::Node>> bounded;
+  std::vector<std::string> unbounded;
+  sizedFields(rootSchema(loadCrd())["properties"]["spec"], ".spec", bounded, unbounded);
+  EXPECT_EQ(unbounded, std::vector<std::string>{});
+  EXPECT_GE(bounded.size(), 40u);
+  // spec.ca's sources exclude each other: one base rotation per source.
+  std::vector<json> bases(3, encodeRotation(everyFieldSet(), false));
+  bases[1]["spec"]["ca"] = {{"secretRef", {{"name", "proxy-ca"}}}};
+  bases[2]["spec"]["ca"] = {{"files", {{"certFile", "ca.crt"}, {"keyFile", "ca.key"}}}};
+  for (const json& base : bases) ASSERT_TRUE(decodeRotation(base).ok()) << base["spec"]["ca"];
+  for (const auto& [path, schema] : bounded) {
+    json over;
+    for (const json& base : bases) {
+      over = base;
+      if (forEachAt(over, path, [](json&) {}) > 0) break;
+    }
+    std::string expected;
+    int found = 0;
+    if (schema["maxLength"]) {
+      const size_t max = schema["maxLength"].as<size_t>();
+      found = forEachAt(over, path, [&](json& v) { v = std::string(max + 1, 'a'); });
+      expected = "must be at most " + std::to_string(max) + " characters";
+    } else {
+      const size_t max = schema["maxItems"].as<size_t>();
+      found = forEachAt(over, path, [&](json& list) {
+        const json first = list.at(0);
+        list = json::array();
+        for (size_t i = 0; i <= max; ++i) list.push_back(first);
+      });
+      expected = "must have at most " + std::to_string(max) + " items";
+    }
+    ASSERT_GT(found, 0) << path << " is not set in everyFieldSet()";
+    auto decoded = decodeRotation(over);
+    const Status refused = decoded.ok() ? validateRotation(*decoded) : decoded.status();
+    ASSERT_FALSE(refused.ok()) << path << " was accepted one past its bound";
+    EXPECT_THAT(refused.message(), ::testing::HasSubstr(expected)) << path;
+    std::string field = path.substr(path.rfind('.') + 1);
+    field = field.substr(0, field.find('['));
+    EXPECT_THAT(refused.message(), ::testing::HasSubstr(field)) << path;
+  }
 }
 
 TEST(CrdTest, WhatRotorWritesValidatesAgainstTheSchema) {

@@ -87,6 +87,54 @@ TEST_F(ClusterCliTest, ApplyBootstrapRotateAndInspect) {
   EXPECT_THAT(missing.err, HasSubstr("\"nope\" not found"));
 }
 
+TEST_F(ClusterCliTest, EveryVerbNeedsOnlyTheNamespacedRightsDocumentedForOperators) {
+  // An operator bound to the documented rules in one namespace (a RoleBinding), not cluster-wide.
+  cluster_.api().addUser("operator-token", "alice");
+  ASSERT_GE(rotor::testing::grantDocumentedRules(cluster_.api(), "alice", "operator-rbac", "edge"), 3);
+  const std::string operatorConfig = cluster_.writeKubeconfig("operator-token").string();
+  const auto as = [&](std::vector<std::string> args, const std::string& stdinText = "") {
+    args.insert(args.begin(), {"--kubeconfig", operatorConfig, "-n", "edge"});
+    return runCli("rotor", std::move(args), stdinText);
+  };
+  ASSERT_EQ(as({"apply", "-f", "-"}, example()).code, 0);
+  ASSERT_EQ(rotor({"controller", "--once"}).code, 0);  // the controller, with its own rights
+  for (const std::vector<std::string>& verb :
+       std::vector<std::vector<std::string>>{{"get"}, {"get", "edge-proxy", "-o", "yaml"}, {"status", "edge-proxy"},
+                                             {"plan", "edge-proxy"}, {"snapshots", "edge-proxy"}, {"agents", "edge-proxy"},
+                                             {"token", "edge-proxy"}, {"pause", "edge-proxy"}, {"resume", "edge-proxy"},
+                                             {"rotate", "edge-proxy"}, {"delete", "edge-proxy"}}) {
+    auto result = as(verb);
+    EXPECT_EQ(result.code, 0) << verb.front() << ": " << result.err;
+  }
+  EXPECT_THAT(cluster_.api().forbidden(), ::testing::IsEmpty());
+  // Only -A asks for more, and the refusal says what is missing.
+  auto everywhere = as({"get", "-A"});
+  EXPECT_EQ(everywhere.code, 1);
+  EXPECT_THAT(everywhere.err, HasSubstr("cannot list resource \"certificaterotations\""));
+  EXPECT_THAT(everywhere.err, HasSubstr("at the cluster scope"));
+}
+
+TEST_F(ClusterCliTest, SpecWritesRetryOnConflictFromAFreshRead) {
+  // The controller writes status all the time; a verb that loses that race reads again and
+  // retries, as kubectl does, instead of failing with a conflict.
+  ASSERT_EQ(rotor({"apply", "-f", "-"}, example()).code, 0);
+  ASSERT_EQ(rotor({"controller", "--once"}).code, 0);
+  cluster_.api().failNextWrites(3);
+  auto paused = rotor({"pause", "edge-proxy", "-n", "edge"});
+  EXPECT_EQ(paused.code, 0) << paused.err;
+  EXPECT_EQ(cluster_.api().conflictsLeft(), 0);
+  EXPECT_TRUE(get(kube::kRotations, "edge-proxy")["spec"]["paused"].get<bool>());
+  cluster_.api().failNextWrites(3);
+  auto resumed = rotor({"resume", "edge-proxy", "-n", "edge"});
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+  // A conflict that never ends is still reported, not retried for ever.
+  cluster_.api().failNextWrites(1000);
+  auto refused = rotor({"pause", "edge-proxy", "-n", "edge"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("has been modified"));
+  cluster_.api().failNextWrites(0);
+}
+
 TEST_F(ClusterCliTest, AsAKubectlPluginItUsesKubectlsConfiguration) {
   setenv("KUBECONFIG", kubeconfig_.c_str(), 1);
   setenv("ROTOR_LOCAL_DIR", "/nonexistent", 1);  // the plugin ignores local mode's default

@@ -135,6 +135,56 @@ TEST_F(LeaderElectionTest, RunCallsBackOnStartAndStopAndReleasesTheLease) {
   EXPECT_EQ(store.lease()->holderIdentity, "");
 }
 
+/** Answers like MemoryLeaseStore until hung, then holds every request until released, as an
+ *  API server that froze does. */
+class HangingLeaseStore final : public LeaseStore {
+public:
+  StatusOr<std::optional<LeaseRecord>> get() override {
+    waitWhileHung();
+    return inner.get();
+  }
+  Status create(LeaseRecord& lease) override {
+    waitWhileHung();
+    return inner.create(lease);
+  }
+  Status update(LeaseRecord& lease) override {
+    waitWhileHung();
+    return inner.update(lease);
+  }
+  void hang() { hung = true; }
+  void thaw() {
+    hung = false;
+    hung.notify_all();
+  }
+  std::atomic<bool> hung{false};
+  MemoryLeaseStore inner;
+
+private:
+  void waitWhileHung() { hung.wait(true); }
+};
+
+TEST(LeaderElectionHangTest, ALeaderStopsAtItsRenewDeadlineWhileItsRequestsHang) {
+  RealClock real;
+  HangingLeaseStore store;
+  LeaderElector elector(store, real, {"leader", 2s, 300ms, 50ms});
+  std::atomic<int> started{0}, stopped{0};
+  std::atomic<bool> stoppedWhileHung{false};
+  {
+    std::jthread loop([&](std::stop_token stop) {
+      elector.run(stop, [&] { ++started; }, [&] {
+        if (++stopped == 1) stoppedWhileHung = store.hung.load();
+      });
+    });
+    for (int i = 0; i < 200 && started == 0; ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(started, 1);
+    store.hang();
+    for (int i = 0; i < 300 && stopped == 0; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(stopped, 1) << "still leading with every request hanging past the renew deadline";
+    EXPECT_TRUE(stoppedWhileHung) << "stopped only once the requests came back";
+    store.thaw();
+  }
+}
+
 TEST(LeaseJsonTest, ReadsAndWritesTheRecordedLeaseExactly) {
   const auto exchange = rotor::testing::loadTranscript("59-lease-create.http").front();
   const auto sent = nlohmann::json::parse(exchange.request.body);

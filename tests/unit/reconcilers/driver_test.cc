@@ -126,6 +126,32 @@ TEST_F(DriverTest, AdoptionGateWaitsForAgentsNamesLaggardsAndOpensAtThreshold) {
   ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
 }
 
+TEST_F(DriverTest, WaitingOutMinStageDurationWritesNoStatusWhileOnlyTimePasses) {
+  // Each status write wakes every watcher, the controller included: a message with a countdown
+  // made a waiting rotation rewrite its status many times a second.
+  auto spec = rotationTemplate(1);
+  spec.spec.adoption.minStageDuration = std::chrono::hours(1);
+  auto key = bootstrap(spec);
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  auto driver = h.driver(h.store);
+  for (int i = 0; i < 20 && h.get(key).status.phase != Phase::kAwaitingAdoption; ++i) {
+    ASSERT_OK(driver.reconcile(key));
+    h.clock.advance(std::chrono::seconds(1));
+  }
+  ASSERT_OK(driver.reconcile(key));
+  const auto waiting = h.get(key);
+  ASSERT_EQ(waiting.status.phase, Phase::kAwaitingAdoption);
+  EXPECT_THAT(waiting.status.message, HasSubstr("until " + formatRfc3339(*waiting.status.phaseStartedAt + std::chrono::hours(1))));
+  for (int i = 0; i < 300; ++i) {  // a watch event every 100 ms for 30 s
+    h.clock.advance(std::chrono::milliseconds(100));
+    auto result = driver.reconcile(key);
+    ASSERT_OK(result);
+    EXPECT_GT(result->requeueAfter, std::chrono::minutes(59));
+  }
+  EXPECT_EQ(h.get(key).metadata.resourceVersion, waiting.metadata.resourceVersion);
+  EXPECT_EQ(h.get(key).status.phase, Phase::kAwaitingAdoption);
+}
+
 TEST_F(DriverTest, AdoptionTimeoutBlocksAndAdoptionLaterUnblocks) {
   auto spec = rotationTemplate(1);
   spec.spec.adoption.minAgents = 1;
@@ -284,6 +310,32 @@ TEST_F(DriverTest, RollbackToAMissingSnapshotIsRefusedAndChangesNothing) {
   EXPECT_THAT(r.status.message, HasSubstr("no-such-snapshot"));
   EXPECT_THAT(h.events.reasons, Contains("Warning:RollbackRefused"));
   EXPECT_EQ(h.store.readServed(r, "a")->value, servedA);
+}
+
+TEST_F(DriverTest, ARollbackThatCouldNotFinishIsRefusedBeforeItsFirstWrite) {
+  // As after a rotation was deleted and created again under its name: its old snapshots hold
+  // certificates from a CA the new rotation never held.
+  auto key = bootstrap();
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  const auto r = h.get(key);
+  auto stored = h.store.readAuthorities(r).value();
+  const auto stranger = rotor::testing::makeCa("Another rotation's CA");
+  const store::AuthorityMaterial material{stranger.certificate().toPem(), stranger.key().toPem()};
+  ASSERT_OK(h.store.writeAuthorities(r, {material, std::nullopt, std::nullopt}, stored.version));
+  const auto bundle = h.store.readBundle(r)->value;
+  const auto servedA = h.store.readServed(r, "a")->value;
+  const size_t reloads = h.store.reloads().size();
+
+  h.editSpec(key, [](api::RotationSpec& s) { s.rollbackTo = "proxy-r1-swap"; });
+  ASSERT_OK(h.driver(h.store).reconcile(key).status());
+  auto after = h.get(key);
+  EXPECT_EQ(after.status.phase, Phase::kReady);
+  EXPECT_THAT(after.status.message, HasSubstr("no longer holds"));
+  EXPECT_THAT(h.events.reasons, Contains("Warning:RollbackRefused"));
+  EXPECT_EQ(h.store.readBundle(r)->value, bundle);
+  EXPECT_EQ(h.store.readServed(r, "a")->value, servedA);
+  EXPECT_EQ(h.store.reloads().size(), reloads);
 }
 
 TEST_F(DriverTest, CrossSignedChainsVerifyForClientsThatTrustOnlyTheOldCa) {

@@ -1,0 +1,24 @@
+#pragma once
+
+// What a restore of a snapshot needs, checked before its first write: a rollback that cannot
+// finish must not start, because every write it made before failing would be left behind.
+
+#include <optional>
+
+#include "controller/pki/certificate.h"
+#include "controller/store/store.h"
+
+namespace rotor::reconcilers {
+
+/** The stored CA slot that issued `leaf`, or null when this rotation holds no such CA. */
+const std::optional<store::AuthorityMaterial>* issuerSlot(const store::Authorities& authorities,
+                                                          const pki::Certificate& leaf);
+
+/**
+ * Ok when `snapshot` can be restored for `r`: every saved server certificate of a server the
+ * rotation still has and the saved bundle parse, and the CA that issued the certificates is one
+ * the rotation still holds. kFailedPrecondition saying what stands in the way otherwise.
+ */
+Status checkRestorable(store::Store& store, const api::CertificateRotation& r, const store::Snapshot& snapshot);
+
+}  // namespace rotor::reconcilers
