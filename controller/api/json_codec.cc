@@ -113,6 +113,7 @@ void readSwap(ObjectReader r, SwapSpec& out) {
   p.integer("failureThreshold", out.probe.failureThreshold, 1, 1000);
   p.finish();
   r.duration("bakeTime", out.bakeTime);
+  r.duration("rolloutTimeout", out.rolloutTimeout);
   r.finish();
 }
 
@@ -183,6 +184,7 @@ void readStatus(ObjectReader r, RotationStatus& out) {
     s.timestamp("notAfter", server.notAfter);
     s.string("issuerFingerprint", server.issuerFingerprint);
     s.timestamp("swappedAt", server.swappedAt);
+    s.timestamp("rolledOutAt", server.rolledOutAt);
     s.timestamp("verifiedAt", server.verifiedAt);
     s.integer("probeFailures", server.probeFailures, 0, INT32_MAX);
     s.string("lastProbeError", server.lastProbeError);
@@ -347,7 +349,8 @@ json encodeSpec(const RotationSpec& spec) {
   json swap = {{"probe",
                 {{"period", formatDuration(spec.swap.probe.period)},
                  {"failureThreshold", spec.swap.probe.failureThreshold}}},
-               {"bakeTime", formatDuration(spec.swap.bakeTime)}};
+               {"bakeTime", formatDuration(spec.swap.bakeTime)},
+               {"rolloutTimeout", formatDuration(spec.swap.rolloutTimeout)}};
   if (spec.swap.maintenanceWindow) {
     swap["maintenanceWindow"] = {{"schedule", spec.swap.maintenanceWindow->schedule},
                                  {"duration", formatDuration(spec.swap.maintenanceWindow->duration)},
@@ -396,6 +399,7 @@ json encodeStatus(const RotationStatus& status) {
       json sj = {{"name", s.name}, {"fingerprint", s.fingerprint}, {"issuerFingerprint", s.issuerFingerprint}};
       putTime(sj, "notAfter", s.notAfter);
       putTime(sj, "swappedAt", s.swappedAt);
+      putTime(sj, "rolledOutAt", s.rolledOutAt);
       putTime(sj, "verifiedAt", s.verifiedAt);
       if (s.probeFailures > 0) {
         sj["probeFailures"] = s.probeFailures;

@@ -196,8 +196,11 @@ struct ProbeSpec {
 struct SwapSpec {
   std::optional<MaintenanceWindowSpec> maintenanceWindow;
   ProbeSpec probe;
-  /** Health is watched this long after each server's swap. */
+  /** Health is watched this long after each server's swap (after its restart rolled out). */
   Duration bakeTime = std::chrono::seconds(60);
+  /** A restarted workload that has not rolled out this long after the swap fails verification
+   *  (and the swap is rolled back), as a Deployment's progressDeadlineSeconds would. */
+  Duration rolloutTimeout = std::chrono::minutes(10);
   friend bool operator==(const SwapSpec&, const SwapSpec&) = default;
 };
 
@@ -263,6 +266,8 @@ struct ServerStatus {
   std::string issuerFingerprint;
   /** During a swap: when this server got its new certificate, and when its bake ended well. */
   std::optional<SystemTime> swappedAt;
+  /** When its restarted workload finished rolling out (at once for servers without one). */
+  std::optional<SystemTime> rolledOutAt;
   std::optional<SystemTime> verifiedAt;
   /** Failed health probes (or reloads) since the swap, and the last failure's reason. */
   int probeFailures = 0;

@@ -209,6 +209,9 @@ void validatePolicy(FieldErrors& e, const RotationSpec& spec) {
   if (spec.swap.bakeTime < Duration::zero()) {
     e.add("spec.swap.bakeTime", "must not be negative");
   }
+  if (spec.swap.rolloutTimeout <= Duration::zero()) {
+    e.add("spec.swap.rolloutTimeout", "must be positive");
+  }
   if (spec.prune.after < Duration::zero()) {
     e.add("spec.prune.after", "must not be negative");
   }

@@ -78,9 +78,13 @@ std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
   for (const api::ServerStatus& server : s.servers) {
     if (server.verifiedAt) {
       line("bake " + server.name, "passed at " + formatRfc3339(*server.verifiedAt));
+    } else if (server.swappedAt && !server.rolledOutAt) {
+      line("bake " + server.name, "WAITING: its restarted workload to roll out, until " +
+                                      formatRfc3339(*server.swappedAt + r.spec.swap.rolloutTimeout) +
+                                      " at the latest (then the swap is rolled back)");
     } else if (server.swappedAt) {
       line("bake " + server.name, "WAITING: healthy probes until " +
-                                      formatRfc3339(*server.swappedAt + r.spec.swap.bakeTime) + ", failures " +
+                                      formatRfc3339(*server.rolledOutAt + r.spec.swap.bakeTime) + ", failures " +
                                       std::to_string(server.probeFailures) + "/" +
                                       std::to_string(r.spec.swap.probe.failureThreshold) +
                                       (server.lastProbeError.empty() ? "" : " (last: " + server.lastProbeError + ")"));

@@ -8,6 +8,7 @@
 
 #include "controller/api/json_codec.h"
 #include "controller/common/strings.h"
+#include "controller/kube/rollout.h"
 #include "controller/pki/base64.h"
 #include "controller/pki/digest.h"
 
@@ -467,6 +468,17 @@ Status KubeStore::reload(const CertificateRotation& r, std::string_view server) 
   const json patch = {
       {"spec", {{"template", {{"metadata", {{"annotations", {{std::string(kRestartedAtAnnotation), formatRfc3339(clock_.now())}}}}}}}}}};
   return client_.patch(*type, r.metadata.ns, spec->restart->name, PatchType::kStrategicMerge, patch).status();
+}
+
+StatusOr<store::Rollout> KubeStore::rolloutStatus(const CertificateRotation& r, std::string_view server) {
+  const api::ServerSpec* spec = store::findServer(r, server);
+  if (spec == nullptr) return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
+  if (!spec->restart) return store::Rollout{};
+  const ResourceType* type = workloadType(spec->restart->kind);
+  if (type == nullptr) return invalidArgument("cannot follow a " + spec->restart->kind);
+  auto workload = client_.get(*type, r.metadata.ns, spec->restart->name);
+  if (!workload.ok()) return workload.status();
+  return rolloutOf(spec->restart->kind, *workload);
 }
 
 // ---- agents ----------------------------------------------------------------------------------

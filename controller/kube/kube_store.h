@@ -66,6 +66,7 @@ public:
   StatusOr<std::vector<std::string>> listSnapshots(const store::CertificateRotation& r) override;
 
   Status reload(const store::CertificateRotation& r, std::string_view server) override;
+  StatusOr<store::Rollout> rolloutStatus(const store::CertificateRotation& r, std::string_view server) override;
 
   Status visitAgents(const store::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& visit) override;
   Status putAgents(const store::ObjectKey& key, const std::vector<store::AgentRecord>& agents) override;

@@ -59,6 +59,9 @@ public:
   }
 
   Status reload(const CertificateRotation& r, std::string_view server) override { return inner_.reload(r, server); }
+  StatusOr<Rollout> rolloutStatus(const CertificateRotation& r, std::string_view server) override {
+    return inner_.rolloutStatus(r, server);
+  }
 
   Status visitAgents(const ObjectKey& key, const std::function<void(const AgentRecord&)>& visit) override {
     return inner_.visitAgents(key, visit);

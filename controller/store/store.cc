@@ -21,6 +21,8 @@ StatusOr<std::vector<ObjectKey>> Store::listRotationKeys() {
   return keys;
 }
 
+StatusOr<Rollout> Store::rolloutStatus(const CertificateRotation&, std::string_view) { return Rollout{}; }
+
 bool mergeApplied(CertificateRotation& stored, const CertificateRotation& desired) {
   for (const auto& [k, v] : desired.metadata.labels) {
     stored.metadata.labels[k] = v;

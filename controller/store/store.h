@@ -65,6 +65,13 @@ struct Snapshot {
   friend bool operator==(const Snapshot&, const Snapshot&) = default;
 };
 
+/** How a restarted workload's rollout stands. */
+struct Rollout {
+  bool done = true;
+  /** What it waits for, such as "Deployment edge-proxy: 1 of 2 updated replicas are available". */
+  std::string progress;
+};
+
 /** An agent's latest check-in. */
 struct AgentRecord {
   std::string id;
@@ -153,6 +160,9 @@ public:
   // ---- reload ----
   /** Makes the server pick up newly written material (reload command / workload restart). */
   virtual Status reload(const CertificateRotation& r, std::string_view server) = 0;
+  /** After reload(): whether the server's restarted workload has rolled out. A server without
+   *  one (a reload command, or no restart) is rolled out at once: this default. */
+  virtual StatusOr<Rollout> rolloutStatus(const CertificateRotation& r, std::string_view server);
 
   // ---- agents ----
   /** Calls `visit` once per stored agent record, in no particular order. Streaming, so that a

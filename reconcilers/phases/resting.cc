@@ -37,6 +37,7 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
   s.adoption = {};
   for (api::ServerStatus& server : s.servers) {
     server.swappedAt.reset();
+    server.rolledOutAt.reset();
     server.verifiedAt.reset();
     server.lastProbeAt.reset();
     server.probeFailures = 0;

@@ -87,6 +87,7 @@ StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
   }
   for (api::ServerStatus& server : r.status.servers) {
     server.swappedAt.reset();
+    server.rolledOutAt.reset();
     server.verifiedAt.reset();
   }
   r.status.trigger.clear();

@@ -112,6 +112,7 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
   RETURN_IF_ERROR(refreshServerStatus(ctx, r, authorities.value));
   api::ServerStatus& st = serverStatusOf(r.status, server->name);
   st.swappedAt = now;
+  st.rolledOutAt.reset();
   st.lastProbeAt.reset();
   st.probeFailures = 0;
   st.lastProbeError.clear();

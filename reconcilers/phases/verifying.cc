@@ -7,6 +7,9 @@
 namespace rotor::reconcilers::phases {
 namespace {
 
+/** How often a restarted workload's rollout is looked at while it is under way. */
+constexpr Duration kRolloutPollInterval = std::chrono::seconds(2);
+
 /** The swapped server still baking: swapped and not yet verified. */
 const api::ServerSpec* serverInBake(const CertificateRotation& r) {
   for (const api::ServerSpec& server : r.spec.servers) {
@@ -40,6 +43,29 @@ Status promoteNextAuthority(RotationContext& ctx, CertificateRotation& r) {
   }
   RETURN_IF_ERROR(refreshCaStatus(r.status, a));
   return refreshServerStatus(ctx, r, a);
+}
+
+/** Waits until the server's restarted workload has rolled out (nullopt then), and fails the
+ *  verification when it has not within rolloutTimeout of the swap. */
+StatusOr<std::optional<Outcome>> awaitRollout(RotationContext& ctx, CertificateRotation& r, const api::ServerSpec& server) {
+  api::ServerStatus& st = serverStatusOf(r.status, server.name);
+  if (st.rolledOutAt) {
+    return std::optional<Outcome>();
+  }
+  ASSIGN_OR_RETURN(store::Rollout rollout, ctx.store.rolloutStatus(r, server.name));
+  if (rollout.done) {
+    st.rolledOutAt = statusNow(ctx);
+    return std::optional<Outcome>();
+  }
+  if (ctx.clock.now() >= *st.swappedAt + r.spec.swap.rolloutTimeout) {
+    r.status.rollbackSnapshot = snapshotName(r, "swap");
+    return std::optional<Outcome>(Outcome::moveTo(
+        api::Phase::kRollingBack, "RolloutTimedOut",
+        "Server \"" + server.name + "\" did not roll out within swap.rolloutTimeout (" +
+            formatDuration(r.spec.swap.rolloutTimeout) + "): " + rollout.progress));
+  }
+  return std::optional<Outcome>(
+      Outcome::wait(kRolloutPollInterval, "RollingOut", "Server \"" + server.name + "\" restarting: " + rollout.progress));
 }
 
 /** One probe, at most once per probe.period; nullopt when the server passed its bake. */
@@ -77,7 +103,7 @@ StatusOr<std::optional<Outcome>> probeOnce(RotationContext& ctx, CertificateRota
                                                 "Server \"" + server.name + "\" failed a health probe (" + count +
                                                     "): " + result.message()));
   }
-  const SystemTime bakeEnds = *st.swappedAt + r.spec.swap.bakeTime;
+  const SystemTime bakeEnds = st.rolledOutAt.value_or(*st.swappedAt) + r.spec.swap.bakeTime;
   if (now < bakeEnds) {
     const Duration left = std::chrono::ceil<Duration>(bakeEnds - now);
     return std::optional<Outcome>(Outcome::wait(std::min(left, probe.period), "Baking",
@@ -92,6 +118,10 @@ StatusOr<std::optional<Outcome>> probeOnce(RotationContext& ctx, CertificateRota
 
 StatusOr<Outcome> verifying(RotationContext& ctx, CertificateRotation& r) {
   if (const api::ServerSpec* server = serverInBake(r)) {
+    ASSIGN_OR_RETURN(std::optional<Outcome> rollingOut, awaitRollout(ctx, r, *server));
+    if (rollingOut) {
+      return *rollingOut;
+    }
     ASSIGN_OR_RETURN(std::optional<Outcome> waiting, probeOnce(ctx, r, *server));
     if (waiting) {
       return *waiting;

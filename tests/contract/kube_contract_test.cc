@@ -178,9 +178,11 @@ TEST_F(KubeContractTest, AWatchFromAnExpiredVersionIsGone) {
     ASSERT_OK(client().create(kConfigMaps, ns(), configMapObject("moves-the-window")));
     cluster_.fake()->expireWatchCache();
   }
-  // Version 1 is older than any API server's watch window.
+  // Version 1 is older than any API server's watch window once etcd has compacted (every 5
+  // minutes by default); a young real server may still serve it from etcd.
   const Status watched = client().watch(kConfigMaps, ns(), {.resourceVersion = "1", .timeoutSeconds = 5},
                                         [](const WatchEvent&) {}, std::stop_token());
+  if (!cluster_.fake() && watched.ok()) GTEST_SKIP() << "this API server still serves revision 1 (etcd not compacted yet)";
   EXPECT_THAT(watched, StatusIs(Code::kGone));
 }
 

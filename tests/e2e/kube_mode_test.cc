@@ -1,22 +1,25 @@
-// End to end in Kubernetes mode: the rotor binary as controller(s) and agents against the fake API
-// server over HTTPS, through a full CA rotation with agents while the watch breaks and writes
-// conflict, a rollback, and a leader failover.
+// End to end in Kubernetes mode: the rotor binary as controller(s) and agents, as a user holding
+// only the controller rules of docs/rbac.md, through a full CA rotation with agents (on the fake
+// also while the watch breaks and writes conflict), a rollback, a wait that writes nothing, and a
+// leader failover. Against the fake API server over HTTPS by default; against a real one when
+// ROTOR_TEST_KUBECONFIG (admin) and ROTOR_TEST_CONTROLLER_KUBECONFIG (a user without rights)
+// name one. No kubelet runs on either: the test plays it, so that restarted workloads roll out.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <fstream>
-#include <set>
+#include <regex>
 #include <thread>
 
-#include "controller/common/strings.h"
 #include "controller/kube/client.h"
 #include "controller/kube/kube_store.h"
-#include "controller/pki/bundle.h"
 #include "controller/pki/base64.h"
+#include "controller/pki/bundle.h"
 #include "tests/support/child_process.h"
-#include "tests/support/fake_cluster.h"
 #include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_cluster.h"
 
 namespace rotor::testing {
 namespace {
@@ -24,11 +27,9 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-constexpr char kNs[] = "edge";
-
 const char* kRotation = R"(apiVersion: rotor.dev/v1alpha1
 kind: CertificateRotation
-metadata: {name: edge-proxy, namespace: edge}
+metadata: {name: edge-proxy}
 spec:
   certificate: {commonName: edge-proxy.edge.svc, dnsNames: [edge-proxy.edge.svc]}
   servers:
@@ -43,33 +44,92 @@ spec:
   prune: {after: 1s}
 )";
 
+/** The Deployment the rotation restarts: two replicas of a pod that never runs anywhere. */
+json edgeProxyDeployment() {
+  const json labels = {{"app", "edge-proxy"}};
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", {{"name", "edge-proxy"}}},
+          {"spec",
+           {{"replicas", 2},
+            {"selector", {{"matchLabels", labels}}},
+            {"template",
+             {{"metadata", {{"labels", labels}}},
+              {"spec", {{"containers", {{{"name", "proxy"}, {"image", "registry.invalid/edge-proxy:1"}}}}}}}}}}};
+}
+
+/**
+ * Plays the kubelet for the Deployment until destroyed. On a real server the controller-manager
+ * makes ReplicaSets and Pods and this marks every pod running and ready, as a kubelet would; the
+ * fake has no controller-manager, so this writes the Deployment's status as the two would.
+ */
+class Kubelet {
+public:
+  Kubelet(kube::Client& client, std::string ns, bool fake)
+      : loop_([this, &client, ns = std::move(ns), fake](std::stop_token stop) {
+          while (!stop.stop_requested()) {
+            fake ? rollOutDeployment(client, ns) : runPods(client, ns);
+            sleepUnlessStopped(stop, std::chrono::milliseconds(200));
+          }
+        }) {}
+
+private:
+  static void rollOutDeployment(kube::Client& client, const std::string& ns) {
+    auto deployment = client.get(kube::kDeployments, ns, "edge-proxy");
+    if (!deployment.ok()) return;
+    const int64_t generation = deployment->value("/metadata/generation"_json_pointer, int64_t{0});
+    const int64_t replicas = deployment->value("/spec/replicas"_json_pointer, int64_t{1});
+    if (deployment->value("/status/observedGeneration"_json_pointer, int64_t{0}) == generation) return;
+    (*deployment)["status"] = {{"observedGeneration", generation}, {"replicas", replicas},
+                               {"updatedReplicas", replicas}, {"readyReplicas", replicas},
+                               {"availableReplicas", replicas}};
+    (void)client.updateStatus(kube::kDeployments, ns, *deployment);
+  }
+  static void runPods(kube::Client& client, const std::string& ns) {
+    static constexpr kube::ResourceType kPods{"", "v1", "pods", "Pod", true};
+    auto pods = client.list(kPods, ns, {.labelSelector = "app=edge-proxy"});
+    if (!pods.ok()) return;
+    for (json& pod : pods->items) {
+      if (pod.value("/status/phase"_json_pointer, std::string()) == "Running") continue;
+      const std::string now = formatRfc3339(std::chrono::system_clock::now());
+      pod["status"] = {{"phase", "Running"},
+                       {"startTime", now},
+                       {"conditions",
+                        {{{"type", "Ready"}, {"status", "True"}, {"lastTransitionTime", now}},
+                         {{"type", "ContainersReady"}, {"status", "True"}, {"lastTransitionTime", now}}}}};
+      (void)client.updateStatus(kPods, ns, pod);
+    }
+  }
+
+  std::jthread loop_;
+};
+
 class KubeModeTest : public ::testing::Test {
 protected:
   void TearDown() override {
     // Nothing the controller asked for was refused: the documented rules are enough.
-    EXPECT_THAT(cluster_.api().forbidden(), ::testing::IsEmpty());
+    if (cluster_.fake()) EXPECT_THAT(cluster_.fake()->forbidden(), ::testing::IsEmpty());
+    for (const std::string& log : controllerLogs_) {
+      EXPECT_THAT(log, ::testing::Not(HasSubstr("forbidden"))) << log;
+    }
   }
 
   void SetUp() override {
-    cluster_.installRotor(kNs);
-    cluster_.api().enforceOwnerReferencePermissions(true);  // as OpenShift does by default
-    // The controller runs as a service account with only the documented rules; the CLI as admin.
-    cluster_.api().addUser("controller-token", "system:serviceaccount:rotor:rotor-controller");
-    ASSERT_GE(grantDocumentedRules(cluster_.api(), "system:serviceaccount:rotor:rotor-controller", "controller-rbac"), 5)
-        << "docs/rbac.md lost its controller table";
-    controllerKubeconfig_ = cluster_.writeKubeconfig("controller-token").string();
-    kubeconfig_ = cluster_.writeKubeconfig().string();
-    ASSERT_OK(client_->create(kube::kDeployments, kNs,
-                              {{"apiVersion", "apps/v1"},
-                               {"kind", "Deployment"},
-                               {"metadata", {{"name", "edge-proxy"}}},
-                               {"spec", {{"template", {{"metadata", {{"labels", {{"app", "edge-proxy"}}}}}}}}}}));
+    // As OpenShift does by default (a real server runs it when started with the plugin).
+    if (cluster_.fake()) cluster_.fake()->enforceOwnerReferencePermissions(true);
+    // The controller runs as a user with only the documented rules in its namespace; the CLI as admin.
+    controllerKubeconfig_ = cluster_.kubeconfigWithDocumentedRules("controller-rbac").string();
+    kubeconfig_ = cluster_.adminKubeconfig().string();
+    ASSERT_OK(client().create(kube::kDeployments, ns(), edgeProxyDeployment()));
     ASSERT_EQ(rotor({"apply", "-f", dir_.write("rotation.yaml", kRotation).string()}), 0);
   }
 
+  kube::Client& client() { return cluster_.client(); }
+  const std::string& ns() { return cluster_.ns(); }
+
   /** Runs the rotor CLI against the cluster to completion; its exit status. */
   int rotor(std::vector<std::string> args) {
-    args.insert(args.begin(), {rotorBinary(), "--kubeconfig", kubeconfig_, "-n", kNs});
+    args.insert(args.begin(), {rotorBinary(), "--kubeconfig", kubeconfig_, "-n", ns()});
     ChildProcess cli(args, dir_.path() / "cli.log");
     const int code = cli.wait(std::chrono::seconds(30)).value_or(-1);
     if (code != 0) ADD_FAILURE() << "rotor " << args[5] << " exited " << code << ":\n" << cli.output();
@@ -77,13 +137,15 @@ protected:
   }
 
   std::unique_ptr<ChildProcess> controller(const std::string& name, std::vector<std::string> extra) {
-    std::vector<std::string> args = {rotorBinary(), "controller", "--kubeconfig", controllerKubeconfig_, "--log-level",
-                                     "debug"};
+    std::vector<std::string> args = {rotorBinary(), "controller", "--kubeconfig", controllerKubeconfig_,
+                                     "--watch-namespace", ns(), "--log-level", "debug"};
     args.insert(args.end(), extra.begin(), extra.end());
     return std::make_unique<ChildProcess>(args, dir_.path() / (name + ".log"));
   }
+  /** Keeps what a controller logged for TearDown's check. */
+  void finished(const ChildProcess& process) { controllerLogs_.push_back(process.output()); }
 
-  json rotation() { return client_->get(kube::kRotations, kNs, "edge-proxy").value(); }
+  json rotation() { return client().get(kube::kRotations, ns(), "edge-proxy").value(); }
   std::string phase() { return rotation().value("/status/phase"_json_pointer, std::string()); }
   int64_t revision() { return rotation().value("/status/revision"_json_pointer, int64_t{0}); }
 
@@ -98,22 +160,23 @@ protected:
   }
 
   std::string secretValue(const std::string& name, const std::string& key) {
-    const json secret = client_->get(kube::kSecrets, kNs, name).value();
+    const json secret = client().get(kube::kSecrets, ns(), name).value();
     return pki::base64Decode(secret["data"][key].get<std::string>()).value();
   }
   std::string bundle() {
-    return client_->get(kube::kConfigMaps, kNs, "edge-proxy-ca").value()["data"]["ca.crt"].get<std::string>();
+    return client().get(kube::kConfigMaps, ns(), "edge-proxy-ca").value()["data"]["ca.crt"].get<std::string>();
   }
   std::string leaseHolder() {
-    auto lease = client_->get(kube::kLeases, "default", "rotor-controller");
+    auto lease = client().get(kube::kLeases, ns(), "rotor-controller");
     return lease.ok() ? lease->value("/spec/holderIdentity"_json_pointer, std::string()) : "";
   }
 
   RealClock clock_;
-  FakeCluster cluster_;
+  TestCluster cluster_;
   TempDir dir_;
+  Kubelet kubelet_{cluster_.client(), cluster_.ns(), cluster_.fake() != nullptr};
   std::string kubeconfig_, controllerKubeconfig_;
-  kube::Client* client_ = &cluster_.client();
+  std::vector<std::string> controllerLogs_;
 };
 
 TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsThenRollback) {
@@ -129,7 +192,7 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
   for (const char* id : {"agent-1", "agent-2"}) {
     agents.push_back(std::make_unique<ChildProcess>(
         std::vector<std::string>{rotorBinary(), "agent", "--server", "http://127.0.0.1:" + std::to_string(adoptionPort),
-                                 "--rotation", "edge/edge-proxy", "--id", id, "--token-file", tokenFile, "--trust-store",
+                                 "--rotation", ns() + "/edge-proxy", "--id", id, "--token-file", tokenFile, "--trust-store",
                                  (dir_.path() / (std::string(id) + ".pem")).string(), "--interval", "1s"},
         dir_.path() / (std::string(id) + ".log")));
   }
@@ -146,8 +209,10 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
   ASSERT_TRUE(eventually([&] { return phase() == "AwaitingAdoption" || revision() == 2; })) << a->output();
   // Mid-rotation: the watch breaks and its resourceVersion falls out of the server's window, and
   // the next writes all meet 409 Conflict.
-  cluster_.api().expireWatches();
-  cluster_.api().failNextWrites(20);
+  if (cluster_.fake()) {
+    cluster_.fake()->expireWatches();
+    cluster_.fake()->failNextWrites(20);
+  }
   ASSERT_TRUE(eventually([&] { return revision() == 2 && phase() == "Ready"; }, std::chrono::seconds(90)))
       << a->output();
 
@@ -163,21 +228,37 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
   for (const char* id : {"agent-1", "agent-2"}) {
     EXPECT_TRUE(eventually([&] { return trustStore(id) == bundle(); }, std::chrono::seconds(10))) << id;
   }
-  // The Deployment was restarted as kubectl rollout restart does, and the story is in Events.
-  const json deployment = client_->get(kube::kDeployments, kNs, "edge-proxy").value();
+  // The Deployment was restarted as kubectl rollout restart does, the swap verified only once it
+  // rolled out, and the story is in Events.
+  const json deployment = client().get(kube::kDeployments, ns(), "edge-proxy").value();
   EXPECT_TRUE(deployment["spec"]["template"]["metadata"]["annotations"].contains(kube::kRestartedAtAnnotation));
-  auto events = client_->list(kube::kEvents, kNs);
+  EXPECT_EQ(deployment["status"]["observedGeneration"], deployment["metadata"]["generation"]);
+  EXPECT_EQ(deployment["status"]["updatedReplicas"], 2);
+  const json server = rotation()["status"]["servers"][0];
+  ASSERT_TRUE(server.contains("rolledOutAt")) << server;
+  EXPECT_GE(server["rolledOutAt"].get<std::string>(), server["swappedAt"].get<std::string>());
+  if (!cluster_.fake()) {
+    // What kubectl users see: a percentage and an expiry a person can read.
+    ChildProcess kubectl({"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig_, "get", "certrot", "-n", ns()},
+                         dir_.path() / "kubectl.log");
+    ASSERT_EQ(kubectl.wait(std::chrono::seconds(30)), 0) << kubectl.output();
+    EXPECT_THAT(kubectl.output(), ::testing::ContainsRegex("edge-proxy +Ready +100% +20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T"))
+        << kubectl.output();
+  }
+  auto events = client().list(kube::kEvents, ns());
   ASSERT_OK(events);
   EXPECT_GE(events->items.size(), 5u);
-  // The broken watch was listed again, and every conflict was met and retried.
-  EXPECT_THAT(a->output(), HasSubstr("too old resource version"));
-  EXPECT_EQ(cluster_.api().conflictsLeft(), 0);
+  if (cluster_.fake()) {
+    // The broken watch was listed again, and every conflict was met and retried.
+    EXPECT_THAT(a->output(), HasSubstr("too old resource version"));
+    EXPECT_EQ(cluster_.fake()->conflictsLeft(), 0);
+  }
 
   // Rollback to the latest snapshot puts its material back in the Secret.
   ASSERT_EQ(rotor({"rollback", "edge-proxy"}), 0);
   ASSERT_TRUE(eventually([&] { return phase() == "RolledBack"; })) << a->output();
-  kube::KubeStore store(*client_, clock_);
-  auto decoded = store.getRotation({kNs, "edge-proxy"});
+  kube::KubeStore store(client(), clock_);
+  auto decoded = store.getRotation({ns(), "edge-proxy"});
   ASSERT_OK(decoded);
   auto names = store.listSnapshots(*decoded);
   ASSERT_OK(names);
@@ -191,7 +272,7 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
   std::vector<std::string> secrets(1);
   std::ifstream token(tokenFile);
   std::getline(token, secrets.front());
-  const kube::ObjectList allSecrets = client_->list(kube::kSecrets, kNs).value();
+  const kube::ObjectList allSecrets = client().list(kube::kSecrets, ns()).value();
   for (const json& secret : allSecrets.items) {
     const json data = secret.value("data", json::object());
     for (const auto& [key, value] : data.items()) {
@@ -206,15 +287,16 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
     }
   }
   ASSERT_GE(secrets.size(), 10u) << "too few key lines found to scan for";
-  std::string outputs = a->output() + rotation().dump() + json(client_->list(kube::kEvents, kNs).value().items).dump() +
-                        json(client_->list(kube::kConfigMaps, kNs).value().items).dump();
+  std::string outputs = a->output() + rotation().dump() + json(client().list(kube::kEvents, ns()).value().items).dump() +
+                        json(client().list(kube::kConfigMaps, ns()).value().items).dump();
   for (const auto& agent : agents) outputs += agent->output();
   EXPECT_EQ(outputs.find("PRIVATE KEY"), std::string::npos);
   for (const std::string& secret : secrets) EXPECT_EQ(outputs.find(secret), std::string::npos) << secret;
+  finished(*a);
 }
 
 TEST_F(KubeModeTest, AFollowerTakesOverWithinTheLeaseWhenTheLeaderIsKilled) {
-  const std::vector<std::string> election = {"--leader-elect", "--leader-election-namespace", "default",
+  const std::vector<std::string> election = {"--leader-elect", "--leader-election-namespace", ns(),
                                              "--lease-duration", "3s", "--renew-deadline", "2s", "--retry-period", "500ms"};
   auto first = controller("first", election);
   ASSERT_TRUE(eventually([&] { return !leaseHolder().empty(); })) << first->output();
@@ -242,6 +324,37 @@ TEST_F(KubeModeTest, AFollowerTakesOverWithinTheLeaseWhenTheLeaderIsKilled) {
   ASSERT_EQ(rotor({"rotate", "edge-proxy", "--renew"}), 0);
   ASSERT_TRUE(eventually([&] { return phase() == "Ready" && secretValue("edge-proxy-tls", "tls.crt") != before; }))
       << second->output();
+  finished(*second);
+}
+
+TEST_F(KubeModeTest, AWaitingRotationWritesStatusOnlyWhenSomethingChanges) {
+  // Every status write wakes every watcher: a rotation waiting out minStageDuration used to
+  // rewrite its status about 30 times a second with a countdown in its message.
+  ASSERT_EQ(rotor({"apply", "-f", dir_.write("waiting.yaml", std::regex_replace(kRotation, std::regex("minStageDuration: 1s"),
+                                                                                   "minStageDuration: 1h")).string()}),
+            0);
+  auto a = controller("controller", {});
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready"; })) << a->output();
+  ASSERT_EQ(rotor({"rotate", "edge-proxy"}), 0);
+  ASSERT_TRUE(eventually([&] { return phase() == "AwaitingAdoption"; })) << a->output();
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the transition's own writes settle
+  const std::string before = rotation()["metadata"]["resourceVersion"];
+  int writes = 0;
+  std::string last = before;
+  for (int i = 0; i < 100; ++i) {  // 10 s of waiting
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::string now = rotation()["metadata"]["resourceVersion"];
+    if (now != last) ++writes;
+    last = now;
+  }
+  EXPECT_LE(writes, 1) << "status written " << writes << " times in 10 s of waiting";
+  EXPECT_THAT(rotation()["status"]["message"].get<std::string>(), HasSubstr("until"));
+  // Meanwhile people's writes go through the first time.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(rotor({"pause", "edge-proxy"}), 0);
+    ASSERT_EQ(rotor({"resume", "edge-proxy"}), 0);
+  }
+  finished(*a);
 }
 
 }  // namespace

@@ -68,24 +68,28 @@ void FakeCluster::createNamespace(const std::string& ns) {
   if (!created.ok()) throw std::runtime_error("namespace " + ns + ": " + created.status().message());
 }
 
-int grantDocumentedRules(FakeApiServer& api, const std::string& user, const std::string& table, const std::string& ns) {
+std::vector<DocumentedRule> documentedRules(const std::string& table) {
   std::ifstream in(sourceDir() / "docs/rbac.md");
   std::string line;
   bool inTable = false;
-  int rules = 0;
+  std::vector<DocumentedRule> rules;
   while (std::getline(in, line)) {
     if (line.find(table + ":begin") != std::string::npos) inTable = true;
     if (line.find(table + ":end") != std::string::npos) break;
     if (!inTable || !line.starts_with("| ") || line.starts_with("| API group") || line.starts_with("| ---")) continue;
     std::vector<std::string> cells;
     for (const std::string& cell : split(line, '|')) cells.emplace_back(trim(cell));
-    const std::string group = cells.at(1) == "(core)" ? "" : cells.at(1);
-    std::set<std::string> verbs;
-    for (const std::string& verb : split(cells.at(3), ',')) verbs.emplace(trim(verb));
-    api.grant(user, verbs, group + "/" + cells.at(2), ns);
-    ++rules;
+    DocumentedRule rule{cells.at(1) == "(core)" ? "" : cells.at(1), cells.at(2), {}};
+    for (const std::string& verb : split(cells.at(3), ',')) rule.verbs.emplace(trim(verb));
+    rules.push_back(std::move(rule));
   }
   return rules;
+}
+
+int grantDocumentedRules(FakeApiServer& api, const std::string& user, const std::string& table, const std::string& ns) {
+  const std::vector<DocumentedRule> rules = documentedRules(table);
+  for (const DocumentedRule& rule : rules) api.grant(user, rule.verbs, rule.group + "/" + rule.resource, ns);
+  return static_cast<int>(rules.size());
 }
 
 void FakeCluster::installRotor(const std::string& ns) {

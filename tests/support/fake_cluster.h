@@ -6,8 +6,10 @@
 
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "controller/adoption/server.h"
 #include "controller/kube/client.h"
@@ -23,9 +25,18 @@ inline constexpr kube::ResourceType kCustomResourceDefinitions{"apiextensions.k8
 /** rotor's CRD as shipped in crds/, as an object to create. */
 nlohmann::json shippedRotationCrd();
 
-/** Grants `user` exactly the rules of one table in docs/rbac.md ("controller-rbac" or
- *  "operator-rbac", the marker before it): cluster-wide, or in namespace `ns` only. Returns how
- *  many rules it granted. */
+/** One row of a permission table in docs/rbac.md. */
+struct DocumentedRule {
+  std::string group;  // "" for the core group
+  std::string resource;  // "certificaterotations/status"
+  std::set<std::string> verbs;
+};
+/** The rows of one table in docs/rbac.md ("controller-rbac" or "operator-rbac", the marker
+ *  around it). */
+std::vector<DocumentedRule> documentedRules(const std::string& table);
+
+/** Grants `user` exactly the rules of one table in docs/rbac.md: cluster-wide, or in namespace
+ *  `ns` only. Returns how many rules it granted. */
 int grantDocumentedRules(FakeApiServer& api, const std::string& user, const std::string& table,
                          const std::string& ns = "");
 

@@ -189,6 +189,18 @@ Status MemoryStore::reload(const store::CertificateRotation& r, std::string_view
   return okStatus();
 }
 
+StatusOr<store::Rollout> MemoryStore::rolloutStatus(const store::CertificateRotation& r, std::string_view server) {
+  std::lock_guard lock(mu_);
+  if (store::findServer(r, server) == nullptr) return notFound("no server \"" + std::string(server) + "\"");
+  const auto it = rollouts_.find(server);
+  return it == rollouts_.end() ? store::Rollout{} : it->second;
+}
+
+void MemoryStore::setRollout(std::string_view server, store::Rollout rollout) {
+  std::lock_guard lock(mu_);
+  rollouts_.insert_or_assign(std::string(server), std::move(rollout));
+}
+
 void MemoryStore::failReloads(std::string_view server, Status status, int times) {
   std::lock_guard lock(mu_);
   const int failures = status.ok() ? 0 : times;

@@ -39,14 +39,24 @@ void ensureCrd(kube::Client& client, const std::string& ns) {
 
 }  // namespace
 
+constexpr kube::ResourceType kRoles{"rbac.authorization.k8s.io", "v1", "roles", "Role", true};
+constexpr kube::ResourceType kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true};
+
+std::string environment(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
 TestCluster::TestCluster() : ns_(uniqueNamespace()) {
-  if (const char* path = std::getenv("ROTOR_TEST_KUBECONFIG"); path != nullptr && *path != '\0') {
+  if (const std::string path = environment("ROTOR_TEST_KUBECONFIG"); !path.empty()) {
     auto loaded = kube::loadKubeconfig(path);
     if (!loaded.ok()) throw std::runtime_error("ROTOR_TEST_KUBECONFIG: " + loaded.status().message());
     config_ = *loaded;
+    adminKubeconfig_ = path;
   } else {
     fake_ = std::make_unique<FakeCluster>();
     config_ = fake_->config();
+    adminKubeconfig_ = fake_->writeKubeconfig();
   }
   auto transport = kube::makeHttpsTransport(config_);
   if (!transport.ok()) throw std::runtime_error("cluster under test: " + transport.status().message());
@@ -56,6 +66,48 @@ TestCluster::TestCluster() : ns_(uniqueNamespace()) {
                                  {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}});
   if (!created.ok()) throw std::runtime_error("cannot create namespace " + ns_ + ": " + created.status().message());
   ensureCrd(*client_, ns_);
+}
+
+std::filesystem::path TestCluster::adminKubeconfig() const { return adminKubeconfig_; }
+
+std::filesystem::path TestCluster::kubeconfigWithDocumentedRules(const std::string& table) {
+  const std::vector<DocumentedRule> rules = documentedRules(table);
+  if (rules.empty()) throw std::runtime_error("docs/rbac.md has no table " + table);
+  if (fake_) {
+    const std::string user = "rotor-" + table;
+    fake_->api().addUser(user + "-token", user);
+    grantDocumentedRules(fake_->api(), user, table, ns_);
+    return fake_->writeKubeconfig(user + "-token");
+  }
+  const std::filesystem::path kubeconfig = environment("ROTOR_TEST_CONTROLLER_KUBECONFIG");
+  if (kubeconfig.empty()) throw std::runtime_error("ROTOR_TEST_CONTROLLER_KUBECONFIG names no kubeconfig");
+  nlohmann::json granted = nlohmann::json::array();
+  for (const DocumentedRule& rule : rules) {
+    granted.push_back({{"apiGroups", {rule.group}}, {"resources", {rule.resource}}, {"verbs", rule.verbs}});
+  }
+  const std::string name = "rotor-test-" + table;
+  auto role = client_->create(kRoles, ns_, {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "Role"},
+                                            {"metadata", {{"name", name}}}, {"rules", granted}});
+  if (!role.ok()) throw std::runtime_error("Role " + name + ": " + role.status().message());
+  auto binding = client_->create(
+      kRoleBindings, ns_,
+      {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "RoleBinding"}, {"metadata", {{"name", name}}},
+       {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", name}}},
+       {"subjects", {{{"kind", "User"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", "rotor-controller"}}}}});
+  if (!binding.ok()) throw std::runtime_error("RoleBinding " + name + ": " + binding.status().message());
+  // RBAC takes effect once the authorizer's cache has seen the binding.
+  auto user = kube::loadKubeconfig(kubeconfig);
+  if (!user.ok()) throw std::runtime_error("ROTOR_TEST_CONTROLLER_KUBECONFIG: " + user.status().message());
+  auto transport = kube::makeHttpsTransport(*user);
+  if (!transport.ok()) throw std::runtime_error(transport.status().message());
+  kube::Client asUser(**transport);
+  // Its first rule (read the rotations) tells when the binding applies.
+  const kube::ResourceType& probe = kube::kRotations;
+  for (int i = 0; i < 100; ++i) {
+    if (asUser.list(probe, ns_).status().code() != Code::kPermissionDenied) return kubeconfig;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  throw std::runtime_error("the Role's rules did not take effect for rotor-controller");
 }
 
 TestCluster::~TestCluster() {

@@ -1,10 +1,13 @@
 #pragma once
 
-// The cluster a contract test runs against: a real API server when ROTOR_TEST_KUBECONFIG names
-// a kubeconfig (its current context; the user needs rights on CRDs, namespaces, Secrets,
-// ConfigMaps, Events and Leases), else the fake API server over HTTPS. Each instance works in a
-// namespace of its own, created at start and deleted at the end.
+// The cluster a contract or end-to-end test runs against: a real API server when
+// ROTOR_TEST_KUBECONFIG names a kubeconfig (its current context, an admin), else the fake API
+// server over HTTPS. Each instance works in a namespace of its own, created at start and deleted
+// at the end. Tests that need a user without rights of its own (least privilege) get one from
+// ROTOR_TEST_CONTROLLER_KUBECONFIG on a real server (user rotor-controller, as
+// ../shared/tools/real-cluster/up makes it), or a token on the fake.
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -26,6 +29,14 @@ public:
   kube::Client& client() { return *client_; }
   /** The namespace this instance owns. */
   const std::string& ns() const { return ns_; }
+  /** A kubeconfig file for the admin. */
+  std::filesystem::path adminKubeconfig() const;
+  /**
+   * A kubeconfig file of a user that holds exactly the rules of `table` in docs/rbac.md
+   * ("controller-rbac", "operator-rbac") in ns() and nothing else: a RoleBinding of a Role made
+   * from the table on a real server, the same grants on the fake. Waits until they apply.
+   */
+  std::filesystem::path kubeconfigWithDocumentedRules(const std::string& table);
 
 private:
   std::unique_ptr<FakeCluster> fake_;
@@ -33,6 +44,7 @@ private:
   std::unique_ptr<kube::Transport> transport_;
   std::unique_ptr<kube::Client> client_;
   std::string ns_;
+  std::filesystem::path adminKubeconfig_;
 };
 
 }  // namespace rotor::testing

@@ -145,6 +145,7 @@ spec:
     maintenanceWindow: {schedule: "0 2 * * 1-5", duration: 2h, timeZone: Europe/Paris}
     probe: {period: 10s, failureThreshold: 3}
     bakeTime: 5m
+    rolloutTimeout: 15m
   prune: {after: 24h, waitForExpiry: true}
   paused: true
   rollbackTo: full-r1-swap
@@ -160,7 +161,7 @@ spec:
   s.ca.current = CertificateRef{"sha256:" + std::string(64, 'a'), t};
   s.ca.next = CertificateRef{"sha256:" + std::string(64, 'b'), t};
   s.ca.previous = CertificateRef{"sha256:" + std::string(64, 'c'), t};
-  s.servers.push_back({"a", "sha256:" + std::string(64, 'd'), t, "sha256:" + std::string(64, 'a'), t, t, 2, "refused", t});
+  s.servers.push_back({"a", "sha256:" + std::string(64, 'd'), t, "sha256:" + std::string(64, 'a'), t, t, t, 2, "refused", t});
   s.adoption = {10, 9, 1, 0.9, {"agent-7"}};
   s.snapshots.push_back({"full-r3-swap", t, 3, "swap"});
   s.phaseStartedAt = t;

@@ -152,6 +152,47 @@ TEST_F(DriverTest, WaitingOutMinStageDurationWritesNoStatusWhileOnlyTimePasses) 
   EXPECT_EQ(h.get(key).status.phase, Phase::kAwaitingAdoption);
 }
 
+TEST_F(DriverTest, VerifyingWaitsForTheRestartedWorkloadToRollOutThenBakes) {
+  // After a restart the new pods do not exist yet: nothing is verified until they roll out.
+  auto key = bootstrap(rotationTemplate(1));
+  h.store.setRollout("a", {false, "Deployment proxy: 0 of 2 new replicas have been updated"});
+  h.annotate(key, std::string(api::kRenewAnnotation), "1");
+  auto driver = h.driver(h.store);
+  for (int i = 0; i < 20 && h.get(key).status.phase != Phase::kVerifying; ++i) {
+    ASSERT_OK(driver.reconcile(key));
+    h.clock.advance(std::chrono::seconds(1));
+  }
+  for (int i = 0; i < 30; ++i) {  // a minute of rolling out
+    auto result = driver.reconcile(key);
+    ASSERT_OK(result);
+    h.clock.advance(result->requeueAfter);
+  }
+  auto rolling = h.get(key);
+  EXPECT_EQ(rolling.status.phase, Phase::kVerifying);
+  EXPECT_THAT(rolling.status.message, HasSubstr("0 of 2 new replicas"));
+  EXPECT_FALSE(rolling.status.servers[0].rolledOutAt.has_value());
+  EXPECT_FALSE(rolling.status.servers[0].verifiedAt.has_value());
+
+  h.store.setRollout("a", {});
+  const SystemTime rolledOut = truncateToSeconds(h.clock.now());
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  auto r = h.get(key);
+  // The bake counted from the rollout, not from the swap.
+  EXPECT_GE(r.status.timeline.back().enteredAt, rolledOut + r.spec.swap.bakeTime);
+}
+
+TEST_F(DriverTest, ARolloutThatDoesNotFinishInTimeRollsTheSwapBack) {
+  auto key = bootstrap(rotationTemplate(1));
+  const auto servedA = h.store.readServed(h.get(key), "a")->value;
+  h.store.setRollout("a", {false, "Deployment proxy: 1 of 2 updated replicas are available"});
+  h.annotate(key, std::string(api::kRenewAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kRolledBack));
+  auto r = h.get(key);
+  EXPECT_THAT(h.events.reasons, Contains("RolloutTimedOut"));
+  EXPECT_THAT(r.status.timeline[r.status.timeline.size() - 2].message, HasSubstr("swap.rolloutTimeout (10m)"));
+  EXPECT_EQ(h.store.readServed(r, "a")->value, servedA);
+}
+
 TEST_F(DriverTest, AdoptionTimeoutBlocksAndAdoptionLaterUnblocks) {
   auto spec = rotationTemplate(1);
   spec.spec.adoption.minAgents = 1;
