@@ -108,7 +108,7 @@ class KubeModeTest : public ::testing::Test {
 protected:
   void TearDown() override {
     // Nothing the controller asked for was refused: the documented rules are enough.
-    if (cluster_.fake()) EXPECT_THAT(cluster_.fake()->forbidden(), ::testing::IsEmpty());
+    if (cluster_.fake()) EXPECT_EQ(cluster_.fake()->forbidden(), expectedRefusals_);
     for (const std::string& log : controllerLogs_) {
       EXPECT_THAT(log, ::testing::Not(HasSubstr("forbidden"))) << log;
     }
@@ -127,12 +127,18 @@ protected:
   kube::Client& client() { return cluster_.client(); }
   const std::string& ns() { return cluster_.ns(); }
 
-  /** Runs the rotor CLI against the cluster to completion; its exit status. */
-  int rotor(std::vector<std::string> args) {
-    args.insert(args.begin(), {rotorBinary(), "--kubeconfig", kubeconfig_, "-n", ns()});
-    ChildProcess cli(args, dir_.path() / "cli.log");
+  /** Runs the rotor CLI as `kubeconfig`'s user to completion: its exit status and output. */
+  std::pair<int, std::string> rotorAs(const std::string& kubeconfig, std::vector<std::string> args) {
+    args.insert(args.begin(), {rotorBinary(), "--kubeconfig", kubeconfig, "-n", ns()});
+    ChildProcess cli(args, dir_.path() / ("cli-" + std::to_string(++commands_) + ".log"));
     const int code = cli.wait(std::chrono::seconds(30)).value_or(-1);
-    if (code != 0) ADD_FAILURE() << "rotor " << args[5] << " exited " << code << ":\n" << cli.output();
+    return {code, cli.output()};
+  }
+  /** Runs the rotor CLI as admin; its exit status, which should be 0. */
+  int rotor(std::vector<std::string> args) {
+    const std::string verb = args.front();
+    auto [code, output] = rotorAs(kubeconfig_, std::move(args));
+    if (code != 0) ADD_FAILURE() << "rotor " << verb << " exited " << code << ":\n" << output;
     return code;
   }
 
@@ -177,6 +183,8 @@ protected:
   Kubelet kubelet_{cluster_.client(), cluster_.ns(), cluster_.fake() != nullptr};
   std::string kubeconfig_, controllerKubeconfig_;
   std::vector<std::string> controllerLogs_;
+  std::vector<std::string> expectedRefusals_;
+  int commands_ = 0;  // requests a test makes to see them refused
 };
 
 TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsThenRollback) {
@@ -325,6 +333,38 @@ TEST_F(KubeModeTest, AFollowerTakesOverWithinTheLeaseWhenTheLeaderIsKilled) {
   ASSERT_TRUE(eventually([&] { return phase() == "Ready" && secretValue("edge-proxy-tls", "tls.crt") != before; }))
       << second->output();
   finished(*second);
+}
+
+TEST_F(KubeModeTest, AnOperatorWithOnlyTheDocumentedNamespacedRightsUsesEveryVerb) {
+  // An operator bound to the documented rules in one namespace (a RoleBinding), not cluster-wide.
+  const std::string operatorConfig = cluster_.kubeconfigWithDocumentedRules("operator-rbac").string();
+  auto a = controller("controller", {});
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready"; })) << a->output();
+  for (const std::vector<std::string>& verb :
+       std::vector<std::vector<std::string>>{{"apply", "-f", (dir_.path() / "rotation.yaml").string()}, {"get"},
+                                             {"get", "edge-proxy", "-o", "yaml"}, {"status", "edge-proxy"},
+                                             {"plan", "edge-proxy"}, {"snapshots", "edge-proxy"},
+                                             {"agents", "edge-proxy"}, {"token", "edge-proxy"},
+                                             {"pause", "edge-proxy"}, {"resume", "edge-proxy"},
+                                             {"rotate", "edge-proxy"}}) {
+    auto [code, output] = rotorAs(operatorConfig, verb);
+    EXPECT_EQ(code, 0) << "rotor " << verb.front() << ":\n" << output;
+    EXPECT_THAT(output, ::testing::Not(HasSubstr("forbidden"))) << verb.front();
+  }
+  ASSERT_TRUE(eventually([&] { return revision() == 2 && phase() == "Ready"; }, std::chrono::seconds(90)))
+      << a->output();
+  auto [rolledBack, rollbackOutput] = rotorAs(operatorConfig, {"rollback", "edge-proxy"});
+  EXPECT_EQ(rolledBack, 0) << rollbackOutput;
+  ASSERT_TRUE(eventually([&] { return phase() == "RolledBack"; })) << a->output();
+  // Only -A asks for more, and the refusal says what is missing.
+  expectedRefusals_.push_back("list rotor.dev/certificaterotations");
+  auto [everywhere, refusal] = rotorAs(operatorConfig, {"get", "-A"});
+  EXPECT_EQ(everywhere, 1);
+  EXPECT_THAT(refusal, HasSubstr("cannot list resource \"certificaterotations\""));
+  EXPECT_THAT(refusal, HasSubstr("at the cluster scope"));
+  auto [deleted, deleteOutput] = rotorAs(operatorConfig, {"delete", "edge-proxy"});
+  EXPECT_EQ(deleted, 0) << deleteOutput;
+  finished(*a);
 }
 
 TEST_F(KubeModeTest, AWaitingRotationWritesStatusOnlyWhenSomethingChanges) {

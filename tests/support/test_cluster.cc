@@ -79,8 +79,12 @@ std::filesystem::path TestCluster::kubeconfigWithDocumentedRules(const std::stri
     grantDocumentedRules(fake_->api(), user, table, ns_);
     return fake_->writeKubeconfig(user + "-token");
   }
-  const std::filesystem::path kubeconfig = environment("ROTOR_TEST_CONTROLLER_KUBECONFIG");
-  if (kubeconfig.empty()) throw std::runtime_error("ROTOR_TEST_CONTROLLER_KUBECONFIG names no kubeconfig");
+  // The users ../shared/tools/real-cluster/up makes, without rights of their own.
+  const bool controller = table == "controller-rbac";
+  const char* variable = controller ? "ROTOR_TEST_CONTROLLER_KUBECONFIG" : "ROTOR_TEST_OPERATOR_KUBECONFIG";
+  const std::string userName = controller ? "rotor-controller" : "rotor-viewer";
+  const std::filesystem::path kubeconfig = environment(variable);
+  if (kubeconfig.empty()) throw std::runtime_error(std::string(variable) + " names no kubeconfig");
   nlohmann::json granted = nlohmann::json::array();
   for (const DocumentedRule& rule : rules) {
     granted.push_back({{"apiGroups", {rule.group}}, {"resources", {rule.resource}}, {"verbs", rule.verbs}});
@@ -93,11 +97,11 @@ std::filesystem::path TestCluster::kubeconfigWithDocumentedRules(const std::stri
       kRoleBindings, ns_,
       {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "RoleBinding"}, {"metadata", {{"name", name}}},
        {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", name}}},
-       {"subjects", {{{"kind", "User"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", "rotor-controller"}}}}});
+       {"subjects", {{{"kind", "User"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", userName}}}}});
   if (!binding.ok()) throw std::runtime_error("RoleBinding " + name + ": " + binding.status().message());
   // RBAC takes effect once the authorizer's cache has seen the binding.
   auto user = kube::loadKubeconfig(kubeconfig);
-  if (!user.ok()) throw std::runtime_error("ROTOR_TEST_CONTROLLER_KUBECONFIG: " + user.status().message());
+  if (!user.ok()) throw std::runtime_error(std::string(variable) + ": " + user.status().message());
   auto transport = kube::makeHttpsTransport(*user);
   if (!transport.ok()) throw std::runtime_error(transport.status().message());
   kube::Client asUser(**transport);
@@ -107,7 +111,7 @@ std::filesystem::path TestCluster::kubeconfigWithDocumentedRules(const std::stri
     if (asUser.list(probe, ns_).status().code() != Code::kPermissionDenied) return kubeconfig;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  throw std::runtime_error("the Role's rules did not take effect for rotor-controller");
+  throw std::runtime_error("the Role's rules did not take effect for " + userName);
 }
 
 TestCluster::~TestCluster() {

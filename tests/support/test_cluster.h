@@ -3,9 +3,9 @@
 // The cluster a contract or end-to-end test runs against: a real API server when
 // ROTOR_TEST_KUBECONFIG names a kubeconfig (its current context, an admin), else the fake API
 // server over HTTPS. Each instance works in a namespace of its own, created at start and deleted
-// at the end. Tests that need a user without rights of its own (least privilege) get one from
-// ROTOR_TEST_CONTROLLER_KUBECONFIG on a real server (user rotor-controller, as
-// ../shared/tools/real-cluster/up makes it), or a token on the fake.
+// at the end. Tests that need users without rights of their own (least privilege) get them from
+// ROTOR_TEST_CONTROLLER_KUBECONFIG (user rotor-controller) and ROTOR_TEST_OPERATOR_KUBECONFIG (user
+// rotor-viewer) on a real server, as ../shared/tools/real-cluster/up makes them, or tokens on the fake.
 
 #include <filesystem>
 #include <memory>

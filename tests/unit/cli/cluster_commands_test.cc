@@ -87,33 +87,6 @@ TEST_F(ClusterCliTest, ApplyBootstrapRotateAndInspect) {
   EXPECT_THAT(missing.err, HasSubstr("\"nope\" not found"));
 }
 
-TEST_F(ClusterCliTest, EveryVerbNeedsOnlyTheNamespacedRightsDocumentedForOperators) {
-  // An operator bound to the documented rules in one namespace (a RoleBinding), not cluster-wide.
-  cluster_.api().addUser("operator-token", "alice");
-  ASSERT_GE(rotor::testing::grantDocumentedRules(cluster_.api(), "alice", "operator-rbac", "edge"), 3);
-  const std::string operatorConfig = cluster_.writeKubeconfig("operator-token").string();
-  const auto as = [&](std::vector<std::string> args, const std::string& stdinText = "") {
-    args.insert(args.begin(), {"--kubeconfig", operatorConfig, "-n", "edge"});
-    return runCli("rotor", std::move(args), stdinText);
-  };
-  ASSERT_EQ(as({"apply", "-f", "-"}, example()).code, 0);
-  ASSERT_EQ(rotor({"controller", "--once"}).code, 0);  // the controller, with its own rights
-  for (const std::vector<std::string>& verb :
-       std::vector<std::vector<std::string>>{{"get"}, {"get", "edge-proxy", "-o", "yaml"}, {"status", "edge-proxy"},
-                                             {"plan", "edge-proxy"}, {"snapshots", "edge-proxy"}, {"agents", "edge-proxy"},
-                                             {"token", "edge-proxy"}, {"pause", "edge-proxy"}, {"resume", "edge-proxy"},
-                                             {"rotate", "edge-proxy"}, {"delete", "edge-proxy"}}) {
-    auto result = as(verb);
-    EXPECT_EQ(result.code, 0) << verb.front() << ": " << result.err;
-  }
-  EXPECT_THAT(cluster_.api().forbidden(), ::testing::IsEmpty());
-  // Only -A asks for more, and the refusal says what is missing.
-  auto everywhere = as({"get", "-A"});
-  EXPECT_EQ(everywhere.code, 1);
-  EXPECT_THAT(everywhere.err, HasSubstr("cannot list resource \"certificaterotations\""));
-  EXPECT_THAT(everywhere.err, HasSubstr("at the cluster scope"));
-}
-
 TEST_F(ClusterCliTest, SpecWritesRetryOnConflictFromAFreshRead) {
   // The controller writes status all the time; a verb that loses that race reads again and
   // retries, as kubectl does, instead of failing with a conflict.
