@@ -35,7 +35,15 @@ std::string selectorFor(const std::string& rotation, std::string_view part) {
 
 std::string caSecretName(const CertificateRotation& r) { return r.metadata.name + "-rotor-ca"; }
 std::string tokensSecretName(const std::string& rotation) { return rotation + "-rotor-agent-tokens"; }
+/** "<rotation>-snap-r1-swap" for snapshot "<rotation>-r1-swap": the rotation's name once. */
 std::string snapshotSecretName(const CertificateRotation& r, std::string_view snapshot) {
+  const std::string prefix = r.metadata.name + "-";
+  if (snapshot.starts_with(prefix)) snapshot.remove_prefix(prefix.size());
+  return prefix + "snap-" + std::string(snapshot);
+}
+
+/** Where releases before 0.2 kept a snapshot: "<rotation>-snap-<snapshot>", the name twice. */
+std::string legacySnapshotSecretName(const CertificateRotation& r, std::string_view snapshot) {
   return r.metadata.name + "-snap-" + std::string(snapshot);
 }
 std::string agentShardName(const std::string& rotation, int shard) { return rotation + "-agents-" + std::to_string(shard); }
@@ -433,6 +441,7 @@ Status KubeStore::putSnapshot(const CertificateRotation& r, const store::Snapsho
 
 StatusOr<store::Snapshot> KubeStore::getSnapshot(const CertificateRotation& r, std::string_view name) {
   auto secret = client_.get(kSecrets, r.metadata.ns, snapshotSecretName(r, name));
+  if (secret.status().code() == Code::kNotFound) secret = client_.get(kSecrets, r.metadata.ns, legacySnapshotSecretName(r, name));
   if (!secret.ok()) return secret.status();
   if (!ownedBy(*secret, r.metadata.uid)) return notFound("snapshot " + std::string(name) + " not found");
   auto payload = secretValue(*secret, "snapshot.json");

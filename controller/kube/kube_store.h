@@ -6,7 +6,7 @@
 //   served material   the kubernetes.io/tls Secret spec.servers[].secretName (tls.crt, tls.key,
 //                     ca.crt); not owned: it is the workload's and outlives the rotation
 //   trust bundle      ConfigMap spec.trustBundle.configMapName, key spec.trustBundle.key
-//   snapshots         immutable Secrets <rotation>-snap-<name>, owned by the rotation
+//   snapshots         immutable Secrets <rotation>-snap-r<revision>-<purpose>, owned by the rotation
 //   agent records     ConfigMaps <rotation>-agents-<shard>: records hashed over shards so that
 //                     each stays far below the 1 MiB object limit (owned)
 //   agent tokens      Secret <rotation>-rotor-agent-tokens: SHA-256 digests only (owned)

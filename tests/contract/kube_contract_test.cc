@@ -218,10 +218,18 @@ TEST_F(KubeContractTest, TheKubernetesStoreKeepsMaterialWhereDocumented) {
   EXPECT_EQ(secret["type"], "kubernetes.io/tls");
   ASSERT_OK(store.writeBundle(*applied, "bundle", ""));
   EXPECT_EQ(client().get(kConfigMaps, ns(), "stored-ca").value()["data"]["ca.crt"], "bundle");
-  ASSERT_OK(store.putSnapshot(*applied, {.name = "s1", .takenAt = clock.now(), .revision = 1, .reason = "test"}));
-  const json snapshot = client().get(kSecrets, ns(), "stored-snap-s1").value();
+  ASSERT_OK(store.putSnapshot(*applied, {.name = "stored-r1-swap", .takenAt = clock.now(), .revision = 1, .reason = "test"}));
+  const json snapshot = client().get(kSecrets, ns(), "stored-snap-r1-swap").value();  // the rotation's name once
   EXPECT_EQ(snapshot["immutable"], true);
   EXPECT_EQ(snapshot["metadata"]["ownerReferences"][0]["uid"], applied->metadata.uid);
+  // A snapshot an older release stored under "<rotation>-snap-<snapshot>" is still found.
+  json legacy = snapshot;
+  for (const char* server : {"uid", "resourceVersion", "creationTimestamp", "managedFields"}) legacy["metadata"].erase(server);
+  legacy["metadata"]["name"] = "stored-snap-stored-r0-swap";
+  ASSERT_OK(client().create(kSecrets, ns(), legacy));
+  auto found = store.getSnapshot(*applied, "stored-r0-swap");
+  ASSERT_OK(found);
+  EXPECT_EQ(found->name, "stored-r1-swap");  // the payload copied above names its own snapshot
 }
 
 }  // namespace
