@@ -42,6 +42,8 @@ namespace rotor::cli {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+/** How long a controller that lost leadership may take to stop in order before it exits anyway. */
+constexpr Duration kLostLeadershipGrace = std::chrono::seconds(2);
 
 struct FlagSpec {
   std::string name;       // long name without dashes
@@ -504,9 +506,17 @@ int runController(Context& ctx, const Invocation& inv) {
           stop, [&] { isLeader = true; },
           [&] {
             if (stop.stop_requested()) return;
-            // Another process may lead now: stop at once, as client-go's controllers do.
+            // Another process may lead now: stop at once, as client-go's controllers do. A
+            // reconcile or lease request that the API server never answers must not keep this
+            // process acting: unless the orderly stop is done within the grace, exit anyway.
             lostLeadership = true;
+            log.error("Lost leadership; stopping", {{"identity", instance},
+                                                   {"exitWithin", formatDuration(kLostLeadershipGrace)}});
             kill(getpid(), SIGTERM);
+            std::thread([] {
+              std::this_thread::sleep_for(kLostLeadershipGrace);
+              std::_Exit(1);
+            }).detach();
           });
     });
   } else {
@@ -539,9 +549,7 @@ int runController(Context& ctx, const Invocation& inv) {
     leading.loop = std::jthread([m = leading.manager.get()](std::stop_token stop) { m->run(stop); });
     sigwait(&signals, &received);
   }
-  if (lostLeadership) {
-    log.error("Lost leadership; stopping so that only the new leader acts", {{"identity", instance}});
-  } else {
+  if (!lostLeadership) {
     log.info("Shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
   }
   leading.loop = {};

@@ -335,6 +335,21 @@ TEST_F(KubeModeTest, AFollowerTakesOverWithinTheLeaseWhenTheLeaderIsKilled) {
   finished(*second);
 }
 
+TEST_F(KubeModeTest, ALeaderStopsAtItsRenewDeadlineWhileTheApiServerHangs) {
+  // Its requests wait for the 30 s timeout; its renew deadline is 2 s. Another replica may lead
+  // after the lease expires, so this one must be gone before the server answers again.
+  if (!cluster_.fake()) GTEST_SKIP() << "freezing needs the fake API server";
+  auto leader = controller("leader", {"--leader-elect", "--leader-election-namespace", ns(), "--lease-duration", "3s",
+                                      "--renew-deadline", "2s", "--retry-period", "500ms"});
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready"; })) << leader->output();
+  cluster_.fake()->freeze(true);
+  const std::optional<int> exited = leader->wait(std::chrono::seconds(15));
+  cluster_.fake()->freeze(false);
+  ASSERT_TRUE(exited.has_value()) << "still running while the API server hung:\n" << leader->output();
+  EXPECT_EQ(*exited, 1);
+  EXPECT_THAT(leader->output(), HasSubstr("Lost leadership"));
+}
+
 TEST_F(KubeModeTest, AnOperatorWithOnlyTheDocumentedNamespacedRightsUsesEveryVerb) {
   // An operator bound to the documented rules in one namespace (a RoleBinding), not cluster-wide.
   const std::string operatorConfig = cluster_.kubeconfigWithDocumentedRules("operator-rbac").string();

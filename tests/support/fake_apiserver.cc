@@ -575,7 +575,19 @@ std::optional<HttpResponse> FakeApiServer::serveInfo(const HttpRequest& request)
                                    {"groupVersion", group + "/" + parts[2]}, {"resources", resources}});
 }
 
+void FakeApiServer::freeze(bool frozen) {
+  {
+    std::lock_guard lock(frozenMu_);
+    frozen_ = frozen;
+  }
+  thawed_.notify_all();
+}
+
 HttpResponse FakeApiServer::handle(const HttpRequest& request) {
+  {
+    std::unique_lock frozen(frozenMu_);
+    thawed_.wait(frozen, [this] { return !frozen_; });
+  }
   std::lock_guard lock(mu_);
   if (std::optional<HttpResponse> info = serveInfo(request)) return *info;
   const std::optional<Target> t = route(request.target);

@@ -17,6 +17,7 @@
 // generation counts spec changes. Errors are Status objects with the recorded messages.
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -85,6 +86,9 @@ public:
   int conflictsLeft() const;
   /** Answers the next `count` requests with 429 and Retry-After: 1. */
   void throttleNextRequests(int count);
+  /** While frozen, every request waits unanswered (as an API server whose etcd hangs); thawing
+   *  lets them through. */
+  void freeze(bool frozen);
 
 private:
   struct Resource {
@@ -154,6 +158,9 @@ private:
 
   const Clock& clock_;
   mutable std::mutex mu_;
+  std::mutex frozenMu_;
+  std::condition_variable thawed_;
+  bool frozen_ = false;
   std::map<std::string, Resource> resources_;  // by "group/version/plural"
   std::map<std::string, nlohmann::json> objects_;  // by "group/plural/ns/name"
   uint64_t resourceVersion_ = 200;
