@@ -1,4 +1,6 @@
-// Kubernetes mode at scale, against the fake API server over HTTPS on 127.0.0.1.
+// Kubernetes mode at scale, against the fake API server over HTTPS on 127.0.0.1, or against a real
+// one when ROTOR_BENCH_KUBECONFIG names an admin's kubeconfig (in a namespace of its own, removed
+// at the end).
 //
 // This process serves the fake and writes; a child forked before any thread starts is the
 // controller: rotor's HTTPS transport, Client, KubeStore, the rotations Reflector and the Manager
@@ -36,7 +38,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kNamespace = "bench";
 constexpr const char* kSequenceAnnotation = "bench.rotor.dev/sequence";
 
 int64_t monotonicNanos() {
@@ -128,10 +129,18 @@ struct ControllerReport {
   int failedReconciles = 0;
 };
 
-/** The controller side, in the forked child: reads the kubeconfig path, reports through `out`. */
+/** What the writer tells the controller child: where the API server is, and the namespace. */
+struct Target {
+  char kubeconfig[512] = {};
+  char ns[64] = {};
+};
+
+/** The controller side, in the forked child: reads the Target, reports through `out`. */
 [[noreturn]] void runController(int in, int out, int n, int events) {
-  char path[512] = {};
-  readAll(in, path, sizeof path);
+  Target target;
+  readAll(in, &target, sizeof target);
+  const char* path = target.kubeconfig;
+  const std::string ns = target.ns;
   ControllerReport report;
   report.residentBefore = residentBytes();
   auto config = kube::loadKubeconfig(path);
@@ -152,7 +161,7 @@ struct ControllerReport {
       manager::ManagerOptions{.observer = &counting, .listKeys = [&reflector]() -> StatusOr<std::vector<api::ObjectKey>> {
                                 return reflector->keys();
                               }});
-  reflector.emplace(client, kube::kRotations, kube::ReflectorOptions{.ns = kNamespace},
+  reflector.emplace(client, kube::kRotations, kube::ReflectorOptions{.ns = ns},
                             [&](const std::string&, const json& object) {
                               const api::ObjectKey key{object["metadata"].value("namespace", ""),
                                                        object["metadata"].value("name", "")};
@@ -180,12 +189,61 @@ struct ControllerReport {
   _exit(0);  // the watch and the loop need not wind down
 }
 
-json pausedRotation(int i) {
+/** The API server under test: the fake over HTTPS, or the real one ROTOR_BENCH_KUBECONFIG names. */
+class BenchCluster {
+public:
+  BenchCluster() {
+    const char* real = std::getenv("ROTOR_BENCH_KUBECONFIG");
+    if (real == nullptr || *real == '\0') {
+      fake_.emplace();
+      fake_->installRotor(ns);
+      kubeconfig_ = fake_->writeKubeconfig();
+      return;
+    }
+    kubeconfig_ = real;
+    transport_ = std::move(kube::makeHttpsTransport(kube::loadKubeconfig(kubeconfig_).value())).value();
+    client_.emplace(*transport_);
+    ns = "rotor-bench-" + std::to_string(getpid());
+    const json crd = testing::shippedRotationCrd();
+    auto applied = client_->create(testing::kCustomResourceDefinitions, "", crd);
+    if (applied.status().code() == Code::kAlreadyExists) {
+      json existing = client_->get(testing::kCustomResourceDefinitions, "", crd["metadata"]["name"].get<std::string>()).value();
+      existing["spec"] = crd["spec"];
+      applied = client_->update(testing::kCustomResourceDefinitions, "", existing);
+    }
+    must(applied.status(), "rotor's CRD");
+    must(client_->create(kube::kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}})
+             .status(), "namespace " + ns);
+    for (int i = 0; i < 100 && !client_->list(kube::kRotations, ns).ok(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ~BenchCluster() {
+    if (client_) (void)client_->remove(kube::kNamespaces, "", ns);
+  }
+  kube::Client& client() { return fake_ ? fake_->client() : *client_; }
+  const std::string& kubeconfig() const { return kubeconfig_; }
+  bool real() const { return !fake_; }
+  std::string ns = "bench";
+
+private:
+  static void must(const Status& s, const std::string& what) {
+    if (s.ok()) return;
+    std::fprintf(stderr, "%s: %s\n", what.c_str(), s.message().c_str());
+    std::exit(1);
+  }
+  std::optional<testing::FakeCluster> fake_;
+  std::unique_ptr<kube::Transport> transport_;
+  std::optional<kube::Client> client_;
+  std::string kubeconfig_;
+};
+
+json pausedRotation(int i, const std::string& ns) {
   char name[32];
   std::snprintf(name, sizeof name, "svc-%05d", i);
   api::CertificateRotation r;
   r.metadata.name = name;
-  r.metadata.ns = kNamespace;
+  r.metadata.ns = ns;
   r.spec.paused = true;
   r.spec.certificate.commonName = std::string(name) + ".example.test";
   r.spec.certificate.dnsNames = {r.spec.certificate.commonName};
@@ -207,6 +265,7 @@ struct Scale {
   ControllerReport controller;
   double deliveredP50 = 0, deliveredP99 = 0, startedP50 = 0, startedP99 = 0;  // ms
   int timed = 0, missed = 0;
+  bool realServer = false;
 };
 
 Scale runScale(int n, int events) {
@@ -216,17 +275,19 @@ Scale runScale(int n, int events) {
   if (child == 0) runController(toChild[0], fromChild[1], n, events);
 
   Scale scale{n};
-  testing::FakeCluster cluster;
-  cluster.installRotor(kNamespace);
+  BenchCluster cluster;
+  const std::string& ns = cluster.ns;
+  scale.realServer = cluster.real();
   for (int i = 0; i < n; ++i) {
-    if (auto created = cluster.client().create(kube::kRotations, kNamespace, pausedRotation(i)); !created.ok()) {
+    if (auto created = cluster.client().create(kube::kRotations, ns, pausedRotation(i, ns)); !created.ok()) {
       std::fprintf(stderr, "creating rotation %d: %s\n", i, created.status().message().c_str());
       std::exit(1);
     }
   }
-  char path[512] = {};
-  std::snprintf(path, sizeof path, "%s", cluster.writeKubeconfig().c_str());
-  writeAll(toChild[1], path, sizeof path);
+  Target target;
+  std::snprintf(target.kubeconfig, sizeof target.kubeconfig, "%s", cluster.kubeconfig().c_str());
+  std::snprintf(target.ns, sizeof target.ns, "%s", ns.c_str());
+  writeAll(toChild[1], &target, sizeof target);
   readAll(fromChild[0], &scale.controller, sizeof scale.controller);
 
   std::vector<int64_t> written(events, 0);
@@ -234,7 +295,7 @@ Scale runScale(int n, int events) {
     char name[32];
     std::snprintf(name, sizeof name, "svc-%05d", (e * 7919) % n);  // spread over the rotations
     const json patch = {{"metadata", {{"annotations", {{kSequenceAnnotation, std::to_string(e)}}}}}};
-    if (!cluster.client().patch(kube::kRotations, kNamespace, name, kube::PatchType::kMerge, patch).ok()) std::exit(1);
+    if (!cluster.client().patch(kube::kRotations, ns, name, kube::PatchType::kMerge, patch).ok()) std::exit(1);
     written[e] = monotonicNanos();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -297,14 +358,15 @@ int main(int argc, char** argv) {
     scales.push_back(s);
   }
   const Scale& first = scales.front();
+  const char* server = first.realServer ? "kube-apiserver v1.25" : "the fake API server";
   for (const Scale& s : scales) {
     const bool base = &s == &first;
-    row(format("Kubernetes mode: change -> reconcile start, %d rotations watched (p50 / p99)", s.n),
+    row(format("Kubernetes mode (%s): change -> reconcile start, %d rotations watched (p50 / p99)", server, s.n),
         format("%.1f / %.1f ms", s.startedP50, s.startedP99),
         format("change -> watch event reaches the controller: %.1f / %.1f ms", s.deliveredP50, s.deliveredP99),
         format("%.2fx (p99)", s.startedP99 / s.deliveredP99),
         s.n <= 1000 ? "p99 <= 50 ms" : "-");
-    row(format("Kubernetes mode: controller resident memory, %d rotations listed and watched", s.n),
+    row(format("Kubernetes mode (%s): controller resident memory, %d rotations listed and watched", server, s.n),
         format("%.1f MB", s.controller.residentSynced / 1e6),
         base ? format("the process before it connected: %.1f MB", s.controller.residentBefore / 1e6)
              : format("at %d: %.1f MB", first.n, first.controller.residentSynced / 1e6),
