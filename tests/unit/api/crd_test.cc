@@ -8,7 +8,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -192,6 +194,27 @@ TEST(CrdTest, NamesSubresourcesAndPrinterColumnsAreThoseKubectlShows) {
   std::vector<std::string> columns;
   for (const YAML::Node& c : version["additionalPrinterColumns"]) columns.push_back(c["name"].as<std::string>());
   EXPECT_EQ(columns, (std::vector<std::string>{"Phase", "Adoption", "Expiry", "Age"}));
+}
+
+TEST(CrdTest, PrinterColumnsReadWhatRotorWritesAsAPersonWould) {
+  // kubectl printed 0.6666666666666666 for a number column and <invalid> for a future date.
+  const json object = encodeRotation(everyFieldSet(), true);
+  std::map<std::string, std::string> cells;
+  for (const YAML::Node& c : loadCrd()["spec"]["versions"][0]["additionalPrinterColumns"]) {
+    const std::string path = c["jsonPath"].as<std::string>();
+    std::string pointer = path;
+    std::replace(pointer.begin(), pointer.end(), '.', '/');
+    const json cell = object.value(json::json_pointer(pointer), json());
+    const std::string type = c["type"].as<std::string>();
+    if (c["name"].as<std::string>() != "Age") {
+      EXPECT_EQ(type, "string") << c["name"] << ": kubectl renders numbers raw and future dates as <invalid>";
+      ASSERT_TRUE(cell.is_string()) << path << " is not what rotor writes";
+      cells[c["name"].as<std::string>()] = cell.get<std::string>();
+    }
+  }
+  EXPECT_EQ(cells["Phase"], "AwaitingAdoption");
+  EXPECT_EQ(cells["Adoption"], "90%");  // 9 of 10 agents
+  EXPECT_EQ(cells["Expiry"], "2027-01-15T08:00:00Z");
 }
 
 TEST(CrdTest, EveryFieldIsDescribedForKubectlExplain) {
