@@ -170,8 +170,18 @@ private:
   std::optional<YAML::Mark> lastEmptyStart_;
 };
 
+/** A string that, written plain, would read back as something else: another type, or without
+ *  its control characters (a plain scalar loses a trailing '\r') or outer spaces. */
 bool needsQuotes(const std::string& s) {
-  return s.empty() || !resolvePlainScalar(s).is_string();
+  if (s.empty() || s.front() == ' ' || s.back() == ' ') {
+    return true;
+  }
+  for (const char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return true;
+    }
+  }
+  return !resolvePlainScalar(s).is_string();
 }
 
 void emit(YAML::Emitter& out, const json& value) {

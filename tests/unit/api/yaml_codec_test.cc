@@ -103,5 +103,16 @@ TEST(YamlCodecTest, EmitsStringsThatLookLikeOtherTypesQuoted) {
   EXPECT_EQ(yamlToJsonDocuments(yaml)->front(), j);
 }
 
+TEST(YamlCodecTest, StringsWithControlCharactersOrOuterSpacesReadBackUnchanged) {
+  // A plain scalar loses a trailing carriage return (the manifest fuzzer found it in a reload
+  // command's argument): such strings are written quoted, with escapes.
+  const nlohmann::json j = {{"cr", "error.log\r"}, {"tab", "a\tb"}, {"lead", " x"}, {"trail", "x "},
+                            {"bell", std::string("\x07")}, {"del", std::string("a\x7f")}};
+  const std::string yaml = jsonToYaml(j);
+  auto back = yamlToJsonDocuments(yaml);
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << yaml;
+  EXPECT_EQ(back->front(), j) << yaml;
+}
+
 }  // namespace
 }  // namespace rotor::api
