@@ -83,6 +83,12 @@ void ObjectReader::string(const std::string& key, std::string& out, MaxSize max,
     }
     return;
   }
+  if (v->is_number() || v->is_boolean()) {
+    // YAML reads 2024, 1e3 and yes as other types: a string that looks like one needs quotes.
+    errors_.add(pathOf(key), "must be a string, got " + describeJsonValue(*v) + " (quote it in YAML: \"" +
+                                 v->dump() + "\")");
+    return;
+  }
   if (expect(*v, key, v->is_string(), "a string") && fitsLength(pathOf(key), v->get_ref<const std::string&>(), max)) {
     out = v->get<std::string>();
     if (required && out.empty()) {

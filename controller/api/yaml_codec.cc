@@ -255,10 +255,15 @@ StatusOr<std::vector<CertificateRotation>> decodeManifests(std::string_view text
   for (size_t i = 0; i < documents.size(); ++i) {
     std::string label = "document " + std::to_string(i + 1);
     const json& doc = documents[i];
+    // Named in messages only from what is a string: `namespace: 2024` reads as a number, which
+    // the codec then refuses with its path.
     if (doc.is_object() && doc.contains("metadata") && doc["metadata"].is_object() &&
         doc["metadata"].contains("name") && doc["metadata"]["name"].is_string()) {
-      std::string ns = doc["metadata"].value("namespace", std::string(kDefaultNamespace));
-      label += " (" + ns + "/" + doc["metadata"]["name"].get<std::string>() + ")";
+      const json& meta = doc["metadata"];
+      const std::string ns = !meta.contains("namespace")        ? std::string(kDefaultNamespace)
+                             : meta["namespace"].is_string() ? meta["namespace"].get<std::string>()
+                                                             : meta["namespace"].dump();
+      label += " (" + ns + "/" + meta["name"].get<std::string>() + ")";
     }
     auto rotation = decodeRotation(doc);
     Status status = rotation.ok() ? validateRotation(*rotation, mode) : rotation.status();

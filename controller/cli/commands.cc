@@ -1015,6 +1015,11 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
     err << "error: " << e.message << "\n\nUsage: " << verb->usage << "\nRun 'rotor " << verb->name
         << " --help' for more.\n";
     return 2;
+  } catch (const std::exception& e) {
+    // A defect, not the user's input: say so and exit 1, never abort.
+    err << "error: rotor " << verb->name << " failed unexpectedly: " << e.what()
+        << "\n(this is a bug in rotor; please report it with the command that caused it)\n";
+    return 1;
   }
 }
 

@@ -103,6 +103,15 @@ TEST(YamlCodecTest, EmitsStringsThatLookLikeOtherTypesQuoted) {
   EXPECT_EQ(yamlToJsonDocuments(yaml)->front(), j);
 }
 
+TEST(YamlCodecTest, ANamespaceYamlReadsAsANumberIsRefusedWithAHintNotAnAbort) {
+  // `namespace: 2024` ended rotor apply with an uncaught type_error (found by the manifest fuzzer).
+  auto decoded = decodeManifests("apiVersion: rotor.dev/v1alpha1\nkind: CertificateRotation\n"
+                                 "metadata: {name: r, namespace: 2024}\nspec: {}\n");
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_THAT(decoded.status().message(), HasSubstr("document 1 (2024/r): metadata.namespace: must be a string, got "
+                                                    "number 2024 (quote it in YAML: \"2024\")"));
+}
+
 TEST(YamlCodecTest, StringsWithControlCharactersOrOuterSpacesReadBackUnchanged) {
   // A plain scalar loses a trailing carriage return (the manifest fuzzer found it in a reload
   // command's argument): such strings are written quoted, with escapes.
