@@ -108,7 +108,9 @@ class KubeModeTest : public ::testing::Test {
 protected:
   void TearDown() override {
     // Nothing the controller asked for was refused: the documented rules are enough.
-    if (cluster_.fake()) EXPECT_EQ(cluster_.fake()->forbidden(), expectedRefusals_);
+    if (cluster_.fake()) {
+      EXPECT_EQ(cluster_.fake()->forbidden(), expectedRefusals_);
+    }
     for (const std::string& log : controllerLogs_) {
       EXPECT_THAT(log, ::testing::Not(HasSubstr("forbidden"))) << log;
     }
