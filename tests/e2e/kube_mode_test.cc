@@ -66,7 +66,7 @@ json edgeProxyDeployment() {
 class Kubelet {
 public:
   Kubelet(kube::Client& client, std::string ns, bool fake)
-      : loop_([this, &client, ns = std::move(ns), fake](std::stop_token stop) {
+      : loop_([&client, ns = std::move(ns), fake](std::stop_token stop) {
           while (!stop.stop_requested()) {
             fake ? rollOutDeployment(client, ns) : runPods(client, ns);
             sleepUnlessStopped(stop, std::chrono::milliseconds(200));
