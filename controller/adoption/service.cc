@@ -147,6 +147,14 @@ HttpResponse AdoptionService::handle(const HttpRequest& request) {
                                                                                 " does not exist"));
   }
   Caller caller = authorize(request, **view, agentPath ? path[6] : std::string());
+  if (caller.unknownToken && std::chrono::steady_clock::now() - (*view)->readAt >= kUnknownTokenRereadAfter) {
+    invalidate(key);
+    view = viewOf(key);
+    if (!view.ok() || !(*view)->exists) {
+      return done(CheckInResult::kError, refusal(503, "Unavailable", "the rotation cannot be read now; retry"));
+    }
+    caller = authorize(request, **view, agentPath ? path[6] : std::string());
+  }
   if (caller.refusal) return done(CheckInResult::kUnauthorized, std::move(*caller.refusal));
   return agentPath ? putAgent(request, key, **view, path[6], caller.token) : getBundle(request, **view);
 }
@@ -168,7 +176,7 @@ AdoptionService::Caller AdoptionService::authorize(const HttpRequest& request, c
   if (request.authorization.starts_with(kBearer)) {
     const int token = matchingToken(trim(std::string_view(request.authorization).substr(kBearer.size())), view.tokenDigests);
     if (token >= 0) return {token, std::nullopt};
-    return {-1, unauthorized("the bearer token is not valid for this rotation", true)};
+    return {-1, unauthorized("the bearer token is not valid for this rotation", true), true};
   }
   if (!request.authorization.empty()) {
     return {-1, unauthorized("only Bearer authorization is supported", true)};

@@ -41,6 +41,10 @@ public:
   /** How long what the service read about a rotation (existence, token digests, bundle) is
    *  reused before it is read again; writes through AdoptionStore invalidate it at once. */
   static constexpr std::chrono::seconds kViewTtl{2};
+  /** An unknown bearer token reads the rotation's tokens again when what was read is older than
+   *  this: a token `rotor token` (another process) has just stored works at once, and a stream
+   *  of wrong tokens costs the store at most ten reads a second per rotation. */
+  static constexpr std::chrono::milliseconds kUnknownTokenRereadAfter{100};
 
   AdoptionService(store::Store& store, AgentRegistry& registry, const Clock& clock, ServiceOptions options = {})
       : store_(store), registry_(registry), clock_(clock), options_(options) {}
@@ -70,6 +74,7 @@ private:
   struct Caller {
     int token = -1;
     std::optional<HttpResponse> refusal;
+    bool unknownToken = false;  // a bearer token none of the view's digests matches
   };
   Caller authorize(const HttpRequest& request, const View& view, const std::string& agentId);
   /** Counts the new agents `token` registers and refuses them past the limit; empty (no limit)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "controller/adoption/adoption_store.h"
 #include "controller/pki/digest.h"
@@ -76,6 +77,21 @@ TEST_F(AdoptionServiceTest, ABundleWrittenThroughTheAdoptionStoreIsServedAtOnce)
   HttpResponse after = getBundle(before);
   EXPECT_EQ(after.status, 200);
   EXPECT_EQ(after.body, kBundle + kBundle);
+}
+
+TEST_F(AdoptionServiceTest, ATokenAnotherProcessJustStoredWorksAtOnce) {
+  // `rotor token` runs as its own process: the controller's service learns of the new digest
+  // only from the store, not through AdoptionStore's invalidation.
+  ASSERT_EQ(getBundle().status, 200);  // the view is read and cached
+  const std::string fresh = "a-token-made-a-moment-ago";
+  ASSERT_OK(store_.addAgentTokenDigest(rotation_.key(), pki::sha256Hex(fresh)));
+  std::this_thread::sleep_for(AdoptionService::kUnknownTokenRereadAfter);
+  EXPECT_EQ(getBundle("", fresh).status, 200);
+  EXPECT_EQ(put("agent-new", R"({"trusted": [], "version": "1"})", fresh).status, 200);
+  // A wrong token is still refused, as a wrong token.
+  const HttpResponse wrong = getBundle("", "not-a-token");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(reasonOf(wrong), "Unauthorized");
 }
 
 TEST_F(AdoptionServiceTest, CheckInIsRecordedAndAnswersWithTheBundleETag) {
