@@ -54,7 +54,9 @@ void updateConditions(api::CertificateRotation& r, const Outcome& outcome, bool 
   setCondition(s, api::kConditionReady, ready, ready ? "UpToDate" : phase, s.message, g, now);
   setCondition(s, api::kConditionProgressing, isRotationPhase(s.phase), phase, s.message, g, now);
   const api::Condition* degraded = api::findCondition(s, api::kConditionDegraded);
-  if (!isDegradedPhase(s.phase)) {
+  if (!isDegradedPhase(s.phase) && outcome.refusal) {
+    setCondition(s, api::kConditionDegraded, true, outcome.reason, s.message, g, now);  // a refusal that waits
+  } else if (!isDegradedPhase(s.phase)) {
     setCondition(s, api::kConditionDegraded, false, "AsExpected", "", g, now);
   } else if (degraded == nullptr || degraded->status != "True" || (entered && s.phase == Phase::kFailed)) {
     // The reason that made it degraded stays (RollingBack -> RolledBack keeps "ProbeFailed").

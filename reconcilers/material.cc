@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "controller/pki/bundle.h"
+#include "controller/pki/key.h"
 
 namespace rotor::reconcilers {
 
@@ -33,7 +34,24 @@ StatusOr<pki::CertificateAuthority> authorityFromSource(RotationContext& ctx, co
     return pki::CertificateAuthority::generate({g.commonName, g.validity, g.privateKey}, ctx.clock.now());
   }
   ASSIGN_OR_RETURN(store::AuthorityMaterial custom, ctx.store.readCustomAuthority(r));
-  return pki::CertificateAuthority::fromPem(custom.certificatePem, custom.keyPem);
+  StatusOr<pki::CertificateAuthority> ca = pki::CertificateAuthority::fromPem(custom.certificatePem, custom.keyPem);
+  if (ca.ok()) {
+    return ca;
+  }
+  // Name the operator's input that is wrong: the field, and the file or Secret it points at.
+  const bool certificateBad = !pki::Certificate::fromPem(custom.certificatePem).ok();
+  const bool keyBad = !certificateBad && !pki::PrivateKey::fromPem(custom.keyPem).ok();
+  std::string where;
+  if (r.spec.ca.files) {
+    const api::CaFilesSpec& f = *r.spec.ca.files;
+    where = certificateBad ? "spec.ca.files.certFile \"" + f.certFile + "\""
+            : keyBad       ? "spec.ca.files.keyFile \"" + f.keyFile + "\""
+                           : "spec.ca.files (\"" + f.certFile + "\", \"" + f.keyFile + "\")";
+  } else {
+    where = "spec.ca.secretRef (Secret \"" + r.spec.ca.secretRef->name + "\"" +
+            (certificateBad ? ", tls.crt" : keyBad ? ", tls.key" : "") + ")";
+  }
+  return Status(ca.status().code(), where + ": " + ca.status().message());
 }
 
 StatusOr<std::vector<pki::Certificate>> chainOf(const store::ServedMaterial& material) {

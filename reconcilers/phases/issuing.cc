@@ -45,7 +45,10 @@ StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
   auto ca = ensureAuthority(ctx, r, authorities);
   if (!ca.ok()) {
     if (ca.status().code() == Code::kNotFound || ca.status().code() == Code::kInvalidArgument) {
-      return Outcome::wait(std::chrono::minutes(1), "CANotReady", ca.status().message());
+      // The operator's CA is missing or wrong: Degraded, with a Warning, until it is fixed.
+      Outcome refused = Outcome::wait(std::chrono::minutes(1), "CANotReady", ca.status().message());
+      refused.refusal = true;
+      return refused;
     }
     return ca.status();
   }

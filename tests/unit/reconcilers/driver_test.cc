@@ -414,6 +414,33 @@ TEST_F(DriverTest, ImportedCaFilesBootstrapAndAChangedSourceRotates) {
   EXPECT_EQ(done.status.timeline.at(2).message.substr(0, 15), "spec.ca changed");
 }
 
+TEST_F(DriverTest, AnImportedCaThatDoesNotParseIsNamedByFieldAndFile) {
+  // "invalid PEM certificate: no start line" named neither the file nor the field.
+  auto spec = rotationTemplate(1);
+  spec.spec.ca.generate.reset();
+  spec.spec.ca.files = api::CaFilesSpec{"ca/v1.crt", "ca/v1.key"};
+  auto r = h.create(spec);
+  auto v1 = rotor::testing::makeCa("Imported CA v1");
+  h.store.setCustomAuthority(r.key(), {"not a certificate", v1.key().toPem()});
+  auto driver = h.driver(h.store);
+  ASSERT_OK(driver.reconcile(r.key()));
+  EXPECT_THAT(h.get(r.key()).status.message, HasSubstr("spec.ca.files.certFile \"ca/v1.crt\": "));
+  h.store.setCustomAuthority(r.key(), {v1.certificate().toPem(), "not a key"});
+  ASSERT_OK(driver.reconcile(r.key()));
+  const auto waiting = h.get(r.key());
+  EXPECT_EQ(waiting.status.phase, Phase::kIssuing);
+  EXPECT_THAT(waiting.status.message, HasSubstr("spec.ca.files.keyFile \"ca/v1.key\": "));
+  // Degraded, with a Warning, until the operator fixes the file.
+  const api::Condition* degraded = api::findCondition(waiting.status, api::kConditionDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_EQ(degraded->status, "True");
+  EXPECT_EQ(degraded->reason, "CANotReady");
+  EXPECT_THAT(h.events.reasons, Contains("Warning:CANotReady"));
+  h.store.setCustomAuthority(r.key(), {v1.certificate().toPem(), v1.key().toPem()});
+  ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
+  EXPECT_EQ(api::findCondition(h.get(r.key()).status, api::kConditionDegraded)->status, "False");
+}
+
 TEST_F(DriverTest, OldCaIsPrunedOnlyAfterItExpiresWithWaitForExpiry) {
   auto spec = rotationTemplate(1);
   spec.spec.ca.generate->validity = std::chrono::hours(24 * 40);
