@@ -120,7 +120,9 @@ StatusOr<std::unique_ptr<LocalStore>> LocalStore::open(const LocalStoreOptions& 
     return invalidArgument("no state directory given (use --local DIR or ROTOR_LOCAL_DIR)");
   }
   if (!fs::exists(options.root, ec)) {
-    return notFound("state directory " + options.root.string() + " does not exist");
+    // Not made here: a mistyped --local would otherwise start an empty state that hides the real one.
+    return notFound("state directory " + options.root.string() + " does not exist (create it first: mkdir -m 0700 " +
+                    options.root.string() + ")");
   }
   if (!fs::is_directory(options.root, ec)) {
     return failedPrecondition("state directory " + options.root.string() + " is not a directory");

@@ -165,7 +165,7 @@ TEST_F(CliTest, MissingStateDirectoryIsAClearError) {
   EXPECT_THAT(r.err, HasSubstr("--local DIR (or set ROTOR_LOCAL_DIR)"));
   EXPECT_THAT(r.err, HasSubstr("--kubeconfig FILE or --in-cluster"));
   auto missing = rotor({"get", "--local", local + "/nope"});
-  EXPECT_THAT(missing.err, HasSubstr("does not exist"));
+  EXPECT_THAT(missing.err, HasSubstr("does not exist (create it first: mkdir -m 0700 "));
 }
 
 }  // namespace
