@@ -396,11 +396,16 @@ TEST_F(DriverTest, CrossSignedChainsVerifyForClientsThatTrustOnlyTheOldCa) {
   EXPECT_OK(pki::verifyChain(chain.front(), intermediates, newBundle, h.clock.now())) << "new-CA-only client";
 }
 
-TEST_F(DriverTest, ImportedCaFilesBootstrapAndAChangedSourceRotates) {
+/** One server whose CA the operator imports from ca/v1.crt and ca/v1.key. */
+api::CertificateRotation importedCaRotation() {
   auto spec = rotationTemplate(1);
   spec.spec.ca.generate.reset();
   spec.spec.ca.files = api::CaFilesSpec{"ca/v1.crt", "ca/v1.key"};
-  auto r = h.create(spec);
+  return spec;
+}
+
+TEST_F(DriverTest, ImportedCaFilesBootstrapAndAChangedSourceRotates) {
+  auto r = h.create(importedCaRotation());
   auto v1 = rotor::testing::makeCa("Imported CA v1");
   h.store.setCustomAuthority(r.key(), {v1.certificate().toPem(), v1.key().toPem()});
   ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
@@ -416,10 +421,7 @@ TEST_F(DriverTest, ImportedCaFilesBootstrapAndAChangedSourceRotates) {
 
 TEST_F(DriverTest, AnImportedCaThatDoesNotParseIsNamedByFieldAndFile) {
   // "invalid PEM certificate: no start line" named neither the file nor the field.
-  auto spec = rotationTemplate(1);
-  spec.spec.ca.generate.reset();
-  spec.spec.ca.files = api::CaFilesSpec{"ca/v1.crt", "ca/v1.key"};
-  auto r = h.create(spec);
+  auto r = h.create(importedCaRotation());
   auto v1 = rotor::testing::makeCa("Imported CA v1");
   h.store.setCustomAuthority(r.key(), {"not a certificate", v1.key().toPem()});
   auto driver = h.driver(h.store);
