@@ -24,6 +24,7 @@
 #include "controller/adoption/endpoint.h"
 #include "controller/kube/api_lease_store.h"
 #include "controller/kube/event_writer.h"
+#include "controller/kube/leader_pod_label.h"
 #include "controller/kube/reflector.h"
 #include <unistd.h>
 #include "controller/metrics/endpoint.h"
@@ -460,7 +461,22 @@ int runController(Context& ctx, const Invocation& inv) {
     return 0;
   }
 
+  // Every replica watches, so that a follower is ready to take over with the rotations listed.
   std::jthread watching;
+  if (reflector) watching = std::jthread([&reflector](std::stop_token stop) { reflector->run(stop); });
+  std::atomic<bool> isLeader{false}, lostLeadership{false};
+  // The chart's adoption Service selects the pod labelled as the leader's.
+  std::optional<kube::LeaderPodLabel> podLabel;
+  if (inv.has("leader-label-pod")) {
+    if (!cluster) throw UsageError{"--leader-label-pod needs a cluster (--kubeconfig or --in-cluster)"};
+    const std::string pod = inv.get("leader-label-pod");
+    const size_t slash = pod.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == pod.size()) {
+      throw UsageError{"--leader-label-pod must be NAMESPACE/NAME"};
+    }
+    podLabel.emplace(*b.client(), pod.substr(0, slash), pod.substr(slash + 1), log);
+    podLabel->want(false);  // a former leader's container restarted in this pod
+  }
   std::unique_ptr<metrics::MetricsEndpoint> operational;
   if (inv.has("metrics-addr")) {
     adoption::ServerOptions server;
@@ -473,10 +489,13 @@ int runController(Context& ctx, const Invocation& inv) {
               const MonotonicTime tick = m ? m->lastTick() : MonotonicTime();
               return tick == MonotonicTime() || ctx.clock.monotonicNow() - tick < std::chrono::minutes(1);
             },
-        // A follower is not ready: the adoption API and the reconciles are the leader's.
-        .ready = [&running, &reflector] {
+        // Ready means able to take over: every replica once it has listed the rotations (and
+        // cleared a leader label a former run left on its pod); the leader once it has resynced.
+        .ready = [&running, &reflector, &podLabel, &isLeader] {
+          if (reflector && !reflector->synced()) return false;
+          if (podLabel && !podLabel->settled()) return false;
           manager::Manager* m = running.load();
-          return m != nullptr && m->synced() && (!reflector || reflector->synced());
+          return !isLeader || (m != nullptr && m->synced());
         }};
     auto started = metrics::MetricsEndpoint::start(controllerMetrics, std::move(health), server, log);
     if (!started.ok()) return fail(ctx, started.status());
@@ -487,7 +506,6 @@ int runController(Context& ctx, const Invocation& inv) {
   std::optional<kube::ApiLeaseStore> leases;
   std::optional<kube::LeaderElector> elector;
   std::jthread electing;
-  std::atomic<bool> isLeader{false}, lostLeadership{false};
   if (inv.has("leader-elect")) {
     const std::string leaseNamespace = inv.get("leader-election-namespace", b.cluster().ns);
     leases.emplace(*b.client(), leaseNamespace, inv.get("leader-election-id", "rotor-controller"));
@@ -532,9 +550,8 @@ int runController(Context& ctx, const Invocation& inv) {
   std::unique_ptr<store::local::DirWatch> dirWatch;
   if (isLeader && !lostLeadership) {
     if (Status s = lead(); !s.ok()) return fail(ctx, s);
-    if (reflector) {
-      watching = std::jthread([&reflector](std::stop_token stop) { reflector->run(stop); });
-    } else {
+    if (podLabel) podLabel->want(true);
+    if (!reflector) {
       auto watch = store::local::DirWatch::start(b.local()->stateDirectory(), wake);
       if (watch.ok()) {
         dirWatch = std::move(watch).value();
@@ -552,12 +569,18 @@ int runController(Context& ctx, const Invocation& inv) {
   if (!lostLeadership) {
     log.info("Shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
   }
+  // In this order: agents are routed elsewhere, the last check-ins are persisted, and only then
+  // may a successor lead (and load them).
   leading.loop = {};
+  if (podLabel) {
+    podLabel->want(false);
+    podLabel->waitSettled(kLostLeadershipGrace / 2);
+  }
+  running = nullptr;
+  leading.endpoint.reset();
   watching = {};
   electing = {};  // releases the lease when it was held, so a successor need not wait it out
-  running = nullptr;
   operational.reset();
-  leading.endpoint.reset();
   log.info("Stopped controller");
   return lostLeadership ? 1 : 0;
 }
@@ -868,6 +891,8 @@ const std::vector<Verb>& verbs() {
         {"lease-duration", "", true, "how long followers wait before taking an unrenewed Lease (default 15s)"},
         {"renew-deadline", "", true, "how long the leader tries to renew before it stops leading (default 10s)"},
         {"retry-period", "", true, "how often the Lease is tried and renewed (default 2s)"},
+        {"leader-label-pod", "", true,
+         "in a cluster: label pod NAMESPACE/NAME rotor.dev/leader=true while leading, and remove the label otherwise"},
         {"allow-world-readable-ca-key", "", false, "local mode: use a spec.ca.files key any user can read (else refused)"},
         kLogFormatFlag, kLogLevelFlag},
        runController},

@@ -167,20 +167,48 @@ TEST(ChartTest, TheDeploymentRunsLockedDownAndElectsALeaderWhenReplicated) {
     for (const YAML::Node& a : container["args"]) args.push_back(a.as<std::string>());
     EXPECT_THAT(args, ::testing::Contains("--leader-elect"));
     EXPECT_THAT(args, ::testing::Contains("--in-cluster"));
-    // The Service reaches these pods on ports they expose.
-    const YAML::Node service = ofKind(docs, "Service")[0];
-    for (const auto& kv : service["spec"]["selector"]) {
-      EXPECT_EQ(pod["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>(), kv.second.as<std::string>());
+    // The leader labels its own pod, named through the downward API, and the Service selects it.
+    EXPECT_THAT(args, ::testing::Contains("--leader-label-pod=$(POD_NAMESPACE)/$(POD_NAME)"));
+    std::map<std::string, std::string> env;
+    for (const YAML::Node& e : container["env"]) env[e["name"].as<std::string>()] = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>("");
+    EXPECT_EQ(env["POD_NAME"], "metadata.name");
+    EXPECT_EQ(env["POD_NAMESPACE"], "metadata.namespace");
+    // A new pod is ready (it has synced) before an old one goes: no rollout waits on a follower.
+    EXPECT_EQ(deployments[0]["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"].as<int>(), 0);
+    // Both Services reach these pods on ports they expose; the first only the leader's.
+    const std::vector<YAML::Node> services = ofKind(docs, "Service");
+    ASSERT_EQ(services.size(), 2u);
+    for (const YAML::Node& service : services) {
+      const bool leaderOnly = service["spec"]["selector"]["rotor.dev/leader"].IsDefined();
+      EXPECT_EQ(leaderOnly, &service == &services[0]) << service["metadata"]["name"];
+      for (const auto& kv : service["spec"]["selector"]) {
+        if (kv.first.as<std::string>() == "rotor.dev/leader") continue;
+        EXPECT_EQ(pod["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>(), kv.second.as<std::string>());
+      }
+      std::set<std::string> exposed;
+      for (const YAML::Node& p : container["ports"]) exposed.insert(p["name"].as<std::string>());
+      for (const YAML::Node& p : service["spec"]["ports"]) EXPECT_TRUE(exposed.contains(p["targetPort"].as<std::string>()));
     }
-    std::set<std::string> exposed;
-    for (const YAML::Node& p : container["ports"]) exposed.insert(p["name"].as<std::string>());
-    for (const YAML::Node& p : service["spec"]["ports"]) EXPECT_TRUE(exposed.contains(p["targetPort"].as<std::string>()));
   }
   // One replica without the leader election flag runs alone; more always elect.
   const YAML::Node single = ofKind(render("--set leaderElection.enabled=false"), "Deployment")[0];
   EXPECT_EQ(YAML::Dump(single).find("--leader-elect"), std::string::npos);
   const YAML::Node many = ofKind(render("--set leaderElection.enabled=false,replicaCount=2"), "Deployment")[0];
   EXPECT_NE(YAML::Dump(many).find("--leader-elect"), std::string::npos);
+}
+
+TEST(ChartTest, RendersOnlyFieldsTheTargetKubernetesVersionKnows) {
+  // unhealthyPodEvictionPolicy is GA in 1.27; 1.25 and 1.26 drop it with an "unknown field" warning.
+  for (const auto& [version, known] : std::vector<std::pair<std::string, bool>>{{"1.25.0", false}, {"1.26.5", false},
+                                                                               {"1.27.0", true}, {"1.31.2", true}}) {
+    const std::vector<YAML::Node> pdbs =
+        ofKind(render("--kube-version " + version + " --set podDisruptionBudget.enabled=true"), "PodDisruptionBudget");
+    ASSERT_EQ(pdbs.size(), 1u);
+    EXPECT_EQ(pdbs[0]["spec"]["unhealthyPodEvictionPolicy"].IsDefined(), known) << version;
+  }
+  std::string output;
+  EXPECT_NE(runShell(helm() + " template rel " + chart() + " --kube-version 1.24.0 2>&1", &output), 0)
+      << "Chart.yaml's kubeVersion should refuse 1.24";
 }
 
 TEST(ChartTest, MonitoringObjectsCarryTheShippedRulesAndDashboard) {
@@ -192,7 +220,21 @@ TEST(ChartTest, MonitoringObjectsCarryTheShippedRulesAndDashboard) {
   EXPECT_EQ(dashboard["metadata"]["labels"]["grafana_dashboard"].as<std::string>(), "1");
   EXPECT_TRUE(dashboard["data"]["rotor.json"].as<std::string>() == readFile(sourceDir() / "charts/rotor/dashboards/rotor.json"))
       << "the dashboard ConfigMap differs from dashboards/rotor.json";
-  EXPECT_EQ(ofKind(docs, "ServiceMonitor").at(0)["spec"]["endpoints"][0]["port"].as<std::string>(), "metrics");
+  const YAML::Node monitor = ofKind(docs, "ServiceMonitor").at(0);
+  EXPECT_EQ(monitor["spec"]["endpoints"][0]["port"].as<std::string>(), "metrics");
+  // It scrapes every replica through the metrics Service, and only that one.
+  size_t scraped = 0;
+  for (const YAML::Node& service : ofKind(docs, "Service")) {
+    bool selected = true;
+    for (const auto& kv : monitor["spec"]["selector"]["matchLabels"]) {
+      selected = selected && service["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>("") ==
+                                 kv.second.as<std::string>();
+    }
+    if (!selected) continue;
+    ++scraped;
+    EXPECT_FALSE(service["spec"]["selector"]["rotor.dev/leader"].IsDefined());
+  }
+  EXPECT_EQ(scraped, 1u);
   EXPECT_EQ(ofKind(docs, "PodDisruptionBudget").size(), 1u);
 }
 
