@@ -420,6 +420,8 @@ FakeApiServer::FakeApiServer(const Clock& clock) : clock_(clock) {
   add({"events.k8s.io", "v1", "events", "Event", true, false, false, false});
   add({"coordination.k8s.io", "v1", "leases", "Lease", true, false, false, false});
   add({"apps", "v1", "deployments", "Deployment", true, true, true, false});
+  add({"", "v1", "pods", "Pod", true, true, false, false});
+  add({"", "v1", "services", "Service", true, true, false, false});
   add({"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true, true, false});
 }
 

@@ -4,6 +4,7 @@
 
 #include "controller/kube/api_lease_store.h"
 #include "controller/kube/event_writer.h"
+#include "controller/kube/leader_pod_label.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/fake_cluster.h"
 #include "tests/support/status_matchers.h"
@@ -67,6 +68,31 @@ TEST_F(KubeObjectsTest, LeaderElectionOverTheApi) {
   ASSERT_OK(lease);
   EXPECT_EQ((*lease)["spec"]["holderIdentity"], "b");
   EXPECT_EQ((*lease)["spec"]["leaseTransitions"], 1);
+}
+
+TEST_F(KubeObjectsTest, TheLeaderLabelFollowsWhatIsAskedThroughRefusedWrites) {
+  ASSERT_OK(client_->create(kPods, kNs, {{"apiVersion", "v1"}, {"kind", "Pod"},
+                                         {"metadata", {{"name", "rotor-0"}, {"labels", {{"app", "rotor"}}}}},
+                                         {"spec", {{"containers", {{{"name", "c"}, {"image", "i"}}}}}}}));
+  const auto labels = [&] { return client_->get(kPods, kNs, "rotor-0").value()["metadata"]["labels"]; };
+  std::ostringstream logged;
+  RealClock clock;
+  Logger log(logged, clock);
+  LeaderPodLabel label(*client_, kNs, "rotor-0", log, std::chrono::milliseconds(10));
+  cluster_.api().failNextWrites(3);  // the first writes meet 409 and are tried again
+  label.want(true);
+  ASSERT_TRUE(label.waitSettled(std::chrono::seconds(5)));
+  EXPECT_EQ(labels()[std::string(kLeaderLabel)], "true");
+  EXPECT_EQ(labels()["app"], "rotor");  // the other labels stay
+  EXPECT_THAT(logged.str(), ::testing::HasSubstr("Could not label this pod as the leader's"));
+  label.want(false);
+  ASSERT_TRUE(label.waitSettled(std::chrono::seconds(5)));
+  EXPECT_FALSE(labels().contains(std::string(kLeaderLabel)));
+  EXPECT_EQ(labels()["app"], "rotor");
+  // A pod deleted meanwhile has no label to remove: settled, not retried for ever.
+  ASSERT_OK(client_->remove(kPods, kNs, "rotor-0"));
+  label.want(false);
+  EXPECT_TRUE(label.waitSettled(std::chrono::seconds(5)));
 }
 
 }  // namespace
