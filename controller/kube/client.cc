@@ -168,17 +168,20 @@ StatusOr<json> Client::patch(const ResourceType& type, std::string_view ns, std:
                api::dumpJson(patch)});
 }
 
-Status Client::remove(const ResourceType& type, std::string_view ns, std::string_view name,
-                      const Preconditions& preconditions) {
+StatusOr<json> Client::createSubresource(const ResourceType& type, std::string_view ns, std::string_view name,
+                                         std::string_view subresource, const json& object) {
+  return call({"POST", type.path(ns, name, subresource) + std::string(kStrict), "application/json", api::dumpJson(object)});
+}
+
+Status Client::remove(const ResourceType& type, std::string_view ns, std::string_view name, const DeleteOptions& options) {
   ApiRequest request{"DELETE", type.path(ns, name), "", ""};
-  if (!preconditions.uid.empty() || !preconditions.resourceVersion.empty()) {
-    json options = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"preconditions", json::object()}};
-    if (!preconditions.uid.empty()) options["preconditions"]["uid"] = preconditions.uid;
-    if (!preconditions.resourceVersion.empty()) {
-      options["preconditions"]["resourceVersion"] = preconditions.resourceVersion;
-    }
+  json body = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}};
+  if (!options.uid.empty()) body["preconditions"]["uid"] = options.uid;
+  if (!options.resourceVersion.empty()) body["preconditions"]["resourceVersion"] = options.resourceVersion;
+  if (options.gracePeriodSeconds) body["gracePeriodSeconds"] = *options.gracePeriodSeconds;
+  if (body.size() > 2) {
     request.contentType = "application/json";
-    request.body = api::dumpJson(options);
+    request.body = api::dumpJson(body);
   }
   return call(request).status();
 }

@@ -68,10 +68,12 @@ struct WatchEvent {
   json object;
 };
 
-/** Preconditions of a delete: it fails with kConflict unless the object still has them. */
-struct Preconditions {
+/** How a delete goes: preconditions (it fails with kConflict unless the object still has them),
+ *  and the grace period (a kubelet confirms a pod's deletion with 0). */
+struct DeleteOptions {
   std::string uid;
   std::string resourceVersion;
+  std::optional<int> gracePeriodSeconds;
 };
 
 struct ClientOptions {
@@ -109,9 +111,11 @@ public:
   StatusOr<json> updateStatus(const ResourceType& type, std::string_view ns, const json& object);
   StatusOr<json> patch(const ResourceType& type, std::string_view ns, std::string_view name, PatchType patchType,
                        const json& patch);
+  /** POST to an object's subresource (a pod's binding or eviction): what the server answers. */
+  StatusOr<json> createSubresource(const ResourceType& type, std::string_view ns, std::string_view name,
+                                   std::string_view subresource, const json& object);
   /** kNotFound when absent; kConflict when a precondition no longer holds. */
-  Status remove(const ResourceType& type, std::string_view ns, std::string_view name,
-                const Preconditions& preconditions = {});
+  Status remove(const ResourceType& type, std::string_view ns, std::string_view name, const DeleteOptions& options = {});
 
   /**
    * One watch request: calls `onEvent` for each event until the server ends the stream (its

@@ -14,6 +14,10 @@ namespace rotor::testing {
 
 using nlohmann::json;
 
+namespace {
+constexpr kube::ResourceType kNodes{"", "v1", "nodes", "Node", false};
+}  // namespace
+
 PodRunner::PodRunner(kube::Client& client, PodRunnerOptions options)
     : client_(client), options_(std::move(options)) {
   std::filesystem::create_directories(options_.workDir);
@@ -41,12 +45,16 @@ void PodRunner::sync() {
   for (const json& object : listed->items) {
     const std::string name = object["metadata"]["name"];
     const std::string uid = object["metadata"]["uid"];
-    if (object["metadata"].contains("deletionTimestamp")) continue;  // stopped below
+    if (object["metadata"].contains("deletionTimestamp")) {
+      if (terminate(name, uid)) present.insert(name);
+      continue;
+    }
     present.insert(name);
     Pod& pod = pods_[name];
     if (pod.uid != uid) {  // new, or deleted and created again under its name
       pod = Pod{};
       pod.uid = uid;
+      if (!options_.node.empty()) bind(name);
       start(object, pod);
     } else if (pod.process->wait(std::chrono::milliseconds(0)).has_value()) {
       ++pod.restarts;  // the container exited: the kubelet starts it again, not ready until probed
@@ -61,6 +69,36 @@ void PodRunner::sync() {
   for (auto it = pods_.begin(); it != pods_.end();) {
     it = present.contains(it->first) ? std::next(it) : pods_.erase(it);  // ~ChildProcess: SIGTERM
   }
+}
+
+void PodRunner::bind(const std::string& name) {
+  if (!nodeCreated_) {
+    // The EndpointSlice controller skips pods whose node it cannot find.
+    auto node = client_.create(kNodes, "", {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", options_.node}}}});
+    nodeCreated_ = node.ok() || node.status().code() == Code::kAlreadyExists;
+  }
+  // As the scheduler does: a Binding sets spec.nodeName.
+  (void)client_.createSubresource(kube::kPods, options_.ns, name, "binding",
+                                  {{"apiVersion", "v1"}, {"kind", "Binding"}, {"metadata", {{"name", name}}},
+                                   {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", options_.node}}}});
+}
+
+bool PodRunner::terminate(const std::string& name, const std::string& uid) {
+  auto found = pods_.find(name);
+  if (found != pods_.end() && found->second.uid == uid && found->second.process) {
+    Pod& pod = found->second;
+    if (pod.terminatingSince == std::chrono::steady_clock::time_point()) {
+      pod.terminatingSince = std::chrono::steady_clock::now();
+      pod.process->signal(SIGTERM);
+    } else if (std::chrono::steady_clock::now() - pod.terminatingSince > std::chrono::seconds(30)) {
+      pod.process->signal(SIGKILL);
+    }
+    if (!pod.process->wait(std::chrono::milliseconds(0)).has_value()) return true;  // still stopping
+    pods_.erase(found);
+  }
+  // The container is gone: as the kubelet, confirm the deletion.
+  (void)client_.remove(kube::kPods, options_.ns, name, {.uid = uid, .gracePeriodSeconds = 0});
+  return false;
 }
 
 void PodRunner::start(const json& object, Pod& pod) {

@@ -32,6 +32,10 @@ struct PodRunnerOptions {
   /** What `--in-cluster` becomes: a kubeconfig with the pod's service account's rights. */
   std::string kubeconfig;
   std::filesystem::path workDir;
+  /** Binds pods to this Node (created when missing), as the scheduler would: a real server's
+   *  EndpointSlice controller skips pods without a node, and only then is deletion graceful.
+   *  Empty on the fake, which deletes pods at once and computes no endpoints. */
+  std::string node;
 };
 
 class PodRunner {
@@ -66,10 +70,15 @@ private:
     int restarts = 0;
     bool ready = false;
     bool statusWritten = false;
+    std::chrono::steady_clock::time_point terminatingSince;  // SIGTERM sent (the pod is being deleted)
   };
 
   void loop(std::stop_token stop);
   void sync();
+  void bind(const std::string& name);
+  /** Stops the process of a pod being deleted; true while it is still stopping. Once stopped,
+   *  confirms the deletion. */
+  bool terminate(const std::string& name, const std::string& uid);
   void start(const nlohmann::json& object, Pod& pod);
   std::vector<std::string> argvOf(const Pod& pod) const;
   bool probeReady(const Pod& pod) const;
@@ -81,6 +90,7 @@ private:
   std::map<std::string, Pod> pods_;
   std::map<std::string, std::vector<std::filesystem::path>> logs_;  // kept after a pod goes
   int nextIp_ = 10;
+  bool nodeCreated_ = false;
   int started_ = 0;
   std::jthread loop_;  // last: runs over the members above
 };
