@@ -164,7 +164,8 @@ protected:
     ASSERT_EQ(rotor({"apply", "-f", dir_.write("rotation.yaml", kRotation).string()}), 0);
     ASSERT_OK(client().create(kServices, ns(), adoptionService()));
     runner_ = std::make_unique<PodRunner>(
-        client(), PodRunnerOptions{ns(), "app=rotor", controllerKubeconfig, dir_.path() / "pods",
+        client(), PodRunnerOptions{ns(), "app=rotor", [controllerKubeconfig](const json&) { return controllerKubeconfig; },
+                                   dir_.path() / "pods",
                                    cluster_.fake() ? "" : "rotor-test-node"});
     proxy_ = std::make_unique<ServiceProxy>(client(), ns(), "rotor", "adoption", *runner_, cluster_.fake() == nullptr);
   }

@@ -122,13 +122,13 @@ void PodRunner::start(const json& object, Pod& pod) {
   const std::string name = object["metadata"]["name"];
   logs_[name].push_back(options_.workDir / (name + "-" + std::to_string(started_) + ".log"));
   pod.process.reset();
-  pod.process = std::make_unique<ChildProcess>(argvOf(pod), logs_[name].back());
+  pod.process = std::make_unique<ChildProcess>(argvOf(pod, options_.kubeconfig(object)), logs_[name].back());
   pod.ready = false;
   pod.statusWritten = false;
   ++started_;
 }
 
-std::vector<std::string> PodRunner::argvOf(const Pod& pod) const {
+std::vector<std::string> PodRunner::argvOf(const Pod& pod, const std::string& kubeconfig) const {
   static const std::regex reference(R"(\$\(([A-Za-z_][A-Za-z0-9_]*)\))");
   static const std::regex listen(R"(^(--[a-z-]+=)[^=]*:([0-9]+)$)");
   std::vector<std::string> argv = {rotorBinary()};
@@ -146,7 +146,7 @@ std::vector<std::string> PodRunner::argvOf(const Pod& pod) const {
     expanded.append(from, arg.cend());
     arg = expanded;
     if (arg == "--in-cluster") {
-      argv.insert(argv.end(), {"--kubeconfig", options_.kubeconfig});
+      argv.insert(argv.end(), {"--kubeconfig", kubeconfig});
       continue;
     }
     std::smatch m;

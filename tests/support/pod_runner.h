@@ -13,6 +13,7 @@
 // loopback endpoints), and localPort() maps an endpoint back to the loopback port for a test proxy.
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,8 +30,8 @@ namespace rotor::testing {
 struct PodRunnerOptions {
   std::string ns;
   std::string labelSelector;
-  /** What `--in-cluster` becomes: a kubeconfig with the pod's service account's rights. */
-  std::string kubeconfig;
+  /** What `--in-cluster` becomes for a pod: a kubeconfig with its service account's rights. */
+  std::function<std::string(const nlohmann::json& pod)> kubeconfig;
   std::filesystem::path workDir;
   /** Binds pods to this Node (created when missing), as the scheduler would: a real server's
    *  EndpointSlice controller skips pods without a node, and only then is deletion graceful.
@@ -80,7 +81,7 @@ private:
    *  confirms the deletion. */
   bool terminate(const std::string& name, const std::string& uid);
   void start(const nlohmann::json& object, Pod& pod);
-  std::vector<std::string> argvOf(const Pod& pod) const;
+  std::vector<std::string> argvOf(const Pod& pod, const std::string& kubeconfig) const;
   bool probeReady(const Pod& pod) const;
   void writeStatus(const std::string& name, Pod& pod);
 
