@@ -39,6 +39,15 @@ struct ClientOptions {
 /** The client over cpprestsdk (the only unit of the agent that includes it). */
 StatusOr<std::unique_ptr<AdoptionClient>> makeHttpClient(const ClientOptions& options);
 
+/** An answer to httpGet: its status code and body. */
+struct HttpAnswer {
+  int code = 0;
+  std::string body;
+};
+/** One GET of an http:// or https:// URL (system CAs), for `rotor check`; kUnavailable when no
+ *  answer came within `timeout`. */
+StatusOr<HttpAnswer> httpGet(const std::string& url, std::chrono::seconds timeout);
+
 struct AgentOptions {
   std::string trustStore;  // PEM file the agent's applications read
   std::chrono::milliseconds interval = std::chrono::seconds(30);

@@ -118,4 +118,17 @@ StatusOr<std::unique_ptr<AdoptionClient>> makeHttpClient(const ClientOptions& op
   }
 }
 
+StatusOr<HttpAnswer> httpGet(const std::string& url, std::chrono::seconds timeout) {
+  try {
+    http::client::http_client_config config;
+    config.set_timeout(timeout);
+    http::client::http_client client(web::uri(url), config);
+    http::http_response response = client.request(http::methods::GET).get();
+    const std::vector<unsigned char> bytes = response.extract_vector().get();
+    return HttpAnswer{response.status_code(), std::string(bytes.begin(), bytes.end())};
+  } catch (const std::exception& e) {
+    return unavailable("GET " + url + ": " + e.what());
+  }
+}
+
 }  // namespace rotor::agent

@@ -477,6 +477,7 @@ int runController(Context& ctx, const Invocation& inv) {
     podLabel.emplace(*b.client(), pod.substr(0, slash), pod.substr(slash + 1), log);
     podLabel->want(false);  // a former leader's container restarted in this pod
   }
+  if (inv.has("leader-elect")) controllerMetrics.setLeading([&isLeader] { return isLeader.load(); });
   std::unique_ptr<metrics::MetricsEndpoint> operational;
   if (inv.has("metrics-addr")) {
     adoption::ServerOptions server;
@@ -853,6 +854,37 @@ int runAgent(Context& ctx, const Invocation& inv) {
   return 0;
 }
 
+/** What `helm test` runs: the CRD is served to this identity, and the controller behind --url
+ *  is ready and exports its metrics. One line per check; exit 1 when any failed. */
+int runCheck(Context& ctx, const Invocation& inv) {
+  int failed = 0;
+  const auto report = [&](bool ok, const std::string& what) {
+    ctx.out << (ok ? "ok    " : "FAIL  ") << what << "\n";
+    failed += ok ? 0 : 1;
+  };
+  auto backend = openStore(ctx, inv);
+  if (!backend.ok()) return fail(ctx, backend.status());
+  const std::string ns = inv.has("all-namespaces") ? store::kAllNamespaces : ctx.ns;
+  auto rotations = (*backend)->store().listRotations(ns);
+  report(rotations.ok(), rotations.ok() ? "rotations are served: " + std::to_string(rotations->size()) + " visible" +
+                                              (ns.empty() ? "" : " in " + ns)
+                                        : "rotations are not served: " + rotations.status().message());
+  if (inv.has("url")) {
+    const std::string base = inv.get("url");
+    auto ready = agent::httpGet(base + "/readyz", std::chrono::seconds(10));
+    report(ready.ok() && ready->code == 200,
+           "the controller is ready: GET /readyz " + (ready.ok() ? std::to_string(ready->code) : ready.status().message()));
+    auto metrics = agent::httpGet(base + "/metrics", std::chrono::seconds(10));
+    report(metrics.ok() && metrics->code == 200 && metrics->body.find("rotor_build_info") != std::string::npos,
+           "metrics answer: GET /metrics " +
+               (metrics.ok() ? std::to_string(metrics->code) + (metrics->body.find("rotor_build_info") != std::string::npos
+                                                                    ? " with rotor_build_info"
+                                                                    : " without rotor_build_info")
+                             : metrics.status().message()));
+  }
+  return failed == 0 ? 0 : 1;
+}
+
 int runVersion(Context& ctx, const Invocation&) {
   ctx.out << "rotor " << kVersion << "\n";
   return 0;
@@ -896,6 +928,11 @@ const std::vector<Verb>& verbs() {
         {"allow-world-readable-ca-key", "", false, "local mode: use a spec.ca.files key any user can read (else refused)"},
         kLogFormatFlag, kLogLevelFlag},
        runController},
+      {"check", "rotor check [--url URL] [-A]",
+       "Check an installation: rotations are served to this identity, and the controller at URL is ready and exports metrics",
+       {{"url", "", true, "the controller's metrics address, e.g. http://rotor.rotor-system.svc:9402"},
+        {"all-namespaces", "A", false, "read rotations in every namespace"}},
+       runCheck},
       {"token", "rotor token NAME [--file F]",
        "Create a bearer token for NAME's agents (printed once, or written to F with mode 0600)",
        {{"file", "", true, "write the token to this file (0600) instead of printing it"}}, runToken},

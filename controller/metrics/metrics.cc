@@ -164,7 +164,17 @@ std::string ControllerMetrics::render() {
   }
   // A store that cannot be read now leaves the state series out of this scrape; Prometheus
   // marks them stale instead of recording invented values.
-  if (StatusOr<std::vector<api::CertificateRotation>> rotations = store_.listRotations(store::kAllNamespaces); rotations.ok()) {
+  const bool leading = !leading_ || leading_();
+  if (leading_) {
+    MetricFamily leader{"rotor_leader", "1 on the replica that holds the leader Lease, 0 on the others.",
+                        MetricType::Gauge, {}};
+    addSample(leader, {}, leading ? 1 : 0);
+    families.push_back(std::move(leader));
+  }
+  StatusOr<std::vector<api::CertificateRotation>> rotations =
+      leading ? store_.listRotations(store::kAllNamespaces)
+              : StatusOr<std::vector<api::CertificateRotation>>(std::vector<api::CertificateRotation>());
+  if (rotations.ok()) {
     for (MetricFamily& f : stateFamilies(*rotations)) families.push_back(std::move(f));
   }
   if (checkInCounts_) {

@@ -43,6 +43,9 @@ public:
   /** Sources read at scrape time; unset ones are not exported. */
   void setQueueDepth(std::function<size_t()> depth) { queueDepth_ = std::move(depth); }
   void setCheckInCounts(CheckInCounts counts) { checkInCounts_ = std::move(counts); }
+  /** With leader election: whether this replica leads (rotor_leader). Only the leader exports
+   *  the rotations' state, so that every replica can be scraped without doubling a series. */
+  void setLeading(std::function<bool()> leading) { leading_ = std::move(leading); }
   /** One check-in's handling time. */
   void checkInTook(std::chrono::nanoseconds took);
 
@@ -57,6 +60,7 @@ private:
   std::string version_;
   std::function<size_t()> queueDepth_;
   CheckInCounts checkInCounts_;
+  std::function<bool()> leading_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* reconciles_;
   prometheus::Family<prometheus::Histogram>* reconcileSeconds_;

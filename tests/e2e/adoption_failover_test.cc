@@ -230,7 +230,7 @@ protected:
 
   std::string logs() {
     std::string out;
-    for (const std::string& pod : {"ctl-a", "ctl-b", "ctl-c"}) out += "--- " + pod + "\n" + runner_->output(pod);
+    for (const char* pod : {"ctl-a", "ctl-b", "ctl-c"}) out += "--- " + std::string(pod) + "\n" + runner_->output(pod);
     return out;
   }
 

@@ -45,6 +45,9 @@ protected:
         client(), PodRunnerOptions{ns(), "app.kubernetes.io/instance=rotor",
                                    [this](const json& pod) { return serviceAccountKubeconfig(pod); },
                                    dir_.path() / "pods", "rotor-test-node"});
+    // What the chart's test pod reaches by the Service's name.
+    metrics_ = std::make_unique<ServiceProxy>(client(), ns(), "rotor", "metrics", *runner_, true);
+    runner_->addHost("rotor." + ns() + ".svc:9402", "127.0.0.1:" + std::to_string(metrics_->port()));
   }
 
   kube::Client& client() { return cluster_.client(); }
@@ -85,7 +88,8 @@ protected:
   }
 
   std::vector<json> pods() {
-    auto listed = client().list(kube::kPods, ns(), {.labelSelector = "app.kubernetes.io/instance=rotor"});
+    auto listed = client().list(kube::kPods, ns(),
+                                {.labelSelector = "app.kubernetes.io/instance=rotor,app.kubernetes.io/component=controller"});
     return listed.ok() ? listed->items : std::vector<json>{};
   }
   static bool ready(const json& pod) {
@@ -149,6 +153,7 @@ protected:
   TestCluster cluster_;
   TempDir dir_;
   std::unique_ptr<PodRunner> runner_;
+  std::unique_ptr<ServiceProxy> metrics_;
   std::string transcript_;
 };
 
@@ -162,6 +167,11 @@ void ChartLifecycleTest::lifecycle(const std::string& values, bool budget) {
   EXPECT_THAT(output, Not(HasSubstr("unknown field")));
   ASSERT_TRUE(settled(1)) << logs();
   const std::string firstPod = podState().live.front();
+  // helm test: its pod checks the CRD, the leader's readiness and metrics through the Service.
+  ASSERT_EQ(helmRun("test rotor --timeout 2m", &output), 0) << logs() << runner_->output("rotor-check");
+  EXPECT_THAT(output, HasSubstr("Phase:          Succeeded"));
+  EXPECT_THAT(runner_->output("rotor-check"), HasSubstr("ok    metrics answer"));
+  EXPECT_THAT(runner_->output("rotor-check"), Not(HasSubstr("FAIL")));
 
   // One replica: the new pod is ready (synced) before the old one goes, and takes over the Lease.
   ASSERT_EQ(helmRun("upgrade rotor " + chart() + " --reuse-values --set logging.level=debug --wait --timeout 2m", &output), 0)

@@ -56,7 +56,15 @@ void PodRunner::sync() {
       pod.uid = uid;
       if (!options_.node.empty()) bind(name);
       start(object, pod);
-    } else if (pod.process->wait(std::chrono::milliseconds(0)).has_value()) {
+    } else if (pod.exitCode) {
+      continue;  // ran to completion (restartPolicy Never)
+    } else if (const std::optional<int> exited = pod.process->wait(std::chrono::milliseconds(0))) {
+      if (object.value("/spec/restartPolicy"_json_pointer, std::string("Always")) == "Never") {
+        pod.exitCode = exited;  // a test pod, a job: its phase says how it ended
+        pod.ready = false;
+        writeStatus(name, pod);
+        continue;
+      }
       ++pod.restarts;  // the container exited: the kubelet starts it again, not ready until probed
       start(object, pod);
     }
@@ -154,6 +162,9 @@ std::vector<std::string> PodRunner::argvOf(const Pod& pod, const std::string& ku
       auto port = pod.ports.find(std::stoi(m[2].str()));
       if (port != pod.ports.end()) arg = m[1].str() + "127.0.0.1:" + std::to_string(port->second);
     }
+    for (const auto& [address, local] : hosts_) {
+      if (const size_t at = arg.find(address); at != std::string::npos) arg.replace(at, address.size(), local);
+    }
     argv.push_back(arg);
   }
   return argv;
@@ -188,8 +199,11 @@ void PodRunner::writeStatus(const std::string& name, Pod& pod) {
   if (!object.ok() || (*object)["metadata"]["uid"] != pod.uid) return;
   const std::string now = formatRfc3339(std::chrono::system_clock::now());
   const std::string ready = pod.ready ? "True" : "False";
+  const std::string phase = !pod.exitCode ? "Running" : *pod.exitCode == 0 ? "Succeeded" : "Failed";
+  const json state = pod.exitCode ? json{{"terminated", {{"exitCode", *pod.exitCode}, {"startedAt", now}, {"finishedAt", now}}}}
+                                  : json{{"running", {{"startedAt", now}}}};
   (*object)["status"] = {
-      {"phase", "Running"},
+      {"phase", phase},
       {"podIP", pod.ip},
       {"podIPs", {{{"ip", pod.ip}}}},
       {"hostIP", "10.244.0.1"},
@@ -206,8 +220,13 @@ void PodRunner::writeStatus(const std::string& name, Pod& pod) {
          {"restartCount", pod.restarts},
          {"image", pod.container.value("image", "")},
          {"imageID", ""},
-         {"state", {{"running", {{"startedAt", now}}}}}}}}};
+         {"state", state}}}}};
   pod.statusWritten = client_.updateStatus(kube::kPods, options_.ns, *object).ok();
+}
+
+void PodRunner::addHost(const std::string& address, const std::string& local) {
+  std::lock_guard lock(mu_);
+  hosts_[address] = local;
 }
 
 bool PodRunner::signal(const std::string& pod, int sig) {

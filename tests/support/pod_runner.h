@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,9 @@ public:
   PodRunner(const PodRunner&) = delete;
   PodRunner& operator=(const PodRunner&) = delete;
 
+  /** Plays cluster DNS and kube-proxy for arguments: `address` ("svc.ns.svc:port") in a pod's
+   *  arguments becomes `local` ("127.0.0.1:port", e.g. a ServiceProxy). */
+  void addHost(const std::string& address, const std::string& local);
   /** Sends `sig` to the process of the pod; false when it runs none. A process that exits while
    *  its pod exists is started again, as a container restart. */
   bool signal(const std::string& pod, int sig);
@@ -71,6 +75,7 @@ private:
     int restarts = 0;
     bool ready = false;
     bool statusWritten = false;
+    std::optional<int> exitCode;  // ran to completion (restartPolicy Never)
     std::chrono::steady_clock::time_point terminatingSince;  // SIGTERM sent (the pod is being deleted)
   };
 
@@ -89,7 +94,8 @@ private:
   const PodRunnerOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, Pod> pods_;
-  std::map<std::string, std::vector<std::filesystem::path>> logs_;  // kept after a pod goes
+  std::map<std::string, std::vector<std::filesystem::path>> logs_;
+  std::map<std::string, std::string> hosts_;  // address in arguments -> loopback address  // kept after a pod goes
   int nextIp_ = 10;
   bool nodeCreated_ = false;
   int started_ = 0;

@@ -98,6 +98,20 @@ TEST_F(MetricsTest, CountsRollbacksAndFailedPrechecksAndForgetsADeletedRotation)
   EXPECT_THAT(text, HasSubstr("rotor_build_info"));
 }
 
+TEST_F(MetricsTest, OnlyTheLeaderExportsTheRotationsState) {
+  runObserved(h.create(rotor::testing::rotationTemplate()).key(), Phase::kReady);
+  bool leading = false;
+  metrics.setLeading([&leading] { return leading; });
+  const std::string follower = metrics.render();
+  EXPECT_THAT(follower, HasSubstr("rotor_leader 0\n"));
+  EXPECT_THAT(follower, HasSubstr("rotor_build_info"));
+  EXPECT_THAT(follower, ::testing::Not(HasSubstr("rotor_rotation_phase{")));  // scraped twice, it would count twice
+  leading = true;
+  const std::string leader = metrics.render();
+  EXPECT_THAT(leader, HasSubstr("rotor_leader 1\n"));
+  EXPECT_THAT(leader, HasSubstr("rotor_rotation_phase{"));
+}
+
 TEST_F(MetricsTest, CheckInsAndQueueDepthComeFromTheirSources) {
   metrics.setCheckInCounts([] { return std::vector<std::pair<std::string, uint64_t>>{{"accepted", 7}, {"bad_request", 2}}; });
   metrics.setQueueDepth([] { return size_t{3}; });
@@ -139,6 +153,7 @@ TEST_F(MetricsTest, HealthAndReadinessAnswerFromTheirChecks) {
 std::set<std::string> exportedFamilies(ControllerMetrics& metrics) {
   metrics.setCheckInCounts([] { return std::vector<std::pair<std::string, uint64_t>>{{"accepted", 1}}; });
   metrics.setQueueDepth([] { return size_t{0}; });
+  metrics.setLeading([] { return true; });
   std::set<std::string> names;
   std::istringstream lines(metrics.render());
   for (std::string line; std::getline(lines, line);) {
