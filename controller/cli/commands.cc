@@ -873,14 +873,14 @@ int runCheck(Context& ctx, const Invocation& inv) {
     const std::string base = inv.get("url");
     auto ready = agent::httpGet(base + "/readyz", std::chrono::seconds(10));
     report(ready.ok() && ready->code == 200,
-           "the controller is ready: GET /readyz " + (ready.ok() ? std::to_string(ready->code) : ready.status().message()));
+           "the controller is ready: " +
+               (ready.ok() ? "GET /readyz answered " + std::to_string(ready->code) : ready.status().message()));
     auto metrics = agent::httpGet(base + "/metrics", std::chrono::seconds(10));
-    report(metrics.ok() && metrics->code == 200 && metrics->body.find("rotor_build_info") != std::string::npos,
-           "metrics answer: GET /metrics " +
-               (metrics.ok() ? std::to_string(metrics->code) + (metrics->body.find("rotor_build_info") != std::string::npos
-                                                                    ? " with rotor_build_info"
-                                                                    : " without rotor_build_info")
-                             : metrics.status().message()));
+    const bool exported = metrics.ok() && metrics->body.find("rotor_build_info") != std::string::npos;
+    report(metrics.ok() && metrics->code == 200 && exported,
+           "metrics answer: " + (metrics.ok() ? "GET /metrics answered " + std::to_string(metrics->code) +
+                                                    (exported ? " with" : " without") + " rotor_build_info"
+                                              : metrics.status().message()));
   }
   return failed == 0 ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 
 #include "controller/cli/commands.h"
 #include "controller/kube/client.h"
+#include "tests/support/child_process.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/fake_cluster.h"
 
@@ -85,6 +86,20 @@ TEST_F(ClusterCliTest, ApplyBootstrapRotateAndInspect) {
   auto missing = rotor({"status", "nope", "-n", "edge"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_THAT(missing.err, HasSubstr("\"nope\" not found"));
+}
+
+TEST_F(ClusterCliTest, CheckSaysWhatWorksAndFailsWhenTheControllerDoesNotAnswer) {
+  ASSERT_EQ(rotor({"apply", "-f", "-"}, example()).code, 0);
+  auto served = rotor({"check", "-n", "edge"});
+  EXPECT_EQ(served.code, 0) << served.err;
+  EXPECT_EQ(served.out, "ok    rotations are served: 1 visible in edge\n");
+  // Nothing listens on the port: both HTTP checks fail, and so does the command.
+  const int closed = rotor::testing::freeLoopbackPort();
+  auto down = rotor({"check", "-A", "--url", "http://127.0.0.1:" + std::to_string(closed)});
+  EXPECT_EQ(down.code, 1);
+  EXPECT_THAT(down.out, HasSubstr("ok    rotations are served: 1 visible\n"));
+  EXPECT_THAT(down.out, HasSubstr("FAIL  the controller is ready: GET http://127.0.0.1:"));
+  EXPECT_THAT(down.out, HasSubstr("FAIL  metrics answer"));
 }
 
 TEST_F(ClusterCliTest, SpecWritesRetryOnConflictFromAFreshRead) {
