@@ -270,6 +270,13 @@ TEST_F(ChartLifecycleTest, TheCrdCanBeAdoptedByARelease_KeptOnUninstall_AndHande
   EXPECT_EQ(helmRun("install rotor " + chart() + " --set watchNamespace=" + ns() + " --wait --timeout 2m", &output), 0)
       << logs();
   EXPECT_TRUE(settled(1)) << logs();
+  // The release now upgrades it in place with the chart: drift (the printer columns removed) is undone.
+  json version = client().get(kCrds, "", kCrdName).value()["spec"]["versions"][0];
+  version["additionalPrinterColumns"] = json::array();
+  ASSERT_OK(client().patch(kCrds, "", kCrdName, kube::PatchType::kMerge, {{"spec", {{"versions", {version}}}}}));
+  ASSERT_EQ(helmRun("upgrade rotor " + chart() + " --reuse-values --wait --timeout 2m", &output), 0) << logs();
+  EXPECT_FALSE(client().get(kCrds, "", kCrdName).value()["spec"]["versions"][0]["additionalPrinterColumns"].empty())
+      << "helm upgrade did not put the chart's CRD back";
   // Uninstalling keeps it (crds.keep) and every rotation with it.
   ASSERT_EQ(helmRun("uninstall rotor --wait --timeout 2m", &output), 0) << output;
   auto crd = client().get(kCrds, "", kCrdName);
