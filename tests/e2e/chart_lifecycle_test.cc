@@ -273,7 +273,8 @@ TEST_F(ChartLifecycleTest, TheCrdCanBeAdoptedByARelease_KeptOnUninstall_AndHande
   // The release now upgrades it in place with the chart: drift (the printer columns removed) is undone.
   json version = client().get(kCrds, "", kCrdName).value()["spec"]["versions"][0];
   version["additionalPrinterColumns"] = json::array();
-  ASSERT_OK(client().patch(kCrds, "", kCrdName, kube::PatchType::kMerge, {{"spec", {{"versions", {version}}}}}));
+  ASSERT_OK(client().patch(kCrds, "", kCrdName, kube::PatchType::kMerge, {{"spec", {{"versions", json::array({version})}}}}));
+  ASSERT_TRUE(client().get(kCrds, "", kCrdName).value()["spec"]["versions"][0]["additionalPrinterColumns"].empty());
   ASSERT_EQ(helmRun("upgrade rotor " + chart() + " --reuse-values --wait --timeout 2m", &output), 0) << logs();
   EXPECT_FALSE(client().get(kCrds, "", kCrdName).value()["spec"]["versions"][0]["additionalPrinterColumns"].empty())
       << "helm upgrade did not put the chart's CRD back";
