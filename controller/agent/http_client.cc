@@ -1,13 +1,11 @@
 // The agent's HTTP client over cpprestsdk. cpprest headers are heavy: they stay in this file.
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
 #include <cpprest/http_client.h>
 #include <pplx/threadpool.h>
 
 #include <mutex>
 
 #include "controller/agent/agent.h"
+#include "controller/pki/client_tls.h"
 
 namespace rotor::agent {
 namespace {
@@ -32,8 +30,8 @@ Status statusOf(const http::http_response& response, const std::string& what) {
 
 class CpprestClient final : public AdoptionClient {
 public:
-  explicit CpprestClient(const ClientOptions& o)
-      : options_(o), client_(web::uri(o.server), configOf(o)),
+  CpprestClient(const ClientOptions& o, std::shared_ptr<const pki::ClientTls> tls)
+      : options_(o), client_(web::uri(o.server), configOf(o, std::move(tls))),
         prefix_("/v1/namespaces/" + o.ns + "/rotations/" + o.rotation) {}
 
   StatusOr<std::optional<std::string>> fetchBundle(const std::string& etag) override {
@@ -67,22 +65,10 @@ public:
   }
 
 private:
-  static http::client::http_client_config configOf(const ClientOptions& o) {
+  static http::client::http_client_config configOf(const ClientOptions& o, std::shared_ptr<const pki::ClientTls> tls) {
     http::client::http_client_config config;
     config.set_timeout(o.timeout);
-    config.set_ssl_context_callback([o](boost::asio::ssl::context& ctx) {
-      SSL_CTX* raw = ctx.native_handle();
-      if (!o.serverCaFile.empty()) {
-        // cpprest loads the system CAs first; the whole store is replaced to trust only this CA.
-        X509_STORE* store = X509_STORE_new();
-        X509_STORE_load_file(store, o.serverCaFile.c_str());
-        SSL_CTX_set_cert_store(raw, store);
-      }
-      if (!o.clientCertFile.empty()) {
-        SSL_CTX_use_certificate_chain_file(raw, o.clientCertFile.c_str());
-        SSL_CTX_use_PrivateKey_file(raw, o.clientKeyFile.c_str(), SSL_FILETYPE_PEM);
-      }
-    });
+    config.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) { tls->applyTo(ctx.native_handle()); });
     return config;
   }
 
@@ -111,8 +97,11 @@ StatusOr<std::unique_ptr<AdoptionClient>> makeHttpClient(const ClientOptions& op
   // cpprest's default pool starts 40 threads; an agent makes one request at a time.
   static std::once_flag pool;
   std::call_once(pool, [] { crossplat::threadpool::initialize_with_threads(2); });
+  auto tls = pki::ClientTls::fromFiles(options.serverCaFile, options.clientCertFile, options.clientKeyFile);
+  if (!tls.ok()) return tls.status();
   try {
-    return std::unique_ptr<AdoptionClient>(std::make_unique<CpprestClient>(options));
+    return std::unique_ptr<AdoptionClient>(
+        std::make_unique<CpprestClient>(options, std::make_shared<const pki::ClientTls>(std::move(tls).value())));
   } catch (const std::exception& e) {
     return invalidArgument("cannot use adoption API address " + options.server + ": " + e.what());
   }

@@ -1,5 +1,8 @@
 #include "controller/common/status.h"
 
+#include <cstdlib>
+#include <iostream>
+
 namespace rotor {
 
 std::string_view codeName(Code code) {
@@ -36,5 +39,10 @@ std::string Status::toString() const {
 }
 
 std::ostream& operator<<(std::ostream& os, const Status& s) { return os << s.toString(); }
+
+void dieOnMissingValue(const Status& status) {
+  std::cerr << "StatusOr::value() on an error: " << status << std::endl;
+  std::abort();
+}
 
 }  // namespace rotor

@@ -73,6 +73,9 @@ inline Status permissionDenied(std::string m) { return {Code::kPermissionDenied,
 
 std::ostream& operator<<(std::ostream& os, const Status& s);
 
+/** Ends the process, naming `status`: what StatusOr::value() does when there is no value. */
+[[noreturn]] void dieOnMissingValue(const Status& status);
+
 /** A value or the Status explaining why there is none. Never holds an ok Status. */
 template <typename T>
 class [[nodiscard]] StatusOr {
@@ -87,9 +90,19 @@ public:
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
 
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
+  /** The value; on an error the process ends with the status (a bug, never a silent read). */
+  T& value() & {
+    checked();
+    return *value_;
+  }
+  const T& value() const& {
+    checked();
+    return *value_;
+  }
+  T&& value() && {
+    checked();
+    return std::move(*value_);
+  }
   T* operator->() { return &*value_; }
   const T* operator->() const { return &*value_; }
   T& operator*() & { return *value_; }
@@ -97,6 +110,10 @@ public:
   T&& operator*() && { return std::move(*value_); }
 
 private:
+  void checked() const {
+    if (!value_) dieOnMissingValue(status_);
+  }
+
   Status status_;
   std::optional<T> value_;
 };

@@ -10,61 +10,30 @@
 #include <optional>
 
 #include "controller/kube/transport.h"
-#include "controller/pki/bundle.h"
-#include "controller/pki/key.h"
+#include "controller/pki/client_tls.h"
 
 namespace rotor::kube {
 namespace {
 
 namespace http = web::http;
 
-/** The TLS material, parsed once: a bad credential is refused at start, not per connection. */
+/** The TLS material, parsed and checked once: a bad credential is refused at start, not per connection. */
 struct TlsMaterial {
-  std::vector<pki::Certificate> trusted;      // empty: the system roots
-  std::vector<pki::Certificate> clientChain;  // leaf first
-  std::optional<pki::PrivateKey> clientKey;
+  pki::ClientTls client;
   bool skipVerify = false;
-
-  void applyTo(SSL_CTX* ctx) const {
-    if (!trusted.empty()) {
-      // cpprest loads the system roots first; the store is replaced to trust only the cluster CA.
-      X509_STORE* store = X509_STORE_new();
-      for (const pki::Certificate& c : trusted) X509_STORE_add_cert(store, c.get());
-      SSL_CTX_set_cert_store(ctx, store);
-    }
-    if (clientKey) {
-      SSL_CTX_use_certificate(ctx, clientChain.front().get());
-      for (size_t i = 1; i < clientChain.size(); ++i) SSL_CTX_add1_chain_cert(ctx, clientChain[i].get());
-      SSL_CTX_use_PrivateKey(ctx, clientKey->get());
-    }
-  }
 };
 
 StatusOr<std::shared_ptr<const TlsMaterial>> tlsMaterialOf(const ClusterConfig& cluster) {
-  auto tls = std::make_shared<TlsMaterial>();
-  tls->skipVerify = cluster.insecureSkipTlsVerify;
-  if (!cluster.caPem.empty()) {
-    auto trusted = pki::parsePemBundle(cluster.caPem);
-    if (!trusted.ok()) return invalidArgument("the cluster's certificate authority is unusable: " + trusted.status().message());
-    tls->trusted = std::move(trusted).value();
-  }
-  if (!cluster.clientCertPem.empty() || !cluster.clientKeyPem.empty()) {
-    auto chain = pki::parsePemBundle(cluster.clientCertPem);
-    if (!chain.ok() || chain->empty()) return invalidArgument("the client certificate is unusable");
-    auto key = pki::PrivateKey::fromPem(cluster.clientKeyPem);
-    if (!key.ok()) return invalidArgument("the client key is unusable");  // never its content
-    if (!chain->front().matchesKey(*key)) return invalidArgument("the client key does not match the client certificate");
-    tls->clientChain = std::move(chain).value();
-    tls->clientKey = std::move(key).value();
-  }
-  return std::shared_ptr<const TlsMaterial>(std::move(tls));
+  auto client = pki::ClientTls::fromPem(cluster.caPem, cluster.clientCertPem, cluster.clientKeyPem);
+  if (!client.ok()) return invalidArgument("the cluster's credentials: " + client.status().message());
+  return std::make_shared<const TlsMaterial>(TlsMaterial{std::move(client).value(), cluster.insecureSkipTlsVerify});
 }
 
 http::client::http_client_config configOf(std::shared_ptr<const TlsMaterial> tls, std::chrono::seconds timeout) {
   http::client::http_client_config config;
   config.set_timeout(timeout);
   config.set_validate_certificates(!tls->skipVerify);
-  config.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) { tls->applyTo(ctx.native_handle()); });
+  config.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) { tls->client.applyTo(ctx.native_handle()); });
   return config;
 }
 

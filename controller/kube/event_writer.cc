@@ -2,16 +2,9 @@
 
 #include <cstdio>
 
-namespace rotor::kube {
+#include "controller/kube/micro_time.h"
 
-std::string formatMicroTime(SystemTime t) {
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
-  std::string text = formatRfc3339(t);  // "...:SSZ"
-  char fraction[8];
-  std::snprintf(fraction, sizeof fraction, ".%06lld", static_cast<long long>(micros < 0 ? micros + 1000000 : micros));
-  text.insert(text.size() - 1, fraction);
-  return text;
-}
+namespace rotor::kube {
 
 json EventWriter::eventFor(const api::CertificateRotation& about, bool warning, const std::string& action,
                            const std::string& reason, const std::string& note) const {

@@ -31,7 +31,4 @@ private:
   std::string instance_;
 };
 
-/** An events.k8s.io MicroTime: RFC 3339 UTC with exactly six fractional digits. */
-std::string formatMicroTime(SystemTime t);
-
 }  // namespace rotor::kube

@@ -6,11 +6,11 @@
 # asked for has converged, nginx serves exactly the certificate on disk, every key matches its
 # certificate, every snapshot's backup files are present with their recorded SHA-256, and not one
 # handshake failed.
-#   ROTOR_CRASH_KILLS (default 200)   ROTOR_CRASH_SEED (default: random, printed)
+#   ROTOR_CRASH_KILLS (default 50; 200 in the long variant, README)   ROTOR_CRASH_SEED (default: random, printed)
 #   ROTOR_CRASH_SLOWDOWN (default 1): stretches every lifetime, for instrumented (sanitizer) builds
 set -euo pipefail
 ROTOR=${ROTOR:?path to the rotor binary}
-kills=${ROTOR_CRASH_KILLS:-200}
+kills=${ROTOR_CRASH_KILLS:-50}
 slowdown=${ROTOR_CRASH_SLOWDOWN:-1}
 seed=${ROTOR_CRASH_SEED:-$((RANDOM * 32768 + RANDOM))}
 STATE=$(mktemp -d -t rotor-crash-XXXXXX)

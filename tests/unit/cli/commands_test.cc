@@ -31,6 +31,18 @@ protected:
   std::string local = dir.path().string();
 };
 
+TEST_F(CliTest, AnAgentWithAnUnusableServerCaStopsAtStartNamingTheFile) {
+  // Before, a --server-ca that OpenSSL could not load was ignored, and the agent went on with an
+  // empty trust store: every request then failed verification, far from the cause.
+  const std::string token = dir.write("agent.token", "t0k3n\n").string();
+  const std::string notPem = dir.write("api-ca.crt", "this is not a certificate\n").string();
+  auto r = rotor({"agent", "--server", "https://127.0.0.1:1", "--rotation", "edge/proxy", "--id", "a", "--token-file",
+                  token, "--trust-store", (dir.path() / "trust.pem").string(), "--server-ca", notPem, "--once"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("api-ca.crt"));
+  EXPECT_THAT(r.err, HasSubstr("certificate authority"));
+}
+
 TEST_F(CliTest, ApplyGetAndDelete) {
   auto applied = rotor({"--local", local, "apply", "-f", "-"}, example());
   ASSERT_EQ(applied.code, 0) << applied.err;

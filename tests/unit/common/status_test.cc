@@ -45,5 +45,13 @@ TEST(StatusTest, StatusOrRefusesOkStatusWithoutValue) {
   EXPECT_EQ(s.status().code(), Code::kInternal);
 }
 
+TEST(StatusDeathTest, ValueOfAnErrorEndsTheProcessNamingTheStatus) {
+  // Reading a value that is not there was undefined behaviour (an empty optional dereferenced).
+  const StatusOr<std::string> missing = notFound("rotation edge/proxy");
+  EXPECT_DEATH((void)missing.value(), "StatusOr::value\\(\\) on an error: .*rotation edge/proxy");
+  EXPECT_DEATH((void)StatusOr<int>(unavailable("no answer")).value(), "no answer");
+  EXPECT_EQ(StatusOr<int>(7).value(), 7);
+}
+
 }  // namespace
 }  // namespace rotor

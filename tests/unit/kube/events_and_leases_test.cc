@@ -5,6 +5,7 @@
 #include "controller/kube/api_lease_store.h"
 #include "controller/kube/event_writer.h"
 #include "controller/kube/leader_pod_label.h"
+#include "controller/kube/micro_time.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/fake_cluster.h"
 #include "tests/support/status_matchers.h"
@@ -31,6 +32,12 @@ TEST(MicroTimeTest, AlwaysSixFractionalDigits) {
   const SystemTime t = std::chrono::system_clock::from_time_t(1795342500) + std::chrono::microseconds(71509);
   EXPECT_EQ(formatMicroTime(t), "2026-11-22T10:15:00.071509Z");
   EXPECT_EQ(formatMicroTime(std::chrono::system_clock::from_time_t(1795342500)), "2026-11-22T10:15:00.000000Z");
+  // Before 1970 the second is the one below, not the one nearer zero.
+  const SystemTime early = std::chrono::system_clock::from_time_t(-1) + std::chrono::microseconds(250000);
+  EXPECT_EQ(formatMicroTime(early), "1969-12-31T23:59:59.250000Z");
+  EXPECT_EQ(parseMicroTime(formatMicroTime(t)), t);
+  EXPECT_EQ(parseMicroTime("2026-11-22T10:15:00.071509123Z"), t);  // nanoseconds cut
+  EXPECT_EQ(parseMicroTime("not a time"), std::nullopt);
 }
 
 TEST_F(KubeObjectsTest, EventsAreAcceptedAndNameTheirRotation) {
