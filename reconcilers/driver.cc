@@ -108,8 +108,10 @@ StatusOr<ReconcileResult> Driver::drive(const api::ObjectKey& key) {
   }
   api::CertificateRotation r = std::move(*got);
   for (int steps = 0; steps < kMaxStepsPerReconcile; ++steps) {
+    // What the step itself changes (a re-recorded hash, a tally) is compared too.
+    const api::RotationStatus before = r.status;
     ASSIGN_OR_RETURN(Outcome outcome, step(r));
-    RETURN_IF_ERROR(apply(r, outcome, result));
+    RETURN_IF_ERROR(apply(r, outcome, before, result));
     if (!outcome.next) {
       result.requeueAfter = outcome.requeueAfter;
       break;
@@ -184,9 +186,9 @@ StatusOr<Outcome> Driver::step(api::CertificateRotation& r) {
   return internalError("unknown phase");
 }
 
-Status Driver::apply(api::CertificateRotation& r, const Outcome& outcome, ReconcileResult& result) {
+Status Driver::apply(api::CertificateRotation& r, const Outcome& outcome, const api::RotationStatus& before,
+                     ReconcileResult& result) {
   api::RotationStatus& s = r.status;
-  const api::RotationStatus before = s;
   const SystemTime now = statusNow(ctx_);
   const Phase from = s.phase;
   bool entered = false;

@@ -50,7 +50,10 @@ private:
   void reportError(const api::ObjectKey& key, const Status& error);
   StatusOr<Outcome> step(api::CertificateRotation& r);
   StatusOr<std::optional<Outcome>> sideState(api::CertificateRotation& r);
-  Status apply(api::CertificateRotation& r, const Outcome& outcome, ReconcileResult& result);
+  /** Records the outcome in r's status and writes it when it differs from `before` (the status
+   *  as read, before the step). */
+  Status apply(api::CertificateRotation& r, const Outcome& outcome, const api::RotationStatus& before,
+               ReconcileResult& result);
 
   RotationContext ctx_;
 };

@@ -51,13 +51,6 @@ api::AdoptionStatus AdoptionCounter::result() const {
   return out;
 }
 
-api::AdoptionStatus tallyAdoption(const std::vector<store::AgentRecord>& agents, const std::string& fingerprint,
-                                  SystemTime now, Duration staleAfter) {
-  AdoptionCounter counter(fingerprint, now, staleAfter);
-  for (const store::AgentRecord& agent : agents) counter.add(agent);
-  return counter.result();
-}
-
 StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::Store& store, const api::ObjectKey& key,
                                                   const std::string& fingerprint, SystemTime now, Duration staleAfter) {
   AdoptionCounter counter(fingerprint, now, staleAfter);

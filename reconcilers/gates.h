@@ -43,8 +43,6 @@ private:
   std::vector<std::string> laggards_;  // a max-heap of the smallest ids seen
 };
 
-api::AdoptionStatus tallyAdoption(const std::vector<store::AgentRecord>& agents, const std::string& fingerprint,
-                                  SystemTime now, Duration staleAfter);
 /** The tally over every agent record the store holds for `key`. */
 StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::Store& store, const api::ObjectKey& key,
                                                   const std::string& fingerprint, SystemTime now, Duration staleAfter);

@@ -1,8 +1,6 @@
 #include "reconcilers/triggers.h"
 
-#include <nlohmann/json.hpp>
-
-#include "controller/api/json_codec.h"
+#include "controller/api/ca_source.h"
 #include "controller/pki/digest.h"
 
 namespace rotor::reconcilers {
@@ -22,11 +20,11 @@ bool isRenewal(std::string_view trigger) {
 }
 
 std::string caSourceHash(const api::CaSpec& ca) {
-  api::RotationSpec only;
-  only.ca.generate = ca.generate;
-  only.ca.files = ca.files;
-  only.ca.secretRef = ca.secretRef;
-  return "sha256:" + pki::sha256Hex(api::encodeSpec(only)["ca"].dump());
+  return std::string(api::kCaSourceVersion) + ":sha256:" + pki::sha256Hex(api::canonicalCaSource(ca));
+}
+
+bool isCurrentCaSourceHash(std::string_view stored) {
+  return stored.starts_with(std::string(api::kCaSourceVersion) + ":sha256:");
 }
 
 TriggerDecision detectTrigger(const api::CertificateRotation& r, SystemTime now, bool includeExpiry) {
@@ -35,7 +33,7 @@ TriggerDecision detectTrigger(const api::CertificateRotation& r, SystemTime now,
     return {std::string(triggers::kRotateRequested), "Rotation requested (" + std::string(api::kRotateAnnotation) +
                                                           "=" + rotate + ")", std::nullopt};
   }
-  if (!s.caSourceHash.empty() && caSourceHash(r.spec.ca) != s.caSourceHash) {
+  if (isCurrentCaSourceHash(s.caSourceHash) && caSourceHash(r.spec.ca) != s.caSourceHash) {
     return {std::string(triggers::kCaChanged), "spec.ca changed", std::nullopt};
   }
   TriggerDecision none;

@@ -44,7 +44,10 @@ std::string annotationOf(const api::CertificateRotation& r, std::string_view key
  *  taken up yet (status.handled records the last one taken); empty when there is none. */
 std::string pendingRequest(const api::CertificateRotation& r, std::string_view key);
 
-/** SHA-256 of the CA source (generate, files or secretRef), recorded in status.caSourceHash. */
+/** "v1:sha256:<hex>" over api::canonicalCaSource: recorded in status.caSourceHash. */
 std::string caSourceHash(const api::CaSpec& ca);
+/** Whether a stored hash is of the current encoding. Only such a hash can say "spec.ca changed";
+ *  one an older rotor wrote (over its wire JSON) is replaced at the next rest instead. */
+bool isCurrentCaSourceHash(std::string_view stored);
 
 }  // namespace rotor::reconcilers

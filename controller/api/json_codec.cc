@@ -502,14 +502,6 @@ StatusOr<CertificateRotation> decodeRotation(const json& object) {
   return out;
 }
 
-StatusOr<RotationStatus> decodeStatus(const json& object) {
-  FieldErrors errors;
-  RotationStatus out;
-  readStatus(ObjectReader(&object, "status", errors), out);
-  RETURN_IF_ERROR(errors.toStatus());
-  return out;
-}
-
 StatusOr<CertificateRotation> rotationFromJson(std::string_view text) {
   json parsed;
   try {

@@ -21,8 +21,7 @@ StatusOr<CertificateRotation> decodeRotation(const nlohmann::json& object);
 /** The wire form, with defaults written out. Status is included when `withStatus`. */
 nlohmann::json encodeRotation(const CertificateRotation& rotation, bool withStatus = true);
 
-/** Decodes / encodes status alone (the /status subresource's payload). */
-StatusOr<RotationStatus> decodeStatus(const nlohmann::json& object);
+/** Encodes status alone (the /status subresource's payload). */
 nlohmann::json encodeStatus(const RotationStatus& status);
 /** Encodes spec alone: the store compares it to decide whether the generation changes. */
 nlohmann::json encodeSpec(const RotationSpec& spec);

@@ -1033,6 +1033,15 @@ Invocation parse(const std::vector<std::string>& args, const std::vector<FlagSpe
   return inv;
 }
 
+/** Whether `arg` is a global flag whose value is the next argument ("-n edge", "--local DIR",
+ *  not "--local=DIR"), read from kGlobalFlags so that a new global flag is skipped too. */
+bool globalFlagTakesSeparateValue(const std::string& arg) {
+  for (const FlagSpec& f : kGlobalFlags) {
+    if (f.takesValue && (arg == "--" + f.name || (!f.shortName.empty() && arg == "-" + f.shortName))) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream& err) {
@@ -1043,8 +1052,7 @@ int run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
   // The verb is the first argument that is neither a flag nor a global flag's value.
   const Verb* verb = nullptr;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--local" || args[i] == "-n" || args[i] == "--namespace" || args[i] == "--kubeconfig" ||
-        args[i] == "--context") {
+    if (globalFlagTakesSeparateValue(args[i])) {
       ++i;
       continue;
     }

@@ -49,7 +49,6 @@ public:
   Status withContext(std::string_view context) const;
   /** "code: message", or "ok". */
   std::string toString() const;
-  void ignoreError() const {}
 
   friend bool operator==(const Status& a, const Status& b) {
     return a.code_ == b.code_ && a.message_ == b.message_;

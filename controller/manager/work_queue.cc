@@ -91,10 +91,4 @@ size_t WorkQueue::depth() const {
   return byTime_.size();
 }
 
-std::optional<Duration> WorkQueue::untilNextReady() const {
-  std::lock_guard lock(mu_);
-  if (byTime_.empty()) return std::nullopt;
-  return std::max(Duration::zero(), std::chrono::ceil<Duration>(byTime_.begin()->first - clock_.monotonicNow()));
-}
-
 }  // namespace rotor::manager

@@ -51,8 +51,6 @@ public:
 
   /** Keys queued (ready or delayed), not counting those in progress. */
   size_t depth() const;
-  /** How long until the next queued key is ready (zero if one is). */
-  std::optional<Duration> untilNextReady() const;
 
 private:
   void enqueueLocked(const Key& key, MonotonicTime at);

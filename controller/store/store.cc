@@ -67,10 +67,4 @@ Status validateAgentRecord(const AgentRecord& agent) {
   return okStatus();
 }
 
-StatusOr<std::vector<AgentRecord>> Store::listAgents(const ObjectKey& key) {
-  std::vector<AgentRecord> out;
-  RETURN_IF_ERROR(visitAgents(key, [&](const AgentRecord& a) { out.push_back(a); }));
-  return out;
-}
-
 }  // namespace rotor::store

@@ -172,10 +172,6 @@ public:
    *  whole. kNotFound when the rotation does not exist. */
   virtual Status putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) = 0;
 
-  /** All agent records (convenience over visitAgents for small registries). */
-  StatusOr<std::vector<AgentRecord>> listAgents(const ObjectKey& key);
-  Status putAgent(const ObjectKey& key, const AgentRecord& agent) { return putAgents(key, {agent}); }
-
   // ---- agent tokens ----
   /** The SHA-256 digests (64 hex digits) of the bearer tokens agents of this rotation may use.
    *  Only digests are stored: a stolen state directory yields no usable token. */

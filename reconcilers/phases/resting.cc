@@ -19,6 +19,11 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
   const bool rolledBack = r.status.phase == api::Phase::kRolledBack;
   TriggerDecision d = detectTrigger(r, now, /*includeExpiry=*/!rolledBack);
   if (d.trigger.empty()) {
+    // A hash an older rotor recorded cannot be compared: record this source in the current
+    // encoding, so that the next change of spec.ca is seen.
+    if (!r.status.caSourceHash.empty() && !isCurrentCaSourceHash(r.status.caSourceHash)) {
+      r.status.caSourceHash = caSourceHash(r.spec.ca);
+    }
     Duration recheck = kRestingRecheck;
     if (d.nextExpiryCheck) {
       recheck = std::clamp(std::chrono::ceil<Duration>(*d.nextExpiryCheck - now), Duration(1000), kRestingRecheck);

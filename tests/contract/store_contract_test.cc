@@ -6,6 +6,7 @@
 #include "controller/kube/kube_store.h"
 #include "controller/store/local/local_store.h"
 #include "tests/support/test_cluster.h"
+#include "tests/support/agent_records.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_store.h"
 #include "tests/support/pki_fixtures.h"
@@ -215,14 +216,14 @@ std::string fingerprintOf(char digit) { return "sha256:" + std::string(64, digit
 TYPED_TEST(StoreContractTest, AgentRecordsNeedTheRotation) {
   auto r = this->store().applyRotation(this->desired()).value();
   AgentRecord a{"agent-1", rotor::testing::fixtureNow(), {fingerprintOf('a')}, "1.0"};
-  ASSERT_OK(this->store().putAgent(r.key(), a));
+  ASSERT_OK(rotor::testing::putAgent(this->store(), r.key(), a));
   a.trusted.push_back(fingerprintOf('b'));
-  ASSERT_OK(this->store().putAgent(r.key(), a));
-  auto agents = this->store().listAgents(r.key());
+  ASSERT_OK(rotor::testing::putAgent(this->store(), r.key(), a));
+  auto agents = rotor::testing::listAgents(this->store(), r.key());
   ASSERT_OK(agents);
   ASSERT_EQ(agents->size(), 1u);
   EXPECT_EQ(agents->front(), a);
-  EXPECT_THAT(this->store().putAgent({"default", "missing"}, a), StatusIs(Code::kNotFound));
+  EXPECT_THAT(rotor::testing::putAgent(this->store(), {"default", "missing"}, a), StatusIs(Code::kNotFound));
 }
 
 TYPED_TEST(StoreContractTest, AgentBatchesUpsertByIdAndVisitEachAgentOnce) {
@@ -255,7 +256,7 @@ TYPED_TEST(StoreContractTest, InvalidAgentRecordsAreRefusedWhole) {
   for (const auto& batch : bad) {
     EXPECT_THAT(this->store().putAgents(r.key(), batch), StatusIs(Code::kInvalidArgument));
   }
-  EXPECT_THAT(*this->store().listAgents(r.key()), ::testing::IsEmpty());
+  EXPECT_THAT(*rotor::testing::listAgents(this->store(), r.key()), ::testing::IsEmpty());
 }
 
 TYPED_TEST(StoreContractTest, TokenDigestsAccumulateAndGoWithTheRotation) {
@@ -266,11 +267,11 @@ TYPED_TEST(StoreContractTest, TokenDigestsAccumulateAndGoWithTheRotation) {
   EXPECT_THAT(*this->store().readAgentTokenDigests(r.key()), ElementsAre(std::string(64, 'a'), std::string(64, 'b')));
   EXPECT_THAT(this->store().addAgentTokenDigest({"default", "missing"}, std::string(64, 'c')),
               StatusIs(Code::kNotFound));
-  ASSERT_OK(this->store().putAgent(r.key(), {"a", rotor::testing::fixtureNow(), {}, ""}));
+  ASSERT_OK(rotor::testing::putAgent(this->store(), r.key(), {"a", rotor::testing::fixtureNow(), {}, ""}));
   ASSERT_OK(this->store().deleteRotation(r.key()));
   auto again = this->store().applyRotation(this->desired()).value();
   EXPECT_THAT(*this->store().readAgentTokenDigests(again.key()), ::testing::IsEmpty());
-  EXPECT_THAT(*this->store().listAgents(again.key()), ::testing::IsEmpty());
+  EXPECT_THAT(*rotor::testing::listAgents(this->store(), again.key()), ::testing::IsEmpty());
 }
 
 TYPED_TEST(StoreContractTest, ReloadOfAServerWithoutCommandSucceeds) {

@@ -10,6 +10,7 @@
 #include "controller/pki/digest.h"
 #include "controller/store/forwarding_store.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/agent_records.h"
 #include "tests/support/memory_store.h"
 #include "tests/support/rotation_harness.h"
 #include "tests/support/status_matchers.h"
@@ -47,7 +48,7 @@ protected:
     }
     return "";
   }
-  std::vector<store::AgentRecord> agents() { return *store_.listAgents(rotation_.key()); }
+  std::vector<store::AgentRecord> agents() { return *rotor::testing::listAgents(store_, rotation_.key()); }
 
   rotor::testing::FakeClock clock_;
   rotor::testing::MemoryStore store_{clock_};
@@ -285,11 +286,11 @@ TEST(AgentRegistryTest, AFailedFlushKeepsTheRecordsForTheNextOne) {
   ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, ""}));
   EXPECT_THAT(registry.flush(), rotor::testing::StatusIs(Code::kUnavailable));
   EXPECT_EQ(registry.dirtyCount(), 1u);
-  EXPECT_TRUE(inner.listAgents(r.key())->empty());
+  EXPECT_TRUE(rotor::testing::listAgents(inner, r.key())->empty());
   flaky.down = false;
   ASSERT_OK(registry.flush());
   EXPECT_EQ(registry.dirtyCount(), 0u);
-  EXPECT_EQ(inner.listAgents(r.key())->size(), 1u);
+  EXPECT_EQ(rotor::testing::listAgents(inner, r.key())->size(), 1u);
 }
 
 TEST(AgentRegistryTest, ADeletedRotationsAgentsAreForgottenAtTheNextFlush) {
@@ -322,8 +323,8 @@ TEST(AgentRegistryTest, ARotationCreatedAgainUnderItsNameStartsWithoutTheOldAgen
               rotor::testing::StatusIs(Code::kNotFound));
   ASSERT_OK(registry.checkIn(recreated.key(), {"c", {fp('2')}, ""}, recreated.metadata.uid));
   ASSERT_OK(registry.flush());
-  ASSERT_EQ(store.listAgents(recreated.key())->size(), 1u);
-  EXPECT_EQ(store.listAgents(recreated.key())->front().id, "c");
+  ASSERT_EQ(rotor::testing::listAgents(store, recreated.key())->size(), 1u);
+  EXPECT_EQ(rotor::testing::listAgents(store, recreated.key())->front().id, "c");
 }
 
 }  // namespace

@@ -43,6 +43,14 @@ TEST_F(CliTest, AnAgentWithAnUnusableServerCaStopsAtStartNamingTheFile) {
   EXPECT_THAT(r.err, HasSubstr("certificate authority"));
 }
 
+TEST_F(CliTest, GlobalFlagsWithValuesMayComeBeforeTheVerb) {
+  // The verb is found after every global flag that takes a value, as the flag table says.
+  auto r = rotor({"--local", local, "-n", "default", "--namespace", "default", "get"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto cluster = rotor({"--kubeconfig", (dir.path() / "absent").string(), "--context", "get", "get"});
+  EXPECT_THAT(cluster.err, ::testing::Not(HasSubstr("unknown command")));
+}
+
 TEST_F(CliTest, ApplyGetAndDelete) {
   auto applied = rotor({"--local", local, "apply", "-f", "-"}, example());
   ASSERT_EQ(applied.code, 0) << applied.err;

@@ -3,10 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "controller/api/ca_source.h"
 #include "controller/pki/bundle.h"
 #include "controller/pki/verify.h"
 #include "reconcilers/triggers.h"
 #include "tests/support/pki_fixtures.h"
+#include "tests/support/agent_records.h"
 #include "tests/support/rotation_harness.h"
 #include "tests/support/status_matchers.h"
 
@@ -110,11 +112,11 @@ TEST_F(DriverTest, AdoptionGateWaitsForAgentsNamesLaggardsAndOpensAtThreshold) {
   h.annotate(key, std::string(api::kRotateAnnotation), "1");
   ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
   const std::string next = h.get(key).status.ca.next->fingerprint;
-  ASSERT_OK(h.store.putAgent(key, {"agent-1", h.clock.now(), {next}, "1.0"}));
-  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {kOtherFingerprint}, "1.0"}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-1", h.clock.now(), {next}, "1.0"}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-2", h.clock.now(), {kOtherFingerprint}, "1.0"}));
   h.clock.advance(std::chrono::hours(1));
-  ASSERT_OK(h.store.putAgent(key, {"agent-1", h.clock.now(), {next}, "1.0"}));
-  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {kOtherFingerprint}, "1.0"}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-1", h.clock.now(), {next}, "1.0"}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-2", h.clock.now(), {kOtherFingerprint}, "1.0"}));
   ASSERT_OK(h.driver(h.store).reconcile(key).status());
   auto waiting = h.get(key);
   EXPECT_EQ(waiting.status.phase, Phase::kAwaitingAdoption);
@@ -122,7 +124,7 @@ TEST_F(DriverTest, AdoptionGateWaitsForAgentsNamesLaggardsAndOpensAtThreshold) {
   EXPECT_EQ(waiting.status.adoption.adopted, 1);
   EXPECT_THAT(waiting.status.adoption.laggards, ElementsAre("agent-2"));
   EXPECT_THAT(waiting.status.message, HasSubstr("1/2 active agents"));
-  ASSERT_OK(h.store.putAgent(key, {"agent-2", h.clock.now(), {next, kOtherFingerprint}, "1.0"}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-2", h.clock.now(), {next, kOtherFingerprint}, "1.0"}));
   ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
 }
 
@@ -204,7 +206,7 @@ TEST_F(DriverTest, AdoptionTimeoutBlocksAndAdoptionLaterUnblocks) {
   EXPECT_EQ(blocked.status.resumePhase, Phase::kAwaitingAdoption);
   EXPECT_EQ(api::findCondition(blocked.status, api::kConditionDegraded)->reason, "AdoptionTimeout");
   EXPECT_THAT(h.events.reasons, Contains("Warning:AdoptionTimeout"));
-  ASSERT_OK(h.store.putAgent(key, {"late", h.clock.now(), {blocked.status.ca.next->fingerprint}, ""}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"late", h.clock.now(), {blocked.status.ca.next->fingerprint}, ""}));
   ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
 }
 
@@ -417,6 +419,53 @@ TEST_F(DriverTest, ImportedCaFilesBootstrapAndAChangedSourceRotates) {
   auto done = h.get(r.key());
   EXPECT_EQ(done.status.ca.current->fingerprint, v2.certificate().fingerprint().toString());
   EXPECT_EQ(done.status.timeline.at(2).message.substr(0, 15), "spec.ca changed");
+}
+
+TEST_F(DriverTest, AHashAnOlderRotorRecordedNeverStartsARotationAndIsReplaced) {
+  // An upgrade must not rotate every CA: the hash an older rotor took over its wire JSON is not
+  // comparable with this one's. It is re-recorded at rest; the next real change still rotates.
+  auto r = h.create(rotationTemplate(1));
+  ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
+  auto stored = h.get(r.key());
+  ASSERT_TRUE(isCurrentCaSourceHash(stored.status.caSourceHash)) << stored.status.caSourceHash;
+  stored.status.caSourceHash = "sha256:" + std::string(64, 'a');  // as 0.1.0 wrote it
+  ASSERT_OK(h.store.updateRotationStatus(stored));
+  for (int i = 0; i < 5; ++i) ASSERT_OK(h.driver(h.store).reconcile(r.key()).status());
+  auto after = h.get(r.key());
+  EXPECT_EQ(after.status.revision, 1);
+  EXPECT_EQ(after.status.phase, Phase::kReady);
+  EXPECT_EQ(after.status.caSourceHash, caSourceHash(after.spec.ca));
+  h.editSpec(r.key(), [](api::RotationSpec& s) { s.ca.generate->commonName = "Edge Proxy CA 2"; });
+  ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 2));
+  const auto timeline = h.get(r.key()).status.timeline;
+  EXPECT_TRUE(std::any_of(timeline.begin(), timeline.end(),
+                          [](const auto& e) { return e.message.starts_with("spec.ca changed"); }));
+}
+
+TEST(CaSourceTest, TheCanonicalTextAndItsHashArePinned) {
+  // Golden values: a change here changes every stored hash. Bump api::kCaSourceVersion instead.
+  api::CaSpec generated;
+  generated.generate = api::CaGenerateSpec{"Edge Proxy CA", std::chrono::hours(24 * 365 * 5), {KeyAlgorithm::kEcdsa, 256}};
+  EXPECT_EQ(api::canonicalCaSource(generated),
+            "rotor.dev/ca-source v1\n"
+            "generate.commonName=13:Edge Proxy CA\n"
+            "generate.validitySeconds=9:157680000\n"
+            "generate.privateKey.algorithm=5:ECDSA\n"
+            "generate.privateKey.size=3:256\n");
+  EXPECT_EQ(caSourceHash(generated), "v1:sha256:d02ea92e5971ce81e5b54b187346c7f1b9d264b28116912a5c3d196090ca3f13");
+  api::CaSpec imported;
+  imported.files = api::CaFilesSpec{"ca/v1.crt", "ca/v1.key"};
+  EXPECT_EQ(caSourceHash(imported), "v1:sha256:aa9767f9f7f000392a4ffef16a43038dc64f355ee041582f1ef77183331a0a23");
+  api::CaSpec referenced;
+  referenced.secretRef = api::CaSecretRef{"edge-ca"};
+  EXPECT_EQ(caSourceHash(referenced), "v1:sha256:f375b8ddb5afe0f4a626ba420e8f36649540462ae82854f8de16584cbb07b1cb");
+  // Policy is not the source: neither changes the hash; a source field does.
+  api::CaSpec policy = generated;
+  policy.rotateBefore = std::chrono::hours(1);
+  policy.crossSign = true;
+  EXPECT_EQ(caSourceHash(policy), caSourceHash(generated));
+  policy.generate->privateKey.size = 384;
+  EXPECT_NE(caSourceHash(policy), caSourceHash(generated));
 }
 
 TEST_F(DriverTest, AnImportedCaThatDoesNotParseIsNamedByFieldAndFile) {

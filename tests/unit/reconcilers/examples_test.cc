@@ -10,6 +10,7 @@
 #include "controller/api/yaml_codec.h"
 #include "controller/pki/bundle.h"
 #include "tests/support/rotation_harness.h"
+#include "tests/support/agent_records.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -47,7 +48,7 @@ TEST_F(ExamplesTest, AgentProxyWaitsForItsAgentThenRotatesItsCa) {
                 ? okStatus()
                 : internalError("expected to keep waiting"));
   EXPECT_EQ(h.get(key).status.phase, Phase::kAwaitingAdoption) << "minAgents 1: never without an agent";
-  ASSERT_OK(h.store.putAgent(key, {"agent-7", h.clock.now(), {h.get(key).status.ca.next->fingerprint}, "2.1"}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-7", h.clock.now(), {h.get(key).status.ca.next->fingerprint}, "2.1"}));
   ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2, 2000));
 }
 
@@ -66,8 +67,8 @@ TEST_F(ExamplesTest, ManagementPairCountsOnlyActiveClientsAndSwapsOneAtATime) {
   h.annotate(key, std::string(api::kRotateAnnotation), "1");
   ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
   const std::string next = h.get(key).status.ca.next->fingerprint;
-  ASSERT_OK(h.store.putAgent(key, {"offline", h.clock.now() - std::chrono::hours(48), {}, ""}));
-  for (int i = 0; i < 9; ++i) ASSERT_OK(h.store.putAgent(key, {"console-" + std::to_string(i), h.clock.now(), {next}, ""}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"offline", h.clock.now() - std::chrono::hours(48), {}, ""}));
+  for (int i = 0; i < 9; ++i) ASSERT_OK(rotor::testing::putAgent(h.store, key, {"console-" + std::to_string(i), h.clock.now(), {next}, ""}));
   // minStageDuration 1h, polled every 10 s; Swapping goes on to Verifying in the same pass.
   ASSERT_OK(h.runUntilPhase(key, Phase::kVerifying, 0, 2000));
   auto first = h.get(key);
