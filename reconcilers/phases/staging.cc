@@ -1,7 +1,5 @@
-// Staging and AwaitingAdoption: introduce the next CA beside the current one and wait until
-// clients trust it.
+// Staging: introduce the next CA beside the current one in the trust bundle.
 
-#include "reconcilers/gates.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 
@@ -42,24 +40,6 @@ StatusOr<Outcome> staging(RotationContext& ctx, CertificateRotation& r) {
   return Outcome::moveTo(api::Phase::kAwaitingAdoption, "Staged",
                          "Trust bundle holds the current and the new CA (" +
                              next->certificate().fingerprint().toString() + ")");
-}
-
-StatusOr<Outcome> awaitingAdoption(RotationContext& ctx, CertificateRotation& r) {
-  if (!r.status.ca.next) {
-    return Outcome::block("NoStagedCA", "No new CA is staged");
-  }
-  const SystemTime now = ctx.clock.now();
-  ASSIGN_OR_RETURN(r.status.adoption, tallyStoredAdoption(ctx.store, r.key(), r.status.ca.next->fingerprint, now,
-                                                          r.spec.adoption.staleAfter));
-  const GateDecision gate =
-      evaluateAdoptionGate(r.spec.adoption, r.status.adoption, r.status.phaseStartedAt.value_or(now), now);
-  if (gate.open) {
-    return Outcome::moveTo(api::Phase::kSwapping, "Adopted", gate.message);
-  }
-  if (gate.timedOut) {
-    return Outcome::block("AdoptionTimeout", "adoption.timeout passed: " + gate.message);
-  }
-  return Outcome::wait(gate.recheckAfter, "AwaitingAdoption", gate.message);
 }
 
 }  // namespace rotor::reconcilers::phases
