@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <iostream>
@@ -17,6 +18,7 @@
 
 #include "controller/kube/kube_store.h"
 #include "controller/kube/leader_pod_label.h"
+#include "tests/support/eventually.h"
 #include "tests/support/child_process.h"
 #include "tests/support/pod_runner.h"
 #include "tests/support/service_proxy.h"
@@ -181,13 +183,9 @@ protected:
     return code;
   }
 
+  /** Polls every 50 ms: the handovers it times last about a second. */
   static bool eventually(const std::function<bool()>& done, std::chrono::seconds within = 60s) {
-    const auto until = std::chrono::steady_clock::now() + within;
-    while (std::chrono::steady_clock::now() < until) {
-      if (done()) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return done();
+    return rotor::testing::eventually(done, within, 50ms);
   }
 
   /** The pods labelled as the leader's. */
@@ -254,13 +252,7 @@ TEST_F(AdoptionFailoverTest, AgentsKeepCheckingInThroughOneServiceAcrossGraceful
   // Both replicas become ready (a follower is ready to take over); only the leader is selected.
   ASSERT_TRUE(eventually([&] {
     auto pods = client().list(kube::kPods, ns(), {.labelSelector = "app=rotor"});
-    int ready = 0;
-    for (const json& pod : pods.ok() ? pods->items : std::vector<json>{}) {
-      for (const json& c : pod.value("/status/conditions"_json_pointer, json::array())) {
-        ready += c["type"] == "Ready" && c["status"] == "True";
-      }
-    }
-    return ready == 2;
+    return pods.ok() && std::count_if(pods->items.begin(), pods->items.end(), podReady) == 2;
   })) << logs();
   const std::string first = leaderBehindService();
   ASSERT_FALSE(first.empty()) << logs();
@@ -287,8 +279,8 @@ TEST_F(AdoptionFailoverTest, AgentsKeepCheckingInThroughOneServiceAcrossGraceful
   Fleet agents(proxy_->port(), ns(), token);
   ASSERT_TRUE(eventually([&] { return agents.acknowledged().size() == kAgents; })) << logs();
   ASSERT_TRUE(eventually([&] {
-    auto pods = client().get(kube::kPods, ns(), "ctl-c");
-    return pods.ok() && pods->value("/status/conditions/1/status"_json_pointer, std::string()) == "True";
+    auto pod = client().get(kube::kPods, ns(), "ctl-c");
+    return pod.ok() && podReady(*pod);
   })) << logs();
   agents.resetGap();
   const std::string crashed = leaseHolder();

@@ -13,6 +13,7 @@
 
 #include "controller/kube/leader_pod_label.h"
 #include "controller/pki/base64.h"
+#include "tests/support/eventually.h"
 #include "tests/support/pod_runner.h"
 #include "tests/support/service_proxy.h"
 #include "tests/support/status_matchers.h"
@@ -92,12 +93,6 @@ protected:
                                 {.labelSelector = "app.kubernetes.io/instance=rotor,app.kubernetes.io/component=controller"});
     return listed.ok() ? listed->items : std::vector<json>{};
   }
-  static bool ready(const json& pod) {
-    for (const json& c : pod.value("/status/conditions"_json_pointer, json::array())) {
-      if (c["type"] == "Ready") return c["status"] == "True";
-    }
-    return false;
-  }
   /** Pods not being deleted, and of those the ready ones and the one labelled leader. */
   struct Pods {
     std::vector<std::string> live, ready, leaders;
@@ -108,20 +103,12 @@ protected:
       if (pod["metadata"].contains("deletionTimestamp")) continue;
       const std::string name = pod["metadata"]["name"];
       out.live.push_back(name);
-      if (ready(pod)) out.ready.push_back(name);
+      if (podReady(pod)) out.ready.push_back(name);
       if (pod.value("/metadata/labels"_json_pointer, json::object()).value(std::string(kube::kLeaderLabel), "") == "true") {
         out.leaders.push_back(name);
       }
     }
     return out;
-  }
-  static bool eventually(const std::function<bool()>& done, std::chrono::seconds within = 60s) {
-    const auto until = std::chrono::steady_clock::now() + within;
-    while (std::chrono::steady_clock::now() < until) {
-      if (done()) return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return done();
   }
   /** `replicas` pods ready, one labelled leader, and the Service routing to it alone. */
   bool settled(size_t replicas) {

@@ -16,6 +16,7 @@
 #include "controller/kube/kube_store.h"
 #include "controller/pki/base64.h"
 #include "controller/pki/bundle.h"
+#include "tests/support/eventually.h"
 #include "tests/support/child_process.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -157,15 +158,6 @@ protected:
   std::string phase() { return rotation().value("/status/phase"_json_pointer, std::string()); }
   int64_t revision() { return rotation().value("/status/revision"_json_pointer, int64_t{0}); }
 
-  /** Polls `done` every 100 ms for up to `within`. */
-  static bool eventually(const std::function<bool()>& done, std::chrono::seconds within = std::chrono::seconds(60)) {
-    const auto until = std::chrono::steady_clock::now() + within;
-    while (std::chrono::steady_clock::now() < until) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return done();
-  }
 
   std::string secretValue(const std::string& name, const std::string& key) {
     const json secret = client().get(kube::kSecrets, ns(), name).value();

@@ -18,6 +18,13 @@ namespace {
 constexpr kube::ResourceType kNodes{"", "v1", "nodes", "Node", false};
 }  // namespace
 
+bool podReady(const json& pod) {
+  for (const json& c : pod.value("/status/conditions"_json_pointer, json::array())) {
+    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+  }
+  return false;
+}
+
 PodRunner::PodRunner(kube::Client& client, PodRunnerOptions options)
     : client_(client), options_(std::move(options)) {
   std::filesystem::create_directories(options_.workDir);

@@ -28,6 +28,9 @@
 
 namespace rotor::testing {
 
+/** Whether the pod's Ready condition is True, as the kubelet reports it. */
+bool podReady(const nlohmann::json& pod);
+
 struct PodRunnerOptions {
   std::string ns;
   std::string labelSelector;

@@ -122,12 +122,8 @@ std::vector<Endpoint> ServiceProxy::fromSelector() const {
   auto pods = client_.list(kube::kPods, ns_, {.labelSelector = selector});
   if (!pods.ok()) return out;
   for (const json& pod : pods->items) {
-    bool ready = false;
-    for (const json& c : pod.value("/status/conditions"_json_pointer, json::array())) {
-      ready = ready || (c.value("type", "") == "Ready" && c.value("status", "") == "True");
-    }
     const std::string ip = pod.value("/status/podIP"_json_pointer, std::string());
-    if (!ready || ip.empty() || pod["metadata"].contains("deletionTimestamp")) continue;
+    if (!podReady(pod) || ip.empty() || pod["metadata"].contains("deletionTimestamp")) continue;
     for (const json& p : pod.value("/spec/containers/0/ports"_json_pointer, json::array())) {
       if (p.value("name", "") == targetPort) out.push_back({ip, p["containerPort"].get<int>()});
     }
