@@ -33,6 +33,11 @@ HttpResponse failure(int code, const std::string& reason, const std::string& mes
 }
 
 /** The manager name Kubernetes derives from a User-Agent: everything before the first '/'. */
+constexpr const char* kRootCaDescription =
+    "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the "
+    "internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes "
+    "clusters.";
+
 std::string managerOf(const HttpRequest& request) {
   const std::string agent = request.userAgent.empty() ? "unknown" : request.userAgent;
   return agent.substr(0, agent.find('/'));
@@ -423,6 +428,11 @@ FakeApiServer::FakeApiServer(const Clock& clock) : clock_(clock) {
   add({"", "v1", "pods", "Pod", true, true, false, false});
   add({"", "v1", "services", "Service", true, true, false, false});
   add({"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true, true, false});
+}
+
+void FakeApiServer::setRootCa(std::string pem) {
+  std::lock_guard lock(mu_);
+  rootCaPem_ = std::move(pem);
 }
 
 uint64_t FakeApiServer::resourceVersion() const {
@@ -970,9 +980,22 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   if (r.plural == "customresourcedefinitions") registerCrd(object);
   objects_[key(t)] = object;
   publish(r, "ADDED", object);
+  if (isNamespace) publishRootCa(t.name);
   HttpResponse created = respond(201, object);
   created.headers = pendingWarnings;
   return created;
+}
+
+void FakeApiServer::publishRootCa(const std::string& ns) {
+  // kube-controller-manager's root-ca-cert-publisher does this shortly after a namespace appears;
+  // here at once, so a test that counts a namespace's ConfigMaps meets it on the fake too.
+  HttpRequest request;
+  request.userAgent = "kube-controller-manager/v1.25.10";
+  request.body = json{{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+                      {"metadata", {{"name", "kube-root-ca.crt"}, {"annotations", {{"kubernetes.io/description", kRootCaDescription}}}}},
+                      {"data", {{"ca.crt", rootCaPem_}}}}
+                     .dump();
+  create(Target{&resources_.at("/v1/configmaps"), ns, ""}, request, "");
 }
 
 std::optional<HttpResponse> FakeApiServer::validateEvent(const Resource& r, const json& object) const {

@@ -38,6 +38,8 @@ namespace rotor::testing {
 class FakeApiServer {
 public:
   explicit FakeApiServer(const Clock& clock);
+  /** The CA that kube-root-ca.crt holds in every namespace, as kube-controller-manager publishes it. */
+  void setRootCa(std::string pem);
 
   adoption::HttpResponse handle(const adoption::HttpRequest& request);
 
@@ -112,6 +114,7 @@ private:
   /** /version, the health endpoints and API discovery; nullopt for other paths. */
   std::optional<adoption::HttpResponse> serveInfo(const adoption::HttpRequest& request);
   adoption::HttpResponse create(const Target& t, const adoption::HttpRequest& request, const std::string& query);
+  void publishRootCa(const std::string& ns);
   adoption::HttpResponse get(const Target& t, const std::string& query);
   adoption::HttpResponse list(const Target& t, const std::string& query);
   adoption::HttpResponse update(const Target& t, const adoption::HttpRequest& request);
@@ -176,6 +179,7 @@ private:
   std::vector<std::string> forbidden_;
   bool enforceOwnerReferences_ = false;
 
+  std::string rootCaPem_;
   std::map<std::string, WatchCache> watchCaches_;  // by "group/plural"
   std::vector<std::shared_ptr<FakeWatch>> watches_;
   std::chrono::milliseconds bookmarkInterval_ = std::chrono::seconds(60);

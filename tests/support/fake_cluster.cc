@@ -15,6 +15,7 @@ FakeCluster::FakeCluster() {
   pki::LeafSpec spec{"kube-apiserver", {"localhost"}, {"127.0.0.1"}, std::chrono::hours(24)};
   const IssuedLeaf leaf = issueLeaf(ca, spec, now);
   caPem_ = ca.certificate().toPem();
+  api_.setRootCa(caPem_);
   adoption::ServerOptions options;
   options.certFile = dir_.write("apiserver.crt", leaf.certificate.toPem()).string();
   options.keyFile = dir_.write("apiserver.key", leaf.key.toPem()).string();

@@ -138,7 +138,7 @@ TEST_F(ClientTest, ListReadsEveryPageWithSelectors) {
   for (int i = 0; i < 7; ++i) {
     ASSERT_OK(c.create(kConfigMaps, kNs, configMapObject("cm-" + std::to_string(i), {{"tier", i % 2 ? "odd" : "even"}})));
   }
-  auto all = c.list(kConfigMaps, kNs, {.pageSize = 2});
+  auto all = c.list(kConfigMaps, kNs, {.labelSelector = "tier", .pageSize = 2});  // not kube-root-ca.crt
   ASSERT_OK(all);
   EXPECT_EQ(all->items.size(), 7u);
   EXPECT_FALSE(all->resourceVersion.empty());
@@ -153,18 +153,19 @@ TEST_F(ClientTest, ListReadsEveryPageWithSelectors) {
 }
 
 TEST_F(ClientTest, ListStartsOverWhenItsContinueTokenExpires) {
-  for (int i = 0; i < 5; ++i) ASSERT_OK(client().create(kConfigMaps, kNs, configMapObject("cm-" + std::to_string(i))));
+  const std::map<std::string, std::string> paged = {{"set", "paged"}};  // kube-root-ca.crt is not
+  for (int i = 0; i < 5; ++i) ASSERT_OK(client().create(kConfigMaps, kNs, configMapObject("cm-" + std::to_string(i), paged)));
   HookedTransport hooked(cluster_.transport());
   int pages = 0;
   hooked.afterSend = [&] {
     if (++pages == 1) {
       // Another write, then compaction: the first page's snapshot is gone before page 2.
-      ASSERT_OK(client().create(kConfigMaps, kNs, configMapObject("cm-late")));
+      ASSERT_OK(client().create(kConfigMaps, kNs, configMapObject("cm-late", paged)));
       cluster_.api().compact();
     }
   };
   Client c(hooked);
-  auto all = c.list(kConfigMaps, kNs, {.pageSize = 2});
+  auto all = c.list(kConfigMaps, kNs, {.labelSelector = "set=paged", .pageSize = 2});
   ASSERT_OK(all);
   EXPECT_EQ(all->items.size(), 6u);
   EXPECT_EQ(pages, 5);  // page 1, the expired page 2, then three pages of the fresh list

@@ -7,6 +7,7 @@
 #include <optional>
 #include <thread>
 
+#include "tests/support/eventually.h"
 #include "tests/support/fake_cluster.h"
 #include "tests/support/kube_objects.h"
 #include "tests/support/status_matchers.h"
@@ -14,12 +15,15 @@
 namespace rotor::kube {
 namespace {
 
-using rotor::testing::configMapObject;
+using rotor::testing::eventually;
 using rotor::testing::FakeCluster;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 
 constexpr char kNs[] = "rotor-test";
+
+/** A ConfigMap the reflector under test selects (the namespace's kube-root-ca.crt is not). */
+json watched(const std::string& name) { return rotor::testing::configMapObject(name, {{"reflected", "yes"}}); }
 
 class ReflectorTest : public ::testing::Test {
 protected:
@@ -30,7 +34,7 @@ protected:
   void start(std::chrono::seconds watchTimeout = std::chrono::seconds(30)) {
     reflector_ = std::make_unique<Reflector>(
         *client_, kConfigMaps,
-        ReflectorOptions{.ns = kNs, .minWatchTimeout = watchTimeout, .initialBackoff = std::chrono::milliseconds(50)},
+        ReflectorOptions{.ns = kNs, .labelSelector = "reflected", .minWatchTimeout = watchTimeout, .initialBackoff = std::chrono::milliseconds(50)},
         [this](const std::string& type, const json& object) {
           std::lock_guard lock(mu_);
           seen_.push_back(type + " " + object["metadata"]["name"].get<std::string>());
@@ -51,15 +55,6 @@ protected:
     return errors_;
   }
 
-  /** Polls `done` for up to 10 s. */
-  static bool eventually(const std::function<bool()>& done) {
-    for (int i = 0; i < 1000; ++i) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return done();
-  }
-
   FakeCluster cluster_;
   Client* client_ = &cluster_.client();
   std::optional<Client> unretried_;  // a client that gives throttled requests up at once
@@ -71,12 +66,12 @@ protected:
 };
 
 TEST_F(ReflectorTest, ListsThenWatches) {
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("before")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("before")));
   start();
-  ASSERT_TRUE(eventually([&] { return reflector_->synced(); }));
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("after")));
+  ASSERT_TRUE(eventually([&] { return reflector_->synced(); }, std::chrono::seconds(10)));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("after")));
   ASSERT_OK(client_->remove(kConfigMaps, kNs, "before"));
-  ASSERT_TRUE(eventually([&] { return seen().size() == 3; }));
+  ASSERT_TRUE(eventually([&] { return seen().size() == 3; }, std::chrono::seconds(10)));
   EXPECT_THAT(seen(), ElementsAre("ADDED before", "ADDED after", "DELETED before"));
   EXPECT_EQ(reflector_->lists(), 1u);
   EXPECT_THAT(reflector_->keys(), ElementsAre(api::ObjectKey{kNs, "after"}));  // what a resync queues
@@ -84,21 +79,21 @@ TEST_F(ReflectorTest, ListsThenWatches) {
 
 TEST_F(ReflectorTest, WatchesAgainWhereTheServerEndedTheLastWatch) {
   start(std::chrono::seconds(1));
-  ASSERT_TRUE(eventually([&] { return reflector_->synced(); }));
+  ASSERT_TRUE(eventually([&] { return reflector_->synced(); }, std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the first watch's timeout
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("later")));
-  ASSERT_TRUE(eventually([&] { return seen().size() == 1; }));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("later")));
+  ASSERT_TRUE(eventually([&] { return seen().size() == 1; }, std::chrono::seconds(10)));
   EXPECT_THAT(seen(), ElementsAre("ADDED later"));
   EXPECT_EQ(reflector_->lists(), 1u);  // a watch that timed out resumes without a list
 }
 
 TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("kept")));
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("removed")));
-  auto changed = client_->create(kConfigMaps, kNs, configMapObject("changed"));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("kept")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("removed")));
+  auto changed = client_->create(kConfigMaps, kNs, watched("changed"));
   ASSERT_OK(changed);
   start();
-  ASSERT_TRUE(eventually([&] { return seen().size() == 3; }));
+  ASSERT_TRUE(eventually([&] { return seen().size() == 3; }, std::chrono::seconds(10)));
   // The watch breaks; while the reflector is kept away the cache window moves past its version.
   cluster_.api().setWatchCacheCapacity(1);
   cluster_.api().refuseWatches(true);
@@ -106,9 +101,9 @@ TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
   ASSERT_OK(client_->remove(kConfigMaps, kNs, "removed"));
   (*changed)["data"]["k"] = "w";
   ASSERT_OK(client_->update(kConfigMaps, kNs, *changed));
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("new")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("new")));
   cluster_.api().refuseWatches(false);
-  ASSERT_TRUE(eventually([&] { return reflector_->lists() >= 2 && seen().size() >= 6; }));
+  ASSERT_TRUE(eventually([&] { return reflector_->lists() >= 2 && seen().size() >= 6; }, std::chrono::seconds(10)));
   const std::vector<std::string> all = seen();
   EXPECT_THAT(std::vector<std::string>(all.begin() + 3, all.end()),
               ::testing::UnorderedElementsAre("MODIFIED changed", "ADDED new", "DELETED removed"));
@@ -118,11 +113,11 @@ TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
 }
 
 TEST_F(ReflectorTest, BacksOffAndRecoversFromErrors) {
-  ASSERT_OK(client_->create(kConfigMaps, kNs, configMapObject("x")));
+  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("x")));
   client_ = &unretried_.emplace(cluster_.transport(), ClientOptions{.throttledRetries = 0});
   cluster_.api().throttleNextRequests(3);  // the first three lists
   start();
-  ASSERT_TRUE(eventually([&] { return reflector_->synced(); }));
+  ASSERT_TRUE(eventually([&] { return reflector_->synced(); }, std::chrono::seconds(10)));
   EXPECT_THAT(seen(), ElementsAre("ADDED x"));
   EXPECT_EQ(errors().size(), 3u);
   EXPECT_EQ(reflector_->lists(), 1u);
