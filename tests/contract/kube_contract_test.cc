@@ -163,7 +163,7 @@ TEST_F(KubeContractTest, WatchesDeliverChangesInOrderFromAListsVersion) {
   (*created)["data"]["k"] = "w";
   ASSERT_OK(client().update(kConfigMaps, ns(), *created));
   ASSERT_OK(client().remove(kConfigMaps, ns(), "watched"));
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 200; ++i) {
     {
       std::lock_guard lock(mu);
       if (seen.size() >= 3) break;
@@ -171,8 +171,10 @@ TEST_F(KubeContractTest, WatchesDeliverChangesInOrderFromAListsVersion) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   watcher.request_stop();
-  std::lock_guard lock(mu);
-  EXPECT_THAT(seen, ElementsAre("ADDED watched", "MODIFIED watched", "DELETED watched"));
+  watcher.join();
+  const Status watchEnded = ended.get_future().get();
+  EXPECT_THAT(seen, ElementsAre("ADDED watched", "MODIFIED watched", "DELETED watched"))
+      << "from version " << start->resourceVersion << "; the watch ended with: " << watchEnded.toString();
 }
 
 TEST_F(KubeContractTest, AWatchFromAnExpiredVersionIsGone) {
