@@ -36,7 +36,8 @@ inline long residentBytes() {
 /** Events go nowhere: the benchmarks time reconciles, not their reports. */
 class NoEvents final : public reconcilers::EventRecorder {
 public:
-  void record(const api::CertificateRotation&, reconcilers::EventType, const std::string&, const std::string&) override {}
+  void record(const api::CertificateRotation&, reconcilers::EventType, const std::string&,
+              const std::string&) override {}
 };
 
 /** User plus system CPU time of this process so far. */

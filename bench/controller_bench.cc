@@ -31,16 +31,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-X509* newCertificate(const std::string& commonName, EVP_PKEY* subjectKey, X509* issuer, EVP_PKEY* issuerKey,
-                     bool ca, long serial) {
+X509* newCertificate(const std::string& commonName, EVP_PKEY* subjectKey, X509* issuer, EVP_PKEY* issuerKey, bool ca,
+                     long serial) {
   X509* cert = X509_new();
   X509_set_version(cert, X509_VERSION_3);
   ASN1_INTEGER_set(X509_get_serialNumber(cert), serial);
   X509_gmtime_adj(X509_getm_notBefore(cert), 0);
   X509_gmtime_adj(X509_getm_notAfter(cert), 90L * 24 * 3600);
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(commonName.c_str()),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(commonName.c_str()), -1,
+                             -1, 0);
   X509_set_issuer_name(cert, issuer != nullptr ? X509_get_subject_name(issuer) : name);
   X509_set_pubkey(cert, subjectKey);
   X509V3_CTX ctx;
@@ -134,7 +134,6 @@ int countFiles(const fs::path& dir) {
   return n;
 }
 
-
 struct SteadyState {
   double cpuPerRotation = 0;  // the cheapest of the measured passes
   long residentBytes = 0;     // the process after them
@@ -201,8 +200,8 @@ int main(int argc, char** argv) {
     s.bootstrap = runMeasured({rotor, "--local", dir.string(), "controller", "--once"}, log);
     const auto after = phases(dir);
     if (s.bootstrap.exitCode != 0 || after.size() != 1 || after.begin()->first != "Ready") {
-      std::fprintf(stderr, "bootstrap of %d rotations did not end Ready (exit %d, see %s)\n", n,
-                   s.bootstrap.exitCode, log.c_str());
+      std::fprintf(stderr, "bootstrap of %d rotations did not end Ready (exit %d, see %s)\n", n, s.bootstrap.exitCode,
+                   log.c_str());
       return 1;
     }
     // Every file the bootstrap left was written atomically at least once.
@@ -234,7 +233,8 @@ int main(int argc, char** argv) {
         format("%.2f s", s.bootstrap.wallSeconds), format("crypto floor: %.2f s", s.cryptoFloor),
         format("%.1fx", s.bootstrap.wallSeconds / s.cryptoFloor), "<= 1.5x");
     row(format("Issuance: bootstrap %d rotations, against crypto + durable writes", s.n),
-        format("%.2f s", s.bootstrap.wallSeconds), format("crypto + the same files written atomically: %.2f s", s.writeFloor),
+        format("%.2f s", s.bootstrap.wallSeconds),
+        format("crypto + the same files written atomically: %.2f s", s.writeFloor),
         format("%.2fx", s.bootstrap.wallSeconds / s.writeFloor), "-");
   }
   const Scale& first = scales.front();
@@ -248,7 +248,8 @@ int main(int argc, char** argv) {
         format("%.1f MB", s.steady.residentBytes / 1e6),
         base ? format("before the store opened: %.1f MB", residentAtStart / 1e6)
              : format("at %d: %.1f MB", first.n, first.steady.residentBytes / 1e6),
-        format("%.2fx", static_cast<double>(s.steady.residentBytes) / (base ? residentAtStart : first.steady.residentBytes)),
+        format("%.2fx",
+               static_cast<double>(s.steady.residentBytes) / (base ? residentAtStart : first.steady.residentBytes)),
         base ? "<= 150 MB" : format("<= 150 MB, <= %dx", s.n / first.n));
   }
   fs::remove_all(work);

@@ -83,8 +83,14 @@ public:
       waiting_.erase(it);
     }
   }
-  std::vector<int64_t> seen() const { std::lock_guard<std::mutex> lock(mu_); return seen_; }
-  std::vector<int64_t> started() const { std::lock_guard<std::mutex> lock(mu_); return started_; }
+  std::vector<int64_t> seen() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_;
+  }
+  std::vector<int64_t> started() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return started_;
+  }
 
 private:
   mutable std::mutex mu_;
@@ -156,21 +162,20 @@ struct Target {
   Logger log(discarded, clock, LogLevel::kError);
   Counting counting;
   std::optional<kube::Reflector> reflector;
-  manager::Manager manager(
-      reconcilers::RotationContext{store, clock, prober, recorder}, log,
-      manager::ManagerOptions{.observer = &counting, .listKeys = [&reflector]() -> StatusOr<std::vector<api::ObjectKey>> {
-                                return reflector->keys();
-                              }});
-  reflector.emplace(client, kube::kRotations, kube::ReflectorOptions{.ns = ns},
-                            [&](const std::string&, const json& object) {
-                              const api::ObjectKey key{object["metadata"].value("namespace", ""),
-                                                       object["metadata"].value("name", "")};
-                              const json& annotations = object["metadata"].value("annotations", json::object());
-                              if (auto it = annotations.find(kSequenceAnnotation); it != annotations.end()) {
-                                timeline.seen(key, std::stoi(it->get<std::string>()));
-                              }
-                              manager.notify(key);
-                            });
+  manager::Manager manager(reconcilers::RotationContext{store, clock, prober, recorder}, log,
+                           manager::ManagerOptions{.observer = &counting,
+                                                   .listKeys = [&reflector]() -> StatusOr<std::vector<api::ObjectKey>> {
+                                                     return reflector->keys();
+                                                   }});
+  reflector.emplace(
+      client, kube::kRotations, kube::ReflectorOptions{.ns = ns}, [&](const std::string&, const json& object) {
+        const api::ObjectKey key{object["metadata"].value("namespace", ""), object["metadata"].value("name", "")};
+        const json& annotations = object["metadata"].value("annotations", json::object());
+        if (auto it = annotations.find(kSequenceAnnotation); it != annotations.end()) {
+          timeline.seen(key, std::stoi(it->get<std::string>()));
+        }
+        manager.notify(key);
+      });
   const auto start = std::chrono::steady_clock::now();
   std::jthread watching([&](std::stop_token stop) { reflector->run(stop); });
   std::jthread loop([&](std::stop_token stop) { manager.run(stop); });
@@ -207,13 +212,17 @@ public:
     const json crd = testing::shippedRotationCrd();
     auto applied = client_->create(testing::kCustomResourceDefinitions, "", crd);
     if (applied.status().code() == Code::kAlreadyExists) {
-      json existing = client_->get(testing::kCustomResourceDefinitions, "", crd["metadata"]["name"].get<std::string>()).value();
+      json existing =
+          client_->get(testing::kCustomResourceDefinitions, "", crd["metadata"]["name"].get<std::string>()).value();
       existing["spec"] = crd["spec"];
       applied = client_->update(testing::kCustomResourceDefinitions, "", existing);
     }
     must(applied.status(), "rotor's CRD");
-    must(client_->create(kube::kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}})
-             .status(), "namespace " + ns);
+    must(
+        client_
+            ->create(kube::kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}})
+            .status(),
+        "namespace " + ns);
     for (int i = 0; i < 100 && !client_->list(kube::kRotations, ns).ok(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -347,12 +356,14 @@ int main(int argc, char** argv) {
     wait(nullptr);
     close(results[0]);
     close(results[1]);
-    std::printf("kube      %d rotations: listed, watched and reconciled in %.2f s (%d failed); %.1f MB resident "
-                "(%.1f MB before); %d of %d changes timed\n",
-                n, s.controller.syncSeconds, s.controller.failedReconciles, s.controller.residentSynced / 1e6,
-                s.controller.residentBefore / 1e6, s.timed, events);
-    std::printf("          write -> watch event p50 %.2f ms p99 %.2f ms; write -> reconcile start p50 %.2f ms p99 %.2f ms\n",
-                s.deliveredP50, s.deliveredP99, s.startedP50, s.startedP99);
+    std::printf(
+        "kube      %d rotations: listed, watched and reconciled in %.2f s (%d failed); %.1f MB resident "
+        "(%.1f MB before); %d of %d changes timed\n",
+        n, s.controller.syncSeconds, s.controller.failedReconciles, s.controller.residentSynced / 1e6,
+        s.controller.residentBefore / 1e6, s.timed, events);
+    std::printf(
+        "          write -> watch event p50 %.2f ms p99 %.2f ms; write -> reconcile start p50 %.2f ms p99 %.2f ms\n",
+        s.deliveredP50, s.deliveredP99, s.startedP50, s.startedP99);
     std::fflush(stdout);
     if (s.missed > 0 || s.controller.failedReconciles > 0) return 1;
     scales.push_back(s);
@@ -364,8 +375,7 @@ int main(int argc, char** argv) {
     row(format("Kubernetes mode (%s): change -> reconcile start, %d rotations watched (p50 / p99)", server, s.n),
         format("%.1f / %.1f ms", s.startedP50, s.startedP99),
         format("change -> watch event reaches the controller: %.1f / %.1f ms", s.deliveredP50, s.deliveredP99),
-        format("%.2fx (p99)", s.startedP99 / s.deliveredP99),
-        s.n <= 1000 ? "p99 <= 50 ms" : "-");
+        format("%.2fx (p99)", s.startedP99 / s.deliveredP99), s.n <= 1000 ? "p99 <= 50 ms" : "-");
     row(format("Kubernetes mode (%s): controller resident memory, %d rotations listed and watched", server, s.n),
         format("%.1f MB", s.controller.residentSynced / 1e6),
         base ? format("the process before it connected: %.1f MB", s.controller.residentBefore / 1e6)

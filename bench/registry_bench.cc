@@ -28,7 +28,8 @@ std::string fingerprint(char digit) { return "sha256:" + std::string(64, digit);
 
 int main(int argc, char** argv) {
   const size_t n = argc > 1 ? std::stoul(argv[1]) : 1'000'000;
-  const std::filesystem::path dir = argc > 2 ? argv[2] : std::filesystem::temp_directory_path() / "rotor-registry-bench";
+  const std::filesystem::path dir =
+      argc > 2 ? argv[2] : std::filesystem::temp_directory_path() / "rotor-registry-bench";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   RealClock clock;
@@ -66,8 +67,10 @@ int main(int argc, char** argv) {
     const double setPerAgent = static_cast<double>(residentBytes() - start) / static_cast<double>(n);
     std::printf("baseline  the same ids in a std::unordered_set: %.0f bytes/agent (registry/baseline = %.2fx)\n",
                 setPerAgent, perAgent / setPerAgent);
-    std::printf("ROW | Adoption registry: memory per agent, %zu agents | %.0f B | the same ids in a std::unordered_set<std::string>: %.0f B | %.2fx | <= 200 B |\n",
-                n, perAgent, setPerAgent, perAgent / setPerAgent);
+    std::printf(
+        "ROW | Adoption registry: memory per agent, %zu agents | %.0f B | the same ids in a "
+        "std::unordered_set<std::string>: %.0f B | %.2fx | <= 200 B |\n",
+        n, perAgent, setPerAgent, perAgent / setPerAgent);
     std::fflush(stdout);
     _exit(0);
   } else {

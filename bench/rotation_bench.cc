@@ -51,9 +51,7 @@ spec:
 // Only prune.after: with no minimum stage time, the wait for adoption is the fleet's own.
 constexpr auto kConfiguredDelays = std::chrono::seconds(2);
 
-void writeFile(const fs::path& path, const std::string& content) {
-  std::ofstream(path) << content;
-}
+void writeFile(const fs::path& path, const std::string& content) { std::ofstream(path) << content; }
 
 /** One keep-alive connection checking in for its share of the fleet, each agent once a second. */
 class FleetConnection {
@@ -66,8 +64,8 @@ public:
     stream_.handshake(asio::ssl::stream_base::client);
     auto next = std::chrono::steady_clock::now();
     // Every agent of this connection in turn, spread evenly over the interval.
-    const auto step = std::chrono::duration_cast<std::chrono::steady_clock::duration>(kInterval) /
-                      static_cast<long>(agents_.size());
+    const auto step =
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(kInterval) / static_cast<long>(agents_.size());
     while (!stop) {
       for (size_t i = 0; i < agents_.size() && !stop; ++i) {
         std::this_thread::sleep_until(next);
@@ -157,8 +155,10 @@ int main(int argc, char** argv) {
   const std::string log = (dir / "controller.log").string();
 
   // The adoption API's certificate, for 127.0.0.1.
-  const pki::CertificateAuthority apiCa = testing::makeCa("bench API CA", std::chrono::hours(24), {}, std::chrono::system_clock::now());
-  const testing::IssuedLeaf apiLeaf = testing::issueLeaf(apiCa, testing::leafSpec("127.0.0.1"), std::chrono::system_clock::now());
+  const pki::CertificateAuthority apiCa =
+      testing::makeCa("bench API CA", std::chrono::hours(24), {}, std::chrono::system_clock::now());
+  const testing::IssuedLeaf apiLeaf =
+      testing::issueLeaf(apiCa, testing::leafSpec("127.0.0.1"), std::chrono::system_clock::now());
   writeFile(dir / "api/server.crt", apiLeaf.certificate.toPem());
   writeFile(dir / "api/server.key", apiLeaf.key.toPem());
   std::string manifest = kManifest;

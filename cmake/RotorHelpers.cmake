@@ -8,6 +8,11 @@ target_compile_options(rotor_warnings INTERFACE
 if(ROTOR_WERROR)
   target_compile_options(rotor_warnings INTERFACE -Werror)
 endif()
+if(CMAKE_UNITY_BUILD AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # A unity build includes each .cc into a generated file, so a class in a .cc that holds a type
+  # from that .cc's anonymous namespace looks, to g++, like a header's class doing so.
+  target_compile_options(rotor_warnings INTERFACE -Wno-subobject-linkage)
+endif()
 
 # rotor_add_library(NAME SOURCES ... [PUBLIC_LIBS ...] [PRIVATE_LIBS ...])
 # Declares rotor_NAME with alias rotor::NAME; includes are rooted at the top level.

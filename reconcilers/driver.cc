@@ -65,7 +65,7 @@ void updateConditions(api::CertificateRotation& r, const Outcome& outcome, bool 
   if (entered && s.phase == Phase::kStaging) {
     setCondition(s, api::kConditionAdoptionComplete, false, "Staging", "A new CA is being introduced", g, now);
   } else if (outcome.reason == "Adopted" || (entered && s.phase == Phase::kReady &&
-                                              api::findCondition(s, api::kConditionAdoptionComplete) == nullptr)) {
+                                             api::findCondition(s, api::kConditionAdoptionComplete) == nullptr)) {
     setCondition(s, api::kConditionAdoptionComplete, true, "Adopted", outcome.message, g, now);
   }
   if (!s.snapshots.empty()) {
@@ -196,7 +196,7 @@ Status Driver::apply(api::CertificateRotation& r, const Outcome& outcome, const 
     const Phase to = *outcome.next;
     if (!isLegalTransition(from, to)) {
       return internalError("illegal transition " + std::string(api::phaseName(from)) + " -> " +
-                      std::string(api::phaseName(to)) + " (" + outcome.reason + ")");
+                           std::string(api::phaseName(to)) + " (" + outcome.reason + ")");
     }
     if (to == Phase::kPaused || to == Phase::kBlocked) {
       s.resumePhase = from;

@@ -13,9 +13,12 @@ AgentState classifyAgent(const store::AgentRecord& agent, const std::string& fin
 
 std::string_view agentStateName(AgentState state) {
   switch (state) {
-    case AgentState::kAdopted: return "adopted";
-    case AgentState::kPending: return "pending";
-    case AgentState::kStale: return "stale";
+    case AgentState::kAdopted:
+      return "adopted";
+    case AgentState::kPending:
+      return "pending";
+    case AgentState::kStale:
+      return "stale";
   }
   return "unknown";
 }

@@ -15,7 +15,8 @@ StatusOr<std::optional<pki::CertificateAuthority>> authorityIn(const std::option
   if (!slot) {
     return std::optional<pki::CertificateAuthority>();
   }
-  ASSIGN_OR_RETURN(pki::CertificateAuthority ca, pki::CertificateAuthority::fromPem(slot->certificatePem, slot->keyPem));
+  ASSIGN_OR_RETURN(pki::CertificateAuthority ca,
+                   pki::CertificateAuthority::fromPem(slot->certificatePem, slot->keyPem));
   return std::optional<pki::CertificateAuthority>(std::move(ca));
 }
 
@@ -49,7 +50,10 @@ StatusOr<pki::CertificateAuthority> authorityFromSource(RotationContext& ctx, co
                            : "spec.ca.files (\"" + f.certFile + "\", \"" + f.keyFile + "\")";
   } else {
     where = "spec.ca.secretRef (Secret \"" + r.spec.ca.secretRef->name + "\"" +
-            (certificateBad ? ", tls.crt" : keyBad ? ", tls.key" : "") + ")";
+            (certificateBad ? ", tls.crt"
+             : keyBad       ? ", tls.key"
+                            : "") +
+            ")";
   }
   return Status(ca.status().code(), where + ": " + ca.status().message());
 }
@@ -63,7 +67,7 @@ StatusOr<std::vector<pki::Certificate>> chainOf(const store::ServedMaterial& mat
 }
 
 StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates(RotationContext& ctx,
-                                                                                const CertificateRotation& r) {
+                                                                                 const CertificateRotation& r) {
   ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
   store::Versioned<std::vector<pki::Certificate>> out{{}, bundle.version};
   if (bundle.value) {
@@ -144,7 +148,8 @@ Status refreshServerStatus(RotationContext& ctx, CertificateRotation& r, const s
 }
 
 Status refreshCaStatus(api::RotationStatus& status, const store::Authorities& authorities) {
-  const auto refFor = [](const std::optional<store::AuthorityMaterial>& slot) -> StatusOr<std::optional<api::CertificateRef>> {
+  const auto refFor =
+      [](const std::optional<store::AuthorityMaterial>& slot) -> StatusOr<std::optional<api::CertificateRef>> {
     if (!slot) {
       return std::optional<api::CertificateRef>();
     }

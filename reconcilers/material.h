@@ -32,7 +32,7 @@ StatusOr<std::vector<pki::Certificate>> chainOf(const store::ServedMaterial& mat
 
 /** The trust bundle as certificates (empty when there is none yet). */
 StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates(RotationContext& ctx,
-                                                                                const api::CertificateRotation& r);
+                                                                                 const api::CertificateRotation& r);
 /** Adds what is missing from `certificates` to the bundle; writes nothing when all are there. */
 Status addToBundle(RotationContext& ctx, const api::CertificateRotation& r,
                    std::span<const pki::Certificate> certificates);

@@ -16,7 +16,7 @@ struct SwapCandidate {
   const pki::Certificate& leaf;
   std::span<const pki::Certificate> intermediates;  // e.g. the new CA cross-signed by the old
   const pki::PrivateKey& key;
-  const pki::Certificate* previous;                 // the certificate it replaces, when any
+  const pki::Certificate* previous;  // the certificate it replaces, when any
   const pki::CertificateAuthority& issuer;
   /** With crossSign: the old root, which must accept the chain as well. */
   const pki::Certificate* crossSignedBy;

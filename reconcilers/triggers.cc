@@ -30,8 +30,8 @@ bool isCurrentCaSourceHash(std::string_view stored) {
 TriggerDecision detectTrigger(const api::CertificateRotation& r, SystemTime now, bool includeExpiry) {
   const api::RotationStatus& s = r.status;
   if (const std::string rotate = pendingRequest(r, api::kRotateAnnotation); !rotate.empty()) {
-    return {std::string(triggers::kRotateRequested), "Rotation requested (" + std::string(api::kRotateAnnotation) +
-                                                          "=" + rotate + ")", std::nullopt};
+    return {std::string(triggers::kRotateRequested),
+            "Rotation requested (" + std::string(api::kRotateAnnotation) + "=" + rotate + ")", std::nullopt};
   }
   if (isCurrentCaSourceHash(s.caSourceHash) && caSourceHash(r.spec.ca) != s.caSourceHash) {
     return {std::string(triggers::kCaChanged), "spec.ca changed", std::nullopt};

@@ -12,10 +12,10 @@
 namespace rotor::reconcilers {
 
 namespace triggers {
-inline constexpr std::string_view kRotateRequested = "RotateRequested";        // rotor.dev/rotate
-inline constexpr std::string_view kCaChanged = "CAChanged";                    // spec.ca source edited
-inline constexpr std::string_view kCaExpiring = "CAExpiring";                  // ca.rotateBefore
-inline constexpr std::string_view kRenewRequested = "RenewRequested";          // rotor.dev/renew
+inline constexpr std::string_view kRotateRequested = "RotateRequested";          // rotor.dev/rotate
+inline constexpr std::string_view kCaChanged = "CAChanged";                      // spec.ca source edited
+inline constexpr std::string_view kCaExpiring = "CAExpiring";                    // ca.rotateBefore
+inline constexpr std::string_view kRenewRequested = "RenewRequested";            // rotor.dev/renew
 inline constexpr std::string_view kCertificateExpiring = "CertificateExpiring";  // certificate.renewBefore
 }  // namespace triggers
 

@@ -3,8 +3,8 @@
 namespace rotor::adoption {
 
 StatusOr<std::unique_ptr<AdoptionEndpoint>> AdoptionEndpoint::start(store::Store& store, const Clock& clock,
-                                                                     Logger& log, const EndpointOptions& options,
-                                                                     AgentRegistry::OnChange onChange) {
+                                                                    Logger& log, const EndpointOptions& options,
+                                                                    AgentRegistry::OnChange onChange) {
   std::unique_ptr<AdoptionEndpoint> e(new AdoptionEndpoint(store, clock, log, options.service));
   const auto began = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(e->registry_.loadAll().withContext("could not load the agent registry"));
@@ -24,21 +24,22 @@ StatusOr<std::unique_ptr<AdoptionEndpoint>> AdoptionEndpoint::start(store::Store
     return response;
   };
   ASSIGN_OR_RETURN(e->server_, HttpServer::start(options.server, std::move(handle), log));
-  e->flusher_ = std::jthread([self, interval = options.flushInterval](std::stop_token stop) {
-    self->flushLoop(stop, interval);
-  });
-  log.info("Serving the adoption API",
-           {{"address", options.server.host + ":" + std::to_string(e->server_->port())},
-            {"tls", options.server.plainHttp ? "off" : options.server.clientCaFile.empty() ? "on" : "mutual"},
-            {"agents", std::to_string(e->registry_.agentCount())},
-            {"registryLoadedIn", formatDuration(loadedIn)}});
+  e->flusher_ =
+      std::jthread([self, interval = options.flushInterval](std::stop_token stop) { self->flushLoop(stop, interval); });
+  log.info("Serving the adoption API", {{"address", options.server.host + ":" + std::to_string(e->server_->port())},
+                                        {"tls", options.server.plainHttp              ? "off"
+                                                : options.server.clientCaFile.empty() ? "on"
+                                                                                      : "mutual"},
+                                        {"agents", std::to_string(e->registry_.agentCount())},
+                                        {"registryLoadedIn", formatDuration(loadedIn)}});
   return e;
 }
 
 AdoptionEndpoint::~AdoptionEndpoint() {
   server_.reset();
   flusher_ = {};  // joins
-  if (Status s = registry_.flush(); !s.ok()) log_.error("Could not persist the last check-ins", {{"error", s.message()}});
+  if (Status s = registry_.flush(); !s.ok())
+    log_.error("Could not persist the last check-ins", {{"error", s.message()}});
 }
 
 void AdoptionEndpoint::flushLoop(std::stop_token stop, std::chrono::milliseconds interval) {

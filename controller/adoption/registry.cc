@@ -53,7 +53,7 @@ bool AgentRegistry::upsert(Agents& agents, const store::AgentRecord& record, boo
 }
 
 StatusOr<std::shared_ptr<AgentRegistry::Agents>> AgentRegistry::agentsOf(const api::ObjectKey& key,
-                                                                           std::string_view uid) {
+                                                                         std::string_view uid) {
   const auto loaded = [&]() -> std::shared_ptr<Agents> {
     auto it = rotations_.find(key);
     return it != rotations_.end() && (uid.empty() || it->second->uid == uid) ? it->second : nullptr;
@@ -136,9 +136,9 @@ Status AgentRegistry::flush() {
     if (batch.empty()) continue;
     // Records of a rotation deleted since (and perhaps created again under its name) go nowhere.
     StatusOr<store::CertificateRotation> current = store_.getRotation(key);
-    Status s = !current.ok()                             ? current.status()
+    Status s = !current.ok()                          ? current.status()
                : current->metadata.uid != agents->uid ? notFound("replaced")
-                                                        : store_.putAgents(key, batch);
+                                                      : store_.putAgents(key, batch);
     if (s.code() == Code::kNotFound) {
       std::unique_lock lock(mu_);
       if (auto it = rotations_.find(key); it != rotations_.end() && it->second == agents) rotations_.erase(it);

@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -228,12 +228,11 @@ private:
     parser_->body_limit(server_.options().maxBodyBytes);
     if (buffer_.size() > 0) return parseBuffered();
     expiresAfter(server_.options().idleTimeout);
-    stream_.async_read_some(buffer_.prepare(4096),
-                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
-                              if (ec) return;
-                              self->buffer_.commit(n);
-                              self->parseBuffered();
-                            });
+    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return;
+      self->buffer_.commit(n);
+      self->parseBuffered();
+    });
   }
 
   /** Parses what has arrived; a request that came whole (the usual case) is answered without
@@ -297,7 +296,8 @@ private:
 
   void fail(int status, std::string_view reason, std::string_view message) {
     lingerOnClose_ = true;
-    write({status, "application/json",
+    write({status,
+           "application/json",
            "{\"code\":" + std::to_string(status) + ",\"reason\":\"" + std::string(reason) + "\",\"message\":\"" +
                std::string(message) + "\"}\n",
            {}},
@@ -338,10 +338,11 @@ private:
     streamHeader_.chunked(true);
     streamSerializer_.emplace(streamHeader_);
     expiresAfter(server_.options().writeTimeout);
-    http::async_write_header(stream_, *streamSerializer_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return self->abandonStream();
-      self->awaitChunk();
-    });
+    http::async_write_header(stream_, *streamSerializer_,
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) return self->abandonStream();
+                               self->awaitChunk();
+                             });
   }
 
   /** Waits for the source, owned by the worker meanwhile (the source may outlive the server). */
@@ -362,12 +363,13 @@ private:
   void writeChunk(std::optional<std::string> chunk) {
     expiresAfter(server_.options().writeTimeout);
     if (!chunk) {
-      asio::async_write(stream_, http::make_chunk_last(), [self = this->shared_from_this()](beast::error_code ec, size_t) {
-        self->body_.reset();
-        if (ec) return;
-        if (!self->streamKeepAlive_) return self->close();
-        self->awaitRequest();
-      });
+      asio::async_write(stream_, http::make_chunk_last(),
+                        [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                          self->body_.reset();
+                          if (ec) return;
+                          if (!self->streamKeepAlive_) return self->close();
+                          self->awaitRequest();
+                        });
       return;
     }
     if (chunk->empty()) return awaitChunk();  // an empty chunk would end the body
@@ -410,11 +412,11 @@ private:
   }
   void drain(size_t drained) {
     buffer_.consume(buffer_.size());
-    lowest().async_read_some(buffer_.prepare(4096), [self = this->shared_from_this(), drained](beast::error_code ec,
-                                                                                             size_t n) {
-      if (ec || drained + n > kMaxLingerBytes) return;  // done: the session and its socket go
-      self->drain(drained + n);
-    });
+    lowest().async_read_some(buffer_.prepare(4096),
+                             [self = this->shared_from_this(), drained](beast::error_code ec, size_t n) {
+                               if (ec || drained + n > kMaxLingerBytes) return;  // done: the session and its socket go
+                               self->drain(drained + n);
+                             });
   }
   static constexpr std::chrono::milliseconds kLinger{2000};
   static constexpr size_t kMaxLingerBytes = 1 << 20;
@@ -450,7 +452,8 @@ HttpResponse HttpServer::Impl::handle(const HttpRequest& request) {
     return handler_(request);
   } catch (const std::exception& e) {
     log_.error("Adoption API handler failed", {{"error", e.what()}});
-    return {500, "application/json", "{\"code\":500,\"reason\":\"InternalError\",\"message\":\"internal error\"}\n", {}};
+    return {
+        500, "application/json", "{\"code\":500,\"reason\":\"InternalError\",\"message\":\"internal error\"}\n", {}};
   }
 }
 
@@ -472,8 +475,7 @@ Status HttpServer::Impl::start() {
   if (!ec) acceptor_->bind(endpoint, ec);
   if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
-                       ec.message());
+    return unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " + ec.message());
   }
   port_ = acceptor_->local_endpoint().port();
   certTimer_ = std::make_unique<asio::steady_timer>(first);
@@ -513,8 +515,8 @@ void HttpServer::Impl::scheduleSweep(Worker& worker) {
   // A tenth of the shortest timeout: a connection overstays its deadline by at most that.
   const auto shortest = std::min({options_.handshakeTimeout, options_.idleTimeout, options_.headerTimeout,
                                   options_.bodyTimeout, options_.writeTimeout});
-  worker.sweep.expires_after(std::clamp<std::chrono::milliseconds>(shortest / 10, std::chrono::milliseconds(10),
-                                                                   std::chrono::seconds(1)));
+  worker.sweep.expires_after(
+      std::clamp<std::chrono::milliseconds>(shortest / 10, std::chrono::milliseconds(10), std::chrono::seconds(1)));
   worker.sweep.async_wait([this, &worker](beast::error_code ec) {
     if (ec) return;
     const SteadyTime now = std::chrono::steady_clock::now();
@@ -544,8 +546,8 @@ void HttpServer::Impl::onAccept(Worker& worker, beast::error_code ec, tcp::socke
   } else {
     std::shared_ptr<SslContext> ctx = context();
     beast::ssl_stream<tcp::socket> stream(std::move(socket), *ctx);
-    startOn(worker,
-            std::make_shared<Session<beast::ssl_stream<tcp::socket>>>(*this, worker, std::move(stream), std::move(ctx)));
+    startOn(worker, std::make_shared<Session<beast::ssl_stream<tcp::socket>>>(*this, worker, std::move(stream),
+                                                                              std::move(ctx)));
   }
   accept();
 }

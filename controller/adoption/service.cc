@@ -68,12 +68,18 @@ int matchingToken(std::string_view token, const std::vector<std::string>& digest
 
 std::string_view checkInResultName(CheckInResult result) {
   switch (result) {
-    case CheckInResult::kAccepted: return "accepted";
-    case CheckInResult::kBadRequest: return "bad_request";
-    case CheckInResult::kUnauthorized: return "unauthorized";
-    case CheckInResult::kNotFound: return "not_found";
-    case CheckInResult::kError: return "error";
-    case CheckInResult::kCount: break;
+    case CheckInResult::kAccepted:
+      return "accepted";
+    case CheckInResult::kBadRequest:
+      return "bad_request";
+    case CheckInResult::kUnauthorized:
+      return "unauthorized";
+    case CheckInResult::kNotFound:
+      return "not_found";
+    case CheckInResult::kError:
+      return "error";
+    case CheckInResult::kCount:
+      break;
   }
   return "unknown";
 }
@@ -143,8 +149,8 @@ HttpResponse AdoptionService::handle(const HttpRequest& request) {
     return done(CheckInResult::kError, refusal(503, "Unavailable", "the rotation cannot be read now; retry"));
   }
   if (!(*view)->exists) {
-    return done(CheckInResult::kNotFound, refusal(404, "RotationNotFound", "CertificateRotation " + key.toString() +
-                                                                                " does not exist"));
+    return done(CheckInResult::kNotFound,
+                refusal(404, "RotationNotFound", "CertificateRotation " + key.toString() + " does not exist"));
   }
   Caller caller = authorize(request, **view, agentPath ? path[6] : std::string());
   if (caller.unknownToken && std::chrono::steady_clock::now() - (*view)->readAt >= kUnknownTokenRereadAfter) {
@@ -174,7 +180,8 @@ AdoptionService::Caller AdoptionService::authorize(const HttpRequest& request, c
                                                    const std::string& agentId) {
   constexpr std::string_view kBearer = "Bearer ";
   if (request.authorization.starts_with(kBearer)) {
-    const int token = matchingToken(trim(std::string_view(request.authorization).substr(kBearer.size())), view.tokenDigests);
+    const int token =
+        matchingToken(trim(std::string_view(request.authorization).substr(kBearer.size())), view.tokenDigests);
     if (token >= 0) return {token, std::nullopt};
     return {-1, unauthorized("the bearer token is not valid for this rotation", true), true};
   }
@@ -210,13 +217,13 @@ HttpResponse AdoptionService::putAgent(const HttpRequest& request, const api::Ob
     return count(CheckInResult::kBadRequest, refusal(400, reason, message));
   };
   if (request.body.size() > kMaxBodyBytes) {
-    return count(CheckInResult::kBadRequest,
-                 refusal(413, "BodyTooLarge", "a check-in body is at most " + std::to_string(kMaxBodyBytes) + " bytes"));
+    return count(
+        CheckInResult::kBadRequest,
+        refusal(413, "BodyTooLarge", "a check-in body is at most " + std::to_string(kMaxBodyBytes) + " bytes"));
   }
   const std::string_view type = trim(std::string_view(request.contentType).substr(0, request.contentType.find(';')));
   if (!type.empty() && toLower(type) != "application/json") {
-    return count(CheckInResult::kBadRequest,
-                 refusal(415, "UnsupportedMediaType", "the body must be application/json"));
+    return count(CheckInResult::kBadRequest, refusal(415, "UnsupportedMediaType", "the body must be application/json"));
   }
   const json body = json::parse(request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {

@@ -33,8 +33,8 @@ std::chrono::milliseconds Agent::nextDelay(bool failed) {
     return milliseconds(options_.interval.count() + std::uniform_int_distribution<int64_t>(-jitter, jitter)(random_));
   }
   failures_ = std::min(failures_ + 1, 30);
-  const int64_t ceiling = std::min<int64_t>(options_.maxBackoff.count(),
-                                            options_.interval.count() << std::min(failures_, 16));
+  const int64_t ceiling =
+      std::min<int64_t>(options_.maxBackoff.count(), options_.interval.count() << std::min(failures_, 16));
   return milliseconds(std::uniform_int_distribution<int64_t>(options_.interval.count() / 10, ceiling)(random_));
 }
 

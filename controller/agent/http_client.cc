@@ -31,7 +31,8 @@ Status statusOf(const http::http_response& response, const std::string& what) {
 class CpprestClient final : public AdoptionClient {
 public:
   CpprestClient(const ClientOptions& o, std::shared_ptr<const pki::ClientTls> tls)
-      : options_(o), client_(web::uri(o.server), configOf(o, std::move(tls))),
+      : options_(o),
+        client_(web::uri(o.server), configOf(o, std::move(tls))),
         prefix_("/v1/namespaces/" + o.ns + "/rotations/" + o.rotation) {}
 
   StatusOr<std::optional<std::string>> fetchBundle(const std::string& etag) override {
@@ -41,7 +42,8 @@ public:
     if (!etag.empty()) request.headers().add("If-None-Match", etag);
     return call<std::optional<std::string>>(request, "GET bundle", [](http::http_response& r) {
       if (r.status_code() == http::status_codes::NotModified) return StatusOr<std::optional<std::string>>(std::nullopt);
-      if (r.status_code() != http::status_codes::OK) return StatusOr<std::optional<std::string>>(statusOf(r, "GET bundle"));
+      if (r.status_code() != http::status_codes::OK)
+        return StatusOr<std::optional<std::string>>(statusOf(r, "GET bundle"));
       const std::vector<unsigned char> bytes = r.extract_vector().get();
       return StatusOr<std::optional<std::string>>(std::string(bytes.begin(), bytes.end()));
     });
@@ -57,10 +59,12 @@ public:
     request.set_request_uri(prefix_ + "/agents/" + options_.agentId);
     authorize(request);
     request.set_body(body);
-    return call<bool>(request, "PUT check-in", [](http::http_response& r) {
-             if (r.status_code() != http::status_codes::OK) return StatusOr<bool>(statusOf(r, "PUT check-in"));
-             return StatusOr<bool>(true);
-           })
+    return call<bool>(request, "PUT check-in",
+                      [](http::http_response& r) {
+                        if (r.status_code() != http::status_codes::OK)
+                          return StatusOr<bool>(statusOf(r, "PUT check-in"));
+                        return StatusOr<bool>(true);
+                      })
         .status();
   }
 

@@ -35,8 +35,8 @@ StatusOr<int> parseValue(const FieldSpec& f, std::string_view text) {
   }
   int value = std::stoi(std::string(text));
   if (value < f.min || value > f.max) {
-    return invalidArgument(std::string(f.name) + ": " + std::to_string(value) + " is outside " +
-                           std::to_string(f.min) + "-" + std::to_string(f.max));
+    return invalidArgument(std::string(f.name) + ": " + std::to_string(value) + " is outside " + std::to_string(f.min) +
+                           "-" + std::to_string(f.max));
   }
   return value;
 }
@@ -49,8 +49,8 @@ StatusOr<std::vector<int>> parseField(const FieldSpec& f, std::string_view text)
     int step = 1;
     if (size_t slash = range.find('/'); slash != std::string_view::npos) {
       std::string stepText(range.substr(slash + 1));
-      if (stepText.empty() || stepText.find_first_not_of("0123456789") != std::string::npos ||
-          stepText.size() > 3 || std::stoi(stepText) == 0) {
+      if (stepText.empty() || stepText.find_first_not_of("0123456789") != std::string::npos || stepText.size() > 3 ||
+          std::stoi(stepText) == 0) {
         return invalidArgument(std::string(f.name) + ": step \"" + stepText + "\" must be a positive number");
       }
       step = std::stoi(stepText);
@@ -109,11 +109,21 @@ StatusOr<CronSchedule> CronSchedule::parse(std::string_view input) {
     ASSIGN_OR_RETURN(std::vector<int> values, parseField(kFields[i], fields[i]));
     for (int v : values) {
       switch (i) {
-        case 0: s.minutes_.set(static_cast<size_t>(v)); break;
-        case 1: s.hours_.set(static_cast<size_t>(v)); break;
-        case 2: s.daysOfMonth_.set(static_cast<size_t>(v)); break;
-        case 3: s.months_.set(static_cast<size_t>(v)); break;
-        case 4: s.weekdays_.set(static_cast<size_t>(v == 7 ? 0 : v)); break;
+        case 0:
+          s.minutes_.set(static_cast<size_t>(v));
+          break;
+        case 1:
+          s.hours_.set(static_cast<size_t>(v));
+          break;
+        case 2:
+          s.daysOfMonth_.set(static_cast<size_t>(v));
+          break;
+        case 3:
+          s.months_.set(static_cast<size_t>(v));
+          break;
+        case 4:
+          s.weekdays_.set(static_cast<size_t>(v == 7 ? 0 : v));
+          break;
       }
     }
   }

@@ -13,15 +13,22 @@ Status FieldErrors::toStatus() const {
 
 std::string describeJsonValue(const nlohmann::json& value) {
   switch (value.type()) {
-    case nlohmann::json::value_t::string: return "string " + quoteForMessage(value.get<std::string>());
-    case nlohmann::json::value_t::boolean: return std::string("boolean ") + (value.get<bool>() ? "true" : "false");
+    case nlohmann::json::value_t::string:
+      return "string " + quoteForMessage(value.get<std::string>());
+    case nlohmann::json::value_t::boolean:
+      return std::string("boolean ") + (value.get<bool>() ? "true" : "false");
     case nlohmann::json::value_t::number_integer:
     case nlohmann::json::value_t::number_unsigned:
-    case nlohmann::json::value_t::number_float: return "number " + value.dump();
-    case nlohmann::json::value_t::object: return "an object";
-    case nlohmann::json::value_t::array: return "a list";
-    case nlohmann::json::value_t::null: return "null";
-    default: return "an unsupported value";
+    case nlohmann::json::value_t::number_float:
+      return "number " + value.dump();
+    case nlohmann::json::value_t::object:
+      return "an object";
+    case nlohmann::json::value_t::array:
+      return "a list";
+    case nlohmann::json::value_t::null:
+      return "null";
+    default:
+      return "an unsupported value";
   }
 }
 
@@ -59,7 +66,8 @@ bool ObjectReader::fitsLength(const std::string& path, const std::string& value,
   if (value.size() <= max.value) {
     return true;
   }
-  errors_.add(path, "must be at most " + std::to_string(max.value) + " characters, got " + std::to_string(value.size()));
+  errors_.add(path,
+              "must be at most " + std::to_string(max.value) + " characters, got " + std::to_string(value.size()));
   return false;
 }
 
@@ -67,7 +75,8 @@ bool ObjectReader::fitsItems(const std::string& key, const nlohmann::json& list,
   if (list.size() <= max.value) {
     return true;
   }
-  errors_.add(pathOf(key), "must have at most " + std::to_string(max.value) + " items, got " + std::to_string(list.size()));
+  errors_.add(pathOf(key),
+              "must have at most " + std::to_string(max.value) + " items, got " + std::to_string(list.size()));
   return false;
 }
 
@@ -85,8 +94,8 @@ void ObjectReader::string(const std::string& key, std::string& out, MaxSize max,
   }
   if (v->is_number() || v->is_boolean()) {
     // YAML reads 2024, 1e3 and yes as other types: a string that looks like one needs quotes.
-    errors_.add(pathOf(key), "must be a string, got " + describeJsonValue(*v) + " (quote it in YAML: \"" +
-                                 v->dump() + "\")");
+    errors_.add(pathOf(key),
+                "must be a string, got " + describeJsonValue(*v) + " (quote it in YAML: \"" + v->dump() + "\")");
     return;
   }
   if (expect(*v, key, v->is_string(), "a string") && fitsLength(pathOf(key), v->get_ref<const std::string&>(), max)) {
@@ -107,14 +116,14 @@ void ObjectReader::integer(const std::string& key, int64_t& out, int64_t min, in
     return;
   }
   if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-    errors_.add(pathOf(key), "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                                 ", got " + v->dump());
+    errors_.add(pathOf(key),
+                "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + v->dump());
     return;
   }
   int64_t value = v->get<int64_t>();
   if (value < min || value > max) {
-    errors_.add(pathOf(key), "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                                 ", got " + std::to_string(value));
+    errors_.add(pathOf(key), "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                                 std::to_string(value));
     return;
   }
   out = value;
@@ -212,9 +221,7 @@ void ObjectReader::stringMap(const std::string& key, std::map<std::string, std::
   }
 }
 
-ObjectReader ObjectReader::object(const std::string& key) {
-  return ObjectReader(field(key), pathOf(key), errors_);
-}
+ObjectReader ObjectReader::object(const std::string& key) { return ObjectReader(field(key), pathOf(key), errors_); }
 
 void ObjectReader::objectList(const std::string& key, const std::function<void(ObjectReader&, size_t)>& each,
                               MaxSize items) {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "controller/api/limits.h"
 #include "controller/common/clock.h"
 #include "controller/common/duration.h"
-#include "controller/api/limits.h"
 #include "controller/common/status.h"
 
 namespace rotor::api {

@@ -119,11 +119,14 @@ void readSwap(ObjectReader r, SwapSpec& out) {
 
 void readSpec(ObjectReader r, RotationSpec& out) {
   readCertificate(r.object("certificate"), out.certificate);
-  r.objectList("servers", [&](ObjectReader& item, size_t) {
-    ServerSpec server;
-    readServer(item, server);
-    out.servers.push_back(std::move(server));
-  }, limits::kServers);
+  r.objectList(
+      "servers",
+      [&](ObjectReader& item, size_t) {
+        ServerSpec server;
+        readServer(item, server);
+        out.servers.push_back(std::move(server));
+      },
+      limits::kServers);
   readCa(r.object("ca"), out.ca);
   readTrustBundle(r.object("trustBundle"), out.trustBundle);
   readAdoption(r.object("adoption"), out.adoption);
@@ -245,8 +248,8 @@ void readMetadata(ObjectReader r, ObjectMeta& out) {
   r.stringMap("labels", out.labels);
   r.stringMap("annotations", out.annotations);
   // Server-managed fields that rotor neither needs nor rejects.
-  for (const char* key : {"managedFields", "selfLink", "finalizers", "ownerReferences",
-                          "deletionTimestamp", "deletionGracePeriodSeconds", "generateName"}) {
+  for (const char* key : {"managedFields", "selfLink", "finalizers", "ownerReferences", "deletionTimestamp",
+                          "deletionGracePeriodSeconds", "generateName"}) {
     r.ignore(key);
   }
   r.finish();
@@ -346,18 +349,22 @@ json encodeSpec(const RotationSpec& spec) {
   if (spec.adoption.timeout) {
     adoption["timeout"] = formatDuration(*spec.adoption.timeout);
   }
-  json swap = {{"probe",
-                {{"period", formatDuration(spec.swap.probe.period)},
-                 {"failureThreshold", spec.swap.probe.failureThreshold}}},
-               {"bakeTime", formatDuration(spec.swap.bakeTime)},
-               {"rolloutTimeout", formatDuration(spec.swap.rolloutTimeout)}};
+  json swap = {
+      {"probe",
+       {{"period", formatDuration(spec.swap.probe.period)}, {"failureThreshold", spec.swap.probe.failureThreshold}}},
+      {"bakeTime", formatDuration(spec.swap.bakeTime)},
+      {"rolloutTimeout", formatDuration(spec.swap.rolloutTimeout)}};
   if (spec.swap.maintenanceWindow) {
     swap["maintenanceWindow"] = {{"schedule", spec.swap.maintenanceWindow->schedule},
                                  {"duration", formatDuration(spec.swap.maintenanceWindow->duration)},
                                  {"timeZone", spec.swap.maintenanceWindow->timeZone}};
   }
-  json j = {{"certificate", cert},   {"servers", servers}, {"ca", ca},
-            {"trustBundle", bundle}, {"adoption", adoption}, {"swap", swap},
+  json j = {{"certificate", cert},
+            {"servers", servers},
+            {"ca", ca},
+            {"trustBundle", bundle},
+            {"adoption", adoption},
+            {"swap", swap},
             {"prune", {{"after", formatDuration(spec.prune.after)}}}};
   if (spec.prune.waitForExpiry) {
     j["prune"]["waitForExpiry"] = true;

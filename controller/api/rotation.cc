@@ -6,29 +6,42 @@ namespace rotor::api {
 
 const std::vector<Phase>& allPhases() {
   static const std::vector<Phase> kAll = {
-      Phase::kPending,  Phase::kIssuing,    Phase::kReady,       Phase::kStaging,
-      Phase::kAwaitingAdoption, Phase::kSwapping, Phase::kVerifying, Phase::kDraining,
-      Phase::kPruning,  Phase::kPaused,     Phase::kBlocked,     Phase::kRollingBack,
-      Phase::kRolledBack, Phase::kFailed};
+      Phase::kPending,  Phase::kIssuing,     Phase::kReady,      Phase::kStaging, Phase::kAwaitingAdoption,
+      Phase::kSwapping, Phase::kVerifying,   Phase::kDraining,   Phase::kPruning, Phase::kPaused,
+      Phase::kBlocked,  Phase::kRollingBack, Phase::kRolledBack, Phase::kFailed};
   return kAll;
 }
 
 std::string_view phaseName(Phase phase) {
   switch (phase) {
-    case Phase::kPending: return "Pending";
-    case Phase::kIssuing: return "Issuing";
-    case Phase::kReady: return "Ready";
-    case Phase::kStaging: return "Staging";
-    case Phase::kAwaitingAdoption: return "AwaitingAdoption";
-    case Phase::kSwapping: return "Swapping";
-    case Phase::kVerifying: return "Verifying";
-    case Phase::kDraining: return "Draining";
-    case Phase::kPruning: return "Pruning";
-    case Phase::kPaused: return "Paused";
-    case Phase::kBlocked: return "Blocked";
-    case Phase::kRollingBack: return "RollingBack";
-    case Phase::kRolledBack: return "RolledBack";
-    case Phase::kFailed: return "Failed";
+    case Phase::kPending:
+      return "Pending";
+    case Phase::kIssuing:
+      return "Issuing";
+    case Phase::kReady:
+      return "Ready";
+    case Phase::kStaging:
+      return "Staging";
+    case Phase::kAwaitingAdoption:
+      return "AwaitingAdoption";
+    case Phase::kSwapping:
+      return "Swapping";
+    case Phase::kVerifying:
+      return "Verifying";
+    case Phase::kDraining:
+      return "Draining";
+    case Phase::kPruning:
+      return "Pruning";
+    case Phase::kPaused:
+      return "Paused";
+    case Phase::kBlocked:
+      return "Blocked";
+    case Phase::kRollingBack:
+      return "RollingBack";
+    case Phase::kRolledBack:
+      return "RolledBack";
+    case Phase::kFailed:
+      return "Failed";
   }
   return "Unknown";
 }

@@ -160,9 +160,9 @@ struct CaSpec {
 };
 
 struct TrustBundleSpec {
-  std::string configMapName;      // Kubernetes
-  std::string key = "ca.crt";     // Kubernetes ConfigMap key
-  std::string file;               // local
+  std::string configMapName;         // Kubernetes
+  std::string key = "ca.crt";        // Kubernetes ConfigMap key
+  std::string file;                  // local
   std::optional<Pkcs12Spec> pkcs12;  // optional local truststore beside the PEM file
   friend bool operator==(const TrustBundleSpec&, const TrustBundleSpec&) = default;
 };
@@ -351,7 +351,8 @@ struct CertificateRotation {
 /** The condition of `type`, or null. */
 const Condition* findCondition(const RotationStatus& status, std::string_view type);
 
-/** The share of active agents that adopted the new CA as "66%" for 2 of 3, rounded down; empty while no agent is active. */
+/** The share of active agents that adopted the new CA as "66%" for 2 of 3, rounded down; empty while no agent is
+ * active. */
 std::string adoptionPercent(const AdoptionStatus& adoption);
 
 /** The earliest expiry among the current CA and the servers' certificates. */

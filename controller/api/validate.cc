@@ -88,8 +88,8 @@ void validateCertificate(FieldErrors& e, const CertificateSpec& c) {
   if (c.renewBefore <= Duration::zero()) {
     e.add("spec.certificate.renewBefore", "must be positive");
   } else if (c.renewBefore >= c.validity) {
-    e.add("spec.certificate.renewBefore", "must be shorter than validity (" + formatDuration(c.validity) +
-                                              "), got " + formatDuration(c.renewBefore));
+    e.add("spec.certificate.renewBefore",
+          "must be shorter than validity (" + formatDuration(c.validity) + "), got " + formatDuration(c.renewBefore));
   }
 }
 

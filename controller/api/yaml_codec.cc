@@ -86,16 +86,20 @@ public:
     auto it = anchors_.find(anchor);
     if (it == anchors_.end()) throw Refused{mark, "unknown alias"};
     charge(mark, countNodes(it->second));
-    add(mark, YAML::NullAnchor, it->second, it->second.is_string() ? std::optional(it->second.get<std::string>()) : std::nullopt);
+    add(mark, YAML::NullAnchor, it->second,
+        it->second.is_string() ? std::optional(it->second.get<std::string>()) : std::nullopt);
   }
-  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
     const bool string = tag == "!" || tag == "tag:yaml.org,2002:str" || tag == "!!str";
     add(mark, anchor, string ? json(value) : resolvePlainScalar(value), value);
   }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
     open(mark, anchor, json::array());
   }
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
     open(mark, anchor, json::object());
   }
   void OnSequenceEnd() override { close(); }
@@ -260,7 +264,7 @@ StatusOr<std::vector<CertificateRotation>> decodeManifests(std::string_view text
     if (doc.is_object() && doc.contains("metadata") && doc["metadata"].is_object() &&
         doc["metadata"].contains("name") && doc["metadata"]["name"].is_string()) {
       const json& meta = doc["metadata"];
-      const std::string ns = !meta.contains("namespace")        ? std::string(kDefaultNamespace)
+      const std::string ns = !meta.contains("namespace")     ? std::string(kDefaultNamespace)
                              : meta["namespace"].is_string() ? meta["namespace"].get<std::string>()
                                                              : meta["namespace"].dump();
       label += " (" + ns + "/" + meta["name"].get<std::string>() + ")";

@@ -14,12 +14,12 @@
 namespace rotor::cli {
 
 struct BackendChoice {
-  std::string localDir;    // --local or $ROTOR_LOCAL_DIR
-  std::string kubeconfig;  // --kubeconfig
-  std::string context;     // --context
-  bool inCluster = false;  // --in-cluster
-  bool asKubectlPlugin = false;  // invoked as kubectl-rotor: kubectl's configuration by default
-  std::string watchNamespace;    // cluster mode: rotations only from here (RBAC may allow no more)
+  std::string localDir;                  // --local or $ROTOR_LOCAL_DIR
+  std::string kubeconfig;                // --kubeconfig
+  std::string context;                   // --context
+  bool inCluster = false;                // --in-cluster
+  bool asKubectlPlugin = false;          // invoked as kubectl-rotor: kubectl's configuration by default
+  std::string watchNamespace;            // cluster mode: rotations only from here (RBAC may allow no more)
   bool allowWorldReadableCaKey = false;  // --allow-world-readable-ca-key (local mode)
 };
 

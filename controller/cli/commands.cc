@@ -11,33 +11,33 @@
 #include <sstream>
 #include <thread>
 
+#include <openssl/rand.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include "controller/adoption/endpoint.h"
+#include "controller/agent/agent.h"
 #include "controller/api/json_codec.h"
 #include "controller/api/validate.h"
 #include "controller/api/yaml_codec.h"
 #include "controller/cli/backend.h"
 #include "controller/cli/output.h"
 #include "controller/cli/report.h"
-#include "controller/store/local/local_store.h"
-#include "controller/manager/manager.h"
-#include "controller/probe/tls_prober.h"
-#include "controller/store/local/dir_watch.h"
-#include "controller/adoption/endpoint.h"
+#include "controller/common/strings.h"
 #include "controller/kube/api_lease_store.h"
 #include "controller/kube/event_writer.h"
 #include "controller/kube/leader_pod_label.h"
 #include "controller/kube/reflector.h"
-#include <unistd.h>
+#include "controller/manager/manager.h"
 #include "controller/metrics/endpoint.h"
-#include "controller/agent/agent.h"
 #include "controller/pki/digest.h"
-#include "controller/common/strings.h"
+#include "controller/probe/tls_prober.h"
 #include "controller/store/local/atomic_file.h"
-#include "reconcilers/triggers.h"
-#include "reconcilers/gates.h"
-#include <sys/resource.h>
-#include <openssl/rand.h>
+#include "controller/store/local/dir_watch.h"
+#include "controller/store/local/local_store.h"
 #include "reconcilers/driver.h"
+#include "reconcilers/gates.h"
 #include "reconcilers/restore.h"
+#include "reconcilers/triggers.h"
 
 namespace rotor::cli {
 namespace {
@@ -135,9 +135,7 @@ StatusOr<std::string> readInput(Context& ctx, const std::string& file) {
   return buffer.str();
 }
 
-api::ObjectKey keyFrom(const Context& ctx, const std::string& name) {
-  return {ctx.ns, name};
-}
+api::ObjectKey keyFrom(const Context& ctx, const std::string& name) { return {ctx.ns, name}; }
 
 // ---- verbs ----
 
@@ -159,9 +157,9 @@ int runApply(Context& ctx, const Invocation& inv) {
     auto before = (*store)->store().getRotation(desired.key());
     auto applied = (*store)->store().applyRotation(desired);
     if (!applied.ok()) return fail(ctx, applied.status());
-    std::string what = !before.ok() ? "created"
+    std::string what = !before.ok()                                                            ? "created"
                        : before->metadata.resourceVersion == applied->metadata.resourceVersion ? "unchanged"
-                                                                                             : "configured";
+                                                                                               : "configured";
     ctx.out << "certificaterotation.rotor.dev/" << desired.metadata.name << " " << what << "\n";
   }
   return 0;
@@ -299,7 +297,8 @@ StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Inv
   o.service.agentsPerToken = countFlag(inv, "adoption-agents-per-token", o.service.agentsPerToken);
   o.server.maxConnections = countFlag(inv, "adoption-max-connections", o.server.maxConnections);
   if (!o.server.plainHttp && (o.server.certFile.empty() || o.server.keyFile.empty())) {
-    throw UsageError{"the adoption API needs --adoption-cert and --adoption-key (or --adoption-insecure for plain HTTP)"};
+    throw UsageError{
+        "the adoption API needs --adoption-cert and --adoption-key (or --adoption-insecure for plain HTTP)"};
   }
   return std::optional<adoption::EndpointOptions>(o);
 }
@@ -382,7 +381,8 @@ int runController(Context& ctx, const Invocation& inv) {
   if (!backend.ok()) return fail(ctx, backend.status());
   Backend& b = **backend;
   const bool cluster = b.local() == nullptr;
-  if (inv.has("leader-elect") && !cluster) throw UsageError{"--leader-elect needs a cluster (--kubeconfig or --in-cluster)"};
+  if (inv.has("leader-elect") && !cluster)
+    throw UsageError{"--leader-elect needs a cluster (--kubeconfig or --in-cluster)"};
   std::optional<store::local::ProcessLock> lock;
   if (!cluster) {
     auto held = b.local()->lockForController();
@@ -390,7 +390,8 @@ int runController(Context& ctx, const Invocation& inv) {
     lock.emplace(std::move(held).value());
     auto removed = b.local()->removeAbandonedTemporaries();
     if (!removed.ok()) {
-      log.warn("Could not remove temporary files left by an interrupted write", {{"error", removed.status().message()}});
+      log.warn("Could not remove temporary files left by an interrupted write",
+               {{"error", removed.status().message()}});
     } else if (*removed > 0) {
       log.info("Removed temporary files left by an interrupted write", {{"count", std::to_string(*removed)}});
     }
@@ -406,7 +407,8 @@ int runController(Context& ctx, const Invocation& inv) {
     eventWriter.emplace(*b.client(), ctx.clock, instance);
     clusterEvents.emplace(log, *eventWriter);
   }
-  reconcilers::EventRecorder& events = cluster ? static_cast<reconcilers::EventRecorder&>(*clusterEvents) : loggedEvents;
+  reconcilers::EventRecorder& events =
+      cluster ? static_cast<reconcilers::EventRecorder&>(*clusterEvents) : loggedEvents;
   metrics::ControllerMetrics controllerMetrics(b.store(), kVersion);
 
   Leading leading;
@@ -423,7 +425,9 @@ int runController(Context& ctx, const Invocation& inv) {
         [&wake](const std::string&, const nlohmann::json& object) {
           wake({object["metadata"].value("namespace", ""), object["metadata"].value("name", "")});
         },
-        [&log](const Status& error) { log.warn("Watch of rotations interrupted", {{"error", error.message()}}); });
+        [&log](const Status& error) {
+          log.warn("Watch of rotations interrupted", {{"error", error.message()}});
+        });
   }
   const auto lead = [&]() -> Status {
     if (*adoptionOptions) {
@@ -492,12 +496,13 @@ int runController(Context& ctx, const Invocation& inv) {
             },
         // Ready means able to take over: every replica once it has listed the rotations (and
         // cleared a leader label a former run left on its pod); the leader once it has resynced.
-        .ready = [&running, &reflector, &podLabel, &isLeader] {
-          if (reflector && !reflector->synced()) return false;
-          if (podLabel && !podLabel->settled()) return false;
-          manager::Manager* m = running.load();
-          return !isLeader || (m != nullptr && m->synced());
-        }};
+        .ready =
+            [&running, &reflector, &podLabel, &isLeader] {
+              if (reflector && !reflector->synced()) return false;
+              if (podLabel && !podLabel->settled()) return false;
+              manager::Manager* m = running.load();
+              return !isLeader || (m != nullptr && m->synced());
+            }};
     auto started = metrics::MetricsEndpoint::start(controllerMetrics, std::move(health), server, log);
     if (!started.ok()) return fail(ctx, started.status());
     operational = std::move(started).value();
@@ -510,14 +515,15 @@ int runController(Context& ctx, const Invocation& inv) {
   if (inv.has("leader-elect")) {
     const std::string leaseNamespace = inv.get("leader-election-namespace", b.cluster().ns);
     leases.emplace(*b.client(), leaseNamespace, inv.get("leader-election-id", "rotor-controller"));
-    elector.emplace(*leases, ctx.clock,
-                    kube::ElectionOptions{.identity = instance,
-                                          .leaseDuration = durationFlag(inv, "lease-duration", std::chrono::seconds(15)),
-                                          .renewDeadline = durationFlag(inv, "renew-deadline", std::chrono::seconds(10)),
-                                          .retryPeriod = durationFlag(inv, "retry-period", std::chrono::seconds(2)),
-                                          .onError = [&log](const Status& error) {
-                                            log.warn("Leader election failed", {{"error", error.message()}});
-                                          }});
+    elector.emplace(
+        *leases, ctx.clock,
+        kube::ElectionOptions{.identity = instance,
+                              .leaseDuration = durationFlag(inv, "lease-duration", std::chrono::seconds(15)),
+                              .renewDeadline = durationFlag(inv, "renew-deadline", std::chrono::seconds(10)),
+                              .retryPeriod = durationFlag(inv, "retry-period", std::chrono::seconds(2)),
+                              .onError = [&log](const Status& error) {
+                                log.warn("Leader election failed", {{"error", error.message()}});
+                              }});
     log.info("Waiting to lead", {{"lease", leaseNamespace + "/" + inv.get("leader-election-id", "rotor-controller")},
                                  {"identity", instance}});
     electing = std::jthread([&](std::stop_token stop) {
@@ -529,8 +535,8 @@ int runController(Context& ctx, const Invocation& inv) {
             // reconcile or lease request that the API server never answers must not keep this
             // process acting: unless the orderly stop is done within the grace, exit anyway.
             lostLeadership = true;
-            log.error("Lost leadership; stopping", {{"identity", instance},
-                                                   {"exitWithin", formatDuration(kLostLeadershipGrace)}});
+            log.error("Lost leadership; stopping",
+                      {{"identity", instance}, {"exitWithin", formatDuration(kLostLeadershipGrace)}});
             kill(getpid(), SIGTERM);
             std::thread([] {
               std::this_thread::sleep_for(kLostLeadershipGrace);
@@ -614,71 +620,84 @@ int updateNamed(Context& ctx, const Invocation& inv, const std::string& verb,
 
 int runRotate(Context& ctx, const Invocation& inv) {
   const bool renew = inv.has("renew");
-  return updateNamed(ctx, inv, "rotate", [&](store::Store&, api::CertificateRotation& r) {
-    if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is paused; resume it first");
-    if (!isResting(r.status.phase)) {
-      return failedPrecondition("a rotation of " + r.metadata.name + " is already in flight (phase " +
-                                std::string(api::phaseName(r.status.phase)) + "); see rotor status " + r.metadata.name);
-    }
-    // A request the controller has not taken up yet: a second one would be folded into it (a new
-    // rotation consumes both kinds), so saying "requested" twice would promise two rotations.
-    for (const std::string_view pendingKey : {api::kRotateAnnotation, api::kRenewAnnotation}) {
-      if (const std::string asked = reconcilers::pendingRequest(r, pendingKey); !asked.empty()) {
-        return failedPrecondition("a rotation of " + r.metadata.name + " was already requested (" +
-                                  std::string(pendingKey) + "=" + asked + ") and has not started yet");
-      }
-    }
-    const std::string key(renew ? api::kRenewAnnotation : api::kRotateAnnotation);
-    std::string value = formatRfc3339(ctx.clock.now());
-    if (r.metadata.annotations[key] == value) value += "-1";  // twice in one second is still a new request
-    r.metadata.annotations[key] = value;
-    return okStatus();
-  }, renew ? "renewal requested" : "rotation requested");
+  return updateNamed(
+      ctx, inv, "rotate",
+      [&](store::Store&, api::CertificateRotation& r) {
+        if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is paused; resume it first");
+        if (!isResting(r.status.phase)) {
+          return failedPrecondition("a rotation of " + r.metadata.name + " is already in flight (phase " +
+                                    std::string(api::phaseName(r.status.phase)) + "); see rotor status " +
+                                    r.metadata.name);
+        }
+        // A request the controller has not taken up yet: a second one would be folded into it (a new
+        // rotation consumes both kinds), so saying "requested" twice would promise two rotations.
+        for (const std::string_view pendingKey : {api::kRotateAnnotation, api::kRenewAnnotation}) {
+          if (const std::string asked = reconcilers::pendingRequest(r, pendingKey); !asked.empty()) {
+            return failedPrecondition("a rotation of " + r.metadata.name + " was already requested (" +
+                                      std::string(pendingKey) + "=" + asked + ") and has not started yet");
+          }
+        }
+        const std::string key(renew ? api::kRenewAnnotation : api::kRotateAnnotation);
+        std::string value = formatRfc3339(ctx.clock.now());
+        if (r.metadata.annotations[key] == value) value += "-1";  // twice in one second is still a new request
+        r.metadata.annotations[key] = value;
+        return okStatus();
+      },
+      renew ? "renewal requested" : "rotation requested");
 }
 
 int runPause(Context& ctx, const Invocation& inv) {
-  return updateNamed(ctx, inv, "pause", [](store::Store&, api::CertificateRotation& r) {
-    if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is already paused");
-    r.spec.paused = true;
-    return okStatus();
-  }, "paused");
+  return updateNamed(
+      ctx, inv, "pause",
+      [](store::Store&, api::CertificateRotation& r) {
+        if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is already paused");
+        r.spec.paused = true;
+        return okStatus();
+      },
+      "paused");
 }
 
 int runResume(Context& ctx, const Invocation& inv) {
-  return updateNamed(ctx, inv, "resume", [](store::Store&, api::CertificateRotation& r) {
-    if (!r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is not paused");
-    r.spec.paused = false;
-    return okStatus();
-  }, "resumed");
+  return updateNamed(
+      ctx, inv, "resume",
+      [](store::Store&, api::CertificateRotation& r) {
+        if (!r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is not paused");
+        r.spec.paused = false;
+        return okStatus();
+      },
+      "resumed");
 }
 
 int runRollback(Context& ctx, const Invocation& inv) {
-  return updateNamed(ctx, inv, "rollback", [&](store::Store& store, api::CertificateRotation& r) {
-    if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is paused; resume it first");
-    if (r.status.phase == api::Phase::kPending || r.status.phase == api::Phase::kIssuing) {
-      return failedPrecondition("rotation " + r.metadata.name + " has nothing to roll back to yet");
-    }
-    auto names = store.listSnapshots(r);
-    if (!names.ok()) return names.status();
-    std::string target = inv.get("to");
-    if (target.empty()) {
-      if (names->empty()) return failedPrecondition("rotation " + r.metadata.name + " has no snapshots");
-      target = names->back();
-    }
-    if (std::find(names->begin(), names->end(), target) == names->end()) {
-      return notFound("rotation " + r.metadata.name + " has no snapshot \"" + target + "\" (rotor snapshots " +
-                      r.metadata.name + " lists them)");
-    }
-    auto snapshot = store.getSnapshot(r, target);
-    if (!snapshot.ok()) return snapshot.status();
-    // Refused here, before anything is asked of the controller, when the restore could not finish.
-    if (Status usable = reconcilers::checkRestorable(store, r, *snapshot); !usable.ok()) return usable;
-    if (r.status.handled.rollbackTo == target) {
-      return failedPrecondition("rotation " + r.metadata.name + " was already rolled back to \"" + target + "\"");
-    }
-    r.spec.rollbackTo = target;
-    return okStatus();
-  }, "rollback requested");
+  return updateNamed(
+      ctx, inv, "rollback",
+      [&](store::Store& store, api::CertificateRotation& r) {
+        if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is paused; resume it first");
+        if (r.status.phase == api::Phase::kPending || r.status.phase == api::Phase::kIssuing) {
+          return failedPrecondition("rotation " + r.metadata.name + " has nothing to roll back to yet");
+        }
+        auto names = store.listSnapshots(r);
+        if (!names.ok()) return names.status();
+        std::string target = inv.get("to");
+        if (target.empty()) {
+          if (names->empty()) return failedPrecondition("rotation " + r.metadata.name + " has no snapshots");
+          target = names->back();
+        }
+        if (std::find(names->begin(), names->end(), target) == names->end()) {
+          return notFound("rotation " + r.metadata.name + " has no snapshot \"" + target + "\" (rotor snapshots " +
+                          r.metadata.name + " lists them)");
+        }
+        auto snapshot = store.getSnapshot(r, target);
+        if (!snapshot.ok()) return snapshot.status();
+        // Refused here, before anything is asked of the controller, when the restore could not finish.
+        if (Status usable = reconcilers::checkRestorable(store, r, *snapshot); !usable.ok()) return usable;
+        if (r.status.handled.rollbackTo == target) {
+          return failedPrecondition("rotation " + r.metadata.name + " was already rolled back to \"" + target + "\"");
+        }
+        r.spec.rollbackTo = target;
+        return okStatus();
+      },
+      "rollback requested");
 }
 
 StatusOr<std::vector<store::Snapshot>> snapshotsOf(store::Store& store, const api::CertificateRotation& r) {
@@ -693,8 +712,9 @@ StatusOr<std::vector<store::Snapshot>> snapshotsOf(store::Store& store, const ap
 }
 
 /** Runs `show` on NAME and its snapshots. */
-int showNamed(Context& ctx, const Invocation& inv, const std::string& verb,
-              const std::function<std::string(const api::CertificateRotation&, const std::vector<store::Snapshot>&)>& show) {
+int showNamed(
+    Context& ctx, const Invocation& inv, const std::string& verb,
+    const std::function<std::string(const api::CertificateRotation&, const std::vector<store::Snapshot>&)>& show) {
   if (inv.positional.size() != 1) throw UsageError{verb + " takes exactly one NAME"};
   auto store = openStore(ctx, inv);
   if (!store.ok()) return fail(ctx, store.status());
@@ -789,7 +809,8 @@ int runAgents(Context& ctx, const Invocation& inv) {
   if (agents.empty()) return 0;
   std::vector<std::vector<std::string>> rows = {{"AGENT", "STATE", "LAST SEEN", "VERSION", "TRUSTS"}};
   for (const auto& [a, state] : agents) {
-    rows.push_back({a.id, std::string(state), formatAge(std::chrono::duration_cast<Duration>(now - a.lastSeen)) + " ago",
+    rows.push_back({a.id, std::string(state),
+                    formatAge(std::chrono::duration_cast<Duration>(now - a.lastSeen)) + " ago",
                     a.version.empty() ? "-" : a.version, std::to_string(a.trusted.size()) + " CA(s)"});
   }
   ctx.out << formatTable(rows);
@@ -843,8 +864,9 @@ int runAgent(Context& ctx, const Invocation& inv) {
     Status s = a.syncOnce();
     return s.ok() ? 0 : fail(ctx, s);
   }
-  log.info("Started agent", {{"rotation", client.ns + "/" + client.rotation}, {"id", client.agentId},
-                             {"trustStore", options.trustStore}});
+  log.info(
+      "Started agent",
+      {{"rotation", client.ns + "/" + client.rotation}, {"id", client.agentId}, {"trustStore", options.trustStore}});
   std::jthread loop([&a](std::stop_token stop) { a.run(stop); });
   int received = 0;
   sigwait(&signals, &received);
@@ -896,15 +918,21 @@ const FlagSpec kLogLevelFlag{"log-level", "", true, "debug, info (default), warn
 
 const std::vector<Verb>& verbs() {
   static const std::vector<Verb> kVerbs = {
-      {"apply", "rotor apply -f FILE|-", "Create or update rotations from a manifest (all documents or none)",
-       {{"filename", "f", true, "manifest file with one or more documents, or - for standard input"}}, runApply},
-      {"get", "rotor get [NAME] [-o yaml|json] [-A]", "Show rotations",
+      {"apply",
+       "rotor apply -f FILE|-",
+       "Create or update rotations from a manifest (all documents or none)",
+       {{"filename", "f", true, "manifest file with one or more documents, or - for standard input"}},
+       runApply},
+      {"get",
+       "rotor get [NAME] [-o yaml|json] [-A]",
+       "Show rotations",
        {{"output", "o", true, "output format: yaml or json (default: a table)"},
         {"all-namespaces", "A", false, "list rotations in every namespace"}},
        runGet},
       {"delete", "rotor delete NAME", "Delete a rotation (served files, bundles and backups stay)", {}, runDelete},
       {"controller",
-       "rotor controller (--local DIR | --kubeconfig F | --in-cluster) [--once] [--leader-elect] [--metrics-addr HOST:PORT] "
+       "rotor controller (--local DIR | --kubeconfig F | --in-cluster) [--once] [--leader-elect] [--metrics-addr "
+       "HOST:PORT] "
        "[--adoption-addr HOST:PORT --adoption-cert F --adoption-key F] [--log-format text|json] [--log-level LEVEL]",
        "Run the controller on a state directory or a cluster until SIGTERM (or one pass with --once)",
        {{"once", "", false, "reconcile every rotation as far as it goes without waiting, then exit"},
@@ -914,8 +942,10 @@ const std::vector<Verb>& verbs() {
         {"adoption-key", "", true, "the adoption API's private key (PEM)"},
         {"adoption-client-ca", "", true, "accept agent client certificates issued by this CA (mTLS)"},
         {"adoption-insecure", "", false, "serve the adoption API over plain HTTP (behind a TLS proxy only)"},
-        {"adoption-agents-per-token", "", true, "most new agent ids one token may register (default 2000; 0: no limit)"},
-        {"adoption-max-connections", "", true, "most open adoption API connections; more are closed at once (default 10000)"},
+        {"adoption-agents-per-token", "", true,
+         "most new agent ids one token may register (default 2000; 0: no limit)"},
+        {"adoption-max-connections", "", true,
+         "most open adoption API connections; more are closed at once (default 10000)"},
         {"watch-namespace", "", true, "in a cluster: only rotations in this namespace (default: every namespace)"},
         {"leader-elect", "", false, "in a cluster: act only while holding the leader Lease (for replicas > 1)"},
         {"leader-election-namespace", "", true, "namespace of the leader Lease (default: the configuration's)"},
@@ -925,17 +955,23 @@ const std::vector<Verb>& verbs() {
         {"retry-period", "", true, "how often the Lease is tried and renewed (default 2s)"},
         {"leader-label-pod", "", true,
          "in a cluster: label pod NAMESPACE/NAME rotor.dev/leader=true while leading, and remove the label otherwise"},
-        {"allow-world-readable-ca-key", "", false, "local mode: use a spec.ca.files key any user can read (else refused)"},
-        kLogFormatFlag, kLogLevelFlag},
+        {"allow-world-readable-ca-key", "", false,
+         "local mode: use a spec.ca.files key any user can read (else refused)"},
+        kLogFormatFlag,
+        kLogLevelFlag},
        runController},
-      {"check", "rotor check [--url URL] [-A]",
-       "Check an installation: rotations are served to this identity, and the controller at URL is ready and exports metrics",
+      {"check",
+       "rotor check [--url URL] [-A]",
+       "Check an installation: rotations are served to this identity, and the controller at URL is ready and exports "
+       "metrics",
        {{"url", "", true, "the controller's metrics address, e.g. http://rotor.rotor-system.svc:9402"},
         {"all-namespaces", "A", false, "read rotations in every namespace"}},
        runCheck},
-      {"token", "rotor token NAME [--file F]",
+      {"token",
+       "rotor token NAME [--file F]",
        "Create a bearer token for NAME's agents (printed once, or written to F with mode 0600)",
-       {{"file", "", true, "write the token to this file (0600) instead of printing it"}}, runToken},
+       {{"file", "", true, "write the token to this file (0600) instead of printing it"}},
+       runToken},
       {"agent",
        "rotor agent --server URL --rotation [NS/]NAME --id ID --token-file F --trust-store FILE [--server-ca FILE] "
        "[--interval D] [--once]",
@@ -950,19 +986,32 @@ const std::vector<Verb>& verbs() {
         {"server-ca", "", true, "verify the adoption API against this CA instead of the system's"},
         {"interval", "", true, "how often to sync (default 30s; failures back off up to 5m)"},
         {"once", "", false, "sync once and exit (non-zero on failure)"},
-        kLogFormatFlag, kLogLevelFlag},
+        kLogFormatFlag,
+        kLogLevelFlag},
        runAgent},
-      {"agents", "rotor agents NAME [--state adopted|pending|stale]", "List the agents that report for NAME",
-       {{"state", "", true, "only agents in this state"}}, runAgents},
-      {"status", "rotor status NAME", "Show a rotation: phase timeline, every gate and why it waits, adoption, snapshots",
-       {}, runStatus},
+      {"agents",
+       "rotor agents NAME [--state adopted|pending|stale]",
+       "List the agents that report for NAME",
+       {{"state", "", true, "only agents in this state"}},
+       runAgents},
+      {"status",
+       "rotor status NAME",
+       "Show a rotation: phase timeline, every gate and why it waits, adoption, snapshots",
+       {},
+       runStatus},
       {"plan", "rotor plan NAME", "Dry run: what the next rotation of NAME would do", {}, runPlan},
-      {"rotate", "rotor rotate NAME [--renew]", "Start a CA rotation (or, with --renew, a renewal under the same CA)",
-       {{"renew", "", false, "renew the server certificates under the current CA"}}, runRotate},
+      {"rotate",
+       "rotor rotate NAME [--renew]",
+       "Start a CA rotation (or, with --renew, a renewal under the same CA)",
+       {{"renew", "", false, "renew the server certificates under the current CA"}},
+       runRotate},
       {"pause", "rotor pause NAME", "Pause a rotation where it stands", {}, runPause},
       {"resume", "rotor resume NAME", "Resume a paused rotation", {}, runResume},
-      {"rollback", "rotor rollback NAME [--to SNAPSHOT]", "Restore a snapshot (default: the latest)",
-       {{"to", "", true, "the snapshot to restore (rotor snapshots NAME lists them)"}}, runRollback},
+      {"rollback",
+       "rotor rollback NAME [--to SNAPSHOT]",
+       "Restore a snapshot (default: the latest)",
+       {{"to", "", true, "the snapshot to restore (rotor snapshots NAME lists them)"}},
+       runRollback},
       {"snapshots", "rotor snapshots NAME", "List a rotation's snapshots", {}, runSnapshots},
       {"version", "rotor version", "Print rotor's version", {}, runVersion},
   };
@@ -971,8 +1020,8 @@ const std::vector<Verb>& verbs() {
 
 void printFlags(std::ostream& os, const std::vector<FlagSpec>& flags) {
   for (const FlagSpec& f : flags) {
-    std::string names = (f.shortName.empty() ? "    " : "-" + f.shortName + ", ") + "--" + f.name +
-                        (f.takesValue ? " VALUE" : "");
+    std::string names =
+        (f.shortName.empty() ? "    " : "-" + f.shortName + ", ") + "--" + f.name + (f.takesValue ? " VALUE" : "");
     os << "  " << names << std::string(names.size() < 28 ? 28 - names.size() : 1, ' ') << f.help << "\n";
   }
 }
@@ -1003,7 +1052,7 @@ Invocation parse(const std::vector<std::string>& args, const std::vector<FlagSpe
   Invocation inv;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a.size() < 2 || a[0] != '-' ) {
+    if (a.size() < 2 || a[0] != '-') {
       inv.positional.push_back(a);
       continue;
     }

@@ -45,16 +45,18 @@ std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
   if (s.phase == Phase::kPaused) line("pause", "WAITING: spec.paused is true (rotor resume " + r.metadata.name + ")");
   // Adoption.
   if (p == Phase::kAwaitingAdoption) {
-    const auto gate = reconcilers::evaluateAdoptionGate(r.spec.adoption, s.adoption, s.phaseStartedAt.value_or(now), now);
+    const auto gate =
+        reconcilers::evaluateAdoptionGate(r.spec.adoption, s.adoption, s.phaseStartedAt.value_or(now), now);
     line("adoption", (gate.open ? "OPEN: " : "WAITING: ") + gate.message);
     if (r.spec.adoption.timeout) {
-      line("adoption timeout", "after " + formatDuration(*r.spec.adoption.timeout) + " staged -> Blocked, never forced");
+      line("adoption timeout",
+           "after " + formatDuration(*r.spec.adoption.timeout) + " staged -> Blocked, never forced");
     }
   } else if (p == Phase::kStaging || p == Phase::kReady || p == Phase::kRolledBack) {
     // Not "not reached": beside a full adoption bar that reads as a threshold missed.
     line("adoption", "next rotation waits for " + std::to_string(r.spec.adoption.threshold) +
-                         "% of active agents, at least " + std::to_string(r.spec.adoption.minAgents) +
-                         ", staged for " + formatDuration(r.spec.adoption.minStageDuration));
+                         "% of active agents, at least " + std::to_string(r.spec.adoption.minAgents) + ", staged for " +
+                         formatDuration(r.spec.adoption.minStageDuration));
   } else {
     line("adoption", "passed");
   }
@@ -171,32 +173,33 @@ std::string formatPlan(const api::CertificateRotation& r, SystemTime now) {
   }
   int step = 1;
   const auto item = [&](const std::string& text) { out << "  " << step++ << ". " << text << "\n"; };
-  const std::string bundle = spec.trustBundle.file.empty() ? "ConfigMap " + spec.trustBundle.configMapName
-                                                           : spec.trustBundle.file;
+  const std::string bundle =
+      spec.trustBundle.file.empty() ? "ConfigMap " + spec.trustBundle.configMapName : spec.trustBundle.file;
   if (!reconcilers::isRenewal(trigger)) {
     if (spec.ca.generate) {
       item("Stage a new CA: generate " + formatKeySpec(spec.ca.generate->privateKey) + " \"" +
            spec.ca.generate->commonName + "\" valid " + formatDuration(spec.ca.generate->validity) + "; add it to " +
            bundle + " beside the current CA");
     } else {
-      item("Stage a new CA imported from " + (spec.ca.files ? spec.ca.files->certFile : "Secret " + spec.ca.secretRef->name) +
-           "; add it to " + bundle + " beside the current CA");
+      item("Stage a new CA imported from " +
+           (spec.ca.files ? spec.ca.files->certFile : "Secret " + spec.ca.secretRef->name) + "; add it to " + bundle +
+           " beside the current CA");
     }
     item("Wait for adoption: " + std::to_string(spec.adoption.threshold) + "% of active agents (seen within " +
          formatDuration(spec.adoption.staleAfter) + "), at least " + std::to_string(spec.adoption.minAgents) +
          ", staged for at least " + formatDuration(spec.adoption.minStageDuration) +
          (spec.adoption.timeout ? "; Blocked after " + formatDuration(*spec.adoption.timeout) : ""));
   }
-  item("Snapshot every server's material and the bundle (" + r.metadata.name + "-r" + std::to_string(r.status.revision) +
-       "-swap)" + (spec.swap.maintenanceWindow ? ", inside the maintenance window \"" +
-                                                     spec.swap.maintenanceWindow->schedule + "\" " +
-                                                     spec.swap.maintenanceWindow->timeZone
-                                               : ""));
+  item("Snapshot every server's material and the bundle (" + r.metadata.name + "-r" +
+       std::to_string(r.status.revision) + "-swap)" +
+       (spec.swap.maintenanceWindow ? ", inside the maintenance window \"" + spec.swap.maintenanceWindow->schedule +
+                                          "\" " + spec.swap.maintenanceWindow->timeZone
+                                    : ""));
   for (const api::ServerSpec& server : spec.servers) {
     std::string where = server.certFile.empty() ? "Secret " + server.secretName : server.certFile;
     item("Swap server \"" + server.name + "\": issue " + formatKeySpec(spec.certificate.privateKey) + " \"" +
-         spec.certificate.commonName + "\" from the " + (reconcilers::isRenewal(trigger) ? "current" : "new") +
-         " CA" + (spec.ca.crossSign && !reconcilers::isRenewal(trigger) ? " with the new CA cross-signed by the old" : "") +
+         spec.certificate.commonName + "\" from the " + (reconcilers::isRenewal(trigger) ? "current" : "new") + " CA" +
+         (spec.ca.crossSign && !reconcilers::isRenewal(trigger) ? " with the new CA cross-signed by the old" : "") +
          ", pre-check it, write " + where + ", reload, then probe " +
          (server.healthCheck ? server.healthCheck->address : std::string("nothing (no healthCheck)")) + " for " +
          formatDuration(spec.swap.bakeTime) + "; " + std::to_string(spec.swap.probe.failureThreshold) +
@@ -204,8 +207,8 @@ std::string formatPlan(const api::CertificateRotation& r, SystemTime now) {
   }
   if (!reconcilers::isRenewal(trigger)) {
     item("Drain for " + formatDuration(spec.prune.after) +
-         (spec.prune.waitForExpiry ? " and until the old CA expires" : "") + ", snapshot, then remove the old CA from " +
-         bundle);
+         (spec.prune.waitForExpiry ? " and until the old CA expires" : "") +
+         ", snapshot, then remove the old CA from " + bundle);
   }
   item("Ready at revision " + std::to_string(r.status.revision + 1));
   return out.str();

@@ -23,9 +23,7 @@ std::string formatTm(const std::tm& tm, const char* format) {
 
 }  // namespace
 
-SystemTime truncateToSeconds(SystemTime t) {
-  return std::chrono::time_point_cast<std::chrono::seconds>(t);
-}
+SystemTime truncateToSeconds(SystemTime t) { return std::chrono::time_point_cast<std::chrono::seconds>(t); }
 
 std::string formatRfc3339(SystemTime t) { return formatTm(toUtc(t), "%Y-%m-%dT%H:%M:%SZ"); }
 
@@ -33,8 +31,8 @@ std::string formatCompactUtc(SystemTime t) { return formatTm(toUtc(t), "%Y%m%d-%
 
 bool parseRfc3339(const std::string& text, SystemTime& out) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute,
-                  &second, &consumed) != 6 ||
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &consumed) !=
+          6 ||
       consumed != 19) {
     return false;
   }

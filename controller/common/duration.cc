@@ -45,8 +45,8 @@ StatusOr<Duration> parseDuration(std::string_view text) {
       }
     }
     if (unit == nullptr) {
-      return invalidArgument("invalid duration " + quoted + ": missing or unknown unit after \"" +
-                             number + "\" (use ns, us, ms, s, m or h)");
+      return invalidArgument("invalid duration " + quoted + ": missing or unknown unit after \"" + number +
+                             "\" (use ns, us, ms, s, m or h)");
     }
     pos += unit->name.size();
     total += std::stod(number) * unit->milliseconds;

@@ -9,8 +9,7 @@ namespace rotor {
 StatusOr<Fingerprint> Fingerprint::parse(std::string_view text) {
   constexpr std::string_view kPrefix = "sha256:";
   if (text.substr(0, kPrefix.size()) != kPrefix) {
-    return invalidArgument("fingerprint " + quoteForMessage(text) +
-                           " must start with \"sha256:\"");
+    return invalidArgument("fingerprint " + quoteForMessage(text) + " must start with \"sha256:\"");
   }
   std::string hex;
   for (char c : text.substr(kPrefix.size())) {
@@ -23,8 +22,8 @@ StatusOr<Fingerprint> Fingerprint::parse(std::string_view text) {
     hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   if (hex.size() != 64) {
-    return invalidArgument("fingerprint " + quoteForMessage(text) +
-                           " must have 64 hex digits, got " + std::to_string(hex.size()));
+    return invalidArgument("fingerprint " + quoteForMessage(text) + " must have 64 hex digits, got " +
+                           std::to_string(hex.size()));
   }
   return Fingerprint(std::move(hex));
 }

@@ -4,9 +4,12 @@ namespace rotor {
 
 std::string_view keyAlgorithmName(KeyAlgorithm algorithm) {
   switch (algorithm) {
-    case KeyAlgorithm::kEcdsa: return "ECDSA";
-    case KeyAlgorithm::kRsa: return "RSA";
-    case KeyAlgorithm::kEd25519: return "Ed25519";
+    case KeyAlgorithm::kEcdsa:
+      return "ECDSA";
+    case KeyAlgorithm::kRsa:
+      return "RSA";
+    case KeyAlgorithm::kEd25519:
+      return "Ed25519";
   }
   return "unknown";
 }
@@ -22,9 +25,12 @@ StatusOr<KeyAlgorithm> parseKeyAlgorithm(std::string_view name) {
 
 int defaultKeySize(KeyAlgorithm algorithm) {
   switch (algorithm) {
-    case KeyAlgorithm::kEcdsa: return 256;
-    case KeyAlgorithm::kRsa: return 2048;
-    case KeyAlgorithm::kEd25519: return 0;
+    case KeyAlgorithm::kEcdsa:
+      return 256;
+    case KeyAlgorithm::kRsa:
+      return 2048;
+    case KeyAlgorithm::kEd25519:
+      return 0;
   }
   return 0;
 }

@@ -50,9 +50,7 @@ public:
   /** "code: message", or "ok". */
   std::string toString() const;
 
-  friend bool operator==(const Status& a, const Status& b) {
-    return a.code_ == b.code_ && a.message_ == b.message_;
-  }
+  friend bool operator==(const Status& a, const Status& b) { return a.code_ == b.code_ && a.message_ == b.message_; }
 
 private:
   Code code_ = Code::kOk;
@@ -79,7 +77,7 @@ std::ostream& operator<<(std::ostream& os, const Status& s);
 template <typename T>
 class [[nodiscard]] StatusOr {
 public:
-  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design, like absl
+  StatusOr(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design, like absl
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) {
       status_ = internalError("StatusOr constructed from an ok Status without a value");
@@ -123,17 +121,16 @@ private:
 #define ROTOR_CONCAT(a, b) ROTOR_CONCAT_INNER(a, b)
 
 /** Returns from the enclosing function when `expr` (a Status) is not ok. */
-#define RETURN_IF_ERROR(expr)                \
-  do {                                       \
-    ::rotor::Status rotor_status_ = (expr);  \
-    if (!rotor_status_.ok()) {               \
-      return rotor_status_;                  \
-    }                                        \
+#define RETURN_IF_ERROR(expr)               \
+  do {                                      \
+    ::rotor::Status rotor_status_ = (expr); \
+    if (!rotor_status_.ok()) {              \
+      return rotor_status_;                 \
+    }                                       \
   } while (false)
 
 /** `ASSIGN_OR_RETURN(auto x, f())`: binds the value of a StatusOr or returns its Status. */
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  ASSIGN_OR_RETURN_IMPL(ROTOR_CONCAT(rotor_statusor_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr) ASSIGN_OR_RETURN_IMPL(ROTOR_CONCAT(rotor_statusor_, __LINE__), lhs, expr)
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                          \
   if (!tmp.ok()) {                            \

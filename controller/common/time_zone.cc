@@ -81,8 +81,7 @@ private:
 };
 
 bool parseWhen(Cursor& c, PosixRule::When& w) {
-  if (!c.take('M') || !c.number(w.month) || !c.take('.') || !c.number(w.week) || !c.take('.') ||
-      !c.number(w.weekday)) {
+  if (!c.take('M') || !c.number(w.month) || !c.take('.') || !c.number(w.week) || !c.take('.') || !c.number(w.weekday)) {
     return false;
   }
   if (w.month < 1 || w.month > 12 || w.week < 1 || w.week > 5 || w.weekday > 6) {
@@ -194,8 +193,8 @@ StatusOr<TimeZone> TimeZone::fromTzif(std::string name, std::string_view b) {
     size_t isut, isstd, leap, time, type, chars;
   };
   const auto countsAt = [&](size_t at) {
-    return Counts{be32(b, at + 20), be32(b, at + 24), be32(b, at + 28), be32(b, at + 32), be32(b, at + 36),
-                  be32(b, at + 40)};
+    return Counts{be32(b, at + 20), be32(b, at + 24), be32(b, at + 28),
+                  be32(b, at + 32), be32(b, at + 36), be32(b, at + 40)};
   };
   const auto blockSize = [](const Counts& c, size_t timeSize) {
     return c.time * timeSize + c.time + c.type * 6 + c.chars + c.leap * (timeSize + 4) + c.isstd + c.isut;

@@ -57,9 +57,9 @@ public:
 
 private:
   std::string name_;
-  std::vector<int64_t> transitions_;     // UTC seconds, ascending
-  std::vector<int32_t> offsetAfter_;     // offset in effect from transitions_[i]
-  int32_t initialOffset_ = 0;            // before the first transition
+  std::vector<int64_t> transitions_;         // UTC seconds, ascending
+  std::vector<int32_t> offsetAfter_;         // offset in effect from transitions_[i]
+  int32_t initialOffset_ = 0;                // before the first transition
   std::shared_ptr<const PosixRule> footer_;  // after the last transition, when present
 };
 

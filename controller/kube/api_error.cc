@@ -16,14 +16,29 @@ std::string stringAt(const json& object, const char* key) {
 
 Code codeForHttpStatus(int status) {
   switch (status) {
-    case 400: case 413: case 415: case 422: return Code::kInvalidArgument;
-    case 401: return Code::kUnauthenticated;
-    case 403: return Code::kPermissionDenied;
-    case 404: return Code::kNotFound;
-    case 409: return Code::kConflict;
-    case 410: return Code::kGone;
-    case 429: case 500: case 502: case 503: case 504: return Code::kUnavailable;
-    default: return status >= 500 ? Code::kUnavailable : Code::kInternal;
+    case 400:
+    case 413:
+    case 415:
+    case 422:
+      return Code::kInvalidArgument;
+    case 401:
+      return Code::kUnauthenticated;
+    case 403:
+      return Code::kPermissionDenied;
+    case 404:
+      return Code::kNotFound;
+    case 409:
+      return Code::kConflict;
+    case 410:
+      return Code::kGone;
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      return Code::kUnavailable;
+    default:
+      return status >= 500 ? Code::kUnavailable : Code::kInternal;
   }
 }
 
@@ -95,8 +110,8 @@ ApiError decodeApiError(int httpStatus, std::string_view body, std::string_view 
   }
   if (!e.retryAfterSeconds && !retryAfterHeader.empty()) {
     int seconds = 0;
-    if (auto [end, ec] = std::from_chars(retryAfterHeader.data(), retryAfterHeader.data() + retryAfterHeader.size(),
-                                         seconds);
+    if (auto [end, ec] =
+            std::from_chars(retryAfterHeader.data(), retryAfterHeader.data() + retryAfterHeader.size(), seconds);
         ec == std::errc() && seconds >= 0) {
       e.retryAfterSeconds = seconds;
     }

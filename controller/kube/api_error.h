@@ -18,7 +18,7 @@ namespace rotor::kube {
 struct StatusCause {
   std::string reason;  // "FieldValueRequired", "FieldValueInvalid", ...
   std::string message;
-  std::string field;   // "spec.adoption.threshold"
+  std::string field;  // "spec.adoption.threshold"
 };
 
 struct ApiError {

@@ -52,9 +52,12 @@ std::string nameOf(const json& object) { return object.value("/metadata/name"_js
 
 std::string_view contentTypeOf(PatchType type) {
   switch (type) {
-    case PatchType::kMerge: return "application/merge-patch+json";
-    case PatchType::kJson: return "application/json-patch+json";
-    case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
+    case PatchType::kMerge:
+      return "application/merge-patch+json";
+    case PatchType::kJson:
+      return "application/json-patch+json";
+    case PatchType::kStrategicMerge:
+      return "application/strategic-merge-patch+json";
   }
   return "";
 }
@@ -91,8 +94,8 @@ StatusOr<json> Client::call(const ApiRequest& request) {
     const ApiError error = decodeApiError(response->status, response->body, response->retryAfter);
     const bool throttled = response->status == 429 || (response->status == 503 && error.retryAfterSeconds);
     if (!throttled || attempt >= options_.throttledRetries) return error.toStatus();
-    const auto wait = std::chrono::seconds(std::clamp(error.retryAfterSeconds.value_or(1), 1,
-                                                      static_cast<int>(options_.maxRetryAfter.count())));
+    const auto wait = std::chrono::seconds(
+        std::clamp(error.retryAfterSeconds.value_or(1), 1, static_cast<int>(options_.maxRetryAfter.count())));
     options_.sleep(wait);
   }
 }
@@ -104,8 +107,9 @@ StatusOr<json> Client::get(const ResourceType& type, std::string_view ns, std::s
 StatusOr<ObjectList> Client::list(const ResourceType& type, std::string_view ns, const ListOptions& options) {
   ObjectList out;
   ASSIGN_OR_RETURN(out.resourceVersion,
-                   listEach(type, ns, options, [&out](json& item) { out.items.push_back(std::move(item)); },
-                            [&out] { out.items.clear(); }));
+                   listEach(
+                       type, ns, options, [&out](json& item) { out.items.push_back(std::move(item)); },
+                       [&out] { out.items.clear(); }));
   return out;
 }
 
@@ -162,18 +166,20 @@ StatusOr<json> Client::updateStatus(const ResourceType& type, std::string_view n
                api::dumpJson(object)});
 }
 
-StatusOr<json> Client::patch(const ResourceType& type, std::string_view ns, std::string_view name,
-                             PatchType patchType, const json& patch) {
+StatusOr<json> Client::patch(const ResourceType& type, std::string_view ns, std::string_view name, PatchType patchType,
+                             const json& patch) {
   return call({"PATCH", type.path(ns, name) + std::string(kStrict), std::string(contentTypeOf(patchType)),
                api::dumpJson(patch)});
 }
 
 StatusOr<json> Client::createSubresource(const ResourceType& type, std::string_view ns, std::string_view name,
                                          std::string_view subresource, const json& object) {
-  return call({"POST", type.path(ns, name, subresource) + std::string(kStrict), "application/json", api::dumpJson(object)});
+  return call(
+      {"POST", type.path(ns, name, subresource) + std::string(kStrict), "application/json", api::dumpJson(object)});
 }
 
-Status Client::remove(const ResourceType& type, std::string_view ns, std::string_view name, const DeleteOptions& options) {
+Status Client::remove(const ResourceType& type, std::string_view ns, std::string_view name,
+                      const DeleteOptions& options) {
   ApiRequest request{"DELETE", type.path(ns, name), "", ""};
   json body = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}};
   if (!options.uid.empty()) body["preconditions"]["uid"] = options.uid;

@@ -115,7 +115,8 @@ public:
   StatusOr<json> createSubresource(const ResourceType& type, std::string_view ns, std::string_view name,
                                    std::string_view subresource, const json& object);
   /** kNotFound when absent; kConflict when a precondition no longer holds. */
-  Status remove(const ResourceType& type, std::string_view ns, std::string_view name, const DeleteOptions& options = {});
+  Status remove(const ResourceType& type, std::string_view ns, std::string_view name,
+                const DeleteOptions& options = {});
 
   /**
    * One watch request: calls `onEvent` for each event until the server ends the stream (its

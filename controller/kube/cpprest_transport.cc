@@ -53,8 +53,10 @@ std::string bodyOf(http::http_response& response) {
 
 class CpprestTransport final : public Transport {
 public:
-  CpprestTransport(const ClusterConfig& cluster, std::shared_ptr<const TlsMaterial> tls, const TransportOptions& options)
-      : cluster_(cluster), userAgent_(options.userAgent),
+  CpprestTransport(const ClusterConfig& cluster, std::shared_ptr<const TlsMaterial> tls,
+                   const TransportOptions& options)
+      : cluster_(cluster),
+        userAgent_(options.userAgent),
         client_(web::uri(cluster.server), configOf(tls, options.requestTimeout)),
         streamClient_(web::uri(cluster.server), configOf(tls, options.streamIdleTimeout)) {}
 

@@ -11,7 +11,8 @@ json EventWriter::eventFor(const api::CertificateRotation& about, bool warning, 
   const SystemTime now = clock_.now();
   char suffix[24];
   std::snprintf(suffix, sizeof suffix, ".%llx",
-                static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count()));
+                static_cast<unsigned long long>(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count()));
   // The API server refuses notes over 1 KiB.
   const std::string shortNote = note.size() > 1024 ? note.substr(0, 1021) + "..." : note;
   return {{"apiVersion", "events.k8s.io/v1"},

@@ -30,7 +30,8 @@ std::string labelValue(std::string_view name) {
 }
 
 std::string selectorFor(const std::string& rotation, std::string_view part) {
-  return std::string(kRotationLabel) + "=" + labelValue(rotation) + "," + std::string(kPartLabel) + "=" + std::string(part);
+  return std::string(kRotationLabel) + "=" + labelValue(rotation) + "," + std::string(kPartLabel) + "=" +
+         std::string(part);
 }
 
 std::string caSecretName(const CertificateRotation& r) { return r.metadata.name + "-rotor-ca"; }
@@ -46,7 +47,9 @@ std::string snapshotSecretName(const CertificateRotation& r, std::string_view sn
 std::string legacySnapshotSecretName(const CertificateRotation& r, std::string_view snapshot) {
   return r.metadata.name + "-snap-" + std::string(snapshot);
 }
-std::string agentShardName(const std::string& rotation, int shard) { return rotation + "-agents-" + std::to_string(shard); }
+std::string agentShardName(const std::string& rotation, int shard) {
+  return rotation + "-agents-" + std::to_string(shard);
+}
 
 std::string resourceVersionOf(const json& object) {
   return object.value("/metadata/resourceVersion"_json_pointer, std::string());
@@ -85,8 +88,10 @@ const ResourceType* workloadType(const std::string& kind) {
 // ---- agent shards: one line per agent, as the local journal writes them ----
 
 std::string agentLine(const AgentRecord& a) {
-  std::string line = a.id + " " + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(a.lastSeen.time_since_epoch()).count()) +
-                     " " + (a.version.empty() ? "-" : a.version) + " ";
+  std::string line =
+      a.id + " " +
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(a.lastSeen.time_since_epoch()).count()) + " " +
+      (a.version.empty() ? "-" : a.version) + " ";
   if (a.trusted.empty()) return line + "-";
   for (size_t i = 0; i < a.trusted.size(); ++i) line += (i ? "," : "") + a.trusted[i].substr(7);  // without "sha256:"
   return line;
@@ -129,9 +134,11 @@ int shardOf(std::string_view id, int shards) {
 
 json snapshotToJson(const store::Snapshot& s) {
   json servers = json::object();
-  for (const auto& [name, m] : s.servers) servers[name] = {{"chain", m.certificateChainPem}, {"key", m.keyPem}, {"ca", m.caPem}};
-  return {{"name", s.name}, {"takenAt", formatRfc3339(s.takenAt)}, {"revision", s.revision}, {"reason", s.reason},
-          {"bundle", s.bundlePem}, {"servers", servers}};
+  for (const auto& [name, m] : s.servers)
+    servers[name] = {{"chain", m.certificateChainPem}, {"key", m.keyPem}, {"ca", m.caPem}};
+  return {{"name", s.name},         {"takenAt", formatRfc3339(s.takenAt)},
+          {"revision", s.revision}, {"reason", s.reason},
+          {"bundle", s.bundlePem},  {"servers", servers}};
 }
 
 StatusOr<store::Snapshot> snapshotFromJson(const std::string& text) {
@@ -144,7 +151,8 @@ StatusOr<store::Snapshot> snapshotFromJson(const std::string& text) {
     s.reason = j.at("reason").get<std::string>();
     s.bundlePem = j.at("bundle").get<std::string>();
     for (const auto& [name, m] : j.at("servers").items()) {
-      s.servers[name] = {m.at("chain").get<std::string>(), m.at("key").get<std::string>(), m.at("ca").get<std::string>()};
+      s.servers[name] = {m.at("chain").get<std::string>(), m.at("key").get<std::string>(),
+                         m.at("ca").get<std::string>()};
     }
   } catch (const std::exception&) {
     return failedPrecondition("the snapshot's stored copy is damaged");
@@ -181,7 +189,8 @@ StatusOr<CertificateRotation> KubeStore::applyRotation(const CertificateRotation
     auto stored = getRotation(desired.metadata.key());
     if (isNotFound(stored)) {
       json object = api::encodeRotation(desired, false);
-      for (const char* server : {"uid", "resourceVersion", "generation", "creationTimestamp"}) object["metadata"].erase(server);
+      for (const char* server : {"uid", "resourceVersion", "generation", "creationTimestamp"})
+        object["metadata"].erase(server);
       auto created = client_.create(kRotations, desired.metadata.ns, object);
       if (!created.ok() && created.status().code() == Code::kAlreadyExists) continue;  // someone was quicker
       if (!created.ok()) return created.status();
@@ -306,7 +315,8 @@ Status KubeStore::modify(const ResourceType& type, const std::string& ns, const 
     if (!absent && !current.ok()) return current.status();
     json object = absent ? fresh : *current;
     // An object left by a rotation deleted under the same name becomes this one's.
-    if (fresh["metadata"].contains("ownerReferences")) object["metadata"]["ownerReferences"] = fresh["metadata"]["ownerReferences"];
+    if (fresh["metadata"].contains("ownerReferences"))
+      object["metadata"]["ownerReferences"] = fresh["metadata"]["ownerReferences"];
     if (Status s = change(object); !s.ok()) return s;
     auto written = absent ? client_.create(type, ns, object) : client_.update(type, ns, object);
     const Code code = written.status().code();
@@ -362,7 +372,8 @@ StatusOr<store::AuthorityMaterial> KubeStore::readCustomAuthority(const Certific
   auto cert = secretValue(*secret, "tls.crt");
   auto key = secretValue(*secret, "tls.key");
   if (!cert || !key) {
-    return failedPrecondition("Secret " + r.metadata.ns + "/" + r.spec.ca.secretRef->name + " lacks tls.crt or tls.key");
+    return failedPrecondition("Secret " + r.metadata.ns + "/" + r.spec.ca.secretRef->name +
+                              " lacks tls.crt or tls.key");
   }
   return store::AuthorityMaterial{*cert, *key};
 }
@@ -370,9 +381,10 @@ StatusOr<store::AuthorityMaterial> KubeStore::readCustomAuthority(const Certific
 // ---- served material -------------------------------------------------------------------------
 
 StatusOr<store::Versioned<std::optional<store::ServedMaterial>>> KubeStore::readServed(const CertificateRotation& r,
-                                                                                    std::string_view server) {
+                                                                                       std::string_view server) {
   const api::ServerSpec* spec = store::findServer(r, server);
-  if (spec == nullptr) return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
+  if (spec == nullptr)
+    return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
   auto secret = client_.get(kSecrets, r.metadata.ns, spec->secretName);
   if (isNotFound(secret)) return store::Versioned<std::optional<store::ServedMaterial>>{std::nullopt, ""};
   if (!secret.ok()) return secret.status();
@@ -385,10 +397,11 @@ StatusOr<store::Versioned<std::optional<store::ServedMaterial>>> KubeStore::read
   return store::Versioned<std::optional<store::ServedMaterial>>{material, resourceVersionOf(*secret)};
 }
 
-Status KubeStore::writeServed(const CertificateRotation& r, std::string_view server, const store::ServedMaterial& material,
-                              const store::Version& expected) {
+Status KubeStore::writeServed(const CertificateRotation& r, std::string_view server,
+                              const store::ServedMaterial& material, const store::Version& expected) {
   const api::ServerSpec* spec = store::findServer(r, server);
-  if (spec == nullptr) return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
+  if (spec == nullptr)
+    return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
   // The workload's Secret, not the rotation's: deleting the rotation must not take it away.
   json fresh = newObject(kSecrets, r, spec->secretName, "", false);
   fresh["type"] = "kubernetes.io/tls";
@@ -417,7 +430,8 @@ StatusOr<store::Versioned<std::optional<std::string>>> KubeStore::readBundle(con
   return store::Versioned<std::optional<std::string>>{bundle, resourceVersionOf(*configMap)};
 }
 
-Status KubeStore::writeBundle(const CertificateRotation& r, const std::string& bundlePem, const store::Version& expected) {
+Status KubeStore::writeBundle(const CertificateRotation& r, const std::string& bundlePem,
+                              const store::Version& expected) {
   const std::string& name = r.spec.trustBundle.configMapName;
   if (name.empty()) return failedPrecondition("spec.trustBundle names no configMapName");
   return writeVersioned(kConfigMaps, r.metadata.ns, newObject(kConfigMaps, r, name, "", false), expected,
@@ -441,7 +455,8 @@ Status KubeStore::putSnapshot(const CertificateRotation& r, const store::Snapsho
 
 StatusOr<store::Snapshot> KubeStore::getSnapshot(const CertificateRotation& r, std::string_view name) {
   auto secret = client_.get(kSecrets, r.metadata.ns, snapshotSecretName(r, name));
-  if (secret.status().code() == Code::kNotFound) secret = client_.get(kSecrets, r.metadata.ns, legacySnapshotSecretName(r, name));
+  if (secret.status().code() == Code::kNotFound)
+    secret = client_.get(kSecrets, r.metadata.ns, legacySnapshotSecretName(r, name));
   if (!secret.ok()) return secret.status();
   if (!ownedBy(*secret, r.metadata.uid)) return notFound("snapshot " + std::string(name) + " not found");
   auto payload = secretValue(*secret, "snapshot.json");
@@ -469,19 +484,23 @@ StatusOr<std::vector<std::string>> KubeStore::listSnapshots(const CertificateRot
 
 Status KubeStore::reload(const CertificateRotation& r, std::string_view server) {
   const api::ServerSpec* spec = store::findServer(r, server);
-  if (spec == nullptr) return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
+  if (spec == nullptr)
+    return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
   if (!spec->restart) return Status();  // the workload watches its Secret itself
   const ResourceType* type = workloadType(spec->restart->kind);
   if (type == nullptr) return invalidArgument("cannot restart a " + spec->restart->kind);
   // What `kubectl rollout restart` does: a new pod-template annotation rolls the pods.
   const json patch = {
-      {"spec", {{"template", {{"metadata", {{"annotations", {{std::string(kRestartedAtAnnotation), formatRfc3339(clock_.now())}}}}}}}}}};
+      {"spec",
+       {{"template",
+         {{"metadata", {{"annotations", {{std::string(kRestartedAtAnnotation), formatRfc3339(clock_.now())}}}}}}}}}};
   return client_.patch(*type, r.metadata.ns, spec->restart->name, PatchType::kStrategicMerge, patch).status();
 }
 
 StatusOr<store::Rollout> KubeStore::rolloutStatus(const CertificateRotation& r, std::string_view server) {
   const api::ServerSpec* spec = store::findServer(r, server);
-  if (spec == nullptr) return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
+  if (spec == nullptr)
+    return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
   if (!spec->restart) return store::Rollout{};
   const ResourceType* type = workloadType(spec->restart->kind);
   if (type == nullptr) return invalidArgument("cannot follow a " + spec->restart->kind);
@@ -523,7 +542,8 @@ Status KubeStore::putAgents(const ObjectKey& key, const std::vector<AgentRecord>
       std::string text;
       for (const auto& [id, line] : lines) text += line + "\n";
       if (text.size() > kMaxShardBytes) {
-        return failedPrecondition("agent records of " + key.toString() + " outgrew their shard; raise the agent shard count");
+        return failedPrecondition("agent records of " + key.toString() +
+                                  " outgrew their shard; raise the agent shard count");
       }
       configMap["data"] = {{"records", text}};
       return Status();

@@ -54,8 +54,8 @@ public:
 
   StatusOr<store::Versioned<std::optional<store::ServedMaterial>>> readServed(const store::CertificateRotation& r,
                                                                               std::string_view server) override;
-  Status writeServed(const store::CertificateRotation& r, std::string_view server, const store::ServedMaterial& material,
-                     const store::Version& expected) override;
+  Status writeServed(const store::CertificateRotation& r, std::string_view server,
+                     const store::ServedMaterial& material, const store::Version& expected) override;
 
   StatusOr<store::Versioned<std::optional<std::string>>> readBundle(const store::CertificateRotation& r) override;
   Status writeBundle(const store::CertificateRotation& r, const std::string& bundlePem,

@@ -68,20 +68,22 @@ StatusOr<ClusterConfig> parseKubeconfig(std::string_view text, const fs::path& p
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return invalidArgument("kubeconfig " + path.string() + " is not valid YAML (line " + std::to_string(e.mark.line + 1) +
-                           ")");
+    return invalidArgument("kubeconfig " + path.string() + " is not valid YAML (line " +
+                           std::to_string(e.mark.line + 1) + ")");
   }
   if (!root.IsMap()) return invalidArgument("kubeconfig " + path.string() + " is not a YAML mapping");
   ClusterConfig c;
   c.context = context.empty() ? scalar(root, "current-context") : std::string(context);
-  if (c.context.empty()) return invalidArgument("kubeconfig " + path.string() + " has no current-context; pass a context");
+  if (c.context.empty())
+    return invalidArgument("kubeconfig " + path.string() + " has no current-context; pass a context");
   const YAML::Node ctx = named(root["contexts"], c.context, "context");
   if (!ctx || !ctx.IsMap()) return notFound("kubeconfig " + path.string() + " has no context \"" + c.context + "\"");
   const std::string clusterName = scalar(ctx, "cluster"), userName = scalar(ctx, "user");
   if (const std::string ns = scalar(ctx, "namespace"); !ns.empty()) c.ns = ns;
   const YAML::Node cluster = named(root["clusters"], clusterName, "cluster");
   if (!cluster || !cluster.IsMap()) {
-    return notFound("kubeconfig context \"" + c.context + "\" names cluster \"" + clusterName + "\", which is not defined");
+    return notFound("kubeconfig context \"" + c.context + "\" names cluster \"" + clusterName +
+                    "\", which is not defined");
   }
   c.server = scalar(cluster, "server");
   if (!c.server.starts_with("https://") && !c.server.starts_with("http://")) {

@@ -48,8 +48,8 @@ StatusOr<ClusterConfig> parseKubeconfig(std::string_view text, const std::filesy
  * The in-cluster configuration: KUBERNETES_SERVICE_HOST/PORT from `env`, and the service
  * account's token (re-read on use), CA and namespace from `accountDir`.
  */
-StatusOr<ClusterConfig> inClusterConfig(const std::map<std::string, std::string>& env,
-                                        const std::filesystem::path& accountDir =
-                                            "/var/run/secrets/kubernetes.io/serviceaccount");
+StatusOr<ClusterConfig> inClusterConfig(
+    const std::map<std::string, std::string>& env,
+    const std::filesystem::path& accountDir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
 }  // namespace rotor::kube

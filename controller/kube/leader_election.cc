@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 namespace rotor::kube {
 
@@ -42,7 +42,8 @@ StatusOr<LeaseRecord> leaseFromJson(const json& object) {
 
 bool LeaderElector::isLeader() const {
   const MonotonicTime::rep renewed = renewedAt_.load();
-  return renewed != 0 && clock_.monotonicNow() - MonotonicTime(MonotonicTime::duration(renewed)) < options_.renewDeadline;
+  return renewed != 0 &&
+         clock_.monotonicNow() - MonotonicTime(MonotonicTime::duration(renewed)) < options_.renewDeadline;
 }
 
 void LeaderElector::renewed(MonotonicTime at) {
@@ -51,7 +52,8 @@ void LeaderElector::renewed(MonotonicTime at) {
 }
 
 bool LeaderElector::succeeded(const Status& s) const {
-  if (!s.ok() && s.code() != Code::kConflict && s.code() != Code::kAlreadyExists && options_.onError) options_.onError(s);
+  if (!s.ok() && s.code() != Code::kConflict && s.code() != Code::kAlreadyExists && options_.onError)
+    options_.onError(s);
   return s.ok();
 }
 
@@ -60,9 +62,12 @@ bool LeaderElector::tryAcquireOrRenew() {
   const MonotonicTime monotonicNow = clock_.monotonicNow();
   StatusOr<std::optional<LeaseRecord>> current = store_.get();
   if (!succeeded(current.status())) return isLeader();
-  LeaseRecord wanted{options_.identity, static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                             options_.leaseDuration).count()),
-                     now, now, 0, ""};
+  LeaseRecord wanted{options_.identity,
+                     static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(options_.leaseDuration).count()),
+                     now,
+                     now,
+                     0,
+                     ""};
   if (!*current) {
     if (!succeeded(store_.create(wanted))) return isLeader();
     observed_ = wanted;
@@ -109,8 +114,8 @@ void LeaderElector::run(std::stop_token stop, const std::function<void()>& onSta
   });
   // Checked far more often than rounds run, so that leadership ends within a few milliseconds of
   // the deadline even while a round waits for an answer.
-  const auto tick = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(50),
-                                                        std::chrono::duration_cast<std::chrono::milliseconds>(options_.retryPeriod));
+  const auto tick = std::min<std::chrono::milliseconds>(
+      std::chrono::milliseconds(50), std::chrono::duration_cast<std::chrono::milliseconds>(options_.retryPeriod));
   bool leading = false;
   while (!stop.stop_requested()) {
     const bool now = isLeader();

@@ -52,8 +52,9 @@ void LeaderPodLabel::loop(std::stop_token stop) {
     Status s = setLeaderLabel(client_, ns_, pod_, leading);
     if (!leading && s.code() == Code::kNotFound) s = Status();  // a deleted pod is selected by nothing
     if (!s.ok()) {
-      log_.warn(leading ? "Could not label this pod as the leader's" : "Could not remove the leader label from this pod",
-                {{"pod", ns_ + "/" + pod_}, {"error", s.message()}});
+      log_.warn(
+          leading ? "Could not label this pod as the leader's" : "Could not remove the leader label from this pod",
+          {{"pod", ns_ + "/" + pod_}, {"error", s.message()}});
     }
     lock.lock();
     if (s.ok()) {

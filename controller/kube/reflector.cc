@@ -83,9 +83,11 @@ Status Reflector::relist() {
   for (const auto& [key, version] : before) {
     if (present.contains(key)) continue;
     const size_t slash = key.find('/');
-    json gone = {{"apiVersion", type_.apiVersion()},
-                 {"kind", type_.kind},
-                 {"metadata", {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}, {"resourceVersion", version}}}};
+    json gone = {
+        {"apiVersion", type_.apiVersion()},
+        {"kind", type_.kind},
+        {"metadata",
+         {{"namespace", key.substr(0, slash)}, {"name", key.substr(slash + 1)}, {"resourceVersion", version}}}};
     onChange_("DELETED", gone);
   }
   std::lock_guard lock(mu_);

@@ -38,7 +38,10 @@ public:
 
   Reflector(Client& client, const ResourceType& type, ReflectorOptions options, OnChange onChange,
             OnError onError = nullptr)
-      : client_(client), type_(type), options_(std::move(options)), onChange_(std::move(onChange)),
+      : client_(client),
+        type_(type),
+        options_(std::move(options)),
+        onChange_(std::move(onChange)),
         onError_(std::move(onError)) {}
 
   /** Lists and watches until `stop`. */

@@ -35,7 +35,8 @@ store::Rollout rolloutOf(const std::string& kind, const json& workload) {
     const int64_t total = number(workload, "/status/replicas");
     const int64_t available = number(workload, "/status/availableReplicas");
     if (updated < wanted) return waiting(kind, workload, of(updated, wanted) + " new replicas have been updated");
-    if (total > updated) return waiting(kind, workload, std::to_string(total - updated) + " old replicas are pending termination");
+    if (total > updated)
+      return waiting(kind, workload, std::to_string(total - updated) + " old replicas are pending termination");
     if (available < updated) return waiting(kind, workload, of(available, updated) + " updated replicas are available");
   } else if (kind == "StatefulSet") {
     if (workload.value("/spec/updateStrategy/type"_json_pointer, std::string("RollingUpdate")) != "RollingUpdate") {

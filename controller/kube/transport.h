@@ -19,7 +19,7 @@ namespace rotor::kube {
 
 struct ApiRequest {
   std::string method;
-  std::string target;  // path and query: "/api/v1/namespaces/ns/secrets?limit=500"
+  std::string target;       // path and query: "/api/v1/namespaces/ns/secrets?limit=500"
   std::string contentType;  // only with a body
   std::string body;
 };

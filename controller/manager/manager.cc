@@ -53,9 +53,9 @@ void Manager::reconcileKey(const api::ObjectKey& key) {
     queue_.add(key);
     return;
   }
-  log_.error("Could not reconcile CertificateRotation",
-             {{"rotation", key.toString()}, {"error", result.status().message()},
-              {"retries", std::to_string(queue_.failures(key))}});
+  log_.error("Could not reconcile CertificateRotation", {{"rotation", key.toString()},
+                                                         {"error", result.status().message()},
+                                                         {"retries", std::to_string(queue_.failures(key))}});
   queue_.addWithBackoff(key);
 }
 

@@ -33,7 +33,7 @@ adoption::HttpResponse handleOperationalRequest(ControllerMetrics& metrics, cons
 }
 
 StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::start(ControllerMetrics& metrics, HealthChecks health,
-                                                                   adoption::ServerOptions options, Logger& log) {
+                                                                  adoption::ServerOptions options, Logger& log) {
   options.plainHttp = true;
   std::unique_ptr<MetricsEndpoint> e(new MetricsEndpoint(metrics, std::move(health)));
   MetricsEndpoint* self = e.get();

@@ -16,8 +16,8 @@ using Labels = std::vector<ClientMetric::Label>;
 
 // Seconds. A reconcile that only reads state takes well under a millisecond; one that generates
 // an RSA 4096 key, reloads a server or probes it takes seconds.
-const prometheus::Histogram::BucketBoundaries kReconcileBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                                   0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30};
+const prometheus::Histogram::BucketBoundaries kReconcileBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                   0.25,   0.5,   1,      2.5,   5,    10,    30};
 // A check-in is an in-memory update: tens of microseconds; milliseconds when a rotation's
 // records are first loaded or the store is slow.
 const prometheus::Histogram::BucketBoundaries kCheckInBuckets = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
@@ -45,19 +45,22 @@ Labels with(Labels labels, std::string name, std::string value) {
 
 /** The families read from the rotations' status. */
 std::vector<MetricFamily> stateFamilies(const std::vector<api::CertificateRotation>& rotations) {
-  MetricFamily phase{"rotor_rotation_phase", "1 for the phase the rotation is in, 0 for every other phase.",
-                     MetricType::Gauge, {}};
-  MetricFamily revision{"rotor_rotation_revision", "Completed rotations of this resource (status.revision).",
-                        MetricType::Gauge, {}};
+  MetricFamily phase{
+      "rotor_rotation_phase", "1 for the phase the rotation is in, 0 for every other phase.", MetricType::Gauge, {}};
+  MetricFamily revision{
+      "rotor_rotation_revision", "Completed rotations of this resource (status.revision).", MetricType::Gauge, {}};
   MetricFamily ratio{"rotor_rotation_adoption_ratio",
-                     "Share of active agents that trust the CA being rolled out (0..1).", MetricType::Gauge, {}};
-  MetricFamily agents{"rotor_rotation_agents", "Agents of the rotation by state: adopted, pending or stale.",
-                      MetricType::Gauge, {}};
+                     "Share of active agents that trust the CA being rolled out (0..1).",
+                     MetricType::Gauge,
+                     {}};
+  MetricFamily agents{
+      "rotor_rotation_agents", "Agents of the rotation by state: adopted, pending or stale.", MetricType::Gauge, {}};
   MetricFamily expiry{"rotor_certificate_expiration_timestamp_seconds",
                       "notAfter of each CA slot (current, next, previous) and each server's certificate.",
-                      MetricType::Gauge, {}};
-  MetricFamily started{"rotor_rotation_phase_started_timestamp_seconds", "When the rotation entered its phase.",
-                       MetricType::Gauge, {}};
+                      MetricType::Gauge,
+                      {}};
+  MetricFamily started{
+      "rotor_rotation_phase_started_timestamp_seconds", "When the rotation entered its phase.", MetricType::Gauge, {}};
   for (const api::CertificateRotation& r : rotations) {
     const Labels labels = rotationLabels(r.key());
     const api::RotationStatus& s = r.status;
@@ -85,8 +88,8 @@ std::vector<MetricFamily> stateFamilies(const std::vector<api::CertificateRotati
     }
     if (s.phaseStartedAt) addSample(started, labels, unixSeconds(*s.phaseStartedAt));
   }
-  return {std::move(phase), std::move(revision), std::move(ratio), std::move(agents), std::move(expiry),
-          std::move(started)};
+  return {std::move(phase),  std::move(revision), std::move(ratio),
+          std::move(agents), std::move(expiry),   std::move(started)};
 }
 
 }  // namespace
@@ -166,8 +169,8 @@ std::string ControllerMetrics::render() {
   // marks them stale instead of recording invented values.
   const bool leading = !leading_ || leading_();
   if (leading_) {
-    MetricFamily leader{"rotor_leader", "1 on the replica that holds the leader Lease, 0 on the others.",
-                        MetricType::Gauge, {}};
+    MetricFamily leader{
+        "rotor_leader", "1 on the replica that holds the leader Lease, 0 on the others.", MetricType::Gauge, {}};
     addSample(leader, {}, leading ? 1 : 0);
     families.push_back(std::move(leader));
   }

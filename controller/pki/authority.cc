@@ -85,9 +85,12 @@ Status addSubjectAltNames(X509* x, const LeafSpec& spec) {
 /** Ed25519 signs the message itself; every other algorithm here signs a SHA-2 digest. */
 const EVP_MD* digestFor(EVP_PKEY* signingKey) {
   switch (EVP_PKEY_get_base_id(signingKey)) {
-    case EVP_PKEY_ED25519: return nullptr;
-    case EVP_PKEY_EC: return EVP_PKEY_get_bits(signingKey) > 256 ? EVP_sha384() : EVP_sha256();
-    default: return EVP_sha256();
+    case EVP_PKEY_ED25519:
+      return nullptr;
+    case EVP_PKEY_EC:
+      return EVP_PKEY_get_bits(signingKey) > 256 ? EVP_sha384() : EVP_sha256();
+    default:
+      return EVP_sha256();
   }
 }
 
@@ -124,16 +127,14 @@ StatusOr<CertificateAuthority> CertificateAuthority::generate(const CaSpec& spec
     return opensslError(Code::kInternal, "could not set issuer");
   }
   RETURN_IF_ERROR(addExtension(x.get(), x.get(), NID_basic_constraints, "critical,CA:TRUE"));
-  RETURN_IF_ERROR(addExtension(x.get(), x.get(), NID_key_usage,
-                               "critical,digitalSignature,keyCertSign,cRLSign"));
+  RETURN_IF_ERROR(addExtension(x.get(), x.get(), NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign"));
   RETURN_IF_ERROR(addExtension(x.get(), x.get(), NID_subject_key_identifier, "hash"));
   RETURN_IF_ERROR(addExtension(x.get(), x.get(), NID_authority_key_identifier, "keyid:always"));
   RETURN_IF_ERROR(sign(x.get(), key));
   return CertificateAuthority(Certificate::adopt(std::move(x)), std::move(key));
 }
 
-StatusOr<CertificateAuthority> CertificateAuthority::fromPem(std::string_view certPem,
-                                                             std::string_view keyPem) {
+StatusOr<CertificateAuthority> CertificateAuthority::fromPem(std::string_view certPem, std::string_view keyPem) {
   ASSIGN_OR_RETURN(Certificate cert, Certificate::fromPem(certPem));
   ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::fromPem(keyPem));
   if (!cert.isCa()) {
@@ -155,8 +156,7 @@ StatusOr<Certificate> CertificateAuthority::issue(const LeafSpec& spec, const Pr
   }
   const SystemTime caNotAfter = certificate_.notAfter();
   if (caNotAfter <= now) {
-    return failedPrecondition("CA " + certificate_.subject() + " expired at " +
-                              formatRfc3339(caNotAfter));
+    return failedPrecondition("CA " + certificate_.subject() + " expired at " + formatRfc3339(caNotAfter));
   }
   const SystemTime notAfter = std::min(now + spec.validity, caNotAfter);
   ASSIGN_OR_RETURN(X509Ptr x, newCertificate(subjectKey.get(), now - kBackdate, notAfter));
@@ -170,8 +170,7 @@ StatusOr<Certificate> CertificateAuthority::issue(const LeafSpec& spec, const Pr
   const bool rsa = EVP_PKEY_get_base_id(subjectKey.get()) == EVP_PKEY_RSA;
   RETURN_IF_ERROR(addExtension(x.get(), issuer, NID_basic_constraints, "critical,CA:FALSE"));
   RETURN_IF_ERROR(addExtension(x.get(), issuer, NID_key_usage,
-                               rsa ? "critical,digitalSignature,keyEncipherment"
-                                   : "critical,digitalSignature"));
+                               rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature"));
   RETURN_IF_ERROR(addExtension(x.get(), issuer, NID_ext_key_usage, "serverAuth"));
   RETURN_IF_ERROR(addExtension(x.get(), issuer, NID_subject_key_identifier, "hash"));
   RETURN_IF_ERROR(addExtension(x.get(), issuer, NID_authority_key_identifier, "keyid:always"));
@@ -180,15 +179,13 @@ StatusOr<Certificate> CertificateAuthority::issue(const LeafSpec& spec, const Pr
   return Certificate::adopt(std::move(x));
 }
 
-StatusOr<Certificate> CertificateAuthority::crossSign(const Certificate& otherRoot,
-                                                      SystemTime now) const {
+StatusOr<Certificate> CertificateAuthority::crossSign(const Certificate& otherRoot, SystemTime now) const {
   if (!otherRoot.isCa()) {
     return invalidArgument("cannot cross-sign " + otherRoot.subject() + ": it is not a CA");
   }
   const SystemTime caNotAfter = certificate_.notAfter();
   if (caNotAfter <= now) {
-    return failedPrecondition("CA " + certificate_.subject() + " expired at " +
-                              formatRfc3339(caNotAfter));
+    return failedPrecondition("CA " + certificate_.subject() + " expired at " + formatRfc3339(caNotAfter));
   }
   ASSIGN_OR_RETURN(X509Ptr x, newCertificate(X509_get0_pubkey(otherRoot.get()), otherRoot.notBefore(),
                                              std::min(otherRoot.notAfter(), caNotAfter)));
@@ -198,8 +195,7 @@ StatusOr<Certificate> CertificateAuthority::crossSign(const Certificate& otherRo
     return opensslError(Code::kInternal, "could not set names");
   }
   RETURN_IF_ERROR(addExtension(x.get(), issuer, NID_basic_constraints, "critical,CA:TRUE"));
-  RETURN_IF_ERROR(addExtension(x.get(), issuer, NID_key_usage,
-                               "critical,digitalSignature,keyCertSign,cRLSign"));
+  RETURN_IF_ERROR(addExtension(x.get(), issuer, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign"));
   // The same SKI as the root it stands for, so path building links the server's AKI to it.
   int skiIndex = X509_get_ext_by_NID(otherRoot.get(), NID_subject_key_identifier, -1);
   if (skiIndex >= 0) {

@@ -20,8 +20,9 @@ StatusOr<std::string> base64Decode(std::string_view text) {
   }
   if (compact.size() % 4 != 0) return invalidArgument("not base64: the length is not a multiple of 4");
   std::string out(compact.size() / 4 * 3 + 1, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(compact.data()), static_cast<int>(compact.size()));
+  const int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(compact.data()), static_cast<int>(compact.size()));
   if (n < 0) return invalidArgument("not base64");
   // EVP_DecodeBlock counts padding as zero bytes; drop them.
   size_t size = static_cast<size_t>(n);

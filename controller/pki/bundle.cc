@@ -31,8 +31,7 @@ StatusOr<std::vector<Certificate>> parsePemBundle(std::string_view pem) {
     size_t begin = pem.find(kBegin, pos);
     std::string_view between = pem.substr(pos, begin == std::string_view::npos ? pem.npos : begin - pos);
     if (!onlyCommentsOrSpace(between)) {
-      return invalidArgument("PEM bundle has text that is not a PEM block before block " +
-                             std::to_string(block));
+      return invalidArgument("PEM bundle has text that is not a PEM block before block " + std::to_string(block));
     }
     if (begin == std::string_view::npos) {
       return out;

@@ -27,8 +27,7 @@ std::string octetsToHex(const ASN1_OCTET_STRING* s) {
   if (s == nullptr) {
     return "";
   }
-  return hexEncode(std::span<const uint8_t>(ASN1_STRING_get0_data(s),
-                                            static_cast<size_t>(ASN1_STRING_length(s))));
+  return hexEncode(std::span<const uint8_t>(ASN1_STRING_get0_data(s), static_cast<size_t>(ASN1_STRING_length(s))));
 }
 
 std::string ipToString(const ASN1_OCTET_STRING* ip) {
@@ -47,8 +46,7 @@ std::string ipToString(const ASN1_OCTET_STRING* ip) {
 
 template <typename Fn>
 void forEachAltName(X509* x, int type, Fn fn) {
-  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr)));
   if (!names) {
     return;
   }
@@ -97,8 +95,7 @@ StatusOr<Certificate> Certificate::fromDer(std::span<const uint8_t> der) {
     return opensslError(Code::kInvalidArgument, "invalid DER certificate");
   }
   if (cursor != der.data() + der.size()) {
-    return invalidArgument("invalid DER certificate: " +
-                           std::to_string(der.data() + der.size() - cursor) +
+    return invalidArgument("invalid DER certificate: " + std::to_string(der.data() + der.size() - cursor) +
                            " trailing bytes after the certificate");
   }
   return Certificate(std::move(x));
@@ -167,8 +164,7 @@ std::vector<std::string> Certificate::dnsNames() const {
 
 std::vector<std::string> Certificate::ipAddresses() const {
   std::vector<std::string> out;
-  forEachAltName(x509_.get(), GEN_IPADD,
-                 [&](const GENERAL_NAME* n) { out.push_back(ipToString(n->d.iPAddress)); });
+  forEachAltName(x509_.get(), GEN_IPADD, [&](const GENERAL_NAME* n) { out.push_back(ipToString(n->d.iPAddress)); });
   return out;
 }
 
@@ -190,9 +186,7 @@ bool Certificate::isSelfSigned() const { return X509_self_signed(x509_.get(), 1)
 
 std::string Certificate::subjectKeyId() const { return octetsToHex(X509_get0_subject_key_id(x509_.get())); }
 
-std::string Certificate::authorityKeyId() const {
-  return octetsToHex(X509_get0_authority_key_id(x509_.get()));
-}
+std::string Certificate::authorityKeyId() const { return octetsToHex(X509_get0_authority_key_id(x509_.get())); }
 
 bool Certificate::matchesKey(const PrivateKey& key) const {
   bool ok = X509_check_private_key(x509_.get(), key.get()) == 1;

@@ -37,13 +37,15 @@ StatusOr<ClientTls> ClientTls::fromPem(const std::string& trustedPem, const std:
     if (trusted->empty()) return invalidArgument("the certificate authority holds no certificate");
     tls.trusted_ = std::move(trusted).value();
   }
-  if (chainPem.empty() != keyPem.empty()) return invalidArgument("a client certificate needs its key, and a key its certificate");
+  if (chainPem.empty() != keyPem.empty())
+    return invalidArgument("a client certificate needs its key, and a key its certificate");
   if (!chainPem.empty()) {
     auto chain = parsePemBundle(chainPem);
     if (!chain.ok() || chain->empty()) return invalidArgument("the client certificate is unusable");
     auto key = PrivateKey::fromPem(keyPem);
     if (!key.ok()) return invalidArgument("the client key is unusable");  // never its content
-    if (!chain->front().matchesKey(*key)) return invalidArgument("the client key does not match the client certificate");
+    if (!chain->front().matchesKey(*key))
+      return invalidArgument("the client key does not match the client certificate");
     tls.chain_ = std::move(chain).value();
     tls.key_ = std::move(key).value();
   }
@@ -89,7 +91,8 @@ Status ClientTls::apply(SSL_CTX* ctx) const {
         return invalidArgument("the client certificate's chain cannot be used: " + drainOpensslErrors());
       }
     }
-    if (SSL_CTX_use_PrivateKey(ctx, key_->get()) != 1) return invalidArgument("the client key cannot be used: " + drainOpensslErrors());
+    if (SSL_CTX_use_PrivateKey(ctx, key_->get()) != 1)
+      return invalidArgument("the client key cannot be used: " + drainOpensslErrors());
   }
   return okStatus();
 }

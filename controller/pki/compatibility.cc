@@ -19,8 +19,8 @@ void compareSets(std::vector<Finding>& out, std::string_view check, std::string_
   std::set<std::string> a(candidate.begin(), candidate.end());
   std::set<std::string> b(previous.begin(), previous.end());
   if (a != b) {
-    out.push_back({std::string(check), std::string(what) + " differ: new " + describeSet(a) +
-                                           ", served " + describeSet(b)});
+    out.push_back(
+        {std::string(check), std::string(what) + " differ: new " + describeSet(a) + ", served " + describeSet(b)});
   }
 }
 
@@ -33,15 +33,14 @@ std::vector<Finding> checkCompatibility(const CompatibilityInput& in) {
   }
   const SystemTime caNotAfter = in.issuingCa.notAfter();
   if (caNotAfter <= in.at || in.issuingCa.notBefore() > in.at) {
-    out.push_back({std::string(checks::kCaValid), "CA " + in.issuingCa.subject() +
-                                                      " is not valid now (notAfter " +
-                                                      formatRfc3339(caNotAfter) + ")"});
+    out.push_back({std::string(checks::kCaValid),
+                   "CA " + in.issuingCa.subject() + " is not valid now (notAfter " + formatRfc3339(caNotAfter) + ")"});
   }
   for (const Certificate& root : in.roots) {
     Status s = verifyChain(in.candidate, in.intermediates, std::span(&root, 1), in.at);
     if (!s.ok()) {
-      out.push_back({std::string(checks::kChainsToRoot),
-                     "chain does not verify against " + root.subject() + ": " + s.message()});
+      out.push_back(
+          {std::string(checks::kChainsToRoot), "chain does not verify against " + root.subject() + ": " + s.message()});
     }
   }
   if (in.previous != nullptr) {
@@ -50,13 +49,12 @@ std::vector<Finding> checkCompatibility(const CompatibilityInput& in) {
                                                         "\", served \"" + in.previous->subject() + "\""});
     }
     compareSets(out, checks::kDnsNames, "DNS names", in.candidate.dnsNames(), in.previous->dnsNames());
-    compareSets(out, checks::kIpAddresses, "IP addresses", in.candidate.ipAddresses(),
-                in.previous->ipAddresses());
+    compareSets(out, checks::kIpAddresses, "IP addresses", in.candidate.ipAddresses(), in.previous->ipAddresses());
   }
   if (in.candidate.notAfter() > caNotAfter) {
-    out.push_back({std::string(checks::kValidityWithinCa),
-                   "certificate notAfter " + formatRfc3339(in.candidate.notAfter()) +
-                       " is after the CA's " + formatRfc3339(caNotAfter)});
+    out.push_back({std::string(checks::kValidityWithinCa), "certificate notAfter " +
+                                                               formatRfc3339(in.candidate.notAfter()) +
+                                                               " is after the CA's " + formatRfc3339(caNotAfter)});
   }
   return out;
 }

@@ -23,9 +23,7 @@ struct Deleter {
 
 inline void freeX509Stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
 inline void freeGeneralNames(GENERAL_NAMES* n) { GENERAL_NAMES_free(n); }
-inline void freeSafebagStack(STACK_OF(PKCS12_SAFEBAG) * s) {
-  sk_PKCS12_SAFEBAG_pop_free(s, PKCS12_SAFEBAG_free);
-}
+inline void freeSafebagStack(STACK_OF(PKCS12_SAFEBAG) * s) { sk_PKCS12_SAFEBAG_pop_free(s, PKCS12_SAFEBAG_free); }
 inline void freePkcs7Stack(STACK_OF(PKCS7) * s) { sk_PKCS7_pop_free(s, PKCS7_free); }
 
 using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;

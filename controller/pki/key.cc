@@ -71,7 +71,8 @@ std::string PrivateKey::toPem() const {
 
 KeySpec PrivateKey::spec() const {
   switch (EVP_PKEY_get_base_id(key_.get())) {
-    case EVP_PKEY_RSA: return {KeyAlgorithm::kRsa, EVP_PKEY_get_bits(key_.get())};
+    case EVP_PKEY_RSA:
+      return {KeyAlgorithm::kRsa, EVP_PKEY_get_bits(key_.get())};
     case EVP_PKEY_EC: {
       // Only the NIST curves rotor generates: a 256-bit secp256k1 key is not P-256.
       char group[64] = {};
@@ -82,8 +83,10 @@ KeySpec PrivateKey::spec() const {
       if (name == "secp384r1" || name == "P-384") return {KeyAlgorithm::kEcdsa, 384};
       return {KeyAlgorithm::kEcdsa, -1};  // rejected by validateKeySpec
     }
-    case EVP_PKEY_ED25519: return {KeyAlgorithm::kEd25519, 0};
-    default: return {KeyAlgorithm::kEcdsa, -1};  // rejected by validateKeySpec
+    case EVP_PKEY_ED25519:
+      return {KeyAlgorithm::kEd25519, 0};
+    default:
+      return {KeyAlgorithm::kEcdsa, -1};  // rejected by validateKeySpec
   }
 }
 

@@ -37,8 +37,8 @@ std::string uniqueAlias(const Certificate& c, std::set<std::string>& used, size_
 }  // namespace
 
 StatusOr<std::vector<uint8_t>> exportKeystore(const PrivateKey& key, const Certificate& leaf,
-                                              std::span<const Certificate> chain,
-                                              std::string_view password, std::string_view alias) {
+                                              std::span<const Certificate> chain, std::string_view password,
+                                              std::string_view alias) {
   if (!leaf.matchesKey(key)) {
     return invalidArgument("keystore key does not match its certificate");
   }
@@ -49,9 +49,8 @@ StatusOr<std::vector<uint8_t>> exportKeystore(const PrivateKey& key, const Certi
   }
   const std::string pass(password);
   const std::string name(alias);
-  Pkcs12Ptr p12(PKCS12_create_ex(pass.c_str(), name.c_str(), key.get(), leaf.get(), ca.get(),
-                                 NID_aes_256_cbc, NID_aes_256_cbc, kIterations, -1, 0, nullptr,
-                                 nullptr));
+  Pkcs12Ptr p12(PKCS12_create_ex(pass.c_str(), name.c_str(), key.get(), leaf.get(), ca.get(), NID_aes_256_cbc,
+                                 NID_aes_256_cbc, kIterations, -1, 0, nullptr, nullptr));
   if (!p12) {
     return opensslError(Code::kInternal, "could not create PKCS#12 keystore");
   }
@@ -61,8 +60,7 @@ StatusOr<std::vector<uint8_t>> exportKeystore(const PrivateKey& key, const Certi
   return toDer(p12.get());
 }
 
-StatusOr<std::vector<uint8_t>> exportTruststore(std::span<const Certificate> certificates,
-                                                std::string_view password) {
+StatusOr<std::vector<uint8_t>> exportTruststore(std::span<const Certificate> certificates, std::string_view password) {
   SafebagStackPtr bags(sk_PKCS12_SAFEBAG_new_null());
   Asn1ObjectPtr anyUsage(OBJ_txt2obj(kAnyExtendedKeyUsage, 1));
   std::set<std::string> used;
@@ -92,8 +90,7 @@ StatusOr<std::vector<uint8_t>> exportTruststore(std::span<const Certificate> cer
   return toDer(p12.get());
 }
 
-StatusOr<std::vector<Certificate>> readPkcs12Certificates(std::span<const uint8_t> der,
-                                                          std::string_view password) {
+StatusOr<std::vector<Certificate>> readPkcs12Certificates(std::span<const uint8_t> der, std::string_view password) {
   const uint8_t* cursor = der.data();
   Pkcs12Ptr p12(d2i_PKCS12(nullptr, &cursor, static_cast<long>(der.size())));
   if (!p12) {

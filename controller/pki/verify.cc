@@ -37,8 +37,8 @@ Status verifyChain(const Certificate& leaf, std::span<const Certificate> interme
   int depth = X509_STORE_CTX_get_error_depth(ctx.get());
   X509* bad = X509_STORE_CTX_get_current_cert(ctx.get());
   std::string subject = bad != nullptr ? subjectOf(bad) : leaf.subject();
-  return failedPrecondition(std::string(X509_verify_cert_error_string(error)) + " (depth " +
-                            std::to_string(depth) + ", " + subject + ")");
+  return failedPrecondition(std::string(X509_verify_cert_error_string(error)) + " (depth " + std::to_string(depth) +
+                            ", " + subject + ")");
 }
 
 }  // namespace rotor::pki

@@ -7,9 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 
 #include "controller/pki/bundle.h"
 #include "controller/pki/handles.h"
@@ -114,8 +114,8 @@ Status TlsProber::probe(const api::HealthCheckSpec& check, const std::string& bu
     const long verify = SSL_get_verify_result(ssl.get());
     ERR_clear_error();
     if (verify != X509_V_OK) {
-      return failedPrecondition("certificate presented by " + check.address + " does not verify against the bundle: " +
-                                X509_verify_cert_error_string(verify));
+      return failedPrecondition("certificate presented by " + check.address +
+                                " does not verify against the bundle: " + X509_verify_cert_error_string(verify));
     }
     return unavailable("TLS handshake with " + check.address + " failed");
   }

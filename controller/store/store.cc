@@ -53,8 +53,8 @@ bool isSha256Hex(std::string_view hex) {
 Status validateAgentRecord(const AgentRecord& agent) {
   RETURN_IF_ERROR(validateAgentId(agent.id));
   constexpr size_t kMaxVersionLength = 64;
-  const bool printable = std::all_of(agent.version.begin(), agent.version.end(),
-                                     [](char c) { return c > ' ' && c < 0x7f; });
+  const bool printable =
+      std::all_of(agent.version.begin(), agent.version.end(), [](char c) { return c > ' ' && c < 0x7f; });
   if (agent.version.size() > kMaxVersionLength || !printable) {
     return invalidArgument("agent " + agent.id + ": version must be at most 64 printable characters without spaces");
   }

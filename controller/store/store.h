@@ -140,13 +140,12 @@ public:
   virtual StatusOr<Versioned<std::optional<ServedMaterial>>> readServed(const CertificateRotation& r,
                                                                         std::string_view server) = 0;
   /** Replaces it as one unit: a crash never leaves a certificate beside the wrong key. */
-  virtual Status writeServed(const CertificateRotation& r, std::string_view server,
-                             const ServedMaterial& material, const Version& expected) = 0;
+  virtual Status writeServed(const CertificateRotation& r, std::string_view server, const ServedMaterial& material,
+                             const Version& expected) = 0;
 
   // ---- trust bundle ----
   virtual StatusOr<Versioned<std::optional<std::string>>> readBundle(const CertificateRotation& r) = 0;
-  virtual Status writeBundle(const CertificateRotation& r, const std::string& bundlePem,
-                             const Version& expected) = 0;
+  virtual Status writeBundle(const CertificateRotation& r, const std::string& bundlePem, const Version& expected) = 0;
 
   // ---- snapshots ----
   /** Idempotent by name: writing the same snapshot again succeeds; a different one under an

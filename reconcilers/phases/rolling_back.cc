@@ -70,9 +70,9 @@ StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
       if (reloaded.code() == Code::kUnavailable) {
         return reloaded;
       }
-      return Outcome::moveTo(api::Phase::kFailed, "RollbackReloadFailed",
-                             "Server \"" + server.name + "\" did not reload its restored certificate: " +
-                                 reloaded.message());
+      return Outcome::moveTo(
+          api::Phase::kFailed, "RollbackReloadFailed",
+          "Server \"" + server.name + "\" did not reload its restored certificate: " + reloaded.message());
     }
     ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain, chainOf(saved->second));
     restoredLeaf = chain.front();

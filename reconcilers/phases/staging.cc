@@ -37,9 +37,9 @@ StatusOr<Outcome> staging(RotationContext& ctx, CertificateRotation& r) {
   }
   RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&next->certificate(), 1)));
   RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
-  return Outcome::moveTo(api::Phase::kAwaitingAdoption, "Staged",
-                         "Trust bundle holds the current and the new CA (" +
-                             next->certificate().fingerprint().toString() + ")");
+  return Outcome::moveTo(
+      api::Phase::kAwaitingAdoption, "Staged",
+      "Trust bundle holds the current and the new CA (" + next->certificate().fingerprint().toString() + ")");
 }
 
 }  // namespace rotor::reconcilers::phases

@@ -33,9 +33,9 @@ StatusOr<std::optional<Outcome>> waitForWindow(const CertificateRotation& r, Sys
   if (window->open) {
     return std::optional<Outcome>();
   }
-  return std::optional<Outcome>(Outcome::wait(std::chrono::ceil<Duration>(window->opensAt - now), "WaitingForWindow",
-                                              "Waiting for the maintenance window opening at " +
-                                                  formatRfc3339(window->opensAt)));
+  return std::optional<Outcome>(
+      Outcome::wait(std::chrono::ceil<Duration>(window->opensAt - now), "WaitingForWindow",
+                    "Waiting for the maintenance window opening at " + formatRfc3339(window->opensAt)));
 }
 
 struct Issued {
@@ -45,12 +45,14 @@ struct Issued {
 
 /** A new certificate for `server` from `issuer`, with its chain, checked against what it replaces. */
 StatusOr<Issued> issueChecked(RotationContext& ctx, const CertificateRotation& r,
-                              const std::optional<store::ServedMaterial>& served, const pki::CertificateAuthority& issuer,
+                              const std::optional<store::ServedMaterial>& served,
+                              const pki::CertificateAuthority& issuer,
                               const std::optional<pki::CertificateAuthority>& crossSigner) {
   const SystemTime now = ctx.clock.now();
   const api::CertificateSpec& c = r.spec.certificate;
   ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::generate(c.privateKey));
-  ASSIGN_OR_RETURN(pki::Certificate leaf, issuer.issue({c.commonName, c.dnsNames, c.ipAddresses, c.validity}, key, now));
+  ASSIGN_OR_RETURN(pki::Certificate leaf,
+                   issuer.issue({c.commonName, c.dnsNames, c.ipAddresses, c.validity}, key, now));
   std::vector<pki::Certificate> intermediates;
   if (crossSigner) {
     ASSIGN_OR_RETURN(pki::Certificate cross, crossSigner->crossSign(issuer.certificate(), now));
@@ -79,16 +81,16 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
   }
   const bool renewal = isRenewal(r.status.trigger);
   ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
-  ASSIGN_OR_RETURN(pki::CertificateAuthority issuer,
-                   requireAuthority(renewal ? authorities.value.current : authorities.value.next,
-                                    renewal ? "current" : "next"));
+  ASSIGN_OR_RETURN(
+      pki::CertificateAuthority issuer,
+      requireAuthority(renewal ? authorities.value.current : authorities.value.next, renewal ? "current" : "next"));
   std::optional<pki::CertificateAuthority> crossSigner;
   if (!renewal && r.spec.ca.crossSign) {
     ASSIGN_OR_RETURN(crossSigner, authorityIn(authorities.value.current));
   }
-  ASSIGN_OR_RETURN(store::Snapshot snapshot,
-                   ensureSnapshot(ctx, r, "swap", renewal ? "Before renewing the server certificates"
-                                                          : "Before swapping to the new CA"));
+  ASSIGN_OR_RETURN(store::Snapshot snapshot, ensureSnapshot(ctx, r, "swap",
+                                                            renewal ? "Before renewing the server certificates"
+                                                                    : "Before swapping to the new CA"));
   ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, server->name));
   auto before = snapshot.servers.find(server->name);
   const bool written = served.value && (before == snapshot.servers.end() || *served.value != before->second);
@@ -100,8 +102,8 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
     }
     ASSIGN_OR_RETURN(Issued issued, issueChecked(ctx, r, served.value, issuer, crossSigner));
     if (!issued.findings.empty()) {
-      Outcome blocked = Outcome::block("PrecheckFailed", "Server \"" + server->name + "\": " +
-                                                             describeFindings(issued.findings));
+      Outcome blocked =
+          Outcome::block("PrecheckFailed", "Server \"" + server->name + "\": " + describeFindings(issued.findings));
       for (const pki::Finding& f : issued.findings) {
         blocked.failedChecks.push_back(f.check);
       }

@@ -47,7 +47,8 @@ Status promoteNextAuthority(RotationContext& ctx, CertificateRotation& r) {
 
 /** Waits until the server's restarted workload has rolled out (nullopt then), and fails the
  *  verification when it has not within rolloutTimeout of the swap. */
-StatusOr<std::optional<Outcome>> awaitRollout(RotationContext& ctx, CertificateRotation& r, const api::ServerSpec& server) {
+StatusOr<std::optional<Outcome>> awaitRollout(RotationContext& ctx, CertificateRotation& r,
+                                              const api::ServerSpec& server) {
   api::ServerStatus& st = serverStatusOf(r.status, server.name);
   if (st.rolledOutAt) {
     return std::optional<Outcome>();
@@ -59,17 +60,18 @@ StatusOr<std::optional<Outcome>> awaitRollout(RotationContext& ctx, CertificateR
   }
   if (ctx.clock.now() >= *st.swappedAt + r.spec.swap.rolloutTimeout) {
     r.status.rollbackSnapshot = snapshotName(r, "swap");
-    return std::optional<Outcome>(Outcome::moveTo(
-        api::Phase::kRollingBack, "RolloutTimedOut",
-        "Server \"" + server.name + "\" did not roll out within swap.rolloutTimeout (" +
-            formatDuration(r.spec.swap.rolloutTimeout) + "): " + rollout.progress));
+    return std::optional<Outcome>(
+        Outcome::moveTo(api::Phase::kRollingBack, "RolloutTimedOut",
+                        "Server \"" + server.name + "\" did not roll out within swap.rolloutTimeout (" +
+                            formatDuration(r.spec.swap.rolloutTimeout) + "): " + rollout.progress));
   }
-  return std::optional<Outcome>(
-      Outcome::wait(kRolloutPollInterval, "RollingOut", "Server \"" + server.name + "\" restarting: " + rollout.progress));
+  return std::optional<Outcome>(Outcome::wait(kRolloutPollInterval, "RollingOut",
+                                              "Server \"" + server.name + "\" restarting: " + rollout.progress));
 }
 
 /** One probe, at most once per probe.period; nullopt when the server passed its bake. */
-StatusOr<std::optional<Outcome>> probeOnce(RotationContext& ctx, CertificateRotation& r, const api::ServerSpec& server) {
+StatusOr<std::optional<Outcome>> probeOnce(RotationContext& ctx, CertificateRotation& r,
+                                           const api::ServerSpec& server) {
   api::ServerStatus& st = serverStatusOf(r.status, server.name);
   const SystemTime now = ctx.clock.now();
   const api::ProbeSpec& probe = r.spec.swap.probe;
@@ -78,8 +80,8 @@ StatusOr<std::optional<Outcome>> probeOnce(RotationContext& ctx, CertificateRota
     return std::optional<Outcome>();
   }
   if (st.lastProbeAt && now < *st.lastProbeAt + probe.period) {
-    return std::optional<Outcome>(Outcome::wait(std::chrono::ceil<Duration>(*st.lastProbeAt + probe.period - now),
-                                                "Baking", r.status.message));
+    return std::optional<Outcome>(
+        Outcome::wait(std::chrono::ceil<Duration>(*st.lastProbeAt + probe.period - now), "Baking", r.status.message));
   }
   ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, server.name));
   ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
@@ -95,20 +97,20 @@ StatusOr<std::optional<Outcome>> probeOnce(RotationContext& ctx, CertificateRota
     const std::string count = std::to_string(st.probeFailures) + "/" + std::to_string(probe.failureThreshold);
     if (st.probeFailures >= probe.failureThreshold) {
       r.status.rollbackSnapshot = snapshotName(r, "swap");
-      return std::optional<Outcome>(Outcome::moveTo(api::Phase::kRollingBack, "ProbeFailed",
-                                                    "Server \"" + server.name + "\" failed " + count +
-                                                        " health probes: " + result.message()));
+      return std::optional<Outcome>(
+          Outcome::moveTo(api::Phase::kRollingBack, "ProbeFailed",
+                          "Server \"" + server.name + "\" failed " + count + " health probes: " + result.message()));
     }
-    return std::optional<Outcome>(Outcome::wait(probe.period, "ProbeFailing",
-                                                "Server \"" + server.name + "\" failed a health probe (" + count +
-                                                    "): " + result.message()));
+    return std::optional<Outcome>(
+        Outcome::wait(probe.period, "ProbeFailing",
+                      "Server \"" + server.name + "\" failed a health probe (" + count + "): " + result.message()));
   }
   const SystemTime bakeEnds = st.rolledOutAt.value_or(*st.swappedAt) + r.spec.swap.bakeTime;
   if (now < bakeEnds) {
     const Duration left = std::chrono::ceil<Duration>(bakeEnds - now);
-    return std::optional<Outcome>(Outcome::wait(std::min(left, probe.period), "Baking",
-                                                "Server \"" + server.name + "\" healthy; baking until " +
-                                                    formatRfc3339(truncateToSeconds(bakeEnds))));
+    return std::optional<Outcome>(Outcome::wait(
+        std::min(left, probe.period), "Baking",
+        "Server \"" + server.name + "\" healthy; baking until " + formatRfc3339(truncateToSeconds(bakeEnds))));
   }
   st.verifiedAt = statusNow(ctx);
   return std::optional<Outcome>();

@@ -101,7 +101,8 @@ TEST_F(KubeContractTest, TheSchemaRefusesInvalidRotationsWithFieldPaths) {
               StatusIs(Code::kInvalidArgument, HasSubstr("spec.ca.generate.commonName")));
   json noServers = rotationObject("bad");
   noServers["spec"]["servers"] = json::array();
-  EXPECT_THAT(client().create(kRotations, ns(), noServers), StatusIs(Code::kInvalidArgument, HasSubstr("spec.servers")));
+  EXPECT_THAT(client().create(kRotations, ns(), noServers),
+              StatusIs(Code::kInvalidArgument, HasSubstr("spec.servers")));
 }
 
 TEST_F(KubeContractTest, EveryBundledExampleIsAccepted) {
@@ -126,7 +127,8 @@ TEST_F(KubeContractTest, EveryBundledExampleIsAccepted) {
 TEST_F(KubeContractTest, AnUnknownFieldInRotorsWritesIsAnErrorNotSilentlyPruned) {
   json surprise = rotationObject("strict");
   surprise["spec"]["surprise"] = true;
-  EXPECT_THAT(client().create(kRotations, ns(), surprise), StatusIs(Code::kInvalidArgument, HasSubstr("spec.surprise")));
+  EXPECT_THAT(client().create(kRotations, ns(), surprise),
+              StatusIs(Code::kInvalidArgument, HasSubstr("spec.surprise")));
   EXPECT_THAT(client().get(kRotations, ns(), "strict"), StatusIs(Code::kNotFound));
 }
 
@@ -149,14 +151,15 @@ TEST_F(KubeContractTest, WatchesDeliverChangesInOrderFromAListsVersion) {
   std::vector<std::string> seen;
   std::promise<Status> ended;
   std::jthread watcher([&](std::stop_token stop) {
-    ended.set_value(client().watch(kConfigMaps, ns(), {.resourceVersion = start->resourceVersion, .timeoutSeconds = 60},
-                                   [&](const WatchEvent& e) {
-                                     std::lock_guard lock(mu);
-                                     // kube-controller-manager may publish kube-root-ca.crt meanwhile
-                                     const std::string name = e.object["metadata"].value("name", "");
-                                     if (e.type != "BOOKMARK" && name == "watched") seen.push_back(e.type + " " + name);
-                                   },
-                                   stop));
+    ended.set_value(client().watch(
+        kConfigMaps, ns(), {.resourceVersion = start->resourceVersion, .timeoutSeconds = 60},
+        [&](const WatchEvent& e) {
+          std::lock_guard lock(mu);
+          // kube-controller-manager may publish kube-root-ca.crt meanwhile
+          const std::string name = e.object["metadata"].value("name", "");
+          if (e.type != "BOOKMARK" && name == "watched") seen.push_back(e.type + " " + name);
+        },
+        stop));
   });
   auto created = client().create(kConfigMaps, ns(), configMapObject("watched"));
   ASSERT_OK(created);
@@ -184,9 +187,10 @@ TEST_F(KubeContractTest, AWatchFromAnExpiredVersionIsGone) {
   }
   // Version 1 is older than any API server's watch window once etcd has compacted (every 5
   // minutes by default); a young real server may still serve it from etcd.
-  const Status watched = client().watch(kConfigMaps, ns(), {.resourceVersion = "1", .timeoutSeconds = 5},
-                                        [](const WatchEvent&) {}, std::stop_token());
-  if (!cluster_.fake() && watched.ok()) GTEST_SKIP() << "this API server still serves revision 1 (etcd not compacted yet)";
+  const Status watched = client().watch(
+      kConfigMaps, ns(), {.resourceVersion = "1", .timeoutSeconds = 5}, [](const WatchEvent&) {}, std::stop_token());
+  if (!cluster_.fake() && watched.ok())
+    GTEST_SKIP() << "this API server still serves revision 1 (etcd not compacted yet)";
   EXPECT_THAT(watched, StatusIs(Code::kGone));
 }
 
@@ -200,7 +204,8 @@ TEST_F(KubeContractTest, EventsAndLeasesAreAccepted) {
   EXPECT_OK(events.write(*rotation, false, "Reconcile", "Issued", "every server has a certificate"));
 
   ApiLeaseStore leases(client(), ns(), "rotor-contract");
-  LeaseRecord lease{.holderIdentity = "a", .leaseDurationSeconds = 15, .acquireTime = clock.now(), .renewTime = clock.now()};
+  LeaseRecord lease{
+      .holderIdentity = "a", .leaseDurationSeconds = 15, .acquireTime = clock.now(), .renewTime = clock.now()};
   ASSERT_OK(leases.create(lease));
   LeaseRecord stale = lease;
   lease.renewTime = clock.now();
@@ -222,13 +227,15 @@ TEST_F(KubeContractTest, TheKubernetesStoreKeepsMaterialWhereDocumented) {
   EXPECT_EQ(secret["type"], "kubernetes.io/tls");
   ASSERT_OK(store.writeBundle(*applied, "bundle", ""));
   EXPECT_EQ(client().get(kConfigMaps, ns(), "stored-ca").value()["data"]["ca.crt"], "bundle");
-  ASSERT_OK(store.putSnapshot(*applied, {.name = "stored-r1-swap", .takenAt = clock.now(), .revision = 1, .reason = "test"}));
+  ASSERT_OK(
+      store.putSnapshot(*applied, {.name = "stored-r1-swap", .takenAt = clock.now(), .revision = 1, .reason = "test"}));
   const json snapshot = client().get(kSecrets, ns(), "stored-snap-r1-swap").value();  // the rotation's name once
   EXPECT_EQ(snapshot["immutable"], true);
   EXPECT_EQ(snapshot["metadata"]["ownerReferences"][0]["uid"], applied->metadata.uid);
   // A snapshot an older release stored under "<rotation>-snap-<snapshot>" is still found.
   json legacy = snapshot;
-  for (const char* server : {"uid", "resourceVersion", "creationTimestamp", "managedFields"}) legacy["metadata"].erase(server);
+  for (const char* server : {"uid", "resourceVersion", "creationTimestamp", "managedFields"})
+    legacy["metadata"].erase(server);
   legacy["metadata"]["name"] = "stored-snap-stored-r0-swap";
   ASSERT_OK(client().create(kSecrets, ns(), legacy));
   auto found = store.getSnapshot(*applied, "stored-r0-swap");

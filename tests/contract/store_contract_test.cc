@@ -5,13 +5,13 @@
 
 #include "controller/kube/kube_store.h"
 #include "controller/store/local/local_store.h"
-#include "tests/support/test_cluster.h"
 #include "tests/support/agent_records.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_store.h"
 #include "tests/support/pki_fixtures.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_cluster.h"
 
 namespace rotor::store {
 namespace {
@@ -193,8 +193,12 @@ TYPED_TEST(StoreContractTest, BundleAndAuthoritiesRoundTrip) {
 
 TYPED_TEST(StoreContractTest, SnapshotsAreIdempotentByNameAndListedOldestFirst) {
   auto r = this->store().applyRotation(this->desired()).value();
-  Snapshot s{"proxy-r1-swap", rotor::testing::fixtureNow(), 1, "before swap",
-             {{"a", this->material("a")}, {"b", this->material("b")}}, "bundle-pem\n"};
+  Snapshot s{"proxy-r1-swap",
+             rotor::testing::fixtureNow(),
+             1,
+             "before swap",
+             {{"a", this->material("a")}, {"b", this->material("b")}},
+             "bundle-pem\n"};
   ASSERT_OK(this->store().putSnapshot(r, s));
   ASSERT_OK(this->store().putSnapshot(r, s));
   Snapshot other = s;
@@ -233,9 +237,8 @@ TYPED_TEST(StoreContractTest, AgentBatchesUpsertByIdAndVisitEachAgentOnce) {
   ASSERT_OK(this->store().putAgents(r.key(), {{"a", t0 + std::chrono::seconds(5), {fingerprintOf('2')}, "2.1"},
                                               {"c", t0, {fingerprintOf('1'), fingerprintOf('2')}, ""}}));
   std::map<std::string, AgentRecord> seen;
-  ASSERT_OK(this->store().visitAgents(r.key(), [&](const AgentRecord& a) {
-    EXPECT_TRUE(seen.emplace(a.id, a).second) << a.id << " visited twice";
-  }));
+  ASSERT_OK(this->store().visitAgents(
+      r.key(), [&](const AgentRecord& a) { EXPECT_TRUE(seen.emplace(a.id, a).second) << a.id << " visited twice"; }));
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen["a"], (AgentRecord{"a", t0 + std::chrono::seconds(5), {fingerprintOf('2')}, "2.1"}));
   EXPECT_EQ(seen["b"].trusted, std::vector<std::string>{fingerprintOf('1')});

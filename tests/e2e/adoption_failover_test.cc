@@ -18,8 +18,8 @@
 
 #include "controller/kube/kube_store.h"
 #include "controller/kube/leader_pod_label.h"
-#include "tests/support/eventually.h"
 #include "tests/support/child_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/pod_runner.h"
 #include "tests/support/service_proxy.h"
 #include "tests/support/status_matchers.h"
@@ -50,24 +50,24 @@ spec:
 /** A controller pod as the chart makes it: leader election, the leader label, the adoption API. */
 json controllerPod(const std::string& name, const std::string& ns) {
   const auto fieldRef = [](const char* path) { return json{{"fieldRef", {{"fieldPath", path}}}}; };
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata", {{"name", name}, {"labels", {{"app", "rotor"}}}}},
-          {"spec",
-           {{"containers",
-             {{{"name", "controller"},
-               {"image", "registry.invalid/rotor:test"},
-               {"args",
-                {"controller", "--in-cluster", "--watch-namespace", ns, "--leader-elect", "--leader-election-namespace",
-                 ns, "--lease-duration", "3s", "--renew-deadline", "2s", "--retry-period", "500ms",
-                 "--leader-label-pod=$(POD_NAMESPACE)/$(POD_NAME)", "--metrics-addr=0.0.0.0:9402",
-                 "--adoption-addr=0.0.0.0:8444", "--adoption-insecure"}},
-               {"env",
-                {{{"name", "POD_NAME"}, {"valueFrom", fieldRef("metadata.name")}},
-                 {{"name", "POD_NAMESPACE"}, {"valueFrom", fieldRef("metadata.namespace")}}}},
-               {"ports",
-                {{{"name", "metrics"}, {"containerPort", 9402}}, {{"name", "adoption"}, {"containerPort", 8444}}}},
-               {"readinessProbe", {{"httpGet", {{"path", "/readyz"}, {"port", "metrics"}}}, {"periodSeconds", 1}}}}}}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", name}, {"labels", {{"app", "rotor"}}}}},
+      {"spec",
+       {{"containers",
+         {{{"name", "controller"},
+           {"image", "registry.invalid/rotor:test"},
+           {"args",
+            {"controller", "--in-cluster", "--watch-namespace", ns, "--leader-elect", "--leader-election-namespace", ns,
+             "--lease-duration", "3s", "--renew-deadline", "2s", "--retry-period", "500ms",
+             "--leader-label-pod=$(POD_NAMESPACE)/$(POD_NAME)", "--metrics-addr=0.0.0.0:9402",
+             "--adoption-addr=0.0.0.0:8444", "--adoption-insecure"}},
+           {"env",
+            {{{"name", "POD_NAME"}, {"valueFrom", fieldRef("metadata.name")}},
+             {{"name", "POD_NAMESPACE"}, {"valueFrom", fieldRef("metadata.namespace")}}}},
+           {"ports", {{{"name", "metrics"}, {"containerPort", 9402}}, {{"name", "adoption"}, {"containerPort", 8444}}}},
+           {"readinessProbe", {{"httpGet", {{"path", "/readyz"}, {"port", "metrics"}}}, {"periodSeconds", 1}}}}}}}}};
 }
 
 json adoptionService() {
@@ -108,7 +108,8 @@ public:
     std::lock_guard lock(mu_);
     auto longest = longest_;
     for (const auto& [id, at] : lastAckAt_) {
-      longest = std::max(longest, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - at));
+      longest = std::max(longest,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - at));
     }
     return longest;
   }
@@ -118,12 +119,13 @@ private:
   void run(std::stop_token stop, int index) {
     const std::string id = "agent-" + std::to_string(index);
     for (int version = 1; !stop.stop_requested(); ++version) {
-      const std::string body = R"({"trusted":["sha256:)" + std::string(64, 'a') + R"("],"version":")" +
-                               std::to_string(version) + R"("})";
-      const std::string request = "PUT /v1/namespaces/" + ns_ + "/rotations/edge-proxy/agents/" + id +
-                                  " HTTP/1.1\r\nHost: rotor\r\nAuthorization: Bearer " + token_ +
-                                  "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                                  "\r\nConnection: close\r\n\r\n" + body;
+      const std::string body =
+          R"({"trusted":["sha256:)" + std::string(64, 'a') + R"("],"version":")" + std::to_string(version) + R"("})";
+      const std::string request =
+          "PUT /v1/namespaces/" + ns_ + "/rotations/edge-proxy/agents/" + id +
+          " HTTP/1.1\r\nHost: rotor\r\nAuthorization: Bearer " + token_ +
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\nConnection: close\r\n\r\n" + body;
       if (send(request)) {
         std::lock_guard lock(mu_);
         acked_[id] = version;
@@ -141,7 +143,8 @@ private:
   /** True when the API answered 200. */
   bool send(const std::string& request) const {
     Socket socket(port_, 2s);
-    if (socket.fd() < 0 || ::send(socket.fd(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    if (socket.fd() < 0 ||
+        ::send(socket.fd(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
       return false;
     }
     char head[13] = {};
@@ -166,9 +169,9 @@ protected:
     ASSERT_EQ(rotor({"apply", "-f", dir_.write("rotation.yaml", kRotation).string()}), 0);
     ASSERT_OK(client().create(kServices, ns(), adoptionService()));
     runner_ = std::make_unique<PodRunner>(
-        client(), PodRunnerOptions{ns(), "app=rotor", [controllerKubeconfig](const json&) { return controllerKubeconfig; },
-                                   dir_.path() / "pods",
-                                   cluster_.fake() ? "" : "rotor-test-node"});
+        client(),
+        PodRunnerOptions{ns(), "app=rotor", [controllerKubeconfig](const json&) { return controllerKubeconfig; },
+                         dir_.path() / "pods", cluster_.fake() ? "" : "rotor-test-node"});
     proxy_ = std::make_unique<ServiceProxy>(client(), ns(), "rotor", "adoption", *runner_, cluster_.fake() == nullptr);
   }
 
@@ -291,7 +294,8 @@ TEST_F(AdoptionFailoverTest, AgentsKeepCheckingInThroughOneServiceAcrossGraceful
     const std::string holder = leaseHolder();
     return !holder.empty() && holder != crashed && labelledLeaders().size() == 1 && proxy_->endpoints().size() == 1;
   })) << logs();
-  const auto takeover = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killedAt);
+  const auto takeover =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killedAt);
   std::this_thread::sleep_for(2s);  // every agent checks in again
   const auto crashGap = agents.longestGap();
   // Lease 3 s, checked every 500 ms, then the label and the endpoint update.

@@ -99,7 +99,8 @@ spec:
                                  "--adoption-key", file("api/server.key"), "--log-format", "json", "--log-level",
                                  "debug"},
         dir_.path() / "controller.log");
-    for (int i = 0; i < 300 && good().request(get(kBundlePath, goodToken_)) != 200; ++i) std::this_thread::sleep_for(100ms);
+    for (int i = 0; i < 300 && good().request(get(kBundlePath, goodToken_)) != 200; ++i)
+      std::this_thread::sleep_for(100ms);
     ASSERT_EQ(good().request(get(kBundlePath, goodToken_)), 200) << controller_->output();
   }
 
@@ -155,17 +156,18 @@ Wave HostileClientsTest::attack() {
   }
 
   // Meanwhile, from other connections: limits, invalid UTF-8, made-up agents and replays.
-  EXPECT_THAT(exchange("GET " + kBundlePath + " HTTP/1.1\r\nHost: rotor\r\nX-Pad: " + std::string(64 * 1024, 'p') +
-                       "\r\n\r\n"),
-              ::testing::StartsWith("HTTP/1.1 431"));
+  EXPECT_THAT(
+      exchange("GET " + kBundlePath + " HTTP/1.1\r\nHost: rotor\r\nX-Pad: " + std::string(64 * 1024, 'p') + "\r\n\r\n"),
+      ::testing::StartsWith("HTTP/1.1 431"));
   EXPECT_THAT(exchange("PUT " + agentPath("big") + " HTTP/1.1\r\nHost: rotor\r\nAuthorization: Bearer " +
                        hostileToken_ + "\r\nContent-Length: 10000000\r\n\r\n"),
               ::testing::StartsWith("HTTP/1.1 413"));
-  EXPECT_THAT(exchange("PUT " + agentPath("chunky") + " HTTP/1.1\r\nHost: rotor\r\nAuthorization: Bearer " +
-                       hostileToken_ + "\r\nTransfer-Encoding: chunked\r\n\r\n8000\r\n" + std::string(0x8000, '{') +
-                       "\r\n0\r\n\r\n"),
-              ::testing::StartsWith("HTTP/1.1 413"));
-  EXPECT_THAT(exchange(put(agentPath("agent-\xff\xfe"), hostileToken_, kCheckIn)), ::testing::StartsWith("HTTP/1.1 400"));
+  EXPECT_THAT(
+      exchange("PUT " + agentPath("chunky") + " HTTP/1.1\r\nHost: rotor\r\nAuthorization: Bearer " + hostileToken_ +
+               "\r\nTransfer-Encoding: chunked\r\n\r\n8000\r\n" + std::string(0x8000, '{') + "\r\n0\r\n\r\n"),
+      ::testing::StartsWith("HTTP/1.1 413"));
+  EXPECT_THAT(exchange(put(agentPath("agent-\xff\xfe"), hostileToken_, kCheckIn)),
+              ::testing::StartsWith("HTTP/1.1 400"));
   EXPECT_THAT(exchange(put(agentPath("utf8"), hostileToken_, R"({"trusted":[],"version":"\xc3\x28"})")),
               ::testing::StartsWith("HTTP/1.1 400"));
   EXPECT_THAT(exchange(put(agentPath("utf8"), hostileToken_, "{\"trusted\":[\"sha256:\xe2\x82\"]}")),
@@ -265,13 +267,14 @@ TEST_F(HostileClientsTest, EveryoneElseIsAnsweredWhileHostileClientsAreCutOffAnd
     EXPECT_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded()) << line;
   }
   constexpr int kHeld = kSlowloris + kHalfOpenTcp + kHalfOpenTls;
-  std::printf("FIGURES | hostile connections held at once: %d (slowloris %d, half-open TCP %d, half-open TLS %d), "
-              "three times | well-behaved requests answered: %d, failed: %d | made-up agents per wave: %d accepted, %d "
-              "refused | controller RSS %.1f MB before, %.1f MB after one wave (%.0f KB per hostile connection), "
-              "%.1f MB and %.1f MB after the next two | %d log lines, all JSON\n",
-              kHeld, kSlowloris, kHalfOpenTcp, kHalfOpenTls, goodAnswered.load(), goodFailed.load(),
-              first.madeUp.at(200), first.madeUp.at(403), mb(rssBefore), mb(first.rssAfter),
-              (mb(first.rssAfter) - mb(rssBefore)) * 1024 / kHeld, mb(second.rssAfter), mb(third.rssAfter), lines);
+  std::printf(
+      "FIGURES | hostile connections held at once: %d (slowloris %d, half-open TCP %d, half-open TLS %d), "
+      "three times | well-behaved requests answered: %d, failed: %d | made-up agents per wave: %d accepted, %d "
+      "refused | controller RSS %.1f MB before, %.1f MB after one wave (%.0f KB per hostile connection), "
+      "%.1f MB and %.1f MB after the next two | %d log lines, all JSON\n",
+      kHeld, kSlowloris, kHalfOpenTcp, kHalfOpenTls, goodAnswered.load(), goodFailed.load(), first.madeUp.at(200),
+      first.madeUp.at(403), mb(rssBefore), mb(first.rssAfter), (mb(first.rssAfter) - mb(rssBefore)) * 1024 / kHeld,
+      mb(second.rssAfter), mb(third.rssAfter), lines);
 }
 
 }  // namespace

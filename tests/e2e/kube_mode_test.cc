@@ -16,8 +16,8 @@
 #include "controller/kube/kube_store.h"
 #include "controller/pki/base64.h"
 #include "controller/pki/bundle.h"
-#include "tests/support/eventually.h"
 #include "tests/support/child_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_cluster.h"
@@ -81,8 +81,10 @@ private:
     const int64_t generation = deployment->value("/metadata/generation"_json_pointer, int64_t{0});
     const int64_t replicas = deployment->value("/spec/replicas"_json_pointer, int64_t{1});
     if (deployment->value("/status/observedGeneration"_json_pointer, int64_t{0}) == generation) return;
-    (*deployment)["status"] = {{"observedGeneration", generation}, {"replicas", replicas},
-                               {"updatedReplicas", replicas}, {"readyReplicas", replicas},
+    (*deployment)["status"] = {{"observedGeneration", generation},
+                               {"replicas", replicas},
+                               {"updatedReplicas", replicas},
+                               {"readyReplicas", replicas},
                                {"availableReplicas", replicas}};
     (void)client.updateStatus(kube::kDeployments, ns, *deployment);
   }
@@ -146,8 +148,8 @@ protected:
   }
 
   std::unique_ptr<ChildProcess> controller(const std::string& name, std::vector<std::string> extra) {
-    std::vector<std::string> args = {rotorBinary(), "controller", "--kubeconfig", controllerKubeconfig_,
-                                     "--watch-namespace", ns(), "--log-level", "debug"};
+    std::vector<std::string> args = {rotorBinary(),       "controller", "--kubeconfig", controllerKubeconfig_,
+                                     "--watch-namespace", ns(),         "--log-level",  "debug"};
     args.insert(args.end(), extra.begin(), extra.end());
     return std::make_unique<ChildProcess>(args, dir_.path() / (name + ".log"));
   }
@@ -157,7 +159,6 @@ protected:
   json rotation() { return client().get(kube::kRotations, ns(), "edge-proxy").value(); }
   std::string phase() { return rotation().value("/status/phase"_json_pointer, std::string()); }
   int64_t revision() { return rotation().value("/status/revision"_json_pointer, int64_t{0}); }
-
 
   std::string secretValue(const std::string& name, const std::string& key) {
     const json secret = client().get(kube::kSecrets, ns(), name).value();
@@ -183,7 +184,8 @@ protected:
 
 TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsThenRollback) {
   const int adoptionPort = freeLoopbackPort();
-  auto a = controller("controller", {"--adoption-addr", "127.0.0.1:" + std::to_string(adoptionPort), "--adoption-insecure"});
+  auto a =
+      controller("controller", {"--adoption-addr", "127.0.0.1:" + std::to_string(adoptionPort), "--adoption-insecure"});
   ASSERT_TRUE(eventually([&] { return phase() == "Ready"; })) << a->output();
   const std::string firstCa = bundle();
 
@@ -194,8 +196,9 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
   for (const char* id : {"agent-1", "agent-2"}) {
     agents.push_back(std::make_unique<ChildProcess>(
         std::vector<std::string>{rotorBinary(), "agent", "--server", "http://127.0.0.1:" + std::to_string(adoptionPort),
-                                 "--rotation", ns() + "/edge-proxy", "--id", id, "--token-file", tokenFile, "--trust-store",
-                                 (dir_.path() / (std::string(id) + ".pem")).string(), "--interval", "1s"},
+                                 "--rotation", ns() + "/edge-proxy", "--id", id, "--token-file", tokenFile,
+                                 "--trust-store", (dir_.path() / (std::string(id) + ".pem")).string(), "--interval",
+                                 "1s"},
         dir_.path() / (std::string(id) + ".log")));
   }
   const auto trustStore = [&](const std::string& id) {
@@ -244,7 +247,8 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
     ChildProcess kubectl({"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig_, "get", "certrot", "-n", ns()},
                          dir_.path() / "kubectl.log");
     ASSERT_EQ(kubectl.wait(std::chrono::seconds(30)), 0) << kubectl.output();
-    EXPECT_THAT(kubectl.output(), ::testing::ContainsRegex("edge-proxy +Ready +100% +20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T"))
+    EXPECT_THAT(kubectl.output(),
+                ::testing::ContainsRegex("edge-proxy +Ready +100% +20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T"))
         << kubectl.output();
   }
   auto events = client().list(kube::kEvents, ns());
@@ -282,14 +286,16 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
       if (!pem.ok() || pem->find("PRIVATE KEY-----") == std::string::npos) continue;
       std::istringstream lines(*pem);
       for (std::string line; std::getline(lines, line);) {
-        const bool base64 = line.find_first_not_of(
-                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == std::string::npos;
+        const bool base64 =
+            line.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
+            std::string::npos;
         if (line.size() >= 32 && base64) secrets.push_back(line.substr(line.size() - 32));  // a key's PEM body
       }
     }
   }
   ASSERT_GE(secrets.size(), 10u) << "too few key lines found to scan for";
-  std::string outputs = a->output() + rotation().dump() + json(client().list(kube::kEvents, ns()).value().items).dump() +
+  std::string outputs = a->output() + rotation().dump() +
+                        json(client().list(kube::kEvents, ns()).value().items).dump() +
                         json(client().list(kube::kConfigMaps, ns()).value().items).dump();
   for (const auto& agent : agents) outputs += agent->output();
   EXPECT_EQ(outputs.find("PRIVATE KEY"), std::string::npos);
@@ -298,8 +304,15 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
 }
 
 TEST_F(KubeModeTest, AFollowerTakesOverWithinTheLeaseWhenTheLeaderIsKilled) {
-  const std::vector<std::string> election = {"--leader-elect", "--leader-election-namespace", ns(),
-                                             "--lease-duration", "3s", "--renew-deadline", "2s", "--retry-period", "500ms"};
+  const std::vector<std::string> election = {"--leader-elect",
+                                             "--leader-election-namespace",
+                                             ns(),
+                                             "--lease-duration",
+                                             "3s",
+                                             "--renew-deadline",
+                                             "2s",
+                                             "--retry-period",
+                                             "500ms"};
   auto first = controller("first", election);
   ASSERT_TRUE(eventually([&] { return !leaseHolder().empty(); })) << first->output();
   auto second = controller("second", election);
@@ -316,8 +329,8 @@ TEST_F(KubeModeTest, AFollowerTakesOverWithinTheLeaseWhenTheLeaderIsKilled) {
                          std::chrono::seconds(10)));
   const auto tookOver = std::chrono::steady_clock::now() - killedAt;
   // The follower waits out the lease from when it last saw it change, checking every retry period.
-  EXPECT_LT(tookOver, std::chrono::milliseconds(3000 + 500 + 500)) << "took over after "
-      << std::chrono::duration_cast<std::chrono::milliseconds>(tookOver).count() << " ms";
+  EXPECT_LT(tookOver, std::chrono::milliseconds(3000 + 500 + 500))
+      << "took over after " << std::chrono::duration_cast<std::chrono::milliseconds>(tookOver).count() << " ms";
   std::cout << "takeover after leader SIGKILL: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(tookOver).count() << " ms (lease 3 s)\n";
 
@@ -350,11 +363,16 @@ TEST_F(KubeModeTest, AnOperatorWithOnlyTheDocumentedNamespacedRightsUsesEveryVer
   auto a = controller("controller", {});
   ASSERT_TRUE(eventually([&] { return phase() == "Ready"; })) << a->output();
   for (const std::vector<std::string>& verb :
-       std::vector<std::vector<std::string>>{{"apply", "-f", (dir_.path() / "rotation.yaml").string()}, {"get"},
-                                             {"get", "edge-proxy", "-o", "yaml"}, {"status", "edge-proxy"},
-                                             {"plan", "edge-proxy"}, {"snapshots", "edge-proxy"},
-                                             {"agents", "edge-proxy"}, {"token", "edge-proxy"},
-                                             {"pause", "edge-proxy"}, {"resume", "edge-proxy"},
+       std::vector<std::vector<std::string>>{{"apply", "-f", (dir_.path() / "rotation.yaml").string()},
+                                             {"get"},
+                                             {"get", "edge-proxy", "-o", "yaml"},
+                                             {"status", "edge-proxy"},
+                                             {"plan", "edge-proxy"},
+                                             {"snapshots", "edge-proxy"},
+                                             {"agents", "edge-proxy"},
+                                             {"token", "edge-proxy"},
+                                             {"pause", "edge-proxy"},
+                                             {"resume", "edge-proxy"},
                                              {"rotate", "edge-proxy"}}) {
     auto [code, output] = rotorAs(operatorConfig, verb);
     EXPECT_EQ(code, 0) << "rotor " << verb.front() << ":\n" << output;
@@ -379,8 +397,10 @@ TEST_F(KubeModeTest, AnOperatorWithOnlyTheDocumentedNamespacedRightsUsesEveryVer
 TEST_F(KubeModeTest, AWaitingRotationWritesStatusOnlyWhenSomethingChanges) {
   // Every status write wakes every watcher: a rotation waiting out minStageDuration used to
   // rewrite its status about 30 times a second with a countdown in its message.
-  ASSERT_EQ(rotor({"apply", "-f", dir_.write("waiting.yaml", std::regex_replace(kRotation, std::regex("minStageDuration: 1s"),
-                                                                                   "minStageDuration: 1h")).string()}),
+  ASSERT_EQ(rotor({"apply", "-f",
+                   dir_.write("waiting.yaml",
+                              std::regex_replace(kRotation, std::regex("minStageDuration: 1s"), "minStageDuration: 1h"))
+                       .string()}),
             0);
   auto a = controller("controller", {});
   ASSERT_TRUE(eventually([&] { return phase() == "Ready"; })) << a->output();

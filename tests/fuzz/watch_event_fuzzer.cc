@@ -39,9 +39,11 @@ private:
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   InputTransport transport(std::string_view(reinterpret_cast<const char*>(data), size));
   kube::Client client(transport);
-  (void)client.watch(kube::kRotations, "", {}, [](const kube::WatchEvent& event) {
-    auto rotation = api::decodeRotation(event.object);
-    if (rotation.ok()) (void)api::validateRotation(*rotation, api::Mode::kKubernetes);
-  }, {});
+  (void)client.watch(kube::kRotations, "", {},
+                     [](const kube::WatchEvent& event) {
+                       auto rotation = api::decodeRotation(event.object);
+                       if (rotation.ok()) (void)api::validateRotation(*rotation, api::Mode::kKubernetes);
+                     },
+                     {});
   return 0;
 }

@@ -15,7 +15,8 @@
 
 namespace rotor::testing {
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& output) : output_(output) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& output)
+    : output_(output) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

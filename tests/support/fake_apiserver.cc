@@ -5,8 +5,8 @@
 #include <random>
 #include <regex>
 #include <set>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 
 #include "controller/common/strings.h"
 #include "controller/pki/base64.h"
@@ -15,18 +15,20 @@
 namespace rotor::testing {
 namespace {
 
-using nlohmann::json;
-using nlohmann::ordered_json;
 using adoption::HttpRequest;
 using adoption::HttpResponse;
+using nlohmann::json;
+using nlohmann::ordered_json;
 
-HttpResponse respond(int status, const ordered_json& body) { return {status, "application/json", body.dump() + "\n", {}, {}}; }
+HttpResponse respond(int status, const ordered_json& body) {
+  return {status, "application/json", body.dump() + "\n", {}, {}};
+}
 HttpResponse respond(int status, const json& body) { return {status, "application/json", body.dump() + "\n", {}, {}}; }
 
 /** A Failure Status as the API server writes it (its key order too). */
 HttpResponse failure(int code, const std::string& reason, const std::string& message, ordered_json details) {
-  ordered_json body = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Failure"},
-                       {"message", message}, {"reason", reason}};
+  ordered_json body = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
+                       {"status", "Failure"}, {"message", message}, {"reason", reason}};
   if (!details.is_null()) body["details"] = std::move(details);
   body["code"] = code;
   return respond(code, body);
@@ -66,8 +68,8 @@ std::string randomSuffix() {
 /** Whether an object-valued field is a map (whose own presence is owned: "."), rather than a
  *  struct. Custom resources are untyped: every object is a map. Built-in kinds: these fields. */
 bool isMap(const std::string& field, bool typed) {
-  static const std::set<std::string> kMaps = {"labels", "annotations", "data", "stringData", "binaryData",
-                                              "matchLabels", "nodeSelector"};
+  static const std::set<std::string> kMaps = {"labels",     "annotations", "data",        "stringData",
+                                              "binaryData", "matchLabels", "nodeSelector"};
   return !typed || kMaps.contains(field);
 }
 
@@ -212,8 +214,8 @@ void recordWrite(json& object, const json& before, const json& sent, const std::
   if (!mine.empty()) {
     // A write that only gives fields up leaves the manager's time as it was (71).
     const std::string when = changed.empty() && !mineTime.empty() ? mineTime : time;
-    json entry = {{"manager", manager}, {"operation", "Update"}, {"apiVersion", apiVersion}, {"time", when},
-                  {"fieldsType", "FieldsV1"}, {"fieldsV1", mine}};
+    json entry = {{"manager", manager}, {"operation", "Update"},    {"apiVersion", apiVersion},
+                  {"time", when},       {"fieldsType", "FieldsV1"}, {"fieldsV1", mine}};
     if (statusSubresource) entry["subresource"] = "status";
     kept.push_back(entry);
   }
@@ -261,7 +263,9 @@ std::string jsonTypeName(const json& v) {
 }
 
 /** `path` joined with a field name ("" at the root). */
-std::string childPath(const std::string& path, const std::string& field) { return path.empty() ? field : path + "." + field; }
+std::string childPath(const std::string& path, const std::string& field) {
+  return path.empty() ? field : path + "." + field;
+}
 
 void checkSchema(json& value, const json& schema, const std::string& path, SchemaFindings& f) {
   const auto cause = [&](int kind, const char* reason, const std::string& message) {
@@ -289,32 +293,37 @@ void checkSchema(json& value, const json& schema, const std::string& path, Schem
     }
     for (const json& required : schema.value("required", json::array())) {
       if (!value.contains(required.get<std::string>())) {
-        f.causes[3].push_back(
-            ordered_json{{"reason", "FieldValueRequired"}, {"message", "Required value"},
-                         {"field", childPath(path, required.get<std::string>())}});
+        f.causes[3].push_back(ordered_json{{"reason", "FieldValueRequired"},
+                                           {"message", "Required value"},
+                                           {"field", childPath(path, required.get<std::string>())}});
       }
     }
   } else if (value.is_array()) {
     // Not recorded; worded as kube-openapi's validator words them.
     if (schema.contains("minItems") && value.size() < schema["minItems"].get<size_t>()) {
-      cause(0, "FieldValueInvalid", "Invalid value: " + std::to_string(value.size()) + ": " + path +
-                                        " in body should have at least " + schema["minItems"].dump() + " items");
+      cause(0, "FieldValueInvalid",
+            "Invalid value: " + std::to_string(value.size()) + ": " + path + " in body should have at least " +
+                schema["minItems"].dump() + " items");
     }
     if (schema.contains("maxItems") && value.size() > schema["maxItems"].get<size_t>()) {
-      cause(0, "FieldValueTooMany", "Too many: " + std::to_string(value.size()) + ": must have at most " +
-                                        schema["maxItems"].dump() + " items");
+      cause(
+          0, "FieldValueTooMany",
+          "Too many: " + std::to_string(value.size()) + ": must have at most " + schema["maxItems"].dump() + " items");
     }
     if (schema.contains("items")) {
-      for (size_t i = 0; i < value.size(); ++i) checkSchema(value[i], schema["items"], path + "[" + std::to_string(i) + "]", f);
+      for (size_t i = 0; i < value.size(); ++i)
+        checkSchema(value[i], schema["items"], path + "[" + std::to_string(i) + "]", f);
     }
   } else if (value.is_number()) {
     if (schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>()) {
-      cause(0, "FieldValueInvalid", "Invalid value: " + value.dump() + ": " + path + " in body should be greater than or equal to " +
-                                        schema["minimum"].dump());
+      cause(0, "FieldValueInvalid",
+            "Invalid value: " + value.dump() + ": " + path + " in body should be greater than or equal to " +
+                schema["minimum"].dump());
     }
     if (schema.contains("maximum") && value.get<double>() > schema["maximum"].get<double>()) {
-      cause(0, "FieldValueInvalid", "Invalid value: " + value.dump() + ": " + path + " in body should be less than or equal to " +
-                                        schema["maximum"].dump());
+      cause(0, "FieldValueInvalid",
+            "Invalid value: " + value.dump() + ": " + path + " in body should be less than or equal to " +
+                schema["maximum"].dump());
     }
   } else if (value.is_string()) {
     if (schema.contains("maxLength") && value.get<std::string>().size() > schema["maxLength"].get<size_t>()) {
@@ -322,15 +331,18 @@ void checkSchema(json& value, const json& schema, const std::string& path, Schem
     }
     if (schema.contains("pattern") &&
         !std::regex_search(value.get<std::string>(), std::regex(schema["pattern"].get<std::string>()))) {
-      cause(0, "FieldValueInvalid", "Invalid value: " + value.dump() + ": " + path + " in body should match '" +
-                                        schema["pattern"].get<std::string>() + "'");
+      cause(0, "FieldValueInvalid",
+            "Invalid value: " + value.dump() + ": " + path + " in body should match '" +
+                schema["pattern"].get<std::string>() + "'");
     }
     if (schema.contains("minLength") && value.get<std::string>().size() < schema["minLength"].get<size_t>()) {
-      cause(0, "FieldValueInvalid", "Invalid value: " + value.dump() + ": " + path + " in body should be at least " +
-                                        schema["minLength"].dump() + " chars long");
+      cause(0, "FieldValueInvalid",
+            "Invalid value: " + value.dump() + ": " + path + " in body should be at least " +
+                schema["minLength"].dump() + " chars long");
     }
   }
-  if (schema.contains("enum") && std::find(schema["enum"].begin(), schema["enum"].end(), value) == schema["enum"].end()) {
+  if (schema.contains("enum") &&
+      std::find(schema["enum"].begin(), schema["enum"].end(), value) == schema["enum"].end()) {
     std::string supported;
     for (const json& e : schema["enum"]) supported += (supported.empty() ? "" : ", ") + e.dump();
     cause(2, "FieldValueNotSupported", "Unsupported value: " + value.dump() + ": supported values: " + supported);
@@ -354,7 +366,8 @@ std::map<std::string, std::string> queryOf(const std::string& query) {
   std::map<std::string, std::string> out;
   for (const std::string& pair : split(query, '&')) {
     const size_t eq = pair.find('=');
-    if (!pair.empty()) out[urlDecode(pair.substr(0, eq))] = eq == std::string::npos ? "" : urlDecode(pair.substr(eq + 1));
+    if (!pair.empty())
+      out[urlDecode(pair.substr(0, eq))] = eq == std::string::npos ? "" : urlDecode(pair.substr(eq + 1));
   }
   return out;
 }
@@ -373,7 +386,8 @@ bool labelsMatch(const std::string& selector, const json& labels) {
     }
   }
   const auto value = [&](const std::string& k) -> std::optional<std::string> {
-    return labels.is_object() && labels.contains(k) ? std::optional<std::string>(labels[k].get<std::string>()) : std::nullopt;
+    return labels.is_object() && labels.contains(k) ? std::optional<std::string>(labels[k].get<std::string>())
+                                                    : std::nullopt;
   };
   for (std::string r : requirements) {
     r = std::string(trim(r));
@@ -427,7 +441,8 @@ FakeApiServer::FakeApiServer(const Clock& clock) : clock_(clock) {
   add({"apps", "v1", "deployments", "Deployment", true, true, true, false});
   add({"", "v1", "pods", "Pod", true, true, false, false});
   add({"", "v1", "services", "Service", true, true, false, false});
-  add({"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true, true, false});
+  add({"apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true, true,
+       false});
 }
 
 void FakeApiServer::setRootCa(std::string pem) {
@@ -459,8 +474,8 @@ HttpResponse FakeApiServer::invalid(const Resource& r, const std::string& name, 
   ordered_json refused = details(r, name, r.kind);
   refused["causes"] = causes;
   return failure(422, "Invalid",
-                 r.kind + (r.group.empty() ? "" : "." + r.group) + " \"" + name + "\" is invalid: " +
-                     (causes.size() == 1 ? listed : "[" + listed + "]"),
+                 r.kind + (r.group.empty() ? "" : "." + r.group) + " \"" + name +
+                     "\" is invalid: " + (causes.size() == 1 ? listed : "[" + listed + "]"),
                  refused);
 }
 
@@ -490,8 +505,8 @@ std::optional<FakeApiServer::Target> FakeApiServer::route(const std::string& pat
   Target t;
   std::string plural;
   const bool inNamespace = s.size() >= at + 3 && s[at] == "namespaces";
-  const bool namespaceSubresource = inNamespace && group.empty() && s.size() == at + 3 &&
-                                    (s[at + 2] == "finalize" || s[at + 2] == "status");
+  const bool namespaceSubresource =
+      inNamespace && group.empty() && s.size() == at + 3 && (s[at + 2] == "finalize" || s[at + 2] == "status");
   if (namespaceSubresource) {  // /api/v1/namespaces/<name>/finalize names the Namespace itself
     plural = s[at++];
   } else if (inNamespace) {
@@ -516,32 +531,54 @@ std::optional<FakeApiServer::Target> FakeApiServer::route(const std::string& pat
 
 std::optional<HttpResponse> FakeApiServer::serveInfo(const HttpRequest& request) {
   const std::string path = request.target.substr(0, request.target.find('?'));
-  const auto text = [](std::string body) { return HttpResponse{200, "text/plain; charset=utf-8", std::move(body), {}, {}}; };
+  const auto text = [](std::string body) {
+    return HttpResponse{200, "text/plain; charset=utf-8", std::move(body), {}, {}};
+  };
   // These answer anyone, even without credentials.
   if (path == "/healthz" || path == "/livez") return text("ok");
   if (path == "/readyz") {
     if (request.target.find("verbose") == std::string::npos) return text("ok");
     std::string checks;
-    for (const char* check :
-         {"ping", "log", "etcd", "etcd-readiness", "informer-sync", "poststarthook/start-kube-apiserver-admission-initializer",
-          "poststarthook/generic-apiserver-start-informers", "poststarthook/priority-and-fairness-config-consumer",
-          "poststarthook/priority-and-fairness-filter", "poststarthook/storage-object-count-tracker-hook",
-          "poststarthook/start-apiextensions-informers", "poststarthook/start-apiextensions-controllers",
-          "poststarthook/crd-informer-synced", "poststarthook/bootstrap-controller", "poststarthook/rbac/bootstrap-roles",
-          "poststarthook/scheduling/bootstrap-system-priority-classes", "poststarthook/priority-and-fairness-config-producer",
-          "poststarthook/start-cluster-authentication-info-controller", "poststarthook/start-kube-aggregator-informers",
-          "poststarthook/apiservice-registration-controller", "poststarthook/apiservice-status-available-controller",
-          "poststarthook/apiservice-wait-for-first-sync", "poststarthook/kube-apiserver-autoregistration",
-          "autoregister-completion", "poststarthook/apiservice-openapi-controller",
-          "poststarthook/apiservice-openapiv3-controller", "shutdown"}) {
+    for (const char* check : {"ping",
+                              "log",
+                              "etcd",
+                              "etcd-readiness",
+                              "informer-sync",
+                              "poststarthook/start-kube-apiserver-admission-initializer",
+                              "poststarthook/generic-apiserver-start-informers",
+                              "poststarthook/priority-and-fairness-config-consumer",
+                              "poststarthook/priority-and-fairness-filter",
+                              "poststarthook/storage-object-count-tracker-hook",
+                              "poststarthook/start-apiextensions-informers",
+                              "poststarthook/start-apiextensions-controllers",
+                              "poststarthook/crd-informer-synced",
+                              "poststarthook/bootstrap-controller",
+                              "poststarthook/rbac/bootstrap-roles",
+                              "poststarthook/scheduling/bootstrap-system-priority-classes",
+                              "poststarthook/priority-and-fairness-config-producer",
+                              "poststarthook/start-cluster-authentication-info-controller",
+                              "poststarthook/start-kube-aggregator-informers",
+                              "poststarthook/apiservice-registration-controller",
+                              "poststarthook/apiservice-status-available-controller",
+                              "poststarthook/apiservice-wait-for-first-sync",
+                              "poststarthook/kube-apiserver-autoregistration",
+                              "autoregister-completion",
+                              "poststarthook/apiservice-openapi-controller",
+                              "poststarthook/apiservice-openapiv3-controller",
+                              "shutdown"}) {
       checks += std::string("[+]") + check + " ok\n";
     }
     return text(checks + "readyz check passed\n");
   }
   if (path == "/version") {
-    return respond(200, ordered_json{{"major", "1"}, {"minor", "25"}, {"gitVersion", "v1.25.9"},
-                                     {"gitCommit", "1485cc947720a841d83204046599f02432d32707"}, {"gitTreeState", "clean"},
-                                     {"buildDate", "2026-11-22T09:44:07Z"}, {"goVersion", "go1.19.8"}, {"compiler", "gc"},
+    return respond(200, ordered_json{{"major", "1"},
+                                     {"minor", "25"},
+                                     {"gitVersion", "v1.25.9"},
+                                     {"gitCommit", "1485cc947720a841d83204046599f02432d32707"},
+                                     {"gitTreeState", "clean"},
+                                     {"buildDate", "2026-11-22T09:44:07Z"},
+                                     {"goVersion", "go1.19.8"},
+                                     {"compiler", "gc"},
                                      {"platform", "linux/amd64"}});
   }
   const std::vector<std::string> parts = [&] {
@@ -562,14 +599,22 @@ std::optional<HttpResponse> FakeApiServer::serveInfo(const HttpRequest& request)
     return failure(403, "Forbidden", "forbidden: User \"system:anonymous\" cannot get path \"" + path + "\"", nullptr);
   }
   if (parts.size() == 2) {
-    const ordered_json version = {{"groupVersion", group + "/" + served.front()->version}, {"version", served.front()->version}};
-    return respond(200, ordered_json{{"kind", "APIGroup"}, {"apiVersion", "v1"}, {"name", group},
-                                     {"versions", ordered_json::array({version})}, {"preferredVersion", version}});
+    const ordered_json version = {{"groupVersion", group + "/" + served.front()->version},
+                                  {"version", served.front()->version}};
+    return respond(200, ordered_json{{"kind", "APIGroup"},
+                                     {"apiVersion", "v1"},
+                                     {"name", group},
+                                     {"versions", ordered_json::array({version})},
+                                     {"preferredVersion", version}});
   }
   ordered_json resources = ordered_json::array();
   for (const Resource* r : served) {
-    ordered_json entry = {{"name", r->plural}, {"singularName", r->singular}, {"namespaced", r->namespaced}, {"kind", r->kind},
-                          {"verbs", {"delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"}}};
+    ordered_json entry = {
+        {"name", r->plural},
+        {"singularName", r->singular},
+        {"namespaced", r->namespaced},
+        {"kind", r->kind},
+        {"verbs", {"delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"}}};
     if (!r->shortNames.empty()) entry["shortNames"] = r->shortNames;
     if (!r->categories.empty()) entry["categories"] = r->categories;
     // Kubernetes' storage version hash: the first 8 bytes of SHA-256("group/version/Kind"), base64.
@@ -579,12 +624,17 @@ std::optional<HttpResponse> FakeApiServer::serveInfo(const HttpRequest& request)
     entry["storageVersionHash"] = pki::base64Encode(raw);
     resources.push_back(entry);
     if (r->statusSubresource) {
-      resources.push_back({{"name", r->plural + "/status"}, {"singularName", ""}, {"namespaced", r->namespaced},
-                           {"kind", r->kind}, {"verbs", {"get", "patch", "update"}}});
+      resources.push_back({{"name", r->plural + "/status"},
+                           {"singularName", ""},
+                           {"namespaced", r->namespaced},
+                           {"kind", r->kind},
+                           {"verbs", {"get", "patch", "update"}}});
     }
   }
-  return respond(200, ordered_json{{"kind", "APIResourceList"}, {"apiVersion", "v1"},
-                                   {"groupVersion", group + "/" + parts[2]}, {"resources", resources}});
+  return respond(200, ordered_json{{"kind", "APIResourceList"},
+                                   {"apiVersion", "v1"},
+                                   {"groupVersion", group + "/" + parts[2]},
+                                   {"resources", resources}});
 }
 
 void FakeApiServer::freeze(bool frozen) {
@@ -611,7 +661,9 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
                         (params.at("watch") == "1" || params.at("watch") == "true");
   const std::map<std::string, std::string> kVerbs = {
       {"POST", "create"}, {"PUT", "update"}, {"PATCH", "patch"}, {"DELETE", "delete"}};
-  const std::string verb = request.method == "GET" ? (watching ? "watch" : t->name.empty() ? "list" : "get")
+  const std::string verb = request.method == "GET"           ? (watching          ? "watch"
+                                                                : t->name.empty() ? "list"
+                                                                                  : "get")
                            : kVerbs.contains(request.method) ? kVerbs.at(request.method)
                                                              : request.method;
   if (std::optional<HttpResponse> refused = authorize(request, *t, verb)) return *refused;
@@ -627,10 +679,11 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   }
   if ((verb == "update" || verb == "patch") && conflictingWrites_ > 0 && objects_.contains(key(*t))) {
     --conflictingWrites_;
-    return failure(409, "Conflict",
-                   "Operation cannot be fulfilled on " + t->resource->qualified() + " \"" + t->name +
-                       "\": the object has been modified; please apply your changes to the latest version and try again",
-                   details(*t->resource, t->name, t->resource->plural));
+    return failure(
+        409, "Conflict",
+        "Operation cannot be fulfilled on " + t->resource->qualified() + " \"" + t->name +
+            "\": the object has been modified; please apply your changes to the latest version and try again",
+        details(*t->resource, t->name, t->resource->plural));
   }
   if (watching) return watch(*t, query);
   if (request.method == "POST" && t->name.empty()) return create(*t, request, query);
@@ -681,7 +734,8 @@ bool FakeApiServer::granted(const std::string& user, const std::string& resource
   return false;
 }
 
-std::optional<HttpResponse> FakeApiServer::authorize(const HttpRequest& request, const Target& t, const std::string& verb) {
+std::optional<HttpResponse> FakeApiServer::authorize(const HttpRequest& request, const Target& t,
+                                                     const std::string& verb) {
   const std::optional<std::string> caller = callerOf(request);
   if (!caller) return std::nullopt;
   if (caller->empty()) return failure(401, "Unauthorized", "Unauthorized", nullptr);
@@ -710,20 +764,23 @@ std::optional<HttpResponse> FakeApiServer::admitOwnerReferences(const HttpReques
   const std::optional<std::string> caller = callerOf(request);
   if (!enforceOwnerReferences_ || !caller) return std::nullopt;
   const json body = json::parse(request.body, nullptr, false);
-  const json refs = body.is_object() ? body.value("/metadata/ownerReferences"_json_pointer, json::array()) : json::array();
+  const json refs =
+      body.is_object() ? body.value("/metadata/ownerReferences"_json_pointer, json::array()) : json::array();
   for (const json& ref : refs) {
     if (!ref.value("blockOwnerDeletion", false)) continue;
     const std::string apiVersion = ref.value("apiVersion", "");
-    const std::string group = apiVersion.find('/') == std::string::npos ? "" : apiVersion.substr(0, apiVersion.find('/'));
+    const std::string group =
+        apiVersion.find('/') == std::string::npos ? "" : apiVersion.substr(0, apiVersion.find('/'));
     for (const auto& [id, owner] : resources_) {
       if (owner.group != group || owner.kind != ref.value("kind", "")) continue;
       if (granted(*caller, owner.group + "/" + owner.plural + "/finalizers", t.ns, "update")) break;
       forbidden_.push_back("update " + owner.group + "/" + owner.plural + "/finalizers");
-      return failure(403, "Forbidden",
-                     t.resource->qualified() + " \"" + body.value("/metadata/name"_json_pointer, std::string()) +
-                         "\" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you "
-                         "can't set finalizers on: , <nil>",
-                     details(*t.resource, body.value("/metadata/name"_json_pointer, std::string()), t.resource->plural));
+      return failure(
+          403, "Forbidden",
+          t.resource->qualified() + " \"" + body.value("/metadata/name"_json_pointer, std::string()) +
+              "\" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you "
+              "can't set finalizers on: , <nil>",
+          details(*t.resource, body.value("/metadata/name"_json_pointer, std::string()), t.resource->plural));
     }
   }
   return std::nullopt;
@@ -807,10 +864,12 @@ HttpResponse FakeApiServer::watch(const Target& t, const std::string& query) {
   const auto params = queryOf(query);
   const auto param = [&](const char* name) { return params.contains(name) ? params.at(name) : std::string(); };
   const std::string from = param("resourceVersion");
-  if (watchesRefused_) return failure(503, "ServiceUnavailable", "the watch cache is not ready", ordered_json::object());
+  if (watchesRefused_)
+    return failure(503, "ServiceUnavailable", "the watch cache is not ready", ordered_json::object());
   if (params.contains("resourceVersionMatch")) {
     ordered_json causes = ordered_json::array();
-    causes.push_back({{"reason", "FieldValueForbidden"}, {"message", "Forbidden: resourceVersionMatch is forbidden for watch"},
+    causes.push_back({{"reason", "FieldValueForbidden"},
+                      {"message", "Forbidden: resourceVersionMatch is forbidden for watch"},
                       {"field", "resourceVersionMatch"}});
     if (from.empty()) {
       causes.push_back({{"reason", "FieldValueForbidden"},
@@ -818,7 +877,8 @@ HttpResponse FakeApiServer::watch(const Target& t, const std::string& query) {
                         {"field", "resourceVersionMatch"}});
     }
     std::string listed;
-    for (const auto& c : causes) listed += (listed.empty() ? "" : ", ") + std::string("resourceVersionMatch: ") + c["message"].get<std::string>();
+    for (const auto& c : causes)
+      listed += (listed.empty() ? "" : ", ") + std::string("resourceVersionMatch: ") + c["message"].get<std::string>();
     return failure(422, "Invalid",
                    "ListOptions.meta.k8s.io \"\" is invalid: " + (causes.size() == 1 ? listed : "[" + listed + "]"),
                    ordered_json{{"group", "meta.k8s.io"}, {"kind", "ListOptions"}, {"causes", causes}});
@@ -846,10 +906,14 @@ HttpResponse FakeApiServer::watch(const Target& t, const std::string& query) {
       if (selects(o, it->second)) stream->offer("ADDED", resourceVersion_, it->second);
     }
   } else if (o.startResourceVersion < cache.floor) {
-    stream->fail(ordered_json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
-                              {"status", "Failure"},
-                              {"message", "too old resource version: " + from + " (" + std::to_string(cache.floor) + ")"},
-                              {"reason", "Expired"}, {"code", 410}});
+    stream->fail(
+        ordered_json{{"kind", "Status"},
+                     {"apiVersion", "v1"},
+                     {"metadata", json::object()},
+                     {"status", "Failure"},
+                     {"message", "too old resource version: " + from + " (" + std::to_string(cache.floor) + ")"},
+                     {"reason", "Expired"},
+                     {"code", 410}});
   } else {
     for (const CachedEvent& e : cache.events) {
       if (e.resourceVersion > o.startResourceVersion && selects(o, e.object)) {
@@ -891,15 +955,16 @@ void FakeApiServer::tickWatches(std::stop_token stop) {
 
 HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& request, const std::string& query) {
   json object = json::parse(request.body, nullptr, false);
-  if (!object.is_object()) return failure(400, "BadRequest", "the body of the request was in an unknown format", nullptr);
+  if (!object.is_object())
+    return failure(400, "BadRequest", "the body of the request was in an unknown format", nullptr);
   const Resource& r = *target.resource;
   std::vector<std::pair<std::string, std::string>> pendingWarnings;
   json& meta = object["metadata"];
   if (!meta.is_object()) meta = json::object();
   if (r.namespaced) {
     if (meta.contains("namespace") && meta["namespace"] != target.ns) {
-      return failure(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request",
-                     nullptr);
+      return failure(400, "BadRequest",
+                     "the namespace of the provided object does not match the namespace sent on the request", nullptr);
     }
     if (!objects_.contains("/namespaces//" + target.ns)) {
       return failure(404, "NotFound", "namespaces \"" + target.ns + "\" not found",
@@ -907,17 +972,20 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
     }
     meta["namespace"] = target.ns;
   }
-  if (!meta.contains("name") && meta.contains("generateName")) meta["name"] = meta["generateName"].get<std::string>() + randomSuffix();
+  if (!meta.contains("name") && meta.contains("generateName"))
+    meta["name"] = meta["generateName"].get<std::string>() + randomSuffix();
   Target t = target;
   t.name = meta.value("name", "");
   static const std::regex kSubdomain(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
   if (t.name.size() > 253 || !std::regex_match(t.name, kSubdomain)) {
     const std::string message =
-        "Invalid value: \"" + t.name + "\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+        "Invalid value: \"" + t.name +
+        "\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
         "characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
         "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-    return invalid(r, t.name,
-                   ordered_json::array({{{"reason", "FieldValueInvalid"}, {"message", message}, {"field", "metadata.name"}}}));
+    return invalid(
+        r, t.name,
+        ordered_json::array({{{"reason", "FieldValueInvalid"}, {"message", message}, {"field", "metadata.name"}}}));
   }
   if (objects_.contains(key(t))) {
     return failure(409, "AlreadyExists", r.qualified() + " \"" + t.name + "\" already exists",
@@ -940,7 +1008,8 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
     const std::string mode = params.contains("fieldValidation") ? params.at("fieldValidation") : "Warn";
     if (mode == "Strict" && !found.unknown.empty()) {
       std::string fields;
-      for (const std::string& u : found.unknown) fields += (fields.empty() ? "" : ", ") + std::string("unknown field \"") + u + "\"";
+      for (const std::string& u : found.unknown)
+        fields += (fields.empty() ? "" : ", ") + std::string("unknown field \"") + u + "\"";
       return failure(400, "BadRequest",
                      r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind +
                          ": strict decoding error: " + fields,
@@ -948,7 +1017,8 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
     }
     std::vector<std::pair<std::string, std::string>> warnings;
     if (mode == "Warn") {
-      for (const std::string& u : found.unknown) warnings.emplace_back("Warning", "299 - \"unknown field \\\"" + u + "\\\"\"");
+      for (const std::string& u : found.unknown)
+        warnings.emplace_back("Warning", "299 - \"unknown field \\\"" + u + "\\\"\"");
     }
     if (found.count() > 0) {
       ordered_json causes = ordered_json::array();
@@ -965,8 +1035,8 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   }
   const bool isNamespace = r.group.empty() && r.plural == "namespaces";
   if (isNamespace) meta["labels"]["kubernetes.io/metadata.name"] = t.name;
-  recordWrite(object, json::object(), object, managerOf(request), object.value("apiVersion", ""), false, r.schema.is_null(),
-              now);
+  recordWrite(object, json::object(), object, managerOf(request), object.value("apiVersion", ""), false,
+              r.schema.is_null(), now);
   if (isNamespace) {  // set by the server, owned by nobody
     object["spec"]["finalizers"] = json::array({"kubernetes"});
     object["status"]["phase"] = "Active";
@@ -991,10 +1061,13 @@ void FakeApiServer::publishRootCa(const std::string& ns) {
   // here at once, so a test that counts a namespace's ConfigMaps meets it on the fake too.
   HttpRequest request;
   request.userAgent = "kube-controller-manager/v1.25.10";
-  request.body = json{{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-                      {"metadata", {{"name", "kube-root-ca.crt"}, {"annotations", {{"kubernetes.io/description", kRootCaDescription}}}}},
-                      {"data", {{"ca.crt", rootCaPem_}}}}
-                     .dump();
+  request.body =
+      json{{"apiVersion", "v1"},
+           {"kind", "ConfigMap"},
+           {"metadata",
+            {{"name", "kube-root-ca.crt"}, {"annotations", {{"kubernetes.io/description", kRootCaDescription}}}}},
+           {"data", {{"ca.crt", rootCaPem_}}}}
+          .dump();
   create(Target{&resources_.at("/v1/configmaps"), ns, ""}, request, "");
 }
 
@@ -1010,19 +1083,24 @@ std::optional<HttpResponse> FakeApiServer::validateEvent(const Resource& r, cons
     if (!eventTime.empty() && !std::regex_match(eventTime, kMicroTime)) {
       return failure(400, "BadRequest",
                      "Event in version \"v1\" cannot be handled as a Event: parsing time \"" + eventTime +
-                         "\" as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse \"" + eventTime.substr(std::min<size_t>(19, eventTime.size())) +
-                         "\" as \".000000\"",
+                         "\" as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse \"" +
+                         eventTime.substr(std::min<size_t>(19, eventTime.size())) + "\" as \".000000\"",
                      nullptr);
     }
     if (object.value("reportingController", "").empty()) {
       const std::string pattern =
-          "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+          "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+          "alphanumeric "
           "character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
           "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-      causes.push_back({{"reason", "FieldValueRequired"}, {"message", "Required value"}, {"field", "reportingController"}});
-      causes.push_back({{"reason", "FieldValueInvalid"}, {"message", "Invalid value: \"\": name part must be non-empty"},
+      causes.push_back(
+          {{"reason", "FieldValueRequired"}, {"message", "Required value"}, {"field", "reportingController"}});
+      causes.push_back({{"reason", "FieldValueInvalid"},
+                        {"message", "Invalid value: \"\": name part must be non-empty"},
                         {"field", "reportingController"}});
-      causes.push_back({{"reason", "FieldValueInvalid"}, {"message", "Invalid value: \"\": " + pattern}, {"field", "reportingController"}});
+      causes.push_back({{"reason", "FieldValueInvalid"},
+                        {"message", "Invalid value: \"\": " + pattern},
+                        {"field", "reportingController"}});
     }
     if (object.value("action", "").empty()) {
       causes.push_back({{"reason", "FieldValueRequired"}, {"message", "Required value"}, {"field", "action"}});
@@ -1048,8 +1126,9 @@ std::optional<HttpResponse> FakeApiServer::validateBuiltIn(const Resource& r, co
     ordered_json causes = ordered_json::array();
     for (const char* key : {"tls.crt", "tls.key"}) {
       if (data.contains(key)) continue;
-      causes.push_back(ordered_json{
-          {"reason", "FieldValueRequired"}, {"message", "Required value"}, {"field", std::string("data[") + key + "]"}});
+      causes.push_back(ordered_json{{"reason", "FieldValueRequired"},
+                                    {"message", "Required value"},
+                                    {"field", std::string("data[") + key + "]"}});
     }
     if (!causes.empty()) return invalid(r, object["metadata"].value("name", ""), causes);
   }
@@ -1058,13 +1137,15 @@ std::optional<HttpResponse> FakeApiServer::validateBuiltIn(const Resource& r, co
 
 HttpResponse FakeApiServer::get(const Target& t, const std::string& query) {
   const auto params = queryOf(query);
-  if (const auto rv = params.find("resourceVersion"); rv != params.end() && !rv->second.empty() &&
-                                                       std::stoull(rv->second) > resourceVersion_) {
+  if (const auto rv = params.find("resourceVersion");
+      rv != params.end() && !rv->second.empty() && std::stoull(rv->second) > resourceVersion_) {
     // The real server waits ~3 s for its cache to catch up first.
-    HttpResponse timeout = failure(
-        504, "Timeout", "Timeout: Too large resource version: " + rv->second + ", current: " + std::to_string(resourceVersion_),
-        ordered_json{{"causes", ordered_json::array({{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}})},
-                     {"retryAfterSeconds", 1}});
+    HttpResponse timeout =
+        failure(504, "Timeout",
+                "Timeout: Too large resource version: " + rv->second + ", current: " + std::to_string(resourceVersion_),
+                ordered_json{{"causes", ordered_json::array({{{"reason", "ResourceVersionTooLarge"},
+                                                              {"message", "Too large resource version"}}})},
+                             {"retryAfterSeconds", 1}});
     timeout.headers.emplace_back("Retry-After", "1");
     return timeout;
   }
@@ -1091,14 +1172,18 @@ HttpResponse FakeApiServer::list(const Target& t, const std::string& query) {
     if (rv >= 0 && static_cast<uint64_t>(rv) < compacted_) {
       // The snapshot is gone: offer a token that continues at the newest state (rv -1) instead.
       const ordered_json fresh = {{"v", "meta.k8s.io/v1"}, {"rv", -1}, {"start", start}};
-      ordered_json body = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", {{"continue", base64Url(fresh.dump())}}},
+      ordered_json body = {{"kind", "Status"},
+                           {"apiVersion", "v1"},
+                           {"metadata", {{"continue", base64Url(fresh.dump())}}},
                            {"status", "Failure"},
-                           {"message", "The provided continue parameter is too old to display a consistent list result. You "
-                                       "can start a new list without the continue parameter, or use the continue token in "
-                                       "this response to retrieve the remainder of the results. Continuing with the provided "
-                                       "token results in an inconsistent list - objects that were created, modified, or "
-                                       "deleted between the time the first chunk was returned and now may show up in the list."},
-                           {"reason", "Expired"}, {"code", 410}};
+                           {"message",
+                            "The provided continue parameter is too old to display a consistent list result. You "
+                            "can start a new list without the continue parameter, or use the continue token in "
+                            "this response to retrieve the remainder of the results. Continuing with the provided "
+                            "token results in an inconsistent list - objects that were created, modified, or "
+                            "deleted between the time the first chunk was returned and now may show up in the list."},
+                           {"reason", "Expired"},
+                           {"code", 410}};
       return respond(410, body);
     }
     if (rv >= 0) snapshot = static_cast<uint64_t>(rv);
@@ -1152,10 +1237,11 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
                    refused);
   }
   if (!sent.empty() && sent != stored["metadata"]["resourceVersion"]) {
-    return failure(409, "Conflict",
-                   "Operation cannot be fulfilled on " + r.qualified() + " \"" + t.name +
-                       "\": the object has been modified; please apply your changes to the latest version and try again",
-                   refused);
+    return failure(
+        409, "Conflict",
+        "Operation cannot be fulfilled on " + r.qualified() + " \"" + t.name +
+            "\": the object has been modified; please apply your changes to the latest version and try again",
+        refused);
   }
   const bool status = t.subresource == "status";
   json next = stored;
@@ -1185,7 +1271,7 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
   }
   next["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"];
   if (next == stored) return respond(200, stored);  // a no-op keeps its resourceVersion
-  if (t.subresource != "finalize") {  // finalizing leaves ownership as it was (83)
+  if (t.subresource != "finalize") {                // finalizing leaves ownership as it was (83)
     recordWrite(next, stored, body, managerOf(request), next.value("apiVersion", ""), status, r.schema.is_null(),
                 formatRfc3339(clock_.now()));
   }
@@ -1230,7 +1316,8 @@ HttpResponse FakeApiServer::patch(const Target& t, const HttpRequest& request) {
     std::string accepted = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
     if (!r.requireResourceVersion) accepted += ", application/strategic-merge-patch+json";  // built-in kinds
     return failure(415, "UnsupportedMediaType",
-                   "the body of the request was in an unknown format - accepted media types include: " + accepted, nullptr);
+                   "the body of the request was in an unknown format - accepted media types include: " + accepted,
+                   nullptr);
   }
   // The patched object is written as a PUT would be: a resourceVersion the patch set is a
   // precondition, one it left alone is the stored one.
@@ -1248,8 +1335,8 @@ HttpResponse FakeApiServer::remove(const Target& t, const HttpRequest& request) 
   if (options.is_object() && options.contains("preconditions")) {
     const json& pre = options["preconditions"];
     // Precondition messages name the kind, not the resource.
-    const std::string subject = "Operation cannot be fulfilled on " + r.kind + (r.group.empty() ? "" : "." + r.group) +
-                                " \"" + t.name + "\": ";
+    const std::string subject =
+        "Operation cannot be fulfilled on " + r.kind + (r.group.empty() ? "" : "." + r.group) + " \"" + t.name + "\": ";
     const ordered_json kindDetails = details(r, t.name, r.kind);
     if (pre.contains("uid") && pre["uid"] != meta["uid"]) {
       return failure(409, "Conflict",
@@ -1291,8 +1378,11 @@ HttpResponse FakeApiServer::remove(const Target& t, const HttpRequest& request) 
   last["metadata"]["resourceVersion"] = nextResourceVersion();
   objects_.erase(it);
   publish(r, "DELETED", last);
-  return respond(200, ordered_json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
-                                   {"status", "Success"}, {"details", deleted}});
+  return respond(200, ordered_json{{"kind", "Status"},
+                                   {"apiVersion", "v1"},
+                                   {"metadata", json::object()},
+                                   {"status", "Success"},
+                                   {"details", deleted}});
 }
 
 void FakeApiServer::registerCrd(const json& crd) {

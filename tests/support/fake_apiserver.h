@@ -97,7 +97,7 @@ private:
     std::string group, version, plural, kind;
     bool namespaced = true;
     bool statusSubresource = false;
-    bool generation = false;  // spec changes count (custom resources)
+    bool generation = false;              // spec changes count (custom resources)
     bool requireResourceVersion = false;  // unconditional updates refused (custom resources)
     nlohmann::json schema;                // openAPIV3Schema of a custom resource: its defaults
     std::string singular;                 // discovery of custom resources
@@ -130,7 +130,8 @@ private:
   static nlohmann::ordered_json details(const Resource& r, const std::string& name, const std::string& kind);
   static adoption::HttpResponse notFound(const Resource& r, const std::string& name);
   /** 422 Invalid naming each cause ("field: message"; bracketed when more than one). */
-  static adoption::HttpResponse invalid(const Resource& r, const std::string& name, const nlohmann::ordered_json& causes);
+  static adoption::HttpResponse invalid(const Resource& r, const std::string& name,
+                                        const nlohmann::ordered_json& causes);
   std::string nextResourceVersion();
   std::string key(const Target& t) const;
 
@@ -139,7 +140,8 @@ private:
                                                   const std::string& verb);
   /** The caller's user name, or nullopt for an admin (or while authentication is off). */
   std::optional<std::string> callerOf(const adoption::HttpRequest& request) const;
-  bool granted(const std::string& user, const std::string& resource, const std::string& ns, const std::string& verb) const;
+  bool granted(const std::string& user, const std::string& resource, const std::string& ns,
+               const std::string& verb) const;
   /** 403 for an owner reference with blockOwnerDeletion the caller may not set, else nullopt. */
   std::optional<adoption::HttpResponse> admitOwnerReferences(const adoption::HttpRequest& request, const Target& t);
   adoption::HttpResponse watch(const Target& t, const std::string& query);
@@ -164,7 +166,7 @@ private:
   std::mutex frozenMu_;
   std::condition_variable thawed_;
   bool frozen_ = false;
-  std::map<std::string, Resource> resources_;  // by "group/version/plural"
+  std::map<std::string, Resource> resources_;      // by "group/version/plural"
   std::map<std::string, nlohmann::json> objects_;  // by "group/plural/ns/name"
   uint64_t resourceVersion_ = 200;
   uint64_t compacted_ = 0;

@@ -1,6 +1,5 @@
 #include "tests/support/fake_cluster.h"
 
-
 #include <fstream>
 
 #include "controller/api/yaml_codec.h"
@@ -47,18 +46,18 @@ kube::ClusterConfig FakeCluster::config(const std::string& token) const {
 
 std::filesystem::path FakeCluster::writeKubeconfig(const std::string& token) const {
   const std::filesystem::path ca = dir_.write("ca.crt", caPem_);
-  const std::string text = "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
-                           "clusters:\n- name: fake\n  cluster:\n    server: https://127.0.0.1:" +
-                           std::to_string(port()) + "\n    certificate-authority: " + ca.string() +
-                           "\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: rotor\n"
-                           "users:\n- name: rotor\n  user:\n    token: " + token + "\n";
+  const std::string text =
+      "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+      "clusters:\n- name: fake\n  cluster:\n    server: https://127.0.0.1:" +
+      std::to_string(port()) + "\n    certificate-authority: " + ca.string() +
+      "\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: rotor\n"
+      "users:\n- name: rotor\n  user:\n    token: " +
+      token + "\n";
   return dir_.write("kubeconfig-" + std::to_string(std::hash<std::string>{}(token)), text);
 }
 
 nlohmann::json shippedRotationCrd() {
-  std::ifstream in(sourceDir() / "crds" / "certificaterotations.rotor.dev.yaml");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto documents = api::yamlToJsonDocuments(text);
+  auto documents = api::yamlToJsonDocuments(readSourceFile("crds/certificaterotations.rotor.dev.yaml"));
   if (!documents.ok() || documents->size() != 1) throw std::runtime_error("crds/certificaterotations.rotor.dev.yaml");
   return documents->front();
 }

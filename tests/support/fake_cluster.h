@@ -19,15 +19,18 @@
 
 namespace rotor::testing {
 
+/** The namespace the Kubernetes client tests work in. */
+inline constexpr char kTestNamespace[] = "rotor-test";
+
 /** apiextensions.k8s.io/v1 CustomResourceDefinitions, which only tests create. */
-inline constexpr kube::ResourceType kCustomResourceDefinitions{"apiextensions.k8s.io", "v1", "customresourcedefinitions",
-                                                               "CustomResourceDefinition", false};
+inline constexpr kube::ResourceType kCustomResourceDefinitions{
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false};
 /** rotor's CRD as shipped in crds/, as an object to create. */
 nlohmann::json shippedRotationCrd();
 
 /** One row of a permission table in docs/rbac.md. */
 struct DocumentedRule {
-  std::string group;  // "" for the core group
+  std::string group;     // "" for the core group
   std::string resource;  // "certificaterotations/status"
   std::set<std::string> verbs;
 };

@@ -19,7 +19,8 @@ std::string eventLine(const std::string& type, const std::string& object) {
 }  // namespace
 
 FakeWatch::FakeWatch(Options options, SteadyTime now)
-    : options_(std::move(options)), newest_(options_.startResourceVersion),
+    : options_(std::move(options)),
+      newest_(options_.startResourceVersion),
       nextBookmark_(std::min(now + options_.bookmarkInterval, options_.deadline - kBookmarkBeforeDeadline)),
       nextBookmarkCheck_(now) {}
 
@@ -53,10 +54,9 @@ void FakeWatch::tick(SteadyTime now) {
     nextBookmarkCheck_ = now + kBookmarkCheck;
     // Only a resourceVersion newer than the watch's start is worth a bookmark.
     if (now >= nextBookmark_ && newest_ > options_.startResourceVersion) {
-      const nlohmann::ordered_json bookmark = {
-          {"apiVersion", options_.apiVersion},
-          {"kind", options_.kind},
-          {"metadata", {{"resourceVersion", std::to_string(newest_)}}}};
+      const nlohmann::ordered_json bookmark = {{"apiVersion", options_.apiVersion},
+                                               {"kind", options_.kind},
+                                               {"metadata", {{"resourceVersion", std::to_string(newest_)}}}};
       pending_.push_back(eventLine("BOOKMARK", bookmark.dump()));
       nextBookmark_ = std::min(now + options_.bookmarkInterval, options_.deadline - kBookmarkBeforeDeadline);
     }

@@ -34,14 +34,14 @@ public:
   Status writeServed(const store::CertificateRotation& r, std::string_view server, const store::ServedMaterial& m,
                      const store::Version& expected) override;
   StatusOr<store::Versioned<std::optional<std::string>>> readBundle(const store::CertificateRotation& r) override;
-  Status writeBundle(const store::CertificateRotation& r, const std::string& pem, const store::Version& expected) override;
+  Status writeBundle(const store::CertificateRotation& r, const std::string& pem,
+                     const store::Version& expected) override;
   Status putSnapshot(const store::CertificateRotation& r, const store::Snapshot& s) override;
   StatusOr<store::Snapshot> getSnapshot(const store::CertificateRotation& r, std::string_view name) override;
   StatusOr<std::vector<std::string>> listSnapshots(const store::CertificateRotation& r) override;
   Status reload(const store::CertificateRotation& r, std::string_view server) override;
   StatusOr<store::Rollout> rolloutStatus(const store::CertificateRotation& r, std::string_view server) override;
-  Status visitAgents(const store::ObjectKey& key,
-                     const std::function<void(const store::AgentRecord&)>& visit) override;
+  Status visitAgents(const store::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& visit) override;
   Status putAgents(const store::ObjectKey& key, const std::vector<store::AgentRecord>& agents) override;
   StatusOr<std::vector<std::string>> readAgentTokenDigests(const store::ObjectKey& key) override;
   Status addAgentTokenDigest(const store::ObjectKey& key, const std::string& digestHex) override;

@@ -25,8 +25,7 @@ bool podReady(const json& pod) {
   return false;
 }
 
-PodRunner::PodRunner(kube::Client& client, PodRunnerOptions options)
-    : client_(client), options_(std::move(options)) {
+PodRunner::PodRunner(kube::Client& client, PodRunnerOptions options) : client_(client), options_(std::move(options)) {
   std::filesystem::create_directories(options_.workDir);
   loop_ = std::jthread([this](std::stop_token stop) { loop(stop); });
 }
@@ -89,12 +88,15 @@ void PodRunner::sync() {
 void PodRunner::bind(const std::string& name) {
   if (!nodeCreated_) {
     // The EndpointSlice controller skips pods whose node it cannot find.
-    auto node = client_.create(kNodes, "", {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", options_.node}}}});
+    auto node =
+        client_.create(kNodes, "", {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", options_.node}}}});
     nodeCreated_ = node.ok() || node.status().code() == Code::kAlreadyExists;
   }
   // As the scheduler does: a Binding sets spec.nodeName.
   (void)client_.createSubresource(kube::kPods, options_.ns, name, "binding",
-                                  {{"apiVersion", "v1"}, {"kind", "Binding"}, {"metadata", {{"name", name}}},
+                                  {{"apiVersion", "v1"},
+                                   {"kind", "Binding"},
+                                   {"metadata", {{"name", name}}},
                                    {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", options_.node}}}});
 }
 
@@ -193,8 +195,10 @@ bool PodRunner::probeReady(const Pod& pod) const {
   if (port == 0) return false;
   Socket socket(port, std::chrono::milliseconds(500));
   if (socket.fd() < 0) return false;
-  const std::string request = "GET " + get.value("path", std::string("/")) + " HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n";
-  if (::send(socket.fd(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return false;
+  const std::string request =
+      "GET " + get.value("path", std::string("/")) + " HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n";
+  if (::send(socket.fd(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
+    return false;
   char head[16] = {};
   const ssize_t n = ::recv(socket.fd(), head, sizeof head - 1, MSG_WAITALL);
   // As the kubelet: any status from 200 to 399 is a success.
@@ -207,27 +211,27 @@ void PodRunner::writeStatus(const std::string& name, Pod& pod) {
   const std::string now = formatRfc3339(std::chrono::system_clock::now());
   const std::string ready = pod.ready ? "True" : "False";
   const std::string phase = !pod.exitCode ? "Running" : *pod.exitCode == 0 ? "Succeeded" : "Failed";
-  const json state = pod.exitCode ? json{{"terminated", {{"exitCode", *pod.exitCode}, {"startedAt", now}, {"finishedAt", now}}}}
-                                  : json{{"running", {{"startedAt", now}}}};
-  (*object)["status"] = {
-      {"phase", phase},
-      {"podIP", pod.ip},
-      {"podIPs", {{{"ip", pod.ip}}}},
-      {"hostIP", "10.244.0.1"},
-      {"startTime", now},
-      {"conditions",
-       {{{"type", "Initialized"}, {"status", "True"}, {"lastTransitionTime", now}},
-        {{"type", "Ready"}, {"status", ready}, {"lastTransitionTime", now}},
-        {{"type", "ContainersReady"}, {"status", ready}, {"lastTransitionTime", now}},
-        {{"type", "PodScheduled"}, {"status", "True"}, {"lastTransitionTime", now}}}},
-      {"containerStatuses",
-       {{{"name", pod.container["name"]},
-         {"ready", pod.ready},
-         {"started", true},
-         {"restartCount", pod.restarts},
-         {"image", pod.container.value("image", "")},
-         {"imageID", ""},
-         {"state", state}}}}};
+  const json state = pod.exitCode
+                         ? json{{"terminated", {{"exitCode", *pod.exitCode}, {"startedAt", now}, {"finishedAt", now}}}}
+                         : json{{"running", {{"startedAt", now}}}};
+  (*object)["status"] = {{"phase", phase},
+                         {"podIP", pod.ip},
+                         {"podIPs", {{{"ip", pod.ip}}}},
+                         {"hostIP", "10.244.0.1"},
+                         {"startTime", now},
+                         {"conditions",
+                          {{{"type", "Initialized"}, {"status", "True"}, {"lastTransitionTime", now}},
+                           {{"type", "Ready"}, {"status", ready}, {"lastTransitionTime", now}},
+                           {{"type", "ContainersReady"}, {"status", ready}, {"lastTransitionTime", now}},
+                           {{"type", "PodScheduled"}, {"status", "True"}, {"lastTransitionTime", now}}}},
+                         {"containerStatuses",
+                          {{{"name", pod.container["name"]},
+                            {"ready", pod.ready},
+                            {"started", true},
+                            {"restartCount", pod.restarts},
+                            {"image", pod.container.value("image", "")},
+                            {"imageID", ""},
+                            {"state", state}}}}};
   pod.statusWritten = client_.updateStatus(kube::kPods, options_.ns, *object).ok();
 }
 

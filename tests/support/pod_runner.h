@@ -71,14 +71,14 @@ public:
 private:
   struct Pod {
     std::string uid, ip;
-    nlohmann::json container;                 // the first container's spec
-    std::map<int, uint16_t> ports;            // container port -> loopback port
-    std::map<std::string, std::string> env;   // resolved values, for $(VAR)
+    nlohmann::json container;                // the first container's spec
+    std::map<int, uint16_t> ports;           // container port -> loopback port
+    std::map<std::string, std::string> env;  // resolved values, for $(VAR)
     std::unique_ptr<ChildProcess> process;
     int restarts = 0;
     bool ready = false;
     bool statusWritten = false;
-    std::optional<int> exitCode;  // ran to completion (restartPolicy Never)
+    std::optional<int> exitCode;                             // ran to completion (restartPolicy Never)
     std::chrono::steady_clock::time_point terminatingSince;  // SIGTERM sent (the pod is being deleted)
   };
 

@@ -97,7 +97,7 @@ inline api::CertificateRotation rotationTemplate(int servers = 1) {
 
 /** Every server that presents a certificate verifies against the stored bundle. */
 inline ::testing::AssertionResult servedVerifiesAgainstBundle(store::Store& s, const api::CertificateRotation& r,
-                                                             SystemTime at) {
+                                                              SystemTime at) {
   auto bundle = s.readBundle(r);
   if (!bundle.ok()) return ::testing::AssertionFailure() << bundle.status();
   for (const auto& server : r.spec.servers) {
@@ -144,9 +144,12 @@ public:
     return Status(Code::kDeadlineExceeded, "not done after " + std::to_string(rounds) + " reconciles");
   }
   Status runUntilPhase(const api::ObjectKey& key, api::Phase phase, int64_t revision = 0, int rounds = 400) {
-    return runUntil(key, [&](const api::CertificateRotation& r) {
-      return r.status.phase == phase && (revision == 0 || r.status.revision == revision);
-    }, rounds);
+    return runUntil(
+        key,
+        [&](const api::CertificateRotation& r) {
+          return r.status.phase == phase && (revision == 0 || r.status.revision == revision);
+        },
+        rounds);
   }
   /** Sets an annotation (as `rotor rotate` does). */
   void annotate(const api::ObjectKey& key, const std::string& name, const std::string& value) {

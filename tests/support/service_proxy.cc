@@ -52,8 +52,12 @@ int connectToLoopback(uint16_t port) {
 
 ServiceProxy::ServiceProxy(kube::Client& client, std::string ns, std::string service, std::string portName,
                            const PodRunner& runner, bool fromSlices)
-    : client_(client), ns_(std::move(ns)), service_(std::move(service)), portName_(std::move(portName)),
-      runner_(runner), fromSlices_(fromSlices) {
+    : client_(client),
+      ns_(std::move(ns)),
+      service_(std::move(service)),
+      portName_(std::move(portName)),
+      runner_(runner),
+      fromSlices_(fromSlices) {
   listener_ = listenOnLoopback(port_);
   resolver_ = std::jthread([this](std::stop_token stop) {
     while (!stop.stop_requested()) {
@@ -117,7 +121,8 @@ std::vector<Endpoint> ServiceProxy::fromSelector() const {
     selector += (selector.empty() ? "" : ",") + key + "=" + value.get<std::string>();
   }
   for (const json& p : service->value("/spec/ports"_json_pointer, json::array())) {
-    if (p.value("name", "") == portName_) targetPort = p["targetPort"].is_string() ? p["targetPort"].get<std::string>() : "";
+    if (p.value("name", "") == portName_)
+      targetPort = p["targetPort"].is_string() ? p["targetPort"].get<std::string>() : "";
   }
   auto pods = client_.list(kube::kPods, ns_, {.labelSelector = selector});
   if (!pods.ok()) return out;

@@ -28,8 +28,8 @@ struct Endpoint {
 class ServiceProxy {
 public:
   /** `fromSlices`: read EndpointSlices (a real server) instead of computing them (the fake). */
-  ServiceProxy(kube::Client& client, std::string ns, std::string service, std::string portName,
-               const PodRunner& runner, bool fromSlices);
+  ServiceProxy(kube::Client& client, std::string ns, std::string service, std::string portName, const PodRunner& runner,
+               bool fromSlices);
   ~ServiceProxy();
   ServiceProxy(const ServiceProxy&) = delete;
   ServiceProxy& operator=(const ServiceProxy&) = delete;

@@ -60,6 +60,17 @@ fs::path sourceDir() {
   return dir != nullptr ? fs::path(dir) : fs::current_path();
 }
 
+std::string readSourceFile(const std::string& relative) {
+  std::ifstream in(sourceDir() / relative, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+unsigned permissionsOf(const fs::path& path) {
+  return static_cast<unsigned>(fs::status(path).permissions() & fs::perms::mask);
+}
+
 int runShell(const std::string& command, std::string* output) {
   std::string full = command + " 2>&1";
   FILE* pipe = popen(full.c_str(), "r");

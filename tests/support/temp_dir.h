@@ -30,6 +30,12 @@ std::map<std::string, std::string> snapshotTree(const std::filesystem::path& dir
 /** The directory holding the repository (ROTOR_SOURCE_DIR, set by ctest). */
 std::filesystem::path sourceDir();
 
+/** A file of the repository by its path from the top ("examples/local-nginx.yaml"); "" if absent. */
+std::string readSourceFile(const std::string& relative);
+
+/** The permission bits of `path` (0600 for a key file). */
+unsigned permissionsOf(const std::filesystem::path& path);
+
 /** Runs a shell command; returns its exit status and fills `output` with stdout+stderr. */
 int runShell(const std::string& command, std::string* output = nullptr);
 

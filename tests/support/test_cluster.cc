@@ -5,7 +5,6 @@
 #include <random>
 #include <thread>
 
-
 namespace rotor::testing {
 namespace {
 
@@ -90,12 +89,17 @@ std::filesystem::path TestCluster::kubeconfigWithDocumentedRules(const std::stri
     granted.push_back({{"apiGroups", {rule.group}}, {"resources", {rule.resource}}, {"verbs", rule.verbs}});
   }
   const std::string name = "rotor-test-" + table;
-  auto role = client_->create(kRoles, ns_, {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "Role"},
-                                            {"metadata", {{"name", name}}}, {"rules", granted}});
+  auto role = client_->create(kRoles, ns_,
+                              {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                               {"kind", "Role"},
+                               {"metadata", {{"name", name}}},
+                               {"rules", granted}});
   if (!role.ok()) throw std::runtime_error("Role " + name + ": " + role.status().message());
   auto binding = client_->create(
       kRoleBindings, ns_,
-      {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "RoleBinding"}, {"metadata", {{"name", name}}},
+      {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+       {"kind", "RoleBinding"},
+       {"metadata", {{"name", name}}},
        {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", name}}},
        {"subjects", {{{"kind", "User"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", userName}}}}});
   if (!binding.ok()) throw std::runtime_error("RoleBinding " + name + ": " + binding.status().message());

@@ -68,8 +68,8 @@ struct X509Free {
 /** A TLS client connection verified against `caFile`, optionally with a client certificate. */
 class TlsClient {
 public:
-  TlsClient(uint16_t port, const std::string& caFile, const std::string& certFile = "",
-            const std::string& keyFile = "", std::chrono::milliseconds timeout = std::chrono::seconds(5))
+  TlsClient(uint16_t port, const std::string& caFile, const std::string& certFile = "", const std::string& keyFile = "",
+            std::chrono::milliseconds timeout = std::chrono::seconds(5))
       : socket_(port, timeout) {
     ::signal(SIGPIPE, SIG_IGN);  // a write to a connection the server closed must fail, not kill
     ctx_.reset(SSL_CTX_new(TLS_client_method()));
@@ -106,7 +106,8 @@ public:
   }
 
   bool send(const std::string& bytes) {
-    return connected_ && SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size());
+    return connected_ &&
+           SSL_write(ssl_.get(), bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size());
   }
 
   /** One HTTP response (headers and a Content-Length body), or nullopt on close/timeout. Bytes

@@ -151,16 +151,14 @@ Status AgentJournal::visit(const std::function<void(const AgentRecord&)>& fn) co
   size_t compactedEnd = std::clamp<size_t>(compactedSize(all), headerEnd, all.size());
   if (all[compactedEnd - 1] != '\n') compactedEnd = headerEnd;  // not a line boundary: trust no prefix
   std::unordered_map<std::string_view, size_t> latestAppended;
-  RETURN_IF_ERROR(forEachLine(compactedEnd, all.size(), [&](size_t at, const Fields& f) {
-    latestAppended[f.id] = at;
-  }));
+  RETURN_IF_ERROR(
+      forEachLine(compactedEnd, all.size(), [&](size_t at, const Fields& f) { latestAppended[f.id] = at; }));
   AgentRecord record;
   Status parsed = okStatus();
   const auto emit = [&](const Fields& f) {
     if (!parsed.ok()) return;
     if (!parseRecord(f, record)) {
-      parsed = failedPrecondition("agent journal " + path_.string() + " has a damaged record for " +
-                                  std::string(f.id));
+      parsed = failedPrecondition("agent journal " + path_.string() + " has a damaged record for " + std::string(f.id));
       return;
     }
     fn(record);

@@ -382,8 +382,8 @@ Status LocalStore::writeAuthorities(const CertificateRotation& r, const Authorit
   if (current.version != expected) {
     return conflict("CA material of " + r.key().toString() + " was modified");
   }
-  json j = {{"current", authorityJson(a.current)}, {"next", authorityJson(a.next)},
-            {"previous", authorityJson(a.previous)}};
+  json j = {
+      {"current", authorityJson(a.current)}, {"next", authorityJson(a.next)}, {"previous", authorityJson(a.previous)}};
   return writeJsonFile(objectPath("authorities", r.key(), ".json"), j, kPrivateFileMode);
 }
 
@@ -606,16 +606,20 @@ Status LocalStore::putSnapshot(const CertificateRotation& r, const Snapshot& sna
     }
     RETURN_IF_ERROR(backup(resolve(spec->certFile), material.certificateChainPem, kPublicFileMode,
                            {{"server", name}, {"role", "certificateChain"}}));
-    RETURN_IF_ERROR(backup(resolve(spec->keyFile), material.keyPem, kPrivateFileMode,
-                           {{"server", name}, {"role", "key"}}));
+    RETURN_IF_ERROR(
+        backup(resolve(spec->keyFile), material.keyPem, kPrivateFileMode, {{"server", name}, {"role", "key"}}));
     servers[name] = {{"ca", material.caPem}};
   }
   if (!snapshot.bundlePem.empty()) {
-    RETURN_IF_ERROR(backup(resolve(r.spec.trustBundle.file), snapshot.bundlePem, kPublicFileMode, {{"role", "bundle"}}));
+    RETURN_IF_ERROR(
+        backup(resolve(r.spec.trustBundle.file), snapshot.bundlePem, kPublicFileMode, {{"role", "bundle"}}));
   }
-  json index = {{"name", snapshot.name},       {"takenAt", formatRfc3339(snapshot.takenAt)},
-                {"revision", snapshot.revision}, {"reason", snapshot.reason},
-                {"servers", servers},          {"files", files}};
+  json index = {{"name", snapshot.name},
+                {"takenAt", formatRfc3339(snapshot.takenAt)},
+                {"revision", snapshot.revision},
+                {"reason", snapshot.reason},
+                {"servers", servers},
+                {"files", files}};
   // The index is written last: a snapshot exists only once every copy is on disk.
   return writeJsonFile(objectPath("snapshots", r.key(), "") / (snapshot.name + ".json"), index, kPrivateFileMode);
 }

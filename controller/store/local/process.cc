@@ -93,9 +93,8 @@ Status runCommand(const std::vector<std::string>& argv, const std::filesystem::p
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timedOut) {
-    return Status(Code::kDeadlineExceeded,
-                  "command " + describeArgv(argv) + " did not finish within " +
-                      std::to_string(timeout.count()) + "ms and was killed");
+    return Status(Code::kDeadlineExceeded, "command " + describeArgv(argv) + " did not finish within " +
+                                               std::to_string(timeout.count()) + "ms and was killed");
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     return okStatus();

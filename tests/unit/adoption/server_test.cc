@@ -81,10 +81,12 @@ std::optional<std::string> dechunk(std::string_view raw) {
 
 /** Asks for /stream and reads the raw response into `raw` until it holds `wanted` (5 s at most). */
 bool readStreamUntil(TlsClient& client, const std::string& wanted, std::string& raw) {
-  return client.send(get("/stream")) && eventually([&] {
-    raw += client.readAvailable();
-    return raw.find(wanted) != std::string::npos;
-  }, 5s);
+  return client.send(get("/stream")) && eventually(
+                                            [&] {
+                                              raw += client.readAvailable();
+                                              return raw.find(wanted) != std::string::npos;
+                                            },
+                                            5s);
 }
 
 class HttpServerTest : public ::testing::Test {
@@ -108,8 +110,10 @@ protected:
   }
 
   void SetUp() override {
-    std::filesystem::copy_file(file("server.crt"), file("served.crt"), std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::copy_file(file("server.key"), file("served.key"), std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(file("server.crt"), file("served.crt"),
+                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(file("server.key"), file("served.key"),
+                               std::filesystem::copy_options::overwrite_existing);
   }
 
   std::unique_ptr<HttpServer> start(const ServerOptions& o) {
@@ -117,8 +121,10 @@ protected:
         o,
         [this](const HttpRequest& r) {
           if (r.target == "/stream") return HttpResponse{200, "text/plain", "", {}, stream_};
-          HttpResponse out{200, "text/plain", r.method + " " + r.target + " identity=" + r.clientIdentity.value_or("-") +
-                                                  " body=" + std::to_string(r.body.size()),
+          HttpResponse out{200,
+                           "text/plain",
+                           r.method + " " + r.target + " identity=" + r.clientIdentity.value_or("-") +
+                               " body=" + std::to_string(r.body.size()),
                            {{"X-Test", "yes"}}};
           return out;
         },
@@ -159,8 +165,8 @@ TEST_F(HttpServerTest, PipelinedAndSplitRequestsAreEachAnsweredInOrder) {
   ASSERT_TRUE(client.send("PUT /v1/third HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab"));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_TRUE(client.send("cd"));
-  for (const char* expected : {"GET /v1/first identity=- body=0", "PUT /v1/second identity=- body=3",
-                               "PUT /v1/third identity=- body=4"}) {
+  for (const char* expected :
+       {"GET /v1/first identity=- body=0", "PUT /v1/second identity=- body=3", "PUT /v1/third identity=- body=4"}) {
     auto response = client.readResponse();
     ASSERT_TRUE(response) << expected;
     EXPECT_THAT(*response, ::testing::HasSubstr(expected));
@@ -214,8 +220,10 @@ TEST_F(HttpServerTest, ANewCertificateServesNewConnectionsWhileOpenOnesKeepTheir
   ASSERT_TRUE(before.connected());
   const std::string oldDigest = before.peerDigest();
   // Key first, then certificate: the watcher may see the pair half-written and must keep the old.
-  std::filesystem::copy_file(file("server2.key"), file("served.key"), std::filesystem::copy_options::overwrite_existing);
-  std::filesystem::copy_file(file("server2.crt"), file("served.crt"), std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(file("server2.key"), file("served.key"),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(file("server2.crt"), file("served.crt"),
+                             std::filesystem::copy_options::overwrite_existing);
   ASSERT_TRUE(eventually([&] {
     TlsClient probe(server->port(), file("ca.crt"));
     return probe.connected() && probe.peerDigest() != oldDigest;
@@ -303,7 +311,9 @@ TEST_F(HttpServerTest, PlainHttpOnlyWhenAsked) {
   ASSERT_GT(::recv(s.fd(), buf, sizeof buf - 1, MSG_WAITALL), 0);
   EXPECT_THAT(std::string(buf), ::testing::HasSubstr("GET /plain identity=-"));
   ServerOptions missing;
-  EXPECT_THAT(HttpServer::start(missing, [](const HttpRequest&) { return HttpResponse{}; }, log_).status(),
+  EXPECT_THAT(HttpServer::start(
+                  missing, [](const HttpRequest&) { return HttpResponse{}; }, log_)
+                  .status(),
               rotor::testing::StatusIs(Code::kInvalidArgument));
 }
 

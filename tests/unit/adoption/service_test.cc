@@ -9,8 +9,8 @@
 #include "controller/adoption/adoption_store.h"
 #include "controller/pki/digest.h"
 #include "controller/store/forwarding_store.h"
-#include "tests/support/fake_clock.h"
 #include "tests/support/agent_records.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/memory_store.h"
 #include "tests/support/rotation_harness.h"
 #include "tests/support/status_matchers.h"
@@ -33,13 +33,18 @@ protected:
   }
 
   HttpResponse put(const std::string& agent, const std::string& body, const std::string& token = kToken) {
-    HttpRequest r{"PUT", "/v1/namespaces/default/rotations/proxy/agents/" + agent, "Bearer " + token, "",
-                  "application/json", body, std::nullopt};
+    HttpRequest r{"PUT",
+                  "/v1/namespaces/default/rotations/proxy/agents/" + agent,
+                  "Bearer " + token,
+                  "",
+                  "application/json",
+                  body,
+                  std::nullopt};
     return service_.handle(r);
   }
   HttpResponse getBundle(const std::string& ifNoneMatch = "", const std::string& token = kToken) {
-    return service_.handle({"GET", "/v1/namespaces/default/rotations/proxy/bundle", "Bearer " + token, ifNoneMatch,
-                            "", "", std::nullopt});
+    return service_.handle(
+        {"GET", "/v1/namespaces/default/rotations/proxy/bundle", "Bearer " + token, ifNoneMatch, "", "", std::nullopt});
   }
   static std::string reasonOf(const HttpResponse& r) { return json::parse(r.body).at("reason"); }
   std::string headerOf(const HttpResponse& r, const std::string& name) {

@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -52,7 +52,8 @@ void validate(const json& value, const YAML::Node& schema, const std::string& pa
   } else if (type == "array") {
     if (!value.is_array()) return fail("must be an array");
     if (schema["minItems"] && value.size() < schema["minItems"].as<size_t>()) fail("too few items");
-    for (size_t i = 0; i < value.size(); ++i) validate(value[i], schema["items"], path + "[" + std::to_string(i) + "]", errors);
+    for (size_t i = 0; i < value.size(); ++i)
+      validate(value[i], schema["items"], path + "[" + std::to_string(i) + "]", errors);
   } else if (type == "string") {
     if (!value.is_string()) return fail("must be a string");
     const std::string s = value.get<std::string>();
@@ -163,7 +164,8 @@ spec:
   s.ca.current = CertificateRef{"sha256:" + std::string(64, 'a'), t};
   s.ca.next = CertificateRef{"sha256:" + std::string(64, 'b'), t};
   s.ca.previous = CertificateRef{"sha256:" + std::string(64, 'c'), t};
-  s.servers.push_back({"a", "sha256:" + std::string(64, 'd'), t, "sha256:" + std::string(64, 'a'), t, t, t, 2, "refused", t});
+  s.servers.push_back(
+      {"a", "sha256:" + std::string(64, 'd'), t, "sha256:" + std::string(64, 'a'), t, t, t, 2, "refused", t});
   s.adoption = {10, 9, 1, 0.9, {"agent-7"}};
   s.snapshots.push_back({"full-r3-swap", t, 3, "swap"});
   s.phaseStartedAt = t;
@@ -219,7 +221,8 @@ TEST(CrdTest, PrinterColumnsReadWhatRotorWritesAsAPersonWould) {
 
 TEST(CrdTest, EveryFieldIsDescribedForKubectlExplain) {
   std::vector<std::string> undocumented;
-  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& path) {
+  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node,
+                                                                        const std::string& path) {
     // The API server describes metadata itself and refuses a CRD that says anything of it.
     if (!node["description"] && path != "" && path != ".metadata") undocumented.push_back(path);
     for (const auto& kv : node["properties"]) walk(kv.second, path + "." + kv.first.as<std::string>());
@@ -259,8 +262,8 @@ int forEachAt(json& node, std::string_view path, const std::function<void(json&)
 }
 
 /** Every string and list under `node`, by path, split by whether the schema bounds its size. */
-void sizedFields(const YAML::Node& node, const std::string& path, std::vector<std::pair<std::string, YAML::Node>>& bounded,
-                 std::vector<std::string>& unbounded) {
+void sizedFields(const YAML::Node& node, const std::string& path,
+                 std::vector<std::pair<std::string, YAML::Node>>& bounded, std::vector<std::string>& unbounded) {
   const std::string type = node["type"].as<std::string>();
   const char* bound = type == "array" ? "maxItems" : "maxLength";
   if ((type == "string" && !node["enum"]) || type == "array") {
@@ -270,7 +273,8 @@ void sizedFields(const YAML::Node& node, const std::string& path, std::vector<st
       unbounded.push_back(path);
     }
   }
-  for (const auto& kv : node["properties"]) sizedFields(kv.second, path + "." + kv.first.as<std::string>(), bounded, unbounded);
+  for (const auto& kv : node["properties"])
+    sizedFields(kv.second, path + "." + kv.first.as<std::string>(), bounded, unbounded);
   if (node["items"]) sizedFields(node["items"], path + "[]", bounded, unbounded);
 }
 
@@ -355,17 +359,20 @@ TEST(CrdTest, EveryBundledExampleValidatesAsWrittenAndAsRotorWritesIt) {
 TEST(CrdTest, EnumsAndRangesAreTheCodecs) {
   const YAML::Node schema = rootSchema(loadCrd());
   std::vector<std::string> phases;
-  for (const YAML::Node& p : schema["properties"]["status"]["properties"]["phase"]["enum"]) phases.push_back(p.as<std::string>());
+  for (const YAML::Node& p : schema["properties"]["status"]["properties"]["phase"]["enum"])
+    phases.push_back(p.as<std::string>());
   std::vector<std::string> codecPhases;
   for (Phase p : allPhases()) codecPhases.emplace_back(phaseName(p));
   EXPECT_EQ(phases, codecPhases);
   // The codec refuses exactly what the schema refuses at the edges of each range.
   const auto decodes = [](const std::string& adoption, const std::string& probe) {
-    return decodeManifests("apiVersion: rotor.dev/v1alpha1\nkind: CertificateRotation\nmetadata: {name: r}\n"
-                           "spec:\n  certificate: {commonName: a.example.com}\n"
-                           "  servers: [{name: a, certFile: a.crt, keyFile: a.key}]\n"
-                           "  ca: {generate: {commonName: CA}}\n  trustBundle: {file: b.pem}\n"
-                           "  adoption: {" + adoption + "}\n  swap: {probe: {" + probe + "}}\n")
+    return decodeManifests(
+               "apiVersion: rotor.dev/v1alpha1\nkind: CertificateRotation\nmetadata: {name: r}\n"
+               "spec:\n  certificate: {commonName: a.example.com}\n"
+               "  servers: [{name: a, certFile: a.crt, keyFile: a.key}]\n"
+               "  ca: {generate: {commonName: CA}}\n  trustBundle: {file: b.pem}\n"
+               "  adoption: {" +
+               adoption + "}\n  swap: {probe: {" + probe + "}}\n")
         .ok();
   };
   const YAML::Node adoption = schema["properties"]["spec"]["properties"]["adoption"]["properties"];

@@ -24,8 +24,8 @@ TEST(CronTest, MatchesListsRangesStepsAndNames) {
 TEST(CronTest, DayOfMonthOrDayOfWeekWhenBothRestricted) {
   auto s = CronSchedule::parse("0 0 1 * 0");
   ASSERT_OK(s);
-  EXPECT_TRUE(s->matches(0, 0, 1, 3, 4));   // the 1st, a Thursday
-  EXPECT_TRUE(s->matches(0, 0, 8, 3, 0));   // a Sunday
+  EXPECT_TRUE(s->matches(0, 0, 1, 3, 4));  // the 1st, a Thursday
+  EXPECT_TRUE(s->matches(0, 0, 8, 3, 0));  // a Sunday
   EXPECT_FALSE(s->matches(0, 0, 9, 3, 1));
 }
 

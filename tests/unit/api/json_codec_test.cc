@@ -39,10 +39,7 @@ TEST(JsonCodecTest, AppliesDefaults) {
 }
 
 TEST(JsonCodecTest, RoundTripsEverythingIncludingStatus) {
-  std::ifstream in(rotor::testing::sourceDir() / "examples/local-nginx.yaml");
-  std::stringstream s;
-  s << in.rdbuf();
-  auto rotations = decodeManifests(s.str());
+  auto rotations = decodeManifests(rotor::testing::readSourceFile("examples/local-nginx.yaml"));
   ASSERT_OK(rotations);
   CertificateRotation r = rotations->front();
   r.metadata.resourceVersion = "7";
@@ -78,11 +75,14 @@ TEST(JsonCodecTest, RoundTripsEverythingIncludingStatus) {
 TEST(JsonCodecTest, NamesFieldAndReasonForRangeAndTypeErrors) {
   json j = minimal();
   j["spec"]["adoption"] = {{"threshold", 500}};
-  EXPECT_THAT(decodeRotation(j), StatusIs(Code::kInvalidArgument, "spec.adoption.threshold: must be between 1 and 100, got 500"));
+  EXPECT_THAT(decodeRotation(j),
+              StatusIs(Code::kInvalidArgument, "spec.adoption.threshold: must be between 1 and 100, got 500"));
   j["spec"]["adoption"] = {{"threshold", "90"}};
-  EXPECT_THAT(decodeRotation(j), StatusIs(Code::kInvalidArgument, HasSubstr("spec.adoption.threshold: must be an integer, got string \"90\"")));
+  EXPECT_THAT(decodeRotation(j), StatusIs(Code::kInvalidArgument,
+                                          HasSubstr("spec.adoption.threshold: must be an integer, got string \"90\"")));
   j["spec"]["adoption"] = {{"staleAfter", "10d"}};
-  EXPECT_THAT(decodeRotation(j), StatusIs(Code::kInvalidArgument, HasSubstr("spec.adoption.staleAfter: invalid duration \"10d\"")));
+  EXPECT_THAT(decodeRotation(j),
+              StatusIs(Code::kInvalidArgument, HasSubstr("spec.adoption.staleAfter: invalid duration \"10d\"")));
 }
 
 TEST(JsonCodecTest, RejectsUnknownFieldsWithTheirPath) {

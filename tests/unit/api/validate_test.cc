@@ -35,34 +35,53 @@ class ValidateTest : public ::testing::TestWithParam<Case> {};
 TEST_P(ValidateTest, NamesFieldAndReason) {
   CertificateRotation r = valid();
   GetParam().mutate(r);
-  EXPECT_THAT(validateRotation(r, GetParam().mode), StatusIs(Code::kInvalidArgument, HasSubstr(GetParam().wantMessage)));
+  EXPECT_THAT(validateRotation(r, GetParam().mode),
+              StatusIs(Code::kInvalidArgument, HasSubstr(GetParam().wantMessage)));
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Rules, ValidateTest,
     ::testing::ValuesIn(std::vector<Case>{
         {"bad_name", [](auto& r) { r.metadata.name = "Proxy_1"; }, Mode::kAny, "metadata.name: must be a DNS-1123"},
-        {"bad_dns", [](auto& r) { r.spec.certificate.dnsNames = {"bad name"}; }, Mode::kAny, "spec.certificate.dnsNames[0]"},
-        {"bad_ip", [](auto& r) { r.spec.certificate.ipAddresses = {"1.2.3"}; }, Mode::kAny, "spec.certificate.ipAddresses[0]"},
+        {"bad_dns", [](auto& r) { r.spec.certificate.dnsNames = {"bad name"}; }, Mode::kAny,
+         "spec.certificate.dnsNames[0]"},
+        {"bad_ip", [](auto& r) { r.spec.certificate.ipAddresses = {"1.2.3"}; }, Mode::kAny,
+         "spec.certificate.ipAddresses[0]"},
         {"renew_after_validity", [](auto& r) { r.spec.certificate.renewBefore = std::chrono::hours(24 * 100); },
          Mode::kAny, "spec.certificate.renewBefore: must be shorter than validity"},
-        {"two_ca_sources", [](auto& r) { r.spec.ca.files = CaFilesSpec{"ca.crt", "ca.key"}; }, Mode::kAny,
-         "spec.ca: must set exactly one of generate, secretRef, files; got 2"},
+        {"two_ca_sources",
+         [](auto& r) {
+           r.spec.ca.files = CaFilesSpec{"ca.crt", "ca.key"};
+         },
+         Mode::kAny, "spec.ca: must set exactly one of generate, secretRef, files; got 2"},
         {"no_ca_source", [](auto& r) { r.spec.ca.generate.reset(); }, Mode::kAny, "got 0"},
         {"no_servers", [](auto& r) { r.spec.servers.clear(); }, Mode::kAny, "spec.servers: needs at least one server"},
         {"duplicate_server", [](auto& r) { r.spec.servers.push_back(r.spec.servers[0]); }, Mode::kAny,
          "spec.servers[1].name: duplicate"},
         {"local_needs_files", [](auto& r) { r.spec.servers[0].keyFile.clear(); }, Mode::kLocal,
          "spec.servers[0].keyFile: is required in local mode"},
-        {"kube_needs_secret", [](auto&) {}, Mode::kKubernetes, "spec.servers[0].secretName: is required in Kubernetes mode"},
-        {"bad_cron", [](auto& r) { r.spec.swap.maintenanceWindow = MaintenanceWindowSpec{"0 25 * * *", std::chrono::hours(1), "UTC"}; },
+        {"kube_needs_secret", [](auto&) {}, Mode::kKubernetes,
+         "spec.servers[0].secretName: is required in Kubernetes mode"},
+        {"bad_cron",
+         [](auto& r) {
+           r.spec.swap.maintenanceWindow = MaintenanceWindowSpec{"0 25 * * *", std::chrono::hours(1), "UTC"};
+         },
          Mode::kAny, "spec.swap.maintenanceWindow.schedule: hour: 25 is outside 0-23"},
-        {"bad_zone", [](auto& r) { r.spec.swap.maintenanceWindow = MaintenanceWindowSpec{"@daily", std::chrono::hours(1), "Mars/Olympus"}; },
+        {"bad_zone",
+         [](auto& r) {
+           r.spec.swap.maintenanceWindow = MaintenanceWindowSpec{"@daily", std::chrono::hours(1), "Mars/Olympus"};
+         },
          Mode::kAny, "spec.swap.maintenanceWindow.timeZone: unknown time zone"},
-        {"bad_health_address", [](auto& r) { r.spec.servers[0].healthCheck = HealthCheckSpec{"localhost", ""}; },
+        {"bad_health_address",
+         [](auto& r) {
+           r.spec.servers[0].healthCheck = HealthCheckSpec{"localhost", ""};
+         },
          Mode::kAny, "spec.servers[0].healthCheck.address: must be host:port"},
-        {"bad_restart_kind", [](auto& r) { r.spec.servers[0].restart = RestartSpec{"Pod", "x"}; }, Mode::kAny,
-         "spec.servers[0].restart.kind: must be one of Deployment, StatefulSet, DaemonSet"},
+        {"bad_restart_kind",
+         [](auto& r) {
+           r.spec.servers[0].restart = RestartSpec{"Pod", "x"};
+         },
+         Mode::kAny, "spec.servers[0].restart.kind: must be one of Deployment, StatefulSet, DaemonSet"},
     }),
     [](const auto& tc) { return tc.param.name; });
 

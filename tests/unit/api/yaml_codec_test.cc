@@ -105,8 +105,9 @@ TEST(YamlCodecTest, EmitsStringsThatLookLikeOtherTypesQuoted) {
 
 TEST(YamlCodecTest, ANamespaceYamlReadsAsANumberIsRefusedWithAHintNotAnAbort) {
   // `namespace: 2024` ended rotor apply with an uncaught type_error (found by the manifest fuzzer).
-  auto decoded = decodeManifests("apiVersion: rotor.dev/v1alpha1\nkind: CertificateRotation\n"
-                                 "metadata: {name: r, namespace: 2024}\nspec: {}\n");
+  auto decoded = decodeManifests(
+      "apiVersion: rotor.dev/v1alpha1\nkind: CertificateRotation\n"
+      "metadata: {name: r, namespace: 2024}\nspec: {}\n");
   ASSERT_FALSE(decoded.ok());
   EXPECT_THAT(decoded.status().message(), HasSubstr("document 1 (2024/r): metadata.namespace: must be a string, got "
                                                     "number 2024 (quote it in YAML: \"2024\")"));
@@ -115,8 +116,9 @@ TEST(YamlCodecTest, ANamespaceYamlReadsAsANumberIsRefusedWithAHintNotAnAbort) {
 TEST(YamlCodecTest, StringsWithControlCharactersOrOuterSpacesReadBackUnchanged) {
   // A plain scalar loses a trailing carriage return (the manifest fuzzer found it in a reload
   // command's argument): such strings are written quoted, with escapes.
-  const nlohmann::json j = {{"cr", "error.log\r"}, {"tab", "a\tb"}, {"lead", " x"}, {"trail", "x "},
-                            {"bell", std::string("\x07")}, {"del", std::string("a\x7f")}};
+  const nlohmann::json j = {
+      {"cr", "error.log\r"},        {"tab", "a\tb"}, {"lead", " x"}, {"trail", "x "}, {"bell", std::string("\x07")},
+      {"del", std::string("a\x7f")}};
   const std::string yaml = jsonToYaml(j);
   auto back = yamlToJsonDocuments(yaml);
   ASSERT_TRUE(back.ok()) << back.status() << "\n" << yaml;

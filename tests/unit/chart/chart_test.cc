@@ -45,7 +45,8 @@ const std::string kEverything =
 /** `helm template` with `flags`: its documents, or a test failure. */
 std::vector<YAML::Node> render(const std::string& flags) {
   std::string output;
-  const int code = runShell(helm() + " template rel " + chart() + " --namespace rotor-system " + flags + " 2>&1", &output);
+  const int code =
+      runShell(helm() + " template rel " + chart() + " --namespace rotor-system " + flags + " 2>&1", &output);
   EXPECT_EQ(code, 0) << output;
   std::vector<YAML::Node> docs;
   for (const YAML::Node& doc : YAML::LoadAll(output)) {
@@ -108,9 +109,11 @@ std::set<Rule> renderedRules(const std::vector<YAML::Node>& docs) {
 }
 
 TEST(ChartTest, LintsStrictlyWithDefaultsAndWithEveryToggle) {
-  for (const std::string& flags : {std::string(), kEverything, std::string("--set watchNamespace=edge,rbac.restartWorkloads=false")}) {
+  for (const std::string& flags :
+       {std::string(), kEverything, std::string("--set watchNamespace=edge,rbac.restartWorkloads=false")}) {
     std::string output;
-    EXPECT_EQ(runShell(helm() + " lint --strict " + chart() + " " + flags + " 2>&1", &output), 0) << flags << "\n" << output;
+    EXPECT_EQ(runShell(helm() + " lint --strict " + chart() + " " + flags + " 2>&1", &output), 0) << flags << "\n"
+                                                                                                  << output;
   }
 }
 
@@ -130,7 +133,8 @@ TEST(ChartTest, ItsCrdIsByteForByteTheOneInCrds) {
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_EQ(kept[0]["metadata"]["annotations"]["helm.sh/resource-policy"].as<std::string>(), "keep");
   EXPECT_TRUE(asJson(kept[0]["spec"]) == asJson(shipped["spec"])) << "the rendered CRD's spec differs from crds/";
-  EXPECT_FALSE(ofKind(render(kEverything), "CustomResourceDefinition")[0]["metadata"]["annotations"]["helm.sh/resource-policy"]);
+  EXPECT_FALSE(
+      ofKind(render(kEverything), "CustomResourceDefinition")[0]["metadata"]["annotations"]["helm.sh/resource-policy"]);
   EXPECT_THAT(ofKind(render("--set crds.enabled=false"), "CustomResourceDefinition"), IsEmpty());
 }
 
@@ -170,7 +174,8 @@ TEST(ChartTest, TheDeploymentRunsLockedDownAndElectsALeaderWhenReplicated) {
     // The leader labels its own pod, named through the downward API, and the Service selects it.
     EXPECT_THAT(args, ::testing::Contains("--leader-label-pod=$(POD_NAMESPACE)/$(POD_NAME)"));
     std::map<std::string, std::string> env;
-    for (const YAML::Node& e : container["env"]) env[e["name"].as<std::string>()] = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>("");
+    for (const YAML::Node& e : container["env"])
+      env[e["name"].as<std::string>()] = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>("");
     EXPECT_EQ(env["POD_NAME"], "metadata.name");
     EXPECT_EQ(env["POD_NAMESPACE"], "metadata.namespace");
     // A new pod is ready (it has synced) before an old one goes: no rollout waits on a follower.
@@ -187,7 +192,8 @@ TEST(ChartTest, TheDeploymentRunsLockedDownAndElectsALeaderWhenReplicated) {
       }
       std::set<std::string> exposed;
       for (const YAML::Node& p : container["ports"]) exposed.insert(p["name"].as<std::string>());
-      for (const YAML::Node& p : service["spec"]["ports"]) EXPECT_TRUE(exposed.contains(p["targetPort"].as<std::string>()));
+      for (const YAML::Node& p : service["spec"]["ports"])
+        EXPECT_TRUE(exposed.contains(p["targetPort"].as<std::string>()));
     }
   }
   // One replica without the leader election flag runs alone; more always elect.
@@ -199,8 +205,8 @@ TEST(ChartTest, TheDeploymentRunsLockedDownAndElectsALeaderWhenReplicated) {
 
 TEST(ChartTest, RendersOnlyFieldsTheTargetKubernetesVersionKnows) {
   // unhealthyPodEvictionPolicy is GA in 1.27; 1.25 and 1.26 drop it with an "unknown field" warning.
-  for (const auto& [version, known] : std::vector<std::pair<std::string, bool>>{{"1.25.0", false}, {"1.26.5", false},
-                                                                               {"1.27.0", true}, {"1.31.2", true}}) {
+  for (const auto& [version, known] : std::vector<std::pair<std::string, bool>>{
+           {"1.25.0", false}, {"1.26.5", false}, {"1.27.0", true}, {"1.31.2", true}}) {
     const std::vector<YAML::Node> pdbs =
         ofKind(render("--kube-version " + version + " --set podDisruptionBudget.enabled=true"), "PodDisruptionBudget");
     ASSERT_EQ(pdbs.size(), 1u);
@@ -218,7 +224,8 @@ TEST(ChartTest, MonitoringObjectsCarryTheShippedRulesAndDashboard) {
       << "the PrometheusRule's groups differ from prometheus/rotor-rules.yaml";
   const YAML::Node dashboard = ofKind(docs, "ConfigMap").at(0);
   EXPECT_EQ(dashboard["metadata"]["labels"]["grafana_dashboard"].as<std::string>(), "1");
-  EXPECT_TRUE(dashboard["data"]["rotor.json"].as<std::string>() == readFile(sourceDir() / "charts/rotor/dashboards/rotor.json"))
+  EXPECT_TRUE(dashboard["data"]["rotor.json"].as<std::string>() ==
+              readFile(sourceDir() / "charts/rotor/dashboards/rotor.json"))
       << "the dashboard ConfigMap differs from dashboards/rotor.json";
   const YAML::Node monitor = ofKind(docs, "ServiceMonitor").at(0);
   EXPECT_EQ(monitor["spec"]["endpoints"][0]["port"].as<std::string>(), "metrics");

@@ -20,12 +20,7 @@ using ::testing::HasSubstr;
 using Result = rotor::testing::CliResult;
 using rotor::testing::runCli;
 
-std::string example() {
-  std::ifstream in(rotor::testing::sourceDir() / "examples/kubernetes/edge-proxy.yaml");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string edgeProxyExample() { return rotor::testing::readSourceFile("examples/kubernetes/edge-proxy.yaml"); }
 
 class ClusterCliTest : public ::testing::Test {
 protected:
@@ -46,10 +41,11 @@ protected:
 };
 
 TEST_F(ClusterCliTest, ApplyBootstrapRotateAndInspect) {
-  auto applied = rotor({"apply", "-f", "-"}, example());
+  auto applied = rotor({"apply", "-f", "-"}, edgeProxyExample());
   ASSERT_EQ(applied.code, 0) << applied.err;
   EXPECT_EQ(applied.out, "certificaterotation.rotor.dev/edge-proxy created\n");
-  EXPECT_EQ(rotor({"apply", "-f", "-"}, example()).out, "certificaterotation.rotor.dev/edge-proxy unchanged\n");
+  EXPECT_EQ(rotor({"apply", "-f", "-"}, edgeProxyExample()).out,
+            "certificaterotation.rotor.dev/edge-proxy unchanged\n");
 
   // Local-mode manifests are refused before anything is written.
   auto local = rotor({"apply", "-f", (rotor::testing::sourceDir() / "examples/local-nginx.yaml").string()});
@@ -89,7 +85,7 @@ TEST_F(ClusterCliTest, ApplyBootstrapRotateAndInspect) {
 }
 
 TEST_F(ClusterCliTest, CheckSaysWhatWorksAndFailsWhenTheControllerDoesNotAnswer) {
-  ASSERT_EQ(rotor({"apply", "-f", "-"}, example()).code, 0);
+  ASSERT_EQ(rotor({"apply", "-f", "-"}, edgeProxyExample()).code, 0);
   auto served = rotor({"check", "-n", "edge"});
   EXPECT_EQ(served.code, 0) << served.err;
   EXPECT_EQ(served.out, "ok    rotations are served: 1 visible in edge\n");
@@ -105,7 +101,7 @@ TEST_F(ClusterCliTest, CheckSaysWhatWorksAndFailsWhenTheControllerDoesNotAnswer)
 TEST_F(ClusterCliTest, SpecWritesRetryOnConflictFromAFreshRead) {
   // The controller writes status all the time; a verb that loses that race reads again and
   // retries, as kubectl does, instead of failing with a conflict.
-  ASSERT_EQ(rotor({"apply", "-f", "-"}, example()).code, 0);
+  ASSERT_EQ(rotor({"apply", "-f", "-"}, edgeProxyExample()).code, 0);
   ASSERT_EQ(rotor({"controller", "--once"}).code, 0);
   cluster_.api().failNextWrites(3);
   auto paused = rotor({"pause", "edge-proxy", "-n", "edge"});
@@ -126,7 +122,7 @@ TEST_F(ClusterCliTest, SpecWritesRetryOnConflictFromAFreshRead) {
 TEST_F(ClusterCliTest, AsAKubectlPluginItUsesKubectlsConfiguration) {
   setenv("KUBECONFIG", kubeconfig_.c_str(), 1);
   setenv("ROTOR_LOCAL_DIR", "/nonexistent", 1);  // the plugin ignores local mode's default
-  ASSERT_EQ(rotor({"apply", "-f", "-"}, example()).code, 0);
+  ASSERT_EQ(rotor({"apply", "-f", "-"}, edgeProxyExample()).code, 0);
   auto listed = runCli("/usr/local/bin/kubectl-rotor", {"get", "-n", "edge"});
   unsetenv("KUBECONFIG");
   unsetenv("ROTOR_LOCAL_DIR");

@@ -18,12 +18,7 @@ rotor::testing::CliResult rotor(std::vector<std::string> args, const std::string
   return rotor::testing::runCli("rotor", std::move(args), stdinText);
 }
 
-std::string example() {
-  std::ifstream in(rotor::testing::sourceDir() / "examples/local-nginx.yaml");
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string localNginxExample() { return rotor::testing::readSourceFile("examples/local-nginx.yaml"); }
 
 class CliTest : public ::testing::Test {
 protected:
@@ -52,10 +47,10 @@ TEST_F(CliTest, GlobalFlagsWithValuesMayComeBeforeTheVerb) {
 }
 
 TEST_F(CliTest, ApplyGetAndDelete) {
-  auto applied = rotor({"--local", local, "apply", "-f", "-"}, example());
+  auto applied = rotor({"--local", local, "apply", "-f", "-"}, localNginxExample());
   ASSERT_EQ(applied.code, 0) << applied.err;
   EXPECT_EQ(applied.out, "certificaterotation.rotor.dev/edge-proxy created\n");
-  EXPECT_EQ(rotor({"--local", local, "apply", "-f", "-"}, example()).out,
+  EXPECT_EQ(rotor({"--local", local, "apply", "-f", "-"}, localNginxExample()).out,
             "certificaterotation.rotor.dev/edge-proxy unchanged\n");
 
   auto table = rotor({"get", "--local", local});
@@ -77,12 +72,12 @@ TEST_F(CliTest, ApplyGetAndDelete) {
 }
 
 TEST_F(CliTest, OneInvalidDocumentAppliesNothingAndLeavesTheDirectoryByteForByteUnchanged) {
-  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, example()).code, 0);
+  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, localNginxExample()).code, 0);
   const auto before = rotor::testing::snapshotTree(dir.path());
-  std::string second = example();
+  std::string second = localNginxExample();
   second.replace(second.find("name: edge-proxy"), 16, "name: second");
   second.replace(second.find("threshold: 100"), 14, "threshold: 500");
-  std::string changedFirst = example();
+  std::string changedFirst = localNginxExample();
   changedFirst.replace(changedFirst.find("threshold: 100"), 14, "threshold: 90");
   auto path = dir.write("../bad-" + dir.path().filename().string() + ".yaml", changedFirst + "---\n" + second);
   auto result = rotor({"--local", local, "apply", "-f", path.string()});
@@ -95,7 +90,7 @@ TEST_F(CliTest, OneInvalidDocumentAppliesNothingAndLeavesTheDirectoryByteForByte
 }
 
 TEST_F(CliTest, LocalModeFieldsAreRequiredBeforeAnythingIsWritten) {
-  std::string kube = example();
+  std::string kube = localNginxExample();
   kube.replace(kube.find("      certFile: certs/server.crt\n"), 33, "");
   auto result = rotor({"--local", local, "apply", "-f", "-"}, kube);
   EXPECT_EQ(result.code, 1);
@@ -103,7 +98,7 @@ TEST_F(CliTest, LocalModeFieldsAreRequiredBeforeAnythingIsWritten) {
 }
 
 TEST_F(CliTest, ControllerOnceBootstrapsFilesThatOpensslVerifies) {
-  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, example()).code, 0);
+  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, localNginxExample()).code, 0);
   auto pass = rotor({"controller", "--local", local, "--once"});
   ASSERT_EQ(pass.code, 0) << pass.err;
   EXPECT_THAT(pass.err, HasSubstr("rotation=default/edge-proxy event=Normal reason=Issued phase=Ready revision=1"));
@@ -123,7 +118,7 @@ TEST_F(CliTest, ControllerOnceBootstrapsFilesThatOpensslVerifies) {
 }
 
 TEST_F(CliTest, ImpossibleRequestsAreRefusedClearlyAndChangeNothing) {
-  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, example()).code, 0);
+  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, localNginxExample()).code, 0);
   ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);
   const std::string before = rotor({"--local", local, "get", "edge-proxy", "-o", "json"}).out;
   auto missing = rotor({"--local", local, "rollback", "edge-proxy", "--to", "edge-proxy-r9-swap"});

@@ -28,10 +28,10 @@ TEST(ValidUtf8Test, EveryIllFormedByteBecomesAReplacementCharacter) {
   const std::vector<Case> cases = {
       {"\xFF", kReplacement},
       {"a\x80z", "a" + kReplacement + "z"},
-      {"\xC3", kReplacement},                                    // truncated
-      {"\xC0\xAF", kReplacement + kReplacement},                 // overlong "/"
-      {"\xE0\x80\xAF", kReplacement + kReplacement + kReplacement},  // overlong, three bytes
-      {"\xED\xA0\x80", kReplacement + kReplacement + kReplacement},  // a UTF-16 surrogate
+      {"\xC3", kReplacement},                                                           // truncated
+      {"\xC0\xAF", kReplacement + kReplacement},                                        // overlong "/"
+      {"\xE0\x80\xAF", kReplacement + kReplacement + kReplacement},                     // overlong, three bytes
+      {"\xED\xA0\x80", kReplacement + kReplacement + kReplacement},                     // a UTF-16 surrogate
       {"\xF4\x90\x80\x80", kReplacement + kReplacement + kReplacement + kReplacement},  // past U+10FFFF
       {"\xC3\x28", kReplacement + "("},
   };

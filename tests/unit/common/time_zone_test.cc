@@ -71,9 +71,11 @@ TEST(TimeZoneTest, PosixFooterRulesMatchGlibc) {
 }
 
 TEST(TimeZoneTest, UnknownAndDamagedZonesAreClearErrors) {
-  EXPECT_THAT(TimeZone::load("Mars/Olympus_Mons"), StatusIs(Code::kNotFound, ::testing::HasSubstr("Mars/Olympus_Mons")));
+  EXPECT_THAT(TimeZone::load("Mars/Olympus_Mons"),
+              StatusIs(Code::kNotFound, ::testing::HasSubstr("Mars/Olympus_Mons")));
   EXPECT_THAT(TimeZone::load("../etc/passwd"), StatusIs(Code::kInvalidArgument));
-  EXPECT_THAT(TimeZone::fromTzif("Bad/Zone", "TZif2 but far too short"), StatusIs(Code::kInvalidArgument, ::testing::HasSubstr("Bad/Zone")));
+  EXPECT_THAT(TimeZone::fromTzif("Bad/Zone", "TZif2 but far too short"),
+              StatusIs(Code::kInvalidArgument, ::testing::HasSubstr("Bad/Zone")));
 }
 
 }  // namespace

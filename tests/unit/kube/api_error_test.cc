@@ -84,7 +84,8 @@ TEST(ApiErrorWithoutStatusTest, TheHttpStatusAndRetryAfterDecideWithoutABody) {
   EXPECT_EQ(decodeApiError(503, "").code(), Code::kUnavailable);
   EXPECT_EQ(decodeApiError(410, "").code(), Code::kGone);
   const ApiError fromDetails = decodeApiError(
-      429, R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"TooManyRequests","details":{"retryAfterSeconds":3},"code":429})");
+      429,
+      R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"TooManyRequests","details":{"retryAfterSeconds":3},"code":429})");
   EXPECT_EQ(fromDetails.retryAfterSeconds, 3);
   EXPECT_EQ(fromDetails.code(), Code::kUnavailable);
 }

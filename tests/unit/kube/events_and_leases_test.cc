@@ -16,13 +16,11 @@ namespace {
 using rotor::testing::FakeClock;
 using rotor::testing::FakeCluster;
 
-constexpr char kNs[] = "rotor-test";
+using rotor::testing::kTestNamespace;
 
 class KubeObjectsTest : public ::testing::Test {
 protected:
-  void SetUp() override {
-    cluster_.installRotor(kNs);
-  }
+  void SetUp() override { cluster_.installRotor(kTestNamespace); }
   FakeClock clock_;
   FakeCluster cluster_;
   Client* client_ = &cluster_.client();
@@ -42,12 +40,13 @@ TEST(MicroTimeTest, AlwaysSixFractionalDigits) {
 
 TEST_F(KubeObjectsTest, EventsAreAcceptedAndNameTheirRotation) {
   api::CertificateRotation r;
-  r.metadata = {.name = "edge", .ns = kNs, .uid = "972d4c57-d356-44d5-a990-9da3a026487e", .resourceVersion = "7"};
+  r.metadata = {
+      .name = "edge", .ns = kTestNamespace, .uid = "972d4c57-d356-44d5-a990-9da3a026487e", .resourceVersion = "7"};
   EventWriter events(*client_, clock_, "rotor-0");
   ASSERT_OK(events.write(r, true, "Reconcile", "PrecheckFailed", "the new certificate does not chain to the bundle"));
   clock_.advance(std::chrono::milliseconds(1));
   ASSERT_OK(events.write(r, false, "Reconcile", "Staged", std::string(2000, 'x')));
-  auto written = client_->list(kEvents, kNs);
+  auto written = client_->list(kEvents, kTestNamespace);
   ASSERT_OK(written);
   ASSERT_EQ(written->items.size(), 2u);
   const json& first = written->items[0];
@@ -59,7 +58,7 @@ TEST_F(KubeObjectsTest, EventsAreAcceptedAndNameTheirRotation) {
 }
 
 TEST_F(KubeObjectsTest, LeaderElectionOverTheApi) {
-  ApiLeaseStore leases(*client_, kNs, "rotor-controller");
+  ApiLeaseStore leases(*client_, kTestNamespace, "rotor-controller");
   ElectionOptions options{.identity = "a", .leaseDuration = std::chrono::seconds(15)};
   LeaderElector a(leases, clock_, options);
   options.identity = "b";
@@ -71,21 +70,23 @@ TEST_F(KubeObjectsTest, LeaderElectionOverTheApi) {
   EXPECT_FALSE(b.tryAcquireOrRenew());
   clock_.advance(std::chrono::seconds(16));  // a stopped renewing: b takes over once it has waited a lease
   EXPECT_TRUE(b.tryAcquireOrRenew());
-  auto lease = client_->get(kLeases, kNs, "rotor-controller");
+  auto lease = client_->get(kLeases, kTestNamespace, "rotor-controller");
   ASSERT_OK(lease);
   EXPECT_EQ((*lease)["spec"]["holderIdentity"], "b");
   EXPECT_EQ((*lease)["spec"]["leaseTransitions"], 1);
 }
 
 TEST_F(KubeObjectsTest, TheLeaderLabelFollowsWhatIsAskedThroughRefusedWrites) {
-  ASSERT_OK(client_->create(kPods, kNs, {{"apiVersion", "v1"}, {"kind", "Pod"},
-                                         {"metadata", {{"name", "rotor-0"}, {"labels", {{"app", "rotor"}}}}},
-                                         {"spec", {{"containers", {{{"name", "c"}, {"image", "i"}}}}}}}));
-  const auto labels = [&] { return client_->get(kPods, kNs, "rotor-0").value()["metadata"]["labels"]; };
+  ASSERT_OK(client_->create(kPods, kTestNamespace,
+                            {{"apiVersion", "v1"},
+                             {"kind", "Pod"},
+                             {"metadata", {{"name", "rotor-0"}, {"labels", {{"app", "rotor"}}}}},
+                             {"spec", {{"containers", {{{"name", "c"}, {"image", "i"}}}}}}}));
+  const auto labels = [&] { return client_->get(kPods, kTestNamespace, "rotor-0").value()["metadata"]["labels"]; };
   std::ostringstream logged;
   RealClock clock;
   Logger log(logged, clock);
-  LeaderPodLabel label(*client_, kNs, "rotor-0", log, std::chrono::milliseconds(10));
+  LeaderPodLabel label(*client_, kTestNamespace, "rotor-0", log, std::chrono::milliseconds(10));
   cluster_.api().failNextWrites(3);  // the first writes meet 409 and are tried again
   label.want(true);
   ASSERT_TRUE(label.waitSettled(std::chrono::seconds(5)));
@@ -97,7 +98,7 @@ TEST_F(KubeObjectsTest, TheLeaderLabelFollowsWhatIsAskedThroughRefusedWrites) {
   EXPECT_FALSE(labels().contains(std::string(kLeaderLabel)));
   EXPECT_EQ(labels()["app"], "rotor");
   // A pod deleted meanwhile has no label to remove: settled, not retried for ever.
-  ASSERT_OK(client_->remove(kPods, kNs, "rotor-0"));
+  ASSERT_OK(client_->remove(kPods, kTestNamespace, "rotor-0"));
   label.want(false);
   EXPECT_TRUE(label.waitSettled(std::chrono::seconds(5)));
 }

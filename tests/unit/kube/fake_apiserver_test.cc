@@ -121,7 +121,8 @@ public:
       // Initial events come in no guaranteed order: pair them by (recorded) namespace and name.
       const auto byName = [this](const json& a, const json& b) {
         const auto key = [this](const json& e) {
-          return unmap(e["object"]["metadata"]["namespace"]).dump() + "/" + unmap(e["object"]["metadata"]["name"]).dump();
+          return unmap(e["object"]["metadata"]["namespace"]).dump() + "/" +
+                 unmap(e["object"]["metadata"]["name"]).dump();
         };
         return key(a) < key(b);
       };
@@ -134,7 +135,8 @@ public:
       expected[i] = mask(expected[i]);
     }
     for (size_t i = 0; i < expected.size(); ++i) {
-      EXPECT_EQ(actual[i], expected[i]) << target << "\nfake:     " << actual[i].dump() << "\nrecorded: " << expected[i].dump();
+      EXPECT_EQ(actual[i], expected[i]) << target << "\nfake:     " << actual[i].dump()
+                                        << "\nrecorded: " << expected[i].dump();
     }
   }
 
@@ -160,8 +162,10 @@ public:
         continue;
       }
       std::vector<std::string> warnings, recordedWarnings;
-      for (const auto& [name, value] : got.headers) if (name == "Warning") warnings.push_back(value);
-      for (const auto& [name, value] : e.response.headers) if (name == "Warning") recordedWarnings.push_back(value);
+      for (const auto& [name, value] : got.headers)
+        if (name == "Warning") warnings.push_back(value);
+      for (const auto& [name, value] : e.response.headers)
+        if (name == "Warning") recordedWarnings.push_back(value);
       EXPECT_EQ(warnings, recordedWarnings);
       const json expected = json::parse(e.response.body, nullptr, false);
       const json actual = json::parse(got.body, nullptr, false);
@@ -200,7 +204,6 @@ public:
   void alias(const std::string& recorded, const std::string& ours) { ids_[recorded] = ours; }
 
 private:
-
   /** The recorded resourceVersions, uids, generated names and continue tokens in a request, as
    *  the fake knows them (`quote` is what must surround them: '"' in bodies, nothing in paths). */
   std::string substitute(std::string text, const std::string& quote) const {
@@ -318,14 +321,15 @@ TEST(FakeApiServerTest, AnswersCreateGetListUpdatePatchStatusAndDeleteAsRecorded
   replay.run("14-cr-update-put-no-resourceversion.http");
   replay.run("15-cr-update-put-missing.http");
   replay.run("16-cr-status-put.http");
-  for (const char* file : {"17-cr-status-merge-patch.http", "18-cr-annotation-merge-patch.http", "19-cr-json-patch.http",
-                           "20-cr-json-patch-test-failed.http", "21-cr-strategic-merge-patch-415.http",
-                           "22-cr-merge-patch-stale-resourceversion.http", "23-cr-merge-patch-status-on-main-resource.http"}) {
+  for (const char* file :
+       {"17-cr-status-merge-patch.http", "18-cr-annotation-merge-patch.http", "19-cr-json-patch.http",
+        "20-cr-json-patch-test-failed.http", "21-cr-strategic-merge-patch-415.http",
+        "22-cr-merge-patch-stale-resourceversion.http", "23-cr-merge-patch-status-on-main-resource.http"}) {
     replay.run(file);
   }
   replay.run("30-cr-get-not-found.http");
-  for (const char* file : {"64-discovery-group-version.http", "65-discovery-group.http", "66-version.http",
-                           "67-healthz-readyz.http"}) {
+  for (const char* file :
+       {"64-discovery-group-version.http", "65-discovery-group.http", "66-version.http", "67-healthz-readyz.http"}) {
     replay.run(file);
   }
   replay.run("69-cr-delete-precondition-failed.http");
@@ -356,9 +360,10 @@ TEST(FakeApiServerTest, AnswersWatchesAndRefusesCredentialsAsRecorded) {
   }
   // The recording removed the two objects of 28 and 29 without recording it (38-40 do not list them).
   for (const char* name : {"unknown-fields", "unknown-fields-ignore"}) {
-    adoption::HttpRequest remove{.method = "DELETE",
-                                 .target = std::string("/apis/rotor.dev/v1alpha1/namespaces/rotor-demo/certificaterotations/") + name,
-                                 .authorization = "Bearer <admin-token>"};
+    adoption::HttpRequest remove{
+        .method = "DELETE",
+        .target = std::string("/apis/rotor.dev/v1alpha1/namespaces/rotor-demo/certificaterotations/") + name,
+        .authorization = "Bearer <admin-token>"};
     ASSERT_EQ(fake.handle(remove).status, 200) << name;
   }
   replay.run("31-forbidden-limited-user.http");
@@ -407,11 +412,11 @@ TEST(FakeApiServerTest, AnswersSecretsConfigMapsAndLeasesAsRecorded) {
   FakeApiServer fake(clock);
   Replay replay(fake, clock);
   replay.run("03-namespace-create.http", true);
-  for (const char* file : {"47-secret-tls-create.http", "48-secret-tls-missing-key.http", "49-secret-tls-update.http", "50-secret-get.http",
-                           "51-secret-update-stale.http", "52-configmap-create.http", "53-configmap-update.http",
-                           "54-configmap-update-stale.http", "59-lease-create.http", "60-lease-renew.http",
-                           "61-lease-update-stale.http", "55-event-core-v1-create.http", "56-event-events-v1-create.http",
-                           "57-event-rejected.http"}) {
+  for (const char* file :
+       {"47-secret-tls-create.http", "48-secret-tls-missing-key.http", "49-secret-tls-update.http",
+        "50-secret-get.http", "51-secret-update-stale.http", "52-configmap-create.http", "53-configmap-update.http",
+        "54-configmap-update-stale.http", "59-lease-create.http", "60-lease-renew.http", "61-lease-update-stale.http",
+        "55-event-core-v1-create.http", "56-event-events-v1-create.http", "57-event-rejected.http"}) {
     replay.run(file);
   }
 }

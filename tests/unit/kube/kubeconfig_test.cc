@@ -15,8 +15,8 @@ const std::string kCaPem = "-----BEGIN CERTIFICATE-----\nMIIBCA==\n-----END CERT
 const std::string kKeyPem = "-----BEGIN PRIVATE KEY-----\nMIIBKEY=\n-----END PRIVATE KEY-----\n";
 
 TEST(Base64Test, RoundTripsAndRefusesWhatIsNotBase64) {
-  for (std::string bytes : {std::string(), std::string("A"), std::string("AB"), std::string("ABC"),
-                            std::string("\0\xff\x10 binary", 10)}) {
+  for (std::string bytes :
+       {std::string(), std::string("A"), std::string("AB"), std::string("ABC"), std::string("\0\xff\x10 binary", 10)}) {
     EXPECT_EQ(*pki::base64Decode(pki::base64Encode(bytes)), bytes);
   }
   EXPECT_EQ(pki::base64Encode("rotor"), "cm90b3I=");
@@ -37,13 +37,14 @@ kind: Config
 current-context: prod
 clusters:
   - name: prod-cluster
-    cluster: {server: "https://10.0.0.1:6443", certificate-authority-data: )" + pki::base64Encode(kCaPem) + R"(}
+    cluster: {server: "https://10.0.0.1:6443", certificate-authority-data: )" +
+                          pki::base64Encode(kCaPem) + R"(}
   - name: other
     cluster: {server: "https://other:6443"}
 users:
   - name: rotor
-    user: {client-certificate-data: )" + pki::base64Encode(kCaPem) + ", client-key-data: " +
-                          pki::base64Encode(kKeyPem) + R"(}
+    user: {client-certificate-data: )" +
+                          pki::base64Encode(kCaPem) + ", client-key-data: " + pki::base64Encode(kKeyPem) + R"(}
 contexts:
   - name: prod
     context: {cluster: prod-cluster, user: rotor, namespace: rotor-system}
@@ -113,8 +114,8 @@ TEST_F(KubeconfigTest, InClusterReadsTheServiceAccount) {
   EXPECT_EQ(*c->bearerToken(), "sa-token");
   EXPECT_EQ(c->ns, "rotor-system");
   EXPECT_EQ(c->caPem, kCaPem);
-  auto v6 = inClusterConfig({{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "443"}},
-                            dir.path() / "sa");
+  auto v6 =
+      inClusterConfig({{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "443"}}, dir.path() / "sa");
   EXPECT_EQ(v6->server, "https://[fd00::1]:443");
   EXPECT_THAT(inClusterConfig({}, dir.path() / "sa"), StatusIs(Code::kFailedPrecondition));
 }

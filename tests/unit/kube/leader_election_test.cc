@@ -126,7 +126,8 @@ TEST_F(LeaderElectionTest, RunCallsBackOnStartAndStopAndReleasesTheLease) {
   std::atomic<int> started{0}, stopped{0};
   {
     std::jthread loop([&](std::stop_token stop) {
-      elector.run(stop, [&] { ++started; }, [&] { ++stopped; });
+      elector.run(
+          stop, [&] { ++started; }, [&] { ++stopped; });
     });
     for (int i = 0; i < 200 && started == 0; ++i) std::this_thread::sleep_for(10ms);
     EXPECT_EQ(started, 1);
@@ -171,9 +172,11 @@ TEST(LeaderElectionHangTest, ALeaderStopsAtItsRenewDeadlineWhileItsRequestsHang)
   std::atomic<bool> stoppedWhileHung{false};
   {
     std::jthread loop([&](std::stop_token stop) {
-      elector.run(stop, [&] { ++started; }, [&] {
-        if (++stopped == 1) stoppedWhileHung = store.hung.load();
-      });
+      elector.run(
+          stop, [&] { ++started; },
+          [&] {
+            if (++stopped == 1) stoppedWhileHung = store.hung.load();
+          });
     });
     for (int i = 0; i < 200 && started == 0; ++i) std::this_thread::sleep_for(10ms);
     ASSERT_EQ(started, 1);
@@ -197,7 +200,8 @@ TEST(LeaseJsonTest, ReadsAndWritesTheRecordedLeaseExactly) {
   ASSERT_OK(answered.status());
   EXPECT_EQ(answered->resourceVersion, "431");
   EXPECT_EQ(answered->renewTime, lease->renewTime);
-  EXPECT_THAT(leaseFromJson(nlohmann::json::parse(R"({"kind":"Pod"})")), rotor::testing::StatusIs(Code::kInvalidArgument));
+  EXPECT_THAT(leaseFromJson(nlohmann::json::parse(R"({"kind":"Pod"})")),
+              rotor::testing::StatusIs(Code::kInvalidArgument));
 }
 
 TEST(LeaderElectionErrorsTest, FailuresAreReportedButLostRacesAreNot) {

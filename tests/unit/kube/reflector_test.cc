@@ -20,21 +20,22 @@ using rotor::testing::FakeCluster;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 
-constexpr char kNs[] = "rotor-test";
+using rotor::testing::kTestNamespace;
 
 /** A ConfigMap the reflector under test selects (the namespace's kube-root-ca.crt is not). */
 json watched(const std::string& name) { return rotor::testing::configMapObject(name, {{"reflected", "yes"}}); }
 
 class ReflectorTest : public ::testing::Test {
 protected:
-  void SetUp() override {
-    cluster_.installRotor(kNs);
-  }
+  void SetUp() override { cluster_.installRotor(kTestNamespace); }
 
   void start(std::chrono::seconds watchTimeout = std::chrono::seconds(30)) {
     reflector_ = std::make_unique<Reflector>(
         *client_, kConfigMaps,
-        ReflectorOptions{.ns = kNs, .labelSelector = "reflected", .minWatchTimeout = watchTimeout, .initialBackoff = std::chrono::milliseconds(50)},
+        ReflectorOptions{.ns = kTestNamespace,
+                         .labelSelector = "reflected",
+                         .minWatchTimeout = watchTimeout,
+                         .initialBackoff = std::chrono::milliseconds(50)},
         [this](const std::string& type, const json& object) {
           std::lock_guard lock(mu_);
           seen_.push_back(type + " " + object["metadata"]["name"].get<std::string>());
@@ -66,31 +67,31 @@ protected:
 };
 
 TEST_F(ReflectorTest, ListsThenWatches) {
-  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("before")));
+  ASSERT_OK(client_->create(kConfigMaps, kTestNamespace, watched("before")));
   start();
   ASSERT_TRUE(eventually([&] { return reflector_->synced(); }, std::chrono::seconds(10)));
-  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("after")));
-  ASSERT_OK(client_->remove(kConfigMaps, kNs, "before"));
+  ASSERT_OK(client_->create(kConfigMaps, kTestNamespace, watched("after")));
+  ASSERT_OK(client_->remove(kConfigMaps, kTestNamespace, "before"));
   ASSERT_TRUE(eventually([&] { return seen().size() == 3; }, std::chrono::seconds(10)));
   EXPECT_THAT(seen(), ElementsAre("ADDED before", "ADDED after", "DELETED before"));
   EXPECT_EQ(reflector_->lists(), 1u);
-  EXPECT_THAT(reflector_->keys(), ElementsAre(api::ObjectKey{kNs, "after"}));  // what a resync queues
+  EXPECT_THAT(reflector_->keys(), ElementsAre(api::ObjectKey{kTestNamespace, "after"}));  // what a resync queues
 }
 
 TEST_F(ReflectorTest, WatchesAgainWhereTheServerEndedTheLastWatch) {
   start(std::chrono::seconds(1));
   ASSERT_TRUE(eventually([&] { return reflector_->synced(); }, std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past the first watch's timeout
-  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("later")));
+  ASSERT_OK(client_->create(kConfigMaps, kTestNamespace, watched("later")));
   ASSERT_TRUE(eventually([&] { return seen().size() == 1; }, std::chrono::seconds(10)));
   EXPECT_THAT(seen(), ElementsAre("ADDED later"));
   EXPECT_EQ(reflector_->lists(), 1u);  // a watch that timed out resumes without a list
 }
 
 TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
-  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("kept")));
-  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("removed")));
-  auto changed = client_->create(kConfigMaps, kNs, watched("changed"));
+  ASSERT_OK(client_->create(kConfigMaps, kTestNamespace, watched("kept")));
+  ASSERT_OK(client_->create(kConfigMaps, kTestNamespace, watched("removed")));
+  auto changed = client_->create(kConfigMaps, kTestNamespace, watched("changed"));
   ASSERT_OK(changed);
   start();
   ASSERT_TRUE(eventually([&] { return seen().size() == 3; }, std::chrono::seconds(10)));
@@ -98,22 +99,23 @@ TEST_F(ReflectorTest, RelistsWhenItsResourceVersionExpiredAndReportsTheGap) {
   cluster_.api().setWatchCacheCapacity(1);
   cluster_.api().refuseWatches(true);
   cluster_.api().endWatches();
-  ASSERT_OK(client_->remove(kConfigMaps, kNs, "removed"));
+  ASSERT_OK(client_->remove(kConfigMaps, kTestNamespace, "removed"));
   (*changed)["data"]["k"] = "w";
-  ASSERT_OK(client_->update(kConfigMaps, kNs, *changed));
-  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("new")));
+  ASSERT_OK(client_->update(kConfigMaps, kTestNamespace, *changed));
+  ASSERT_OK(client_->create(kConfigMaps, kTestNamespace, watched("new")));
   cluster_.api().refuseWatches(false);
   ASSERT_TRUE(eventually([&] { return reflector_->lists() >= 2 && seen().size() >= 6; }, std::chrono::seconds(10)));
   const std::vector<std::string> all = seen();
   EXPECT_THAT(std::vector<std::string>(all.begin() + 3, all.end()),
               ::testing::UnorderedElementsAre("MODIFIED changed", "ADDED new", "DELETED removed"));
-  EXPECT_THAT(reflector_->keys(), ElementsAre(api::ObjectKey{kNs, "changed"}, api::ObjectKey{kNs, "kept"},
-                                              api::ObjectKey{kNs, "new"}));
+  EXPECT_THAT(reflector_->keys(),
+              ElementsAre(api::ObjectKey{kTestNamespace, "changed"}, api::ObjectKey{kTestNamespace, "kept"},
+                          api::ObjectKey{kTestNamespace, "new"}));
   EXPECT_THAT(errors(), Contains(rotor::testing::StatusIs(Code::kGone)));
 }
 
 TEST_F(ReflectorTest, BacksOffAndRecoversFromErrors) {
-  ASSERT_OK(client_->create(kConfigMaps, kNs, watched("x")));
+  ASSERT_OK(client_->create(kConfigMaps, kTestNamespace, watched("x")));
   client_ = &unretried_.emplace(cluster_.transport(), ClientOptions{.throttledRetries = 0});
   cluster_.api().throttleNextRequests(3);  // the first three lists
   start();

@@ -44,8 +44,11 @@ TEST(RolloutTest, StatefulSetsAndDaemonSets) {
   json sts = {{"metadata", {{"name", "db"}, {"generation", 2}}},
               {"spec", {{"replicas", 3}}},
               {"status",
-               {{"observedGeneration", 2}, {"updatedReplicas", 3}, {"readyReplicas", 2},
-                {"currentRevision", "db-1"}, {"updateRevision", "db-2"}}}};
+               {{"observedGeneration", 2},
+                {"updatedReplicas", 3},
+                {"readyReplicas", 2},
+                {"currentRevision", "db-1"},
+                {"updateRevision", "db-2"}}}};
   EXPECT_THAT(rolloutOf("StatefulSet", sts).progress, HasSubstr("2 of 3 pods are ready"));
   sts["status"]["readyReplicas"] = 3;
   EXPECT_THAT(rolloutOf("StatefulSet", sts).progress, HasSubstr("waiting for the update to finish"));
@@ -57,7 +60,9 @@ TEST(RolloutTest, StatefulSetsAndDaemonSets) {
 
   json ds = {{"metadata", {{"name", "agent"}, {"generation", 5}}},
              {"status",
-              {{"observedGeneration", 5}, {"desiredNumberScheduled", 4}, {"updatedNumberScheduled", 4},
+              {{"observedGeneration", 5},
+               {"desiredNumberScheduled", 4},
+               {"updatedNumberScheduled", 4},
                {"numberAvailable", 3}}}};
   EXPECT_THAT(rolloutOf("DaemonSet", ds).progress, HasSubstr("3 of 4 updated pods are available"));
   ds["status"]["numberAvailable"] = 4;

@@ -72,8 +72,7 @@ TEST_F(ManagerTest, AResyncQueuesEveryStoredRotation) {
 
 TEST_F(ManagerTest, AResyncTakesItsKeysFromTheGivenSourceInsteadOfTheStore) {
   int calls = 0;
-  Manager manager({store, clock, prober, events}, log,
-                  {.listKeys = [&]() -> StatusOr<std::vector<api::ObjectKey>> {
+  Manager manager({store, clock, prober, events}, log, {.listKeys = [&]() -> StatusOr<std::vector<api::ObjectKey>> {
                     ++calls;
                     return std::vector<api::ObjectKey>{kA, kB};
                   }});

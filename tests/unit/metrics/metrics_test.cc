@@ -16,9 +16,9 @@
 namespace rotor::metrics {
 namespace {
 
+using api::Phase;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using api::Phase;
 
 class MetricsTest : public ::testing::Test {
 protected:
@@ -113,7 +113,9 @@ TEST_F(MetricsTest, OnlyTheLeaderExportsTheRotationsState) {
 }
 
 TEST_F(MetricsTest, CheckInsAndQueueDepthComeFromTheirSources) {
-  metrics.setCheckInCounts([] { return std::vector<std::pair<std::string, uint64_t>>{{"accepted", 7}, {"bad_request", 2}}; });
+  metrics.setCheckInCounts([] {
+    return std::vector<std::pair<std::string, uint64_t>>{{"accepted", 7}, {"bad_request", 2}};
+  });
   metrics.setQueueDepth([] { return size_t{3}; });
   metrics.checkInTook(std::chrono::microseconds(40));
   const std::string text = metrics.render();
@@ -164,11 +166,8 @@ std::set<std::string> exportedFamilies(ControllerMetrics& metrics) {
 
 /** Every rotor_* name a shipped file queries, with a histogram's _bucket/_sum/_count folded. */
 std::set<std::string> queriedFamilies(const std::string& relativePath, const std::set<std::string>& exported) {
-  std::ifstream in(rotor::testing::sourceDir() / relativePath);
-  EXPECT_TRUE(in) << "cannot read " << relativePath;
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string all = text.str();
+  const std::string all = rotor::testing::readSourceFile(relativePath);
+  EXPECT_FALSE(all.empty()) << "cannot read " << relativePath;
   std::set<std::string> names;
   const std::regex metric("rotor_[a-z_]+");
   for (auto it = std::sregex_iterator(all.begin(), all.end(), metric); it != std::sregex_iterator(); ++it) {

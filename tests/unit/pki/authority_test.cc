@@ -11,10 +11,10 @@ namespace rotor::pki {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::fixtureNow;
-using testing::StatusIs;
 using ::testing::ElementsAre;
+using testing::fixtureNow;
 using ::testing::HasSubstr;
+using testing::StatusIs;
 
 struct AlgorithmCase {
   std::string name;
@@ -72,9 +72,8 @@ TEST(AuthorityTest, IssuedCertificateCarriesNamesValidityAndServerAuth) {
                                  (dir.path() / "root.pem").string() + " " + (dir.path() / "leaf.pem").string(),
                              &out);
   EXPECT_EQ(rc, 0) << out;
-  rc = testing::runShell("openssl x509 -noout -ext extendedKeyUsage,basicConstraints -in " +
-                             (dir.path() / "leaf.pem").string(),
-                         &out);
+  rc = testing::runShell(
+      "openssl x509 -noout -ext extendedKeyUsage,basicConstraints -in " + (dir.path() / "leaf.pem").string(), &out);
   EXPECT_THAT(out, HasSubstr("TLS Web Server Authentication"));
   EXPECT_THAT(out, HasSubstr("CA:FALSE"));
 }

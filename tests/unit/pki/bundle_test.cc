@@ -8,8 +8,8 @@
 namespace rotor::pki {
 namespace {
 
-using testing::StatusIs;
 using ::testing::HasSubstr;
+using testing::StatusIs;
 
 class BundleTest : public ::testing::Test {
 protected:

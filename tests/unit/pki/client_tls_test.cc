@@ -11,11 +11,11 @@
 namespace rotor::pki {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using rotor::testing::issueLeaf;
 using rotor::testing::makeCa;
 using rotor::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ClientTlsTest : public ::testing::Test {
 protected:
@@ -34,11 +34,13 @@ TEST_F(ClientTlsTest, AcceptsACaAndAMatchingClientCertificate) {
 }
 
 TEST_F(ClientTlsTest, RefusesWhatWouldHaveFailedSilentlyAtConnectionTime) {
-  EXPECT_THAT(ClientTls::fromPem("not a certificate", "", ""), StatusIs(Code::kInvalidArgument, HasSubstr("certificate authority")));
+  EXPECT_THAT(ClientTls::fromPem("not a certificate", "", ""),
+              StatusIs(Code::kInvalidArgument, HasSubstr("certificate authority")));
   const std::string otherKey = rotor::testing::issueLeaf(makeCa("other")).key.toPem();
   EXPECT_THAT(ClientTls::fromPem("", leaf_.certificate.toPem(), otherKey),
               StatusIs(Code::kInvalidArgument, HasSubstr("does not match")));
-  EXPECT_THAT(ClientTls::fromPem("", leaf_.certificate.toPem(), ""), StatusIs(Code::kInvalidArgument, HasSubstr("needs its key")));
+  EXPECT_THAT(ClientTls::fromPem("", leaf_.certificate.toPem(), ""),
+              StatusIs(Code::kInvalidArgument, HasSubstr("needs its key")));
   auto missing = ClientTls::fromFiles((dir_.path() / "absent.crt").string(), "", "");
   EXPECT_THAT(missing, StatusIs(Code::kInvalidArgument, HasSubstr("absent.crt cannot be read")));
   // A key in the CA's place: the file is named, its content never.

@@ -9,9 +9,9 @@ namespace rotor::pki {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::fixtureNow;
 using ::testing::ElementsAre;
 using ::testing::Field;
+using testing::fixtureNow;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 

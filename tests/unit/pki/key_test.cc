@@ -8,8 +8,8 @@
 namespace rotor::pki {
 namespace {
 
-using testing::StatusIs;
 using ::testing::HasSubstr;
+using testing::StatusIs;
 
 struct KeyCase {
   std::string name;
@@ -41,7 +41,8 @@ INSTANTIATE_TEST_SUITE_P(Algorithms, KeyGenerationTest,
                          [](const auto& tc) { return tc.param.name; });
 
 TEST(KeyTest, RejectsUnsupportedSizes) {
-  EXPECT_THAT(PrivateKey::generate({KeyAlgorithm::kEcdsa, 521}), StatusIs(Code::kInvalidArgument, HasSubstr("256 or 384")));
+  EXPECT_THAT(PrivateKey::generate({KeyAlgorithm::kEcdsa, 521}),
+              StatusIs(Code::kInvalidArgument, HasSubstr("256 or 384")));
   EXPECT_THAT(PrivateKey::generate({KeyAlgorithm::kRsa, 1024}), StatusIs(Code::kInvalidArgument, HasSubstr("2048")));
 }
 
@@ -70,8 +71,11 @@ namespace {
 
 TEST(KeyTest, RejectsCurvesRotorDoesNotUse) {
   std::string pem;
-  ASSERT_EQ(rotor::testing::runShell("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 2>/dev/null", &pem), 0);
-  EXPECT_THAT(PrivateKey::fromPem(pem), rotor::testing::StatusIs(Code::kInvalidArgument, ::testing::HasSubstr("unsupported")));
+  ASSERT_EQ(
+      rotor::testing::runShell("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 2>/dev/null", &pem),
+      0);
+  EXPECT_THAT(PrivateKey::fromPem(pem),
+              rotor::testing::StatusIs(Code::kInvalidArgument, ::testing::HasSubstr("unsupported")));
 }
 
 }  // namespace

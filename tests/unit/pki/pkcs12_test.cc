@@ -9,8 +9,8 @@
 namespace rotor::pki {
 namespace {
 
-using testing::StatusIs;
 using ::testing::HasSubstr;
+using testing::StatusIs;
 
 std::string asString(const std::vector<uint8_t>& der) { return std::string(der.begin(), der.end()); }
 
@@ -23,7 +23,8 @@ protected:
 };
 
 TEST_F(Pkcs12Test, KeystoreIsReadByOpensslAndKeytool) {
-  auto der = exportKeystore(leaf.key, leaf.certificate, std::vector<Certificate>{newCa.certificate()}, "s3cret", "proxy");
+  auto der =
+      exportKeystore(leaf.key, leaf.certificate, std::vector<Certificate>{newCa.certificate()}, "s3cret", "proxy");
   ASSERT_OK(der);
   auto path = dir.write("keystore.p12", asString(*der));
   std::string out;
@@ -32,7 +33,9 @@ TEST_F(Pkcs12Test, KeystoreIsReadByOpensslAndKeytool) {
   EXPECT_THAT(out, HasSubstr("friendlyName: proxy"));
   EXPECT_THAT(out, HasSubstr("subject=CN = proxy.example.com"));
   EXPECT_THAT(out, HasSubstr("subject=CN = Root 2026"));
-  ASSERT_EQ(testing::runShell("keytool -list -v -storetype PKCS12 -keystore " + path.string() + " -storepass s3cret", &out), 0)
+  ASSERT_EQ(
+      testing::runShell("keytool -list -v -storetype PKCS12 -keystore " + path.string() + " -storepass s3cret", &out),
+      0)
       << out;
   EXPECT_THAT(out, HasSubstr("Alias name: proxy"));
   EXPECT_THAT(out, HasSubstr("PrivateKeyEntry"));
@@ -50,12 +53,14 @@ TEST_F(Pkcs12Test, TruststoreEntriesAreTrustedCertEntriesForJava) {
   ASSERT_OK(der);
   auto path = dir.write("truststore.p12", asString(*der));
   std::string out;
-  ASSERT_EQ(testing::runShell("keytool -list -storetype PKCS12 -keystore " + path.string() + " -storepass changeit", &out), 0)
+  ASSERT_EQ(
+      testing::runShell("keytool -list -storetype PKCS12 -keystore " + path.string() + " -storepass changeit", &out), 0)
       << out;
   EXPECT_THAT(out, HasSubstr("Your keystore contains 2 entries"));
   EXPECT_THAT(out, HasSubstr("root 2025"));  // keytool lower-cases aliases
   EXPECT_THAT(out, HasSubstr("trustedCertEntry"));
-  ASSERT_EQ(testing::runShell("openssl pkcs12 -in " + path.string() + " -passin pass:changeit -nokeys", &out), 0) << out;
+  ASSERT_EQ(testing::runShell("openssl pkcs12 -in " + path.string() + " -passin pass:changeit -nokeys", &out), 0)
+      << out;
   EXPECT_THAT(out, HasSubstr("Root 2025"));
   auto certs = readPkcs12Certificates(*der, "changeit");
   ASSERT_OK(certs);

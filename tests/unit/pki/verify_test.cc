@@ -11,8 +11,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::fixtureNow;
-using testing::StatusIs;
 using ::testing::HasSubstr;
+using testing::StatusIs;
 
 class VerifyTest : public ::testing::Test {
 protected:

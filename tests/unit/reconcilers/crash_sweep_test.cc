@@ -95,11 +95,20 @@ TEST_P(CrashSweepTest, ConvergesAfterACrashAtEveryWrite) {
 
 INSTANTIATE_TEST_SUITE_P(
     Rotations, CrashSweepTest,
-    ::testing::Values(Scenario{"ca_rotation", std::string(api::kRotateAnnotation), false, Phase::kReady, 2,
+    ::testing::Values(Scenario{"ca_rotation",
+                               std::string(api::kRotateAnnotation),
+                               false,
+                               Phase::kReady,
+                               2,
                                {"proxy-r1-swap", "proxy-r1-prune"}},
-                      Scenario{"renewal", std::string(api::kRenewAnnotation), false, Phase::kReady, 2, {"proxy-r1-swap"}},
-                      Scenario{"rollback_after_failed_probe", std::string(api::kRotateAnnotation), true,
-                               Phase::kRolledBack, 1, {"proxy-r1-swap"}}),
+                      Scenario{
+                          "renewal", std::string(api::kRenewAnnotation), false, Phase::kReady, 2, {"proxy-r1-swap"}},
+                      Scenario{"rollback_after_failed_probe",
+                               std::string(api::kRotateAnnotation),
+                               true,
+                               Phase::kRolledBack,
+                               1,
+                               {"proxy-r1-swap"}}),
     [](const auto& tc) { return tc.param.name; });
 
 }  // namespace

@@ -35,7 +35,8 @@ TEST(DiskFullTest, TheErrorIsInStatusTheServersKeepTheirMaterialAndTheRotationRe
 
   disk.full = true;
   h.annotate(key, std::string(api::kRotateAnnotation), "now");
-  const Status stuck = h.runUntil(key, [](const api::CertificateRotation& r) { return r.status.revision == 2; }, 60, &disk);
+  const Status stuck = h.runUntil(
+      key, [](const api::CertificateRotation& r) { return r.status.revision == 2; }, 60, &disk);
   EXPECT_THAT(stuck, rotor::testing::StatusIs(Code::kUnavailable, ::testing::HasSubstr("No space left on device")));
   const auto r = h.store.getRotation(key).value();
   const api::Condition* degraded = api::findCondition(r.status, api::kConditionDegraded);
@@ -46,9 +47,10 @@ TEST(DiskFullTest, TheErrorIsInStatusTheServersKeepTheirMaterialAndTheRotationRe
   EXPECT_EQ(h.store.readServed(r, "a").value().value, servedBefore) << "the server keeps what it had";
 
   disk.full = false;
-  ASSERT_OK(h.runUntil(key, [](const api::CertificateRotation& c) {
-    return c.status.phase == api::Phase::kReady && c.status.revision == 2;
-  }, 400, &disk));
+  ASSERT_OK(h.runUntil(
+      key,
+      [](const api::CertificateRotation& c) { return c.status.phase == api::Phase::kReady && c.status.revision == 2; },
+      400, &disk));
   const auto done = h.store.getRotation(key).value();
   EXPECT_EQ(api::findCondition(done.status, api::kConditionDegraded)->status, "False");
   EXPECT_NE(h.store.readServed(done, "a").value().value, servedBefore);

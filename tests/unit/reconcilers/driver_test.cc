@@ -7,8 +7,8 @@
 #include "controller/pki/bundle.h"
 #include "controller/pki/verify.h"
 #include "reconcilers/triggers.h"
-#include "tests/support/pki_fixtures.h"
 #include "tests/support/agent_records.h"
+#include "tests/support/pki_fixtures.h"
 #include "tests/support/rotation_harness.h"
 #include "tests/support/status_matchers.h"
 
@@ -78,10 +78,9 @@ TEST_F(DriverTest, FullCaRotationWalksEveryPhaseAndEndsAtRevisionTwo) {
   for (const auto& s : r.status.servers) EXPECT_EQ(s.issuerFingerprint, r.status.ca.current->fingerprint);
   EXPECT_TRUE(servedVerifiesAgainstBundle(h.store, r, h.clock.now()));
   // Servers were swapped and verified one at a time.
-  EXPECT_THAT(timelinePhases(r),
-              ElementsAre(Phase::kIssuing, Phase::kReady, Phase::kStaging, Phase::kAwaitingAdoption, Phase::kSwapping,
-                          Phase::kVerifying, Phase::kSwapping, Phase::kVerifying, Phase::kDraining, Phase::kPruning,
-                          Phase::kReady));
+  EXPECT_THAT(timelinePhases(r), ElementsAre(Phase::kIssuing, Phase::kReady, Phase::kStaging, Phase::kAwaitingAdoption,
+                                             Phase::kSwapping, Phase::kVerifying, Phase::kSwapping, Phase::kVerifying,
+                                             Phase::kDraining, Phase::kPruning, Phase::kReady));
   EXPECT_THAT(*h.store.listSnapshots(r), ElementsAre("proxy-r1-swap", "proxy-r1-prune"));
   EXPECT_EQ(api::findCondition(r.status, api::kConditionRollbackAvailable)->status, "True");
   EXPECT_EQ(api::findCondition(r.status, api::kConditionAdoptionComplete)->status, "True");
@@ -143,7 +142,8 @@ TEST_F(DriverTest, WaitingOutMinStageDurationWritesNoStatusWhileOnlyTimePasses) 
   ASSERT_OK(driver.reconcile(key));
   const auto waiting = h.get(key);
   ASSERT_EQ(waiting.status.phase, Phase::kAwaitingAdoption);
-  EXPECT_THAT(waiting.status.message, HasSubstr("until " + formatRfc3339(*waiting.status.phaseStartedAt + std::chrono::hours(1))));
+  EXPECT_THAT(waiting.status.message,
+              HasSubstr("until " + formatRfc3339(*waiting.status.phaseStartedAt + std::chrono::hours(1))));
   for (int i = 0; i < 300; ++i) {  // a watch event every 100 ms for 30 s
     h.clock.advance(std::chrono::milliseconds(100));
     auto result = driver.reconcile(key);
@@ -445,7 +445,8 @@ TEST_F(DriverTest, AHashAnOlderRotorRecordedNeverStartsARotationAndIsReplaced) {
 TEST(CaSourceTest, TheCanonicalTextAndItsHashArePinned) {
   // Golden values: a change here changes every stored hash. Bump api::kCaSourceVersion instead.
   api::CaSpec generated;
-  generated.generate = api::CaGenerateSpec{"Edge Proxy CA", std::chrono::hours(24 * 365 * 5), {KeyAlgorithm::kEcdsa, 256}};
+  generated.generate =
+      api::CaGenerateSpec{"Edge Proxy CA", std::chrono::hours(24 * 365 * 5), {KeyAlgorithm::kEcdsa, 256}};
   EXPECT_EQ(api::canonicalCaSource(generated),
             "rotor.dev/ca-source v1\n"
             "generate.commonName=13:Edge Proxy CA\n"

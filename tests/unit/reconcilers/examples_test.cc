@@ -9,8 +9,8 @@
 #include "controller/api/validate.h"
 #include "controller/api/yaml_codec.h"
 #include "controller/pki/bundle.h"
-#include "tests/support/rotation_harness.h"
 #include "tests/support/agent_records.h"
+#include "tests/support/rotation_harness.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -20,10 +20,7 @@ namespace {
 using api::Phase;
 
 api::CertificateRotation loadExample(const std::string& file) {
-  std::ifstream in(rotor::testing::sourceDir() / "examples" / file);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto decoded = api::decodeManifests(text.str(), api::Mode::kLocal);
+  auto decoded = api::decodeManifests(rotor::testing::readSourceFile("examples/" + file), api::Mode::kLocal);
   EXPECT_OK(decoded) << file;
   EXPECT_EQ(decoded->size(), 1u);
   EXPECT_OK(api::validateRotation(decoded->front(), api::Mode::kLocal)) << file;
@@ -44,11 +41,14 @@ TEST_F(ExamplesTest, AgentProxyWaitsForItsAgentThenRotatesItsCa) {
   auto key = bootstrap("agent-proxy-ca-rotation.yaml");
   h.annotate(key, std::string(api::kRotateAnnotation), "1");
   ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
-  ASSERT_OK(h.runUntil(key, [](const auto&) { return false; }, 20).code() == Code::kDeadlineExceeded
+  ASSERT_OK(h.runUntil(
+                 key, [](const auto&) { return false; }, 20)
+                        .code() == Code::kDeadlineExceeded
                 ? okStatus()
                 : internalError("expected to keep waiting"));
   EXPECT_EQ(h.get(key).status.phase, Phase::kAwaitingAdoption) << "minAgents 1: never without an agent";
-  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-7", h.clock.now(), {h.get(key).status.ca.next->fingerprint}, "2.1"}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key,
+                                     {"agent-7", h.clock.now(), {h.get(key).status.ca.next->fingerprint}, "2.1"}));
   ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2, 2000));
 }
 
@@ -68,7 +68,8 @@ TEST_F(ExamplesTest, ManagementPairCountsOnlyActiveClientsAndSwapsOneAtATime) {
   ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
   const std::string next = h.get(key).status.ca.next->fingerprint;
   ASSERT_OK(rotor::testing::putAgent(h.store, key, {"offline", h.clock.now() - std::chrono::hours(48), {}, ""}));
-  for (int i = 0; i < 9; ++i) ASSERT_OK(rotor::testing::putAgent(h.store, key, {"console-" + std::to_string(i), h.clock.now(), {next}, ""}));
+  for (int i = 0; i < 9; ++i)
+    ASSERT_OK(rotor::testing::putAgent(h.store, key, {"console-" + std::to_string(i), h.clock.now(), {next}, ""}));
   // minStageDuration 1h, polled every 10 s; Swapping goes on to Verifying in the same pass.
   ASSERT_OK(h.runUntilPhase(key, Phase::kVerifying, 0, 2000));
   auto first = h.get(key);
@@ -98,8 +99,8 @@ TEST_F(ExamplesTest, BrokerKeepsItsOldCaUntilItExpires) {
   EXPECT_EQ(bundle.size(), 2u) << "old and new CA while draining";
   // Draining lasts until the old CA expires; by then the new server certificate (720h) is due for
   // renewal too, so the same pass may go on to revision 3.
-  ASSERT_OK(h.runUntil(key, [](const auto& r) { return r.status.phase == Phase::kReady && r.status.revision >= 2; },
-                       2000));
+  ASSERT_OK(h.runUntil(
+      key, [](const auto& r) { return r.status.phase == Phase::kReady && r.status.revision >= 2; }, 2000));
   EXPECT_GE(h.clock.now(), oldExpiry);
   EXPECT_EQ(h.get(key).status.ca.previous->notAfter, oldExpiry);
 }

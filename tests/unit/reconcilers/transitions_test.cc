@@ -10,9 +10,8 @@ using api::Phase;
 using ::testing::ElementsAre;
 
 TEST(TransitionsTest, TheRotationPathIsLegalStepByStep) {
-  const std::vector<Phase> path = {Phase::kReady,     Phase::kStaging,  Phase::kAwaitingAdoption,
-                                   Phase::kSwapping,  Phase::kVerifying, Phase::kDraining,
-                                   Phase::kPruning,   Phase::kReady};
+  const std::vector<Phase> path = {Phase::kReady,     Phase::kStaging,  Phase::kAwaitingAdoption, Phase::kSwapping,
+                                   Phase::kVerifying, Phase::kDraining, Phase::kPruning,          Phase::kReady};
   for (size_t i = 0; i + 1 < path.size(); ++i) {
     EXPECT_TRUE(isLegalTransition(path[i], path[i + 1]))
         << api::phaseName(path[i]) << " -> " << api::phaseName(path[i + 1]);
@@ -40,7 +39,8 @@ TEST(TransitionsTest, SideStatesAndRollback) {
   }
   EXPECT_TRUE(isLegalTransition(Phase::kPaused, Phase::kAwaitingAdoption));
   EXPECT_TRUE(isLegalTransition(Phase::kVerifying, Phase::kRollingBack));
-  EXPECT_THAT(nextPhases(Phase::kRollingBack), ElementsAre(Phase::kPaused, Phase::kBlocked, Phase::kRolledBack, Phase::kFailed));
+  EXPECT_THAT(nextPhases(Phase::kRollingBack),
+              ElementsAre(Phase::kPaused, Phase::kBlocked, Phase::kRolledBack, Phase::kFailed));
 }
 
 }  // namespace

@@ -10,19 +10,13 @@
 namespace rotor::store::local {
 namespace {
 
-mode_t modeOf(const std::filesystem::path& p) {
-  struct stat st {};
-  ::stat(p.c_str(), &st);
-  return st.st_mode & 07777;
-}
-
 TEST(AtomicFileTest, ReplacesContentWithTheRequestedModeAndLeavesNoTemporaryFiles) {
   rotor::testing::TempDir dir;
   auto path = dir.path() / "key.pem";
   ASSERT_OK(writeFileAtomic(path, "one", kPrivateFileMode));
   ASSERT_OK(writeFileAtomic(path, "two", kPrivateFileMode));
   EXPECT_EQ(dir.read("key.pem"), "two");
-  EXPECT_EQ(modeOf(path), 0600u);
+  EXPECT_EQ(rotor::testing::permissionsOf(path), 0600u);
   EXPECT_EQ(rotor::testing::snapshotTree(dir.path()).size(), 1u);
 }
 
@@ -36,7 +30,7 @@ TEST(AtomicFileTest, ReadsAbsentAsNullopt) {
 TEST(AtomicFileTest, EnsureDirectoryAppliesModeDespiteUmask) {
   rotor::testing::TempDir dir;
   ASSERT_OK(ensureDirectory(dir.path() / "a/b", kPrivateDirMode));
-  EXPECT_EQ(modeOf(dir.path() / "a/b"), 0700u);
+  EXPECT_EQ(rotor::testing::permissionsOf(dir.path() / "a/b"), 0700u);
 }
 
 TEST(AtomicFileTest, UnwritableDirectoryIsAClearError) {

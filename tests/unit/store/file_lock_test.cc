@@ -57,9 +57,8 @@ TEST_F(ProcessLockTest, AnotherProcessIsRefusedAndToldWhoHoldsIt) {
   }
   ASSERT_EQ(held.receive(), 'y');
   EXPECT_THAT(ProcessLock::tryAcquire(path, "rotor controller"),
-              StatusIs(Code::kFailedPrecondition,
-                       HasSubstr("another rotor controller already holds " + path.string() + " (pid " +
-                                 std::to_string(owner) + ")")));
+              StatusIs(Code::kFailedPrecondition, HasSubstr("another rotor controller already holds " + path.string() +
+                                                            " (pid " + std::to_string(owner) + ")")));
   EXPECT_EQ(dir.read("controller.lock"), "pid " + std::to_string(owner) + "\n");
   done.send('x');
   ::waitpid(owner, nullptr, 0);

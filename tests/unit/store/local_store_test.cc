@@ -21,12 +21,6 @@ namespace fs = std::filesystem;
 using rotor::testing::StatusIs;
 using ::testing::HasSubstr;
 
-mode_t modeOf(const fs::path& p) {
-  struct stat st {};
-  ::stat(p.c_str(), &st);
-  return st.st_mode & 07777;
-}
-
 class LocalStoreTest : public ::testing::Test {
 protected:
   rotor::testing::FakeClock clock;
@@ -51,14 +45,14 @@ protected:
 TEST_F(LocalStoreTest, KeysArePrivateAndStateIsOwnerOnly) {
   auto r = apply();
   ASSERT_OK(store->writeServed(r, "a", material(), ""));
-  EXPECT_EQ(modeOf(dir.path() / "ssl/server.key"), 0600u);
-  EXPECT_EQ(modeOf(dir.path() / "ssl/server.crt"), 0644u);
-  EXPECT_EQ(modeOf(dir.path() / "ssl"), 0700u);
-  EXPECT_EQ(modeOf(dir.path() / ".rotor"), 0700u);
+  EXPECT_EQ(rotor::testing::permissionsOf(dir.path() / "ssl/server.key"), 0600u);
+  EXPECT_EQ(rotor::testing::permissionsOf(dir.path() / "ssl/server.crt"), 0644u);
+  EXPECT_EQ(rotor::testing::permissionsOf(dir.path() / "ssl"), 0700u);
+  EXPECT_EQ(rotor::testing::permissionsOf(dir.path() / ".rotor"), 0700u);
   Authorities a;
   a.current = AuthorityMaterial{ca.certificate().toPem(), ca.key().toPem()};
   ASSERT_OK(store->writeAuthorities(r, a, ""));
-  EXPECT_EQ(modeOf(dir.path() / ".rotor/authorities/default/proxy.json"), 0600u);
+  EXPECT_EQ(rotor::testing::permissionsOf(dir.path() / ".rotor/authorities/default/proxy.json"), 0600u);
 }
 
 TEST_F(LocalStoreTest, AWorldReadableCaKeyIsRefusedUnlessAllowed) {
@@ -80,9 +74,10 @@ TEST_F(LocalStoreTest, AWorldReadableCaKeyIsRefusedUnlessAllowed) {
 
 TEST_F(LocalStoreTest, TemporaryFilesAbandonedByACrashMidWriteAreRemovedAndNothingElse) {
   rotor::testing::TempDir outside;
-  apply([&](CertificateRotation& edited) { edited.spec.servers[0].keyFile = (outside.path() / "server.key").string(); });
-  const std::vector<std::string> abandoned = {".rotor/rotations/default/.proxy.json.tmp-a1B2c3", "ssl/.server.crt.tmp-XyZ789",
-                                              ".bundle.pem.tmp-000000"};
+  apply(
+      [&](CertificateRotation& edited) { edited.spec.servers[0].keyFile = (outside.path() / "server.key").string(); });
+  const std::vector<std::string> abandoned = {".rotor/rotations/default/.proxy.json.tmp-a1B2c3",
+                                              "ssl/.server.crt.tmp-XyZ789", ".bundle.pem.tmp-000000"};
   for (const std::string& f : abandoned) dir.write(f, "partial");
   outside.write(".server.key.tmp-Qw3rTy", "partial");
   const std::vector<std::string> kept = {"ssl/server.tmp-ab", "notes.tmp-abcdef", ".config.tmp-abcdefg", "ssl/.keep"};
@@ -106,9 +101,11 @@ TEST_F(LocalStoreTest, OnlyOneControllerMayDriveADirectory) {
 }
 
 TEST_F(LocalStoreTest, UnusableDirectoriesAreClearErrors) {
-  EXPECT_THAT(LocalStore::open({.root = dir.path() / "missing"}, clock), StatusIs(Code::kNotFound, HasSubstr("does not exist")));
+  EXPECT_THAT(LocalStore::open({.root = dir.path() / "missing"}, clock),
+              StatusIs(Code::kNotFound, HasSubstr("does not exist")));
   dir.write("file", "x");
-  EXPECT_THAT(LocalStore::open({.root = dir.path() / "file"}, clock), StatusIs(Code::kFailedPrecondition, HasSubstr("not a directory")));
+  EXPECT_THAT(LocalStore::open({.root = dir.path() / "file"}, clock),
+              StatusIs(Code::kFailedPrecondition, HasSubstr("not a directory")));
   EXPECT_THAT(LocalStore::open({.root = ""}, clock), StatusIs(Code::kInvalidArgument, HasSubstr("--local")));
 }
 
@@ -132,7 +129,9 @@ TEST_F(LocalStoreTest, ChainFileAndKeystoreAreWrittenBesideTheCertificate) {
 
 TEST_F(LocalStoreTest, TruststoreFollowsTheBundle) {
   dir.write("secrets/trust.pass", "changeit");
-  auto r = apply([](CertificateRotation& edit) { edit.spec.trustBundle.pkcs12 = api::Pkcs12Spec{"trust/bundle.p12", "secrets/trust.pass"}; });
+  auto r = apply([](CertificateRotation& edit) {
+    edit.spec.trustBundle.pkcs12 = api::Pkcs12Spec{"trust/bundle.p12", "secrets/trust.pass"};
+  });
   ASSERT_OK(store->writeBundle(r, ca.certificate().toPem(), ""));
   std::string p12 = dir.read("trust/bundle.p12");
   auto certs = rotor::pki::readPkcs12Certificates(std::vector<uint8_t>(p12.begin(), p12.end()), "changeit");
@@ -159,10 +158,11 @@ TEST_F(LocalStoreTest, AnInterruptedServedWriteIsFinishedByTheNextRead) {
 
 TEST_F(LocalStoreTest, SnapshotsLandInTimestampedDirectoriesBesideTheFilesAndDetectDamage) {
   auto r = apply();
-  Snapshot s{"proxy-r1-swap", rotor::testing::fixtureNow(), 1, "before swap", {{"a", material()}}, ca.certificate().toPem()};
+  Snapshot s{"proxy-r1-swap", rotor::testing::fixtureNow(), 1,
+             "before swap",   {{"a", material()}},          ca.certificate().toPem()};
   ASSERT_OK(store->putSnapshot(r, s));
   EXPECT_EQ(dir.read("ssl-20261122-101500/server.key"), leaf.key.toPem());
-  EXPECT_EQ(modeOf(dir.path() / "ssl-20261122-101500/server.key"), 0600u);
+  EXPECT_EQ(rotor::testing::permissionsOf(dir.path() / "ssl-20261122-101500/server.key"), 0600u);
   EXPECT_EQ(dir.read("ssl-20261122-101500/server.crt"), leaf.certificate.toPem());
   EXPECT_EQ(dir.read("trust-20261122-101500/bundle.pem"), ca.certificate().toPem());
   // A second snapshot in the same second gets its own directory.
@@ -176,11 +176,14 @@ TEST_F(LocalStoreTest, SnapshotsLandInTimestampedDirectoriesBesideTheFilesAndDet
 }
 
 TEST_F(LocalStoreTest, ReloadRunsTheServersCommandAndReportsFailure) {
-  auto r = apply([](CertificateRotation& edit) { edit.spec.servers[0].reloadCommand = {"sh", "-c", "touch reloaded"}; });
+  auto r = apply([](CertificateRotation& edit) {
+    edit.spec.servers[0].reloadCommand = {"sh", "-c", "touch reloaded"};
+  });
   ASSERT_OK(store->reload(r, "a"));
   EXPECT_TRUE(fs::exists(dir.path() / "reloaded"));
   auto failing = apply([](CertificateRotation& edit) { edit.spec.servers[0].reloadCommand = {"false"}; });
-  EXPECT_THAT(store->reload(failing, "a"), StatusIs(Code::kFailedPrecondition, HasSubstr("reload of server \"a\" failed")));
+  EXPECT_THAT(store->reload(failing, "a"),
+              StatusIs(Code::kFailedPrecondition, HasSubstr("reload of server \"a\" failed")));
 }
 
 TEST_F(LocalStoreTest, RejectsNamesThatWouldEscapeTheStateDirectory) {
@@ -192,7 +195,7 @@ TEST_F(LocalStoreTest, RejectsNamesThatWouldEscapeTheStateDirectory) {
 TEST_F(LocalStoreTest, RotationsChangedOrRemovedByAnotherProcessAreSeenDespiteTheDecodedCopy) {
   apply();
   ASSERT_EQ(store->getRotation({"default", "proxy"})->status.phase, api::Phase::kPending);  // now kept decoded
-  auto other = std::move(LocalStore::open({.root = dir.path()}, clock)).value();  // as the CLI would
+  auto other = std::move(LocalStore::open({.root = dir.path()}, clock)).value();            // as the CLI would
   CertificateRotation r = other->getRotation({"default", "proxy"}).value();
   r.status.phase = api::Phase::kIssuing;
   ASSERT_OK(other->updateRotationStatus(r));
