@@ -26,10 +26,10 @@
 
 #include "bench/bench_util.h"
 #include "controller/api/json_codec.h"
-#include "controller/kube/kube_store.h"
 #include "controller/kube/reflector.h"
 #include "controller/manager/manager.h"
 #include "controller/store/forwarding_store.h"
+#include "controller/store/kube/kube_store.h"
 #include "tests/support/fake_cluster.h"
 
 using namespace rotor;
@@ -153,7 +153,7 @@ struct Target {
   auto transport = kube::makeHttpsTransport(config.value());
   kube::Client client(*transport.value());
   RealClock clock;
-  kube::KubeStore kubeStore(client, clock);
+  store::kube::KubeStore kubeStore(client, clock);
   Timeline timeline(events);
   TimedStore store(kubeStore, timeline);
   NoProbes prober;

@@ -11,9 +11,9 @@ StatusOr<std::unique_ptr<AdoptionEndpoint>> AdoptionEndpoint::start(store::Store
   const auto loadedIn = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
   e->registry_.setOnChange(std::move(onChange));
   AdoptionEndpoint* self = e.get();
-  auto handle = [self, &log, took = options.checkInTook](const HttpRequest& r) {
+  auto handle = [self, &log, took = options.checkInTook](const http::HttpRequest& r) {
     const auto start = std::chrono::steady_clock::now();
-    HttpResponse response = self->service_.handle(r);
+    http::HttpResponse response = self->service_.handle(r);
     if (took && r.method == "PUT") took(std::chrono::steady_clock::now() - start);
     if (log.enabled(LogLevel::kDebug)) {
       // The path names the rotation and the agent; headers (the token) are never logged.
@@ -23,7 +23,7 @@ StatusOr<std::unique_ptr<AdoptionEndpoint>> AdoptionEndpoint::start(store::Store
     }
     return response;
   };
-  ASSIGN_OR_RETURN(e->server_, HttpServer::start(options.server, std::move(handle), log));
+  ASSIGN_OR_RETURN(e->server_, http::HttpServer::start(options.server, std::move(handle), log));
   e->flusher_ =
       std::jthread([self, interval = options.flushInterval](std::stop_token stop) { self->flushLoop(stop, interval); });
   log.info("Serving the adoption API", {{"address", options.server.host + ":" + std::to_string(e->server_->port())},

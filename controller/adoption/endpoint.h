@@ -6,13 +6,13 @@
 
 #include "controller/adoption/adoption_store.h"
 #include "controller/adoption/registry.h"
-#include "controller/adoption/server.h"
 #include "controller/adoption/service.h"
+#include "controller/http/server.h"
 
 namespace rotor::adoption {
 
 struct EndpointOptions {
-  ServerOptions server;
+  http::ServerOptions server;
   ServiceOptions service;
   /** How often check-ins are persisted. A crash loses at most this much; agents repeat their
    *  reports every interval, and a lost report can only make the gate wait longer. */
@@ -51,7 +51,7 @@ private:
   AgentRegistry registry_;
   AdoptionService service_;
   AdoptionStore view_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<http::HttpServer> server_;
   std::jthread flusher_;
 };
 

@@ -15,16 +15,16 @@ namespace {
 
 using nlohmann::json;
 
-HttpResponse jsonResponse(int status, const json& body) {
+http::HttpResponse jsonResponse(int status, const json& body) {
   return {status, "application/json", api::dumpJson(body) + "\n", {}};
 }
 
-HttpResponse refusal(int status, std::string_view reason, std::string_view message) {
+http::HttpResponse refusal(int status, std::string_view reason, std::string_view message) {
   return jsonResponse(status, {{"code", status}, {"reason", reason}, {"message", message}});
 }
 
-HttpResponse unauthorized(std::string_view message, bool invalidToken) {
-  HttpResponse r = refusal(401, "Unauthorized", message);
+http::HttpResponse unauthorized(std::string_view message, bool invalidToken) {
+  http::HttpResponse r = refusal(401, "Unauthorized", message);
   r.headers.emplace_back("WWW-Authenticate",
                          invalidToken ? "Bearer realm=\"rotor\", error=\"invalid_token\"" : "Bearer realm=\"rotor\"");
   return r;
@@ -118,12 +118,12 @@ StatusOr<std::shared_ptr<const AdoptionService::View>> AdoptionService::readView
   return std::shared_ptr<const View>(view);
 }
 
-HttpResponse AdoptionService::count(CheckInResult result, HttpResponse response) {
+http::HttpResponse AdoptionService::count(CheckInResult result, http::HttpResponse response) {
   checkIns_[static_cast<size_t>(result)].fetch_add(1, std::memory_order_relaxed);
   return response;
 }
 
-HttpResponse AdoptionService::handle(const HttpRequest& request) {
+http::HttpResponse AdoptionService::handle(const http::HttpRequest& request) {
   const std::vector<std::string> path = segmentsOf(request.target);
   const bool bundlePath = path.size() == 6 && path[5] == "bundle";
   const bool agentPath = path.size() == 7 && path[5] == "agents";
@@ -132,11 +132,11 @@ HttpResponse AdoptionService::handle(const HttpRequest& request) {
   }
   const bool put = request.method == "PUT";
   if ((bundlePath && request.method != "GET" && request.method != "HEAD") || (agentPath && !put)) {
-    HttpResponse r = refusal(405, "MethodNotAllowed", request.method + " is not allowed here");
+    http::HttpResponse r = refusal(405, "MethodNotAllowed", request.method + " is not allowed here");
     r.headers.emplace_back("Allow", bundlePath ? "GET, HEAD" : "PUT");
     return agentPath ? count(CheckInResult::kBadRequest, std::move(r)) : r;
   }
-  const auto done = [&](CheckInResult result, HttpResponse r) { return put ? count(result, std::move(r)) : r; };
+  const auto done = [&](CheckInResult result, http::HttpResponse r) { return put ? count(result, std::move(r)) : r; };
   const api::ObjectKey key{path[2], path[4]};
   if (!api::isDns1123Label(key.ns) || !api::isDns1123Subdomain(key.name)) {
     return done(CheckInResult::kBadRequest, refusal(400, "InvalidName", "namespace or rotation name is not valid"));
@@ -176,7 +176,7 @@ AgentRegistry::AdmitNew AdoptionService::admissionFor(const api::ObjectKey& key,
   };
 }
 
-AdoptionService::Caller AdoptionService::authorize(const HttpRequest& request, const View& view,
+AdoptionService::Caller AdoptionService::authorize(const http::HttpRequest& request, const View& view,
                                                    const std::string& agentId) {
   constexpr std::string_view kBearer = "Bearer ";
   if (request.authorization.starts_with(kBearer)) {
@@ -195,11 +195,11 @@ AdoptionService::Caller AdoptionService::authorize(const HttpRequest& request, c
   return {-1, unauthorized("a bearer token or a client certificate is required", false)};
 }
 
-HttpResponse AdoptionService::getBundle(const HttpRequest& request, const View& view) {
+http::HttpResponse AdoptionService::getBundle(const http::HttpRequest& request, const View& view) {
   if (view.etag.empty()) {
     return refusal(404, "NoBundleYet", "the rotation has not written its trust bundle yet; retry");
   }
-  HttpResponse r;
+  http::HttpResponse r;
   r.headers.emplace_back("ETag", view.etag);
   r.headers.emplace_back("Cache-Control", "no-cache");
   if (!request.ifNoneMatch.empty() && matchesEtag(request.ifNoneMatch, view.etag)) {
@@ -211,8 +211,8 @@ HttpResponse AdoptionService::getBundle(const HttpRequest& request, const View& 
   return r;
 }
 
-HttpResponse AdoptionService::putAgent(const HttpRequest& request, const api::ObjectKey& key, const View& view,
-                                       const std::string& agentId, int token) {
+http::HttpResponse AdoptionService::putAgent(const http::HttpRequest& request, const api::ObjectKey& key,
+                                             const View& view, const std::string& agentId, int token) {
   const auto bad = [&](std::string_view reason, std::string_view message) {
     return count(CheckInResult::kBadRequest, refusal(400, reason, message));
   };

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "controller/adoption/http.h"
 #include "controller/adoption/registry.h"
 #include "controller/common/clock.h"
+#include "controller/http/http.h"
 #include "controller/store/store.h"
 
 namespace rotor::adoption {
@@ -49,7 +49,7 @@ public:
   AdoptionService(store::Store& store, AgentRegistry& registry, const Clock& clock, ServiceOptions options = {})
       : store_(store), registry_(registry), clock_(clock), options_(options) {}
 
-  HttpResponse handle(const HttpRequest& request);
+  http::HttpResponse handle(const http::HttpRequest& request);
 
   /** Forgets what was read about the rotation (its bundle or tokens changed, or it was deleted). */
   void invalidate(const api::ObjectKey& key);
@@ -73,17 +73,17 @@ private:
    *  certificate); or the refusal when it may not act for `agentId` (empty: any agent). */
   struct Caller {
     int token = -1;
-    std::optional<HttpResponse> refusal;
+    std::optional<http::HttpResponse> refusal;
     bool unknownToken = false;  // a bearer token none of the view's digests matches
   };
-  Caller authorize(const HttpRequest& request, const View& view, const std::string& agentId);
+  Caller authorize(const http::HttpRequest& request, const View& view, const std::string& agentId);
   /** Counts the new agents `token` registers and refuses them past the limit; empty (no limit)
    *  for a client certificate or when the options set none. */
   AgentRegistry::AdmitNew admissionFor(const api::ObjectKey& key, const View& view, int token);
-  HttpResponse getBundle(const HttpRequest& request, const View& view);
-  HttpResponse putAgent(const HttpRequest& request, const api::ObjectKey& key, const View& view,
-                        const std::string& agentId, int token);
-  HttpResponse count(CheckInResult result, HttpResponse response);
+  http::HttpResponse getBundle(const http::HttpRequest& request, const View& view);
+  http::HttpResponse putAgent(const http::HttpRequest& request, const api::ObjectKey& key, const View& view,
+                              const std::string& agentId, int token);
+  http::HttpResponse count(CheckInResult result, http::HttpResponse response);
 
   store::Store& store_;
   AgentRegistry& registry_;

@@ -50,8 +50,8 @@ StatusOr<std::unique_ptr<Backend>> Backend::open(const BackendChoice& choice, co
   if (!transport.ok()) return transport.status();
   backend->transport_ = std::move(transport).value();
   backend->client_ = std::make_unique<kube::Client>(*backend->transport_);
-  backend->kubeStore_ = std::make_unique<kube::KubeStore>(
-      *backend->client_, clock, kube::KubeStoreOptions{.watchNamespace = choice.watchNamespace});
+  backend->kubeStore_ = std::make_unique<store::kube::KubeStore>(
+      *backend->client_, clock, store::kube::KubeStoreOptions{.watchNamespace = choice.watchNamespace});
   return backend;
 }
 

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "controller/kube/client.h"
-#include "controller/kube/kube_store.h"
+#include "controller/store/kube/kube_store.h"
 #include "controller/store/local/local_store.h"
 
 namespace rotor::cli {
@@ -42,7 +42,7 @@ private:
   kube::ClusterConfig cluster_;
   std::unique_ptr<kube::Transport> transport_;
   std::unique_ptr<kube::Client> client_;
-  std::unique_ptr<kube::KubeStore> kubeStore_;
+  std::unique_ptr<store::kube::KubeStore> kubeStore_;
 };
 
 }  // namespace rotor::cli

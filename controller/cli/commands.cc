@@ -252,7 +252,7 @@ std::pair<LogLevel, LogFormat> logSettings(const Invocation& inv) {
 
 /** HOST:PORT of a --FLAG into `server`; a usage error naming the flag otherwise. */
 void listenAddressFrom(const Invocation& inv, const std::string& flag, const char* example,
-                       adoption::ServerOptions& server) {
+                       http::ServerOptions& server) {
   const std::string addr = inv.get(flag);
   const size_t colon = addr.rfind(':');
   int port = -1;
@@ -484,7 +484,7 @@ int runController(Context& ctx, const Invocation& inv) {
   if (inv.has("leader-elect")) controllerMetrics.setLeading([&isLeader] { return isLeader.load(); });
   std::unique_ptr<metrics::MetricsEndpoint> operational;
   if (inv.has("metrics-addr")) {
-    adoption::ServerOptions server;
+    http::ServerOptions server;
     listenAddressFrom(inv, "metrics-addr", "0.0.0.0:9402", server);
     metrics::HealthChecks health{
         .live =

@@ -3,24 +3,24 @@
 namespace rotor::metrics {
 namespace {
 
-adoption::HttpResponse text(int status, std::string body) {
+http::HttpResponse text(int status, std::string body) {
   return {status, "text/plain; charset=utf-8", std::move(body), {}};
 }
 
 }  // namespace
 
-adoption::HttpResponse handleOperationalRequest(ControllerMetrics& metrics, const HealthChecks& health,
-                                                const adoption::HttpRequest& request) {
+http::HttpResponse handleOperationalRequest(ControllerMetrics& metrics, const HealthChecks& health,
+                                            const http::HttpRequest& request) {
   const std::string path = request.target.substr(0, request.target.find('?'));
   if (path != "/metrics" && path != "/healthz" && path != "/readyz") {
     return text(404, "not found; try /metrics, /healthz or /readyz\n");
   }
   if (request.method != "GET" && request.method != "HEAD") {
-    adoption::HttpResponse r = text(405, request.method + " is not allowed here\n");
+    http::HttpResponse r = text(405, request.method + " is not allowed here\n");
     r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }
-  adoption::HttpResponse r;
+  http::HttpResponse r;
   if (path == "/metrics") {
     r = {200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(), {}};
   } else if (path == "/healthz") {
@@ -33,13 +33,13 @@ adoption::HttpResponse handleOperationalRequest(ControllerMetrics& metrics, cons
 }
 
 StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::start(ControllerMetrics& metrics, HealthChecks health,
-                                                                  adoption::ServerOptions options, Logger& log) {
+                                                                  http::ServerOptions options, Logger& log) {
   options.plainHttp = true;
   std::unique_ptr<MetricsEndpoint> e(new MetricsEndpoint(metrics, std::move(health)));
   MetricsEndpoint* self = e.get();
-  ASSIGN_OR_RETURN(e->server_, adoption::HttpServer::start(
+  ASSIGN_OR_RETURN(e->server_, http::HttpServer::start(
                                    options,
-                                   [self](const adoption::HttpRequest& r) {
+                                   [self](const http::HttpRequest& r) {
                                      return handleOperationalRequest(self->metrics_, self->health_, r);
                                    },
                                    log));

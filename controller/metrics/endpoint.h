@@ -8,8 +8,8 @@
 #include <functional>
 #include <memory>
 
-#include "controller/adoption/http.h"
-#include "controller/adoption/server.h"
+#include "controller/http/http.h"
+#include "controller/http/server.h"
 #include "controller/metrics/metrics.h"
 
 namespace rotor::metrics {
@@ -22,14 +22,14 @@ struct HealthChecks {
 };
 
 /** Answers one request to the operational endpoint (no sockets: tested directly). */
-adoption::HttpResponse handleOperationalRequest(ControllerMetrics& metrics, const HealthChecks& health,
-                                                const adoption::HttpRequest& request);
+http::HttpResponse handleOperationalRequest(ControllerMetrics& metrics, const HealthChecks& health,
+                                            const http::HttpRequest& request);
 
 class MetricsEndpoint {
 public:
   /** Serves on options.host:options.port (0: any free port); options.plainHttp is forced on. */
   static StatusOr<std::unique_ptr<MetricsEndpoint>> start(ControllerMetrics& metrics, HealthChecks health,
-                                                          adoption::ServerOptions options, Logger& log);
+                                                          http::ServerOptions options, Logger& log);
   uint16_t port() const { return server_->port(); }
 
 private:
@@ -37,7 +37,7 @@ private:
 
   ControllerMetrics& metrics_;
   HealthChecks health_;
-  std::unique_ptr<adoption::HttpServer> server_;
+  std::unique_ptr<http::HttpServer> server_;
 };
 
 }  // namespace rotor::metrics

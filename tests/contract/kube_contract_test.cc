@@ -13,8 +13,8 @@
 #include "controller/api/yaml_codec.h"
 #include "controller/kube/api_lease_store.h"
 #include "controller/kube/event_writer.h"
-#include "controller/kube/kube_store.h"
 #include "controller/kube/reflector.h"
+#include "controller/store/kube/kube_store.h"
 #include "tests/support/kube_objects.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_cluster.h"
@@ -22,6 +22,7 @@
 namespace rotor::kube {
 namespace {
 
+using rotor::store::kube::KubeStore;
 using rotor::testing::configMapObject;
 using rotor::testing::StatusIs;
 using rotor::testing::TestCluster;

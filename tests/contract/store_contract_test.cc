@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "controller/kube/kube_store.h"
+#include "controller/store/kube/kube_store.h"
 #include "controller/store/local/local_store.h"
 #include "tests/support/agent_records.h"
 #include "tests/support/fake_clock.h"
@@ -37,7 +37,7 @@ struct LocalBackend {
 struct KubeBackend {
   rotor::testing::FakeClock clock;
   rotor::testing::TestCluster cluster;
-  kube::KubeStore store{cluster.client(), clock, {.watchNamespace = cluster.ns()}};
+  store::kube::KubeStore store{cluster.client(), clock, {.watchNamespace = cluster.ns()}};
   Store& get() { return store; }
   /** Servers present Secrets and the bundle is a ConfigMap here, not files. */
   void adapt(CertificateRotation& r) const {

@@ -16,8 +16,8 @@
 #include <map>
 #include <thread>
 
-#include "controller/kube/kube_store.h"
 #include "controller/kube/leader_pod_label.h"
+#include "controller/store/kube/kube_store.h"
 #include "tests/support/child_process.h"
 #include "tests/support/eventually.h"
 #include "tests/support/pod_runner.h"
@@ -220,7 +220,7 @@ protected:
   /** The check-in records the store holds (what a new leader loads). */
   std::map<std::string, int> persisted() {
     RealClock clock;
-    kube::KubeStore store(client(), clock);
+    store::kube::KubeStore store(client(), clock);
     std::map<std::string, int> versions;
     EXPECT_OK(store.visitAgents({ns(), "edge-proxy"}, [&](const store::AgentRecord& r) {
       EXPECT_FALSE(versions.contains(r.id)) << r.id << " is recorded twice";

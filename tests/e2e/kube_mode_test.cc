@@ -13,9 +13,9 @@
 #include <thread>
 
 #include "controller/kube/client.h"
-#include "controller/kube/kube_store.h"
 #include "controller/pki/base64.h"
 #include "controller/pki/bundle.h"
+#include "controller/store/kube/kube_store.h"
 #include "tests/support/child_process.h"
 #include "tests/support/eventually.h"
 #include "tests/support/status_matchers.h"
@@ -236,7 +236,7 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
   // The Deployment was restarted as kubectl rollout restart does, the swap verified only once it
   // rolled out, and the story is in Events.
   const json deployment = client().get(kube::kDeployments, ns(), "edge-proxy").value();
-  EXPECT_TRUE(deployment["spec"]["template"]["metadata"]["annotations"].contains(kube::kRestartedAtAnnotation));
+  EXPECT_TRUE(deployment["spec"]["template"]["metadata"]["annotations"].contains(store::kube::kRestartedAtAnnotation));
   EXPECT_EQ(deployment["status"]["observedGeneration"], deployment["metadata"]["generation"]);
   EXPECT_EQ(deployment["status"]["updatedReplicas"], 2);
   const json server = rotation()["status"]["servers"][0];
@@ -263,7 +263,7 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
   // Rollback to the latest snapshot puts its material back in the Secret.
   ASSERT_EQ(rotor({"rollback", "edge-proxy"}), 0);
   ASSERT_TRUE(eventually([&] { return phase() == "RolledBack"; })) << a->output();
-  kube::KubeStore store(client(), clock_);
+  store::kube::KubeStore store(client(), clock_);
   auto decoded = store.getRotation({ns(), "edge-proxy"});
   ASSERT_OK(decoded);
   auto names = store.listSnapshots(*decoded);

@@ -15,8 +15,8 @@
 namespace rotor::testing {
 namespace {
 
-using adoption::HttpRequest;
-using adoption::HttpResponse;
+using http::HttpRequest;
+using http::HttpResponse;
 using nlohmann::json;
 using nlohmann::ordered_json;
 

@@ -29,8 +29,8 @@
 #include <thread>
 #include <vector>
 
-#include "controller/adoption/http.h"
 #include "controller/common/clock.h"
+#include "controller/http/http.h"
 #include "tests/support/fake_watch.h"
 
 namespace rotor::testing {
@@ -41,7 +41,7 @@ public:
   /** The CA that kube-root-ca.crt holds in every namespace, as kube-controller-manager publishes it. */
   void setRootCa(std::string pem);
 
-  adoption::HttpResponse handle(const adoption::HttpRequest& request);
+  http::HttpResponse handle(const http::HttpRequest& request);
 
   /** The newest resourceVersion handed out. */
   uint64_t resourceVersion() const;
@@ -112,39 +112,38 @@ private:
 
   std::optional<Target> route(const std::string& path) const;
   /** /version, the health endpoints and API discovery; nullopt for other paths. */
-  std::optional<adoption::HttpResponse> serveInfo(const adoption::HttpRequest& request);
-  adoption::HttpResponse create(const Target& t, const adoption::HttpRequest& request, const std::string& query);
+  std::optional<http::HttpResponse> serveInfo(const http::HttpRequest& request);
+  http::HttpResponse create(const Target& t, const http::HttpRequest& request, const std::string& query);
   void publishRootCa(const std::string& ns);
-  adoption::HttpResponse get(const Target& t, const std::string& query);
-  adoption::HttpResponse list(const Target& t, const std::string& query);
-  adoption::HttpResponse update(const Target& t, const adoption::HttpRequest& request);
-  adoption::HttpResponse patch(const Target& t, const adoption::HttpRequest& request);
-  adoption::HttpResponse remove(const Target& t, const adoption::HttpRequest& request);
+  http::HttpResponse get(const Target& t, const std::string& query);
+  http::HttpResponse list(const Target& t, const std::string& query);
+  http::HttpResponse update(const Target& t, const http::HttpRequest& request);
+  http::HttpResponse patch(const Target& t, const http::HttpRequest& request);
+  http::HttpResponse remove(const Target& t, const http::HttpRequest& request);
   void registerCrd(const nlohmann::json& crd);
   /** Event validation of both Event APIs (required fields, MicroTime, namespaces). */
-  std::optional<adoption::HttpResponse> validateEvent(const Resource& r, const nlohmann::json& object) const;
+  std::optional<http::HttpResponse> validateEvent(const Resource& r, const nlohmann::json& object) const;
   /** The checks built-in kinds get from the API server that rotor relies on (TLS Secrets, Events). */
-  std::optional<adoption::HttpResponse> validateBuiltIn(const Resource& r, const nlohmann::json& object) const;
+  std::optional<http::HttpResponse> validateBuiltIn(const Resource& r, const nlohmann::json& object) const;
   /** A Status's details as the API server fills them: name, group (absent for the core group)
    *  and kind, which is the resource's plural in most answers and its kind in some. */
   static nlohmann::ordered_json details(const Resource& r, const std::string& name, const std::string& kind);
-  static adoption::HttpResponse notFound(const Resource& r, const std::string& name);
+  static http::HttpResponse notFound(const Resource& r, const std::string& name);
   /** 422 Invalid naming each cause ("field: message"; bracketed when more than one). */
-  static adoption::HttpResponse invalid(const Resource& r, const std::string& name,
-                                        const nlohmann::ordered_json& causes);
+  static http::HttpResponse invalid(const Resource& r, const std::string& name, const nlohmann::ordered_json& causes);
   std::string nextResourceVersion();
   std::string key(const Target& t) const;
 
   /** 401/403 for a request its token may not make, else nullopt. */
-  std::optional<adoption::HttpResponse> authorize(const adoption::HttpRequest& request, const Target& t,
-                                                  const std::string& verb);
+  std::optional<http::HttpResponse> authorize(const http::HttpRequest& request, const Target& t,
+                                              const std::string& verb);
   /** The caller's user name, or nullopt for an admin (or while authentication is off). */
-  std::optional<std::string> callerOf(const adoption::HttpRequest& request) const;
+  std::optional<std::string> callerOf(const http::HttpRequest& request) const;
   bool granted(const std::string& user, const std::string& resource, const std::string& ns,
                const std::string& verb) const;
   /** 403 for an owner reference with blockOwnerDeletion the caller may not set, else nullopt. */
-  std::optional<adoption::HttpResponse> admitOwnerReferences(const adoption::HttpRequest& request, const Target& t);
-  adoption::HttpResponse watch(const Target& t, const std::string& query);
+  std::optional<http::HttpResponse> admitOwnerReferences(const http::HttpRequest& request, const Target& t);
+  http::HttpResponse watch(const Target& t, const std::string& query);
   /** Feeds a stored change to the watch cache and every open watch that selects it. */
   void publish(const Resource& r, const std::string& type, const nlohmann::json& object);
   bool selects(const FakeWatch::Options& o, const nlohmann::json& object) const;

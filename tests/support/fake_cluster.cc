@@ -15,7 +15,7 @@ FakeCluster::FakeCluster() {
   const IssuedLeaf leaf = issueLeaf(ca, spec, now);
   caPem_ = ca.certificate().toPem();
   api_.setRootCa(caPem_);
-  adoption::ServerOptions options;
+  http::ServerOptions options;
   options.certFile = dir_.write("apiserver.crt", leaf.certificate.toPem()).string();
   options.keyFile = dir_.write("apiserver.key", leaf.key.toPem()).string();
   options.maxBodyBytes = 3 * 1024 * 1024;  // the API server takes objects up to about 1.5 MiB
@@ -24,8 +24,8 @@ FakeCluster::FakeCluster() {
   options.maxConnections = 200;
   options.threads = 2;
   api_.addUser(kAdminToken, "admin", true);
-  auto started = adoption::HttpServer::start(
-      options, [this](const adoption::HttpRequest& request) { return api_.handle(request); }, log_);
+  auto started = http::HttpServer::start(
+      options, [this](const http::HttpRequest& request) { return api_.handle(request); }, log_);
   if (!started.ok()) throw std::runtime_error("fake API server: " + started.status().message());
   server_ = std::move(started).value();
   transport_ = std::move(kube::makeHttpsTransport(config())).value();

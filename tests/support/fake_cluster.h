@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "controller/adoption/server.h"
+#include "controller/http/server.h"
 #include "controller/kube/client.h"
 #include "controller/kube/kubeconfig.h"
 #include "tests/support/fake_apiserver.h"
@@ -72,7 +72,7 @@ private:
   std::ostringstream logText_;
   Logger log_{logText_, clock_, LogLevel::kWarn};
   FakeApiServer api_{clock_};
-  std::unique_ptr<adoption::HttpServer> server_;  // after api_: stops before it goes
+  std::unique_ptr<http::HttpServer> server_;  // after api_: stops before it goes
   std::unique_ptr<kube::Transport> transport_;
   std::unique_ptr<kube::Client> client_;
 };

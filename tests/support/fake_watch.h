@@ -12,11 +12,11 @@
 #include <optional>
 #include <string>
 
-#include "controller/adoption/http.h"
+#include "controller/http/http.h"
 
 namespace rotor::testing {
 
-class FakeWatch final : public adoption::BodyStream {
+class FakeWatch final : public http::BodyStream {
 public:
   using SteadyTime = std::chrono::steady_clock::time_point;
 

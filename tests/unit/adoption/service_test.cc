@@ -32,22 +32,22 @@ protected:
     EXPECT_OK(store_.writeBundle(rotation_, kBundle, {}));
   }
 
-  HttpResponse put(const std::string& agent, const std::string& body, const std::string& token = kToken) {
-    HttpRequest r{"PUT",
-                  "/v1/namespaces/default/rotations/proxy/agents/" + agent,
-                  "Bearer " + token,
-                  "",
-                  "application/json",
-                  body,
-                  std::nullopt};
+  http::HttpResponse put(const std::string& agent, const std::string& body, const std::string& token = kToken) {
+    http::HttpRequest r{"PUT",
+                        "/v1/namespaces/default/rotations/proxy/agents/" + agent,
+                        "Bearer " + token,
+                        "",
+                        "application/json",
+                        body,
+                        std::nullopt};
     return service_.handle(r);
   }
-  HttpResponse getBundle(const std::string& ifNoneMatch = "", const std::string& token = kToken) {
+  http::HttpResponse getBundle(const std::string& ifNoneMatch = "", const std::string& token = kToken) {
     return service_.handle(
         {"GET", "/v1/namespaces/default/rotations/proxy/bundle", "Bearer " + token, ifNoneMatch, "", "", std::nullopt});
   }
-  static std::string reasonOf(const HttpResponse& r) { return json::parse(r.body).at("reason"); }
-  std::string headerOf(const HttpResponse& r, const std::string& name) {
+  static std::string reasonOf(const http::HttpResponse& r) { return json::parse(r.body).at("reason"); }
+  std::string headerOf(const http::HttpResponse& r, const std::string& name) {
     for (const auto& [k, v] : r.headers) {
       if (k == name) return v;
     }
@@ -63,11 +63,11 @@ protected:
 };
 
 TEST_F(AdoptionServiceTest, BundleIsServedWithItsSha256AsETagAndRevalidatesTo304) {
-  HttpResponse first = getBundle();
+  http::HttpResponse first = getBundle();
   EXPECT_EQ(first.status, 200);
   EXPECT_EQ(first.body, kBundle);
   EXPECT_EQ(headerOf(first, "ETag"), "\"" + pki::sha256Hex(kBundle) + "\"");
-  HttpResponse again = getBundle(headerOf(first, "ETag"));
+  http::HttpResponse again = getBundle(headerOf(first, "ETag"));
   EXPECT_EQ(again.status, 304);
   EXPECT_TRUE(again.body.empty());
   EXPECT_EQ(getBundle("\"other\", W/" + headerOf(first, "ETag")).status, 304);
@@ -80,7 +80,7 @@ TEST_F(AdoptionServiceTest, ABundleWrittenThroughTheAdoptionStoreIsServedAtOnce)
   auto stored = view.readBundle(rotation_);
   ASSERT_OK(stored);
   ASSERT_OK(view.writeBundle(rotation_, kBundle + kBundle, stored->version));
-  HttpResponse after = getBundle(before);
+  http::HttpResponse after = getBundle(before);
   EXPECT_EQ(after.status, 200);
   EXPECT_EQ(after.body, kBundle + kBundle);
 }
@@ -95,13 +95,14 @@ TEST_F(AdoptionServiceTest, ATokenAnotherProcessJustStoredWorksAtOnce) {
   EXPECT_EQ(getBundle("", fresh).status, 200);
   EXPECT_EQ(put("agent-new", R"({"trusted": [], "version": "1"})", fresh).status, 200);
   // A wrong token is still refused, as a wrong token.
-  const HttpResponse wrong = getBundle("", "not-a-token");
+  const http::HttpResponse wrong = getBundle("", "not-a-token");
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(reasonOf(wrong), "Unauthorized");
 }
 
 TEST_F(AdoptionServiceTest, CheckInIsRecordedAndAnswersWithTheBundleETag) {
-  HttpResponse r = put("agent-1", R"({"trusted": ["sha256:)" + std::string(64, 'A') + R"("], "version": "2.4.1"})");
+  http::HttpResponse r =
+      put("agent-1", R"({"trusted": ["sha256:)" + std::string(64, 'A') + R"("], "version": "2.4.1"})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body).at("bundleEtag"), pki::sha256Hex(kBundle));
   ASSERT_OK(registry_.flush());
@@ -135,14 +136,15 @@ TEST_F(AdoptionServiceTest, BadInputGetsAPrecise4xxAndChangesNothing) {
       {"agent-1", ok, "", 401, "Unauthorized"},
   };
   for (const Case& c : cases) {
-    HttpResponse r = put(c.agent, c.body, c.token);
+    http::HttpResponse r = put(c.agent, c.body, c.token);
     EXPECT_EQ(r.status, c.status) << c.body;
     EXPECT_EQ(reasonOf(r), c.reason) << c.body;
   }
   std::string many = R"({"trusted": [)";
   for (size_t i = 0; i <= kMaxTrusted; ++i) many += (i ? ",\"" : "\"") + fp('1') + "\"";
   EXPECT_EQ(reasonOf(put("agent-1", many + "]}")), "TooManyFingerprints");
-  HttpRequest xml{"PUT", "/v1/namespaces/default/rotations/proxy/agents/a", "Bearer " + kToken, "", "text/xml", ok, {}};
+  http::HttpRequest xml{
+      "PUT", "/v1/namespaces/default/rotations/proxy/agents/a", "Bearer " + kToken, "", "text/xml", ok, {}};
   EXPECT_EQ(service_.handle(xml).status, 415);
   ASSERT_OK(registry_.flush());
   EXPECT_TRUE(agents().empty());
@@ -163,7 +165,7 @@ TEST_F(AdoptionServiceTest, OneTokenRegistersAtMostItsLimitOfNewAgentsButKnownAg
   EXPECT_EQ(putAs("bad-1", kToken, "{not json").status, 400) << "a refused check-in uses none of the allowance";
   EXPECT_EQ(putAs("bad-2", kToken, R"({"trusted": [], "version": "1 0"})").status, 400);
   for (const char* agent : {"a-1", "a-2", "a-3"}) EXPECT_EQ(putAs(agent, kToken).status, 200) << agent;
-  HttpResponse refused = putAs("a-4", kToken);
+  http::HttpResponse refused = putAs("a-4", kToken);
   EXPECT_EQ(refused.status, 403);
   EXPECT_EQ(reasonOf(refused), "TooManyAgents");
   EXPECT_EQ(putAs("a-2", kToken).status, 200) << "an agent the registry knows is never refused";
@@ -188,7 +190,7 @@ TEST_F(AdoptionServiceTest, RoutingAnswers404And405Precisely) {
   EXPECT_EQ(reasonOf(call("GET", "/v1/namespaces/default/rotations/missing/bundle")), "RotationNotFound");
   EXPECT_EQ(reasonOf(call("GET", "/v2/namespaces/default/rotations/proxy/bundle")), "NotFound");
   EXPECT_EQ(reasonOf(call("GET", "/v1/namespaces/Bad_NS/rotations/proxy/bundle")), "InvalidName");
-  HttpResponse r = call("POST", "/v1/namespaces/default/rotations/proxy/bundle");
+  http::HttpResponse r = call("POST", "/v1/namespaces/default/rotations/proxy/bundle");
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(headerOf(r, "Allow"), "GET, HEAD");
   EXPECT_EQ(call("GET", "/v1/namespaces/default/rotations/proxy/agents/a").status, 405);
@@ -197,13 +199,14 @@ TEST_F(AdoptionServiceTest, RoutingAnswers404And405Precisely) {
 }
 
 TEST_F(AdoptionServiceTest, MissingOrWrongTokenIs401WithAChallenge) {
-  HttpResponse none = service_.handle({"GET", "/v1/namespaces/default/rotations/proxy/bundle", "", "", "", "", {}});
+  http::HttpResponse none =
+      service_.handle({"GET", "/v1/namespaces/default/rotations/proxy/bundle", "", "", "", "", {}});
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(headerOf(none, "WWW-Authenticate"), "Bearer realm=\"rotor\"");
-  HttpResponse wrong = getBundle("", kToken + "x");
+  http::HttpResponse wrong = getBundle("", kToken + "x");
   EXPECT_EQ(wrong.status, 401);
   EXPECT_THAT(headerOf(wrong, "WWW-Authenticate"), ::testing::HasSubstr("invalid_token"));
-  HttpResponse basic =
+  http::HttpResponse basic =
       service_.handle({"GET", "/v1/namespaces/default/rotations/proxy/bundle", "Basic YTpi", "", "", "", {}});
   EXPECT_EQ(basic.status, 401);
   EXPECT_THAT(wrong.body, ::testing::Not(::testing::HasSubstr(kToken)));
@@ -219,10 +222,10 @@ TEST_F(AdoptionServiceTest, ATokenOfAnotherRotationIsRefused) {
 
 TEST_F(AdoptionServiceTest, AClientCertificateActsOnlyForTheAgentItNames) {
   const std::string body = R"({"trusted": [")" + fp('1') + R"("]})";
-  HttpRequest r{"PUT", "/v1/namespaces/default/rotations/proxy/agents/agent-1", "", "", "", body, "agent-1"};
+  http::HttpRequest r{"PUT", "/v1/namespaces/default/rotations/proxy/agents/agent-1", "", "", "", body, "agent-1"};
   EXPECT_EQ(service_.handle(r).status, 200);
   r.target = "/v1/namespaces/default/rotations/proxy/agents/agent-2";
-  HttpResponse other = service_.handle(r);
+  http::HttpResponse other = service_.handle(r);
   EXPECT_EQ(other.status, 403);
   EXPECT_EQ(service_.handle({"GET", "/v1/namespaces/default/rotations/proxy/bundle", "", "", "", "", "agent-9"}).status,
             200);

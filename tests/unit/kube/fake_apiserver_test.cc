@@ -30,7 +30,7 @@ std::optional<SystemTime> httpDate(const std::string& text) {
 
 /** Reads a streamed body in process: its lines until `lines` events and a short grace have come,
  *  the body ends, or `wait` passes (then the stream is cancelled as a departing client does). */
-std::vector<std::string> readEvents(adoption::BodyStream& stream, size_t lines, std::chrono::milliseconds wait) {
+std::vector<std::string> readEvents(http::BodyStream& stream, size_t lines, std::chrono::milliseconds wait) {
   auto until = std::chrono::steady_clock::now() + wait;
   std::string data;
   size_t events = 0;
@@ -80,7 +80,7 @@ public:
   /** A watch opened from a transcript, to compare once the writes it sees have been replayed. */
   struct OpenWatch {
     TranscriptExchange recorded;
-    std::shared_ptr<adoption::BodyStream> stream;
+    std::shared_ptr<http::BodyStream> stream;
   };
 
   /** Opens the watch of exchange `index` in `file`. With `fromNewest`, a resourceVersion the
@@ -96,7 +96,7 @@ public:
     if (fromNewest && !found.empty() && found[1] != "0" && !known(found[1])) {
       target.replace(found.position(1), found.length(1), std::to_string(fake_.resourceVersion()));
     }
-    const adoption::HttpResponse got = fake_.handle(requestOf(e, target));
+    const http::HttpResponse got = fake_.handle(requestOf(e, target));
     EXPECT_EQ(got.status, e.status()) << file << ": " << got.body;
     EXPECT_NE(got.stream, nullptr) << file;
     return {e, got.stream};
@@ -148,8 +148,8 @@ public:
       const TranscriptExchange& e = exchanges[i];
       // The fake's clock reads what the real server's did, so timestamps compare exactly.
       if (auto at = httpDate(e.response.header("Date"))) clock_.set(*at);
-      const adoption::HttpRequest request = requestOf(e, substitutePath(e.target()));
-      const adoption::HttpResponse got = fake_.handle(request);
+      const http::HttpRequest request = requestOf(e, substitutePath(e.target()));
+      const http::HttpResponse got = fake_.handle(request);
       SCOPED_TRACE(file + ": " + request.method + " " + request.target);
       ASSERT_EQ(got.status, e.status()) << got.body;
       if (got.stream) {  // a watch: its events, for as long as a short wait brings them
@@ -186,8 +186,8 @@ public:
   }
 
 private:
-  adoption::HttpRequest requestOf(const TranscriptExchange& e, const std::string& target) const {
-    adoption::HttpRequest request;
+  http::HttpRequest requestOf(const TranscriptExchange& e, const std::string& target) const {
+    http::HttpRequest request;
     request.method = e.method();
     request.target = target;
     request.authorization = e.request.header("Authorization");
@@ -360,7 +360,7 @@ TEST(FakeApiServerTest, AnswersWatchesAndRefusesCredentialsAsRecorded) {
   }
   // The recording removed the two objects of 28 and 29 without recording it (38-40 do not list them).
   for (const char* name : {"unknown-fields", "unknown-fields-ignore"}) {
-    adoption::HttpRequest remove{
+    http::HttpRequest remove{
         .method = "DELETE",
         .target = std::string("/apis/rotor.dev/v1alpha1/namespaces/rotor-demo/certificaterotations/") + name,
         .authorization = "Bearer <admin-token>"};
@@ -387,12 +387,12 @@ TEST(FakeApiServerTest, AnswersWatchesAndRefusesCredentialsAsRecorded) {
   // Their own times were not recorded: they carry the last recorded patch's (which 43 shows).
   clock.set(*httpDate(loadTranscript("41-compaction-setup.http")[3].response.header("Date")));
   for (int n = 2; n < 150; ++n) {
-    adoption::HttpRequest patch{.method = "PATCH",
-                                .target = "/apis/rotor.dev/v1alpha1/namespaces/rotor-demo/certificaterotations/churn",
-                                .authorization = "Bearer <admin-token>",
-                                .contentType = "application/merge-patch+json",
-                                .body = json{{"metadata", {{"annotations", {{"n", std::to_string(n)}}}}}}.dump(),
-                                .userAgent = "rotor-controller/v0.1.0 (linux/amd64)"};
+    http::HttpRequest patch{.method = "PATCH",
+                            .target = "/apis/rotor.dev/v1alpha1/namespaces/rotor-demo/certificaterotations/churn",
+                            .authorization = "Bearer <admin-token>",
+                            .contentType = "application/merge-patch+json",
+                            .body = json{{"metadata", {{"annotations", {{"n", std::to_string(n)}}}}}}.dump(),
+                            .userAgent = "rotor-controller/v0.1.0 (linux/amd64)"};
     ASSERT_EQ(fake.handle(patch).status, 200);
     replay.alias(std::to_string(273 + n), std::to_string(fake.resourceVersion()));
   }

@@ -130,7 +130,7 @@ TEST_F(MetricsTest, HealthAndReadinessAnswerFromTheirChecks) {
   bool live = true, ready = false;
   HealthChecks health{[&] { return live; }, [&] { return ready; }};
   const auto get = [&](const std::string& target, const std::string& method = "GET") {
-    adoption::HttpRequest request;
+    http::HttpRequest request;
     request.method = method;
     request.target = target;
     return handleOperationalRequest(metrics, health, request);

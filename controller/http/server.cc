@@ -1,4 +1,4 @@
-#include "controller/adoption/server.h"
+#include "controller/http/server.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -20,12 +20,12 @@
 #include <thread>
 #include <vector>
 
-namespace rotor::adoption {
+namespace rotor::http {
 namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using SslContext = asio::ssl::context;
 
@@ -242,7 +242,7 @@ private:
     while (!parser_->is_done() && buffer_.size() > 0) {
       const size_t used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
-      if (ec == http::error::need_more) break;
+      if (ec == bhttp::error::need_more) break;
       if (ec) return refuseOrDrop(ec);
       if (used == 0) break;
     }
@@ -253,30 +253,30 @@ private:
 
   void readHeader() {
     expiresAfter(server_.options().headerTimeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) return self->refuseOrDrop(ec);
-                              self->readBody();
-                            });
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                               if (ec) return self->refuseOrDrop(ec);
+                               self->readBody();
+                             });
   }
 
   void readBody() {
     expiresAfter(server_.options().bodyTimeout);
-    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+    bhttp::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->refuseOrDrop(ec);
       self->respond();
     });
   }
 
   void respond() {
-    http::request<http::string_body>& req = parser_->get();
+    bhttp::request<bhttp::string_body>& req = parser_->get();
     HttpRequest request;
     request.method = std::string(req.method_string());
     request.target = std::string(req.target());
-    request.authorization = std::string(req[http::field::authorization]);
-    request.ifNoneMatch = std::string(req[http::field::if_none_match]);
-    request.contentType = std::string(req[http::field::content_type]);
-    request.userAgent = std::string(req[http::field::user_agent]);
+    request.authorization = std::string(req[bhttp::field::authorization]);
+    request.ifNoneMatch = std::string(req[bhttp::field::if_none_match]);
+    request.contentType = std::string(req[bhttp::field::content_type]);
+    request.userAgent = std::string(req[bhttp::field::user_agent]);
     request.body = std::move(req.body());
     request.clientIdentity = identity_;
     write(server_.handle(request), req.keep_alive());
@@ -286,10 +286,10 @@ private:
    *  closes; a timeout, a reset or a client that went away just ends it. Content-Length beyond
    *  the body limit is caught while the header is parsed, before any of the body is read. */
   void refuseOrDrop(beast::error_code ec) {
-    if (ec == http::error::header_limit) return fail(431, "RequestTooLarge", "request header too large");
-    if (ec == http::error::body_limit) return fail(413, "RequestTooLarge", "request body too large");
-    const bool clientLeft = ec == http::error::end_of_stream || ec == http::error::partial_message;
-    if (ec.category() == beast::error_code(http::error::bad_target).category() && !clientLeft) {
+    if (ec == bhttp::error::header_limit) return fail(431, "RequestTooLarge", "request header too large");
+    if (ec == bhttp::error::body_limit) return fail(413, "RequestTooLarge", "request body too large");
+    const bool clientLeft = ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message;
+    if (ec.category() == beast::error_code(bhttp::error::bad_target).category() && !clientLeft) {
       return fail(400, "BadRequest", "malformed HTTP request");
     }
   }
@@ -308,16 +308,16 @@ private:
     if (out.stream) return writeStreamed(std::move(out), keepAlive);
     // One response in flight per connection: reuse its header storage.
     response_.clear();
-    response_.result(static_cast<http::status>(out.status));
+    response_.result(static_cast<bhttp::status>(out.status));
     response_.version(11);
-    response_.set(http::field::server, "rotor");
-    if (!out.contentType.empty()) response_.set(http::field::content_type, out.contentType);
+    response_.set(bhttp::field::server, "rotor");
+    if (!out.contentType.empty()) response_.set(bhttp::field::content_type, out.contentType);
     for (const auto& [name, value] : out.headers) response_.set(name, value);
     response_.body() = std::move(out.body);
     response_.keep_alive(keepAlive);
     response_.prepare_payload();
     expiresAfter(server_.options().writeTimeout);
-    http::async_write(stream_, response_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+    bhttp::async_write(stream_, response_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return;
       if (!self->response_.keep_alive()) return self->close();
       self->awaitRequest();
@@ -329,20 +329,20 @@ private:
     body_ = std::move(out.stream);
     streamKeepAlive_ = keepAlive;
     streamHeader_ = {};
-    streamHeader_.result(static_cast<http::status>(out.status));
+    streamHeader_.result(static_cast<bhttp::status>(out.status));
     streamHeader_.version(11);
-    streamHeader_.set(http::field::server, "rotor");
-    if (!out.contentType.empty()) streamHeader_.set(http::field::content_type, out.contentType);
+    streamHeader_.set(bhttp::field::server, "rotor");
+    if (!out.contentType.empty()) streamHeader_.set(bhttp::field::content_type, out.contentType);
     for (const auto& [name, value] : out.headers) streamHeader_.set(name, value);
     streamHeader_.keep_alive(keepAlive);
     streamHeader_.chunked(true);
     streamSerializer_.emplace(streamHeader_);
     expiresAfter(server_.options().writeTimeout);
-    http::async_write_header(stream_, *streamSerializer_,
-                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                               if (ec) return self->abandonStream();
-                               self->awaitChunk();
-                             });
+    bhttp::async_write_header(stream_, *streamSerializer_,
+                              [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                if (ec) return self->abandonStream();
+                                self->awaitChunk();
+                              });
   }
 
   /** Waits for the source, owned by the worker meanwhile (the source may outlive the server). */
@@ -363,7 +363,7 @@ private:
   void writeChunk(std::optional<std::string> chunk) {
     expiresAfter(server_.options().writeTimeout);
     if (!chunk) {
-      asio::async_write(stream_, http::make_chunk_last(),
+      asio::async_write(stream_, bhttp::make_chunk_last(),
                         [self = this->shared_from_this()](beast::error_code ec, size_t) {
                           self->body_.reset();
                           if (ec) return;
@@ -374,7 +374,7 @@ private:
     }
     if (chunk->empty()) return awaitChunk();  // an empty chunk would end the body
     pendingChunk_ = std::move(*chunk);
-    asio::async_write(stream_, http::make_chunk(asio::buffer(pendingChunk_)),
+    asio::async_write(stream_, bhttp::make_chunk(asio::buffer(pendingChunk_)),
                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->abandonStream();
                         self->awaitChunk();
@@ -427,12 +427,12 @@ private:
   Stream stream_;
   std::shared_ptr<SslContext> ctx_;  // keeps the certificate this connection shook hands with
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> response_;
   // A streamed (chunked) response in flight.
   std::shared_ptr<BodyStream> body_;
-  http::response<http::empty_body> streamHeader_;
-  std::optional<http::response_serializer<http::empty_body>> streamSerializer_;
+  bhttp::response<bhttp::empty_body> streamHeader_;
+  std::optional<bhttp::response_serializer<bhttp::empty_body>> streamSerializer_;
   std::string pendingChunk_;
   bool streamKeepAlive_ = false;
   bool lingerOnClose_ = false;
@@ -599,4 +599,4 @@ Status HttpServer::reloadCertificate() { return impl_->reloadCertificate(); }
 size_t HttpServer::openConnections() const { return impl_->open_.load(); }
 uint64_t HttpServer::rejectedConnections() const { return impl_->rejected_.load(); }
 
-}  // namespace rotor::adoption
+}  // namespace rotor::http

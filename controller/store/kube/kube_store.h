@@ -17,9 +17,10 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "controller/kube/client.h"
+#include "controller/store/kube/layout.h"
 #include "controller/store/store.h"
 
-namespace rotor::kube {
+namespace rotor::store::kube {
 
 struct KubeStoreOptions {
   /** Where rotations are read from; empty: every namespace. */
@@ -28,16 +29,9 @@ struct KubeStoreOptions {
   int agentShards = 32;
 };
 
-/** Label carried by every object rotor creates for a rotation: its name. */
-inline constexpr std::string_view kRotationLabel = "rotor.dev/rotation";
-/** Label telling what an object is to rotor: "ca", "snapshot", "agents", "agent-tokens". */
-inline constexpr std::string_view kPartLabel = "rotor.dev/part";
-/** The pod-template annotation whose new value restarts a workload (as kubectl rollout restart). */
-inline constexpr std::string_view kRestartedAtAnnotation = "rotor.dev/restartedAt";
-
 class KubeStore final : public store::Store {
 public:
-  KubeStore(Client& client, const Clock& clock, KubeStoreOptions options = {})
+  KubeStore(rotor::kube::Client& client, const Clock& clock, KubeStoreOptions options = {})
       : client_(client), clock_(clock), options_(std::move(options)) {}
 
   StatusOr<std::vector<store::CertificateRotation>> listRotations(const std::string& ns) override;
@@ -78,22 +72,22 @@ private:
   /** The rotation's raw object (for its uid and for updates that keep fields rotor does not own). */
   StatusOr<nlohmann::json> getRaw(const store::ObjectKey& key);
   /** A new object of `type` named `name` for rotation `r`: labelled, and owned by it when `owned`. */
-  nlohmann::json newObject(const ResourceType& type, const store::CertificateRotation& r, const std::string& name,
-                           std::string_view part, bool owned) const;
+  nlohmann::json newObject(const rotor::kube::ResourceType& type, const store::CertificateRotation& r,
+                           const std::string& name, std::string_view part, bool owned) const;
   /**
    * Optimistic write of one object: with an empty `expected` it creates `fresh` (a name taken
    * meanwhile is kConflict); otherwise it reads the object, which must still be at `expected`,
    * and writes it back after `fill`, keeping fields others own (labels, annotations).
    */
-  Status writeVersioned(const ResourceType& type, const std::string& ns, const nlohmann::json& fresh,
+  Status writeVersioned(const rotor::kube::ResourceType& type, const std::string& ns, const nlohmann::json& fresh,
                         const store::Version& expected, const std::function<void(nlohmann::json&)>& fill);
   /** Reads, changes and writes one object until no one wrote in between (a few tries). */
-  Status modify(const ResourceType& type, const std::string& ns, const nlohmann::json& fresh,
+  Status modify(const rotor::kube::ResourceType& type, const std::string& ns, const nlohmann::json& fresh,
                 const std::function<Status(nlohmann::json&)>& change);
 
-  Client& client_;
+  rotor::kube::Client& client_;
   const Clock& clock_;
   KubeStoreOptions options_;
 };
 
-}  // namespace rotor::kube
+}  // namespace rotor::store::kube

@@ -1,4 +1,4 @@
-#include "controller/adoption/server.h"
+#include "controller/http/server.h"
 
 #include <sys/resource.h>
 
@@ -14,7 +14,7 @@
 #include "tests/support/temp_dir.h"
 #include "tests/support/tls_client.h"
 
-namespace rotor::adoption {
+namespace rotor::http {
 namespace {
 
 using rotor::testing::Socket;
@@ -361,4 +361,4 @@ TEST_F(HttpServerTest, HoldsThousandsOfIdleAndHalfOpenConnectionsAndStillAnswers
 }
 
 }  // namespace
-}  // namespace rotor::adoption
+}  // namespace rotor::http

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace rotor::adoption {
+namespace rotor::http {
 
 struct HttpRequest {
   std::string method;
@@ -47,4 +47,4 @@ struct HttpResponse {
   std::shared_ptr<BodyStream> stream;
 };
 
-}  // namespace rotor::adoption
+}  // namespace rotor::http

@@ -12,11 +12,11 @@
 #include <memory>
 #include <string>
 
-#include "controller/adoption/http.h"
 #include "controller/common/log.h"
 #include "controller/common/status.h"
+#include "controller/http/http.h"
 
-namespace rotor::adoption {
+namespace rotor::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -68,4 +68,4 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace rotor::adoption
+}  // namespace rotor::http

@@ -1,4 +1,4 @@
-#include "controller/kube/kube_store.h"
+#include "controller/store/kube/kube_store.h"
 
 #include <algorithm>
 #include <charconv>
@@ -12,44 +12,21 @@
 #include "controller/pki/base64.h"
 #include "controller/pki/digest.h"
 
-namespace rotor::kube {
+namespace rotor::store::kube {
 namespace {
 
 using nlohmann::json;
-using store::AgentRecord;
-using store::CertificateRotation;
-using store::ObjectKey;
-
-/** An agent shard is refused past this, well below the API server's 1.5 MiB request limit. */
-constexpr size_t kMaxShardBytes = 900 * 1024;
+using rotor::kube::Client;
+using rotor::kube::kConfigMaps;
+using rotor::kube::kDaemonSets;
+using rotor::kube::kDeployments;
+using rotor::kube::kRotations;
+using rotor::kube::kSecrets;
+using rotor::kube::kStatefulSets;
+using rotor::kube::PatchType;
+using rotor::kube::ResourceType;
+using rotor::kube::rolloutOf;
 constexpr int kModifyAttempts = 5;
-
-/** A label value (at most 63 characters): the name itself, or a digest of a longer one. */
-std::string labelValue(std::string_view name) {
-  return name.size() <= 63 ? std::string(name) : "h-" + pki::sha256Hex(name).substr(0, 40);
-}
-
-std::string selectorFor(const std::string& rotation, std::string_view part) {
-  return std::string(kRotationLabel) + "=" + labelValue(rotation) + "," + std::string(kPartLabel) + "=" +
-         std::string(part);
-}
-
-std::string caSecretName(const CertificateRotation& r) { return r.metadata.name + "-rotor-ca"; }
-std::string tokensSecretName(const std::string& rotation) { return rotation + "-rotor-agent-tokens"; }
-/** "<rotation>-snap-r1-swap" for snapshot "<rotation>-r1-swap": the rotation's name once. */
-std::string snapshotSecretName(const CertificateRotation& r, std::string_view snapshot) {
-  const std::string prefix = r.metadata.name + "-";
-  if (snapshot.starts_with(prefix)) snapshot.remove_prefix(prefix.size());
-  return prefix + "snap-" + std::string(snapshot);
-}
-
-/** Where releases before 0.2 kept a snapshot: "<rotation>-snap-<snapshot>", the name twice. */
-std::string legacySnapshotSecretName(const CertificateRotation& r, std::string_view snapshot) {
-  return r.metadata.name + "-snap-" + std::string(snapshot);
-}
-std::string agentShardName(const std::string& rotation, int shard) {
-  return rotation + "-agents-" + std::to_string(shard);
-}
 
 std::string resourceVersionOf(const json& object) {
   return object.value("/metadata/resourceVersion"_json_pointer, std::string());
@@ -83,81 +60,6 @@ const ResourceType* workloadType(const std::string& kind) {
   if (kind == "StatefulSet") return &kStatefulSets;
   if (kind == "DaemonSet") return &kDaemonSets;
   return nullptr;
-}
-
-// ---- agent shards: one line per agent, as the local journal writes them ----
-
-std::string agentLine(const AgentRecord& a) {
-  std::string line =
-      a.id + " " +
-      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(a.lastSeen.time_since_epoch()).count()) + " " +
-      (a.version.empty() ? "-" : a.version) + " ";
-  if (a.trusted.empty()) return line + "-";
-  for (size_t i = 0; i < a.trusted.size(); ++i) line += (i ? "," : "") + a.trusted[i].substr(7);  // without "sha256:"
-  return line;
-}
-
-std::optional<AgentRecord> parseAgentLine(std::string_view line) {
-  const std::vector<std::string> f = split(line, ' ');
-  if (f.size() != 4) return std::nullopt;
-  AgentRecord a;
-  a.id = f[0];
-  int64_t seconds = 0;
-  if (std::from_chars(f[1].data(), f[1].data() + f[1].size(), seconds).ec != std::errc()) return std::nullopt;
-  a.lastSeen = SystemTime(std::chrono::seconds(seconds));
-  a.version = f[2] == "-" ? "" : f[2];
-  if (f[3] != "-") {
-    for (const std::string& hex : split(f[3], ',')) a.trusted.push_back("sha256:" + hex);
-  }
-  if (!store::validateAgentRecord(a).ok()) return std::nullopt;
-  return a;
-}
-
-/** A shard's records by id (a damaged line is dropped: the agent's next check-in restores it). */
-std::map<std::string, std::string> shardRecords(const json& configMap) {
-  std::map<std::string, std::string> out;
-  const std::string text = configMap.value("/data/records"_json_pointer, std::string());
-  for (const std::string& line : split(text, '\n')) {
-    if (line.empty()) continue;
-    if (auto agent = parseAgentLine(line)) out[agent->id] = line;
-  }
-  return out;
-}
-
-int shardOf(std::string_view id, int shards) {
-  uint32_t hash = 2166136261u;  // FNV-1a: stable across processes and versions
-  for (const char c : id) hash = (hash ^ static_cast<uint8_t>(c)) * 16777619u;
-  return static_cast<int>(hash % static_cast<uint32_t>(shards));
-}
-
-// ---- snapshots: one JSON document in an immutable Secret ----
-
-json snapshotToJson(const store::Snapshot& s) {
-  json servers = json::object();
-  for (const auto& [name, m] : s.servers)
-    servers[name] = {{"chain", m.certificateChainPem}, {"key", m.keyPem}, {"ca", m.caPem}};
-  return {{"name", s.name},         {"takenAt", formatRfc3339(s.takenAt)},
-          {"revision", s.revision}, {"reason", s.reason},
-          {"bundle", s.bundlePem},  {"servers", servers}};
-}
-
-StatusOr<store::Snapshot> snapshotFromJson(const std::string& text) {
-  const json j = json::parse(text, nullptr, false);
-  store::Snapshot s;
-  try {
-    if (!j.is_object() || !parseRfc3339(j.at("takenAt").get<std::string>(), s.takenAt)) throw std::runtime_error("");
-    s.name = j.at("name").get<std::string>();
-    s.revision = j.at("revision").get<int64_t>();
-    s.reason = j.at("reason").get<std::string>();
-    s.bundlePem = j.at("bundle").get<std::string>();
-    for (const auto& [name, m] : j.at("servers").items()) {
-      s.servers[name] = {m.at("chain").get<std::string>(), m.at("key").get<std::string>(),
-                         m.at("ca").get<std::string>()};
-    }
-  } catch (const std::exception&) {
-    return failedPrecondition("the snapshot's stored copy is damaged");
-  }
-  return s;
 }
 
 }  // namespace
@@ -583,4 +485,4 @@ Status KubeStore::addAgentTokenDigest(const ObjectKey& key, const std::string& d
   });
 }
 
-}  // namespace rotor::kube
+}  // namespace rotor::store::kube

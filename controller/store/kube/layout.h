@@ -1,0 +1,57 @@
+#pragma once
+
+// Where the Kubernetes store keeps each thing (the table in kube_store.h and docs/kubernetes.md):
+// object names, the labels rotor selects its objects by, how agent records are spread over shard
+// ConfigMaps and encoded one per line, and how a snapshot is encoded in its Secret. Pure
+// functions: the names and encodings are part of rotor's stored format, tested on their own.
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "controller/common/status.h"
+#include "controller/store/store.h"
+
+namespace rotor::store::kube {
+
+/** Label carried by every object rotor creates for a rotation: its name. */
+inline constexpr std::string_view kRotationLabel = "rotor.dev/rotation";
+/** Label telling what an object is to rotor: "ca", "snapshot", "agents", "agent-tokens". */
+inline constexpr std::string_view kPartLabel = "rotor.dev/part";
+/** The pod-template annotation whose new value restarts a workload (as kubectl rollout restart). */
+inline constexpr std::string_view kRestartedAtAnnotation = "rotor.dev/restartedAt";
+
+// ---- names ----
+
+/** A label value (at most 63 characters): the name itself, or a digest of a longer one. */
+std::string labelValue(std::string_view name);
+/** Selects the objects of one part ("agents", "snapshot", ...) of one rotation. */
+std::string selectorFor(const std::string& rotation, std::string_view part);
+std::string caSecretName(const CertificateRotation& r);
+std::string tokensSecretName(const std::string& rotation);
+/** "<rotation>-snap-r1-swap" for snapshot "<rotation>-r1-swap": the rotation's name once. */
+std::string snapshotSecretName(const CertificateRotation& r, std::string_view snapshot);
+/** Where releases before 0.2 kept a snapshot: "<rotation>-snap-<snapshot>", the name twice. */
+std::string legacySnapshotSecretName(const CertificateRotation& r, std::string_view snapshot);
+std::string agentShardName(const std::string& rotation, int shard);
+
+// ---- agent shards: one line per agent, as the local journal writes them ----
+
+/** An agent shard is refused past this, well below the API server's 1.5 MiB request limit. */
+inline constexpr size_t kMaxShardBytes = 900 * 1024;
+std::string agentLine(const AgentRecord& a);
+/** nullopt for a line that is not a valid record. */
+std::optional<AgentRecord> parseAgentLine(std::string_view line);
+/** A shard's records by id (a damaged line is dropped: the agent's next check-in restores it). */
+std::map<std::string, std::string> shardRecords(const nlohmann::json& configMap);
+/** The shard an agent's record lives in: stable across processes and versions (FNV-1a). */
+int shardOf(std::string_view id, int shards);
+
+// ---- snapshots: one JSON document in an immutable Secret ----
+
+nlohmann::json snapshotToJson(const Snapshot& s);
+StatusOr<Snapshot> snapshotFromJson(const std::string& text);
+
+}  // namespace rotor::store::kube
