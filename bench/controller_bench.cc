@@ -19,10 +19,10 @@
 #include <string>
 
 #include "bench/bench_util.h"
+#include "controller/common/atomic_file.h"
 #include "controller/common/clock.h"
 #include "controller/manager/manager.h"
 #include "controller/probe/tls_prober.h"
-#include "controller/store/local/atomic_file.h"
 #include "controller/store/local/local_store.h"
 
 using namespace rotor;
@@ -82,7 +82,7 @@ double durableWriteFloorSeconds(const fs::path& dir, int writes, int files) {
   const std::string content(1024, 'x');
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < writes; ++i) {
-    if (Status s = store::local::writeFileAtomic(dir / ("f" + std::to_string(i % files)), content, 0600); !s.ok()) {
+    if (Status s = writeFileAtomic(dir / ("f" + std::to_string(i % files)), content, 0600); !s.ok()) {
       std::fprintf(stderr, "durable-write floor: %s\n", s.message().c_str());
       return 0;
     }

@@ -1,19 +1,19 @@
 #include "controller/agent/agent.h"
 
+#include "controller/common/atomic_file.h"
 #include "controller/pki/bundle.h"
 #include "controller/pki/digest.h"
-#include "controller/store/local/atomic_file.h"
 
 namespace rotor::agent {
 
 Status Agent::syncOnce() {
-  ASSIGN_OR_RETURN(std::optional<std::string> current, store::local::readFileIfExists(options_.trustStore));
+  ASSIGN_OR_RETURN(std::optional<std::string> current, readFileIfExists(options_.trustStore));
   // The API's ETag is the bundle's SHA-256, so the file on disk is its own cache validator.
   const std::string etag = current ? "\"" + pki::sha256Hex(*current) + "\"" : std::string();
   ASSIGN_OR_RETURN(std::optional<std::string> fetched, client_.fetchBundle(etag));
   if (fetched) {
     RETURN_IF_ERROR(pki::parsePemBundle(*fetched).status().withContext("the server sent a bundle that does not parse"));
-    RETURN_IF_ERROR(store::local::writeFileAtomic(options_.trustStore, *fetched, store::local::kPublicFileMode));
+    RETURN_IF_ERROR(writeFileAtomic(options_.trustStore, *fetched, kPublicFileMode));
     log_.info("Updated the trust store", {{"file", options_.trustStore}, {"sha256", pki::sha256Hex(*fetched)}});
     current = std::move(fetched);
   }

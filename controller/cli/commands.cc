@@ -22,6 +22,7 @@
 #include "controller/cli/backend.h"
 #include "controller/cli/output.h"
 #include "controller/cli/report.h"
+#include "controller/common/atomic_file.h"
 #include "controller/common/strings.h"
 #include "controller/kube/api_lease_store.h"
 #include "controller/kube/event_writer.h"
@@ -31,7 +32,6 @@
 #include "controller/metrics/endpoint.h"
 #include "controller/pki/digest.h"
 #include "controller/probe/tls_prober.h"
-#include "controller/store/local/atomic_file.h"
 #include "controller/store/local/dir_watch.h"
 #include "controller/store/local/local_store.h"
 #include "reconcilers/driver.h"
@@ -764,8 +764,7 @@ int runToken(Context& ctx, const Invocation& inv) {
   const api::ObjectKey key = keyFrom(ctx, inv.positional[0]);
   if (inv.has("file")) {
     // Written before the digest is stored: a token that cannot be kept is never valid.
-    if (Status s = store::local::writeFileAtomic(inv.get("file"), *token + "\n", store::local::kPrivateFileMode);
-        !s.ok()) {
+    if (Status s = writeFileAtomic(inv.get("file"), *token + "\n", kPrivateFileMode); !s.ok()) {
       return fail(ctx, s);
     }
   }

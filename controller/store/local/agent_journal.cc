@@ -9,7 +9,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "controller/store/local/atomic_file.h"
+#include "controller/common/atomic_file.h"
 
 namespace rotor::store::local {
 namespace {

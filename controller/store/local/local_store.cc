@@ -11,12 +11,12 @@
 
 #include "controller/api/json_codec.h"
 #include "controller/api/validate.h"
+#include "controller/common/atomic_file.h"
 #include "controller/common/strings.h"
 #include "controller/pki/bundle.h"
 #include "controller/pki/digest.h"
 #include "controller/pki/pkcs12.h"
 #include "controller/store/local/agent_journal.h"
-#include "controller/store/local/atomic_file.h"
 #include "controller/store/local/process.h"
 
 namespace rotor::store::local {

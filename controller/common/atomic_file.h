@@ -9,7 +9,7 @@
 
 #include "controller/common/status.h"
 
-namespace rotor::store::local {
+namespace rotor {
 
 inline constexpr mode_t kPrivateFileMode = 0600;
 inline constexpr mode_t kPublicFileMode = 0644;
@@ -39,4 +39,4 @@ Status removeFile(const std::filesystem::path& path);
 /** fsync of a directory, so that a rename or unlink in it survives a crash. */
 Status syncDirectory(const std::filesystem::path& dir);
 
-}  // namespace rotor::store::local
+}  // namespace rotor

@@ -1,4 +1,4 @@
-#include "controller/store/local/atomic_file.h"
+#include "controller/common/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace rotor::store::local {
+namespace rotor {
 
 namespace fs = std::filesystem;
 namespace {
@@ -159,4 +159,4 @@ Status removeFile(const fs::path& path) {
   return syncDirectory(path.has_parent_path() ? path.parent_path() : fs::path("."));
 }
 
-}  // namespace rotor::store::local
+}  // namespace rotor

@@ -1,4 +1,4 @@
-#include "controller/store/local/atomic_file.h"
+#include "controller/common/atomic_file.h"
 
 #include <sys/stat.h>
 
@@ -7,7 +7,7 @@
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
-namespace rotor::store::local {
+namespace rotor {
 namespace {
 
 TEST(AtomicFileTest, ReplacesContentWithTheRequestedModeAndLeavesNoTemporaryFiles) {
@@ -44,4 +44,4 @@ TEST(AtomicFileTest, UnwritableDirectoryIsAClearError) {
 }
 
 }  // namespace
-}  // namespace rotor::store::local
+}  // namespace rotor
