@@ -1,8 +1,8 @@
 #include "reconcilers/driver.h"
 
-#include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/restore.h"
+#include "reconcilers/status_refresh.h"
 #include "reconcilers/transitions.h"
 
 namespace rotor::reconcilers {

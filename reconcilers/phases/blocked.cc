@@ -1,7 +1,6 @@
 // Blocked: a gate timed out or a pre-check failed. Never forced: it waits for a change.
 
 #include "reconcilers/gates.h"
-#include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/triggers.h"
 

@@ -1,8 +1,10 @@
 // Pending and Issuing: bring a new rotation to Ready at revision 1.
 
 #include "controller/pki/bundle.h"
+#include "reconcilers/bundle.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
+#include "reconcilers/status_refresh.h"
 #include "reconcilers/triggers.h"
 
 namespace rotor::reconcilers::phases {

@@ -1,8 +1,11 @@
 // Draining and Pruning: keep the old CA trusted for prune.after, then drop it from the bundle.
 
 #include "controller/pki/bundle.h"
+#include "reconcilers/bundle.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
+#include "reconcilers/snapshots.h"
+#include "reconcilers/status_refresh.h"
 
 namespace rotor::reconcilers::phases {
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/triggers.h"
 

@@ -2,9 +2,11 @@
 // certificate is not trusted by the bundle.
 
 #include "controller/pki/bundle.h"
+#include "reconcilers/bundle.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/restore.h"
+#include "reconcilers/status_refresh.h"
 
 namespace rotor::reconcilers::phases {
 namespace {

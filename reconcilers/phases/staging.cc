@@ -1,7 +1,9 @@
 // Staging: introduce the next CA beside the current one in the trust bundle.
 
+#include "reconcilers/bundle.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
+#include "reconcilers/status_refresh.h"
 
 namespace rotor::reconcilers::phases {
 namespace {

@@ -4,6 +4,8 @@
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/prechecks.h"
+#include "reconcilers/snapshots.h"
+#include "reconcilers/status_refresh.h"
 #include "reconcilers/triggers.h"
 #include "reconcilers/windows.h"
 

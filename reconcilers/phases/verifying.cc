@@ -2,6 +2,8 @@
 
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
+#include "reconcilers/snapshots.h"
+#include "reconcilers/status_refresh.h"
 #include "reconcilers/triggers.h"
 
 namespace rotor::reconcilers::phases {

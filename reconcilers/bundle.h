@@ -1,0 +1,29 @@
+#pragma once
+
+// Keeping the trust bundle beside the phases: read as certificates, add what is missing, set exactly.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controller/api/rotation.h"
+#include "controller/pki/authority.h"
+#include "controller/pki/certificate.h"
+#include "reconcilers/context.h"
+
+namespace rotor::reconcilers {
+
+/** The trust bundle as certificates (empty when there is none yet). */
+StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates(RotationContext& ctx,
+                                                                                 const api::CertificateRotation& r);
+
+/** Adds what is missing from `certificates` to the bundle; writes nothing when all are there. */
+Status addToBundle(RotationContext& ctx, const api::CertificateRotation& r,
+                   std::span<const pki::Certificate> certificates);
+
+/** Makes the bundle exactly `pem` (compared as certificate sets); writes nothing when it is. */
+Status setBundle(RotationContext& ctx, const api::CertificateRotation& r, const std::string& pem);
+
+}  // namespace rotor::reconcilers
