@@ -23,6 +23,9 @@ StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates
 Status addToBundle(RotationContext& ctx, const api::CertificateRotation& r,
                    std::span<const pki::Certificate> certificates);
 
+/** Takes `certificate` out of the bundle; writes nothing when it is not there. */
+Status removeFromBundle(RotationContext& ctx, const api::CertificateRotation& r, const pki::Certificate& certificate);
+
 /** Makes the bundle exactly `pem` (compared as certificate sets); writes nothing when it is. */
 Status setBundle(RotationContext& ctx, const api::CertificateRotation& r, const std::string& pem);
 

@@ -1,9 +1,11 @@
 #include "reconcilers/driver.h"
 
+#include "reconcilers/abandon.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/restore.h"
 #include "reconcilers/status_refresh.h"
 #include "reconcilers/transitions.h"
+#include "reconcilers/triggers.h"
 
 namespace rotor::reconcilers {
 namespace {
@@ -64,9 +66,15 @@ void updateConditions(api::CertificateRotation& r, const Outcome& outcome, bool 
   }
   if (entered && s.phase == Phase::kStaging) {
     setCondition(s, api::kConditionAdoptionComplete, false, "Staging", "A new CA is being introduced", g, now);
-  } else if (outcome.reason == "Adopted" || (entered && s.phase == Phase::kReady &&
-                                             api::findCondition(s, api::kConditionAdoptionComplete) == nullptr)) {
+  } else if (outcome.reason == "Adopted") {
     setCondition(s, api::kConditionAdoptionComplete, true, "Adopted", outcome.message, g, now);
+  } else if (entered && s.phase == Phase::kReady) {
+    // Bootstrapped, or a staged CA abandoned: there is nothing for clients to adopt.
+    const api::Condition* adopted = api::findCondition(s, api::kConditionAdoptionComplete);
+    if (adopted == nullptr || adopted->status != "True") {
+      setCondition(s, api::kConditionAdoptionComplete, true, "NothingStaged",
+                   "No new CA is staged: clients need to trust only the current CA", g, now);
+    }
   }
   if (!s.snapshots.empty()) {
     setCondition(s, api::kConditionRollbackAvailable, true, "SnapshotsAvailable",
@@ -138,6 +146,19 @@ StatusOr<std::optional<Outcome>> Driver::sideState(api::CertificateRotation& r) 
     s.rollbackSnapshot = wanted;
     return std::optional<Outcome>(
         Outcome::moveTo(Phase::kRollingBack, "RollbackRequested", "Rolling back to snapshot \"" + wanted + "\""));
+  }
+  const std::string abandon = annotationOf(r, api::kAbandonAnnotation);
+  if (!abandon.empty() && abandon != s.handled.abandon) {
+    s.handled.abandon = abandon;
+    if (std::optional<std::string> why = whyNotAbandonable(r)) {
+      Outcome refused = Outcome::wait(Duration::zero(), "AbandonRefused", "Cannot abandon the rotation: " + *why);
+      refused.refusal = true;
+      return std::optional<Outcome>(refused);
+    }
+    ASSIGN_OR_RETURN(Outcome abandoned, abandonRotation(ctx_, r, "Abandoned",
+                                                        "Abandoned on request: the staged CA left the bundle; every "
+                                                        "server keeps the current CA"));
+    return std::optional<Outcome>(abandoned);
   }
   if (r.spec.paused && s.phase != Phase::kPaused && s.phase != Phase::kRollingBack) {
     return std::optional<Outcome>(Outcome::moveTo(Phase::kPaused, "Paused", "Paused by spec.paused"));

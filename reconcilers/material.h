@@ -23,9 +23,18 @@ StatusOr<std::optional<pki::CertificateAuthority>> authorityIn(const std::option
 StatusOr<pki::CertificateAuthority> requireAuthority(const std::optional<store::AuthorityMaterial>& slot,
                                                      std::string_view role);
 
-/** A CA from spec.ca's source: generated from spec.ca.generate, or the operator's own CA read
- *  through Store::readCustomAuthority. Nothing is stored. */
-StatusOr<pki::CertificateAuthority> authorityFromSource(RotationContext& ctx, const api::CertificateRotation& r);
+/**
+ * A CA from spec.ca's source: generated from spec.ca.generate, or the operator's own CA read
+ * through Store::readCustomAuthority and checked (pki::checkImportedCa). Nothing is stored. An
+ * error names the field and the file or Secret key; a refused import is kFailedPrecondition and
+ * adds the names of the failed checks to `failedChecks`.
+ */
+StatusOr<pki::CertificateAuthority> authorityFromSource(RotationContext& ctx, const api::CertificateRotation& r,
+                                                        std::vector<std::string>* failedChecks = nullptr);
+
+/** Whether authorityFromSource failed for the operator to fix (a CA missing, unreadable or
+ *  refused), rather than for a moment (the store unavailable, a conflict). */
+bool isCaSourceProblem(const Status& status);
 
 /** The served chain, leaf first; kFailedPrecondition when it holds no certificate. */
 StatusOr<std::vector<pki::Certificate>> chainOf(const store::ServedMaterial& material);

@@ -45,7 +45,9 @@ void readCertificate(ObjectReader r, CertificateSpec& out) {
   r.stringList("dnsNames", out.dnsNames, limits::kSubjectAltNames, limits::kDnsName);
   r.stringList("ipAddresses", out.ipAddresses, limits::kSubjectAltNames, limits::kIpAddress);
   r.duration("validity", out.validity);
-  r.duration("renewBefore", out.renewBefore);
+  std::optional<Duration> renewBefore;
+  r.optionalDuration("renewBefore", renewBefore);
+  out.renewBefore = renewBefore.value_or(defaultLeadTime(out.validity, kDefaultRenewBefore));
   readKeySpec(r.object("privateKey"), out.privateKey);
   r.finish();
 }
@@ -80,7 +82,10 @@ void readCa(ObjectReader r, CaSpec& out) {
     f.string("certFile", files.certFile, limits::kPath, true);
     f.string("keyFile", files.keyFile, limits::kPath, true);
   });
-  r.duration("rotateBefore", out.rotateBefore);
+  std::optional<Duration> rotateBefore;
+  r.optionalDuration("rotateBefore", rotateBefore);
+  out.rotateBefore = rotateBefore.value_or(out.generate ? defaultLeadTime(out.generate->validity, kDefaultRotateBefore)
+                                                        : kDefaultRotateBefore);
   r.boolean("crossSign", out.crossSign);
   r.finish();
 }
@@ -221,6 +226,7 @@ void readStatus(ObjectReader r, RotationStatus& out) {
   handled.string("rotate", out.handled.rotate);
   handled.string("renew", out.handled.renew);
   handled.string("rollbackTo", out.handled.rollbackTo);
+  handled.string("abandon", out.handled.abandon);
   handled.finish();
   r.string("caSourceHash", out.caSourceHash);
   r.objectList("timeline", [&](ObjectReader& t, size_t) {
@@ -447,6 +453,7 @@ json encodeStatus(const RotationStatus& status) {
   putIfNotEmpty(handled, "rotate", status.handled.rotate);
   putIfNotEmpty(handled, "renew", status.handled.renew);
   putIfNotEmpty(handled, "rollbackTo", status.handled.rollbackTo);
+  putIfNotEmpty(handled, "abandon", status.handled.abandon);
   if (!handled.empty()) {
     j["handled"] = handled;
   }

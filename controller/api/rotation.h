@@ -3,6 +3,7 @@
 // The CertificateRotation resource (rotor.dev/v1alpha1): spec, status and metadata as plain
 // values. Codecs (json_codec.h, yaml_codec.h) and validation (validate.h) live beside it.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -26,6 +27,9 @@ inline constexpr std::string_view kRotateAnnotation = "rotor.dev/rotate";
 /** Annotation whose every new value asks for a renewal under the same CA (`rotor rotate NAME
  *  --renew`). */
 inline constexpr std::string_view kRenewAnnotation = "rotor.dev/renew";
+/** Annotation whose every new value asks to abandon a rotation that has not swapped anything
+ *  (`rotor abandon NAME`): the staged CA leaves the bundle and the rotation returns to Ready. */
+inline constexpr std::string_view kAbandonAnnotation = "rotor.dev/abandon";
 
 enum class Phase {
   kPending,
@@ -80,6 +84,13 @@ struct ObjectMeta {
 
 // ---- spec -------------------------------------------------------------------------------------
 
+/** The lead times spec.certificate.renewBefore and spec.ca.rotateBefore default to: this, or a
+ *  third of the validity when that is shorter (cert-manager renews at two thirds of a life), so a
+ *  short validity given alone is never refused for a lead time nobody wrote. */
+inline constexpr Duration kDefaultRenewBefore = std::chrono::hours(24 * 30);
+inline constexpr Duration kDefaultRotateBefore = std::chrono::hours(24 * 90);
+inline Duration defaultLeadTime(Duration validity, Duration ceiling) { return std::min(ceiling, validity / 3); }
+
 /** What every server presents. */
 struct CertificateSpec {
   std::string commonName;
@@ -87,7 +98,7 @@ struct CertificateSpec {
   std::vector<std::string> ipAddresses;
   Duration validity = std::chrono::hours(24 * 90);
   /** Renew (under the same CA) when the served certificate has less than this left. */
-  Duration renewBefore = std::chrono::hours(24 * 30);
+  Duration renewBefore = kDefaultRenewBefore;
   KeySpec privateKey;
   friend bool operator==(const CertificateSpec&, const CertificateSpec&) = default;
 };
@@ -153,7 +164,7 @@ struct CaSpec {
   std::optional<CaSecretRef> secretRef;
   std::optional<CaFilesSpec> files;
   /** Start a CA rotation this long before the CA expires. */
-  Duration rotateBefore = std::chrono::hours(24 * 90);
+  Duration rotateBefore = kDefaultRotateBefore;
   /** Serve the new CA cross-signed by the old one, so old-CA-only clients still verify. */
   bool crossSign = false;
   friend bool operator==(const CaSpec&, const CaSpec&) = default;
@@ -306,6 +317,7 @@ struct HandledRequests {
   std::string rotate;      // last rotor.dev/rotate value
   std::string renew;       // last rotor.dev/renew value
   std::string rollbackTo;  // last spec.rollbackTo
+  std::string abandon;     // last rotor.dev/abandon value
   friend bool operator==(const HandledRequests&, const HandledRequests&) = default;
 };
 

@@ -30,6 +30,7 @@ namespace {
 /** How long a controller that lost leadership may take to stop in order before it exits anyway. */
 constexpr Duration kLostLeadershipGrace = std::chrono::seconds(2);
 
+/** Events as structured log lines (Kubernetes mode records them as Event objects too). */
 class LoggingEventRecorder final : public reconcilers::EventRecorder {
 public:
   explicit LoggingEventRecorder(Logger& log) : log_(log) {}

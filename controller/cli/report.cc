@@ -93,7 +93,9 @@ std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
     }
   }
   // Prune.
-  if (p == Phase::kDraining && s.phaseStartedAt) {
+  if (!s.trigger.empty() && reconcilers::isRenewal(s.trigger)) {
+    line("prune", "none: a renewal keeps the CA, so no CA leaves the bundle");
+  } else if (p == Phase::kDraining && s.phaseStartedAt) {
     line("prune", "WAITING: old CA leaves the bundle at " + formatRfc3339(*s.phaseStartedAt + r.spec.prune.after) +
                       (r.spec.prune.waitForExpiry ? " or when it expires, whichever is later" : ""));
   } else {

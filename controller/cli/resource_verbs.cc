@@ -12,6 +12,7 @@
 #include "controller/cli/output.h"
 #include "controller/cli/report.h"
 #include "controller/common/strings.h"
+#include "reconcilers/abandon.h"
 #include "reconcilers/restore.h"
 #include "reconcilers/triggers.h"
 
@@ -100,8 +101,6 @@ int runDelete(Context& ctx, const Invocation& inv) {
 
 namespace {
 
-/** Events as structured log lines (Kubernetes mode records them as Event objects too). */
-
 bool isResting(api::Phase p) { return p == api::Phase::kReady || p == api::Phase::kRolledBack; }
 
 /** Reads NAME, applies `change` (which may refuse with a Status, and may read the store) and
@@ -128,6 +127,23 @@ int updateNamed(Context& ctx, const Invocation& inv, const std::string& verb,
   }
 }
 
+/** Sets a request annotation to a value it has not had: twice in one second is still a new request. */
+void setRequest(const Context& ctx, api::CertificateRotation& r, std::string_view annotation) {
+  const std::string key(annotation);
+  std::string value = formatRfc3339(ctx.clock.now());
+  if (r.metadata.annotations[key] == value) value += "-1";
+  r.metadata.annotations[key] = value;
+}
+
+/** Asks the controller to abandon `r`; refused here when it could not. */
+Status requestAbandon(const Context& ctx, api::CertificateRotation& r) {
+  if (std::optional<std::string> why = reconcilers::whyNotAbandonable(r)) {
+    return failedPrecondition("rotation " + r.metadata.name + " cannot be abandoned: " + *why);
+  }
+  setRequest(ctx, r, api::kAbandonAnnotation);
+  return okStatus();
+}
+
 }  // namespace
 
 int runRotate(Context& ctx, const Invocation& inv) {
@@ -149,10 +165,7 @@ int runRotate(Context& ctx, const Invocation& inv) {
                                       std::string(pendingKey) + "=" + asked + ") and has not started yet");
           }
         }
-        const std::string key(renew ? api::kRenewAnnotation : api::kRotateAnnotation);
-        std::string value = formatRfc3339(ctx.clock.now());
-        if (r.metadata.annotations[key] == value) value += "-1";  // twice in one second is still a new request
-        r.metadata.annotations[key] = value;
+        setRequest(ctx, r, renew ? api::kRenewAnnotation : api::kRotateAnnotation);
         return okStatus();
       },
       renew ? "renewal requested" : "rotation requested");
@@ -180,7 +193,14 @@ int runResume(Context& ctx, const Invocation& inv) {
       "resumed");
 }
 
+int runAbandon(Context& ctx, const Invocation& inv) {
+  return updateNamed(
+      ctx, inv, "abandon", [&](store::Store&, api::CertificateRotation& r) { return requestAbandon(ctx, r); },
+      "abandon requested");
+}
+
 int runRollback(Context& ctx, const Invocation& inv) {
+  std::string done = "rollback requested";
   return updateNamed(
       ctx, inv, "rollback",
       [&](store::Store& store, api::CertificateRotation& r) {
@@ -188,9 +208,14 @@ int runRollback(Context& ctx, const Invocation& inv) {
         if (r.status.phase == api::Phase::kPending || r.status.phase == api::Phase::kIssuing) {
           return failedPrecondition("rotation " + r.metadata.name + " has nothing to roll back to yet");
         }
+        std::string target = inv.get("to");
+        if (target.empty() && !reconcilers::whyNotAbandonable(r)) {
+          // The rotation in flight has swapped nothing, so going back means abandoning it.
+          done = "abandon requested (nothing was swapped yet; --to SNAPSHOT restores a snapshot instead)";
+          return requestAbandon(ctx, r);
+        }
         auto names = store.listSnapshots(r);
         if (!names.ok()) return names.status();
-        std::string target = inv.get("to");
         if (target.empty()) {
           if (names->empty()) return failedPrecondition("rotation " + r.metadata.name + " has no snapshots");
           target = names->back();
@@ -209,7 +234,7 @@ int runRollback(Context& ctx, const Invocation& inv) {
         r.spec.rollbackTo = target;
         return okStatus();
       },
-      "rollback requested");
+      done);
 }
 
 namespace {

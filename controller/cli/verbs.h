@@ -14,6 +14,7 @@ int runRotate(Context& ctx, const Invocation& inv);
 int runPause(Context& ctx, const Invocation& inv);
 int runResume(Context& ctx, const Invocation& inv);
 int runRollback(Context& ctx, const Invocation& inv);
+int runAbandon(Context& ctx, const Invocation& inv);
 int runSnapshots(Context& ctx, const Invocation& inv);
 int runStatus(Context& ctx, const Invocation& inv);
 int runPlan(Context& ctx, const Invocation& inv);

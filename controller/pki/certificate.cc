@@ -182,6 +182,16 @@ std::string Certificate::serialHex() const {
 
 bool Certificate::isCa() const { return X509_check_ca(x509_.get()) > 0; }
 
+bool Certificate::hasCaBasicConstraints() const {
+  return (X509_get_extension_flags(x509_.get()) & EXFLAG_BCONS) != 0 &&
+         (X509_get_extension_flags(x509_.get()) & EXFLAG_CA) != 0;
+}
+
+bool Certificate::mayUseKeyForCertSign() const {
+  // UINT32_MAX when the certificate has no keyUsage extension.
+  return (X509_get_key_usage(x509_.get()) & KU_KEY_CERT_SIGN) != 0;
+}
+
 bool Certificate::isSelfSigned() const { return X509_self_signed(x509_.get(), 1) == 1; }
 
 std::string Certificate::subjectKeyId() const { return octetsToHex(X509_get0_subject_key_id(x509_.get())); }

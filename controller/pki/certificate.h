@@ -45,8 +45,13 @@ public:
   SystemTime notAfter() const;
   /** Upper-case hex serial number. */
   std::string serialHex() const;
-  /** basicConstraints CA:TRUE. */
+  /** A CA as OpenSSL judges one: basicConstraints CA:TRUE (or a v1 self-signed root), and
+   *  keyCertSign among its key usages when it names any. */
   bool isCa() const;
+  /** The basicConstraints extension is present and says CA:TRUE. */
+  bool hasCaBasicConstraints() const;
+  /** keyCertSign is among the key usages, or the certificate names no key usage (RFC 5280: any). */
+  bool mayUseKeyForCertSign() const;
   /** Subject equals issuer and the signature verifies with the certificate's own key. */
   bool isSelfSigned() const;
   /** Hex subjectKeyIdentifier / authorityKeyIdentifier keyid, or "" when absent. */

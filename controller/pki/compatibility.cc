@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "controller/common/duration.h"
 #include "controller/common/strings.h"
 #include "controller/pki/verify.h"
 
@@ -55,6 +56,34 @@ std::vector<Finding> checkCompatibility(const CompatibilityInput& in) {
     out.push_back({std::string(checks::kValidityWithinCa), "certificate notAfter " +
                                                                formatRfc3339(in.candidate.notAfter()) +
                                                                " is after the CA's " + formatRfc3339(caNotAfter)});
+  }
+  return out;
+}
+
+std::vector<Finding> checkImportedCa(const ImportedCaInput& in) {
+  std::vector<Finding> out;
+  const Certificate& ca = in.certificate;
+  const auto add = [&](std::string_view check, const std::string& message) {
+    out.push_back({std::string(check), message});
+  };
+  if (ca.notBefore() > in.at) {
+    add(checks::kCaNotYetValid, "CA " + ca.subject() + " is not valid before " + formatRfc3339(ca.notBefore()));
+  }
+  if (ca.notAfter() <= in.at) {
+    add(checks::kCaExpired, "CA " + ca.subject() + " expired at " + formatRfc3339(ca.notAfter()));
+  } else if (ca.notAfter() < in.at + in.certificateValidity) {
+    add(checks::kCaOutlivesCertificates, "CA " + ca.subject() + " expires at " + formatRfc3339(ca.notAfter()) +
+                                             ", before a certificate issued now for " +
+                                             formatDuration(in.certificateValidity) + " would");
+  }
+  if (!ca.hasCaBasicConstraints()) {
+    add(checks::kCaBasicConstraints, "certificate " + ca.subject() + " is not a CA (no basicConstraints CA:TRUE)");
+  }
+  if (!ca.mayUseKeyForCertSign()) {
+    add(checks::kCaKeyUsage, "certificate " + ca.subject() + " may not sign certificates (keyUsage lacks keyCertSign)");
+  }
+  if (!ca.matchesKey(in.key)) {
+    add(checks::kKeyMatches, "the private key does not match CA certificate " + ca.subject());
   }
   return out;
 }

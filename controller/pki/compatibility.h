@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "controller/common/clock.h"
+#include "controller/common/duration.h"
 #include "controller/pki/certificate.h"
 #include "controller/pki/key.h"
 
@@ -23,6 +24,12 @@ inline constexpr std::string_view kSubject = "subject";
 inline constexpr std::string_view kDnsNames = "dns_names";
 inline constexpr std::string_view kIpAddresses = "ip_addresses";
 inline constexpr std::string_view kValidityWithinCa = "validity_within_ca";
+// An imported CA, before it reaches any trust bundle:
+inline constexpr std::string_view kCaNotYetValid = "ca_not_yet_valid";
+inline constexpr std::string_view kCaExpired = "ca_expired";
+inline constexpr std::string_view kCaOutlivesCertificates = "ca_outlives_certificates";
+inline constexpr std::string_view kCaBasicConstraints = "ca_basic_constraints";
+inline constexpr std::string_view kCaKeyUsage = "ca_key_usage";
 }  // namespace checks
 
 struct Finding {
@@ -47,5 +54,21 @@ struct CompatibilityInput {
  * SAN set equal the previous certificate's (order-insensitive); notAfter is not after the CA's.
  */
 std::vector<Finding> checkCompatibility(const CompatibilityInput& input);
+
+/** An operator's CA, checked before rotor puts it in a trust bundle or issues from it. */
+struct ImportedCaInput {
+  const Certificate& certificate;
+  const PrivateKey& key;
+  /** The validity of the server certificates it will issue (spec.certificate.validity). */
+  Duration certificateValidity;
+  SystemTime at;
+};
+
+/**
+ * Every reason the CA may not be used, empty when it may: not valid yet, expired, expiring
+ * before a certificate issued now would (ca_outlives_certificates), no basicConstraints CA:TRUE,
+ * a keyUsage without keyCertSign, a key that is not the certificate's (key_matches).
+ */
+std::vector<Finding> checkImportedCa(const ImportedCaInput& input);
 
 }  // namespace rotor::pki

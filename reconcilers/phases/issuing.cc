@@ -12,11 +12,12 @@ namespace {
 
 /** The CA that issues: the stored one, else a generated or imported one, stored first. */
 StatusOr<pki::CertificateAuthority> ensureAuthority(RotationContext& ctx, const CertificateRotation& r,
-                                                    store::Versioned<store::Authorities>& stored) {
+                                                    store::Versioned<store::Authorities>& stored,
+                                                    std::vector<std::string>& failedChecks) {
   if (stored.value.current) {
     return requireAuthority(stored.value.current, "current");
   }
-  ASSIGN_OR_RETURN(pki::CertificateAuthority ca, authorityFromSource(ctx, r));
+  ASSIGN_OR_RETURN(pki::CertificateAuthority ca, authorityFromSource(ctx, r, &failedChecks));
   stored.value.current = store::AuthorityMaterial{ca.certificate().toPem(), ca.key().toPem()};
   RETURN_IF_ERROR(ctx.store.writeAuthorities(r, stored.value, stored.version));
   return ca;
@@ -44,12 +45,14 @@ StatusOr<Outcome> pending(RotationContext&, CertificateRotation&) {
 
 StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
   ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
-  auto ca = ensureAuthority(ctx, r, authorities);
+  std::vector<std::string> failedChecks;
+  auto ca = ensureAuthority(ctx, r, authorities, failedChecks);
   if (!ca.ok()) {
-    if (ca.status().code() == Code::kNotFound || ca.status().code() == Code::kInvalidArgument) {
-      // The operator's CA is missing or wrong: Degraded, with a Warning, until it is fixed.
+    if (isCaSourceProblem(ca.status())) {
+      // The operator's CA is missing, unreadable or refused: Degraded, with a Warning, until it is fixed.
       Outcome refused = Outcome::wait(std::chrono::minutes(1), "CANotReady", ca.status().message());
       refused.refusal = true;
+      refused.failedChecks = std::move(failedChecks);
       return refused;
     }
     return ca.status();

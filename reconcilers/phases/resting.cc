@@ -33,7 +33,11 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
   // A new rotation: consume the request, forget the previous attempt's progress.
   api::RotationStatus& s = r.status;
   s.trigger = d.trigger;
-  s.attempt = rolledBack ? s.attempt + 1 : 1;
+  // Another attempt at the same revision (after a rollback or an abandoned rotation) names its
+  // snapshots anew: it must never take an earlier attempt's snapshot for its own.
+  const bool triedAtThisRevision = std::any_of(s.snapshots.begin(), s.snapshots.end(),
+                                               [&](const api::SnapshotRef& x) { return x.revision == s.revision; });
+  s.attempt = rolledBack || triedAtThisRevision ? s.attempt + 1 : 1;
   s.handled.rotate = annotationOf(r, api::kRotateAnnotation);
   s.handled.renew = annotationOf(r, api::kRenewAnnotation);
   s.caSourceHash = caSourceHash(r.spec.ca);

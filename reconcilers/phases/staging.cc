@@ -1,47 +1,64 @@
 // Staging: introduce the next CA beside the current one in the trust bundle.
 
+#include "reconcilers/abandon.h"
 #include "reconcilers/bundle.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/status_refresh.h"
+#include "reconcilers/triggers.h"
 
 namespace rotor::reconcilers::phases {
 namespace {
 
 /** The next CA: kept if staged already (a retry, or an attempt that was rolled back and whose CA
- *  clients may already trust), else generated or imported. */
-StatusOr<pki::CertificateAuthority> ensureNextAuthority(RotationContext& ctx, const CertificateRotation& r,
-                                                        store::Versioned<store::Authorities>& stored) {
+ *  clients may already trust), else generated or imported; nullopt when spec.ca's source holds
+ *  the current CA. */
+StatusOr<std::optional<pki::CertificateAuthority>> ensureNextAuthority(RotationContext& ctx,
+                                                                       const CertificateRotation& r,
+                                                                       store::Versioned<store::Authorities>& stored,
+                                                                       std::vector<std::string>& failedChecks) {
   if (stored.value.next) {
-    return requireAuthority(stored.value.next, "next");
+    ASSIGN_OR_RETURN(pki::CertificateAuthority next, requireAuthority(stored.value.next, "next"));
+    return std::optional<pki::CertificateAuthority>(std::move(next));
   }
-  ASSIGN_OR_RETURN(pki::CertificateAuthority next, authorityFromSource(ctx, r));
+  ASSIGN_OR_RETURN(pki::CertificateAuthority next, authorityFromSource(ctx, r, &failedChecks));
   const std::string pem = next.certificate().toPem();
   if (stored.value.current && pem == stored.value.current->certificatePem) {
-    return failedPrecondition("the custom CA source still holds the current CA; put the new CA there first");
+    return std::optional<pki::CertificateAuthority>();
   }
   stored.value.next = store::AuthorityMaterial{pem, next.key().toPem()};
   RETURN_IF_ERROR(ctx.store.writeAuthorities(r, stored.value, stored.version));
-  return next;
+  return std::optional<pki::CertificateAuthority>(std::move(next));
 }
 
 }  // namespace
 
 StatusOr<Outcome> staging(RotationContext& ctx, CertificateRotation& r) {
   ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
-  auto next = ensureNextAuthority(ctx, r, authorities);
+  std::vector<std::string> failedChecks;
+  auto next = ensureNextAuthority(ctx, r, authorities, failedChecks);
   if (!next.ok()) {
-    const Code code = next.status().code();
-    if (code == Code::kFailedPrecondition || code == Code::kNotFound || code == Code::kInvalidArgument) {
-      return Outcome::block("CANotStaged", next.status().message());
+    if (isCaSourceProblem(next.status())) {
+      Outcome refused = Outcome::block("CANotStaged", next.status().message());
+      refused.failedChecks = std::move(failedChecks);
+      return refused;
     }
     return next.status();
   }
-  RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&next->certificate(), 1)));
+  if (!*next) {
+    // spec.ca changed again since this rotation began, back to the current CA: nothing to stage.
+    if (caSourceHash(r.spec.ca) != r.status.caSourceHash) {
+      return abandonRotation(ctx, r, "Cancelled",
+                             "spec.ca names the current CA again: the rotation is cancelled, nothing was staged");
+    }
+    return Outcome::block("CANotStaged", "the custom CA source still holds the current CA; put the new CA there first");
+  }
+  const pki::CertificateAuthority& staged = **next;
+  RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&staged.certificate(), 1)));
   RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
   return Outcome::moveTo(
       api::Phase::kAwaitingAdoption, "Staged",
-      "Trust bundle holds the current and the new CA (" + next->certificate().fingerprint().toString() + ")");
+      "Trust bundle holds the current and the new CA (" + staged.certificate().fingerprint().toString() + ")");
 }
 
 }  // namespace rotor::reconcilers::phases

@@ -113,6 +113,27 @@ TEST(YamlCodecTest, ANamespaceYamlReadsAsANumberIsRefusedWithAHintNotAnAbort) {
                                                     "number 2024 (quote it in YAML: \"2024\")"));
 }
 
+TEST(YamlCodecTest, LeadTimesNobodyWroteFollowTheValidityGiven) {
+  // `validity: 720h` alone was refused: "renewBefore: must be shorter than validity (720h), got 720h".
+  std::string text = doc("short");
+  text.replace(text.find("{commonName: proxy.example.com}"), 31, "{commonName: proxy.example.com, validity: 720h}");
+  text.replace(text.find("{generate: {commonName: Root}}"), 30, "{generate: {commonName: Root, validity: 1440h}}");
+  auto decoded = decodeManifests(text);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  const CertificateRotation& r = decoded->front();
+  EXPECT_EQ(r.spec.certificate.renewBefore, std::chrono::hours(240));  // a third of 720h
+  EXPECT_EQ(r.spec.ca.rotateBefore, std::chrono::hours(480));          // a third of 1440h
+  // Long validities keep the ceilings; values written are kept as written.
+  auto defaults = decodeManifests(doc("long"));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->front().spec.certificate.renewBefore, std::chrono::hours(720));
+  EXPECT_EQ(defaults->front().spec.ca.rotateBefore, std::chrono::hours(2160));
+  std::string written = doc("written");
+  written.replace(written.find("{commonName: proxy.example.com}"), 31,
+                  "{commonName: proxy.example.com, validity: 720h, renewBefore: 100h}");
+  EXPECT_EQ(decodeManifests(written)->front().spec.certificate.renewBefore, std::chrono::hours(100));
+}
+
 TEST(YamlCodecTest, StringsWithControlCharactersOrOuterSpacesReadBackUnchanged) {
   // A plain scalar loses a trailing carriage return (the manifest fuzzer found it in a reload
   // command's argument): such strings are written quoted, with escapes.

@@ -150,6 +150,26 @@ TEST_F(CliTest, ImpossibleRequestsAreRefusedClearlyAndChangeNothing) {
   EXPECT_THAT(rotor({"--local", local, "plan", "edge-proxy"}).out, HasSubstr("A rotation is in flight"));
 }
 
+TEST_F(CliTest, AbandonAndARollbackBeforeAnySnapshotTakeTheStagedCaBackOut) {
+  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, localNginxExample()).code, 0);
+  ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);
+  const std::string bundle = dir.read("trust/ca-bundle.pem");
+  auto atRest = rotor({"--local", local, "abandon", "edge-proxy"});
+  EXPECT_EQ(atRest.code, 1);
+  EXPECT_THAT(atRest.err, HasSubstr("cannot be abandoned: it is Ready"));
+  for (const char* verb : {"abandon", "rollback"}) {
+    ASSERT_EQ(rotor({"--local", local, "rotate", "edge-proxy"}).code, 0);
+    ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);  // staged, awaiting adoption
+    ASSERT_NE(dir.read("trust/ca-bundle.pem"), bundle) << verb;
+    auto asked = rotor({"--local", local, verb, "edge-proxy"});
+    ASSERT_EQ(asked.code, 0) << asked.err;
+    EXPECT_THAT(asked.out, HasSubstr("abandon requested")) << verb;
+    auto pass = rotor({"controller", "--local", local, "--once"});
+    EXPECT_THAT(pass.err, HasSubstr("reason=Abandoned phase=Ready revision=1")) << verb;
+    EXPECT_EQ(dir.read("trust/ca-bundle.pem"), bundle) << verb;
+  }
+}
+
 TEST_F(CliTest, UsageErrorsExitTwoWithHelp) {
   auto noVerb = rotor({});
   EXPECT_EQ(noVerb.code, 2);
@@ -166,7 +186,7 @@ TEST_F(CliTest, UsageErrorsExitTwoWithHelp) {
 
 TEST_F(CliTest, EveryVerbHasHelp) {
   for (const char* verb : {"apply", "get", "delete", "controller", "status", "plan", "rotate", "pause", "resume",
-                           "rollback", "snapshots", "version"}) {
+                           "rollback", "abandon", "snapshots", "version"}) {
     auto help = rotor({verb, "--help"});
     EXPECT_EQ(help.code, 0) << verb;
     EXPECT_THAT(help.out, HasSubstr("Usage: rotor " + std::string(verb))) << verb;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/pki_fixtures.h"
+#include "tests/support/temp_dir.h"
 
 namespace rotor::pki {
 namespace {
@@ -92,6 +93,49 @@ TEST_F(CompatibilityTest, ValidityBeyondTheCaIsNamed) {
                                       .roots = {},
                                       .at = fixtureNow()});
   EXPECT_THAT(checkNames(findings), ElementsAre("validity_within_ca"));
+}
+
+/** The check names of what checkImportedCa finds in `ca` with `key`, at `at`. */
+std::vector<std::string> importChecks(const Certificate& ca, const PrivateKey& key, SystemTime at,
+                                      Duration certificateValidity = 24h * 90) {
+  std::vector<std::string> names;
+  for (const Finding& f : checkImportedCa({ca, key, certificateValidity, at})) names.push_back(f.check);
+  return names;
+}
+
+TEST(ImportedCaTest, AGoodCaPassesAndEachValidityProblemHasItsName) {
+  const CertificateAuthority ca = testing::makeCa("Imported", 24h * 365);
+  EXPECT_THAT(importChecks(ca.certificate(), ca.key(), fixtureNow()), IsEmpty());
+  EXPECT_THAT(importChecks(ca.certificate(), ca.key(), fixtureNow() - 24h * 2), ElementsAre("ca_not_yet_valid"));
+  EXPECT_THAT(importChecks(ca.certificate(), ca.key(), fixtureNow() + 24h * 366), ElementsAre("ca_expired"));
+  // 300 days in, a 90-day certificate would outlive it.
+  EXPECT_THAT(importChecks(ca.certificate(), ca.key(), fixtureNow() + 24h * 300),
+              ElementsAre("ca_outlives_certificates"));
+  const CertificateAuthority other = testing::makeCa("Other");
+  EXPECT_THAT(importChecks(ca.certificate(), other.key(), fixtureNow()), ElementsAre("key_matches"));
+  const auto leaf = testing::issueLeaf(ca);
+  EXPECT_THAT(importChecks(leaf.certificate, leaf.key, fixtureNow()),
+              ElementsAre("ca_basic_constraints", "ca_key_usage"));
+}
+
+TEST(ImportedCaTest, ACaWhoseKeyUsageLacksCertSignIsRefused) {
+  // Made by the openssl CLI, as an operator's tooling would: CA:TRUE, but keyUsage digitalSignature only.
+  testing::TempDir dir;
+  const std::string cert = (dir.path() / "ca.crt").string(), key = (dir.path() / "ca.key").string();
+  std::string output;
+  ASSERT_EQ(testing::runShell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=NoSign "
+                              "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,digitalSignature "
+                              "-days 365 -keyout " +
+                                  key + " -out " + cert,
+                              &output),
+            0)
+      << output;
+  auto certificate = Certificate::fromPem(dir.read("ca.crt"));
+  auto privateKey = PrivateKey::fromPem(dir.read("ca.key"));
+  ASSERT_TRUE(certificate.ok() && privateKey.ok());
+  EXPECT_TRUE(certificate->hasCaBasicConstraints());
+  EXPECT_FALSE(certificate->mayUseKeyForCertSign());
+  EXPECT_THAT(importChecks(*certificate, *privateKey, certificate->notBefore() + 1h), ElementsAre("ca_key_usage"));
 }
 
 }  // namespace

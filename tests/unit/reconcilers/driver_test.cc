@@ -58,6 +58,11 @@ TEST_F(DriverTest, BootstrapIssuesEverythingAndIsReadyAtRevisionOne) {
   EXPECT_EQ(r.status.servers.size(), 2u);
   EXPECT_EQ(r.status.servers[0].issuerFingerprint, r.status.ca.current->fingerprint);
   EXPECT_EQ(api::findCondition(r.status, api::kConditionReady)->status, "True");
+  // Not the bootstrap's reload message: nothing was there to adopt.
+  const api::Condition* adopted = api::findCondition(r.status, api::kConditionAdoptionComplete);
+  ASSERT_NE(adopted, nullptr);
+  EXPECT_EQ(adopted->reason, "NothingStaged");
+  EXPECT_EQ(adopted->message, "No new CA is staged: clients need to trust only the current CA");
   EXPECT_THAT(timelinePhases(r), ElementsAre(Phase::kIssuing, Phase::kReady));
   EXPECT_TRUE(servedVerifiesAgainstBundle(h.store, r, h.clock.now()));
   EXPECT_THAT(h.store.reloads(), ElementsAre("default/proxy/a", "default/proxy/b"));
@@ -491,6 +496,124 @@ TEST_F(DriverTest, AnImportedCaThatDoesNotParseIsNamedByFieldAndFile) {
   h.store.setCustomAuthority(r.key(), {v1.certificate().toPem(), v1.key().toPem()});
   ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
   EXPECT_EQ(api::findCondition(h.get(r.key()).status, api::kConditionDegraded)->status, "False");
+}
+
+TEST_F(DriverTest, AnExpiredImportedCaIsRefusedBeforeAnyBundleOrFileIsWritten) {
+  // Staged into the bundle and the truststore before, then the swap looped on "Could not reconcile".
+  auto r = h.create(importedCaRotation());
+  auto v1 = rotor::testing::makeCa("Imported CA v1");
+  h.store.setCustomAuthority(r.key(), {v1.certificate().toPem(), v1.key().toPem()});
+  ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
+  const auto ready = h.get(r.key());
+  const auto bundle = h.store.readBundle(ready)->value;
+  const auto served = h.store.readServed(ready, "a")->value;
+  const auto authorities = h.store.readAuthorities(ready)->value;
+  auto expired = rotor::testing::makeCa("Imported CA 2020", std::chrono::hours(24 * 365), {},
+                                        h.clock.now() - std::chrono::hours(24 * 365 * 5));
+  h.store.setCustomAuthority(r.key(), {expired.certificate().toPem(), expired.key().toPem()});
+  h.editSpec(r.key(), [](api::RotationSpec& s) { s.ca.files = api::CaFilesSpec{"ca/v2.crt", "ca/v2.key"}; });
+  auto driver = h.driver(h.store);
+  auto result = driver.reconcile(r.key());  // Ready notices the changed source and starts a rotation
+  for (int i = 0; i < 5 && result.ok() && result->phase != Phase::kBlocked; ++i) result = driver.reconcile(r.key());
+  ASSERT_OK(result);
+  EXPECT_EQ(result->phase, Phase::kBlocked);
+  EXPECT_THAT(result->failedChecks, ElementsAre("ca_expired"));
+  const auto blocked = h.get(r.key());
+  EXPECT_THAT(blocked.status.message, HasSubstr("spec.ca.files.certFile \"ca/v2.crt\" is refused: ca_expired: CA "));
+  const api::Condition* degraded = api::findCondition(blocked.status, api::kConditionDegraded);
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_EQ(degraded->status, "True");
+  EXPECT_EQ(degraded->reason, "CANotStaged");
+  EXPECT_THAT(h.events.reasons, Contains("Warning:CANotStaged"));
+  EXPECT_EQ(h.store.readBundle(blocked)->value, bundle);
+  EXPECT_EQ(h.store.readServed(blocked, "a")->value, served);
+  EXPECT_EQ(h.store.readAuthorities(blocked)->value, authorities);
+}
+
+TEST_F(DriverTest, AnImportedCaThatIsNoCaBlocksTheBootstrapNamingTheChecks) {
+  auto r = h.create(importedCaRotation());
+  auto ca = rotor::testing::makeCa("Imported CA v1");
+  auto leaf = rotor::testing::issueLeaf(ca, rotor::testing::leafSpec(), h.clock.now());
+  h.store.setCustomAuthority(r.key(), {leaf.certificate.toPem(), ca.key().toPem()});
+  auto result = h.driver(h.store).reconcile(r.key());
+  for (int i = 0; i < 3 && result.ok() && result->failedChecks.empty(); ++i)
+    result = h.driver(h.store).reconcile(r.key());
+  ASSERT_OK(result);
+  EXPECT_THAT(result->failedChecks, ElementsAre("ca_basic_constraints", "ca_key_usage", "key_matches"));
+  const auto waiting = h.get(r.key());
+  EXPECT_EQ(waiting.status.phase, Phase::kIssuing);
+  EXPECT_THAT(waiting.status.message, HasSubstr("spec.ca.files (\"ca/v1.crt\", \"ca/v1.key\") is refused: "));
+  EXPECT_EQ(api::findCondition(waiting.status, api::kConditionDegraded)->reason, "CANotReady");
+  EXPECT_FALSE(h.store.readBundle(waiting)->value.has_value());
+}
+
+TEST_F(DriverTest, ReturningSpecCaToTheCurrentCaCancelsARefusedImport) {
+  // Before, only `rotor delete` got out: Blocked "the custom CA source still holds the current CA".
+  auto r = h.create(importedCaRotation());
+  auto v1 = rotor::testing::makeCa("Imported CA v1");
+  h.store.setCustomAuthority(r.key(), {v1.certificate().toPem(), v1.key().toPem()});
+  ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
+  const auto bundle = h.store.readBundle(h.get(r.key()))->value;
+  auto expired = rotor::testing::makeCa("Imported CA 2020", std::chrono::hours(24), {},
+                                        h.clock.now() - std::chrono::hours(24 * 400));
+  h.store.setCustomAuthority(r.key(), {expired.certificate().toPem(), expired.key().toPem()});
+  h.editSpec(r.key(), [](api::RotationSpec& s) { s.ca.files = api::CaFilesSpec{"ca/v2.crt", "ca/v2.key"}; });
+  ASSERT_OK(h.runUntilPhase(r.key(), Phase::kBlocked));
+  // The operator re-applies the original manifest.
+  h.store.setCustomAuthority(r.key(), {v1.certificate().toPem(), v1.key().toPem()});
+  h.editSpec(r.key(), [](api::RotationSpec& s) { s.ca.files = api::CaFilesSpec{"ca/v1.crt", "ca/v1.key"}; });
+  ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
+  auto back = h.get(r.key());
+  EXPECT_THAT(h.events.reasons, Contains("Cancelled"));
+  EXPECT_TRUE(std::any_of(back.status.timeline.begin(), back.status.timeline.end(), [](const api::PhaseEntry& e) {
+    return e.message.starts_with("spec.ca names the current CA again");
+  }));
+  EXPECT_EQ(api::findCondition(back.status, api::kConditionDegraded)->status, "False");
+  EXPECT_EQ(h.store.readBundle(back)->value, bundle);
+  // At rest it stays: the original source is not a change.
+  for (int i = 0; i < 3; ++i) ASSERT_OK(h.driver(h.store).reconcile(r.key()).status());
+  EXPECT_EQ(h.get(r.key()).status.phase, Phase::kReady);
+  EXPECT_EQ(h.get(r.key()).status.revision, 1);
+}
+
+TEST_F(DriverTest, ARotationAwaitingAdoptionIsAbandonedOnRequestAndTheBundleIsAsBefore) {
+  auto spec = rotationTemplate(1);
+  spec.spec.adoption.minAgents = 1;
+  auto key = bootstrap(spec);
+  const auto bundleBefore = h.store.readBundle(h.get(key))->value;
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
+  ASSERT_NE(h.store.readBundle(h.get(key))->value, bundleBefore);
+  h.annotate(key, std::string(api::kAbandonAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 1));
+  const auto abandoned = h.get(key);
+  EXPECT_THAT(h.events.reasons, Contains("Abandoned"));
+  EXPECT_EQ(api::findCondition(abandoned.status, api::kConditionAdoptionComplete)->status, "True");
+  EXPECT_FALSE(abandoned.status.ca.next.has_value());
+  EXPECT_FALSE(h.store.readAuthorities(abandoned)->value.next.has_value());
+  EXPECT_EQ(h.store.readBundle(abandoned)->value, bundleBefore);
+  EXPECT_THAT(*h.store.listSnapshots(abandoned), Contains(HasSubstr("-abandon")));
+  // A later attempt at the same revision starts afresh with a new CA, and its snapshots have
+  // names of their own: a second abandon takes its own snapshot.
+  h.annotate(key, std::string(api::kRotateAnnotation), "2");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
+  h.annotate(key, std::string(api::kAbandonAnnotation), "2");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 1));
+  EXPECT_THAT(*h.store.listSnapshots(h.get(key)), Contains("proxy-r1-retry2-abandon"));
+  EXPECT_EQ(h.store.readBundle(h.get(key))->value, bundleBefore);
+}
+
+TEST_F(DriverTest, ARotationThatSwappedIsNotAbandonedAndSaysToRollBack) {
+  auto key = bootstrap(rotationTemplate(1));
+  h.annotate(key, std::string(api::kRenewAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kVerifying));
+  h.annotate(key, std::string(api::kAbandonAnnotation), "1");
+  ASSERT_OK(h.driver(h.store).reconcile(key).status());
+  const auto refused = h.get(key);
+  EXPECT_EQ(refused.status.handled.abandon, "1");
+  EXPECT_THAT(refused.status.message, HasSubstr("Cannot abandon the rotation: it is Verifying"));
+  EXPECT_THAT(refused.status.message, HasSubstr("rotor rollback proxy"));
+  EXPECT_THAT(h.events.reasons, Contains("Warning:AbandonRefused"));
 }
 
 TEST_F(DriverTest, OldCaIsPrunedOnlyAfterItExpiresWithWaitForExpiry) {
