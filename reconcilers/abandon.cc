@@ -14,17 +14,14 @@ std::optional<std::string> whyNotAbandonable(const api::CertificateRotation& r) 
   const api::Phase phase = r.status.phase;
   const bool aside = phase == api::Phase::kBlocked || phase == api::Phase::kPaused;
   const api::Phase where = aside ? r.status.resumePhase.value_or(phase) : phase;
+  const std::string rollBack = "roll back instead: rotor rollback " + r.metadata.name;
   if (where != api::Phase::kStaging && where != api::Phase::kAwaitingAdoption) {
     return "it is " + std::string(api::phaseName(where)) +
-           "; only a rotation that is staging or awaiting adoption can be abandoned (after a swap, roll back: "
-           "rotor rollback " +
-           r.metadata.name + ")";
+           "; only a rotation that is staging or awaiting adoption can be abandoned (after a swap, " + rollBack + ")";
   }
   for (const api::ServerStatus& server : r.status.servers) {
     if (server.swappedAt) {
-      return "server \"" + server.name + "\" already presents a certificate of the new CA; roll back instead (rotor "
-             "rollback " +
-             r.metadata.name + ")";
+      return "server \"" + server.name + "\" already presents a certificate of the new CA; " + rollBack;
     }
   }
   return std::nullopt;

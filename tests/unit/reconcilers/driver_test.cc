@@ -612,7 +612,7 @@ TEST_F(DriverTest, ARotationThatSwappedIsNotAbandonedAndSaysToRollBack) {
   const auto refused = h.get(key);
   EXPECT_EQ(refused.status.handled.abandon, "1");
   EXPECT_THAT(refused.status.message, HasSubstr("Cannot abandon the rotation: it is Verifying"));
-  EXPECT_THAT(refused.status.message, HasSubstr("rotor rollback proxy"));
+  EXPECT_THAT(refused.status.message, HasSubstr("roll back instead: rotor rollback proxy"));
   EXPECT_THAT(h.events.reasons, Contains("Warning:AbandonRefused"));
 }
 
