@@ -5,6 +5,7 @@
 
 #include "controller/store/kube/kube_store.h"
 #include "controller/store/local/local_store.h"
+#include "tests/support/full_status.h"
 #include "tests/support/agent_records.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/memory_store.h"
@@ -117,6 +118,17 @@ TYPED_TEST(StoreContractTest, StatusWritesNeedTheCurrentVersion) {
   ASSERT_OK(read);
   EXPECT_EQ(read->status.phase, api::Phase::kIssuing);
   EXPECT_EQ(read->metadata.generation, 1);  // status never bumps the generation
+}
+
+TYPED_TEST(StoreContractTest, EveryStatusFieldSurvivesAWriteAndARead) {
+  // On a real API server, a field the CRD's status schema lacks is pruned without a word.
+  auto r = this->store().applyRotation(this->desired()).value();
+  r.status = rotor::testing::everyStatusField();
+  r.status.observedGeneration = r.metadata.generation;
+  ASSERT_OK(this->store().updateRotationStatus(r));
+  auto read = this->store().getRotation(r.key());
+  ASSERT_OK(read);
+  EXPECT_EQ(read->status, r.status);
 }
 
 TYPED_TEST(StoreContractTest, SpecUpdatesNeedTheCurrentVersionAndKeepStatus) {

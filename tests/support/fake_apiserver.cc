@@ -713,41 +713,7 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   if (r.generation) meta["generation"] = 1;
   if (r.statusSubresource) object.erase("status");
   if (std::optional<HttpResponse> invalid = validateBuiltIn(r, object)) return *invalid;
-  applyDefaults(object, r.schema);
-  if (!r.schema.is_null()) {
-    SchemaFindings found;
-    json checked = object;
-    checked.erase("metadata");
-    checkSchema(checked, r.schema, "", found);
-    const auto params = queryOf(query);
-    const std::string mode = params.contains("fieldValidation") ? params.at("fieldValidation") : "Warn";
-    if (mode == "Strict" && !found.unknown.empty()) {
-      std::string fields;
-      for (const std::string& u : found.unknown)
-        fields += (fields.empty() ? "" : ", ") + std::string("unknown field \"") + u + "\"";
-      return failure(400, "BadRequest",
-                     r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind +
-                         ": strict decoding error: " + fields,
-                     nullptr);
-    }
-    std::vector<std::pair<std::string, std::string>> warnings;
-    if (mode == "Warn") {
-      for (const std::string& u : found.unknown)
-        warnings.emplace_back("Warning", "299 - \"unknown field \\\"" + u + "\\\"\"");
-    }
-    if (found.count() > 0) {
-      ordered_json causes = ordered_json::array();
-      for (const auto& kind : found.causes) {
-        for (const ordered_json& c : kind) causes.push_back(c);
-      }
-      HttpResponse refused = invalid(r, meta.value("name", ""), causes);
-      refused.headers = warnings;
-      return refused;
-    }
-    checked["metadata"] = object["metadata"];
-    object = checked;
-    pendingWarnings = warnings;
-  }
+  if (std::optional<HttpResponse> refused = admitBySchema(r, object, query, pendingWarnings)) return *refused;
   const bool isNamespace = r.group.empty() && r.plural == "namespaces";
   if (isNamespace) meta["labels"]["kubernetes.io/metadata.name"] = t.name;
   recordWrite(object, json::object(), object, managerOf(request), object.value("apiVersion", ""), false,
@@ -935,6 +901,45 @@ HttpResponse FakeApiServer::list(const Target& t, const std::string& query) {
                            {"items", items}});
 }
 
+std::optional<HttpResponse> FakeApiServer::admitBySchema(const Resource& r, json& object, const std::string& query,
+                                                         std::vector<std::pair<std::string, std::string>>& warnings) {
+  // As the API server does on every write of a custom resource: defaults, then the structural
+  // schema (unknown fields pruned, refused with fieldValidation=Strict, warned of by default).
+  applyDefaults(object, r.schema);
+  if (r.schema.is_null()) return std::nullopt;
+  SchemaFindings found;
+  json checked = object;
+  checked.erase("metadata");
+  checkSchema(checked, r.schema, "", found);
+  const auto params = queryOf(query);
+  const std::string mode = params.contains("fieldValidation") ? params.at("fieldValidation") : "Warn";
+  if (mode == "Strict" && !found.unknown.empty()) {
+    std::string fields;
+    for (const std::string& u : found.unknown)
+      fields += (fields.empty() ? "" : ", ") + std::string("unknown field \"") + u + "\"";
+    return failure(400, "BadRequest",
+                   r.kind + " in version \"" + r.version + "\" cannot be handled as a " + r.kind +
+                       ": strict decoding error: " + fields,
+                   nullptr);
+  }
+  if (mode == "Warn") {
+    for (const std::string& u : found.unknown)
+      warnings.emplace_back("Warning", "299 - \"unknown field \\\"" + u + "\\\"\"");
+  }
+  if (found.count() > 0) {
+    ordered_json causes = ordered_json::array();
+    for (const auto& kind : found.causes) {
+      for (const ordered_json& c : kind) causes.push_back(c);
+    }
+    HttpResponse refused = invalid(r, object["metadata"].value("name", ""), causes);
+    refused.headers = warnings;
+    return refused;
+  }
+  checked["metadata"] = object["metadata"];
+  object = checked;
+  return std::nullopt;
+}
+
 HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) {
   const Resource& r = *t.resource;
   json body = json::parse(request.body, nullptr, false);
@@ -959,9 +964,14 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
         refused);
   }
   const bool status = t.subresource == "status";
+  const std::string query = request.target.find('?') == std::string::npos
+                                ? std::string()
+                                : request.target.substr(request.target.find('?') + 1);
+  std::vector<std::pair<std::string, std::string>> warnings;
   json next = stored;
   if (status) {
     next["status"] = body.value("status", json::object());
+    if (std::optional<HttpResponse> refused = admitBySchema(r, next, query, warnings)) return *refused;
   } else if (t.subresource == "finalize") {
     const json finalizers = body.value("/spec/finalizers"_json_pointer, json::array());
     next["spec"].erase("finalizers");
@@ -979,7 +989,7 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
       }
     }
     if (std::optional<HttpResponse> invalid = validateBuiltIn(r, next)) return *invalid;
-    applyDefaults(next, r.schema);
+    if (std::optional<HttpResponse> refused = admitBySchema(r, next, query, warnings)) return *refused;
     if (r.generation && next.value("spec", json()) != stored.value("spec", json())) {
       next["metadata"]["generation"] = stored["metadata"].value("generation", 0) + 1;
     }
@@ -1004,7 +1014,9 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
   next["metadata"]["resourceVersion"] = nextResourceVersion();
   stored = next;
   publish(r, "MODIFIED", stored);
-  return respond(200, stored);
+  HttpResponse updated = respond(200, stored);
+  updated.headers = warnings;
+  return updated;
 }
 
 HttpResponse FakeApiServer::patch(const Target& t, const HttpRequest& request) {

@@ -118,6 +118,10 @@ private:
   http::HttpResponse get(const Target& t, const std::string& query);
   http::HttpResponse list(const Target& t, const std::string& query);
   http::HttpResponse update(const Target& t, const http::HttpRequest& request);
+  /** Defaults and the structural schema of a custom resource on a write: the refusal, or
+   *  nullopt with `object` pruned and warnings added for fieldValidation=Warn. */
+  std::optional<http::HttpResponse> admitBySchema(const Resource& r, nlohmann::json& object, const std::string& query,
+                                                  std::vector<std::pair<std::string, std::string>>& warnings);
   http::HttpResponse patch(const Target& t, const http::HttpRequest& request);
   http::HttpResponse remove(const Target& t, const http::HttpRequest& request);
   void registerCrd(const nlohmann::json& crd);

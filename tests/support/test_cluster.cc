@@ -24,9 +24,15 @@ void ensureCrd(kube::Client& client, const std::string& ns) {
   if (!created.ok() && created.status().code() == Code::kAlreadyExists) {
     auto existing = client.get(kCustomResourceDefinitions, "", shipped["metadata"]["name"].get<std::string>());
     ASSERT_TRUE(existing.ok()) << existing.status();
+    const nlohmann::json before = (*existing)["metadata"]["resourceVersion"];
     (*existing)["spec"] = shipped["spec"];
     (*existing)["metadata"]["labels"] = shipped["metadata"]["labels"];
     created = client.update(kCustomResourceDefinitions, "", *existing);
+    // A changed schema takes effect a moment after the write (the API server rebuilds the
+    // resource's handler asynchronously): before that, writes are still checked by the old one.
+    if (created.ok() && (*created)["metadata"]["resourceVersion"] != before) {
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+    }
   }
   ASSERT_TRUE(created.ok()) << "the API server refused rotor's CRD: " << created.status();
   for (int i = 0; i < 100; ++i) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "controller/api/yaml_codec.h"
+#include "tests/support/full_status.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -44,25 +45,7 @@ TEST(JsonCodecTest, RoundTripsEverythingIncludingStatus) {
   CertificateRotation r = rotations->front();
   r.metadata.resourceVersion = "7";
   r.metadata.generation = 3;
-  r.status.phase = Phase::kAwaitingAdoption;
-  r.status.revision = 2;
-  r.status.conditions.push_back({"Ready", "True", 3, "Rotated", "ok", std::chrono::system_clock::from_time_t(100)});
-  r.status.ca.current = CertificateRef{"sha256:ab", std::chrono::system_clock::from_time_t(200)};
-  r.status.servers.push_back({"proxy", "sha256:cd", std::chrono::system_clock::from_time_t(300), "sha256:ab"});
-  r.status.adoption = {10, 9, 1, 0.9, {"agent-7"}};
-  r.status.snapshots.push_back({"proxy-r2-swap", std::chrono::system_clock::from_time_t(400), 2, "before swap"});
-  r.status.servers.back().swappedAt = std::chrono::system_clock::from_time_t(500);
-  r.status.servers.back().verifiedAt = std::chrono::system_clock::from_time_t(560);
-  r.status.servers.back().probeFailures = 2;
-  r.status.servers.back().lastProbeError = "handshake failed";
-  r.status.trigger = "RotateRequested";
-  r.status.attempt = 2;
-  r.status.rollbackSnapshot = "proxy-r1-swap";
-  r.status.servers.back().lastProbeAt = std::chrono::system_clock::from_time_t(550);
-  r.status.resumePhase = Phase::kSwapping;
-  r.status.handled = {"2026-11-22T10:00:00Z", "1", "proxy-r1-swap"};
-  r.status.caSourceHash = "sha256:ef";
-  r.status.timeline.push_back({Phase::kStaging, std::chrono::system_clock::from_time_t(600), "Staged"});
+  r.status = rotor::testing::everyStatusField();
   r.spec.prune.waitForExpiry = true;
   auto back = decodeRotation(encodeRotation(r));
   ASSERT_OK(back);
