@@ -5,9 +5,9 @@
 
 #include "controller/store/kube/kube_store.h"
 #include "controller/store/local/local_store.h"
-#include "tests/support/full_status.h"
 #include "tests/support/agent_records.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/full_status.h"
 #include "tests/support/memory_store.h"
 #include "tests/support/pki_fixtures.h"
 #include "tests/support/status_matchers.h"
