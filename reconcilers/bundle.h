@@ -1,6 +1,7 @@
 #pragma once
 
-// Keeping the trust bundle beside the phases: read as certificates, add what is missing, set exactly.
+// The trust bundle as the phases change it: read as certificates, add what is missing, take one out,
+// set it exactly.
 
 #include <optional>
 #include <span>

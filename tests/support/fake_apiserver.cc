@@ -971,7 +971,7 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
   json next = stored;
   if (status) {
     next["status"] = body.value("status", json::object());
-    if (std::optional<HttpResponse> refused = admitBySchema(r, next, query, warnings)) return *refused;
+    if (std::optional<HttpResponse> rejected = admitBySchema(r, next, query, warnings)) return *rejected;
   } else if (t.subresource == "finalize") {
     const json finalizers = body.value("/spec/finalizers"_json_pointer, json::array());
     next["spec"].erase("finalizers");
@@ -989,7 +989,7 @@ HttpResponse FakeApiServer::update(const Target& t, const HttpRequest& request) 
       }
     }
     if (std::optional<HttpResponse> invalid = validateBuiltIn(r, next)) return *invalid;
-    if (std::optional<HttpResponse> refused = admitBySchema(r, next, query, warnings)) return *refused;
+    if (std::optional<HttpResponse> rejected = admitBySchema(r, next, query, warnings)) return *rejected;
     if (r.generation && next.value("spec", json()) != stored.value("spec", json())) {
       next["metadata"]["generation"] = stored["metadata"].value("generation", 0) + 1;
     }
