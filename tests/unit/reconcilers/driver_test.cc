@@ -49,6 +49,15 @@ protected:
     EXPECT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
     return r.key();
   }
+
+  /** Degraded for `reason`, and a Warning event said so. */
+  void expectRefused(const api::RotationStatus& status, const std::string& reason) {
+    const api::Condition* degraded = api::findCondition(status, api::kConditionDegraded);
+    ASSERT_NE(degraded, nullptr);
+    EXPECT_EQ(degraded->status, "True");
+    EXPECT_EQ(degraded->reason, reason);
+    EXPECT_THAT(h.events.reasons, Contains("Warning:" + reason));
+  }
 };
 
 TEST_F(DriverTest, BootstrapIssuesEverythingAndIsReadyAtRevisionOne) {
@@ -487,12 +496,7 @@ TEST_F(DriverTest, AnImportedCaThatDoesNotParseIsNamedByFieldAndFile) {
   const auto waiting = h.get(r.key());
   EXPECT_EQ(waiting.status.phase, Phase::kIssuing);
   EXPECT_THAT(waiting.status.message, HasSubstr("spec.ca.files.keyFile \"ca/v1.key\": "));
-  // Degraded, with a Warning, until the operator fixes the file.
-  const api::Condition* degraded = api::findCondition(waiting.status, api::kConditionDegraded);
-  ASSERT_NE(degraded, nullptr);
-  EXPECT_EQ(degraded->status, "True");
-  EXPECT_EQ(degraded->reason, "CANotReady");
-  EXPECT_THAT(h.events.reasons, Contains("Warning:CANotReady"));
+  expectRefused(waiting.status, "CANotReady");  // until the operator fixes the file
   h.store.setCustomAuthority(r.key(), {v1.certificate().toPem(), v1.key().toPem()});
   ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
   EXPECT_EQ(api::findCondition(h.get(r.key()).status, api::kConditionDegraded)->status, "False");
@@ -520,11 +524,7 @@ TEST_F(DriverTest, AnExpiredImportedCaIsRefusedBeforeAnyBundleOrFileIsWritten) {
   EXPECT_THAT(result->failedChecks, ElementsAre("ca_expired"));
   const auto blocked = h.get(r.key());
   EXPECT_THAT(blocked.status.message, HasSubstr("spec.ca.files.certFile \"ca/v2.crt\" is refused: ca_expired: CA "));
-  const api::Condition* degraded = api::findCondition(blocked.status, api::kConditionDegraded);
-  ASSERT_NE(degraded, nullptr);
-  EXPECT_EQ(degraded->status, "True");
-  EXPECT_EQ(degraded->reason, "CANotStaged");
-  EXPECT_THAT(h.events.reasons, Contains("Warning:CANotStaged"));
+  expectRefused(blocked.status, "CANotStaged");
   EXPECT_EQ(h.store.readBundle(blocked)->value, bundle);
   EXPECT_EQ(h.store.readServed(blocked, "a")->value, served);
   EXPECT_EQ(h.store.readAuthorities(blocked)->value, authorities);
@@ -543,7 +543,7 @@ TEST_F(DriverTest, AnImportedCaThatIsNoCaBlocksTheBootstrapNamingTheChecks) {
   const auto waiting = h.get(r.key());
   EXPECT_EQ(waiting.status.phase, Phase::kIssuing);
   EXPECT_THAT(waiting.status.message, HasSubstr("spec.ca.files (\"ca/v1.crt\", \"ca/v1.key\") is refused: "));
-  EXPECT_EQ(api::findCondition(waiting.status, api::kConditionDegraded)->reason, "CANotReady");
+  expectRefused(waiting.status, "CANotReady");
   EXPECT_FALSE(h.store.readBundle(waiting)->value.has_value());
 }
 
