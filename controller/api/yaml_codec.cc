@@ -3,6 +3,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -91,6 +92,8 @@ public:
   }
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
+    // yaml-cpp can turn odd input into bytes that are not UTF-8; such a string would not read back.
+    if (firstInvalidUtf8(value) != std::string::npos) throw Refused{mark, "a scalar that is not valid UTF-8"};
     const bool string = tag == "!" || tag == "tag:yaml.org,2002:str" || tag == "!!str";
     add(mark, anchor, string ? json(value) : resolvePlainScalar(value), value);
   }
@@ -228,6 +231,19 @@ void emit(YAML::Emitter& out, const json& value) {
 StatusOr<std::vector<json>> yamlToJsonDocuments(std::string_view text) {
   if (const size_t bad = firstInvalidUtf8(text); bad != std::string_view::npos) {
     return invalidArgument("the manifest is not UTF-8 text: byte " + std::to_string(bad) + " is not valid UTF-8");
+  }
+  // YAML allows no C0 control character in a stream but tab, line feed and carriage return (others
+  // are written escaped in double quotes); yaml-cpp reads a raw NUL as another character.
+  size_t line = 1;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') ++line;
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+      char code[8];
+      std::snprintf(code, sizeof code, "%02X", c);
+      return invalidArgument("invalid YAML at line " + std::to_string(line) + ": control character U+00" + code +
+                             " (YAML allows it only escaped in a double-quoted string, as \"\\x" + code + "\")");
+    }
   }
   // Each node takes at least a character or two of text; aliases are charged what they copy.
   JsonBuilder builder(8 * text.size() + 64);
