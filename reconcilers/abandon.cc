@@ -1,6 +1,8 @@
 #include "reconcilers/abandon.h"
 
 #include <algorithm>
+#include <iterator>
+#include <vector>
 
 #include "controller/pki/bundle.h"
 #include "reconcilers/bundle.h"
@@ -33,12 +35,13 @@ StatusOr<Outcome> abandonRotation(RotationContext& ctx, api::CertificateRotation
   if (authorities.value.next) {
     ASSIGN_OR_RETURN(pki::Certificate staged, pki::Certificate::fromPem(authorities.value.next->certificatePem));
     ASSIGN_OR_RETURN(auto bundle, readBundleCertificates(ctx, r));
-    const bool inBundle = std::any_of(bundle.value.begin(), bundle.value.end(), [&](const pki::Certificate& c) {
-      return c.fingerprint() == staged.fingerprint();
-    });
-    if (inBundle) {
+    std::vector<pki::Certificate> kept;
+    std::copy_if(bundle.value.begin(), bundle.value.end(), std::back_inserter(kept),
+                 [&](const pki::Certificate& c) { return c.fingerprint() != staged.fingerprint(); });
+    if (kept.size() != bundle.value.size()) {
+      // A snapshot writes no bundle: the version read above still guards the write.
       RETURN_IF_ERROR(ensureSnapshot(ctx, r, "abandon", "Before taking the staged CA out of the bundle").status());
-      RETURN_IF_ERROR(removeFromBundle(ctx, r, staged));
+      RETURN_IF_ERROR(ctx.store.writeBundle(r, pki::writePemBundle(kept), bundle.version));
     }
     authorities.value.next.reset();
     RETURN_IF_ERROR(ctx.store.writeAuthorities(r, authorities.value, authorities.version));

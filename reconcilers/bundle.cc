@@ -27,18 +27,6 @@ Status addToBundle(RotationContext& ctx, const CertificateRotation& r, std::span
   return ctx.store.writeBundle(r, pki::writePemBundle(wanted), bundle.version);
 }
 
-Status removeFromBundle(RotationContext& ctx, const CertificateRotation& r, const pki::Certificate& certificate) {
-  ASSIGN_OR_RETURN(auto bundle, readBundleCertificates(ctx, r));
-  std::vector<pki::Certificate> kept;
-  for (const pki::Certificate& c : bundle.value) {
-    if (c.fingerprint() != certificate.fingerprint()) kept.push_back(c);
-  }
-  if (kept.size() == bundle.value.size()) {
-    return okStatus();
-  }
-  return ctx.store.writeBundle(r, pki::writePemBundle(kept), bundle.version);
-}
-
 Status setBundle(RotationContext& ctx, const CertificateRotation& r, const std::string& pem) {
   ASSIGN_OR_RETURN(auto bundle, readBundleCertificates(ctx, r));
   ASSIGN_OR_RETURN(std::vector<pki::Certificate> wanted, pki::parsePemBundle(pem));

@@ -1,7 +1,7 @@
 #pragma once
 
-// The trust bundle as the phases change it: read as certificates, add what is missing, take one out,
-// set it exactly.
+// The trust bundle as the phases change it: read as certificates, add what is missing, set it
+// exactly.
 
 #include <optional>
 #include <span>
@@ -23,9 +23,6 @@ StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates
 /** Adds what is missing from `certificates` to the bundle; writes nothing when all are there. */
 Status addToBundle(RotationContext& ctx, const api::CertificateRotation& r,
                    std::span<const pki::Certificate> certificates);
-
-/** Takes `certificate` out of the bundle; writes nothing when it is not there. */
-Status removeFromBundle(RotationContext& ctx, const api::CertificateRotation& r, const pki::Certificate& certificate);
 
 /** Makes the bundle exactly `pem` (compared as certificate sets); writes nothing when it is. */
 Status setBundle(RotationContext& ctx, const api::CertificateRotation& r, const std::string& pem);
