@@ -68,6 +68,11 @@ struct Outcome {
   static Outcome wait(Duration after, std::string reason, std::string message) {
     return {std::nullopt, after, std::move(reason), std::move(message), false, {}};
   }
+  /** A refusal that stays in the phase (Degraded, a Warning event) and looks again after `after`
+   *  (zero: only when something changes). */
+  static Outcome refuse(Duration after, std::string reason, std::string message) {
+    return {std::nullopt, after, std::move(reason), std::move(message), true, {}};
+  }
   static Outcome block(std::string reason, std::string message) {
     return {api::Phase::kBlocked, Duration::zero(), std::move(reason), std::move(message), true, {}};
   }

@@ -138,10 +138,8 @@ StatusOr<std::optional<Outcome>> Driver::sideState(api::CertificateRotation& r) 
     Status usable = snapshot.ok() ? checkRestorable(ctx_.store, r, *snapshot) : snapshot.status();
     if (!usable.ok()) {
       if (usable.code() == Code::kUnavailable) return usable;
-      Outcome refused = Outcome::wait(Duration::zero(), "RollbackRefused",
-                                      "Cannot roll back to snapshot \"" + wanted + "\": " + usable.message());
-      refused.refusal = true;
-      return std::optional<Outcome>(refused);
+      return std::optional<Outcome>(Outcome::refuse(
+          Duration::zero(), "RollbackRefused", "Cannot roll back to snapshot \"" + wanted + "\": " + usable.message()));
     }
     s.rollbackSnapshot = wanted;
     return std::optional<Outcome>(
@@ -151,9 +149,8 @@ StatusOr<std::optional<Outcome>> Driver::sideState(api::CertificateRotation& r) 
   if (!abandon.empty() && abandon != s.handled.abandon) {
     s.handled.abandon = abandon;
     if (std::optional<std::string> why = whyNotAbandonable(r)) {
-      Outcome refused = Outcome::wait(Duration::zero(), "AbandonRefused", "Cannot abandon the rotation: " + *why);
-      refused.refusal = true;
-      return std::optional<Outcome>(refused);
+      return std::optional<Outcome>(
+          Outcome::refuse(Duration::zero(), "AbandonRefused", "Cannot abandon the rotation: " + *why));
     }
     ASSIGN_OR_RETURN(Outcome abandoned, abandonRotation(ctx_, r, "Abandoned",
                                                         "Abandoned on request: the staged CA left the bundle; every "

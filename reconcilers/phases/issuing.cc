@@ -50,8 +50,7 @@ StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
   if (!ca.ok()) {
     if (isCaSourceProblem(ca.status())) {
       // The operator's CA is missing, unreadable or refused: Degraded, with a Warning, until it is fixed.
-      Outcome refused = Outcome::wait(std::chrono::minutes(1), "CANotReady", ca.status().message());
-      refused.refusal = true;
+      Outcome refused = Outcome::refuse(std::chrono::minutes(1), "CANotReady", ca.status().message());
       refused.failedChecks = std::move(failedChecks);
       return refused;
     }
