@@ -47,7 +47,6 @@ int fail(Context& ctx, const Status& status) {
   return 1;
 }
 
-/** The state directory or cluster the flags name; sets ctx.ns. */
 StatusOr<std::unique_ptr<Backend>> openStore(Context& ctx, const Invocation& inv) {
   BackendChoice choice{.localDir = inv.get("local"),
                        .kubeconfig = inv.get("kubeconfig"),
@@ -82,7 +81,6 @@ StatusOr<std::string> readInput(Context& ctx, const std::string& file) {
 
 api::ObjectKey keyFrom(const Context& ctx, const std::string& name) { return {ctx.ns, name}; }
 
-/** --log-format and --log-level; a usage error for anything else. */
 std::pair<LogLevel, LogFormat> logSettings(const Invocation& inv) {
   static const std::map<std::string, LogLevel> kLevels = {
       {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
@@ -93,7 +91,6 @@ std::pair<LogLevel, LogFormat> logSettings(const Invocation& inv) {
   return {level->second, format == "json" ? LogFormat::kJson : LogFormat::kText};
 }
 
-/** A whole-number flag, or `fallback` when it is not given. */
 size_t countFlag(const Invocation& inv, const std::string& flag, size_t fallback) {
   if (!inv.has(flag)) return fallback;
   const std::string text = inv.get(flag);
@@ -103,7 +100,6 @@ size_t countFlag(const Invocation& inv, const std::string& flag, size_t fallback
   return value;
 }
 
-/** A duration flag, or its default; a usage error naming the flag otherwise. */
 Duration durationFlag(const Invocation& inv, const std::string& flag, Duration fallback) {
   if (!inv.has(flag)) return fallback;
   auto d = parseDuration(inv.get(flag));
@@ -111,11 +107,6 @@ Duration durationFlag(const Invocation& inv, const std::string& flag, Duration f
   return *d;
 }
 
-/**
- * For the long-running verbs: SIGTERM and SIGINT are blocked (unless the verb runs once) before
- * any thread starts, so that only the caller's sigwait on the returned set sees them; SIGPIPE is
- * ignored, so that a peer hanging up mid-write fails that connection, not the process.
- */
 sigset_t blockStopSignals(bool once) {
   sigset_t signals;
   sigemptyset(&signals);

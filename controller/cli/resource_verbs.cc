@@ -212,7 +212,8 @@ int runRollback(Context& ctx, const Invocation& inv) {
         if (target.empty() && !reconcilers::whyNotAbandonable(r)) {
           // The rotation in flight has swapped nothing, so going back means abandoning it.
           done = "abandon requested (nothing was swapped yet; --to SNAPSHOT restores a snapshot instead)";
-          return requestAbandon(ctx, r);
+          setRequest(ctx, r, api::kAbandonAnnotation);
+          return okStatus();
         }
         auto names = store.listSnapshots(r);
         if (!names.ok()) return names.status();
