@@ -1,7 +1,5 @@
 #include "reconcilers/bundle.h"
 
-#include <algorithm>
-
 #include "controller/pki/bundle.h"
 
 namespace rotor::reconcilers {
@@ -28,16 +26,12 @@ Status addToBundle(RotationContext& ctx, const CertificateRotation& r, std::span
 }
 
 Status setBundle(RotationContext& ctx, const CertificateRotation& r, const std::string& pem) {
-  ASSIGN_OR_RETURN(auto bundle, readBundleCertificates(ctx, r));
-  ASSIGN_OR_RETURN(std::vector<pki::Certificate> wanted, pki::parsePemBundle(pem));
-  auto have = pki::fingerprints(bundle.value);
-  auto want = pki::fingerprints(wanted);
-  std::sort(have.begin(), have.end());
-  std::sort(want.begin(), want.end());
-  if (have == want) {
+  ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
+  if (bundle.value == pem) {
     return okStatus();
   }
-  return ctx.store.writeBundle(r, pki::writePemBundle(wanted), bundle.version);
+  RETURN_IF_ERROR(pki::parsePemBundle(pem).status());
+  return ctx.store.writeBundle(r, pem, bundle.version);
 }
 
 }  // namespace rotor::reconcilers

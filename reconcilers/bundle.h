@@ -24,7 +24,8 @@ StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates
 Status addToBundle(RotationContext& ctx, const api::CertificateRotation& r,
                    std::span<const pki::Certificate> certificates);
 
-/** Makes the bundle exactly `pem` (compared as certificate sets); writes nothing when it is. */
+/** Makes the bundle exactly the bytes `pem` (a restore gives back what the snapshot held, in its
+ *  order); writes nothing when it is. */
 Status setBundle(RotationContext& ctx, const api::CertificateRotation& r, const std::string& pem);
 
 }  // namespace rotor::reconcilers

@@ -141,9 +141,17 @@ StatusOr<std::optional<Outcome>> Driver::sideState(api::CertificateRotation& r) 
       return std::optional<Outcome>(Outcome::refuse(
           Duration::zero(), "RollbackRefused", "Cannot roll back to snapshot \"" + wanted + "\": " + usable.message()));
     }
+    // Decided and written before the bundle changes: after a crash that left the CA back in the
+    // bundle, the rollback still waits for clients to trust it.
+    ASSIGN_OR_RETURN(std::optional<pki::Certificate> pruned, prunedIssuerOf(ctx_.store, r, *snapshot));
     s.rollbackSnapshot = wanted;
-    return std::optional<Outcome>(
-        Outcome::moveTo(Phase::kRollingBack, "RollbackRequested", "Rolling back to snapshot \"" + wanted + "\""));
+    s.rollbackRestagedCa = pruned ? pruned->fingerprint().toString() : "";
+    std::string message = "Rolling back to snapshot \"" + wanted + "\"";
+    if (pruned) {
+      message += ": its CA " + s.rollbackRestagedCa +
+                 " had left the bundle, so it is staged again and the servers are restored once clients trust it";
+    }
+    return std::optional<Outcome>(Outcome::moveTo(Phase::kRollingBack, "RollbackRequested", message));
   }
   const std::string abandon = annotationOf(r, api::kAbandonAnnotation);
   if (!abandon.empty() && abandon != s.handled.abandon) {

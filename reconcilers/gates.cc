@@ -62,7 +62,7 @@ StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::Store& store, const api
 }
 
 GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
-                                  SystemTime now) {
+                                  SystemTime now, std::string_view caName) {
   GateDecision d;
   const Duration staged = std::chrono::duration_cast<Duration>(now - stagedAt);
   const bool timedOut = spec.timeout && staged >= *spec.timeout;
@@ -82,7 +82,8 @@ GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::Adop
   }
   if (tally.adopted * 100 < static_cast<int64_t>(spec.threshold) * tally.active) {
     return closed("Waiting for adoption: " + std::to_string(tally.adopted) + "/" + std::to_string(tally.active) +
-                      " active agents trust the new CA, " + std::to_string(spec.threshold) + "% required",
+                      " active agents trust " + std::string(caName) + ", " + std::to_string(spec.threshold) +
+                      "% required",
                   kAdoptionPollInterval);
   }
   if (staged < spec.minStageDuration) {
@@ -93,9 +94,10 @@ GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::Adop
                   spec.minStageDuration - staged);
   }
   d.open = true;
-  d.message = tally.active == 0 ? "New CA staged for " + formatDuration(spec.minStageDuration) + "; no agents report"
+  d.message = tally.active == 0 ? "No agents report; " + std::string(caName) + " was staged for " +
+                                      formatDuration(spec.minStageDuration)
                                 : std::to_string(tally.adopted) + "/" + std::to_string(tally.active) +
-                                      " active agents trust the new CA";
+                                      " active agents trust " + std::string(caName);
   return d;
 }
 

@@ -60,8 +60,9 @@ struct GateDecision {
 /**
  * Open when the new CA has been staged for minStageDuration, at least minAgents agents are
  * active, and adopted*100 >= threshold*active. With no agents and minAgents 0 only time gates.
+ * `caName` is how messages name the CA clients must trust.
  */
 GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
-                                  SystemTime now);
+                                  SystemTime now, std::string_view caName = "the new CA");
 
 }  // namespace rotor::reconcilers

@@ -1,5 +1,7 @@
 #include "reconcilers/restore.h"
 
+#include <algorithm>
+
 #include "controller/pki/bundle.h"
 #include "reconcilers/material.h"
 
@@ -40,6 +42,36 @@ Status checkRestorable(store::Store& store, const api::CertificateRotation& r, c
     }
   }
   return okStatus();
+}
+
+StatusOr<std::optional<pki::Certificate>> prunedIssuerOf(store::Store& store, const api::CertificateRotation& r,
+                                                         const store::Snapshot& snapshot) {
+  for (const api::ServerSpec& server : r.spec.servers) {
+    const auto saved = snapshot.servers.find(server.name);
+    if (saved == snapshot.servers.end()) {
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain, chainOf(saved->second));
+    ASSIGN_OR_RETURN(auto authorities, store.readAuthorities(r));
+    const std::optional<store::AuthorityMaterial>* slot = issuerSlot(authorities.value, chain.front());
+    if (slot == nullptr) {
+      return failedPrecondition("the snapshot's certificates were issued by a CA this rotation no longer holds");
+    }
+    ASSIGN_OR_RETURN(pki::CertificateAuthority issuer, requireAuthority(*slot, "issuer"));
+    ASSIGN_OR_RETURN(auto bundle, store.readBundle(r));
+    std::vector<pki::Certificate> trusted;
+    if (bundle.value) {
+      ASSIGN_OR_RETURN(trusted, pki::parsePemBundle(*bundle.value));
+    }
+    const Fingerprint wanted = issuer.certificate().fingerprint();
+    const bool held = std::any_of(trusted.begin(), trusted.end(),
+                                  [&](const pki::Certificate& c) { return c.fingerprint() == wanted; });
+    if (held) {
+      return std::optional<pki::Certificate>();
+    }
+    return std::optional<pki::Certificate>(issuer.certificate());
+  }
+  return std::optional<pki::Certificate>();
 }
 
 }  // namespace rotor::reconcilers

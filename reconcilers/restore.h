@@ -21,4 +21,13 @@ const std::optional<store::AuthorityMaterial>* issuerSlot(const store::Authoriti
  */
 Status checkRestorable(store::Store& store, const api::CertificateRotation& r, const store::Snapshot& snapshot);
 
+/**
+ * The CA certificate that issued the snapshot's server certificates, when the rotation's trust
+ * bundle does not hold it now (it was pruned since the snapshot): clients may have dropped it, so
+ * restoring those certificates at once would orphan them. Nullopt when the bundle trusts it, or
+ * the snapshot holds no server of the rotation. Call after checkRestorable().
+ */
+StatusOr<std::optional<pki::Certificate>> prunedIssuerOf(store::Store& store, const api::CertificateRotation& r,
+                                                         const store::Snapshot& snapshot);
+
 }  // namespace rotor::reconcilers

@@ -221,6 +221,7 @@ void readStatus(ObjectReader r, RotationStatus& out) {
   r.integer("attempt", out.attempt, 0, INT64_MAX);
   r.string("trigger", out.trigger);
   r.string("rollbackSnapshot", out.rollbackSnapshot);
+  r.string("rollbackRestagedCa", out.rollbackRestagedCa);
   readPhase(r, "resumePhase", out.resumePhase);
   ObjectReader handled = r.object("handled");
   handled.string("rotate", out.handled.rotate);
@@ -446,6 +447,7 @@ json encodeStatus(const RotationStatus& status) {
   }
   putIfNotEmpty(j, "trigger", status.trigger);
   putIfNotEmpty(j, "rollbackSnapshot", status.rollbackSnapshot);
+  putIfNotEmpty(j, "rollbackRestagedCa", status.rollbackRestagedCa);
   if (status.resumePhase) {
     j["resumePhase"] = phaseName(*status.resumePhase);
   }

@@ -30,6 +30,10 @@ inline constexpr std::string_view kRenewAnnotation = "rotor.dev/renew";
 /** Annotation whose every new value asks to abandon a rotation that has not swapped anything
  *  (`rotor abandon NAME`): the staged CA leaves the bundle and the rotation returns to Ready. */
 inline constexpr std::string_view kAbandonAnnotation = "rotor.dev/abandon";
+/** Annotation naming the snapshot a rollback may restore at once, without waiting for clients to
+ *  trust its CA again (`rotor rollback NAME --to SNAPSHOT --skip-adoption`): an emergency, for
+ *  when the servers must change now and clients that dropped that CA may fail meanwhile. */
+inline constexpr std::string_view kRollbackSkipAdoptionAnnotation = "rotor.dev/rollback-skip-adoption";
 
 enum class Phase {
   kPending,
@@ -342,6 +346,10 @@ struct RotationStatus {
   std::string trigger;
   /** While RollingBack/RolledBack: the snapshot being or last restored. */
   std::string rollbackSnapshot;
+  /** While RollingBack: the fingerprint of the CA the restored certificates chain to, when the
+   *  bundle no longer held it (it was pruned). It is staged again, and the servers are restored
+   *  only once clients trust it (the adoption gate); empty when it was trusted all along. */
+  std::string rollbackRestagedCa;
   /** While Paused or Blocked: the phase to return to. */
   std::optional<Phase> resumePhase;
   HandledRequests handled;

@@ -199,8 +199,21 @@ int runAbandon(Context& ctx, const Invocation& inv) {
       "abandon requested");
 }
 
+namespace {
+
+bool isRollingBackTo(const api::CertificateRotation& r, const std::string& snapshot) {
+  const bool rollingBack = r.status.phase == api::Phase::kRollingBack ||
+                           (r.status.phase == api::Phase::kBlocked && r.status.resumePhase == api::Phase::kRollingBack);
+  return rollingBack && (snapshot.empty() || snapshot == r.status.rollbackSnapshot);
+}
+
+}  // namespace
+
 int runRollback(Context& ctx, const Invocation& inv) {
   std::string done = "rollback requested";
+  const bool skipAdoption = inv.has("skip-adoption");
+  const std::string skipRisk =
+      "restoring at once: clients that no longer trust the snapshot's CA fail to connect until they learn it again";
   return updateNamed(
       ctx, inv, "rollback",
       [&](store::Store& store, api::CertificateRotation& r) {
@@ -209,6 +222,12 @@ int runRollback(Context& ctx, const Invocation& inv) {
           return failedPrecondition("rotation " + r.metadata.name + " has nothing to roll back to yet");
         }
         std::string target = inv.get("to");
+        if (skipAdoption && isRollingBackTo(r, target)) {
+          // The rollback in flight waits for clients to trust its CA again: stop waiting.
+          r.metadata.annotations[std::string(api::kRollbackSkipAdoptionAnnotation)] = r.status.rollbackSnapshot;
+          done = skipRisk;
+          return okStatus();
+        }
         if (target.empty() && !reconcilers::whyNotAbandonable(r)) {
           // The rotation in flight has swapped nothing, so going back means abandoning it.
           done = "abandon requested (nothing was swapped yet; --to SNAPSHOT restores a snapshot instead)";
@@ -232,7 +251,22 @@ int runRollback(Context& ctx, const Invocation& inv) {
         if (r.status.handled.rollbackTo == target) {
           return failedPrecondition("rotation " + r.metadata.name + " was already rolled back to \"" + target + "\"");
         }
+        auto pruned = reconcilers::prunedIssuerOf(store, r, *snapshot);
+        if (!pruned.ok()) return pruned.status();
         r.spec.rollbackTo = target;
+        const std::string skipKey(api::kRollbackSkipAdoptionAnnotation);
+        if (skipAdoption) {
+          r.metadata.annotations[skipKey] = target;
+          done = "rollback requested, " + skipRisk;
+        } else {
+          r.metadata.annotations.erase(skipKey);
+          if (*pruned) {
+            done = "rollback requested: the CA of \"" + target +
+                   "\" has left the trust bundle, so it is staged again and the servers are restored once clients "
+                   "trust it (rotor status " +
+                   r.metadata.name + " shows the wait; --skip-adoption restores at once)";
+          }
+        }
         return okStatus();
       },
       done);

@@ -25,9 +25,20 @@ StatusOr<Outcome> blocked(RotationContext& ctx, CertificateRotation& r) {
     r.status.handled.renew = renew;
     return Outcome::moveTo(resume, "RetryRequested", "Trying again on request");
   }
+  const bool rollingBack = resume == api::Phase::kRollingBack;
+  if (rollingBack && annotationOf(r, api::kRollbackSkipAdoptionAnnotation) == r.status.rollbackSnapshot) {
+    return Outcome::moveTo(resume, "AdoptionSkipped", "Restoring at once, as asked");
+  }
+  // The CA whose adoption timed out: the staged one, or the one a rollback staged again.
+  std::string awaited;
   if (resume == api::Phase::kAwaitingAdoption && r.status.ca.next) {
-    ASSIGN_OR_RETURN(r.status.adoption, tallyStoredAdoption(ctx.store, r.key(), r.status.ca.next->fingerprint, now,
-                                                            r.spec.adoption.staleAfter));
+    awaited = r.status.ca.next->fingerprint;
+  } else if (rollingBack) {
+    awaited = r.status.rollbackRestagedCa;
+  }
+  if (!awaited.empty()) {
+    ASSIGN_OR_RETURN(r.status.adoption,
+                     tallyStoredAdoption(ctx.store, r.key(), awaited, now, r.spec.adoption.staleAfter));
     api::AdoptionSpec noClock = r.spec.adoption;
     noClock.timeout.reset();
     noClock.minStageDuration = Duration::zero();

@@ -30,7 +30,8 @@ StatusOr<Outcome> verifying(RotationContext& ctx, CertificateRotation& r);
 StatusOr<Outcome> draining(RotationContext& ctx, CertificateRotation& r);
 /** Pruning: snapshot, then the bundle holds the current CA only. -> Ready (revision + 1). */
 StatusOr<Outcome> pruning(RotationContext& ctx, CertificateRotation& r);
-/** RollingBack: restore status.rollbackSnapshot (bundle widened first). -> RolledBack, or Failed. */
+/** RollingBack: restore status.rollbackSnapshot (bundle widened first; a pruned CA staged again
+ *  and awaited through the adoption gate). -> RolledBack, Failed, or Blocked on adoption.timeout. */
 StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r);
 /** Blocked: back to status.resumePhase once the spec changes, a request arrives, or the gate
  *  that blocked opens after all. */

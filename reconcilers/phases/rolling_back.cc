@@ -1,12 +1,16 @@
 // RollingBack: restore a snapshot — servers and bundle — without a moment in which a served
 // certificate is not trusted by the bundle.
 
+#include <span>
+
 #include "controller/pki/bundle.h"
 #include "reconcilers/bundle.h"
+#include "reconcilers/gates.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/restore.h"
 #include "reconcilers/status_refresh.h"
+#include "reconcilers/triggers.h"
 
 namespace rotor::reconcilers::phases {
 namespace {
@@ -35,6 +39,46 @@ Status restoreAuthorities(RotationContext& ctx, CertificateRotation& r, const pk
   return refreshServerStatus(ctx, r, a);
 }
 
+/**
+ * A rollback to certificates of a pruned CA: the CA goes back into the bundle beside the current
+ * one, and the servers are restored only once clients trust it again — the adoption gate of a
+ * rotation, measured for that CA. Nullopt once they may be restored; `skipped` when the operator
+ * asked to restore at once (kRollbackSkipAdoptionAnnotation naming this snapshot).
+ */
+StatusOr<std::optional<Outcome>> restageBeforeRestore(RotationContext& ctx, CertificateRotation& r, bool& skipped) {
+  const std::string& fingerprint = r.status.rollbackRestagedCa;
+  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+  std::optional<pki::Certificate> restaged;
+  for (const auto* slot : {&authorities.value.current, &authorities.value.next, &authorities.value.previous}) {
+    ASSIGN_OR_RETURN(auto ca, authorityIn(*slot));
+    if (ca && ca->certificate().fingerprint().toString() == fingerprint) {
+      restaged = ca->certificate();
+    }
+  }
+  if (!restaged) {
+    return failedPrecondition("the CA " + fingerprint + " the snapshot's certificates chain to is no longer held");
+  }
+  RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&*restaged, 1)));
+  const SystemTime now = ctx.clock.now();
+  ASSIGN_OR_RETURN(r.status.adoption,
+                   tallyStoredAdoption(ctx.store, r.key(), fingerprint, now, r.spec.adoption.staleAfter));
+  if (annotationOf(r, api::kRollbackSkipAdoptionAnnotation) == r.status.rollbackSnapshot) {
+    skipped = true;
+    return std::optional<Outcome>();
+  }
+  const GateDecision gate = evaluateAdoptionGate(r.spec.adoption, r.status.adoption,
+                                                 r.status.phaseStartedAt.value_or(now), now, "the CA being restored");
+  if (gate.open) {
+    return std::optional<Outcome>();
+  }
+  const std::string why =
+      "the rollback waits for clients to trust the CA it restores (pruned earlier): " + gate.message;
+  if (gate.timedOut) {
+    return std::optional<Outcome>(Outcome::block("AdoptionTimeout", "adoption.timeout passed; " + why));
+  }
+  return std::optional<Outcome>(Outcome::wait(gate.recheckAfter, "AwaitingAdoption", "Restaging: " + why));
+}
+
 }  // namespace
 
 StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
@@ -52,6 +96,17 @@ StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
       return usable;
     }
     return Outcome::moveTo(api::Phase::kFailed, "SnapshotUnusable", usable.message() + "; nothing was changed");
+  }
+  bool skippedAdoption = false;
+  if (!r.status.rollbackRestagedCa.empty()) {
+    auto waiting = restageBeforeRestore(ctx, r, skippedAdoption);
+    if (!waiting.ok() && waiting.status().code() == Code::kFailedPrecondition) {
+      return Outcome::moveTo(api::Phase::kFailed, "SnapshotUnusable", waiting.status().message());
+    }
+    RETURN_IF_ERROR(waiting.status());
+    if (*waiting) {
+      return **waiting;
+    }
   }
   // Widen the bundle first: whatever is served before or after each write stays trusted.
   if (!snapshot->bundlePem.empty()) {
@@ -93,9 +148,16 @@ StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
     server.verifiedAt.reset();
   }
   r.status.trigger.clear();
-  return Outcome::moveTo(api::Phase::kRolledBack, "RolledBack",
-                         "Restored snapshot \"" + name + "\" (taken " + formatRfc3339(snapshot->takenAt) +
-                             ", revision " + std::to_string(snapshot->revision) + ")");
+  r.status.rollbackRestagedCa.clear();
+  std::string message = "Restored snapshot \"" + name + "\" (taken " + formatRfc3339(snapshot->takenAt) +
+                        ", revision " + std::to_string(snapshot->revision) + ")";
+  if (skippedAdoption) {
+    message += " at once, as asked (" + std::string(api::kRollbackSkipAdoptionAnnotation) + "), when " +
+               std::to_string(r.status.adoption.adopted) + "/" + std::to_string(r.status.adoption.active) +
+               " active agents trusted its CA again: clients that had dropped it fail until they learn it";
+    ctx.events.record(r, EventType::kWarning, "AdoptionSkipped", message);
+  }
+  return Outcome::moveTo(api::Phase::kRolledBack, "RolledBack", message);
 }
 
 }  // namespace rotor::reconcilers::phases

@@ -2,8 +2,8 @@
 # End to end with real agents: the controller serves the adoption API over HTTPS, three
 # `rotor agent` processes keep their own trust stores, and 12 curl clients each trust only what
 # their agent wrote. A CA rotation waits while one agent is stopped, names it as the laggard,
-# and goes on when it returns; later, an agent gone stale no longer holds the gate. No client
-# handshake fails.
+# and goes on when it returns; a rollback past the prune stages the old CA again and waits the
+# same way; later, an agent gone stale no longer holds the gate. No client handshake fails.
 set -euo pipefail
 ROTOR=${ROTOR:?path to the rotor binary}
 STATE=$(mktemp -d -t rotor-agents-XXXXXX)
@@ -25,7 +25,7 @@ fail() {
   exit 1
 }
 
-phase_is() { local json; json=$(rotor get edge-proxy -o json); grep -q "\"phase\": \"$1\"" <<<"$json"; }
+phase_is() { [ "$(phase_and_revision | cut -d' ' -f1)" = "$1" ]; }
 
 port=$(free_port)
 api_port=$(free_port)
@@ -67,6 +67,24 @@ wait_for Ready 2 60 || fail "the rotation did not finish after agent-3 returned"
 # After the prune the agents narrow their stores on their next sync.
 for _ in $(seq 1 40); do [ "$(grep -c BEGIN "$STATE/agents/agent-3.pem")" = 1 ] && break; sleep 0.25; done
 [ "$(grep -c BEGIN "$STATE/agents/agent-3.pem")" = 1 ] || fail "agent-3's trust store still holds the old CA"
+
+echo "== a rollback after the prune stages the old CA again and waits for the stopped agent"
+# The agents dropped the first CA at the prune. Restoring its certificate at once would orphan
+# the clients of an agent that has not learned it again.
+stop_agent agent-3
+rotated=$(cat "$STATE/certs/server.crt")
+rotor rollback edge-proxy --to edge-proxy-r1-swap | tee "$STATE/rollback.txt"
+grep -q "staged again" "$STATE/rollback.txt" || fail "rotor rollback does not say the CA is staged again"
+wait_for RollingBack 2 30 || fail "the rollback did not start"
+sleep 6  # many check-in intervals and well past minStageDuration
+phase_is RollingBack || fail "the rollback restored the old certificate before agent-3 trusted its CA"
+[ "$(cat "$STATE/certs/server.crt")" = "$rotated" ] || fail "the server certificate changed while agent-3 lagged"
+rotor status edge-proxy | tee "$STATE/rollback-status.txt"
+grep -q "agent-3" "$STATE/rollback-status.txt" || fail "rotor status does not name agent-3 during the rollback"
+start_agent agent-3
+wait_for RolledBack 2 60 || fail "the rollback did not finish after agent-3 returned"
+snapshot_bundle=$(jq -r '.files[] | select(.role == "bundle") | .path' "$STATE"/.rotor/snapshots/*/edge-proxy/edge-proxy-r1-swap.json)
+cmp "$snapshot_bundle" "$STATE/trust/ca-bundle.pem" || fail "the bundle after the rollback is not the snapshot's"
 
 echo "== an agent gone stale no longer holds the gate"
 sed -i 's/staleAfter: 120s/staleAfter: 3s/' "$STATE/rotation.yaml"

@@ -132,12 +132,14 @@ start_agent() {
 }
 stop_agent() { kill "${agent_pids[$1]}"; wait "${agent_pids[$1]}" 2>/dev/null || true; unset "agent_pids[$1]"; }
 
+# phase_and_revision: "PHASE REVISION" of edge-proxy now (not of its timeline).
+phase_and_revision() { rotor get edge-proxy -o json | jq -r '"\(.status.phase) \(.status.revision)"'; }
+
 # wait_for PHASE REVISION TIMEOUT_SECONDS: polls `rotor get -o json`.
 wait_for() {
-  local phase=$1 revision=$2 timeout=$3 json
+  local phase=$1 revision=$2 timeout=$3
   for _ in $(seq 1 $((timeout * 2))); do
-    json=$(rotor get edge-proxy -o json)
-    if grep -q "\"phase\": \"$phase\"" <<<"$json" && grep -q "\"revision\": $revision," <<<"$json"; then
+    if [ "$(phase_and_revision)" = "$phase $revision" ]; then
       return 0
     fi
     sleep 0.5

@@ -35,6 +35,7 @@ inline api::RotationStatus everyStatusField() {
   s.attempt = 2;
   s.trigger = "RotateRequested";
   s.rollbackSnapshot = "proxy-r1-swap";
+  s.rollbackRestagedCa = "sha256:" + std::string(64, 'f');
   s.resumePhase = Phase::kSwapping;
   s.handled = {"2026-11-22T10:00:00Z", "1", "proxy-r1-swap", "2026-11-22T11:00:00Z"};
   s.caSourceHash = "v1:sha256:" + std::string(64, 'e');

@@ -173,6 +173,7 @@ spec:
   s.attempt = 2;
   s.trigger = "ca-expiry";
   s.rollbackSnapshot = "full-r2-swap";
+  s.rollbackRestagedCa = "sha256:" + std::string(64, 'f');
   s.resumePhase = Phase::kSwapping;
   s.handled = {"1", "2", "full-r1-swap"};
   s.caSourceHash = std::string(64, 'e');

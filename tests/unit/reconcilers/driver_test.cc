@@ -357,6 +357,95 @@ TEST_F(DriverTest, RollbackRequestAfterACompletedRotationRestoresTheOldCa) {
   EXPECT_EQ(h.get(key).status.phase, Phase::kRolledBack);
 }
 
+/** Two agents, checked in now, trusting `trusted`. */
+void checkIn(RotationHarness& h, const api::ObjectKey& key, const std::vector<std::string>& agent1,
+             const std::vector<std::string>& agent2) {
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-1", h.clock.now(), agent1, "1.0"}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-2", h.clock.now(), agent2, "1.0"}));
+}
+
+class RollbackAfterPruneTest : public DriverTest {
+protected:
+  /** A rotation to revision 2 whose two agents followed it, the old CA pruned: they trust the new
+   *  CA only. Then a rollback to the first swap's snapshot is asked for. */
+  void SetUp() override {
+    auto spec = rotationTemplate(1);
+    spec.spec.adoption.minAgents = 2;
+    spec.spec.adoption.staleAfter = std::chrono::hours(48);
+    key = bootstrap(spec);
+    first = h.get(key);
+    oldCa = first.status.ca.current->fingerprint;
+    servedBefore = *h.store.readServed(first, "a")->value;
+    h.annotate(key, std::string(api::kRotateAnnotation), "1");
+    ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
+    newCa = h.get(key).status.ca.next->fingerprint;
+    checkIn(h, key, {oldCa, newCa}, {oldCa, newCa});
+    ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+    checkIn(h, key, {newCa}, {newCa});
+    servedRotated = *h.store.readServed(h.get(key), "a")->value;
+    h.editSpec(key, [](api::RotationSpec& s) { s.rollbackTo = "proxy-r1-swap"; });
+  }
+
+  api::ObjectKey key;
+  api::CertificateRotation first;
+  std::string oldCa, newCa;
+  store::ServedMaterial servedBefore, servedRotated;
+};
+
+TEST_F(RollbackAfterPruneTest, StagesThePrunedCaAgainAndRestoresTheServersOnlyOnceClientsTrustIt) {
+  // Agents dropped the old CA at the prune: restoring its certificates at once would orphan
+  // their clients. The CA goes back into the bundle first, and the gate waits for agent-2.
+  auto driver = h.driver(h.store);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(driver.reconcile(key));
+    h.clock.advance(std::chrono::minutes(5));
+    checkIn(h, key, {oldCa, newCa}, {newCa});
+  }
+  auto waiting = h.get(key);
+  EXPECT_EQ(waiting.status.phase, Phase::kRollingBack);
+  EXPECT_EQ(waiting.status.rollbackRestagedCa, oldCa);
+  EXPECT_THAT(bundleFingerprints(h.store, waiting), ElementsAre(newCa, oldCa));
+  EXPECT_EQ(*h.store.readServed(waiting, "a")->value, servedRotated) << "restored before clients trust its CA";
+  EXPECT_THAT(waiting.status.adoption.laggards, ElementsAre("agent-2"));
+  EXPECT_THAT(waiting.status.message, HasSubstr("1/2 active agents trust the CA being restored"));
+
+  checkIn(h, key, {oldCa, newCa}, {newCa, oldCa});
+  ASSERT_OK(h.runUntilPhase(key, Phase::kRolledBack));
+  auto r = h.get(key);
+  EXPECT_EQ(*h.store.readServed(r, "a")->value, servedBefore);
+  // The bundle is the snapshot's, byte for byte (order included).
+  EXPECT_EQ(*h.store.readBundle(r)->value, h.store.getSnapshot(r, "proxy-r1-swap")->bundlePem);
+  EXPECT_EQ(r.status.ca.current->fingerprint, oldCa);
+  EXPECT_EQ(r.status.rollbackRestagedCa, "");
+  EXPECT_THAT(h.events.reasons, ::testing::Not(Contains("Warning:AdoptionSkipped")));
+}
+
+TEST_F(RollbackAfterPruneTest, RestoresAtOnceWhenTheOperatorSkipsAdoptionAndSaysWhatItRisks) {
+  auto driver = h.driver(h.store);
+  ASSERT_OK(driver.reconcile(key));
+  ASSERT_EQ(h.get(key).status.phase, Phase::kRollingBack);
+  h.annotate(key, std::string(api::kRollbackSkipAdoptionAnnotation), "proxy-r1-swap");
+  ASSERT_OK(driver.reconcile(key));
+  auto r = h.get(key);
+  EXPECT_EQ(r.status.phase, Phase::kRolledBack);
+  EXPECT_EQ(*h.store.readServed(r, "a")->value, servedBefore);
+  EXPECT_THAT(r.status.message, HasSubstr("0/2 active agents trusted its CA again"));
+  EXPECT_THAT(h.events.reasons, Contains("Warning:AdoptionSkipped"));
+}
+
+TEST_F(RollbackAfterPruneTest, AnAdoptionTimeoutBlocksTheRollbackWithTheServersUntouched) {
+  h.editSpec(key, [](api::RotationSpec& s) { s.adoption.timeout = std::chrono::hours(1); });
+  ASSERT_OK(h.runUntilPhase(key, Phase::kBlocked));
+  auto blocked = h.get(key);
+  EXPECT_EQ(blocked.status.resumePhase, Phase::kRollingBack);
+  EXPECT_THAT(blocked.status.message, HasSubstr("the rollback waits for clients"));
+  EXPECT_EQ(*h.store.readServed(blocked, "a")->value, servedRotated);
+  // The agents catch up: the blocked rollback goes on by itself.
+  checkIn(h, key, {oldCa, newCa}, {oldCa, newCa});
+  ASSERT_OK(h.runUntilPhase(key, Phase::kRolledBack));
+  EXPECT_EQ(*h.store.readServed(h.get(key), "a")->value, servedBefore);
+}
+
 TEST_F(DriverTest, RollbackToAMissingSnapshotIsRefusedAndChangesNothing) {
   auto key = bootstrap();
   const auto servedA = h.store.readServed(h.get(key), "a")->value;
