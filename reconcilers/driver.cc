@@ -145,6 +145,7 @@ StatusOr<std::optional<Outcome>> Driver::sideState(api::CertificateRotation& r) 
     // bundle, the rollback still waits for clients to trust it.
     ASSIGN_OR_RETURN(std::optional<pki::Certificate> pruned, prunedIssuerOf(ctx_.store, r, *snapshot));
     s.rollbackSnapshot = wanted;
+    s.handled.approve = annotationOf(r, api::kApproveAnnotation);  // approves this rollback's gate only
     s.rollbackRestagedCa = pruned ? pruned->fingerprint().toString() : "";
     std::string message = "Rolling back to snapshot \"" + wanted + "\"";
     if (pruned) {

@@ -61,8 +61,12 @@ StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::Store& store, const api
   return counter.result();
 }
 
-GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
-                                  SystemTime now, std::string_view caName) {
+namespace {
+
+/** The measured gate alone: threshold, minAgents, minStageDuration; timedOut when closed past
+ *  the timeout, recheckAfter never past it. */
+GateDecision measuredGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
+                          SystemTime now, std::string_view caName) {
   GateDecision d;
   const Duration staged = std::chrono::duration_cast<Duration>(now - stagedAt);
   const bool timedOut = spec.timeout && staged >= *spec.timeout;
@@ -94,11 +98,43 @@ GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::Adop
                   spec.minStageDuration - staged);
   }
   d.open = true;
+  d.timedOut = timedOut;
   d.message = tally.active == 0 ? "No agents report; " + std::string(caName) + " was staged for " +
                                       formatDuration(spec.minStageDuration)
                                 : std::to_string(tally.adopted) + "/" + std::to_string(tally.active) +
                                       " active agents trust " + std::string(caName);
   return d;
+}
+
+}  // namespace
+
+GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
+                                  SystemTime now, bool approved, std::string_view caName) {
+  GateDecision d = measuredGate(spec, tally, stagedAt, now, caName);
+  if (approved) {
+    return {true, false, false, "Approved (rotor.dev/approve); measured: " + d.message, Duration::zero()};
+  }
+  if (spec.mode == api::AdoptionMode::kManual) {
+    // The measurement never opens a manual gate; it is polled for status while a person decides.
+    d.message = "Waiting for approval (rotor approve); measured: " + d.message;
+    d.recheckAfter = d.open || d.recheckAfter > kAdoptionPollInterval ? kAdoptionPollInterval : d.recheckAfter;
+    d.open = false;
+  }
+  if (!d.open && d.timedOut && spec.onTimeout == api::TimeoutAction::kProceed) {
+    d.open = true;
+    d.proceededOnTimeout = true;
+    d.message = "adoption.timeout (" + formatDuration(*spec.timeout) +
+                ") passed; proceeding as adoption.onTimeout says: " + d.message;
+  }
+  if (d.open) {
+    d.timedOut = false;
+  }
+  return d;
+}
+
+bool approvalPending(const api::CertificateRotation& r) {
+  const auto it = r.metadata.annotations.find(std::string(api::kApproveAnnotation));
+  return it != r.metadata.annotations.end() && !it->second.empty() && it->second != r.status.handled.approve;
 }
 
 }  // namespace rotor::reconcilers

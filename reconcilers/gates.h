@@ -49,8 +49,10 @@ StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::Store& store, const api
 
 struct GateDecision {
   bool open = false;
-  /** The timeout passed with the gate still closed: Blocked, never forced. */
+  /** The timeout passed with the gate still closed: Blocked (onTimeout Block). */
   bool timedOut = false;
+  /** Opened only because the timeout passed with onTimeout Proceed: laggards may be orphaned. */
+  bool proceededOnTimeout = false;
   /** Why it waits (or why it opened), for status and `rotor status`. */
   std::string message;
   /** When to look again while closed. */
@@ -58,11 +60,16 @@ struct GateDecision {
 };
 
 /**
- * Open when the new CA has been staged for minStageDuration, at least minAgents agents are
- * active, and adopted*100 >= threshold*active. With no agents and minAgents 0 only time gates.
- * `caName` is how messages name the CA clients must trust.
+ * Measured mode: open when the new CA has been staged for minStageDuration, at least minAgents
+ * agents are active, and adopted*100 >= threshold*active (with no agents and minAgents 0 only
+ * time gates). Manual mode: open only when `approved`, the measurement in the message. An
+ * approval opens either. When timeout passes closed: timedOut (Block), or open with
+ * proceededOnTimeout (Proceed). `caName` is how messages name the CA clients must trust.
  */
 GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
-                                  SystemTime now, std::string_view caName = "the new CA");
+                                  SystemTime now, bool approved = false, std::string_view caName = "the new CA");
+
+/** Whether `r` carries a rotor.dev/approve value no gate has acted upon yet. */
+bool approvalPending(const api::CertificateRotation& r);
 
 }  // namespace rotor::reconcilers

@@ -98,11 +98,27 @@ void readTrustBundle(ObjectReader r, TrustBundleSpec& out) {
   r.finish();
 }
 
+/** Reads an enumerated string field through `parse`; absent keeps the default. */
+template <typename Enum>
+void readEnum(ObjectReader& r, const std::string& key, Enum& out, StatusOr<Enum> (*parse)(std::string_view)) {
+  std::string name;
+  r.string(key, name);
+  if (name.empty()) return;
+  auto parsed = parse(name);
+  if (!parsed.ok()) {
+    r.errors().add(r.pathOf(key), parsed.status().message());
+  } else {
+    out = *parsed;
+  }
+}
+
 void readAdoption(ObjectReader r, AdoptionSpec& out) {
+  readEnum(r, "mode", out.mode, parseAdoptionMode);
   r.integer("threshold", out.threshold, 1, 100);
   r.integer("minAgents", out.minAgents, 0, static_cast<int>(kMaxInt));
   r.duration("staleAfter", out.staleAfter);
   r.optionalDuration("timeout", out.timeout);
+  readEnum(r, "onTimeout", out.onTimeout, parseTimeoutAction);
   r.duration("minStageDuration", out.minStageDuration);
   r.finish();
 }
@@ -228,6 +244,7 @@ void readStatus(ObjectReader r, RotationStatus& out) {
   handled.string("renew", out.handled.renew);
   handled.string("rollbackTo", out.handled.rollbackTo);
   handled.string("abandon", out.handled.abandon);
+  handled.string("approve", out.handled.approve);
   handled.finish();
   r.string("caSourceHash", out.caSourceHash);
   r.objectList("timeline", [&](ObjectReader& t, size_t) {
@@ -349,10 +366,14 @@ json encodeSpec(const RotationSpec& spec) {
   if (spec.trustBundle.pkcs12) {
     bundle["pkcs12"] = pkcs12Json(*spec.trustBundle.pkcs12);
   }
-  json adoption = {{"threshold", spec.adoption.threshold},
+  json adoption = {{"mode", adoptionModeName(spec.adoption.mode)},
+                   {"threshold", spec.adoption.threshold},
                    {"minAgents", spec.adoption.minAgents},
                    {"staleAfter", formatDuration(spec.adoption.staleAfter)},
                    {"minStageDuration", formatDuration(spec.adoption.minStageDuration)}};
+  if (spec.adoption.timeout || spec.adoption.onTimeout != TimeoutAction::kBlock) {
+    adoption["onTimeout"] = timeoutActionName(spec.adoption.onTimeout);
+  }
   if (spec.adoption.timeout) {
     adoption["timeout"] = formatDuration(*spec.adoption.timeout);
   }
@@ -456,6 +477,7 @@ json encodeStatus(const RotationStatus& status) {
   putIfNotEmpty(handled, "renew", status.handled.renew);
   putIfNotEmpty(handled, "rollbackTo", status.handled.rollbackTo);
   putIfNotEmpty(handled, "abandon", status.handled.abandon);
+  putIfNotEmpty(handled, "approve", status.handled.approve);
   if (!handled.empty()) {
     j["handled"] = handled;
   }

@@ -55,6 +55,24 @@ StatusOr<Phase> parsePhase(std::string_view name) {
   return invalidArgument("unknown phase \"" + std::string(name) + "\"");
 }
 
+std::string_view adoptionModeName(AdoptionMode mode) { return mode == AdoptionMode::kManual ? "Manual" : "Measured"; }
+
+StatusOr<AdoptionMode> parseAdoptionMode(std::string_view name) {
+  if (name == "Measured") return AdoptionMode::kMeasured;
+  if (name == "Manual") return AdoptionMode::kManual;
+  return invalidArgument("must be Measured or Manual, got \"" + std::string(name) + "\"");
+}
+
+std::string_view timeoutActionName(TimeoutAction action) {
+  return action == TimeoutAction::kProceed ? "Proceed" : "Block";
+}
+
+StatusOr<TimeoutAction> parseTimeoutAction(std::string_view name) {
+  if (name == "Block") return TimeoutAction::kBlock;
+  if (name == "Proceed") return TimeoutAction::kProceed;
+  return invalidArgument("must be Block or Proceed, got \"" + std::string(name) + "\"");
+}
+
 const Condition* findCondition(const RotationStatus& status, std::string_view type) {
   for (const Condition& c : status.conditions) {
     if (c.type == type) {

@@ -30,6 +30,9 @@ inline constexpr std::string_view kRenewAnnotation = "rotor.dev/renew";
 /** Annotation whose every new value asks to abandon a rotation that has not swapped anything
  *  (`rotor abandon NAME`): the staged CA leaves the bundle and the rotation returns to Ready. */
 inline constexpr std::string_view kAbandonAnnotation = "rotor.dev/abandon";
+/** Annotation whose every new value approves the swap of a rotation waiting at the adoption gate
+ *  (`rotor approve NAME`): the only way through with adoption.mode Manual, an override otherwise. */
+inline constexpr std::string_view kApproveAnnotation = "rotor.dev/approve";
 /** Annotation naming the snapshot a rollback may restore at once, without waiting for clients to
  *  trust its CA again (`rotor rollback NAME --to SNAPSHOT --skip-adoption`): an emergency, for
  *  when the servers must change now and clients that dropped that CA may fail meanwhile. */
@@ -182,14 +185,29 @@ struct TrustBundleSpec {
   friend bool operator==(const TrustBundleSpec&, const TrustBundleSpec&) = default;
 };
 
+/** What opens the adoption gate: the agents' measured trust, or a person (`rotor approve`). */
+enum class AdoptionMode { kMeasured, kManual };
+std::string_view adoptionModeName(AdoptionMode mode);
+StatusOr<AdoptionMode> parseAdoptionMode(std::string_view name);
+
+/** What adoption.timeout does when it passes with the gate closed. */
+enum class TimeoutAction { kBlock, kProceed };
+std::string_view timeoutActionName(TimeoutAction action);
+StatusOr<TimeoutAction> parseTimeoutAction(std::string_view name);
+
 struct AdoptionSpec {
+  /** Measured: open at threshold/minAgents/minStageDuration. Manual: open only on approval, the
+   *  measurement shown beside it (clients without agents, a person who checks them). */
+  AdoptionMode mode = AdoptionMode::kMeasured;
   /** Percent of active agents that must trust the new CA before the swap. */
   int threshold = 100;
   int minAgents = 0;
   /** Agents not seen for this long are stale: reported, but not counted. */
   Duration staleAfter = std::chrono::hours(24);
-  /** Give up waiting (Blocked, never forced) after this long; none when absent. */
+  /** The grace period: after this long staged with the gate closed, do what onTimeout says. */
   std::optional<Duration> timeout;
+  /** Block (default: never forced) or Proceed (swap anyway, a Warning event counting laggards). */
+  TimeoutAction onTimeout = TimeoutAction::kBlock;
   /** The least time the new CA stays staged; the only gate when no agents report. */
   Duration minStageDuration = Duration::zero();
   friend bool operator==(const AdoptionSpec&, const AdoptionSpec&) = default;
@@ -322,6 +340,7 @@ struct HandledRequests {
   std::string renew;       // last rotor.dev/renew value
   std::string rollbackTo;  // last spec.rollbackTo
   std::string abandon;     // last rotor.dev/abandon value
+  std::string approve;     // last rotor.dev/approve value
   friend bool operator==(const HandledRequests&, const HandledRequests&) = default;
 };
 

@@ -187,6 +187,9 @@ void validatePolicy(FieldErrors& e, const RotationSpec& spec) {
   if (spec.adoption.timeout && *spec.adoption.timeout <= Duration::zero()) {
     e.add("spec.adoption.timeout", "must be positive");
   }
+  if (!spec.adoption.timeout && spec.adoption.onTimeout == api::TimeoutAction::kProceed) {
+    e.add("spec.adoption.onTimeout", "Proceed needs spec.adoption.timeout (the grace period it ends)");
+  }
   if (spec.adoption.minStageDuration < Duration::zero()) {
     e.add("spec.adoption.minStageDuration", "must not be negative");
   }

@@ -132,6 +132,11 @@ const std::vector<Verb>& verbs() {
        "Abandon a rotation that has not swapped anything: the staged CA leaves the bundle",
        {},
        runAbandon},
+      {"approve",
+       "rotor approve NAME",
+       "Let a rotation waiting at the adoption gate swap now (the way through with adoption.mode Manual)",
+       {},
+       runApprove},
       {"snapshots", "rotor snapshots NAME", "List a rotation's snapshots", {}, runSnapshots},
       {"version", "rotor version", "Print rotor's version", {}, runVersion},
   };

@@ -44,19 +44,25 @@ std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
   };
   if (s.phase == Phase::kPaused) line("pause", "WAITING: spec.paused is true (rotor resume " + r.metadata.name + ")");
   // Adoption.
-  if (p == Phase::kAwaitingAdoption) {
-    const auto gate =
-        reconcilers::evaluateAdoptionGate(r.spec.adoption, s.adoption, s.phaseStartedAt.value_or(now), now);
-    line("adoption", (gate.open ? "OPEN: " : "WAITING: ") + gate.message);
+  const bool restaging = p == Phase::kRollingBack && !s.rollbackRestagedCa.empty();
+  if (p == Phase::kAwaitingAdoption || restaging) {
+    const auto gate = reconcilers::evaluateAdoptionGate(r.spec.adoption, s.adoption, s.phaseStartedAt.value_or(now),
+                                                        now, reconcilers::approvalPending(r),
+                                                        restaging ? "the CA being restored" : "the new CA");
+    line(restaging ? "rollback adoption" : "adoption", (gate.open ? "OPEN: " : "WAITING: ") + gate.message);
     if (r.spec.adoption.timeout) {
       line("adoption timeout",
-           "after " + formatDuration(*r.spec.adoption.timeout) + " staged -> Blocked, never forced");
+           "after " + formatDuration(*r.spec.adoption.timeout) + " staged -> " +
+               (r.spec.adoption.onTimeout == api::TimeoutAction::kProceed ? "Proceed: the swap goes on, laggards or not"
+                                                                          : "Blocked, never forced"));
     }
   } else if (p == Phase::kStaging || p == Phase::kReady || p == Phase::kRolledBack) {
     // Not "not reached": beside a full adoption bar that reads as a threshold missed.
-    line("adoption", "next rotation waits for " + std::to_string(r.spec.adoption.threshold) +
-                         "% of active agents, at least " + std::to_string(r.spec.adoption.minAgents) + ", staged for " +
-                         formatDuration(r.spec.adoption.minStageDuration));
+    line("adoption", r.spec.adoption.mode == api::AdoptionMode::kManual
+                         ? "next rotation waits for rotor approve (adoption.mode Manual)"
+                         : "next rotation waits for " + std::to_string(r.spec.adoption.threshold) +
+                               "% of active agents, at least " + std::to_string(r.spec.adoption.minAgents) +
+                               ", staged for " + formatDuration(r.spec.adoption.minStageDuration));
   } else {
     line("adoption", "passed");
   }
@@ -103,6 +109,45 @@ std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
                       (r.spec.prune.waitForExpiry ? ", and not before the old CA expires" : ""));
   }
   return out.str();
+}
+
+/** What a person can do now, with the command for it: the last line of `rotor status`. */
+std::string nextStep(const api::CertificateRotation& r) {
+  const api::RotationStatus& s = r.status;
+  const std::string name = r.metadata.name;
+  const Phase p = s.phase == Phase::kBlocked ? s.resumePhase.value_or(Phase::kReady) : s.phase;
+  const std::string laggards = s.adoption.laggards.empty() ? "" : " (laggards above)";
+  if (s.phase == Phase::kPaused) return "resume it: rotor resume " + name;
+  if (p == Phase::kAwaitingAdoption) {
+    if (r.spec.adoption.mode == api::AdoptionMode::kManual) {
+      return "check that your clients trust the new CA, then: rotor approve " + name + " (or give up: rotor abandon " +
+             name + ")";
+    }
+    return "wait for the agents" + laggards + ", or swap now: rotor approve " + name + ", or give up: rotor abandon " +
+           name;
+  }
+  if (p == Phase::kRollingBack && !s.rollbackRestagedCa.empty()) {
+    return "wait for the agents to trust the restored CA" + laggards + ", or restore now: rotor rollback " + name +
+           " --skip-adoption (clients that have not learned it fail)";
+  }
+  if (s.phase == Phase::kBlocked) {
+    return "fix what the message says; a spec change or rotor rotate " + name + " tries again (or rotor abandon " +
+           name + ")";
+  }
+  switch (s.phase) {
+    case Phase::kReady:
+      return "nothing to do; rotor plan " + name + " shows what the next rotation would do and when it starts";
+    case Phase::kRolledBack:
+      return "find why it rolled back (Conditions, events), then try again: rotor rotate " + name;
+    case Phase::kFailed:
+      return "restore a snapshot: rotor rollback " + name + " --to SNAPSHOT (listed below)";
+    case Phase::kPending:
+    case Phase::kIssuing:
+    case Phase::kStaging:
+      return "wait: the controller is issuing and staging";
+    default:
+      return "wait for the phase to finish, or go back: rotor rollback " + name;
+  }
 }
 
 }  // namespace
@@ -152,6 +197,7 @@ std::string formatStatusReport(const api::CertificateRotation& r, const std::vec
     rows.push_back({"  " + snap.name, formatRfc3339(snap.takenAt), std::to_string(snap.revision), snap.reason});
   }
   out << (snapshots.empty() ? "  none\n" : formatTable(rows));
+  out << "\nNext step:   " << nextStep(r) << "\n";
   return out.str();
 }
 

@@ -13,6 +13,7 @@
 #include "controller/cli/report.h"
 #include "controller/common/strings.h"
 #include "reconcilers/abandon.h"
+#include "reconcilers/gates.h"
 #include "reconcilers/restore.h"
 #include "reconcilers/triggers.h"
 
@@ -197,6 +198,34 @@ int runAbandon(Context& ctx, const Invocation& inv) {
   return updateNamed(
       ctx, inv, "abandon", [&](store::Store&, api::CertificateRotation& r) { return requestAbandon(ctx, r); },
       "abandon requested");
+}
+
+int runApprove(Context& ctx, const Invocation& inv) {
+  std::string done;
+  return updateNamed(
+      ctx, inv, "approve",
+      [&](store::Store&, api::CertificateRotation& r) {
+        const api::RotationStatus& s = r.status;
+        const api::Phase at = s.phase == api::Phase::kBlocked ? s.resumePhase.value_or(s.phase) : s.phase;
+        const bool atGate =
+            at == api::Phase::kAwaitingAdoption || (at == api::Phase::kRollingBack && !s.rollbackRestagedCa.empty());
+        if (!atGate) {
+          return failedPrecondition("rotation " + r.metadata.name + " is not waiting at the adoption gate (phase " +
+                                    std::string(api::phaseName(s.phase)) + ")");
+        }
+        if (reconcilers::approvalPending(r)) {
+          return failedPrecondition("rotation " + r.metadata.name +
+                                    " was already approved and the controller has not taken it up yet");
+        }
+        setRequest(ctx, r, api::kApproveAnnotation);
+        done = "approved: " + std::to_string(s.adoption.adopted) + "/" + std::to_string(s.adoption.active) +
+               " active agents trusted the CA when last measured";
+        if (s.adoption.adopted < s.adoption.active) {
+          done += "; clients of the others fail once the servers change, until they learn it";
+        }
+        return okStatus();
+      },
+      done);
 }
 
 namespace {

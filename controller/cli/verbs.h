@@ -15,6 +15,7 @@ int runPause(Context& ctx, const Invocation& inv);
 int runResume(Context& ctx, const Invocation& inv);
 int runRollback(Context& ctx, const Invocation& inv);
 int runAbandon(Context& ctx, const Invocation& inv);
+int runApprove(Context& ctx, const Invocation& inv);
 int runSnapshots(Context& ctx, const Invocation& inv);
 int runStatus(Context& ctx, const Invocation& inv);
 int runPlan(Context& ctx, const Invocation& inv);

@@ -26,6 +26,9 @@ StatusOr<Outcome> blocked(RotationContext& ctx, CertificateRotation& r) {
     return Outcome::moveTo(resume, "RetryRequested", "Trying again on request");
   }
   const bool rollingBack = resume == api::Phase::kRollingBack;
+  if ((resume == api::Phase::kAwaitingAdoption || rollingBack) && approvalPending(r)) {
+    return Outcome::moveTo(resume, "Approved", "Approved after the timeout; going on");
+  }
   if (rollingBack && annotationOf(r, api::kRollbackSkipAdoptionAnnotation) == r.status.rollbackSnapshot) {
     return Outcome::moveTo(resume, "AdoptionSkipped", "Restoring at once, as asked");
   }

@@ -40,6 +40,7 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
   s.attempt = rolledBack || triedAtThisRevision ? s.attempt + 1 : 1;
   s.handled.rotate = annotationOf(r, api::kRotateAnnotation);
   s.handled.renew = annotationOf(r, api::kRenewAnnotation);
+  s.handled.approve = annotationOf(r, api::kApproveAnnotation);  // approves this rotation's gate, not an earlier one
   s.caSourceHash = caSourceHash(r.spec.ca);
   s.rollbackSnapshot.clear();
   s.adoption = {};

@@ -66,9 +66,17 @@ StatusOr<std::optional<Outcome>> restageBeforeRestore(RotationContext& ctx, Cert
     skipped = true;
     return std::optional<Outcome>();
   }
-  const GateDecision gate = evaluateAdoptionGate(r.spec.adoption, r.status.adoption,
-                                                 r.status.phaseStartedAt.value_or(now), now, "the CA being restored");
+  const bool approved = approvalPending(r);
+  const GateDecision gate =
+      evaluateAdoptionGate(r.spec.adoption, r.status.adoption, r.status.phaseStartedAt.value_or(now), now, approved,
+                           "the CA being restored");
+  if (gate.proceededOnTimeout) {
+    ctx.events.record(r, EventType::kWarning, "AdoptionTimeoutProceeded", gate.message);
+  }
   if (gate.open) {
+    if (approved) {
+      r.status.handled.approve = annotationOf(r, api::kApproveAnnotation);
+    }
     return std::optional<Outcome>();
   }
   const std::string why =

@@ -175,7 +175,7 @@ spec:
   s.rollbackSnapshot = "full-r2-swap";
   s.rollbackRestagedCa = "sha256:" + std::string(64, 'f');
   s.resumePhase = Phase::kSwapping;
-  s.handled = {"1", "2", "full-r1-swap"};
+  s.handled = {"1", "2", "full-r1-swap", "3", "4"};
   s.caSourceHash = std::string(64, 'e');
   s.timeline.push_back({Phase::kStaging, t, "staged"});
   r.metadata.uid = "u";

@@ -134,6 +134,22 @@ TEST(YamlCodecTest, LeadTimesNobodyWroteFollowTheValidityGiven) {
   EXPECT_EQ(decodeManifests(written)->front().spec.certificate.renewBefore, std::chrono::hours(100));
 }
 
+TEST(YamlCodecTest, GateModesReadBackAsWrittenAndAProceedWithoutAGracePeriodIsRefused) {
+  auto manual = decodeManifests(doc("m", "100, mode: Manual, timeout: 72h, onTimeout: Proceed"));
+  ASSERT_TRUE(manual.ok()) << manual.status().message();
+  const AdoptionSpec& a = manual->front().spec.adoption;
+  EXPECT_EQ(a.mode, AdoptionMode::kManual);
+  EXPECT_EQ(a.onTimeout, TimeoutAction::kProceed);
+  auto again = decodeManifests(rotationToYaml(manual->front(), false));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->front().spec, manual->front().spec);
+  EXPECT_EQ(decodeManifests(doc("d"))->front().spec.adoption.mode, AdoptionMode::kMeasured);
+  EXPECT_THAT(decodeManifests(doc("x", "100, mode: Sometimes")).status().message(),
+              HasSubstr("spec.adoption.mode: must be Measured or Manual, got \"Sometimes\""));
+  EXPECT_THAT(decodeManifests(doc("p", "100, onTimeout: Proceed")).status().message(),
+              HasSubstr("spec.adoption.onTimeout: Proceed needs spec.adoption.timeout"));
+}
+
 TEST(YamlCodecTest, RawControlCharactersAreRefusedWithTheirLine) {
   // A raw NUL in a plain scalar came back from yaml-cpp as the byte 0x85, which then did not read
   // back the same (found by the manifest fuzz target in a ten-minute run).

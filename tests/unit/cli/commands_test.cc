@@ -186,7 +186,7 @@ TEST_F(CliTest, UsageErrorsExitTwoWithHelp) {
 
 TEST_F(CliTest, EveryVerbHasHelp) {
   for (const char* verb : {"apply", "get", "delete", "controller", "status", "plan", "rotate", "pause", "resume",
-                           "rollback", "abandon", "snapshots", "version"}) {
+                           "rollback", "abandon", "approve", "snapshots", "version"}) {
     auto help = rotor({verb, "--help"});
     EXPECT_EQ(help.code, 0) << verb;
     EXPECT_THAT(help.out, HasSubstr("Usage: rotor " + std::string(verb))) << verb;

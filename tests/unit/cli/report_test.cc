@@ -32,5 +32,37 @@ TEST(StatusReportTest, ARenewalShowsNoPruneGateItNeverReaches) {
   EXPECT_THAT(formatStatusReport(rotation, {}, rotor::testing::fixtureNow()), HasSubstr("of draining"));
 }
 
+/** The report's last line. */
+std::string nextStepOf(const api::CertificateRotation& r) {
+  const std::string report = formatStatusReport(r, {}, rotor::testing::fixtureNow());
+  const auto at = report.rfind("Next step:");
+  return at == std::string::npos ? "" : report.substr(at);
+}
+
+TEST(StatusReportTest, EndsWithTheNextStepAPersonCanTakeAndItsCommand) {
+  auto waiting = rotationIn(api::Phase::kAwaitingAdoption, reconcilers::triggers::kRotateRequested);
+  waiting.status.adoption = {3, 2, 0, 2.0 / 3, {"agent-3"}};
+  EXPECT_THAT(nextStepOf(waiting),
+              HasSubstr("wait for the agents (laggards above), or swap now: rotor approve edge-proxy"));
+  waiting.spec.adoption.mode = api::AdoptionMode::kManual;
+  EXPECT_THAT(nextStepOf(waiting),
+              HasSubstr("check that your clients trust the new CA, then: rotor approve edge-proxy"));
+  const std::string report = formatStatusReport(waiting, {}, rotor::testing::fixtureNow());
+  EXPECT_THAT(report, HasSubstr("WAITING: Waiting for approval (rotor approve); measured: Waiting for adoption: 2/3"));
+
+  auto restaging = rotationIn(api::Phase::kRollingBack, "");
+  restaging.status.rollbackRestagedCa = "sha256:" + std::string(64, 'a');
+  EXPECT_THAT(nextStepOf(restaging), HasSubstr("rotor rollback edge-proxy --skip-adoption"));
+  EXPECT_THAT(formatStatusReport(restaging, {}, rotor::testing::fixtureNow()),
+              HasSubstr("rollback adoption   OPEN: No agents report; the CA being restored"));
+
+  auto blocked = rotationIn(api::Phase::kBlocked, reconcilers::triggers::kRotateRequested);
+  blocked.status.resumePhase = api::Phase::kAwaitingAdoption;
+  EXPECT_THAT(nextStepOf(blocked), HasSubstr("rotor approve edge-proxy"));
+  EXPECT_THAT(nextStepOf(rotationIn(api::Phase::kPaused, "")), HasSubstr("rotor resume edge-proxy"));
+  EXPECT_THAT(nextStepOf(rotationIn(api::Phase::kReady, "")), HasSubstr("rotor plan edge-proxy"));
+  EXPECT_THAT(nextStepOf(rotationIn(api::Phase::kFailed, "")), HasSubstr("rotor rollback edge-proxy --to SNAPSHOT"));
+}
+
 }  // namespace
 }  // namespace rotor::cli

@@ -6,6 +6,7 @@
 #include "controller/api/ca_source.h"
 #include "controller/pki/bundle.h"
 #include "controller/pki/verify.h"
+#include "reconcilers/gates.h"
 #include "reconcilers/triggers.h"
 #include "tests/support/agent_records.h"
 #include "tests/support/pki_fixtures.h"
@@ -139,6 +140,73 @@ TEST_F(DriverTest, AdoptionGateWaitsForAgentsNamesLaggardsAndOpensAtThreshold) {
   EXPECT_THAT(waiting.status.message, HasSubstr("1/2 active agents"));
   ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-2", h.clock.now(), {next, kOtherFingerprint}, "1.0"}));
   ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+}
+
+TEST_F(DriverTest, AManualGateWaitsForApprovalEvenWhenEveryAgentAdopted) {
+  auto spec = rotationTemplate(1);
+  spec.spec.adoption.mode = api::AdoptionMode::kManual;
+  auto key = bootstrap(spec);
+  // An approval given before the rotation started approves nothing.
+  h.annotate(key, std::string(api::kApproveAnnotation), "early");
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
+  const std::string next = h.get(key).status.ca.next->fingerprint;
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-1", h.clock.now(), {next}, "1.0"}));
+  auto driver = h.driver(h.store);
+  for (int i = 0; i < 20; ++i) {
+    auto result = driver.reconcile(key);
+    ASSERT_OK(result);
+    EXPECT_LE(result->requeueAfter, kAdoptionPollInterval);
+    h.clock.advance(std::chrono::minutes(30));
+  }
+  auto waiting = h.get(key);
+  EXPECT_EQ(waiting.status.phase, Phase::kAwaitingAdoption);
+  EXPECT_THAT(waiting.status.message, HasSubstr("Waiting for approval (rotor approve); measured: 1/1 active agents"));
+  h.annotate(key, std::string(api::kApproveAnnotation), "now");
+  ASSERT_OK(driver.reconcile(key));
+  EXPECT_THAT(timelinePhases(h.get(key)), Contains(Phase::kSwapping));
+  EXPECT_EQ(h.get(key).status.handled.approve, "now");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+}
+
+TEST_F(DriverTest, OnTimeoutProceedSwapsAfterTheGracePeriodWithAWarningCountingLaggards) {
+  auto spec = rotationTemplate(1);
+  spec.spec.adoption.minAgents = 2;
+  spec.spec.adoption.timeout = std::chrono::hours(2);
+  spec.spec.adoption.onTimeout = api::TimeoutAction::kProceed;
+  auto key = bootstrap(spec);
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kAwaitingAdoption));
+  const SystemTime staged = *h.get(key).status.phaseStartedAt;
+  const std::string next = h.get(key).status.ca.next->fingerprint;
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-1", h.clock.now(), {next}, "1.0"}));
+  ASSERT_OK(rotor::testing::putAgent(h.store, key, {"agent-2", h.clock.now(), {kOtherFingerprint}, "1.0"}));
+  ASSERT_OK(h.runUntil(
+      key,
+      [](const api::CertificateRotation& r) {
+        return r.status.phase != Phase::kAwaitingAdoption && r.status.phase != Phase::kStaging;
+      },
+      /*rounds=*/1000));
+  EXPECT_GE(h.clock.now(), staged + std::chrono::hours(2));
+  EXPECT_THAT(h.events.reasons, Contains("Warning:AdoptionTimeoutProceeded"));
+  const auto& swap = h.get(key).status.timeline.at(4);
+  EXPECT_EQ(swap.phase, Phase::kSwapping);
+  EXPECT_THAT(swap.message,
+              HasSubstr("proceeding as adoption.onTimeout says: Waiting for adoption: 1/2 active agents"));
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+}
+
+TEST_F(DriverTest, AnApprovalLetsABlockedGateGoOn) {
+  auto spec = rotationTemplate(1);
+  spec.spec.adoption.minAgents = 1;
+  spec.spec.adoption.timeout = std::chrono::hours(1);
+  auto key = bootstrap(spec);
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kBlocked));
+  EXPECT_THAT(h.events.reasons, ::testing::Not(Contains("Warning:AdoptionTimeoutProceeded")));
+  h.annotate(key, std::string(api::kApproveAnnotation), "go");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  EXPECT_THAT(h.events.reasons, Contains("Approved"));
 }
 
 TEST_F(DriverTest, WaitingOutMinStageDurationWritesNoStatusWhileOnlyTimePasses) {
