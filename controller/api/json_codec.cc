@@ -152,6 +152,9 @@ void readSpec(ObjectReader r, RotationSpec& out) {
   readTrustBundle(r.object("trustBundle"), out.trustBundle);
   readAdoption(r.object("adoption"), out.adoption);
   readSwap(r.object("swap"), out.swap);
+  ObjectReader backup = r.object("backup");
+  backup.string("directory", out.backup.directory, limits::kPath);
+  backup.finish();
   ObjectReader prune = r.object("prune");
   prune.duration("after", out.prune.after);
   prune.boolean("waitForExpiry", out.prune.waitForExpiry);
@@ -396,6 +399,9 @@ json encodeSpec(const RotationSpec& spec) {
             {"prune", {{"after", formatDuration(spec.prune.after)}}}};
   if (spec.prune.waitForExpiry) {
     j["prune"]["waitForExpiry"] = true;
+  }
+  if (!spec.backup.directory.empty()) {
+    j["backup"] = {{"directory", spec.backup.directory}};
   }
   if (spec.paused) {
     j["paused"] = true;

@@ -246,6 +246,15 @@ struct PruneSpec {
   friend bool operator==(const PruneSpec&, const PruneSpec&) = default;
 };
 
+/** Local mode: where a snapshot's copies of the served files go. */
+struct BackupSpec {
+  /** A directory relative to each backed-up file's own directory, with {date} (YYYYMMDD) and
+   *  {time} (HHMMSS, UTC) of the snapshot and {dirname} (that directory's name): for example
+   *  "certs-{date}-{time}" puts them inside it. Empty: "../{dirname}-{date}-{time}", beside it. */
+  std::string directory;
+  friend bool operator==(const BackupSpec&, const BackupSpec&) = default;
+};
+
 struct RotationSpec {
   CertificateSpec certificate;
   std::vector<ServerSpec> servers;
@@ -254,6 +263,7 @@ struct RotationSpec {
   AdoptionSpec adoption;
   SwapSpec swap;
   PruneSpec prune;
+  BackupSpec backup;
   bool paused = false;
   /** Setting it to a snapshot's name rolls back to that snapshot. */
   std::string rollbackTo;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
 #include <set>
 
 #include "controller/api/cron.h"
@@ -165,6 +166,30 @@ void validateCa(FieldErrors& e, const CaSpec& ca) {
   }
 }
 
+void validateBackup(FieldErrors& e, const BackupSpec& b, Mode mode) {
+  if (b.directory.empty()) {
+    return;
+  }
+  const std::string field = "spec.backup.directory";
+  if (mode == Mode::kKubernetes) {
+    e.add(field, "is for local mode only (in Kubernetes a snapshot is a Secret)");
+    return;
+  }
+  if (b.directory.front() == '/') {
+    e.add(field, "must be relative to the directory of the file it backs up, got " + quoteForMessage(b.directory));
+    return;
+  }
+  std::string rest = b.directory;
+  for (const char* known : {"{date}", "{time}", "{dirname}"}) {
+    for (size_t at = rest.find(known); at != std::string::npos; at = rest.find(known)) rest.erase(at, strlen(known));
+  }
+  if (rest.find_first_of("{}") != std::string::npos) {
+    e.add(field, "knows only {date}, {time} and {dirname}, got " + quoteForMessage(b.directory));
+  } else if (b.directory.find("{date}") == std::string::npos || b.directory.find("{time}") == std::string::npos) {
+    e.add(field, "needs {date} and {time}, so that each snapshot gets its own directory");
+  }
+}
+
 void validateTrustBundle(FieldErrors& e, const TrustBundleSpec& b, Mode mode) {
   if (!b.configMapName.empty() && !isDns1123Subdomain(b.configMapName)) {
     e.add("spec.trustBundle.configMapName", notDns1123("subdomain", b.configMapName, limits::kDnsName));
@@ -285,6 +310,7 @@ Status validateRotation(const CertificateRotation& r, Mode mode) {
   validateServers(e, r.spec.servers, mode);
   validateCa(e, r.spec.ca);
   validateTrustBundle(e, r.spec.trustBundle, mode);
+  validateBackup(e, r.spec.backup, mode);
   validatePolicy(e, r.spec);
   return e.toStatus();
 }

@@ -90,13 +90,27 @@ std::string_view asBytes(const std::vector<uint8_t>& der) {
   return std::string_view(reinterpret_cast<const char*>(der.data()), der.size());
 }
 
-/** The directory a backup of `file` goes to: "DIR-STAMP" beside the file's directory DIR. */
-fs::path backupDirectoryFor(const fs::path& file, const fs::path& root, const std::string& stamp) {
-  fs::path dir = file.parent_path();
-  if (fs::weakly_canonical(dir) == fs::weakly_canonical(root)) {
-    return root / ("backup-" + stamp);
+fs::path backupDirectoryFor(const fs::path& file, const fs::path& root, SystemTime takenAt, const std::string& layout,
+                            int collision) {
+  const fs::path dir = file.parent_path();
+  const std::string stamp = formatCompactUtc(takenAt);  // YYYYMMDD-HHMMSS
+  const std::string suffix = collision > 1 ? "." + std::to_string(collision) : "";
+  if (layout.empty()) {
+    if (fs::weakly_canonical(dir) == fs::weakly_canonical(root)) {
+      return root / ("backup-" + stamp + suffix);
+    }
+    return dir.parent_path() / (dir.filename().string() + "-" + stamp + suffix);
   }
-  return dir.parent_path() / (dir.filename().string() + "-" + stamp);
+  std::string expanded = layout;
+  const auto substitute = [&](const std::string& token, const std::string& value) {
+    for (size_t at = expanded.find(token); at != std::string::npos; at = expanded.find(token, at + value.size())) {
+      expanded.replace(at, token.size(), value);
+    }
+  };
+  substitute("{date}", stamp.substr(0, 8));
+  substitute("{time}", stamp.substr(9, 6));
+  substitute("{dirname}", fs::weakly_canonical(dir).filename().string());
+  return (dir / expanded).lexically_normal().string() + suffix;
 }
 
 }  // namespace rotor::store::local

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "controller/common/clock.h"
 #include "controller/common/status.h"
 #include "controller/store/store.h"
 
@@ -41,8 +42,13 @@ ServedMaterial servedFromJson(const nlohmann::json& j);
 /** A password file's content without surrounding white space; kFailedPrecondition when absent. */
 StatusOr<std::string> readPassword(const std::filesystem::path& path);
 std::string_view asBytes(const std::vector<uint8_t>& der);
-/** The directory a backup of `file` goes to: "DIR-STAMP" beside the file's directory DIR. */
+/**
+ * The directory a backup of `file` taken at `takenAt` goes to: `layout` (spec.backup.directory)
+ * expanded relative to the file's directory DIR; empty: "DIR-YYYYMMDD-HHMMSS" beside DIR
+ * ("backup-..." for a file directly in the state directory `root`). `collision` > 1 (another
+ * snapshot owns that name) appends ".N".
+ */
 std::filesystem::path backupDirectoryFor(const std::filesystem::path& file, const std::filesystem::path& root,
-                                         const std::string& stamp);
+                                         SystemTime takenAt, const std::string& layout, int collision);
 
 }  // namespace rotor::store::local

@@ -35,17 +35,16 @@ Status LocalStore::putSnapshot(const CertificateRotation& r, const Snapshot& sna
     }
   }
   ASSIGN_OR_RETURN(FileLock lock, lockWrites());
-  const std::string stamp = formatCompactUtc(snapshot.takenAt);
   json files = json::array();
   auto backup = [&](const fs::path& original, const std::string& content, mode_t mode, const json& role) -> Status {
-    fs::path dir = backupDirectoryFor(original, options_.root, stamp);
+    fs::path dir;
     // Another snapshot taken in the same second owns that name: take the next free suffix.
-    for (int n = 2;; ++n) {
+    for (int n = 1;; ++n) {
+      dir = backupDirectoryFor(original, options_.root, snapshot.takenAt, r.spec.backup.directory, n);
       ASSIGN_OR_RETURN(std::optional<std::string> owner, readFileIfExists(dir / ".rotor-snapshot"));
       if (!owner || trim(*owner) == snapshot.name) {
         break;
       }
-      dir = backupDirectoryFor(original, options_.root, stamp + "." + std::to_string(n));
     }
     RETURN_IF_ERROR(ensureDirectory(dir, kPrivateDirMode));
     RETURN_IF_ERROR(writeFileAtomic(dir / ".rotor-snapshot", snapshot.name + "\n", kPrivateFileMode));

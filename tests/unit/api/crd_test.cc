@@ -143,13 +143,14 @@ spec:
     rotateBefore: 2160h
     crossSign: true
   trustBundle: {configMapName: proxy-ca, key: ca.crt, file: bundle.pem, pkcs12: {file: trust.p12, passwordFile: t.pass}}
-  adoption: {threshold: 95, minAgents: 10, staleAfter: 24h, timeout: 168h, minStageDuration: 1h}
+  adoption: {mode: Manual, threshold: 95, minAgents: 10, staleAfter: 24h, timeout: 168h, onTimeout: Proceed, minStageDuration: 1h}
   swap:
     maintenanceWindow: {schedule: "0 2 * * 1-5", duration: 2h, timeZone: Europe/Paris}
     probe: {period: 10s, failureThreshold: 3}
     bakeTime: 5m
     rolloutTimeout: 15m
   prune: {after: 24h, waitForExpiry: true}
+  backup: {directory: "certs-{date}-{time}"}
   paused: true
   rollbackTo: full-r1-swap
 )");

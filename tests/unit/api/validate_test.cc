@@ -82,6 +82,19 @@ INSTANTIATE_TEST_SUITE_P(
            r.spec.servers[0].restart = RestartSpec{"Pod", "x"};
          },
          Mode::kAny, "spec.servers[0].restart.kind: must be one of Deployment, StatefulSet, DaemonSet"},
+        {"backup_absolute", [](auto& r) { r.spec.backup.directory = "/var/backups/{date}-{time}"; }, Mode::kLocal,
+         "spec.backup.directory: must be relative to the directory of the file it backs up"},
+        {"backup_unknown_placeholder", [](auto& r) { r.spec.backup.directory = "certs-{date}-{time}-{host}"; },
+         Mode::kLocal, "spec.backup.directory: knows only {date}, {time} and {dirname}"},
+        {"backup_without_time", [](auto& r) { r.spec.backup.directory = "certs-{date}"; }, Mode::kLocal,
+         "spec.backup.directory: needs {date} and {time}"},
+        {"backup_in_kubernetes",
+         [](auto& r) {
+           r.spec.servers[0].secretName = "tls";
+           r.spec.trustBundle.configMapName = "ca";
+           r.spec.backup.directory = "certs-{date}-{time}";
+         },
+         Mode::kKubernetes, "spec.backup.directory: is for local mode only"},
     }),
     [](const auto& tc) { return tc.param.name; });
 

@@ -175,6 +175,36 @@ TEST_F(LocalStoreTest, SnapshotsLandInTimestampedDirectoriesBesideTheFilesAndDet
   EXPECT_THAT(store->getSnapshot(r, "proxy-r1-swap"), StatusIs(Code::kFailedPrecondition, HasSubstr("was modified")));
 }
 
+TEST_F(LocalStoreTest, ABackupLayoutPutsSnapshotsWhereTheOperatorsProcedureRestoresThemFrom) {
+  // A sensor proxy's procedure restores with `cp ssl/certs-<date>-<time>/* ssl/`.
+  auto r = apply([](CertificateRotation& edit) { edit.spec.backup.directory = "certs-{date}-{time}"; });
+  ASSERT_OK(store->writeServed(r, "a", material(), ""));
+  Snapshot s{"proxy-r1-swap", rotor::testing::fixtureNow(), 1,
+             "before swap",   {{"a", material()}},          ca.certificate().toPem()};
+  ASSERT_OK(store->putSnapshot(r, s));
+  EXPECT_EQ(dir.read("ssl/certs-20261122-101500/server.crt"), leaf.certificate.toPem());
+  EXPECT_EQ(rotor::testing::permissionsOf(dir.path() / "ssl/certs-20261122-101500/server.key"), 0600u);
+  EXPECT_EQ(dir.read("trust/certs-20261122-101500/bundle.pem"), ca.certificate().toPem());
+  Snapshot t = s;
+  t.name = "proxy-r1-prune";
+  ASSERT_OK(store->putSnapshot(r, t));
+  EXPECT_TRUE(fs::exists(dir.path() / "ssl/certs-20261122-101500.2/server.crt"));
+  // The manual restore works on what rotor wrote: the marker file is hidden from the glob.
+  dir.write("ssl/server.crt", "overwritten");
+  std::string out;
+  ASSERT_EQ(rotor::testing::runShell("cd " + dir.path().string() + " && cp ssl/certs-20261122-101500/* ssl/", &out), 0)
+      << out;
+  EXPECT_EQ(dir.read("ssl/server.crt"), leaf.certificate.toPem());
+  // {dirname} names the file's own directory; "../" puts the copies beside it, as the default does.
+  auto beside = apply([](CertificateRotation& edit) { edit.spec.backup.directory = "../old-{dirname}-{date}T{time}"; });
+  Snapshot u = s;
+  u.name = "proxy-r2-swap";
+  u.takenAt += std::chrono::seconds(61);
+  ASSERT_OK(store->putSnapshot(beside, u));
+  EXPECT_TRUE(fs::exists(dir.path() / "old-ssl-20261122T101601/server.crt"));
+  EXPECT_OK(store->getSnapshot(beside, "proxy-r2-swap"));
+}
+
 TEST_F(LocalStoreTest, ReloadRunsTheServersCommandAndReportsFailure) {
   auto r = apply([](CertificateRotation& edit) {
     edit.spec.servers[0].reloadCommand = {"sh", "-c", "touch reloaded"};
