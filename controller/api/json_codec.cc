@@ -13,7 +13,22 @@ constexpr int64_t kMaxInt = INT32_MAX;
 
 // ---- decoding ---------------------------------------------------------------------------------
 
-void readKeySpec(ObjectReader r, KeySpec& out) {
+/** Reads an enumerated string field through `parse`; absent keeps the default. */
+template <typename Enum>
+void readEnum(ObjectReader& r, const std::string& key, Enum& out, StatusOr<Enum> (*parse)(std::string_view)) {
+  std::string name;
+  r.string(key, name);
+  if (name.empty()) return;
+  auto parsed = parse(name);
+  if (!parsed.ok()) {
+    r.errors().add(r.pathOf(key), parsed.status().message());
+  } else {
+    out = *parsed;
+  }
+}
+
+/** A privateKey object; `rotationPolicy` (the server certificate's only) reads that field too. */
+void readKeySpec(ObjectReader r, KeySpec& out, KeyRotationPolicy* rotationPolicy = nullptr) {
   std::string algorithm;
   r.string("algorithm", algorithm);
   bool sizeGiven = r.has("size");
@@ -32,6 +47,9 @@ void readKeySpec(ObjectReader r, KeySpec& out) {
   if (Status s = validateKeySpec(out); !s.ok() && (sizeGiven || !algorithm.empty())) {
     r.errors().add(r.pathOf("size"), s.message());
   }
+  if (rotationPolicy != nullptr) {
+    readEnum(r, "rotationPolicy", *rotationPolicy, parseKeyRotationPolicy);
+  }
   r.finish();
 }
 
@@ -48,7 +66,7 @@ void readCertificate(ObjectReader r, CertificateSpec& out) {
   std::optional<Duration> renewBefore;
   r.optionalDuration("renewBefore", renewBefore);
   out.renewBefore = renewBefore.value_or(defaultLeadTime(out.validity, kDefaultRenewBefore));
-  readKeySpec(r.object("privateKey"), out.privateKey);
+  readKeySpec(r.object("privateKey"), out.privateKey, &out.keyRotationPolicy);
   r.finish();
 }
 
@@ -96,20 +114,6 @@ void readTrustBundle(ObjectReader r, TrustBundleSpec& out) {
   r.string("file", out.file, limits::kPath);
   r.optionalObject("pkcs12", out.pkcs12, readPkcs12);
   r.finish();
-}
-
-/** Reads an enumerated string field through `parse`; absent keeps the default. */
-template <typename Enum>
-void readEnum(ObjectReader& r, const std::string& key, Enum& out, StatusOr<Enum> (*parse)(std::string_view)) {
-  std::string name;
-  r.string(key, name);
-  if (name.empty()) return;
-  auto parsed = parse(name);
-  if (!parsed.ok()) {
-    r.errors().add(r.pathOf(key), parsed.status().message());
-  } else {
-    out = *parsed;
-  }
 }
 
 void readAdoption(ObjectReader r, AdoptionSpec& out) {
@@ -340,6 +344,9 @@ json encodeSpec(const RotationSpec& spec) {
   json cert = {{"validity", formatDuration(spec.certificate.validity)},
                {"renewBefore", formatDuration(spec.certificate.renewBefore)},
                {"privateKey", keySpecJson(spec.certificate.privateKey)}};
+  if (spec.certificate.keyRotationPolicy != KeyRotationPolicy::kAlways) {
+    cert["privateKey"]["rotationPolicy"] = keyRotationPolicyName(spec.certificate.keyRotationPolicy);
+  }
   putIfNotEmpty(cert, "commonName", spec.certificate.commonName);
   if (!spec.certificate.dnsNames.empty()) {
     cert["dnsNames"] = spec.certificate.dnsNames;

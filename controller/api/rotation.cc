@@ -63,6 +63,16 @@ StatusOr<AdoptionMode> parseAdoptionMode(std::string_view name) {
   return invalidArgument("must be Measured or Manual, got \"" + std::string(name) + "\"");
 }
 
+std::string_view keyRotationPolicyName(KeyRotationPolicy policy) {
+  return policy == KeyRotationPolicy::kNever ? "Never" : "Always";
+}
+
+StatusOr<KeyRotationPolicy> parseKeyRotationPolicy(std::string_view name) {
+  if (name == "Always") return KeyRotationPolicy::kAlways;
+  if (name == "Never") return KeyRotationPolicy::kNever;
+  return invalidArgument("must be Always or Never, got \"" + std::string(name) + "\"");
+}
+
 std::string_view timeoutActionName(TimeoutAction action) {
   return action == TimeoutAction::kProceed ? "Proceed" : "Block";
 }

@@ -98,6 +98,12 @@ inline constexpr Duration kDefaultRenewBefore = std::chrono::hours(24 * 30);
 inline constexpr Duration kDefaultRotateBefore = std::chrono::hours(24 * 90);
 inline Duration defaultLeadTime(Duration validity, Duration ceiling) { return std::min(ceiling, validity / 3); }
 
+/** Whether a new server certificate gets a new key (Always) or keeps the one served (Never), as
+ *  cert-manager's privateKey.rotationPolicy: for appliances that renew from the same CSR. */
+enum class KeyRotationPolicy { kAlways, kNever };
+std::string_view keyRotationPolicyName(KeyRotationPolicy policy);
+StatusOr<KeyRotationPolicy> parseKeyRotationPolicy(std::string_view name);
+
 /** What every server presents. */
 struct CertificateSpec {
   std::string commonName;
@@ -107,6 +113,8 @@ struct CertificateSpec {
   /** Renew (under the same CA) when the served certificate has less than this left. */
   Duration renewBefore = kDefaultRenewBefore;
   KeySpec privateKey;
+  /** spec.certificate.privateKey.rotationPolicy. */
+  KeyRotationPolicy keyRotationPolicy = KeyRotationPolicy::kAlways;
   friend bool operator==(const CertificateSpec&, const CertificateSpec&) = default;
 };
 

@@ -45,6 +45,19 @@ struct Issued {
   std::vector<pki::Finding> findings;
 };
 
+/** The key the new certificate certifies: the served one under rotationPolicy Never, while it
+ *  still has the algorithm and size the spec asks for; a fresh one otherwise. */
+StatusOr<pki::PrivateKey> keyForNewCertificate(const api::CertificateSpec& c,
+                                               const std::optional<store::ServedMaterial>& served) {
+  if (c.keyRotationPolicy == api::KeyRotationPolicy::kNever && served && !served->keyPem.empty()) {
+    auto kept = pki::PrivateKey::fromPem(served->keyPem);
+    if (kept.ok() && kept->spec() == c.privateKey) {
+      return kept;
+    }
+  }
+  return pki::PrivateKey::generate(c.privateKey);
+}
+
 /** A new certificate for `server` from `issuer`, with its chain, checked against what it replaces. */
 StatusOr<Issued> issueChecked(RotationContext& ctx, const CertificateRotation& r,
                               const std::optional<store::ServedMaterial>& served,
@@ -52,7 +65,7 @@ StatusOr<Issued> issueChecked(RotationContext& ctx, const CertificateRotation& r
                               const std::optional<pki::CertificateAuthority>& crossSigner) {
   const SystemTime now = ctx.clock.now();
   const api::CertificateSpec& c = r.spec.certificate;
-  ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::generate(c.privateKey));
+  ASSIGN_OR_RETURN(pki::PrivateKey key, keyForNewCertificate(c, served));
   ASSIGN_OR_RETURN(pki::Certificate leaf,
                    issuer.issue({c.commonName, c.dnsNames, c.ipAddresses, c.validity}, key, now));
   std::vector<pki::Certificate> intermediates;

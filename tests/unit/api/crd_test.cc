@@ -126,7 +126,7 @@ spec:
     ipAddresses: [10.0.0.1, "::1"]
     validity: 2160h
     renewBefore: 720h
-    privateKey: {algorithm: RSA, size: 3072}
+    privateKey: {algorithm: RSA, size: 3072, rotationPolicy: Never}
   servers:
     - name: a
       secretName: proxy-tls

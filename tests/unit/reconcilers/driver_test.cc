@@ -209,6 +209,32 @@ TEST_F(DriverTest, AnApprovalLetsABlockedGateGoOn) {
   EXPECT_THAT(h.events.reasons, Contains("Approved"));
 }
 
+TEST_F(DriverTest, KeyRotationPolicyNeverKeepsTheServedKeyThroughRenewalsAndRotations) {
+  auto spec = rotationTemplate(1);
+  spec.spec.certificate.keyRotationPolicy = api::KeyRotationPolicy::kNever;
+  auto key = bootstrap(spec);
+  const auto first = *h.store.readServed(h.get(key), "a")->value;
+  h.annotate(key, std::string(api::kRenewAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  const auto renewed = *h.store.readServed(h.get(key), "a")->value;
+  EXPECT_NE(renewed.certificateChainPem, first.certificateChainPem);
+  EXPECT_EQ(renewed.keyPem, first.keyPem);
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 3));
+  EXPECT_EQ(h.store.readServed(h.get(key), "a")->value->keyPem, first.keyPem);
+  // A key of another algorithm than the spec asks for is not kept.
+  h.editSpec(key, [](api::RotationSpec& s) { s.certificate.privateKey = {KeyAlgorithm::kEd25519, 0}; });
+  h.annotate(key, std::string(api::kRenewAnnotation), "2");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 4));
+  EXPECT_NE(h.store.readServed(h.get(key), "a")->value->keyPem, first.keyPem);
+  // The default makes a new key every time.
+  h.editSpec(key, [](api::RotationSpec& s) { s.certificate.keyRotationPolicy = api::KeyRotationPolicy::kAlways; });
+  const auto before = h.store.readServed(h.get(key), "a")->value->keyPem;
+  h.annotate(key, std::string(api::kRenewAnnotation), "3");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 5));
+  EXPECT_NE(h.store.readServed(h.get(key), "a")->value->keyPem, before);
+}
+
 TEST_F(DriverTest, WaitingOutMinStageDurationWritesNoStatusWhileOnlyTimePasses) {
   // Each status write wakes every watcher, the controller included: a message with a countdown
   // made a waiting rotation rewrite its status many times a second.
