@@ -67,7 +67,8 @@ StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
   for (const api::ServerSpec& server : r.spec.servers) {
     if (Status s = ctx.store.reload(r, server.name); !s.ok()) {
       if (s.code() == Code::kUnavailable) return s;
-      notReloaded += "; server \"" + server.name + "\" did not reload: " + s.message();
+      notReloaded += "; server \"" + server.name +
+                     "\" was not reloaded (not running yet? it reads these files when it starts): " + s.message();
     }
   }
   RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
