@@ -189,7 +189,7 @@ TEST_F(DriverTest, OnTimeoutProceedSwapsAfterTheGracePeriodWithAWarningCountingL
       /*rounds=*/1000));
   EXPECT_GE(h.clock.now(), staged + std::chrono::hours(2));
   EXPECT_THAT(h.events.reasons, Contains("Warning:AdoptionTimeoutProceeded"));
-  const auto& swap = h.get(key).status.timeline.at(4);
+  const api::PhaseEntry swap = h.get(key).status.timeline.at(4);
   EXPECT_EQ(swap.phase, Phase::kSwapping);
   EXPECT_THAT(swap.message,
               HasSubstr("proceeding as adoption.onTimeout says: Waiting for adoption: 1/2 active agents"));
