@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "reconcilers/triggers.h"
+
 namespace rotor::reconcilers {
 
 AgentState classifyAgent(const store::AgentRecord& agent, const std::string& fingerprint, SystemTime now,
@@ -112,7 +114,7 @@ GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::Adop
                                   SystemTime now, bool approved, std::string_view caName) {
   GateDecision d = measuredGate(spec, tally, stagedAt, now, caName);
   if (approved) {
-    return {true, false, false, "Approved (rotor.dev/approve); measured: " + d.message, Duration::zero()};
+    return {true, false, true, false, "Approved (rotor.dev/approve); measured: " + d.message, Duration::zero()};
   }
   if (spec.mode == api::AdoptionMode::kManual) {
     // The measurement never opens a manual gate; it is polled for status while a person decides.
@@ -133,8 +135,24 @@ GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::Adop
 }
 
 bool approvalPending(const api::CertificateRotation& r) {
-  const auto it = r.metadata.annotations.find(std::string(api::kApproveAnnotation));
-  return it != r.metadata.annotations.end() && !it->second.empty() && it->second != r.status.handled.approve;
+  const std::string approve = annotationOf(r, api::kApproveAnnotation);
+  return !approve.empty() && approve != r.status.handled.approve;
+}
+
+StatusOr<GateDecision> passAdoptionGate(RotationContext& ctx, api::CertificateRotation& r,
+                                        const std::string& fingerprint, std::string_view caName) {
+  const SystemTime now = ctx.clock.now();
+  ASSIGN_OR_RETURN(r.status.adoption,
+                   tallyStoredAdoption(ctx.store, r.key(), fingerprint, now, r.spec.adoption.staleAfter));
+  const GateDecision gate = evaluateAdoptionGate(
+      r.spec.adoption, r.status.adoption, r.status.phaseStartedAt.value_or(now), now, approvalPending(r), caName);
+  if (gate.approved) {
+    r.status.handled.approve = annotationOf(r, api::kApproveAnnotation);
+  }
+  if (gate.proceededOnTimeout) {
+    ctx.events.record(r, EventType::kWarning, "AdoptionTimeoutProceeded", gate.message);
+  }
+  return gate;
 }
 
 }  // namespace rotor::reconcilers

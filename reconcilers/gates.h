@@ -8,6 +8,7 @@
 
 #include "controller/api/rotation.h"
 #include "controller/store/store.h"
+#include "reconcilers/context.h"
 
 namespace rotor::reconcilers {
 
@@ -51,6 +52,8 @@ struct GateDecision {
   bool open = false;
   /** The timeout passed with the gate still closed: Blocked (onTimeout Block). */
   bool timedOut = false;
+  /** Opened by a pending rotor approve. */
+  bool approved = false;
   /** Opened only because the timeout passed with onTimeout Proceed: laggards may be orphaned. */
   bool proceededOnTimeout = false;
   /** Why it waits (or why it opened), for status and `rotor status`. */
@@ -71,5 +74,15 @@ GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::Adop
 
 /** Whether `r` carries a rotor.dev/approve value no gate has acted upon yet. */
 bool approvalPending(const api::CertificateRotation& r);
+
+/**
+ * The adoption gate of `r` for the CA `fingerprint`, staged since status.phaseStartedAt, as the
+ * phases that wait at it (AwaitingAdoption, a rollback's re-stage) use it: tallies the agents into
+ * status.adoption and evaluates with a pending rotor approve. An approval that opened it is
+ * recorded as handled; a gate opened because the timeout passed (onTimeout Proceed) records a
+ * Warning event AdoptionTimeoutProceeded.
+ */
+StatusOr<GateDecision> passAdoptionGate(RotationContext& ctx, api::CertificateRotation& r,
+                                        const std::string& fingerprint, std::string_view caName = "the new CA");
 
 }  // namespace rotor::reconcilers

@@ -2,7 +2,6 @@
 
 #include "reconcilers/gates.h"
 #include "reconcilers/phases/phases.h"
-#include "reconcilers/triggers.h"
 
 namespace rotor::reconcilers::phases {
 
@@ -10,18 +9,11 @@ StatusOr<Outcome> awaitingAdoption(RotationContext& ctx, CertificateRotation& r)
   if (!r.status.ca.next) {
     return Outcome::block("NoStagedCA", "No new CA is staged");
   }
-  const SystemTime now = ctx.clock.now();
-  ASSIGN_OR_RETURN(r.status.adoption, tallyStoredAdoption(ctx.store, r.key(), r.status.ca.next->fingerprint, now,
-                                                          r.spec.adoption.staleAfter));
-  const bool approved = approvalPending(r);
-  const GateDecision gate =
-      evaluateAdoptionGate(r.spec.adoption, r.status.adoption, r.status.phaseStartedAt.value_or(now), now, approved);
-  if (gate.open && approved) {
-    r.status.handled.approve = annotationOf(r, api::kApproveAnnotation);
+  ASSIGN_OR_RETURN(const GateDecision gate, passAdoptionGate(ctx, r, r.status.ca.next->fingerprint));
+  if (gate.approved) {
     return Outcome::moveTo(api::Phase::kSwapping, "Approved", gate.message);
   }
   if (gate.proceededOnTimeout) {
-    ctx.events.record(r, EventType::kWarning, "AdoptionTimeoutProceeded", gate.message);
     return Outcome::moveTo(api::Phase::kSwapping, "AdoptionTimeoutProceeded", gate.message);
   }
   if (gate.open) {

@@ -59,24 +59,9 @@ StatusOr<std::optional<Outcome>> restageBeforeRestore(RotationContext& ctx, Cert
     return failedPrecondition("the CA " + fingerprint + " the snapshot's certificates chain to is no longer held");
   }
   RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&*restaged, 1)));
-  const SystemTime now = ctx.clock.now();
-  ASSIGN_OR_RETURN(r.status.adoption,
-                   tallyStoredAdoption(ctx.store, r.key(), fingerprint, now, r.spec.adoption.staleAfter));
-  if (annotationOf(r, api::kRollbackSkipAdoptionAnnotation) == r.status.rollbackSnapshot) {
-    skipped = true;
-    return std::optional<Outcome>();
-  }
-  const bool approved = approvalPending(r);
-  const GateDecision gate =
-      evaluateAdoptionGate(r.spec.adoption, r.status.adoption, r.status.phaseStartedAt.value_or(now), now, approved,
-                           "the CA being restored");
-  if (gate.proceededOnTimeout) {
-    ctx.events.record(r, EventType::kWarning, "AdoptionTimeoutProceeded", gate.message);
-  }
-  if (gate.open) {
-    if (approved) {
-      r.status.handled.approve = annotationOf(r, api::kApproveAnnotation);
-    }
+  ASSIGN_OR_RETURN(const GateDecision gate, passAdoptionGate(ctx, r, fingerprint, "the CA being restored"));
+  skipped = annotationOf(r, api::kRollbackSkipAdoptionAnnotation) == r.status.rollbackSnapshot;
+  if (gate.open || skipped) {
     return std::optional<Outcome>();
   }
   const std::string why =
