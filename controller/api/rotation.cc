@@ -1,5 +1,6 @@
 #include "controller/api/rotation.h"
 
+#include <array>
 #include <cmath>
 
 namespace rotor::api {
@@ -55,32 +56,39 @@ StatusOr<Phase> parsePhase(std::string_view name) {
   return invalidArgument("unknown phase \"" + std::string(name) + "\"");
 }
 
-std::string_view adoptionModeName(AdoptionMode mode) { return mode == AdoptionMode::kManual ? "Manual" : "Measured"; }
+namespace {
 
+/** The spec's two-valued enumerations, named in the order of their values. */
+constexpr std::array<std::string_view, 2> kAdoptionModeNames = {"Measured", "Manual"};
+constexpr std::array<std::string_view, 2> kKeyRotationPolicyNames = {"Always", "Never"};
+constexpr std::array<std::string_view, 2> kTimeoutActionNames = {"Block", "Proceed"};
+
+template <typename Enum>
+StatusOr<Enum> parseNamed(std::string_view name, const std::array<std::string_view, 2>& names) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<Enum>(i);
+  }
+  return invalidArgument("must be " + std::string(names[0]) + " or " + std::string(names[1]) + ", got \"" +
+                         std::string(name) + "\"");
+}
+
+}  // namespace
+
+std::string_view adoptionModeName(AdoptionMode mode) { return kAdoptionModeNames.at(static_cast<size_t>(mode)); }
 StatusOr<AdoptionMode> parseAdoptionMode(std::string_view name) {
-  if (name == "Measured") return AdoptionMode::kMeasured;
-  if (name == "Manual") return AdoptionMode::kManual;
-  return invalidArgument("must be Measured or Manual, got \"" + std::string(name) + "\"");
+  return parseNamed<AdoptionMode>(name, kAdoptionModeNames);
 }
 
 std::string_view keyRotationPolicyName(KeyRotationPolicy policy) {
-  return policy == KeyRotationPolicy::kNever ? "Never" : "Always";
+  return kKeyRotationPolicyNames.at(static_cast<size_t>(policy));
 }
-
 StatusOr<KeyRotationPolicy> parseKeyRotationPolicy(std::string_view name) {
-  if (name == "Always") return KeyRotationPolicy::kAlways;
-  if (name == "Never") return KeyRotationPolicy::kNever;
-  return invalidArgument("must be Always or Never, got \"" + std::string(name) + "\"");
+  return parseNamed<KeyRotationPolicy>(name, kKeyRotationPolicyNames);
 }
 
-std::string_view timeoutActionName(TimeoutAction action) {
-  return action == TimeoutAction::kProceed ? "Proceed" : "Block";
-}
-
+std::string_view timeoutActionName(TimeoutAction action) { return kTimeoutActionNames.at(static_cast<size_t>(action)); }
 StatusOr<TimeoutAction> parseTimeoutAction(std::string_view name) {
-  if (name == "Block") return TimeoutAction::kBlock;
-  if (name == "Proceed") return TimeoutAction::kProceed;
-  return invalidArgument("must be Block or Proceed, got \"" + std::string(name) + "\"");
+  return parseNamed<TimeoutAction>(name, kTimeoutActionNames);
 }
 
 const Condition* findCondition(const RotationStatus& status, std::string_view type) {
