@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
 
 #include "controller/pki/bundle.h"
@@ -35,6 +36,37 @@ std::set<std::string> snapshotsIn(store::Store& s, const api::CertificateRotatio
   return {names.begin(), names.end()};
 }
 
+using Done = std::function<bool(const api::CertificateRotation&)>;
+
+/**
+ * Drives `key` through a store that dies at write `crashAt` until it crashes or is `done`. After a
+ * crash: clients holding the bundle still trust every served certificate at that instant, and a
+ * driver rebuilt from stored state alone reconciles to `done`, the invariant checked after every
+ * reconcile. `crashed` is false when the whole run fit before write `crashAt`.
+ */
+void crashThenRestart(RotationHarness& h, const api::ObjectKey& key, int crashAt, const Done& done, bool& crashed,
+                      std::set<std::string>& snapshotsAtCrash) {
+  rotor::testing::FaultStore dying(h.store, crashAt);
+  Status first = h.runUntil(key, done, 400, &dying);
+  crashed = dying.crashed();
+  if (!crashed) {
+    ASSERT_OK(first);
+    return;
+  }
+  const auto atCrash = h.get(key);
+  ASSERT_TRUE(servedVerifiesAgainstBundle(h.store, atCrash, h.clock.now())) << "crash at write " << crashAt;
+  snapshotsAtCrash = snapshotsIn(h.store, atCrash);
+  auto driver = h.driver(h.store);
+  for (int i = 0; i < 400 && !done(h.get(key)); ++i) {
+    auto result = driver.reconcile(key);
+    ASSERT_OK(result) << "crash at write " << crashAt;
+    ASSERT_TRUE(servedVerifiesAgainstBundle(h.store, h.get(key), h.clock.now())) << "crash at write " << crashAt;
+    h.clock.advance(std::max<Duration>(result->requeueAfter, std::chrono::seconds(1)));
+  }
+  const auto end = h.get(key);
+  ASSERT_TRUE(done(end)) << "crash at write " << crashAt << " ended in " << api::phaseName(end.status.phase);
+}
+
 TEST_P(CrashSweepTest, ConvergesAfterACrashAtEveryWrite) {
   const Scenario& sc = GetParam();
   int sweeps = 0;
@@ -49,29 +81,14 @@ TEST_P(CrashSweepTest, ConvergesAfterACrashAtEveryWrite) {
     const auto done = [&](const api::CertificateRotation& r) {
       return r.status.phase == sc.wantPhase && r.status.revision == sc.wantRevision;
     };
-
-    rotor::testing::FaultStore dying(h.store, crashAt);
-    Status first = h.runUntil(key, done, 400, &dying);
-    if (!dying.crashed()) {
-      ASSERT_OK(first);
+    bool crashed = false;
+    std::set<std::string> snapshotsAtCrash;
+    ASSERT_NO_FATAL_FAILURE(crashThenRestart(h, key, crashAt, done, crashed, snapshotsAtCrash));
+    if (!crashed) {
       break;  // the whole rotation ran before write N: every write has been swept
     }
     ++sweeps;
-    // The instant of the crash: clients holding the bundle still trust every served certificate.
-    auto crashed = h.get(key);
-    ASSERT_TRUE(servedVerifiesAgainstBundle(h.store, crashed, h.clock.now())) << "crash at write " << crashAt;
-    const auto snapshotsAtCrash = snapshotsIn(h.store, crashed);
-
-    // Restart from stored state alone; check the invariant after every reconcile on the way.
-    auto driver = h.driver(h.store);
-    for (int i = 0; i < 400 && !done(h.get(key)); ++i) {
-      auto result = driver.reconcile(key);
-      ASSERT_OK(result) << "crash at write " << crashAt;
-      ASSERT_TRUE(servedVerifiesAgainstBundle(h.store, h.get(key), h.clock.now())) << "crash at write " << crashAt;
-      h.clock.advance(std::max<Duration>(result->requeueAfter, std::chrono::seconds(1)));
-    }
     auto end = h.get(key);
-    ASSERT_TRUE(done(end)) << "crash at write " << crashAt << " ended in " << api::phaseName(end.status.phase);
     const auto snapshotsAtEnd = snapshotsIn(h.store, end);
     for (const auto& s : snapshotsAtCrash) EXPECT_TRUE(snapshotsAtEnd.count(s)) << s << " lost, crash at " << crashAt;
     EXPECT_EQ(snapshotsAtEnd, std::set<std::string>(sc.wantSnapshots.begin(), sc.wantSnapshots.end()))
@@ -107,24 +124,14 @@ TEST(CrashSweepRollbackTest, ARollbackPastThePruneConvergesAfterACrashAtEveryWri
     ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
     h.editSpec(key, [](api::RotationSpec& s) { s.rollbackTo = "proxy-r1-swap"; });
     const auto done = [](const api::CertificateRotation& r) { return r.status.phase == Phase::kRolledBack; };
-
-    rotor::testing::FaultStore dying(h.store, crashAt);
-    Status first = h.runUntil(key, done, 400, &dying);
-    if (!dying.crashed()) {
-      ASSERT_OK(first);
+    bool crashed = false;
+    std::set<std::string> snapshotsAtCrash;
+    ASSERT_NO_FATAL_FAILURE(crashThenRestart(h, key, crashAt, done, crashed, snapshotsAtCrash));
+    if (!crashed) {
       break;
     }
     ++sweeps;
-    ASSERT_TRUE(servedVerifiesAgainstBundle(h.store, h.get(key), h.clock.now())) << "crash at write " << crashAt;
-    auto driver = h.driver(h.store);
-    for (int i = 0; i < 400 && !done(h.get(key)); ++i) {
-      auto result = driver.reconcile(key);
-      ASSERT_OK(result) << "crash at write " << crashAt;
-      ASSERT_TRUE(servedVerifiesAgainstBundle(h.store, h.get(key), h.clock.now())) << "crash at write " << crashAt;
-      h.clock.advance(std::max<Duration>(result->requeueAfter, std::chrono::seconds(1)));
-    }
     auto end = h.get(key);
-    ASSERT_TRUE(done(end)) << "crash at write " << crashAt << " ended in " << api::phaseName(end.status.phase);
     EXPECT_EQ(h.store.readServed(end, "a")->value, originalA) << "crash at write " << crashAt;
     EXPECT_EQ(*h.store.readBundle(end)->value, h.store.getSnapshot(end, "proxy-r1-swap")->bundlePem)
         << "crash at write " << crashAt;
