@@ -19,6 +19,7 @@
 #include "controller/api/json_codec.h"
 #include "controller/api/validate.h"
 #include "controller/api/yaml_codec.h"
+#include "tests/support/full_status.h"
 #include "tests/support/temp_dir.h"
 
 namespace rotor::api {
@@ -156,33 +157,11 @@ spec:
 )");
   EXPECT_TRUE(docs.ok()) << docs.status();
   CertificateRotation r = docs->front();
-  const SystemTime t = SystemTime(std::chrono::seconds(1'800'000'000));
-  RotationStatus& s = r.status;
-  s.phase = Phase::kAwaitingAdoption;
-  s.revision = 3;
-  s.observedGeneration = 2;
-  s.conditions.push_back({"Ready", "True", 2, "Rotated", "ok", t});
-  s.ca.current = CertificateRef{"sha256:" + std::string(64, 'a'), t};
-  s.ca.next = CertificateRef{"sha256:" + std::string(64, 'b'), t};
-  s.ca.previous = CertificateRef{"sha256:" + std::string(64, 'c'), t};
-  s.servers.push_back(
-      {"a", "sha256:" + std::string(64, 'd'), t, "sha256:" + std::string(64, 'a'), t, t, t, 2, "refused", t});
-  s.adoption = {10, 9, 1, 0.9, {"agent-7"}};
-  s.snapshots.push_back({"full-r3-swap", t, 3, "swap"});
-  s.phaseStartedAt = t;
-  s.message = "waiting";
-  s.attempt = 2;
-  s.trigger = "ca-expiry";
-  s.rollbackSnapshot = "full-r2-swap";
-  s.rollbackRestagedCa = "sha256:" + std::string(64, 'f');
-  s.resumePhase = Phase::kSwapping;
-  s.handled = {"1", "2", "full-r1-swap", "3", "4"};
-  s.caSourceHash = std::string(64, 'e');
-  s.timeline.push_back({Phase::kStaging, t, "staged"});
+  r.status = rotor::testing::everyStatusField();
   r.metadata.uid = "u";
   r.metadata.resourceVersion = "7";
   r.metadata.generation = 2;
-  r.metadata.creationTimestamp = t;
+  r.metadata.creationTimestamp = SystemTime(std::chrono::seconds(1'800'000'000));
   return r;
 }
 
@@ -217,8 +196,8 @@ TEST(CrdTest, PrinterColumnsReadWhatRotorWritesAsAPersonWould) {
     }
   }
   EXPECT_EQ(cells["Phase"], "AwaitingAdoption");
-  EXPECT_EQ(cells["Adoption"], "90%");  // 9 of 10 agents
-  EXPECT_EQ(cells["Expiry"], "2027-01-15T08:00:00Z");
+  EXPECT_EQ(cells["Adoption"], "90%");                 // 9 of 10 agents
+  EXPECT_EQ(cells["Expiry"], "2026-11-22T10:18:20Z");  // the current CA's notAfter, the earliest
 }
 
 TEST(CrdTest, EveryFieldIsDescribedForKubectlExplain) {
