@@ -44,7 +44,7 @@ Status checkRestorable(store::Store& store, const api::CertificateRotation& r, c
   return okStatus();
 }
 
-StatusOr<std::optional<pki::Certificate>> prunedIssuerOf(store::Store& store, const api::CertificateRotation& r,
+StatusOr<std::optional<pki::Certificate>> snapshotIssuer(store::Store& store, const api::CertificateRotation& r,
                                                          const store::Snapshot& snapshot) {
   for (const api::ServerSpec& server : r.spec.servers) {
     const auto saved = snapshot.servers.find(server.name);
@@ -58,20 +58,26 @@ StatusOr<std::optional<pki::Certificate>> prunedIssuerOf(store::Store& store, co
       return failedPrecondition("the snapshot's certificates were issued by a CA this rotation no longer holds");
     }
     ASSIGN_OR_RETURN(pki::CertificateAuthority issuer, requireAuthority(*slot, "issuer"));
-    ASSIGN_OR_RETURN(auto bundle, store.readBundle(r));
-    std::vector<pki::Certificate> trusted;
-    if (bundle.value) {
-      ASSIGN_OR_RETURN(trusted, pki::parsePemBundle(*bundle.value));
-    }
-    const Fingerprint wanted = issuer.certificate().fingerprint();
-    const bool held = std::any_of(trusted.begin(), trusted.end(),
-                                  [&](const pki::Certificate& c) { return c.fingerprint() == wanted; });
-    if (held) {
-      return std::optional<pki::Certificate>();
-    }
     return std::optional<pki::Certificate>(issuer.certificate());
   }
   return std::optional<pki::Certificate>();
+}
+
+StatusOr<std::optional<pki::Certificate>> prunedIssuerOf(store::Store& store, const api::CertificateRotation& r,
+                                                         const store::Snapshot& snapshot) {
+  ASSIGN_OR_RETURN(std::optional<pki::Certificate> issuer, snapshotIssuer(store, r, snapshot));
+  if (!issuer) {
+    return issuer;
+  }
+  ASSIGN_OR_RETURN(auto bundle, store.readBundle(r));
+  std::vector<pki::Certificate> trusted;
+  if (bundle.value) {
+    ASSIGN_OR_RETURN(trusted, pki::parsePemBundle(*bundle.value));
+  }
+  const Fingerprint wanted = issuer->fingerprint();
+  const bool held =
+      std::any_of(trusted.begin(), trusted.end(), [&](const pki::Certificate& c) { return c.fingerprint() == wanted; });
+  return held ? std::optional<pki::Certificate>() : issuer;
 }
 
 }  // namespace rotor::reconcilers

@@ -21,6 +21,11 @@ const std::optional<store::AuthorityMaterial>* issuerSlot(const store::Authoriti
  */
 Status checkRestorable(store::Store& store, const api::CertificateRotation& r, const store::Snapshot& snapshot);
 
+/** The CA certificate that issued the snapshot's server certificates; nullopt when the snapshot
+ *  holds no server of the rotation. kFailedPrecondition when the rotation no longer holds it. */
+StatusOr<std::optional<pki::Certificate>> snapshotIssuer(store::Store& store, const api::CertificateRotation& r,
+                                                         const store::Snapshot& snapshot);
+
 /**
  * The CA certificate that issued the snapshot's server certificates, when the rotation's trust
  * bundle does not hold it now (it was pruned since the snapshot): clients may have dropped it, so

@@ -45,17 +45,11 @@ Status restoreAuthorities(RotationContext& ctx, CertificateRotation& r, const pk
  * rotation, measured for that CA. Nullopt once they may be restored; `skipped` when the operator
  * asked to restore at once (kRollbackSkipAdoptionAnnotation naming this snapshot).
  */
-StatusOr<std::optional<Outcome>> restageBeforeRestore(RotationContext& ctx, CertificateRotation& r, bool& skipped) {
+StatusOr<std::optional<Outcome>> restageBeforeRestore(RotationContext& ctx, CertificateRotation& r,
+                                                      const store::Snapshot& snapshot, bool& skipped) {
   const std::string& fingerprint = r.status.rollbackRestagedCa;
-  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
-  std::optional<pki::Certificate> restaged;
-  for (const auto* slot : {&authorities.value.current, &authorities.value.next, &authorities.value.previous}) {
-    ASSIGN_OR_RETURN(auto ca, authorityIn(*slot));
-    if (ca && ca->certificate().fingerprint().toString() == fingerprint) {
-      restaged = ca->certificate();
-    }
-  }
-  if (!restaged) {
+  ASSIGN_OR_RETURN(std::optional<pki::Certificate> restaged, snapshotIssuer(ctx.store, r, snapshot));
+  if (!restaged || restaged->fingerprint().toString() != fingerprint) {
     return failedPrecondition("the CA " + fingerprint + " the snapshot's certificates chain to is no longer held");
   }
   RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&*restaged, 1)));
@@ -92,7 +86,7 @@ StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
   }
   bool skippedAdoption = false;
   if (!r.status.rollbackRestagedCa.empty()) {
-    auto waiting = restageBeforeRestore(ctx, r, skippedAdoption);
+    auto waiting = restageBeforeRestore(ctx, r, *snapshot, skippedAdoption);
     if (!waiting.ok() && waiting.status().code() == Code::kFailedPrecondition) {
       return Outcome::moveTo(api::Phase::kFailed, "SnapshotUnusable", waiting.status().message());
     }
