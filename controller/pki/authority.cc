@@ -101,6 +101,19 @@ Status sign(X509* x, const PrivateKey& key) {
   return okStatus();
 }
 
+/** Issuer = subject, the extensions of a root CA (the key identifier derived from the key, so a
+ *  re-issued root keeps it), signed by `key`. */
+Status makeSelfSignedRoot(X509* x, const PrivateKey& key) {
+  if (!X509_set_issuer_name(x, X509_get_subject_name(x))) {
+    return opensslError(Code::kInternal, "could not set issuer");
+  }
+  RETURN_IF_ERROR(addExtension(x, x, NID_basic_constraints, "critical,CA:TRUE"));
+  RETURN_IF_ERROR(addExtension(x, x, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign"));
+  RETURN_IF_ERROR(addExtension(x, x, NID_subject_key_identifier, "hash"));
+  RETURN_IF_ERROR(addExtension(x, x, NID_authority_key_identifier, "keyid:always"));
+  return sign(x, key);
+}
+
 StatusOr<X509Ptr> newCertificate(EVP_PKEY* publicKey, SystemTime notBefore, SystemTime notAfter) {
   X509Ptr x(X509_new());
   if (!x || !X509_set_version(x.get(), X509_VERSION_3) || !X509_set_pubkey(x.get(), publicKey)) {
@@ -123,15 +136,24 @@ StatusOr<CertificateAuthority> CertificateAuthority::generate(const CaSpec& spec
   ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generate(spec.key));
   ASSIGN_OR_RETURN(X509Ptr x, newCertificate(key.get(), now - kBackdate, now + spec.validity));
   RETURN_IF_ERROR(setCommonName(x.get(), spec.commonName));
-  if (!X509_set_issuer_name(x.get(), X509_get_subject_name(x.get()))) {
-    return opensslError(Code::kInternal, "could not set issuer");
-  }
-  RETURN_IF_ERROR(addExtension(x.get(), x.get(), NID_basic_constraints, "critical,CA:TRUE"));
-  RETURN_IF_ERROR(addExtension(x.get(), x.get(), NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign"));
-  RETURN_IF_ERROR(addExtension(x.get(), x.get(), NID_subject_key_identifier, "hash"));
-  RETURN_IF_ERROR(addExtension(x.get(), x.get(), NID_authority_key_identifier, "keyid:always"));
-  RETURN_IF_ERROR(sign(x.get(), key));
+  RETURN_IF_ERROR(makeSelfSignedRoot(x.get(), key));
   return CertificateAuthority(Certificate::adopt(std::move(x)), std::move(key));
+}
+
+StatusOr<CertificateAuthority> CertificateAuthority::renew(Duration validity, SystemTime now) const {
+  if (validity <= Duration::zero()) {
+    return invalidArgument("CA validity must be positive");
+  }
+  if (!certificate_.isSignedBy(certificate_)) {
+    return failedPrecondition("CA " + certificate_.subject() +
+                              " is not self-signed: only a root can be re-issued under its own key");
+  }
+  ASSIGN_OR_RETURN(X509Ptr x, newCertificate(key_.get(), now - kBackdate, now + validity));
+  if (!X509_set_subject_name(x.get(), X509_get_subject_name(certificate_.get()))) {
+    return opensslError(Code::kInternal, "could not set subject");
+  }
+  RETURN_IF_ERROR(makeSelfSignedRoot(x.get(), key_));
+  return CertificateAuthority(Certificate::adopt(std::move(x)), key_);
 }
 
 StatusOr<CertificateAuthority> CertificateAuthority::fromPem(std::string_view certPem, std::string_view keyPem) {

@@ -43,6 +43,14 @@ public:
   static StatusOr<CertificateAuthority> fromPem(std::string_view certPem, std::string_view keyPem);
 
   /**
+   * This root re-issued with the same key and subject (so the same key identifier), valid from now
+   * for `validity`: a client that trusts either certificate verifies what either signs, for as
+   * long as the certificate it trusts is valid. kFailedPrecondition when this CA is not a
+   * self-signed root (an intermediate's issuer must re-issue it).
+   */
+  StatusOr<CertificateAuthority> renew(Duration validity, SystemTime now) const;
+
+  /**
    * Issues a server certificate for `subjectKey`'s public half: CA:FALSE, digitalSignature
    * (+keyEncipherment for RSA), EKU serverAuth, SKI, AKI, DNS/IP SANs. notAfter is clamped to the
    * CA's own notAfter so that the leaf never outlives its issuer. kInvalidArgument for a bad IP,

@@ -101,6 +101,41 @@ TEST(AuthorityTest, RejectsBadLeafSpecs) {
   EXPECT_THAT(CertificateAuthority::generate({"", 24h, {}}, fixtureNow()), StatusIs(Code::kInvalidArgument));
 }
 
+TEST(AuthorityTest, ARenewedRootKeepsKeyAndSubjectSoClientsOfEitherCertificateVerifyBoth) {
+  auto old = testing::makeCa("Short Root", 24h * 10);
+  const SystemTime later = fixtureNow() + 24h * 5;
+  auto renewed = old.renew(24h * 365, later);
+  ASSERT_OK(renewed);
+  EXPECT_EQ(renewed->certificate().subject(), old.certificate().subject());
+  EXPECT_EQ(renewed->certificate().subjectKeyId(), old.certificate().subjectKeyId());
+  EXPECT_EQ(renewed->key().toPem(), old.key().toPem());
+  EXPECT_NE(renewed->certificate().serialHex(), old.certificate().serialHex());
+  EXPECT_EQ(renewed->certificate().notAfter(), later + 24h * 365);
+  EXPECT_TRUE(renewed->certificate().isCa());
+  // A client that still trusts only the old certificate verifies a leaf of the renewed one (and
+  // the other way round) while the certificate it trusts is valid; not once it has expired.
+  auto key = PrivateKey::generate({}).value();
+  auto fromRenewed = renewed->issue(testing::leafSpec(), key, later).value();
+  auto fromOld = old.issue(testing::leafSpec(), key, later).value();
+  const std::vector<Certificate> oldOnly{old.certificate()}, renewedOnly{renewed->certificate()};
+  EXPECT_OK(verifyChain(fromRenewed, {}, oldOnly, later));
+  EXPECT_OK(verifyChain(fromOld, {}, renewedOnly, later));
+  EXPECT_OK(verifyChain(fromRenewed, {}, renewedOnly, fixtureNow() + 24h * 20));
+  EXPECT_FALSE(verifyChain(fromRenewed, {}, oldOnly, fixtureNow() + 24h * 20).ok());
+}
+
+TEST(AuthorityTest, OnlyASelfSignedRootIsRenewed) {
+  auto root = testing::makeCa("Root");
+  auto other = testing::makeCa("Other Root");
+  // The other root's key under a certificate the first root signed: an intermediate.
+  auto intermediate =
+      CertificateAuthority::fromPem(root.crossSign(other.certificate(), fixtureNow())->toPem(), other.key().toPem());
+  ASSERT_OK(intermediate);
+  EXPECT_THAT(intermediate->renew(24h, fixtureNow()),
+              StatusIs(Code::kFailedPrecondition, HasSubstr("not self-signed")));
+  EXPECT_THAT(root.renew(0h, fixtureNow()), StatusIs(Code::kInvalidArgument));
+}
+
 TEST(AuthorityTest, ImportsACustomCaFromPem) {
   auto generated = testing::makeCa("Custom Root");
   auto imported = CertificateAuthority::fromPem(generated.certificate().toPem(), generated.key().toPem());
