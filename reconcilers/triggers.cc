@@ -11,12 +11,16 @@ std::string annotationOf(const api::CertificateRotation& r, std::string_view key
 
 std::string pendingRequest(const api::CertificateRotation& r, std::string_view key) {
   std::string asked = annotationOf(r, key);
-  const std::string& handled = key == api::kRotateAnnotation ? r.status.handled.rotate : r.status.handled.renew;
+  const api::HandledRequests& h = r.status.handled;
+  const std::string& handled = key == api::kRotateAnnotation  ? h.rotate
+                               : key == api::kRenewAnnotation ? h.renew
+                                                              : h.renewCa;
   return asked == handled ? std::string() : asked;
 }
 
 bool isRenewal(std::string_view trigger) {
-  return trigger == triggers::kRenewRequested || trigger == triggers::kCertificateExpiring;
+  return trigger == triggers::kRenewRequested || trigger == triggers::kCertificateExpiring ||
+         trigger == triggers::kCaRenewRequested;
 }
 
 std::string caSourceHash(const api::CaSpec& ca) {
@@ -35,6 +39,10 @@ TriggerDecision detectTrigger(const api::CertificateRotation& r, SystemTime now,
   }
   if (isCurrentCaSourceHash(s.caSourceHash) && caSourceHash(r.spec.ca) != s.caSourceHash) {
     return {std::string(triggers::kCaChanged), "spec.ca changed", std::nullopt};
+  }
+  if (const std::string renewCa = pendingRequest(r, api::kRenewCaAnnotation); !renewCa.empty()) {
+    return {std::string(triggers::kCaRenewRequested),
+            "CA renewal requested (" + std::string(api::kRenewCaAnnotation) + "=" + renewCa + ")", std::nullopt};
   }
   TriggerDecision none;
   const auto consider = [&](SystemTime fireAt) {

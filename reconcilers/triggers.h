@@ -17,9 +17,11 @@ inline constexpr std::string_view kCaChanged = "CAChanged";                     
 inline constexpr std::string_view kCaExpiring = "CAExpiring";                    // ca.rotateBefore
 inline constexpr std::string_view kRenewRequested = "RenewRequested";            // rotor.dev/renew
 inline constexpr std::string_view kCertificateExpiring = "CertificateExpiring";  // certificate.renewBefore
+inline constexpr std::string_view kCaRenewRequested = "CARenewRequested";        // rotor.dev/renew-ca
 }  // namespace triggers
 
-/** Whether a trigger asks for a renewal under the same CA (only the swap) rather than a new CA. */
+/** Whether a trigger asks for a renewal under the same CA key (only the swap; with
+ *  kCaRenewRequested the CA certificate is re-issued first) rather than a new CA. */
 bool isRenewal(std::string_view trigger);
 
 struct TriggerDecision {
@@ -40,7 +42,7 @@ TriggerDecision detectTrigger(const api::CertificateRotation& r, SystemTime now,
 /** The annotation's value, empty when absent. */
 std::string annotationOf(const api::CertificateRotation& r, std::string_view key);
 
-/** The value of a request annotation (kRotateAnnotation or kRenewAnnotation) that no rotation has
+/** The value of a request annotation (kRotateAnnotation, kRenewAnnotation or kRenewCaAnnotation) that no rotation has
  *  taken up yet (status.handled records the last one taken); empty when there is none. */
 std::string pendingRequest(const api::CertificateRotation& r, std::string_view key);
 

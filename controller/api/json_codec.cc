@@ -252,6 +252,7 @@ void readStatus(ObjectReader r, RotationStatus& out) {
   handled.string("rollbackTo", out.handled.rollbackTo);
   handled.string("abandon", out.handled.abandon);
   handled.string("approve", out.handled.approve);
+  handled.string("renewCa", out.handled.renewCa);
   handled.finish();
   r.string("caSourceHash", out.caSourceHash);
   r.objectList("timeline", [&](ObjectReader& t, size_t) {
@@ -491,6 +492,7 @@ json encodeStatus(const RotationStatus& status) {
   putIfNotEmpty(handled, "rollbackTo", status.handled.rollbackTo);
   putIfNotEmpty(handled, "abandon", status.handled.abandon);
   putIfNotEmpty(handled, "approve", status.handled.approve);
+  putIfNotEmpty(handled, "renewCa", status.handled.renewCa);
   if (!handled.empty()) {
     j["handled"] = handled;
   }

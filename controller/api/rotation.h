@@ -27,6 +27,10 @@ inline constexpr std::string_view kRotateAnnotation = "rotor.dev/rotate";
 /** Annotation whose every new value asks for a renewal under the same CA (`rotor rotate NAME
  *  --renew`). */
 inline constexpr std::string_view kRenewAnnotation = "rotor.dev/renew";
+/** Annotation whose every new value asks to re-issue the CA certificate with the same key and
+ *  subject, then renew the servers under it (`rotor rotate NAME --renew-ca`): no new adoption
+ *  round, since clients that trust the old certificate accept what the renewed one signs. */
+inline constexpr std::string_view kRenewCaAnnotation = "rotor.dev/renew-ca";
 /** Annotation whose every new value asks to abandon a rotation that has not swapped anything
  *  (`rotor abandon NAME`): the staged CA leaves the bundle and the rotation returns to Ready. */
 inline constexpr std::string_view kAbandonAnnotation = "rotor.dev/abandon";
@@ -359,6 +363,7 @@ struct HandledRequests {
   std::string rollbackTo;  // last spec.rollbackTo
   std::string abandon;     // last rotor.dev/abandon value
   std::string approve;     // last rotor.dev/approve value
+  std::string renewCa;     // last rotor.dev/renew-ca value
   friend bool operator==(const HandledRequests&, const HandledRequests&) = default;
 };
 

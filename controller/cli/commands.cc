@@ -113,9 +113,13 @@ const std::vector<Verb>& verbs() {
        runStatus},
       {"plan", "rotor plan NAME", "Dry run: what the next rotation of NAME would do", {}, runPlan},
       {"rotate",
-       "rotor rotate NAME [--renew]",
+       "rotor rotate NAME [--renew | --renew-ca]",
        "Start a CA rotation (or, with --renew, a renewal under the same CA)",
-       {{"renew", "", false, "renew the server certificates under the current CA"}},
+       {{"renew", "", false, "renew the server certificates under the current CA"},
+        {"renew-ca", "", false,
+         "re-issue the CA certificate with the same key and subject, then renew the servers under it: no "
+         "adoption round (clients that trust the old certificate accept it while that is valid); a generated CA "
+         "only"}},
        runRotate},
       {"pause", "rotor pause NAME", "Pause a rotation where it stands", {}, runPause},
       {"resume", "rotor resume NAME", "Resume a paused rotation", {}, runResume},

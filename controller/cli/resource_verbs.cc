@@ -13,7 +13,9 @@
 #include "controller/cli/report.h"
 #include "controller/common/strings.h"
 #include "reconcilers/abandon.h"
+#include "reconcilers/ca_renewal.h"
 #include "reconcilers/gates.h"
+#include "reconcilers/material.h"
 #include "reconcilers/restore.h"
 #include "reconcilers/triggers.h"
 
@@ -149,9 +151,11 @@ Status requestAbandon(const Context& ctx, api::CertificateRotation& r) {
 
 int runRotate(Context& ctx, const Invocation& inv) {
   const bool renew = inv.has("renew");
+  const bool renewCa = inv.has("renew-ca");
+  if (renew && renewCa) throw UsageError{"rotate takes --renew or --renew-ca, not both"};
   return updateNamed(
       ctx, inv, "rotate",
-      [&](store::Store&, api::CertificateRotation& r) {
+      [&](store::Store& store, api::CertificateRotation& r) {
         if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is paused; resume it first");
         if (!isResting(r.status.phase)) {
           return failedPrecondition("a rotation of " + r.metadata.name + " is already in flight (phase " +
@@ -160,16 +164,29 @@ int runRotate(Context& ctx, const Invocation& inv) {
         }
         // A request the controller has not taken up yet: a second one would be folded into it (a new
         // rotation consumes both kinds), so saying "requested" twice would promise two rotations.
-        for (const std::string_view pendingKey : {api::kRotateAnnotation, api::kRenewAnnotation}) {
+        for (const std::string_view pendingKey :
+             {api::kRotateAnnotation, api::kRenewAnnotation, api::kRenewCaAnnotation}) {
           if (const std::string asked = reconcilers::pendingRequest(r, pendingKey); !asked.empty()) {
             return failedPrecondition("a rotation of " + r.metadata.name + " was already requested (" +
                                       std::string(pendingKey) + "=" + asked + ") and has not started yet");
           }
         }
-        setRequest(ctx, r, renew ? api::kRenewAnnotation : api::kRotateAnnotation);
+        if (renewCa) {
+          // Refused here, before anything is asked of the controller, when the CA cannot be re-issued.
+          auto authorities = store.readAuthorities(r);
+          if (!authorities.ok()) return authorities.status();
+          auto current = reconcilers::requireAuthority(authorities->value.current, "current");
+          if (!current.ok()) return current.status();
+          if (std::optional<std::string> why = reconcilers::whyCaNotRenewable(r, *current)) {
+            return failedPrecondition("cannot renew the CA of " + r.metadata.name + ": " + *why);
+          }
+        }
+        setRequest(ctx, r, renewCa ? api::kRenewCaAnnotation : renew ? api::kRenewAnnotation : api::kRotateAnnotation);
         return okStatus();
       },
-      renew ? "renewal requested" : "rotation requested");
+      renewCa ? "CA renewal requested (same key: no adoption round)"
+      : renew ? "renewal requested"
+              : "rotation requested");
 }
 
 int runPause(Context& ctx, const Invocation& inv) {

@@ -20,9 +20,11 @@ StatusOr<Outcome> blocked(RotationContext& ctx, CertificateRotation& r) {
   }
   const std::string rotate = annotationOf(r, api::kRotateAnnotation);
   const std::string renew = annotationOf(r, api::kRenewAnnotation);
-  if (rotate != r.status.handled.rotate || renew != r.status.handled.renew) {
+  const std::string renewCa = annotationOf(r, api::kRenewCaAnnotation);
+  if (rotate != r.status.handled.rotate || renew != r.status.handled.renew || renewCa != r.status.handled.renewCa) {
     r.status.handled.rotate = rotate;
     r.status.handled.renew = renew;
+    r.status.handled.renewCa = renewCa;
     return Outcome::moveTo(resume, "RetryRequested", "Trying again on request");
   }
   const bool rollingBack = resume == api::Phase::kRollingBack;

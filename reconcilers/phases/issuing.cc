@@ -78,6 +78,7 @@ StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
   // Requests present at creation are part of what was created, not a rotation to run next.
   r.status.handled.rotate = annotationOf(r, api::kRotateAnnotation);
   r.status.handled.renew = annotationOf(r, api::kRenewAnnotation);
+  r.status.handled.renewCa = annotationOf(r, api::kRenewCaAnnotation);
   return Outcome::moveTo(api::Phase::kReady, "Issued",
                          "Every server has a certificate trusted by the bundle" + notReloaded);
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "reconcilers/ca_renewal.h"
+#include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/triggers.h"
 
@@ -30,8 +32,17 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
     return Outcome::wait(recheck, rolledBack ? "RolledBack" : "UpToDate",
                          rolledBack ? r.status.message : "Every server presents a current certificate");
   }
-  // A new rotation: consume the request, forget the previous attempt's progress.
   api::RotationStatus& s = r.status;
+  if (d.trigger == triggers::kCaRenewRequested) {
+    // Refused before anything is written, and consumed: a new request asks again.
+    ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+    ASSIGN_OR_RETURN(pki::CertificateAuthority current, requireAuthority(authorities.value.current, "current"));
+    if (std::optional<std::string> why = whyCaNotRenewable(r, current)) {
+      s.handled.renewCa = annotationOf(r, api::kRenewCaAnnotation);
+      return Outcome::refuse(Duration::zero(), "CaRenewalRefused", "Cannot renew the CA: " + *why);
+    }
+  }
+  // A new rotation: consume the request, forget the previous attempt's progress.
   s.trigger = d.trigger;
   // Another attempt at the same revision (after a rollback or an abandoned rotation) names its
   // snapshots anew: it must never take an earlier attempt's snapshot for its own.
@@ -40,6 +51,7 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
   s.attempt = rolledBack || triedAtThisRevision ? s.attempt + 1 : 1;
   s.handled.rotate = annotationOf(r, api::kRotateAnnotation);
   s.handled.renew = annotationOf(r, api::kRenewAnnotation);
+  s.handled.renewCa = annotationOf(r, api::kRenewCaAnnotation);
   s.handled.approve = annotationOf(r, api::kApproveAnnotation);  // approves this rotation's gate, not an earlier one
   s.caSourceHash = caSourceHash(r.spec.ca);
   s.rollbackSnapshot.clear();
@@ -61,7 +73,10 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
     }
   }
   if (isRenewal(d.trigger)) {
-    return Outcome::moveTo(api::Phase::kSwapping, d.trigger, d.message + "; renewing under the current CA");
+    return Outcome::moveTo(api::Phase::kSwapping, d.trigger,
+                           d.message + (d.trigger == triggers::kCaRenewRequested
+                                            ? "; re-issuing the CA certificate with its key, then the servers' under it"
+                                            : "; renewing under the current CA"));
   }
   return Outcome::moveTo(api::Phase::kStaging, d.trigger, d.message + "; staging a new CA");
 }

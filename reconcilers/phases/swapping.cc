@@ -1,6 +1,7 @@
 // Swapping: one server at a time — maintenance window, snapshot, pre-checks, atomic write, reload.
 
 #include "controller/pki/bundle.h"
+#include "reconcilers/ca_renewal.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/prechecks.h"
@@ -95,6 +96,15 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
     return Outcome::moveTo(api::Phase::kVerifying, "Swapped", "Every server is swapped");
   }
   const bool renewal = isRenewal(r.status.trigger);
+  const bool caRenewal = r.status.trigger == triggers::kCaRenewRequested;
+  ASSIGN_OR_RETURN(store::Snapshot snapshot,
+                   ensureSnapshot(ctx, r, "swap",
+                                  caRenewal ? "Before re-issuing the CA certificate and renewing the servers"
+                                  : renewal ? "Before renewing the server certificates"
+                                            : "Before swapping to the new CA"));
+  if (caRenewal) {
+    RETURN_IF_ERROR(renewCurrentCaOnce(ctx, r, snapshot));
+  }
   ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
   ASSIGN_OR_RETURN(
       pki::CertificateAuthority issuer,
@@ -103,9 +113,6 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
   if (!renewal && r.spec.ca.crossSign) {
     ASSIGN_OR_RETURN(crossSigner, authorityIn(authorities.value.current));
   }
-  ASSIGN_OR_RETURN(store::Snapshot snapshot, ensureSnapshot(ctx, r, "swap",
-                                                            renewal ? "Before renewing the server certificates"
-                                                                    : "Before swapping to the new CA"));
   ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, server->name));
   auto before = snapshot.servers.find(server->name);
   const bool written = served.value && (before == snapshot.servers.end() || *served.value != before->second);

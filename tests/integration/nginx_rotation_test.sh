@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end in local mode against a real nginx and 20 real TLS clients: bootstrap, a full CA
-# rotation, a renewal and a rollback, with zero failed handshakes; the rollback restores the
-# served files byte for byte, and the old files are kept in timestamped backups beside them.
+# rotation, a renewal, a rollback and a CA renewal with the same key (with clients that never
+# re-read their bundle), with zero failed handshakes; the rollback restores the served files byte
+# for byte, and the old files are kept in timestamped backups beside them.
 set -euo pipefail
 ROTOR=${ROTOR:?path to the rotor binary}
 STATE=$(mktemp -d -t rotor-e2e-XXXXXX)
@@ -52,8 +53,28 @@ for dir in "$STATE"/certs-*; do cmp -s "$dir/server.crt" "$STATE/before-renewal.
 [ "$found" = yes ] || fail "no backup directory holds the pre-renewal certificate"
 sleep 2
 stop_clients
-
 read -r ok failed <<<"$(client_totals)"
+
+echo "== CA renewal with the same key: clients that never re-read their bundle keep verifying"
+rm -f "$STATE"/clients/*.count
+cp "$STATE/trust/ca-bundle.pem" "$STATE/frozen-bundle.pem"
+start_clients 10 "$port" "$STATE/frozen-bundle.pem" "$STATE/trust/ca-bundle.pem"
+sleep 1
+ca_before=$(rotor get edge-proxy -o json | jq -r .status.ca.current.fingerprint)
+entries_before=$(rotor get edge-proxy -o json | jq '.status.timeline | length')
+rotor rotate edge-proxy --renew-ca
+wait_for Ready 4 120 || fail "CA renewal"
+ca_after=$(rotor get edge-proxy -o json | jq -r .status.ca.current.fingerprint)
+[ "$ca_after" != "$ca_before" ] || fail "the CA certificate was not re-issued"
+rotor get edge-proxy -o json | jq -e ".status.timeline[$entries_before:] | map(.phase) | index(\"AwaitingAdoption\") == null" >/dev/null ||
+  fail "a CA renewal went through an adoption round"
+openssl verify -purpose sslserver -CAfile "$STATE/frozen-bundle.pem" "$STATE/certs/server.crt" ||
+  fail "a client holding only the old bundle rejects the certificate of the renewed CA"
+sleep 2
+stop_clients
+read -r ok2 failed2 <<<"$(client_totals)"
+ok=$((ok + ok2)) failed=$((failed + failed2))
+
 echo "client handshakes: $ok succeeded, $failed failed"
 [ "$failed" -eq 0 ] || { cat "$STATE"/clients/*.err | sort | uniq -c | head >&2; fail "$failed failed handshakes"; }
 [ "$ok" -ge 200 ] || fail "only $ok handshakes: the clients did not run"

@@ -37,7 +37,8 @@ inline api::RotationStatus everyStatusField() {
   s.rollbackSnapshot = "proxy-r1-swap";
   s.rollbackRestagedCa = "sha256:" + std::string(64, 'f');
   s.resumePhase = Phase::kSwapping;
-  s.handled = {"2026-11-22T10:00:00Z", "1", "proxy-r1-swap", "2026-11-22T11:00:00Z", "2026-11-22T12:00:00Z"};
+  s.handled = {"2026-11-22T10:00:00Z", "1", "proxy-r1-swap", "2026-11-22T11:00:00Z", "2026-11-22T12:00:00Z",
+               "2026-11-22T13:00:00Z"};
   s.caSourceHash = "v1:sha256:" + std::string(64, 'e');
   s.timeline.push_back({Phase::kStaging, at(600), "Staged"});
   return s;

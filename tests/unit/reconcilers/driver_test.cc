@@ -6,6 +6,7 @@
 #include "controller/api/ca_source.h"
 #include "controller/pki/bundle.h"
 #include "controller/pki/verify.h"
+#include "reconcilers/ca_renewal.h"
 #include "reconcilers/gates.h"
 #include "reconcilers/triggers.h"
 #include "tests/support/agent_records.h"
@@ -233,6 +234,48 @@ TEST_F(DriverTest, KeyRotationPolicyNeverKeepsTheServedKeyThroughRenewalsAndRota
   h.annotate(key, std::string(api::kRenewAnnotation), "3");
   ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 5));
   EXPECT_NE(h.store.readServed(h.get(key), "a")->value->keyPem, before);
+}
+
+TEST_F(DriverTest, ACaRenewalKeepsTheKeyAndNeedsNoAdoptionRound) {
+  auto spec = rotationTemplate(1);
+  spec.spec.adoption.minAgents = 5;  // a gate no agent here could open
+  auto key = bootstrap(spec);
+  const auto before = h.get(key);
+  const auto oldAuthorities = h.store.readAuthorities(before)->value;
+  const std::string oldBundle = *h.store.readBundle(before)->value;
+  h.clock.advance(std::chrono::hours(24));
+  h.annotate(key, std::string(api::kRenewCaAnnotation), "1");
+  ASSERT_OK(h.runUntilPhase(key, Phase::kReady, 2));
+  auto r = h.get(key);
+  EXPECT_THAT(timelinePhases(r),
+              ElementsAre(Phase::kIssuing, Phase::kReady, Phase::kSwapping, Phase::kVerifying, Phase::kReady));
+  const auto renewed = h.store.readAuthorities(r)->value;
+  EXPECT_EQ(renewed.current->keyPem, oldAuthorities.current->keyPem);
+  EXPECT_NE(r.status.ca.current->fingerprint, before.status.ca.current->fingerprint);
+  EXPECT_GT(*r.status.ca.current->notAfter, *before.status.ca.current->notAfter);
+  EXPECT_THAT(bundleFingerprints(h.store, r),
+              ElementsAre(before.status.ca.current->fingerprint, r.status.ca.current->fingerprint));
+  EXPECT_EQ(r.status.servers[0].issuerFingerprint, r.status.ca.current->fingerprint);
+  // A client that never got the new bundle still verifies the renewed server certificate.
+  const auto served = pki::parsePemBundle(h.store.readServed(r, "a")->value->certificateChainPem).value();
+  EXPECT_OK(pki::verifyChain(served.front(), {}, pki::parsePemBundle(oldBundle).value(), h.clock.now()));
+  EXPECT_THAT(*h.store.listSnapshots(r), ElementsAre("proxy-r1-swap"));
+  // Nothing runs again on the next pass.
+  auto quiet = h.driver(h.store).reconcile(key);
+  ASSERT_OK(quiet);
+  EXPECT_TRUE(quiet->transitions.empty());
+}
+
+TEST(CaRenewalTest, AnImportedCaOrAnotherKeyIsExplainedNotRenewed) {
+  auto r = rotationTemplate(1);
+  const auto ca = rotor::testing::makeCa("Proxy CA");
+  r.spec.ca.generate->privateKey = ca.key().spec();
+  EXPECT_EQ(whyCaNotRenewable(r, ca), std::nullopt);
+  r.spec.ca.generate->privateKey = {KeyAlgorithm::kRsa, 3072};
+  EXPECT_THAT(whyCaNotRenewable(r, ca).value_or(""), HasSubstr("asks for RSA-3072 but the CA's key is"));
+  r.spec.ca.generate.reset();
+  r.spec.ca.files = api::CaFilesSpec{"ca.crt", "ca.key"};
+  EXPECT_THAT(whyCaNotRenewable(r, ca).value_or(""), HasSubstr("the CA is imported (spec.ca.files)"));
 }
 
 TEST_F(DriverTest, WaitingOutMinStageDurationWritesNoStatusWhileOnlyTimePasses) {

@@ -1,0 +1,57 @@
+#include "reconcilers/ca_renewal.h"
+
+#include <algorithm>
+#include <span>
+
+#include "controller/pki/bundle.h"
+#include "reconcilers/bundle.h"
+#include "reconcilers/material.h"
+#include "reconcilers/status_refresh.h"
+
+namespace rotor::reconcilers {
+namespace {
+
+std::string describeKey(const KeySpec& key) {
+  return std::string(keyAlgorithmName(key.algorithm)) + (key.size > 0 ? "-" + std::to_string(key.size) : "");
+}
+
+}  // namespace
+
+std::optional<std::string> whyCaNotRenewable(const api::CertificateRotation& r,
+                                             const pki::CertificateAuthority& current) {
+  if (!r.spec.ca.generate) {
+    return "the CA is imported (spec.ca." + std::string(r.spec.ca.files ? "files" : "secretRef") +
+           "): re-issue it where it was made, or rotate to a new CA (rotor rotate " + r.metadata.name + ")";
+  }
+  const KeySpec have = current.key().spec();
+  const KeySpec& want = r.spec.ca.generate->privateKey;
+  if (!(have == want)) {
+    return "spec.ca.generate.privateKey asks for " + describeKey(want) + " but the CA's key is " + describeKey(have) +
+           ": a renewal keeps the key, so rotate to a new CA instead (rotor rotate " + r.metadata.name + ")";
+  }
+  return std::nullopt;
+}
+
+Status renewCurrentCaOnce(RotationContext& ctx, api::CertificateRotation& r, const store::Snapshot& swapSnapshot) {
+  ASSIGN_OR_RETURN(auto stored, ctx.store.readAuthorities(r));
+  ASSIGN_OR_RETURN(pki::CertificateAuthority current, requireAuthority(stored.value.current, "current"));
+  std::vector<pki::Certificate> saved;
+  if (!swapSnapshot.bundlePem.empty()) {
+    ASSIGN_OR_RETURN(saved, pki::parsePemBundle(swapSnapshot.bundlePem));
+  }
+  const Fingerprint fingerprint = current.certificate().fingerprint();
+  const bool notRenewedYet = std::any_of(saved.begin(), saved.end(),
+                                         [&](const pki::Certificate& c) { return c.fingerprint() == fingerprint; });
+  if (notRenewedYet) {
+    if (std::optional<std::string> why = whyCaNotRenewable(r, current)) {
+      return failedPrecondition("cannot renew the CA: " + *why);
+    }
+    ASSIGN_OR_RETURN(current, current.renew(r.spec.ca.generate->validity, ctx.clock.now()));
+    stored.value.current = store::AuthorityMaterial{current.certificate().toPem(), current.key().toPem()};
+    RETURN_IF_ERROR(ctx.store.writeAuthorities(r, stored.value, stored.version));
+  }
+  RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&current.certificate(), 1)));
+  return refreshCaStatus(r.status, stored.value);
+}
+
+}  // namespace rotor::reconcilers
