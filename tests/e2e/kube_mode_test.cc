@@ -15,6 +15,7 @@
 #include "controller/kube/client.h"
 #include "controller/pki/base64.h"
 #include "controller/pki/bundle.h"
+#include "controller/pki/verify.h"
 #include "controller/store/kube/kube_store.h"
 #include "tests/support/child_process.h"
 #include "tests/support/eventually.h"
@@ -272,6 +273,22 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
   auto snapshot = store.getSnapshot(*decoded, decoded->status.handled.rollbackTo);
   ASSERT_OK(snapshot);
   EXPECT_EQ(secretValue("edge-proxy-tls", "tls.crt"), snapshot->servers.at("proxy").certificateChainPem);
+
+  // A CA renewal under the same key: the Secret's certificate then verifies against the bundle
+  // as it was before it, which clients that have not re-read it still hold.
+  const std::string bundleBefore = bundle();
+  const std::string caBefore = rotation()["status"]["ca"]["current"]["fingerprint"];
+  ASSERT_EQ(rotor({"rotate", "edge-proxy", "--renew-ca"}), 0);
+  ASSERT_TRUE(
+      eventually([&] { return phase() == "Ready" && rotation()["status"]["ca"]["current"]["fingerprint"] != caBefore; },
+                 std::chrono::seconds(90)))
+      << a->output();
+  auto renewedChain = pki::parsePemBundle(secretValue("edge-proxy-tls", "tls.crt"));
+  ASSERT_OK(renewedChain);
+  EXPECT_OK(pki::verifyChain(renewedChain->front(), {}, pki::parsePemBundle(bundleBefore).value(), clock_.now()));
+  std::vector<std::string> inBundle;
+  for (const auto& f : pki::fingerprints(pki::parsePemBundle(bundle()).value())) inBundle.push_back(f.toString());
+  EXPECT_THAT(inBundle, ::testing::Contains(rotation()["status"]["ca"]["current"]["fingerprint"].get<std::string>()));
 
   // No key or token outside the Secrets meant for them: not in Events, the rotation's status, the
   // ConfigMaps, or anything the controller and agents logged.
