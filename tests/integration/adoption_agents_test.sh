@@ -3,7 +3,8 @@
 # `rotor agent` processes keep their own trust stores, and 12 curl clients each trust only what
 # their agent wrote. A CA rotation waits while one agent is stopped, names it as the laggard,
 # and goes on when it returns; a rollback past the prune stages the old CA again and waits the
-# same way; later, an agent gone stale no longer holds the gate. No client handshake fails.
+# same way; later, an agent gone stale no longer holds the gate, and a manual gate waits for
+# `rotor approve`. No client handshake fails.
 set -euo pipefail
 ROTOR=${ROTOR:?path to the rotor binary}
 STATE=$(mktemp -d -t rotor-agents-XXXXXX)
@@ -95,6 +96,23 @@ sleep 4
 rotor rotate edge-proxy
 wait_for Ready 3 60 || fail "the rotation waited for a stale agent"
 rotor agents edge-proxy --state stale | grep -q "^agent-3 " || fail "agent-3 is not listed as stale"
+
+echo "== a manual gate waits for rotor approve, even with every agent adopted"
+sed -i 's/adoption: {threshold: 100,/adoption: {mode: Manual, threshold: 100,/' "$STATE/rotation.yaml"
+rotor apply -f "$STATE/rotation.yaml"
+rotor approve edge-proxy 2>"$STATE/early-approve.txt" && fail "rotor approve accepted a rotation not at the gate"
+grep -q "not waiting at the adoption gate" "$STATE/early-approve.txt" || fail "rotor approve did not say why it refused"
+rotor rotate edge-proxy
+wait_for AwaitingAdoption 3 30 || fail "the manual rotation did not stage"
+sleep 6  # agent-1 and agent-2 adopt, minStageDuration passes
+phase_is AwaitingAdoption || fail "a manual gate opened without approval"
+rotor status edge-proxy | tee "$STATE/manual-status.txt"
+grep -q "Waiting for approval (rotor approve); measured: 2/2 active agents trust the new CA" "$STATE/manual-status.txt" ||
+  fail "rotor status does not show the measurement beside the manual gate"
+grep -q "^Next step:.*rotor approve edge-proxy" "$STATE/manual-status.txt" || fail "rotor status does not name rotor approve"
+rotor approve edge-proxy | tee "$STATE/approve.txt"
+grep -q "approved: 2/2 active agents" "$STATE/approve.txt" || fail "rotor approve does not report the measurement"
+wait_for Ready 4 60 || fail "the approved rotation did not finish"
 
 read -r ok failed <<<"$(client_totals)"
 echo "client handshakes: $ok succeeded, $failed failed"
