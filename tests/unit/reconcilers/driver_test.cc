@@ -646,6 +646,27 @@ api::CertificateRotation importedCaRotation() {
   return spec;
 }
 
+TEST_F(DriverTest, ACaRenewalOfAnImportedCaIsRefusedBeforeAnythingIsWritten) {
+  auto r = h.create(importedCaRotation());
+  auto v1 = rotor::testing::makeCa("Imported CA v1");
+  h.store.setCustomAuthority(r.key(), {v1.certificate().toPem(), v1.key().toPem()});
+  ASSERT_OK(h.runUntilPhase(r.key(), Phase::kReady, 1));
+  const auto before = h.get(r.key());
+  const auto bundle = h.store.readBundle(before)->value;
+  h.annotate(r.key(), std::string(api::kRenewCaAnnotation), "1");
+  ASSERT_OK(h.driver(h.store).reconcile(r.key()));
+  auto after = h.get(r.key());
+  EXPECT_EQ(after.status.phase, Phase::kReady);
+  EXPECT_EQ(after.status.ca.current, before.status.ca.current);
+  EXPECT_EQ(h.store.readBundle(after)->value, bundle);
+  EXPECT_TRUE(h.store.listSnapshots(after)->empty());
+  EXPECT_THAT(after.status.message, HasSubstr("the CA is imported (spec.ca.files)"));
+  EXPECT_THAT(h.events.reasons, Contains("Warning:CaRenewalRefused"));
+  // Consumed: the next pass does not refuse again.
+  ASSERT_OK(h.driver(h.store).reconcile(r.key()));
+  EXPECT_EQ(std::count(h.events.reasons.begin(), h.events.reasons.end(), "Warning:CaRenewalRefused"), 1);
+}
+
 TEST_F(DriverTest, ImportedCaFilesBootstrapAndAChangedSourceRotates) {
   auto r = h.create(importedCaRotation());
   auto v1 = rotor::testing::makeCa("Imported CA v1");
