@@ -3,8 +3,9 @@
 # `rotor agent` processes keep their own trust stores, and 12 curl clients each trust only what
 # their agent wrote. A CA rotation waits while one agent is stopped, names it as the laggard,
 # and goes on when it returns; a rollback past the prune stages the old CA again and waits the
-# same way; later, an agent gone stale no longer holds the gate, and a manual gate waits for
-# `rotor approve`. No client handshake fails.
+# same way; later, an agent gone stale no longer holds the gate, a manual gate waits for
+# `rotor approve`, and a grace period with onTimeout Proceed swaps past a laggard. No client
+# handshake fails.
 set -euo pipefail
 ROTOR=${ROTOR:?path to the rotor binary}
 STATE=$(mktemp -d -t rotor-agents-XXXXXX)
@@ -113,6 +114,18 @@ grep -q "^Next step:.*rotor approve edge-proxy" "$STATE/manual-status.txt" || fa
 rotor approve edge-proxy | tee "$STATE/approve.txt"
 grep -q "approved: 2/2 active agents" "$STATE/approve.txt" || fail "rotor approve does not report the measurement"
 wait_for Ready 4 60 || fail "the approved rotation did not finish"
+
+echo "== a grace period that ends in Proceed swaps past a laggard, with a Warning"
+# agent-3, stopped since the stale section, counts again with staleAfter 120s and trusts nothing new.
+sed -i 's/adoption: {mode: Manual, threshold: 100, minAgents: 2, staleAfter: 3s,/adoption: {threshold: 100, minAgents: 2, staleAfter: 120s, timeout: 5s, onTimeout: Proceed,/' \
+  "$STATE/rotation.yaml"
+grep -q "onTimeout: Proceed" "$STATE/rotation.yaml" || fail "the manifest edit did not apply"
+rotor apply -f "$STATE/rotation.yaml"
+rotor rotate edge-proxy
+wait_for Ready 5 60 || fail "the grace period did not end in a swap"
+grep -q "reason=AdoptionTimeoutProceeded" "$STATE/controller.log" || fail "no Warning event for the swap past the laggard"
+rotor status edge-proxy | grep -Eq "proceeding as adoption.onTimeout says: Waiting for adoption: [0-2]/3" ||
+  fail "rotor status does not say the swap went past agent-3"
 
 read -r ok failed <<<"$(client_totals)"
 echo "client handshakes: $ok succeeded, $failed failed"
