@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end in local mode against a real nginx and 20 real TLS clients: bootstrap, a full CA
 # rotation, a renewal, a rollback and a CA renewal with the same key (with clients that never
-# re-read their bundle), with zero failed handshakes; the rollback restores the served files byte
+# re-read their bundle, and the server key kept by rotationPolicy Never), with zero failed handshakes; the rollback restores the served files byte
 # for byte, and the old files are kept in timestamped backups beside them.
 set -euo pipefail
 ROTOR=${ROTOR:?path to the rotor binary}
@@ -55,7 +55,14 @@ sleep 2
 stop_clients
 read -r ok failed <<<"$(client_totals)"
 
-echo "== CA renewal with the same key: clients that never re-read their bundle keep verifying"
+echo "== CA renewal with the same key, and the server key kept (rotationPolicy: Never): clients that never re-read"
+echo "   their bundle keep verifying"
+sed -i 's/privateKey: {algorithm: ECDSA, size: 256}/privateKey: {algorithm: ECDSA, size: 256, rotationPolicy: Never}/' \
+  "$STATE/rotation.yaml"
+grep -q "rotationPolicy: Never" "$STATE/rotation.yaml" || fail "the manifest edit did not apply"
+rotor apply -f "$STATE/rotation.yaml"
+cp "$STATE/certs/server.crt" "$STATE/before-ca-renewal.crt"
+cp "$STATE/certs/server.key" "$STATE/before-ca-renewal.key"
 rm -f "$STATE"/clients/*.count
 cp "$STATE/trust/ca-bundle.pem" "$STATE/frozen-bundle.pem"
 start_clients 10 "$port" "$STATE/frozen-bundle.pem" "$STATE/trust/ca-bundle.pem"
@@ -70,6 +77,8 @@ rotor get edge-proxy -o json | jq -e ".status.timeline[$entries_before:] | map(.
   fail "a CA renewal went through an adoption round"
 openssl verify -purpose sslserver -CAfile "$STATE/frozen-bundle.pem" "$STATE/certs/server.crt" ||
   fail "a client holding only the old bundle rejects the certificate of the renewed CA"
+cmp -s "$STATE/certs/server.crt" "$STATE/before-ca-renewal.crt" && fail "the CA renewal did not renew the server"
+cmp "$STATE/certs/server.key" "$STATE/before-ca-renewal.key" || fail "rotationPolicy Never did not keep the server key"
 sleep 2
 stop_clients
 read -r ok2 failed2 <<<"$(client_totals)"
