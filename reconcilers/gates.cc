@@ -6,61 +6,9 @@
 
 namespace rotor::reconcilers {
 
-AgentState classifyAgent(const store::AgentRecord& agent, const std::string& fingerprint, SystemTime now,
-                         Duration staleAfter) {
-  if (agent.lastSeen + staleAfter < now) return AgentState::kStale;
-  const bool trusts = std::find(agent.trusted.begin(), agent.trusted.end(), fingerprint) != agent.trusted.end();
-  return trusts ? AgentState::kAdopted : AgentState::kPending;
-}
-
-std::string_view agentStateName(AgentState state) {
-  switch (state) {
-    case AgentState::kAdopted:
-      return "adopted";
-    case AgentState::kPending:
-      return "pending";
-    case AgentState::kStale:
-      return "stale";
-  }
-  return "unknown";
-}
-
-void AdoptionCounter::add(const store::AgentRecord& agent) {
-  switch (classifyAgent(agent, fingerprint_, now_, staleAfter_)) {
-    case AgentState::kStale:
-      ++tally_.stale;
-      return;
-    case AgentState::kAdopted:
-      ++tally_.active;
-      ++tally_.adopted;
-      return;
-    case AgentState::kPending:
-      ++tally_.active;
-      if (laggards_.size() < kMaxLaggards) {
-        laggards_.push_back(agent.id);
-        std::push_heap(laggards_.begin(), laggards_.end());
-      } else if (agent.id < laggards_.front()) {
-        std::pop_heap(laggards_.begin(), laggards_.end());
-        laggards_.back() = agent.id;
-        std::push_heap(laggards_.begin(), laggards_.end());
-      }
-      return;
-  }
-}
-
-api::AdoptionStatus AdoptionCounter::result() const {
-  api::AdoptionStatus out = tally_;
-  out.laggards = laggards_;
-  std::sort(out.laggards.begin(), out.laggards.end());
-  out.ratio = out.active == 0 ? 1.0 : static_cast<double>(out.adopted) / static_cast<double>(out.active);
-  return out;
-}
-
 StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::Store& store, const api::ObjectKey& key,
                                                   const std::string& fingerprint, SystemTime now, Duration staleAfter) {
-  AdoptionCounter counter(fingerprint, now, staleAfter);
-  RETURN_IF_ERROR(store.visitAgents(key, [&](const store::AgentRecord& a) { counter.add(a); }));
-  return counter.result();
+  return store.tallyAgents(key, {fingerprint, now, staleAfter});
 }
 
 namespace {

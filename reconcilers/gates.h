@@ -12,39 +12,15 @@
 
 namespace rotor::reconcilers {
 
-/** How many laggards status lists. */
-inline constexpr size_t kMaxLaggards = 20;
 /** How often a gate waiting for agents looks again (agents report on their own schedule). */
 inline constexpr Duration kAdoptionPollInterval = std::chrono::seconds(10);
 
-/** Where an agent stands towards a CA: stale (not seen within staleAfter), adopted (active and
- *  trusting it) or pending (active, not trusting it yet). */
-enum class AgentState { kAdopted, kPending, kStale };
-AgentState classifyAgent(const store::AgentRecord& agent, const std::string& fingerprint, SystemTime now,
-                         Duration staleAfter);
-std::string_view agentStateName(AgentState state);
+using store::AgentState;
+using store::agentStateName;
+using store::classifyAgent;
+using store::kMaxLaggards;
 
-/**
- * Counts agents one at a time, so that a million records are tallied without holding them:
- * active, adopted, stale; laggards are the pending agents with the smallest ids, at most
- * kMaxLaggards. ratio is adopted/active (1 when no agent is active).
- */
-class AdoptionCounter {
-public:
-  AdoptionCounter(std::string fingerprint, SystemTime now, Duration staleAfter)
-      : fingerprint_(std::move(fingerprint)), now_(now), staleAfter_(staleAfter) {}
-  void add(const store::AgentRecord& agent);
-  api::AdoptionStatus result() const;
-
-private:
-  std::string fingerprint_;
-  SystemTime now_;
-  Duration staleAfter_;
-  api::AdoptionStatus tally_;
-  std::vector<std::string> laggards_;  // a max-heap of the smallest ids seen
-};
-
-/** The tally over every agent record the store holds for `key`. */
+/** The tally over every agent record the store holds for `key` (Store::tallyAgents). */
 StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::Store& store, const api::ObjectKey& key,
                                                   const std::string& fingerprint, SystemTime now, Duration staleAfter);
 

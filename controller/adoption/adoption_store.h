@@ -19,6 +19,9 @@ public:
   Status visitAgents(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn) override {
     return registry_.visit(key, fn);
   }
+  StatusOr<api::AdoptionStatus> tallyAgents(const api::ObjectKey& key, const store::TallyQuery& query) override {
+    return registry_.tally(key, query);
+  }
   Status putAgents(const api::ObjectKey& key, const std::vector<store::AgentRecord>& agents) override {
     RETURN_IF_ERROR(registry_.flush());
     RETURN_IF_ERROR(ForwardingStore::putAgents(key, agents));

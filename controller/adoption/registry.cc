@@ -104,6 +104,30 @@ Status AgentRegistry::visit(const api::ObjectKey& key, const std::function<void(
   return okStatus();
 }
 
+StatusOr<api::AdoptionStatus> AgentRegistry::tally(const api::ObjectKey& key, const store::TallyQuery& query) {
+  ASSIGN_OR_RETURN(store::CertificateRotation rotation, store_.getRotation(key));
+  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key, rotation.metadata.uid));
+  // classifyAgent's `lastSeen + staleAfter < now` for a lastSeen of whole seconds: active from
+  // staleBefore rounded up to a whole second.
+  const int64_t staleBefore = toSeconds(query.staleBefore());
+  const int64_t firstActiveSecond =
+      SystemTime(std::chrono::seconds(staleBefore)) == query.staleBefore() ? staleBefore : staleBefore + 1;
+  store::AdoptionCounter counter(query);
+  std::lock_guard lock(agents->mu);
+  std::vector<bool> trusts;  // per interned trust set (each sorted)
+  for (uint32_t i = 0; i < agents->trustSets.size(); ++i) {
+    const std::vector<std::string>& set = agents->trustSets.at(i);
+    trusts.push_back(std::binary_search(set.begin(), set.end(), query.fingerprint));
+  }
+  for (const auto& [id, e] : agents->byId) {
+    counter.add(e.lastSeenSeconds < firstActiveSecond ? store::AgentState::kStale
+                : trusts[e.trustSet]                  ? store::AgentState::kAdopted
+                                                      : store::AgentState::kPending,
+                id);
+  }
+  return counter.result();
+}
+
 Status AgentRegistry::loadAll() {
   ASSIGN_OR_RETURN(std::vector<store::CertificateRotation> rotations, store_.listRotations(store::kAllNamespaces));
   for (const store::CertificateRotation& r : rotations) {

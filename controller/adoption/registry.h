@@ -49,6 +49,9 @@ public:
   /** Visits every agent of the rotation as a Store record. A rotation deleted and created again
    *  under the same name starts with no agents, even when another process did it. */
   Status visit(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn);
+  /** The adoption tally of the rotation's agents, as Store::tallyAgents counts it, read off the
+   *  compact entries: no record is built, and check-ins wait for a pass over 16-byte entries only. */
+  StatusOr<api::AdoptionStatus> tally(const api::ObjectKey& key, const store::TallyQuery& query);
   /** Loads every rotation's stored records (at start, so that the first gate sees them all). */
   Status loadAll();
   /**
@@ -70,6 +73,7 @@ private:
     uint32_t intern(const T& value);
     const T& at(uint32_t index) const { return values_[index]; }
     bool empty() const { return values_.empty(); }
+    size_t size() const { return values_.size(); }
 
   private:
     std::vector<T> values_;

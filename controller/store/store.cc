@@ -23,6 +23,12 @@ StatusOr<std::vector<ObjectKey>> Store::listRotationKeys() {
 
 StatusOr<Rollout> Store::rolloutStatus(const CertificateRotation&, std::string_view) { return Rollout{}; }
 
+StatusOr<api::AdoptionStatus> Store::tallyAgents(const ObjectKey& key, const TallyQuery& query) {
+  AdoptionCounter counter(query);
+  RETURN_IF_ERROR(visitAgents(key, [&](const AgentRecord& a) { counter.add(a); }));
+  return counter.result();
+}
+
 bool mergeApplied(CertificateRotation& stored, const CertificateRotation& desired) {
   for (const auto& [k, v] : desired.metadata.labels) {
     stored.metadata.labels[k] = v;

@@ -15,6 +15,7 @@
 #include "controller/api/rotation.h"
 #include "controller/common/clock.h"
 #include "controller/common/status.h"
+#include "controller/store/agent_tally.h"
 
 namespace rotor::store {
 
@@ -167,6 +168,9 @@ public:
   /** Calls `visit` once per stored agent record, in no particular order. Streaming, so that a
    *  million records never sit in memory twice. */
   virtual Status visitAgents(const ObjectKey& key, const std::function<void(const AgentRecord&)>& visit) = 0;
+  /** The adoption tally of the rotation's agents (agent_tally.h). This default counts what
+   *  visitAgents streams; a store that keeps records in a compact form counts them there. */
+  virtual StatusOr<api::AdoptionStatus> tallyAgents(const ObjectKey& key, const TallyQuery& query);
   /** Inserts or replaces each record (by id) as one batch; a crash keeps the batch or loses it
    *  whole. kNotFound when the rotation does not exist. */
   virtual Status putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) = 0;

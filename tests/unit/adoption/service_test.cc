@@ -275,6 +275,36 @@ TEST(AgentRegistryTest, NotifiesOnlyWhenAnAgentAppearsOrItsTrustChanges) {
   EXPECT_EQ(changes, 2);
 }
 
+TEST(AgentRegistryTest, ItsTallyIsTheRecordByRecordTallyAtEveryStalenessBoundary) {
+  rotor::testing::FakeClock clock;
+  rotor::testing::MemoryStore store(clock);
+  auto r = *store.applyRotation(rotor::testing::rotationTemplate());
+  AgentRegistry registry(store, clock);
+  // 60 agents, one every 250 ms, in three trust sets (two of them trusting fp('2'), one listing it
+  // first): more pending agents than a tally lists as laggards.
+  const std::vector<std::vector<std::string>> sets = {{fp('1')}, {fp('2'), fp('1')}, {fp('1'), fp('2')}};
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_OK(registry.checkIn(r.key(), {"agent-" + std::to_string(59 - i), sets[static_cast<size_t>(i % 3)], ""}));
+    clock.advance(std::chrono::milliseconds(250));
+  }
+  ASSERT_OK(registry.flush());  // the store now streams the same records
+  int compared = 0;
+  for (auto now = clock.now() - std::chrono::seconds(16); now <= clock.now(); now += std::chrono::milliseconds(125)) {
+    for (Duration staleAfter : {Duration::zero(), Duration(std::chrono::seconds(3)), Duration(std::chrono::hours(1))}) {
+      const store::TallyQuery query{fp('2'), now, staleAfter};
+      const api::AdoptionStatus compact = *registry.tally(r.key(), query);
+      EXPECT_EQ(compact, *store.tallyAgents(r.key(), query)) << "staleAfter " << staleAfter.count();
+      compared += compact.active > 0 && compact.stale > 0 ? 1 : 0;
+    }
+  }
+  EXPECT_GT(compared, 50);  // the comparisons crossed the boundary between stale and active
+  const api::AdoptionStatus all = *registry.tally(r.key(), {fp('2'), clock.now(), std::chrono::hours(1)});
+  EXPECT_EQ(all.active, 60);
+  EXPECT_EQ(all.adopted, 40);
+  EXPECT_EQ(all.laggards.size(), store::kMaxLaggards);
+  EXPECT_EQ(all.laggards.front(), "agent-11");  // the pending ids (59 - i for i % 3 == 0), smallest first
+}
+
 /** Fails agent writes while `down` is set. */
 class FlakyAgentStore final : public store::ForwardingStore {
 public:
