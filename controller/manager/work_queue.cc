@@ -26,6 +26,15 @@ void WorkQueue::addAfter(const Key& key, Duration delay) {
   enqueueLocked(key, clock_.monotonicNow() + delay);
 }
 
+void WorkQueue::addThrottled(const Key& key, Duration interval) {
+  std::lock_guard lock(mu_);
+  if (shutDown_) return;
+  const MonotonicTime now = clock_.monotonicNow();
+  MonotonicTime& last = throttledAt_[key];  // when the latest throttled add becomes ready
+  if (last <= now) last = std::max(now, last + interval);
+  enqueueLocked(key, last);
+}
+
 void WorkQueue::addWithBackoff(const Key& key) {
   std::lock_guard lock(mu_);
   if (shutDown_) return;

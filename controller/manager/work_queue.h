@@ -30,6 +30,9 @@ public:
   void add(const Key& key) { addAfter(key, Duration::zero()); }
   /** Ready after `delay`; a key already queued keeps the earlier of the two times. */
   void addAfter(const Key& key, Duration delay);
+  /** Ready now, or `interval` after the key was last made ready this way: for a source that may
+   *  fire thousands of times a second (check-ins that move an adoption gate). */
+  void addThrottled(const Key& key, Duration interval);
   /** Ready after this key's next backoff step (initial, doubling, capped). */
   void addWithBackoff(const Key& key);
   /** Resets the key's backoff (after a success). */
@@ -64,6 +67,7 @@ private:
   std::set<Key> inProgress_;
   std::map<Key, MonotonicTime> addedWhileInProgress_;
   std::map<Key, int> failures_;
+  std::map<Key, MonotonicTime> throttledAt_;
   bool shutDown_ = false;
 };
 

@@ -48,6 +48,32 @@ TEST(WorkQueueTest, DelaysKeepTheEarlierTimeAndBackoffDoubles) {
   EXPECT_EQ(queue.failures(kA), 0);
 }
 
+TEST(WorkQueueTest, AThrottledKeyIsReadyAtOnceThenAtMostOncePerInterval) {
+  rotor::testing::FakeClock clock;
+  WorkQueue queue(clock);
+  const Duration interval = std::chrono::seconds(1);
+  queue.addThrottled(kA, interval);
+  ASSERT_THAT(queue.tryGet(), Optional(kA));
+  queue.done(kA);
+  for (int i = 0; i < 5; ++i) {  // a burst within the interval: one reconcile at its end
+    clock.advance(std::chrono::milliseconds(100));
+    queue.addThrottled(kA, interval);
+    EXPECT_EQ(queue.tryGet(), std::nullopt) << i;
+  }
+  clock.advance(std::chrono::milliseconds(499));
+  EXPECT_EQ(queue.tryGet(), std::nullopt);
+  clock.advance(std::chrono::milliseconds(1));
+  ASSERT_THAT(queue.tryGet(), Optional(kA));
+  queue.done(kA);
+  EXPECT_EQ(queue.tryGet(), std::nullopt);
+  queue.add(kA);  // other notifications are not throttled
+  EXPECT_THAT(queue.tryGet(), Optional(kA));
+  queue.done(kA);
+  clock.advance(std::chrono::seconds(5));  // quiet for longer than the interval: ready at once
+  queue.addThrottled(kA, interval);
+  EXPECT_THAT(queue.tryGet(), Optional(kA));
+}
+
 class ManagerTest : public ::testing::Test {
 protected:
   rotor::testing::FakeClock clock;
