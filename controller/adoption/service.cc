@@ -1,7 +1,5 @@
 #include "controller/adoption/service.h"
 
-#include <openssl/crypto.h>
-
 #include <nlohmann/json.hpp>
 
 #include "controller/api/json_codec.h"
@@ -51,17 +49,13 @@ bool matchesEtag(std::string_view header, const std::string& etag) {
   return false;
 }
 
-/** The index of the stored digest the token matches, or -1. Every digest is compared in full,
- *  in constant time, so timing says nothing about how much of a token was right. */
-int matchingToken(std::string_view token, const std::vector<std::string>& digests) {
-  const std::string presented = pki::sha256Hex(token);
-  int match = -1;
-  for (size_t i = 0; i < digests.size(); ++i) {
-    const bool equal = digests[i].size() == presented.size() &&
-                       CRYPTO_memcmp(digests[i].data(), presented.data(), presented.size()) == 0;
-    match = equal ? static_cast<int>(i) : match;
-  }
-  return match;
+/** The index of the stored digest the token matches, or -1. The lookup is by the token's SHA-256,
+ *  so its timing can only tell how a stored digest compares with the digest of what was presented,
+ *  which says nothing about any token (that would take a preimage): no constant-time scan of every
+ *  digest is needed, and a rotation may have hundreds of tokens. */
+int matchingToken(std::string_view token, const std::unordered_map<std::string, int>& digestIndex) {
+  const auto it = digestIndex.find(pki::sha256Hex(token));
+  return it == digestIndex.end() ? -1 : it->second;
 }
 
 }  // namespace
@@ -110,6 +104,7 @@ StatusOr<std::shared_ptr<const AdoptionService::View>> AdoptionService::readView
   view->exists = true;
   view->uid = r->metadata.uid;
   ASSIGN_OR_RETURN(view->tokenDigests, store_.readAgentTokenDigests(key));
+  for (size_t i = 0; i < view->tokenDigests.size(); ++i) view->tokenIndex.emplace(view->tokenDigests[i], static_cast<int>(i));
   ASSIGN_OR_RETURN(store::Versioned<std::optional<std::string>> bundle, store_.readBundle(*r));
   if (bundle.value) {
     view->bundlePem = *bundle.value;
@@ -181,7 +176,7 @@ AdoptionService::Caller AdoptionService::authorize(const http::HttpRequest& requ
   constexpr std::string_view kBearer = "Bearer ";
   if (request.authorization.starts_with(kBearer)) {
     const int token =
-        matchingToken(trim(std::string_view(request.authorization).substr(kBearer.size())), view.tokenDigests);
+        matchingToken(trim(std::string_view(request.authorization).substr(kBearer.size())), view.tokenIndex);
     if (token >= 0) return {token, std::nullopt};
     return {-1, unauthorized("the bearer token is not valid for this rotation", true), true};
   }

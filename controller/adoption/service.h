@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "controller/adoption/registry.h"
@@ -62,6 +63,7 @@ private:
     bool exists = false;
     std::string uid;  // check-ins go to this rotation, not to one created again under its name
     std::vector<std::string> tokenDigests;
+    std::unordered_map<std::string, int> tokenIndex;  // digest -> its index in tokenDigests
     std::string bundlePem;
     std::string etag;  // quoted SHA-256 of bundlePem; empty while there is no bundle
     std::chrono::steady_clock::time_point readAt;
