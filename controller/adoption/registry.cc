@@ -42,8 +42,12 @@ void AgentRegistry::markDirty(Agents& agents, const std::string& id, Entry& e) {
 
 bool AgentRegistry::upsert(Agents& agents, const store::AgentRecord& record, bool dirty) {
   const uint32_t trustSet = agents.trustSetOf(record.trusted);
-  auto [it, inserted] = agents.byId.try_emplace(record.id);
-  Entry& e = it->second;
+  auto [it, inserted] = agents.slotOf.try_emplace(record.id, static_cast<uint32_t>(agents.entries.size()));
+  if (inserted) {
+    agents.entries.emplace_back();
+    agents.ids.push_back(&it->first);
+  }
+  Entry& e = agents.entries[it->second];
   const bool changed = inserted || e.trustSet != trustSet;
   e.lastSeenSeconds = std::max(e.lastSeenSeconds, toSeconds(record.lastSeen));
   e.trustSet = trustSet;
@@ -87,7 +91,7 @@ Status AgentRegistry::checkIn(const api::ObjectKey& key, const CheckIn& report, 
   bool changed = false;
   {
     std::lock_guard lock(agents->mu);
-    if (admitNew && !agents->byId.contains(record.id) && !admitNew()) {
+    if (admitNew && !agents->slotOf.contains(record.id) && !admitNew()) {
       return resourceExhausted("no new agents are admitted");
     }
     changed = upsert(*agents, record, true);
@@ -100,7 +104,9 @@ Status AgentRegistry::visit(const api::ObjectKey& key, const std::function<void(
   ASSIGN_OR_RETURN(store::CertificateRotation rotation, store_.getRotation(key));
   ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key, rotation.metadata.uid));
   std::lock_guard lock(agents->mu);
-  for (const auto& [id, entry] : agents->byId) fn(agents->recordOf(id, entry));
+  for (size_t slot = 0; slot < agents->entries.size(); ++slot) {
+    fn(agents->recordOf(*agents->ids[slot], agents->entries[slot]));
+  }
   return okStatus();
 }
 
@@ -119,11 +125,12 @@ StatusOr<api::AdoptionStatus> AgentRegistry::tally(const api::ObjectKey& key, co
     const std::vector<std::string>& set = agents->trustSets.at(i);
     trusts.push_back(std::binary_search(set.begin(), set.end(), query.fingerprint));
   }
-  for (const auto& [id, e] : agents->byId) {
+  for (size_t slot = 0; slot < agents->entries.size(); ++slot) {
+    const Entry& e = agents->entries[slot];
     counter.add(e.lastSeenSeconds < firstActiveSecond ? store::AgentState::kStale
                 : trusts[e.trustSet]                  ? store::AgentState::kAdopted
                                                       : store::AgentState::kPending,
-                id);
+                *agents->ids[slot]);
   }
   return counter.result();
 }
@@ -152,7 +159,7 @@ Status AgentRegistry::flush() {
       ids.swap(agents->dirtyIds);
       batch.reserve(ids.size());
       for (const std::string& id : ids) {
-        Entry& e = agents->byId.at(id);
+        Entry& e = agents->entryOf(id);
         e.dirty = 0;
         batch.push_back(agents->recordOf(id, e));
       }
@@ -171,7 +178,7 @@ Status AgentRegistry::flush() {
     if (!s.ok()) {
       // Keep them dirty for the next flush; a check-in in between may already have re-marked some.
       std::lock_guard lock(agents->mu);
-      for (const std::string& id : ids) markDirty(*agents, id, agents->byId.at(id));
+      for (const std::string& id : ids) markDirty(*agents, id, agents->entryOf(id));
       if (result.ok()) result = s.withContext("could not persist agent records of " + key.toString());
     }
   }
@@ -194,7 +201,7 @@ size_t AgentRegistry::sumOverRotations(size_t (*count)(const Agents&)) const {
 }
 
 size_t AgentRegistry::agentCount() const {
-  return sumOverRotations([](const Agents& a) { return a.byId.size(); });
+  return sumOverRotations([](const Agents& a) { return a.entries.size(); });
 }
 
 size_t AgentRegistry::dirtyCount() const {
