@@ -267,13 +267,12 @@ private:
       ++failures_;
       return false;
     }
-    const auto sentAt = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    const auto sentAt =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     const Bundle& holds = bundles_[static_cast<size_t>(agent.bundle)];
     const http::verb verb = target_.nginx ? http::verb::get : http::verb::put;
-    auto report = send(verb, target_.checkInPath(id), token,
-                       "{\"trusted\":" + holds.trustedJson + ",\"version\":\"bench\"}", "");
+    auto report =
+        send(verb, target_.checkInPath(id), token, "{\"trusted\":" + holds.trustedJson + ",\"version\":\"bench\"}", "");
     if (!report || report->result() != http::status::ok) {
       ++failures_;
       return false;
@@ -408,7 +407,8 @@ class Nginx {
 public:
   Nginx(const fs::path& dir, uint16_t port, const fs::path& cert, const fs::path& key) {
     fs::create_directories(dir / "tmp");
-    writeFile(dir / "nginx.conf", format(R"(daemon off;
+    writeFile(dir / "nginx.conf",
+              format(R"(daemon off;
 worker_processes 2;
 pid %s/nginx.pid;
 error_log %s/error.log;
@@ -425,13 +425,12 @@ http {
   }
 }
 )",
-                                         dir.c_str(), dir.c_str(), dir.c_str(), port, cert.c_str(), key.c_str(),
-                                         dir.c_str()));
+                     dir.c_str(), dir.c_str(), dir.c_str(), port, cert.c_str(), key.c_str(), dir.c_str()));
     // Started as root, the workers drop to an unprivileged user: let them read the files.
     for (const fs::path& p : {dir, dir / "root"}) fs::permissions(p, fs::perms(0755));
     for (const auto& f : fs::directory_iterator(dir / "root")) fs::permissions(f.path(), fs::perms(0644));
-    process_.emplace(std::vector<std::string>{"/usr/sbin/nginx", "-p", dir.string(), "-c", (dir / "nginx.conf").string(),
-                                              "-e", (dir / "error.log").string()},
+    process_.emplace(std::vector<std::string>{"/usr/sbin/nginx", "-p", dir.string(), "-c",
+                                              (dir / "nginx.conf").string(), "-e", (dir / "error.log").string()},
                      dir / "nginx.out");
   }
   pid_t pid() const { return process_->pid(); }
@@ -545,7 +544,8 @@ int main(int argc, char** argv) {
   Phase last;
   while (!ready && Steady::now() < rotated + 5 * interval + std::chrono::seconds(60)) {
     const Phase p = observe(*store);
-    if (p.name != last.name && !(p.name == "Ready" && p.revision == 1)) phases += format(" %s@%.2fs", p.name.c_str(), secondsSince(rotated));
+    if (p.name != last.name && !(p.name == "Ready" && p.revision == 1))
+      phases += format(" %s@%.2fs", p.name.c_str(), secondsSince(rotated));
     if (last.name == "AwaitingAdoption" && p.name != last.name) gateOpened = Steady::now();
     if (p.name == "Ready" && p.revision == 2) ready = Steady::now();
     last = p;
@@ -565,8 +565,9 @@ int main(int argc, char** argv) {
   controller.reset();
   auto reopened = std::move(store::local::LocalStore::open({.root = dir}, clock)).value();
   const LostCheckIns lost = compareWithRegistry(*fleet, *reopened, agents);
-  std::printf("registry  %ld agents acknowledged; lost: %ld missing, %ld older than acknowledged, %ld another trust set\n",
-              lost.acknowledged, lost.missing, lost.older, lost.otherTrust);
+  std::printf(
+      "registry  %ld agents acknowledged; lost: %ld missing, %ld older than acknowledged, %ld another trust set\n",
+      lost.acknowledged, lost.missing, lost.older, lost.otherTrust);
 
   std::vector<uint32_t> steady = fleet->latencies(kSteady);
   std::vector<uint32_t> rotating = fleet->latencies(kRotating);
@@ -575,11 +576,11 @@ int main(int argc, char** argv) {
   const double cpu = (steadyTo.cpuSeconds - steadyFrom.cpuSeconds) / steadySeconds;
   const double written = static_cast<double>(steadyTo.writeBytes - steadyFrom.writeBytes) / steadySeconds;
   const double checkInsPerSecond = static_cast<double>(steadyCount) / steadySeconds;
-  std::printf("steady    %.0f check-ins/s: latency p50 %s ms p99 %s ms (during the rotation p99 %s ms); controller "
-              "%.2f cores, %.0f MB resident (peak %.0f MB), %.2f MB/s written to disk\n",
-              checkInsPerSecond, milliseconds(p50).c_str(), milliseconds(p99).c_str(),
-              milliseconds(rotatingP99).c_str(), cpu, steadyTo.residentBytes / 1e6, atEnd.peakResidentBytes / 1e6,
-              written / 1e6);
+  std::printf(
+      "steady    %.0f check-ins/s: latency p50 %s ms p99 %s ms (during the rotation p99 %s ms); controller "
+      "%.2f cores, %.0f MB resident (peak %.0f MB), %.2f MB/s written to disk\n",
+      checkInsPerSecond, milliseconds(p50).c_str(), milliseconds(p99).c_str(), milliseconds(rotatingP99).c_str(), cpu,
+      steadyTo.residentBytes / 1e6, atEnd.peakResidentBytes / 1e6, written / 1e6);
   const int failures = fleet->failures();
   const size_t answerBytes = fleet->connections().front()->answerBytes();
   fleet.reset();
@@ -614,8 +615,8 @@ int main(int argc, char** argv) {
 
   if (!ready || !gateOpened || exited != 0 || failures != 0 || lost.total() != 0 || nginxFailures != 0 ||
       lost.acknowledged != agents) {
-    std::fprintf(stderr,
-                 "FAILED: %s%s%s%s%s%s(state and logs kept in %s)\n", ready ? "" : "the rotation did not end Ready; ",
+    std::fprintf(stderr, "FAILED: %s%s%s%s%s%s(state and logs kept in %s)\n",
+                 ready ? "" : "the rotation did not end Ready; ",
                  exited == 0 ? "" : "the controller did not stop cleanly; ",
                  failures == 0 ? "" : "requests to the adoption API failed; ",
                  lost.total() == 0 && lost.acknowledged == agents ? "" : "check-ins were lost; ",
@@ -624,8 +625,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double gateAfterLastAdoption = std::chrono::duration<double>(*gateOpened - lastAdoption).count();
-  const std::string fleetName = format("%s agents checking in every %llds", agentCount(agents).c_str(),
-                                       static_cast<long long>(interval.count()));
+  const std::string fleetName =
+      format("%s agents checking in every %llds", agentCount(agents).c_str(), static_cast<long long>(interval.count()));
   row("Fleet, local mode: check-in latency p50 / p99, " + fleetName + format(" (%.0f/s)", offered),
       milliseconds(p50) + " / " + milliseconds(p99) + " ms",
       "nginx serving the same bytes to the same fleet: " + milliseconds(nginxP50) + " / " + milliseconds(nginxP99) +
@@ -646,8 +647,7 @@ int main(int argc, char** argv) {
   const double total = std::chrono::duration<double>(*ready - rotated).count();
   row("Rotation latency: a CA rotation gated on " + fleetName, format("%.2f s", total),
       format("configured delays: %.0f s", delays),
-      format("%.2f intervals beyond them", (total - delays) / static_cast<double>(interval.count())),
-      "<= 3 intervals");
+      format("%.2f intervals beyond them", (total - delays) / static_cast<double>(interval.count())), "<= 3 intervals");
   fs::remove_all(dir);
   return 0;
 }

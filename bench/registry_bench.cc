@@ -101,9 +101,10 @@ int main(int argc, char** argv) {
   }
   std::printf("tally     %zu agents: %.1f ms (record by record: %.1f ms)\n", n, compactSeconds * 1e3,
               recordSeconds * 1e3);
-  std::printf("ROW | Adoption registry: the gate's tally of %zu agents | %.1f ms | each record built and counted: %.1f ms "
-              "| %.2fx | - |\n",
-              n, compactSeconds * 1e3, recordSeconds * 1e3, compactSeconds / recordSeconds);
+  std::printf(
+      "ROW | Adoption registry: the gate's tally of %zu agents | %.1f ms | each record built and counted: %.1f ms "
+      "| %.2fx | - |\n",
+      n, compactSeconds * 1e3, recordSeconds * 1e3, compactSeconds / recordSeconds);
   t = std::chrono::steady_clock::now();
   if (Status s = registry.flush(); !s.ok()) {
     std::fprintf(stderr, "flush failed: %s\n", s.message().c_str());

@@ -104,7 +104,8 @@ StatusOr<std::shared_ptr<const AdoptionService::View>> AdoptionService::readView
   view->exists = true;
   view->uid = r->metadata.uid;
   ASSIGN_OR_RETURN(view->tokenDigests, store_.readAgentTokenDigests(key));
-  for (size_t i = 0; i < view->tokenDigests.size(); ++i) view->tokenIndex.emplace(view->tokenDigests[i], static_cast<int>(i));
+  for (size_t i = 0; i < view->tokenDigests.size(); ++i)
+    view->tokenIndex.emplace(view->tokenDigests[i], static_cast<int>(i));
   ASSIGN_OR_RETURN(store::Versioned<std::optional<std::string>> bundle, store_.readBundle(*r));
   if (bundle.value) {
     view->bundlePem = *bundle.value;

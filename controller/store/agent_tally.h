@@ -20,8 +20,7 @@ inline constexpr size_t kMaxLaggards = 20;
 /** Where an agent stands towards a CA: stale (not seen within staleAfter), adopted (active and
  *  trusting it) or pending (active, not trusting it yet). */
 enum class AgentState { kAdopted, kPending, kStale };
-AgentState classifyAgent(const AgentRecord& agent, const std::string& fingerprint, SystemTime now,
-                         Duration staleAfter);
+AgentState classifyAgent(const AgentRecord& agent, const std::string& fingerprint, SystemTime now, Duration staleAfter);
 std::string_view agentStateName(AgentState state);
 
 /** What a tally counts agents towards: the CA's fingerprint, at `now`, with staleAfter. */
