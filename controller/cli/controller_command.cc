@@ -182,7 +182,7 @@ int runController(Context& ctx, const Invocation& inv) {
   Leading leading;
   std::atomic<manager::Manager*> running{nullptr};  // set once leading: what probes and metrics look at
   // Check-ins that move a gate wake their rotation; so do changes the watch reports. At once, then
-  // at most once a second: a fleet adopting a CA sends thousands a second, and the status each
+  // at most five times a second: a fleet adopting a CA sends thousands a second, and the status each
   // reconcile writes (new counts) comes back through the watch.
   const auto wake = [&running](const api::ObjectKey& key) {
     if (manager::Manager* m = running.load()) m->notifyThrottled(key);

@@ -43,7 +43,7 @@ public:
   /** Queues one rotation now, or kThrottleInterval after its last throttled notification: check-ins
    *  that move a gate arrive by the thousand a second, and each reconcile tallies every agent. */
   void notifyThrottled(const api::ObjectKey& key) { queue_.addThrottled(key, kThrottleInterval); }
-  static constexpr Duration kThrottleInterval = std::chrono::seconds(1);
+  static constexpr Duration kThrottleInterval = std::chrono::milliseconds(200);
 
   /**
    * Reconciles one ready key, if any: success -> forget the backoff and requeue after the
