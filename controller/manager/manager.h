@@ -38,10 +38,9 @@ public:
 
   /** Queues every stored rotation. */
   Status resync();
-  /** Queues one rotation now (a change notification). */
-  void notify(const api::ObjectKey& key) { queue_.add(key); }
-  /** Queues one rotation now, or kThrottleInterval after its last throttled notification: check-ins
-   *  that move a gate arrive by the thousand a second, and each reconcile tallies every agent. */
+  /** Queues one rotation for a change notification: now, or kThrottleInterval after its last one.
+   *  Check-ins that move a gate arrive by the thousand a second, each reconcile tallies every
+   *  agent, and the status it writes comes back as a notification. */
   void notifyThrottled(const api::ObjectKey& key) { queue_.addThrottled(key, kThrottleInterval); }
   static constexpr Duration kThrottleInterval = std::chrono::milliseconds(200);
 
