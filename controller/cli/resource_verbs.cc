@@ -106,6 +106,14 @@ namespace {
 
 bool isResting(api::Phase p) { return p == api::Phase::kReady || p == api::Phase::kRolledBack; }
 
+/** The phase the controller acts from: a resumed rotation whose status still says Paused (the
+ *  controller has not reconciled the resume yet) goes back to the phase it was paused in, so that
+ *  `rotor resume X && rotor rotate X` does not depend on how quickly the controller reacts. */
+api::Phase effectivePhase(const api::CertificateRotation& r) {
+  if (r.status.phase == api::Phase::kPaused && !r.spec.paused) return r.status.resumePhase.value_or(api::Phase::kReady);
+  return r.status.phase;
+}
+
 /** Reads NAME, applies `change` (which may refuse with a Status, and may read the store) and
  *  writes it back. A write that loses a race with the controller's status writes is made again
  *  from a fresh read, as client-go's RetryOnConflict does (5 tries). */
@@ -157,9 +165,9 @@ int runRotate(Context& ctx, const Invocation& inv) {
       ctx, inv, "rotate",
       [&](store::Store& store, api::CertificateRotation& r) {
         if (r.spec.paused) return failedPrecondition("rotation " + r.metadata.name + " is paused; resume it first");
-        if (!isResting(r.status.phase)) {
+        if (!isResting(effectivePhase(r))) {
           return failedPrecondition("a rotation of " + r.metadata.name + " is already in flight (phase " +
-                                    std::string(api::phaseName(r.status.phase)) + "); see rotor status " +
+                                    std::string(api::phaseName(effectivePhase(r))) + "); see rotor status " +
                                     r.metadata.name);
         }
         // A request the controller has not taken up yet: a second one would be folded into it (a new

@@ -117,6 +117,25 @@ TEST_F(CliTest, ControllerOnceBootstrapsFilesThatOpensslVerifies) {
   EXPECT_THAT(rotor({"controller", "--local", local, "--once"}).err, ::testing::Not(HasSubstr("reason=")));
 }
 
+TEST_F(CliTest, RotateRightAfterResumeDoesNotWaitForTheControllerToSeeTheResume) {
+  ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, localNginxExample()).code, 0);
+  ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);
+  ASSERT_EQ(rotor({"--local", local, "pause", "edge-proxy"}).code, 0);
+  ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);  // status: Paused
+  ASSERT_THAT(rotor({"--local", local, "get"}).out, HasSubstr("Paused"));
+  ASSERT_EQ(rotor({"--local", local, "resume", "edge-proxy"}).code, 0);
+  // The status still says Paused, but the rotation resumes to Ready: a rotation may be asked for.
+  auto rotated = rotor({"--local", local, "rotate", "edge-proxy"});
+  EXPECT_EQ(rotated.code, 0) << rotated.err;
+  ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);  // Ready, then the rotation waits
+  // Paused in flight and resumed: still in flight, under the phase it resumes to.
+  ASSERT_EQ(rotor({"--local", local, "pause", "edge-proxy"}).code, 0);
+  ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);
+  ASSERT_EQ(rotor({"--local", local, "resume", "edge-proxy"}).code, 0);
+  EXPECT_THAT(rotor({"--local", local, "rotate", "edge-proxy"}).err,
+              HasSubstr("already in flight (phase AwaitingAdoption)"));
+}
+
 TEST_F(CliTest, ImpossibleRequestsAreRefusedClearlyAndChangeNothing) {
   ASSERT_EQ(rotor({"--local", local, "apply", "-f", "-"}, localNginxExample()).code, 0);
   ASSERT_EQ(rotor({"controller", "--local", local, "--once"}).code, 0);
