@@ -101,19 +101,25 @@ fs::path LocalStore::objectPath(std::string_view kind, const ObjectKey& key, std
 StatusOr<FileLock> LocalStore::lockWrites() { return FileLock::acquire(stateDirectory() / "write.lock"); }
 
 StatusOr<std::string> LocalStore::nextResourceVersion() {
-  const fs::path path = stateDirectory() / "sequence";
-  ASSIGN_OR_RETURN(std::optional<std::string> text, readFileIfExists(path));
-  int64_t last = 0;
-  if (text) {
-    try {
-      last = std::stoll(*text);
-    } catch (const std::exception&) {
-      return failedPrecondition("state file " + path.string() + " is damaged");
+  std::lock_guard lock(versionMu_);
+  if (nextVersion_ > reservedUpTo_) {
+    const fs::path path = stateDirectory() / "sequence";
+    ASSIGN_OR_RETURN(std::optional<std::string> text, readFileIfExists(path));
+    int64_t reservedByAnyone = 0;
+    if (text) {
+      try {
+        reservedByAnyone = std::stoll(*text);
+      } catch (const std::exception&) {
+        return failedPrecondition("state file " + path.string() + " is damaged");
+      }
     }
+    const int64_t upTo = reservedByAnyone + versionBlock_;
+    RETURN_IF_ERROR(writeFileAtomic(path, std::to_string(upTo) + "\n", kPrivateFileMode));
+    nextVersion_ = reservedByAnyone + 1;
+    reservedUpTo_ = upTo;
+    versionBlock_ = std::min(versionBlock_ * 2, kMaxVersionBlock);
   }
-  std::string next = std::to_string(last + 1);
-  RETURN_IF_ERROR(writeFileAtomic(path, next + "\n", kPrivateFileMode));
-  return next;
+  return std::to_string(nextVersion_++);
 }
 
 StatusOr<std::optional<CertificateRotation>> LocalStore::loadRotation(const ObjectKey& key) {

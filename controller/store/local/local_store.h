@@ -118,6 +118,7 @@ private:
 
   std::filesystem::path objectPath(std::string_view kind, const ObjectKey& key, std::string_view suffix) const;
   StatusOr<FileLock> lockWrites();
+  /** A resourceVersion no process has handed out; the caller holds the write lock. */
   StatusOr<std::string> nextResourceVersion();
   StatusOr<std::optional<CertificateRotation>> loadRotation(const ObjectKey& key);
   Status storeRotation(const CertificateRotation& r);
@@ -137,6 +138,15 @@ private:
   const Clock& clock_;
   std::mutex cacheMu_;
   std::map<ObjectKey, DecodedRotation> decoded_;
+  // resourceVersions are reserved in `sequence` a block at a time (1, 2, 4, ... up to
+  // kMaxVersionBlock per reservation): a one-off CLI write reserves one, as before, and a
+  // controller bootstrapping thousands of rotations writes the file a dozen times instead of
+  // once per write. Blocks never overlap, so no version is handed out twice, crash or not.
+  static constexpr int64_t kMaxVersionBlock = 1024;
+  std::mutex versionMu_;
+  int64_t nextVersion_ = 1;
+  int64_t reservedUpTo_ = 0;
+  int64_t versionBlock_ = 1;
 };
 
 }  // namespace rotor::store::local

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "controller/pki/bundle.h"
@@ -234,6 +236,29 @@ TEST_F(LocalStoreTest, RotationsChangedOrRemovedByAnotherProcessAreSeenDespiteTh
   ASSERT_OK(other->deleteRotation({"default", "proxy"}));
   EXPECT_THAT(store->getRotation({"default", "proxy"}), StatusIs(Code::kNotFound));
   EXPECT_TRUE(store->listRotationKeys()->empty());
+}
+
+TEST_F(LocalStoreTest, ResourceVersionsAreNeverHandedOutTwiceAcrossProcessesAndRestarts) {
+  CertificateRotation r = apply();
+  std::set<std::string> seen = {r.metadata.resourceVersion};
+  const auto write = [&](LocalStore& by) {
+    CertificateRotation current = by.getRotation(r.key()).value();
+    current.status.message = "write " + std::to_string(seen.size());
+    ASSERT_OK(by.updateRotationStatus(current));
+    EXPECT_TRUE(seen.insert(current.metadata.resourceVersion).second) << current.metadata.resourceVersion;
+  };
+  for (int i = 0; i < 100; ++i) write(*store);
+  // 101 writes reserved blocks of 1, 2, 4, ..., 64: the sequence file was written 7 times.
+  EXPECT_EQ(dir.read(".rotor/sequence"), "127\n");
+  {
+    auto cli = std::move(LocalStore::open({.root = dir.path()}, clock)).value();  // another process
+    for (int i = 0; i < 3; ++i) write(*cli);
+    for (int i = 0; i < 30; ++i) write(*store);  // both hold blocks: they never overlap
+  }
+  store.reset();  // a crash: what the process had reserved and not used is never used
+  store = std::move(LocalStore::open({.root = dir.path()}, clock)).value();
+  for (int i = 0; i < 10; ++i) write(*store);
+  EXPECT_EQ(seen.size(), 144u);  // every version distinct
 }
 
 TEST_F(LocalStoreTest, DamagedStateFilesAreReportedNotIgnored) {
