@@ -464,7 +464,7 @@ int main(int argc, char** argv) {
   const std::chrono::seconds interval(std::stoi(argv[3]));
   const int connections = argc > 4 ? std::stoi(argv[4]) : 32;
   const double offered = agents / static_cast<double>(interval.count());
-  const fs::path dir = fs::temp_directory_path() / "rotor-fleet-bench";
+  const fs::path dir = fs::temp_directory_path() / ("rotor-fleet-bench-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "api");
   fs::create_directories(dir / "nginx/root");
