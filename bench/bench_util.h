@@ -49,6 +49,15 @@ inline double cpuSeconds() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+/** The value at `fraction` (0.5, 0.99) of the way through `values` in order; 0 when empty. */
+template <typename T>
+double percentile(std::vector<T> values, double fraction) {
+  if (values.empty()) return 0;
+  const size_t at = std::min(values.size() - 1, static_cast<size_t>(fraction * static_cast<double>(values.size())));
+  std::nth_element(values.begin(), values.begin() + static_cast<long>(at), values.end());
+  return static_cast<double>(values[at]);
+}
+
 /** printf to a std::string. */
 inline std::string format(const char* fmt, ...) {
   va_list args, again;

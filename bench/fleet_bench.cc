@@ -83,13 +83,17 @@ long statusField(pid_t pid, const std::string& field) {
   return 0;
 }
 
+/** The fields of /proc/PID/stat after the command name (which may hold spaces): state, ppid, ... */
+std::istringstream statFields(const fs::path& procDir) {
+  std::ifstream stat(procDir / "stat");
+  const std::string text((std::istreambuf_iterator<char>(stat)), {});
+  const size_t close = text.rfind(')');
+  return std::istringstream(close == std::string::npos ? "" : text.substr(close + 2));
+}
+
 ProcessSample sampleOne(pid_t pid) {
   ProcessSample s;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), {});
-  const size_t close = text.rfind(')');  // the command name may hold spaces
-  if (close == std::string::npos) return s;
-  std::istringstream fields(text.substr(close + 2));
+  std::istringstream fields = statFields("/proc/" + std::to_string(pid));
   std::string skip;
   for (int i = 3; i < 14; ++i) fields >> skip;  // state .. cmajflt
   long utime = 0, stime = 0;
@@ -111,11 +115,7 @@ ProcessSample sampleTree(pid_t root) {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), {});
-    const size_t close = text.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream fields(text.substr(close + 2));
+    std::istringstream fields = statFields(entry.path());
     std::string state;
     pid_t parent = 0;
     fields >> state >> parent;
@@ -127,13 +127,6 @@ ProcessSample sampleTree(pid_t root) {
     total.peakResidentBytes += child.peakResidentBytes;
   }
   return total;
-}
-
-double percentile(std::vector<uint32_t>& values, double p) {
-  if (values.empty()) return 0;
-  const size_t at = std::min(values.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(values.size())));
-  std::nth_element(values.begin(), values.begin() + static_cast<long>(at), values.end());
-  return values[at];
 }
 
 /** Where the fleet checks in: the adoption API, or nginx serving the same bytes as static files. */
@@ -572,7 +565,7 @@ int main(int argc, char** argv) {
   std::vector<uint32_t> steady = fleet->latencies(kSteady);
   std::vector<uint32_t> rotating = fleet->latencies(kRotating);
   const long steadyCount = static_cast<long>(steady.size());
-  const double p50 = percentile(steady, 50), p99 = percentile(steady, 99), rotatingP99 = percentile(rotating, 99);
+  const double p50 = percentile(steady, 0.5), p99 = percentile(steady, 0.99), rotatingP99 = percentile(rotating, 0.99);
   const double cpu = (steadyTo.cpuSeconds - steadyFrom.cpuSeconds) / steadySeconds;
   const double written = static_cast<double>(steadyTo.writeBytes - steadyFrom.writeBytes) / steadySeconds;
   const double checkInsPerSecond = static_cast<double>(steadyCount) / steadySeconds;
@@ -609,7 +602,7 @@ int main(int argc, char** argv) {
       nginxFailures = baseline.failures();
     }
   }
-  const double nginxP50 = percentile(nginxLatencies, 50), nginxP99 = percentile(nginxLatencies, 99);
+  const double nginxP50 = percentile(nginxLatencies, 0.5), nginxP99 = percentile(nginxLatencies, 0.99);
   std::printf("baseline  nginx, the same fleet for one interval: latency p50 %s ms p99 %s ms, %.2f cores; %d failed\n",
               milliseconds(nginxP50).c_str(), milliseconds(nginxP99).c_str(), nginxCpu, nginxFailures);
 

@@ -263,12 +263,6 @@ json pausedRotation(int i, const std::string& ns) {
   return object;
 }
 
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())))];
-}
-
 struct Scale {
   int n = 0;
   ControllerReport controller;

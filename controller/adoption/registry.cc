@@ -83,6 +83,11 @@ StatusOr<std::shared_ptr<AgentRegistry::Agents>> AgentRegistry::agentsOf(const a
   return agents;
 }
 
+StatusOr<std::shared_ptr<AgentRegistry::Agents>> AgentRegistry::agentsOfCurrent(const api::ObjectKey& key) {
+  ASSIGN_OR_RETURN(store::CertificateRotation rotation, store_.getRotation(key));
+  return agentsOf(key, rotation.metadata.uid);
+}
+
 Status AgentRegistry::checkIn(const api::ObjectKey& key, const CheckIn& report, std::string_view rotationUid,
                               const AdmitNew& admitNew) {
   const store::AgentRecord record{report.agentId, clock_.now(), report.trusted, report.version};
@@ -101,8 +106,7 @@ Status AgentRegistry::checkIn(const api::ObjectKey& key, const CheckIn& report, 
 }
 
 Status AgentRegistry::visit(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn) {
-  ASSIGN_OR_RETURN(store::CertificateRotation rotation, store_.getRotation(key));
-  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key, rotation.metadata.uid));
+  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOfCurrent(key));
   std::lock_guard lock(agents->mu);
   for (size_t slot = 0; slot < agents->entries.size(); ++slot) {
     fn(agents->recordOf(*agents->ids[slot], agents->entries[slot]));
@@ -111,8 +115,7 @@ Status AgentRegistry::visit(const api::ObjectKey& key, const std::function<void(
 }
 
 StatusOr<api::AdoptionStatus> AgentRegistry::tally(const api::ObjectKey& key, const store::TallyQuery& query) {
-  ASSIGN_OR_RETURN(store::CertificateRotation rotation, store_.getRotation(key));
-  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOf(key, rotation.metadata.uid));
+  ASSIGN_OR_RETURN(std::shared_ptr<Agents> agents, agentsOfCurrent(key));
   // classifyAgent's `lastSeen + staleAfter < now` for a lastSeen of whole seconds: active from
   // staleBefore rounded up to a whole second.
   const int64_t staleBefore = toSeconds(query.staleBefore());

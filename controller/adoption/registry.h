@@ -110,6 +110,8 @@ private:
   /** The rotation's agents, loading them from the store on first use and again when the
    *  rotation's uid is not `uid` (an empty uid accepts what is loaded). */
   StatusOr<std::shared_ptr<Agents>> agentsOf(const api::ObjectKey& key, std::string_view uid);
+  /** The agents of the rotation the store holds now under `key` (readers: visit, tally). */
+  StatusOr<std::shared_ptr<Agents>> agentsOfCurrent(const api::ObjectKey& key);
   /** Stores `record` as it was read (clean) or reported (dirty); true when it is new to the
    *  registry or its trusted set changed. Caller holds agents.mu. */
   static bool upsert(Agents& agents, const store::AgentRecord& record, bool dirty);
