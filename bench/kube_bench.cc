@@ -174,7 +174,7 @@ struct Target {
         if (auto it = annotations.find(kSequenceAnnotation); it != annotations.end()) {
           timeline.seen(key, std::stoi(it->get<std::string>()));
         }
-        manager.notifyThrottled(key);  // as rotor controller wakes a rotation
+        manager.notifyChanged(key, object["metadata"].value("resourceVersion", ""));  // as rotor controller does
       });
   const auto start = std::chrono::steady_clock::now();
   std::jthread watching([&](std::stop_token stop) { reflector->run(stop); });

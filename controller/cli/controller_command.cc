@@ -181,19 +181,24 @@ int runController(Context& ctx, const Invocation& inv) {
 
   Leading leading;
   std::atomic<manager::Manager*> running{nullptr};  // set once leading: what probes and metrics look at
-  // Check-ins that move a gate wake their rotation; so do changes the watch reports. At once, then
-  // at most five times a second: a fleet adopting a CA sends thousands a second, and the status each
-  // reconcile writes (new counts) comes back through the watch.
-  const auto wake = [&running](const api::ObjectKey& key) {
-    if (manager::Manager* m = running.load()) m->notifyThrottled(key);
+  // A change the watch reports wakes its rotation at once, unless it is the echo of the
+  // controller's own write; check-ins that move a gate wake it at most five times a second.
+  const auto wakeForChange = [&running](const api::ObjectKey& key, const std::string& resourceVersion) {
+    if (manager::Manager* m = running.load()) m->notifyChanged(key, resourceVersion);
+  };
+  const auto wakeForAgents = [&running](const api::ObjectKey& key) {
+    if (manager::Manager* m = running.load()) m->notifyAgentsChanged(key);
   };
   // In a cluster, a watch on rotations wakes the manager; ready means it has listed them.
   std::optional<kube::Reflector> reflector;
   if (cluster && !inv.has("once")) {
     reflector.emplace(
         *b.client(), kube::kRotations, kube::ReflectorOptions{.ns = inv.get("watch-namespace")},
-        [&wake](const std::string&, const nlohmann::json& object) {
-          wake({object["metadata"].value("namespace", ""), object["metadata"].value("name", "")});
+        [&wakeForChange](const std::string& type, const nlohmann::json& object) {
+          const nlohmann::json& metadata = object["metadata"];
+          // A deletion carries the object's last state, which may well be the controller's own.
+          wakeForChange({metadata.value("namespace", ""), metadata.value("name", "")},
+                        type == "DELETED" ? "" : metadata.value("resourceVersion", ""));
         },
         [&log](const Status& error) {
           log.warn("Watch of rotations interrupted", {{"error", error.message()}});
@@ -205,7 +210,7 @@ int runController(Context& ctx, const Invocation& inv) {
         controllerMetrics.checkInTook(took);
       };
       raiseFileLimit();
-      auto started = adoption::AdoptionEndpoint::start(b.store(), ctx.clock, log, **adoptionOptions, wake);
+      auto started = adoption::AdoptionEndpoint::start(b.store(), ctx.clock, log, **adoptionOptions, wakeForAgents);
       if (!started.ok()) return started.status();
       leading.endpoint = std::move(started).value();
       controllerMetrics.setCheckInCounts([service = &leading.endpoint->service()] {
@@ -329,7 +334,14 @@ int runController(Context& ctx, const Invocation& inv) {
     if (Status s = lead(); !s.ok()) return fail(ctx, s);
     if (podLabel) podLabel->want(true);
     if (!reflector) {
-      auto watch = store::local::DirWatch::start(b.local()->stateDirectory(), wake);
+      // inotify says only which file changed: the rotation's resourceVersion tells an echo apart.
+      auto watch = store::local::DirWatch::start(
+          b.local()->stateDirectory(),
+          [&](const api::ObjectKey& key, store::local::DirWatch::Record record) {
+            if (record == store::local::DirWatch::Record::kAgents) return wakeForAgents(key);
+            auto rotation = b.store().getRotation(key);
+            wakeForChange(key, rotation.ok() ? rotation->metadata.resourceVersion : "");
+          });
       if (watch.ok()) {
         dirWatch = std::move(watch).value();
       } else {

@@ -15,6 +15,10 @@ Status Manager::resync() {
   return okStatus();
 }
 
+void Manager::notifyChanged(const api::ObjectKey& key, const std::string& resourceVersion) {
+  if (!ownWrites_.isEcho(key, resourceVersion)) queue_.add(key);
+}
+
 bool Manager::processOne() {
   std::optional<api::ObjectKey> key = queue_.tryGet();
   if (!key) return false;

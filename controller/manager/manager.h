@@ -8,6 +8,7 @@
 #include <stop_token>
 
 #include "controller/common/log.h"
+#include "controller/manager/own_writes.h"
 #include "controller/manager/work_queue.h"
 #include "reconcilers/driver.h"
 
@@ -34,15 +35,22 @@ struct ManagerOptions {
 class Manager {
 public:
   Manager(reconcilers::RotationContext ctx, Logger& log, ManagerOptions options = {})
-      : ctx_(ctx), log_(log), options_(options), queue_(ctx.clock), driver_(ctx) {}
+      : recorder_(ctx.store, ownWrites_),
+        ctx_{recorder_, ctx.clock, ctx.prober, ctx.events},
+        log_(log),
+        options_(options),
+        queue_(ctx.clock),
+        driver_(ctx_) {}
 
   /** Queues every stored rotation. */
   Status resync();
-  /** Queues one rotation for a change notification: now, or kThrottleInterval after its last one.
-   *  Check-ins that move a gate arrive by the thousand a second, each reconcile tallies every
-   *  agent, and the status it writes comes back as a notification. */
-  void notifyThrottled(const api::ObjectKey& key) { queue_.addThrottled(key, kThrottleInterval); }
-  static constexpr Duration kThrottleInterval = std::chrono::milliseconds(200);
+  /** A rotation changed (a watch event, inotify): queued now, unless `resourceVersion` is one this
+   *  manager's reconciles wrote themselves. Empty when unknown (a deletion): always queued. */
+  void notifyChanged(const api::ObjectKey& key, const std::string& resourceVersion);
+  /** A rotation's agents changed: queued now, or kAgentsInterval after the last such wake. Check-ins
+   *  that move a gate arrive by the thousand a second and each reconcile tallies every agent. */
+  void notifyAgentsChanged(const api::ObjectKey& key) { queue_.addThrottled(key, kAgentsInterval); }
+  static constexpr Duration kAgentsInterval = std::chrono::milliseconds(200);
 
   /**
    * Reconciles one ready key, if any: success -> forget the backoff and requeue after the
@@ -63,6 +71,8 @@ public:
 private:
   void reconcileKey(const api::ObjectKey& key);
 
+  OwnWrites ownWrites_;
+  OwnWriteRecorder recorder_;
   reconcilers::RotationContext ctx_;
   Logger& log_;
   ManagerOptions options_;

@@ -15,13 +15,18 @@ namespace fs = std::filesystem;
 namespace {
 constexpr uint32_t kFileEvents = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_CREATE;
 
-/** "NAME.json" (rotation) or "NAME.agents" (agent journal) -> "NAME"; temporary files
- *  (".NAME.json.tmp-...") and others -> "". */
-std::string objectName(std::string_view file) {
+struct RecordFile {
+  std::string name;  // empty: not a record (a temporary ".NAME.json.tmp-...", anything else)
+  DirWatch::Record record = DirWatch::Record::kRotation;
+};
+
+/** "NAME.json" (rotation) or "NAME.agents" (agent journal) -> "NAME" and which. */
+RecordFile recordFile(std::string_view file) {
   if (file.empty() || file.front() == '.') return {};
-  for (std::string_view suffix : {".json", ".agents"}) {
+  for (auto [suffix, record] : {std::pair{std::string_view(".json"), DirWatch::Record::kRotation},
+                                std::pair{std::string_view(".agents"), DirWatch::Record::kAgents}}) {
     if (file.size() > suffix.size() && file.ends_with(suffix)) {
-      return std::string(file.substr(0, file.size() - suffix.size()));
+      return {std::string(file.substr(0, file.size() - suffix.size())), record};
     }
   }
   return {};
@@ -68,7 +73,7 @@ void DirWatch::watchNamespace(const fs::path& dir, const std::string& ns) {
   // Files written before the watch existed would otherwise go unnoticed until the next resync.
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (std::string name = objectName(entry.path().filename().string()); !name.empty()) onChange_({ns, name});
+    if (RecordFile f = recordFile(entry.path().filename().string()); !f.name.empty()) onChange_({ns, f.name}, f.record);
   }
 }
 
@@ -86,8 +91,8 @@ void DirWatch::loop(std::stop_token stop) {
       const std::string file(event->name);
       if (ns->second.empty()) {
         if (event->mask & IN_ISDIR) watchNamespace(dirOf_[event->wd] / file, file);
-      } else if (std::string name = objectName(file); !name.empty()) {
-        onChange_({ns->second, name});
+      } else if (RecordFile f = recordFile(file); !f.name.empty()) {
+        onChange_({ns->second, f.name}, f.record);
       }
     }
   }

@@ -16,7 +16,8 @@ namespace rotor::store::local {
 
 class DirWatch {
 public:
-  using OnChange = std::function<void(const api::ObjectKey&)>;
+  enum class Record { kRotation, kAgents };
+  using OnChange = std::function<void(const api::ObjectKey&, Record)>;
 
   /** Starts watching `<stateDirectory>/rotations/NS/NAME.json` and
    *  `<stateDirectory>/agents/NS/NAME.agents`; `onChange` runs on the

@@ -112,5 +112,28 @@ TEST_F(ManagerTest, AResyncTakesItsKeysFromTheGivenSourceInsteadOfTheStore) {
   EXPECT_EQ(manager.queue().depth(), 0u);
 }
 
+TEST_F(ManagerTest, TheEchoOfItsOwnWritesWakesNothingButAnyOtherChangeWakesAtOnce) {
+  api::CertificateRotation r = rotor::testing::rotationTemplate();
+  r.metadata.name = "a";
+  auto created = store.applyRotation(r);
+  ASSERT_TRUE(created.ok());
+  Manager manager({store, clock, prober, events}, log);
+  manager.notifyChanged(kA, created->metadata.resourceVersion);  // the user's create
+  ASSERT_TRUE(manager.processOne());  // bootstraps: writes its status, comes back before renewal
+  EXPECT_FALSE(manager.processOne());
+  auto reconciled = store.getRotation(kA);
+  ASSERT_TRUE(reconciled.ok());
+  ASSERT_NE(reconciled->metadata.resourceVersion, created->metadata.resourceVersion);
+  manager.notifyChanged(kA, reconciled->metadata.resourceVersion);  // the echo of that write
+  EXPECT_FALSE(manager.processOne());
+  // The user annotates it: woken at once, however soon after the controller's own write.
+  reconciled->metadata.annotations["example.com/touched"] = "1";
+  ASSERT_TRUE(store.updateRotation(*reconciled).ok());
+  manager.notifyChanged(kA, reconciled->metadata.resourceVersion);
+  EXPECT_TRUE(manager.processOne());
+  manager.notifyChanged(kA, "");  // a deletion: its last state may be the controller's own
+  EXPECT_TRUE(manager.processOne());
+}
+
 }  // namespace
 }  // namespace rotor::manager
