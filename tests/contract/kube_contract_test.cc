@@ -14,6 +14,7 @@
 #include "controller/kube/api_lease_store.h"
 #include "controller/kube/event_writer.h"
 #include "controller/kube/reflector.h"
+#include "controller/pki/base64.h"
 #include "controller/store/kube/kube_store.h"
 #include "tests/support/kube_objects.h"
 #include "tests/support/status_matchers.h"
@@ -193,6 +194,23 @@ TEST_F(KubeContractTest, AWatchFromAnExpiredVersionIsGone) {
   if (!cluster_.fake() && watched.ok())
     GTEST_SKIP() << "this API server still serves revision 1 (etcd not compacted yet)";
   EXPECT_THAT(watched, StatusIs(Code::kGone));
+}
+
+TEST_F(KubeContractTest, AConfigMapHoldsAtMostOneMebibyteAndItsBinaryDataIsBase64) {
+  // What agent shards rely on: the cap counts decoded bytes, data and binaryData together.
+  json full = configMapObject("full");
+  full["binaryData"] = {{"a", pki::base64Encode(std::string(1048576 - 10, 'x'))}};
+  full["data"] = {{"b", std::string(10, 'y')}};
+  EXPECT_OK(client().create(kConfigMaps, ns(), full));
+  json over = configMapObject("over");
+  over["binaryData"] = full["binaryData"];
+  over["data"] = {{"b", std::string(11, 'y')}};
+  EXPECT_THAT(client().create(kConfigMaps, ns(), over),
+              StatusIs(Code::kInvalidArgument, HasSubstr("Too long: must have at most 1048576 bytes")));
+  json garbled = configMapObject("garbled");
+  garbled["binaryData"] = {{"a", "not base64!"}};
+  EXPECT_THAT(client().create(kConfigMaps, ns(), garbled),
+              StatusIs(Code::kInvalidArgument, HasSubstr("illegal base64 data at input byte 3")));
 }
 
 TEST_F(KubeContractTest, EventsAndLeasesAreAccepted) {

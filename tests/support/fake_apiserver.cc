@@ -801,6 +801,39 @@ std::optional<HttpResponse> FakeApiServer::validateEvent(const Resource& r, cons
 
 std::optional<HttpResponse> FakeApiServer::validateBuiltIn(const Resource& r, const json& object) const {
   if (r.plural == "events") return validateEvent(r, object);
+  // Secrets and ConfigMaps: bytes fields must be base64 (a 400 from decoding, as the real server
+  // answers), and everything they hold together at most 1 MiB (a 422).
+  if (r.group.empty() && (r.plural == "secrets" || r.plural == "configmaps")) {
+    size_t total = 0;
+    for (const char* field : {"data", "binaryData", "stringData"}) {
+      const bool bytes =
+          std::string_view(field) == "binaryData" || (r.plural == "secrets" && std::string_view(field) == "data");
+      for (const auto& [k, value] : object.value(field, json::object()).items()) {
+        const std::string text = value.is_string() ? value.get<std::string>() : std::string();
+        if (!bytes) {
+          total += text.size();
+          continue;
+        }
+        auto decoded = pki::base64Decode(text);
+        if (!decoded.ok()) {
+          const size_t bad = text.find_first_not_of(
+              "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+          return failure(400, "BadRequest",
+                         r.kind + " in version \"v1\" cannot be handled as a " + r.kind +
+                             ": illegal base64 data at input byte " +
+                             std::to_string(bad == std::string::npos ? text.size() - text.size() % 4 : bad),
+                         nullptr);
+        }
+        total += decoded->size();
+      }
+    }
+    if (total > 1048576) {
+      return invalid(r, object["metadata"].value("name", ""),
+                     ordered_json::array({ordered_json{{"reason", "FieldValueTooLong"},
+                                                       {"message", "Too long: must have at most 1048576 bytes"},
+                                                       {"field", "[]"}}}));
+    }
+  }
   // kubernetes.io/tls Secrets must hold both halves of the pair.
   if (r.group.empty() && r.plural == "secrets" && object.value("type", "") == "kubernetes.io/tls") {
     const json& data = object.value("data", json::object());

@@ -26,6 +26,15 @@ MATCHER_P2(StatusIs, code, messageMatcher, "has status code " + std::string(code
   return s.code() == code && ::testing::ExplainMatchResult(messageMatcher, s.message(), result_listener);
 }
 
+/** A StatusOr that is ok and whose value matches `valueMatcher`. */
+MATCHER_P(IsOkAndHolds, valueMatcher, "is ok and holds a matching value") {
+  if (!arg.ok()) {
+    *result_listener << "status is " << arg.status().toString();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(valueMatcher, arg.value(), result_listener);
+}
+
 }  // namespace rotor::testing
 
 #define EXPECT_OK(expr) EXPECT_THAT(::rotor::testing::toStatus(expr), ::rotor::testing::StatusIs(::rotor::Code::kOk))

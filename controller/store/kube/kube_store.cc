@@ -421,7 +421,8 @@ Status KubeStore::visitAgents(const ObjectKey& key, const std::function<void(con
   if (!shards.ok()) return shards.status();
   for (const json& shard : shards->items) {
     if (!ownedBy(shard, uid)) continue;
-    for (const auto& [id, line] : shardRecords(shard)) visit(*parseAgentLine(line));
+    ASSIGN_OR_RETURN(std::vector<AgentRecord> records, shardAgents(shard));
+    for (const AgentRecord& record : records) visit(record);
   }
   return Status();
 }
@@ -437,18 +438,17 @@ Status KubeStore::putAgents(const ObjectKey& key, const std::vector<AgentRecord>
   for (const auto& entry : byShard) {
     const std::vector<const AgentRecord*>& records = entry.second;  // a name the lambda may capture
     json fresh = newObject(kConfigMaps, *rotation, agentShardName(key.name, entry.first), "agents", true);
-    Status s = modify(kConfigMaps, key.ns, fresh, [&](json& configMap) {
-      std::map<std::string, std::string> lines =
-          ownedBy(configMap, rotation->metadata.uid) ? shardRecords(configMap) : std::map<std::string, std::string>{};
-      for (const AgentRecord* a : records) lines[a->id] = agentLine(*a);
-      std::string text;
-      for (const auto& [id, line] : lines) text += line + "\n";
-      if (text.size() > kMaxShardBytes) {
-        return failedPrecondition("agent records of " + key.toString() +
-                                  " outgrew their shard; raise the agent shard count");
+    Status s = modify(kConfigMaps, key.ns, fresh, [&](json& configMap) -> Status {
+      std::map<std::string, AgentRecord> merged;
+      if (ownedBy(configMap, rotation->metadata.uid)) {
+        ASSIGN_OR_RETURN(std::vector<AgentRecord> stored, shardAgents(configMap));
+        for (AgentRecord& a : stored) merged.insert_or_assign(a.id, std::move(a));
       }
-      configMap["data"] = {{"records", text}};
-      return Status();
+      for (const AgentRecord* a : records) merged.insert_or_assign(a->id, *a);
+      std::vector<AgentRecord> all;
+      all.reserve(merged.size());
+      for (auto& [id, a] : merged) all.push_back(std::move(a));
+      return setShardAgents(configMap, std::move(all)).withContext(key.toString());
     });
     if (!s.ok()) return s;
   }

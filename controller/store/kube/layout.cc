@@ -3,7 +3,9 @@
 #include <charconv>
 
 #include "controller/common/strings.h"
+#include "controller/pki/base64.h"
 #include "controller/pki/digest.h"
+#include "controller/store/kube/agent_shard.h"
 
 namespace rotor::store::kube {
 
@@ -64,15 +66,35 @@ std::optional<AgentRecord> parseAgentLine(std::string_view line) {
   return a;
 }
 
-/** A shard's records by id (a damaged line is dropped: the agent's next check-in restores it). */
-std::map<std::string, std::string> shardRecords(const json& configMap) {
-  std::map<std::string, std::string> out;
-  const std::string text = configMap.value("/data/records"_json_pointer, std::string());
-  for (const std::string& line : split(text, '\n')) {
-    if (line.empty()) continue;
-    if (auto agent = parseAgentLine(line)) out[agent->id] = line;
+StatusOr<std::vector<AgentRecord>> shardAgents(const json& configMap) {
+  if (const json* binary = configMap.contains("binaryData") ? &configMap["binaryData"] : nullptr;
+      binary != nullptr && binary->contains(kAgentShardKey)) {
+    const std::string name = configMap.value("/metadata/namespace"_json_pointer, std::string()) + "/" +
+                             configMap.value("/metadata/name"_json_pointer, std::string());
+    auto bytes = pki::base64Decode((*binary)[std::string(kAgentShardKey)].get<std::string>());
+    auto records = bytes.ok() ? decodeAgentShard(*bytes) : bytes.status();
+    if (!records.ok()) {
+      return failedPrecondition("agent records in ConfigMap " + name +
+                                " are damaged; delete it and its agents register again at their next check-in");
+    }
+    return records;
+  }
+  std::vector<AgentRecord> out;
+  for (const std::string& line : split(configMap.value("/data/records"_json_pointer, std::string()), '\n')) {
+    if (auto agent = parseAgentLine(line)) out.push_back(std::move(*agent));
   }
   return out;
+}
+
+Status setShardAgents(json& configMap, std::vector<AgentRecord> records) {
+  const std::string bytes = encodeAgentShard(std::move(records));
+  if (bytes.size() > kMaxShardBytes) {
+    return resourceExhausted("agent records outgrew their shard (" + std::to_string(bytes.size()) +
+                             " bytes compressed); raise the agent shard count");
+  }
+  configMap.erase("data");
+  configMap["binaryData"] = {{std::string(kAgentShardKey), pki::base64Encode(bytes)}};
+  return okStatus();
 }
 
 int shardOf(std::string_view id, int shards) {

@@ -6,6 +6,7 @@
 // functions: the names and encodings are part of rotor's stored format, tested on their own.
 
 #include <map>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -37,15 +38,21 @@ std::string snapshotSecretName(const CertificateRotation& r, std::string_view sn
 std::string legacySnapshotSecretName(const CertificateRotation& r, std::string_view snapshot);
 std::string agentShardName(const std::string& rotation, int shard);
 
-// ---- agent shards: one line per agent, as the local journal writes them ----
+// ---- agent shards ----
+// Format 2 (written now): the compact encoding of agent_shard.h in binaryData "agents.v2".
+// Format 1 (read, and replaced on the shard's next write): one text line per agent in data "records".
 
-/** An agent shard is refused past this, well below the API server's 1.5 MiB request limit. */
+/** A shard is refused past this many (compressed) bytes, well below the API server's 1.5 MiB. */
 inline constexpr size_t kMaxShardBytes = 900 * 1024;
+/** A format-1 line. */
 std::string agentLine(const AgentRecord& a);
 /** nullopt for a line that is not a valid record. */
 std::optional<AgentRecord> parseAgentLine(std::string_view line);
-/** A shard's records by id (a damaged line is dropped: the agent's next check-in restores it). */
-std::map<std::string, std::string> shardRecords(const nlohmann::json& configMap);
+/** A shard's records in either format (a damaged format-1 line is dropped). kFailedPrecondition,
+ *  naming the ConfigMap, for a damaged format-2 shard. */
+StatusOr<std::vector<AgentRecord>> shardAgents(const nlohmann::json& configMap);
+/** Makes `configMap` hold exactly `records`, in format 2. kResourceExhausted past kMaxShardBytes. */
+Status setShardAgents(nlohmann::json& configMap, std::vector<AgentRecord> records);
 /** The shard an agent's record lives in: stable across processes and versions (FNV-1a). */
 int shardOf(std::string_view id, int shards);
 
