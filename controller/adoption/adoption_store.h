@@ -23,7 +23,7 @@ public:
     return registry_.tally(key, query);
   }
   Status putAgents(const api::ObjectKey& key, const std::vector<store::AgentRecord>& agents) override {
-    RETURN_IF_ERROR(registry_.flush());
+    RETURN_IF_ERROR(registry_.flush(AgentRegistry::Persist::kEverything));
     RETURN_IF_ERROR(ForwardingStore::putAgents(key, agents));
     registry_.forget(key);  // reloaded with these records on next use
     return okStatus();

@@ -5,7 +5,7 @@ namespace rotor::adoption {
 StatusOr<std::unique_ptr<AdoptionEndpoint>> AdoptionEndpoint::start(store::Store& store, const Clock& clock,
                                                                     Logger& log, const EndpointOptions& options,
                                                                     AgentRegistry::OnChange onChange) {
-  std::unique_ptr<AdoptionEndpoint> e(new AdoptionEndpoint(store, clock, log, options.service));
+  std::unique_ptr<AdoptionEndpoint> e(new AdoptionEndpoint(store, clock, log, options));
   const auto began = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(e->registry_.loadAll().withContext("could not load the agent registry"));
   const auto loadedIn = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
@@ -38,7 +38,7 @@ StatusOr<std::unique_ptr<AdoptionEndpoint>> AdoptionEndpoint::start(store::Store
 AdoptionEndpoint::~AdoptionEndpoint() {
   server_.reset();
   flusher_ = {};  // joins
-  if (Status s = registry_.flush(); !s.ok())
+  if (Status s = registry_.flush(AgentRegistry::Persist::kEverything); !s.ok())
     log_.error("Could not persist the last check-ins", {{"error", s.message()}});
 }
 

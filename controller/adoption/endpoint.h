@@ -14,9 +14,11 @@ namespace rotor::adoption {
 struct EndpointOptions {
   http::ServerOptions server;
   ServiceOptions service;
-  /** How often check-ins are persisted. A crash loses at most this much; agents repeat their
-   *  reports every interval, and a lost report can only make the gate wait longer. */
+  /** How often check-ins that changed something are persisted. A crash loses at most this much;
+   *  agents repeat their reports every interval, and a lost report can only make the gate wait
+   *  longer. */
   std::chrono::milliseconds flushInterval = std::chrono::seconds(1);
+  RegistryOptions registry;
   /** Told how long each check-in (PUT) took to handle (metrics); may be empty. */
   std::function<void(std::chrono::nanoseconds)> checkInTook;
 };
@@ -40,10 +42,10 @@ public:
   AdoptionService& service() { return service_; }
 
 private:
-  AdoptionEndpoint(store::Store& store, const Clock& clock, Logger& log, const ServiceOptions& serviceOptions)
+  AdoptionEndpoint(store::Store& store, const Clock& clock, Logger& log, const EndpointOptions& options)
       : log_(log),
-        registry_(store, clock),
-        service_(store, registry_, clock, serviceOptions),
+        registry_(store, clock, options.registry),
+        service_(store, registry_, clock, options.service),
         view_(store, registry_, service_) {}
   void flushLoop(std::stop_token stop, std::chrono::milliseconds interval);
 

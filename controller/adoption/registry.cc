@@ -5,6 +5,8 @@
 namespace rotor::adoption {
 namespace {
 
+constexpr uint32_t kVersionMask = (1u << 29) - 1;  // Entry::version's width
+
 int64_t toSeconds(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
@@ -40,7 +42,7 @@ void AgentRegistry::markDirty(Agents& agents, const std::string& id, Entry& e) {
   agents.dirtyIds.push_back(id);
 }
 
-bool AgentRegistry::upsert(Agents& agents, const store::AgentRecord& record, bool dirty) {
+bool AgentRegistry::upsert(Agents& agents, const store::AgentRecord& record, bool reported) {
   const uint32_t trustSet = agents.trustSetOf(record.trusted);
   auto [it, inserted] = agents.slotOf.try_emplace(record.id, static_cast<uint32_t>(agents.entries.size()));
   if (inserted) {
@@ -49,10 +51,21 @@ bool AgentRegistry::upsert(Agents& agents, const store::AgentRecord& record, boo
   }
   Entry& e = agents.entries[it->second];
   const bool changed = inserted || e.trustSet != trustSet;
-  e.lastSeenSeconds = std::max(e.lastSeenSeconds, toSeconds(record.lastSeen));
+  const uint32_t version = agents.versions.intern(record.version) & kVersionMask;
+  const int64_t seen = toSeconds(record.lastSeen);
+  if (reported) {
+    if (changed || e.version != version) {
+      markDirty(agents, record.id, e);
+    } else if (seen > e.lastSeenSeconds) {
+      e.unsaved = 1;
+    }
+    e.loaded = 0;
+  } else if (inserted) {
+    e.loaded = 1;
+  }
+  e.lastSeenSeconds = std::max(e.lastSeenSeconds, seen);
   e.trustSet = trustSet;
-  e.version = agents.versions.intern(record.version) & 0x7fffffffu;
-  if (dirty) markDirty(agents, record.id, e);
+  e.version = version;
   return changed;
 }
 
@@ -128,11 +141,18 @@ StatusOr<api::AdoptionStatus> AgentRegistry::tally(const api::ObjectKey& key, co
     const std::vector<std::string>& set = agents->trustSets.at(i);
     trusts.push_back(std::binary_search(set.begin(), set.end(), query.fingerprint));
   }
+  // A loaded agent that had not adopted may have checked in up to twice lastSeenRefresh after
+  // its stored time: stale only once that much more has passed. (One that had adopted is judged
+  // by its stored time: the worst case for the gate either way.)
+  const int64_t firstActiveSecondIfUnsure =
+      firstActiveSecond - 2 * std::chrono::ceil<std::chrono::seconds>(options_.lastSeenRefresh).count();
   for (size_t slot = 0; slot < agents->entries.size(); ++slot) {
     const Entry& e = agents->entries[slot];
-    counter.add(e.lastSeenSeconds < firstActiveSecond ? store::AgentState::kStale
-                : trusts[e.trustSet]                  ? store::AgentState::kAdopted
-                                                      : store::AgentState::kPending,
+    const bool adopted = trusts[e.trustSet];
+    const int64_t activeFrom = e.loaded && !adopted ? firstActiveSecondIfUnsure : firstActiveSecond;
+    counter.add(e.lastSeenSeconds < activeFrom ? store::AgentState::kStale
+                : adopted                      ? store::AgentState::kAdopted
+                                               : store::AgentState::kPending,
                 *agents->ids[slot]);
   }
   return counter.result();
@@ -147,7 +167,11 @@ Status AgentRegistry::loadAll() {
   return okStatus();
 }
 
-Status AgentRegistry::flush() {
+Status AgentRegistry::flush(Persist what) {
+  std::lock_guard flushing(flushMu_);
+  const MonotonicTime now = clock_.monotonicNow();
+  const bool refresh = what == Persist::kEverything || now >= nextRefresh_;
+  if (refresh) nextRefresh_ = now + options_.lastSeenRefresh;
   std::vector<std::pair<api::ObjectKey, std::shared_ptr<Agents>>> all;
   {
     std::shared_lock lock(mu_);
@@ -155,34 +179,62 @@ Status AgentRegistry::flush() {
   }
   Status result = okStatus();
   for (const auto& [key, agents] : all) {
-    std::vector<store::AgentRecord> batch;
-    std::vector<std::string> ids;
+    std::vector<uint32_t> slots;
     {
       std::lock_guard lock(agents->mu);
-      ids.swap(agents->dirtyIds);
-      batch.reserve(ids.size());
-      for (const std::string& id : ids) {
-        Entry& e = agents->entryOf(id);
-        e.dirty = 0;
-        batch.push_back(agents->recordOf(id, e));
+      for (const std::string& id : agents->dirtyIds) {
+        const uint32_t slot = agents->slotOf.at(id);
+        agents->entries[slot].dirty = 0;
+        agents->entries[slot].unsaved = 0;
+        slots.push_back(slot);
+      }
+      agents->dirtyIds.clear();
+      for (uint32_t slot = 0; refresh && slot < agents->entries.size(); ++slot) {
+        if (agents->entries[slot].unsaved) {
+          agents->entries[slot].unsaved = 0;
+          slots.push_back(slot);
+        }
       }
     }
-    if (batch.empty()) continue;
+    if (slots.empty()) continue;
     // Records of a rotation deleted since (and perhaps created again under its name) go nowhere.
     StatusOr<store::CertificateRotation> current = store_.getRotation(key);
     Status s = !current.ok()                          ? current.status()
                : current->metadata.uid != agents->uid ? notFound("replaced")
-                                                      : store_.putAgents(key, batch);
+                                                      : persist(key, *agents, slots);
     if (s.code() == Code::kNotFound) {
       std::unique_lock lock(mu_);
       if (auto it = rotations_.find(key); it != rotations_.end() && it->second == agents) rotations_.erase(it);
       continue;
     }
+    if (!s.ok() && result.ok()) result = s.withContext("could not persist agent records of " + key.toString());
+  }
+  return result;
+}
+
+Status AgentRegistry::persist(const api::ObjectKey& key, Agents& agents, const std::vector<uint32_t>& slots) {
+  const uint32_t groups = std::max<uint32_t>(1, store_.agentGroups());
+  std::vector<std::vector<uint32_t>> byGroup(groups);
+  {
+    std::lock_guard lock(agents.mu);
+    for (const uint32_t slot : slots) byGroup[store::agentGroupOf(*agents.ids[slot], groups)].push_back(slot);
+  }
+  Status result = okStatus();
+  for (const std::vector<uint32_t>& group : byGroup) {
+    if (group.empty()) continue;
+    std::vector<store::AgentRecord> batch;
+    batch.reserve(group.size());
+    {
+      std::lock_guard lock(agents.mu);
+      for (const uint32_t slot : group) batch.push_back(agents.recordOf(*agents.ids[slot], agents.entries[slot]));
+    }
+    Status s = store_.putAgents(key, batch);
+    if (s.code() == Code::kNotFound) return s;
     if (!s.ok()) {
-      // Keep them dirty for the next flush; a check-in in between may already have re-marked some.
-      std::lock_guard lock(agents->mu);
-      for (const std::string& id : ids) markDirty(*agents, id, agents->entryOf(id));
-      if (result.ok()) result = s.withContext("could not persist agent records of " + key.toString());
+      // Written again by the next flush; a check-in in between may already have re-marked some.
+      std::lock_guard lock(agents.mu);
+      for (const uint32_t slot : group) markDirty(agents, *agents.ids[slot], agents.entries[slot]);
+      if (result.ok()) result = s;
     }
   }
   return result;

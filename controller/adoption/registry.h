@@ -26,13 +26,24 @@ struct CheckIn {
   std::string version;
 };
 
+struct RegistryOptions {
+  /** How often an agent's last-seen time alone is persisted. A new agent and a changed trust set
+   *  or version are persisted at the next flush; a mere "still here" waits for this, so that a
+   *  fleet at rest costs the store a rewrite of its records every period instead of a write per
+   *  check-in. After a restart, the gate gives loaded agents that had not adopted twice this much
+   *  longer than staleAfter before it counts them stale (their true last check-in may be that
+   *  much later than the stored one), so it never opens early for it. */
+  Duration lastSeenRefresh = std::chrono::minutes(5);
+};
+
 class AgentRegistry {
 public:
   /** Runs when an agent first appears or its trusted set changes (not on a mere refresh of its
    *  last-seen time): the adoption gate of that rotation may have moved. */
   using OnChange = std::function<void(const api::ObjectKey&)>;
 
-  AgentRegistry(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+  AgentRegistry(store::Store& store, const Clock& clock, RegistryOptions options = {})
+      : store_(store), clock_(clock), options_(options), nextRefresh_(clock.monotonicNow() + options.lastSeenRefresh) {}
 
   void setOnChange(OnChange onChange) { onChange_ = std::move(onChange); }
 
@@ -54,11 +65,16 @@ public:
   StatusOr<api::AdoptionStatus> tally(const api::ObjectKey& key, const store::TallyQuery& query);
   /** Loads every rotation's stored records (at start, so that the first gate sees them all). */
   Status loadAll();
+  enum class Persist {
+    kChanges,     // new agents, changed trust sets and versions; last-seen times once a lastSeenRefresh
+    kEverything,  // every record that differs from the stored one (a graceful stop)
+  };
   /**
-   * Writes the records changed since the last flush through the Store, one batch per rotation.
-   * A rotation the store no longer has is forgotten. Records whose write failed stay dirty.
+   * Writes what `what` asks for through the Store, in batches of one agent group (store.h) per
+   * rotation. A rotation the store no longer has is forgotten. Records whose write failed are
+   * written again by the next flush.
    */
-  Status flush();
+  Status flush(Persist what = Persist::kChanges);
   /** Drops a rotation's records from memory (it was deleted). */
   void forget(const api::ObjectKey& key);
 
@@ -84,8 +100,10 @@ private:
   struct Entry {
     int64_t lastSeenSeconds = 0;
     uint32_t trustSet = 0;
-    uint32_t version : 31 = 0;
-    uint32_t dirty : 1 = 0;
+    uint32_t version : 29 = 0;
+    uint32_t dirty : 1 = 0;    // new, or its trust set or version changed: persisted at the next flush
+    uint32_t unsaved : 1 = 0;  // seen since its last-seen time was persisted
+    uint32_t loaded : 1 = 0;   // as read from the store: not seen by this process yet
   };
 
   struct Agents {
@@ -112,15 +130,20 @@ private:
   StatusOr<std::shared_ptr<Agents>> agentsOf(const api::ObjectKey& key, std::string_view uid);
   /** The agents of the rotation the store holds now under `key` (readers: visit, tally). */
   StatusOr<std::shared_ptr<Agents>> agentsOfCurrent(const api::ObjectKey& key);
-  /** Stores `record` as it was read (clean) or reported (dirty); true when it is new to the
+  /** Stores `record` as it was read (`reported` false) or reported; true when it is new to the
    *  registry or its trusted set changed. Caller holds agents.mu. */
-  static bool upsert(Agents& agents, const store::AgentRecord& record, bool dirty);
+  static bool upsert(Agents& agents, const store::AgentRecord& record, bool reported);
+  /** Writes the records at `slots` of one rotation, group by group; what fails is marked dirty. */
+  Status persist(const api::ObjectKey& key, Agents& agents, const std::vector<uint32_t>& slots);
   /** Queues the agent for the next flush, once. Caller holds agents.mu. */
   static void markDirty(Agents& agents, const std::string& id, Entry& e);
   size_t sumOverRotations(size_t (*count)(const Agents&)) const;
 
   store::Store& store_;
   const Clock& clock_;
+  RegistryOptions options_;
+  std::mutex flushMu_;  // one flush at a time
+  MonotonicTime nextRefresh_;  // when a flush next persists last-seen times
   OnChange onChange_;
   mutable std::shared_mutex mu_;
   // shared: a request may still hold a rotation that forget() just dropped.

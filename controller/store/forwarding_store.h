@@ -69,6 +69,7 @@ public:
   Status putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) override {
     return inner_.putAgents(key, agents);
   }
+  uint32_t agentGroups() const override { return inner_.agentGroups(); }
   StatusOr<std::vector<std::string>> readAgentTokenDigests(const ObjectKey& key) override {
     return inner_.readAgentTokenDigests(key);
   }

@@ -56,6 +56,12 @@ bool isSha256Hex(std::string_view hex) {
          std::all_of(hex.begin(), hex.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+uint32_t agentGroupOf(std::string_view id, uint32_t groups) {
+  uint32_t hash = 2166136261u;  // FNV-1a
+  for (const char c : id) hash = (hash ^ static_cast<uint8_t>(c)) * 16777619u;
+  return hash % groups;
+}
+
 Status validateAgentRecord(const AgentRecord& agent) {
   RETURN_IF_ERROR(validateAgentId(agent.id));
   constexpr size_t kMaxVersionLength = 64;

@@ -174,6 +174,9 @@ public:
   /** Inserts or replaces each record (by id) as one batch; a crash keeps the batch or loses it
    *  whole. kNotFound when the rotation does not exist. */
   virtual Status putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) = 0;
+  /** How to split a large batch: records whose ids share agentGroupOf(id, agentGroups()) touch
+   *  as little stored data as possible when written together (one shard in a cluster). */
+  virtual uint32_t agentGroups() const { return 16; }
 
   // ---- agent tokens ----
   /** The SHA-256 digests (64 hex digits) of the bearer tokens agents of this rotation may use.
@@ -184,6 +187,10 @@ public:
 };
 
 using StorePtr = std::unique_ptr<Store>;
+
+/** An agent id's group among `groups` (FNV-1a of the id): stable across processes and releases,
+ *  since the Kubernetes store keeps each agent in the shard of its group. */
+uint32_t agentGroupOf(std::string_view id, uint32_t groups);
 
 /** The ServerSpec named `server`, or null. */
 const api::ServerSpec* findServer(const CertificateRotation& r, std::string_view server);

@@ -808,7 +808,8 @@ std::optional<HttpResponse> FakeApiServer::validateBuiltIn(const Resource& r, co
     for (const char* field : {"data", "binaryData", "stringData"}) {
       const bool bytes =
           std::string_view(field) == "binaryData" || (r.plural == "secrets" && std::string_view(field) == "data");
-      for (const auto& [k, value] : object.value(field, json::object()).items()) {
+      const json values = object.value(field, json::object());
+      for (const auto& [k, value] : values.items()) {
         const std::string text = value.is_string() ? value.get<std::string>() : std::string();
         if (!bytes) {
           total += text.size();

@@ -97,12 +97,6 @@ Status setShardAgents(json& configMap, std::vector<AgentRecord> records) {
   return okStatus();
 }
 
-int shardOf(std::string_view id, int shards) {
-  uint32_t hash = 2166136261u;  // FNV-1a: stable across processes and versions
-  for (const char c : id) hash = (hash ^ static_cast<uint8_t>(c)) * 16777619u;
-  return static_cast<int>(hash % static_cast<uint32_t>(shards));
-}
-
 // ---- snapshots: one JSON document in an immutable Secret ----
 
 json snapshotToJson(const store::Snapshot& s) {

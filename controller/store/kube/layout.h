@@ -53,8 +53,10 @@ std::optional<AgentRecord> parseAgentLine(std::string_view line);
 StatusOr<std::vector<AgentRecord>> shardAgents(const nlohmann::json& configMap);
 /** Makes `configMap` hold exactly `records`, in format 2. kResourceExhausted past kMaxShardBytes. */
 Status setShardAgents(nlohmann::json& configMap, std::vector<AgentRecord> records);
-/** The shard an agent's record lives in: stable across processes and versions (FNV-1a). */
-int shardOf(std::string_view id, int shards);
+/** The shard an agent's record lives in: its group (store.h), stable across processes and versions. */
+inline int shardOf(std::string_view id, int shards) {
+  return static_cast<int>(agentGroupOf(id, static_cast<uint32_t>(shards)));
+}
 
 // ---- snapshots: one JSON document in an immutable Secret ----
 

@@ -331,6 +331,112 @@ TEST(AgentRegistryTest, AFailedFlushKeepsTheRecordsForTheNextOne) {
   EXPECT_EQ(rotor::testing::listAgents(inner, r.key())->size(), 1u);
 }
 
+/** Keeps every batch of agent records written through it. */
+class BatchRecordingStore final : public store::ForwardingStore {
+public:
+  BatchRecordingStore(store::Store& inner, uint32_t groups) : ForwardingStore(inner), groups_(groups) {}
+  std::vector<std::vector<store::AgentRecord>> batches;
+  Status putAgents(const store::ObjectKey& k, const std::vector<store::AgentRecord>& a) override {
+    batches.push_back(a);
+    return ForwardingStore::putAgents(k, a);
+  }
+  uint32_t agentGroups() const override { return groups_; }
+
+private:
+  uint32_t groups_;
+};
+
+TEST(AgentRegistryTest, AMereCheckInIsPersistedOnlyOnceALastSeenRefreshButAChangeAtTheNextFlush) {
+  rotor::testing::FakeClock clock;
+  rotor::testing::MemoryStore inner(clock);
+  auto r = *inner.applyRotation(rotor::testing::rotationTemplate());
+  BatchRecordingStore store(inner, 16);
+  AgentRegistry registry(store, clock, {.lastSeenRefresh = std::chrono::minutes(5)});
+  const auto written = [&] {
+    size_t n = 0;
+    for (const auto& batch : store.batches) n += batch.size();
+    store.batches.clear();
+    return n;
+  };
+  ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, "1.0"}));
+  ASSERT_OK(registry.checkIn(r.key(), {"b", {fp('1')}, "1.0"}));
+  ASSERT_OK(registry.flush());
+  EXPECT_EQ(written(), 2u);  // new agents: at once
+  for (int minute = 1; minute < 5; ++minute) {  // still there, nothing else new: nothing written
+    clock.advance(std::chrono::minutes(1));
+    ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, "1.0"}));
+    ASSERT_OK(registry.checkIn(r.key(), {"b", {fp('1')}, "1.0"}));
+    ASSERT_OK(registry.flush());
+    EXPECT_EQ(written(), 0u) << minute;
+  }
+  ASSERT_OK(registry.checkIn(r.key(), {"b", {fp('1'), fp('2')}, "1.0"}));  // trusts a new CA: at once
+  ASSERT_OK(registry.flush());
+  EXPECT_EQ(written(), 1u);
+  clock.advance(std::chrono::minutes(1));  // five minutes since the last refresh: a's time is written
+  ASSERT_OK(registry.flush());
+  ASSERT_EQ(store.batches.size(), 1u);
+  EXPECT_EQ(store.batches[0].at(0).id, "a");
+  EXPECT_EQ(store.batches[0].at(0).lastSeen, clock.now() - std::chrono::minutes(1));
+  written();
+  clock.advance(std::chrono::seconds(10));
+  ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, "1.0"}));
+  ASSERT_OK(registry.flush());
+  EXPECT_EQ(written(), 0u);
+  ASSERT_OK(registry.flush(AgentRegistry::Persist::kEverything));  // a graceful stop keeps every last time
+  EXPECT_EQ(written(), 1u);
+  EXPECT_EQ(rotor::testing::listAgents(inner, r.key())->at(0).lastSeen, clock.now());
+}
+
+TEST(AgentRegistryTest, ABatchHoldsTheAgentsOfOneGroupOnly) {
+  rotor::testing::FakeClock clock;
+  rotor::testing::MemoryStore inner(clock);
+  auto r = *inner.applyRotation(rotor::testing::rotationTemplate());
+  BatchRecordingStore store(inner, 4);
+  AgentRegistry registry(store, clock);
+  for (int i = 0; i < 100; ++i) ASSERT_OK(registry.checkIn(r.key(), {"agent-" + std::to_string(i), {fp('1')}, ""}));
+  ASSERT_OK(registry.flush());
+  EXPECT_EQ(store.batches.size(), 4u);  // one write per shard of a Kubernetes store
+  for (const auto& batch : store.batches) {
+    for (const store::AgentRecord& a : batch) EXPECT_EQ(store::agentGroupOf(a.id, 4), store::agentGroupOf(batch[0].id, 4));
+  }
+  EXPECT_EQ(rotor::testing::listAgents(inner, r.key())->size(), 100u);
+}
+
+TEST(AgentRegistryTest, AfterARestartTheGateJudgesLoadedAgentsByTheWorstTheStoredTimesAllow) {
+  rotor::testing::FakeClock clock;
+  rotor::testing::MemoryStore store(clock);
+  auto r = *store.applyRotation(rotor::testing::rotationTemplate());
+  const Duration refresh = std::chrono::minutes(5), staleAfter = std::chrono::hours(1);
+  {
+    AgentRegistry registry(store, clock, {.lastSeenRefresh = refresh});
+    ASSERT_OK(registry.checkIn(r.key(), {"pending", {fp('1')}, ""}));
+    ASSERT_OK(registry.checkIn(r.key(), {"adopted", {fp('1'), fp('2')}, ""}));
+    ASSERT_OK(registry.flush());
+    // Both go on checking in for four more minutes; the process dies before a refresh is written.
+    clock.advance(std::chrono::minutes(4));
+    ASSERT_OK(registry.checkIn(r.key(), {"pending", {fp('1')}, ""}));
+    ASSERT_OK(registry.checkIn(r.key(), {"adopted", {fp('1'), fp('2')}, ""}));
+  }
+  const SystemTime stored = clock.now() - std::chrono::minutes(4);
+  AgentRegistry restarted(store, clock, {.lastSeenRefresh = refresh});
+  ASSERT_OK(restarted.loadAll());
+  const auto tallyAt = [&](SystemTime at) { return *restarted.tally(r.key(), {fp('2'), at, staleAfter}); };
+  // Past staleAfter of the stored time: the agent that had not adopted may well be active still
+  // (it was, four minutes later), so it holds the gate; the one that had adopted no longer counts.
+  api::AdoptionStatus t = tallyAt(stored + staleAfter + std::chrono::seconds(1));
+  EXPECT_EQ(t.active, 1);
+  EXPECT_EQ(t.adopted, 0);
+  EXPECT_EQ(t.laggards, std::vector<std::string>{"pending"});
+  // Twice the refresh later, it is stale too.
+  t = tallyAt(stored + staleAfter + 2 * refresh + std::chrono::seconds(1));
+  EXPECT_EQ(t.active, 0);
+  EXPECT_EQ(t.stale, 2);
+  // Once it checks in with this process, its time is exact again.
+  clock.advance(staleAfter);
+  ASSERT_OK(restarted.checkIn(r.key(), {"pending", {fp('1')}, ""}));
+  EXPECT_EQ(tallyAt(clock.now() + staleAfter + std::chrono::seconds(1)).stale, 2);
+}
+
 TEST(AgentRegistryTest, ADeletedRotationsAgentsAreForgottenAtTheNextFlush) {
   rotor::testing::FakeClock clock;
   rotor::testing::MemoryStore store(clock);
