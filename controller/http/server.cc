@@ -537,9 +537,12 @@ void HttpServer::Impl::onAccept(Worker& worker, beast::error_code ec, tcp::socke
     });
     return;
   }
+  // Responses go out in one or more full writes; Nagle would hold a large body's last segment until
+  // the client's delayed ACK (40 ms) instead of sending it.
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
   if (open_.load() >= options_.maxConnections) {
     rejected_.fetch_add(1);
-    beast::error_code ignored;
     socket.close(ignored);
   } else if (options_.plainHttp) {
     startOn(worker, std::make_shared<Session<tcp::socket>>(*this, worker, std::move(socket), nullptr));
