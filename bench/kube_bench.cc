@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/bench_cluster.h"
 #include "bench/bench_util.h"
 #include "controller/api/json_codec.h"
 #include "controller/kube/reflector.h"
@@ -192,75 +193,6 @@ struct Target {
   writeAll(out, timeline.seen().data(), sizeof(int64_t) * events);
   writeAll(out, timeline.started().data(), sizeof(int64_t) * events);
   _exit(0);  // the watch and the loop need not wind down
-}
-
-/** The API server under test: the fake over HTTPS, or the real one ROTOR_BENCH_KUBECONFIG names. */
-class BenchCluster {
-public:
-  BenchCluster() {
-    const char* real = std::getenv("ROTOR_BENCH_KUBECONFIG");
-    if (real == nullptr || *real == '\0') {
-      fake_.emplace();
-      fake_->installRotor(ns);
-      kubeconfig_ = fake_->writeKubeconfig();
-      return;
-    }
-    kubeconfig_ = real;
-    transport_ = std::move(kube::makeHttpsTransport(kube::loadKubeconfig(kubeconfig_).value())).value();
-    client_.emplace(*transport_);
-    ns = "rotor-bench-" + std::to_string(getpid());
-    const json crd = testing::shippedRotationCrd();
-    auto applied = client_->create(testing::kCustomResourceDefinitions, "", crd);
-    if (applied.status().code() == Code::kAlreadyExists) {
-      json existing =
-          client_->get(testing::kCustomResourceDefinitions, "", crd["metadata"]["name"].get<std::string>()).value();
-      existing["spec"] = crd["spec"];
-      applied = client_->update(testing::kCustomResourceDefinitions, "", existing);
-    }
-    must(applied.status(), "rotor's CRD");
-    must(
-        client_
-            ->create(kube::kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}})
-            .status(),
-        "namespace " + ns);
-    for (int i = 0; i < 100 && !client_->list(kube::kRotations, ns).ok(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  ~BenchCluster() {
-    if (client_) (void)client_->remove(kube::kNamespaces, "", ns);
-  }
-  kube::Client& client() { return fake_ ? fake_->client() : *client_; }
-  const std::string& kubeconfig() const { return kubeconfig_; }
-  bool real() const { return !fake_; }
-  std::string ns = "bench";
-
-private:
-  static void must(const Status& s, const std::string& what) {
-    if (s.ok()) return;
-    std::fprintf(stderr, "%s: %s\n", what.c_str(), s.message().c_str());
-    std::exit(1);
-  }
-  std::optional<testing::FakeCluster> fake_;
-  std::unique_ptr<kube::Transport> transport_;
-  std::optional<kube::Client> client_;
-  std::string kubeconfig_;
-};
-
-json pausedRotation(int i, const std::string& ns) {
-  char name[32];
-  std::snprintf(name, sizeof name, "svc-%05d", i);
-  api::CertificateRotation r;
-  r.metadata.name = name;
-  r.metadata.ns = ns;
-  r.spec.paused = true;
-  r.spec.certificate.commonName = std::string(name) + ".example.test";
-  r.spec.certificate.dnsNames = {r.spec.certificate.commonName};
-  r.spec.servers.push_back({.name = "main", .secretName = std::string(name) + "-tls"});
-  r.spec.ca.generate = api::CaGenerateSpec{std::string(name) + " CA", std::chrono::hours(24 * 365), {}};
-  r.spec.trustBundle.configMapName = std::string(name) + "-bundle";
-  json object = api::encodeRotation(r, false);
-  return object;
 }
 
 struct Scale {

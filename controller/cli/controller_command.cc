@@ -69,10 +69,11 @@ void listenAddressFrom(const Invocation& inv, const std::string& flag, const cha
 }
 
 /** The adoption API's settings from --adoption-* flags; nullopt when it is not asked for. */
-StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Invocation& inv) {
+StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Invocation& inv, bool cluster) {
   if (!inv.has("adoption-addr")) {
     for (const char* f : {"adoption-cert", "adoption-key", "adoption-client-ca", "adoption-insecure",
-                          "adoption-agents-per-token", "adoption-max-connections"}) {
+                          "adoption-agents-per-token", "adoption-max-connections", "agent-flush-interval",
+                          "agent-last-seen-refresh"}) {
       if (inv.has(f)) throw UsageError{std::string("--") + f + " needs --adoption-addr"};
     }
     return std::optional<adoption::EndpointOptions>();
@@ -85,6 +86,14 @@ StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Inv
   o.server.clientCaFile = inv.get("adoption-client-ca");
   o.service.agentsPerToken = countFlag(inv, "adoption-agents-per-token", o.service.agentsPerToken);
   o.server.maxConnections = countFlag(inv, "adoption-max-connections", o.server.maxConnections);
+  // Every flush in a burst of changes (a fleet registering or adopting) rewrites every agent
+  // shard: in a cluster that is the API server's and etcd's load, so it comes less often.
+  o.flushInterval = std::chrono::duration_cast<std::chrono::milliseconds>(
+      durationFlag(inv, "agent-flush-interval", cluster ? std::chrono::seconds(10) : std::chrono::seconds(1)));
+  o.registry.lastSeenRefresh = durationFlag(inv, "agent-last-seen-refresh", o.registry.lastSeenRefresh);
+  if (o.flushInterval <= Duration::zero() || o.registry.lastSeenRefresh < o.flushInterval) {
+    throw UsageError{"--agent-flush-interval must be positive and at most --agent-last-seen-refresh"};
+  }
   if (!o.server.plainHttp && (o.server.certFile.empty() || o.server.keyFile.empty())) {
     throw UsageError{
         "the adoption API needs --adoption-cert and --adoption-key (or --adoption-insecure for plain HTTP)"};
@@ -164,7 +173,7 @@ int runController(Context& ctx, const Invocation& inv) {
       log.info("Removed temporary files left by an interrupted write", {{"count", std::to_string(*removed)}});
     }
   }
-  auto adoptionOptions = adoptionOptionsFrom(inv);
+  auto adoptionOptions = adoptionOptionsFrom(inv, cluster);
   if (!adoptionOptions.ok()) return fail(ctx, adoptionOptions.status());
   const std::string instance = instanceName();
   probe::TlsProber prober;

@@ -209,20 +209,23 @@ Status KubeStore::writeVersioned(const ResourceType& type, const std::string& ns
 }
 
 Status KubeStore::modify(const ResourceType& type, const std::string& ns, const json& fresh,
-                         const std::function<Status(json&)>& change) {
+                         const std::function<Status(json&)>& change, json* known) {
   const std::string name = fresh["metadata"]["name"].get<std::string>();
   for (int attempt = 0; attempt < kModifyAttempts; ++attempt) {
-    auto current = client_.get(type, ns, name);
+    const bool useKnown = known != nullptr && !known->is_null();
+    auto current = useKnown ? StatusOr<json>(std::move(*known)) : client_.get(type, ns, name);
+    if (known != nullptr) *known = nullptr;  // until this write succeeds
     const bool absent = isNotFound(current);
     if (!absent && !current.ok()) return current.status();
-    json object = absent ? fresh : *current;
+    json object = absent ? fresh : std::move(*current);
     // An object left by a rotation deleted under the same name becomes this one's.
     if (fresh["metadata"].contains("ownerReferences"))
       object["metadata"]["ownerReferences"] = fresh["metadata"]["ownerReferences"];
     if (Status s = change(object); !s.ok()) return s;
     auto written = absent ? client_.create(type, ns, object) : client_.update(type, ns, object);
     const Code code = written.status().code();
-    if (code == Code::kConflict || code == Code::kAlreadyExists) continue;
+    if (code == Code::kConflict || code == Code::kAlreadyExists || (useKnown && code == Code::kNotFound)) continue;
+    if (written.ok() && known != nullptr) *known = std::move(*written);
     return written.status();
   }
   return conflict(std::string(type.kind) + " " + ns + "/" + name + " kept changing under concurrent writers");
@@ -438,7 +441,20 @@ Status KubeStore::putAgents(const ObjectKey& key, const std::vector<AgentRecord>
   for (const auto& entry : byShard) {
     const std::vector<const AgentRecord*>& records = entry.second;  // a name the lambda may capture
     json fresh = newObject(kConfigMaps, *rotation, agentShardName(key.name, entry.first), "agents", true);
-    Status s = modify(kConfigMaps, key.ns, fresh, [&](json& configMap) -> Status {
+    // The shard as this process last wrote it saves reading it again: only the leader writes
+    // shards, and a write from anyone else since makes this one a conflict, then a fresh read.
+    json known;
+    {
+      std::lock_guard lock(shardsMu_);
+      if (auto it = writtenShards_.find(key.ns + "/" + fresh["metadata"]["name"].get<std::string>());
+          it != writtenShards_.end()) {
+        known = std::move(it->second);
+        writtenShards_.erase(it);
+      }
+    }
+    Status s = modify(
+        kConfigMaps, key.ns, fresh,
+        [&](json& configMap) -> Status {
       std::map<std::string, AgentRecord> merged;
       if (ownedBy(configMap, rotation->metadata.uid)) {
         ASSIGN_OR_RETURN(std::vector<AgentRecord> stored, shardAgents(configMap));
@@ -449,7 +465,12 @@ Status KubeStore::putAgents(const ObjectKey& key, const std::vector<AgentRecord>
       all.reserve(merged.size());
       for (auto& [id, a] : merged) all.push_back(std::move(a));
       return setShardAgents(configMap, std::move(all)).withContext(key.toString());
-    });
+        },
+        &known);
+    if (s.ok()) {
+      std::lock_guard lock(shardsMu_);
+      writtenShards_.insert_or_assign(key.ns + "/" + fresh["metadata"]["name"].get<std::string>(), std::move(known));
+    }
     if (!s.ok()) return s;
   }
   return Status();

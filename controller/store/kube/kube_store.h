@@ -13,7 +13,9 @@
 //   reload            a pod-template annotation patched on spec.servers[].restart's workload
 // Versions are resourceVersions, so every write is optimistic as the Store contract requires.
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json_fwd.hpp>
 
 #include "controller/kube/client.h"
@@ -83,13 +85,17 @@ private:
    */
   Status writeVersioned(const rotor::kube::ResourceType& type, const std::string& ns, const nlohmann::json& fresh,
                         const store::Version& expected, const std::function<void(nlohmann::json&)>& fill);
-  /** Reads, changes and writes one object until no one wrote in between (a few tries). */
+  /** Reads, changes and writes one object until no one wrote in between (a few tries). With
+   *  `known` (the object as last written, or null), its first try starts from that instead of a
+   *  read; `known` then holds the object as written, or null when the write failed. */
   Status modify(const rotor::kube::ResourceType& type, const std::string& ns, const nlohmann::json& fresh,
-                const std::function<Status(nlohmann::json&)>& change);
+                const std::function<Status(nlohmann::json&)>& change, nlohmann::json* known = nullptr);
 
   rotor::kube::Client& client_;
   const Clock& clock_;
   KubeStoreOptions options_;
+  std::mutex shardsMu_;
+  std::map<std::string, nlohmann::json> writtenShards_;  // "ns/name" -> agent shard as last written
 };
 
 }  // namespace rotor::store::kube
