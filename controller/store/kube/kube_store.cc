@@ -149,6 +149,7 @@ Status KubeStore::deleteRotation(const ObjectKey& key) {
   if (!raw.ok()) return raw.status();
   const std::string uid = raw->value("/metadata/uid"_json_pointer, std::string());
   if (Status s = client_.remove(kRotations, key.ns, key.name, {.uid = uid}); !s.ok()) return s;
+  forgetWrittenShards(key);
   // The garbage collector would remove what the rotation owns; doing it now means a rotation
   // created again under the name never meets the old one's material.
   const std::string selector = std::string(kRotationLabel) + "=" + labelValue(key.name) + "," + std::string(kPartLabel);
@@ -435,26 +436,16 @@ Status KubeStore::putAgents(const ObjectKey& key, const std::vector<AgentRecord>
     if (Status s = store::validateAgentRecord(a); !s.ok()) return s;
   }
   auto rotation = getRotation(key);
-  if (!rotation.ok()) return rotation.status();
+  if (!rotation.ok()) {
+    if (rotation.status().code() == Code::kNotFound) forgetWrittenShards(key);  // its last put
+    return rotation.status();
+  }
   std::map<int, std::vector<const AgentRecord*>> byShard;
   for (const AgentRecord& a : agents) byShard[shardOf(a.id, options_.agentShards)].push_back(&a);
   for (const auto& entry : byShard) {
     const std::vector<const AgentRecord*>& records = entry.second;  // a name the lambda may capture
     json fresh = newObject(kConfigMaps, *rotation, agentShardName(key.name, entry.first), "agents", true);
-    // The shard as this process last wrote it saves reading it again: only the leader writes
-    // shards, and a write from anyone else since makes this one a conflict, then a fresh read.
-    json known;
-    {
-      std::lock_guard lock(shardsMu_);
-      if (auto it = writtenShards_.find(key.ns + "/" + fresh["metadata"]["name"].get<std::string>());
-          it != writtenShards_.end()) {
-        known = std::move(it->second);
-        writtenShards_.erase(it);
-      }
-    }
-    Status s = modify(
-        kConfigMaps, key.ns, fresh,
-        [&](json& configMap) -> Status {
+    const auto merge = [&](json& configMap) -> Status {
       std::map<std::string, AgentRecord> merged;
       if (ownedBy(configMap, rotation->metadata.uid)) {
         ASSIGN_OR_RETURN(std::vector<AgentRecord> stored, shardAgents(configMap));
@@ -465,15 +456,33 @@ Status KubeStore::putAgents(const ObjectKey& key, const std::vector<AgentRecord>
       all.reserve(merged.size());
       for (auto& [id, a] : merged) all.push_back(std::move(a));
       return setShardAgents(configMap, std::move(all)).withContext(key.toString());
-        },
-        &known);
+    };
+    // The shard as this process last wrote it saves reading it again: only the leader writes
+    // shards, and a write from anyone else since makes this one a conflict, then a fresh read.
+    const std::string shardKey = key.ns + "/" + fresh["metadata"]["name"].get<std::string>();
+    json known;
+    {
+      std::lock_guard lock(shardsMu_);
+      if (auto it = writtenShards_.find(shardKey); it != writtenShards_.end()) {
+        known = std::move(it->second);
+        writtenShards_.erase(it);
+      }
+    }
+    Status s = modify(kConfigMaps, key.ns, fresh, merge, &known);
     if (s.ok()) {
       std::lock_guard lock(shardsMu_);
-      writtenShards_.insert_or_assign(key.ns + "/" + fresh["metadata"]["name"].get<std::string>(), std::move(known));
+      writtenShards_.insert_or_assign(shardKey, std::move(known));
     }
     if (!s.ok()) return s;
   }
   return Status();
+}
+
+void KubeStore::forgetWrittenShards(const ObjectKey& key) {
+  std::lock_guard lock(shardsMu_);
+  for (int shard = 0; shard < options_.agentShards; ++shard) {
+    writtenShards_.erase(key.ns + "/" + agentShardName(key.name, shard));
+  }
 }
 
 // ---- agent tokens ----------------------------------------------------------------------------

@@ -91,6 +91,9 @@ private:
   Status modify(const rotor::kube::ResourceType& type, const std::string& ns, const nlohmann::json& fresh,
                 const std::function<Status(nlohmann::json&)>& change, nlohmann::json* known = nullptr);
 
+  /** Drops the cached shards of a rotation that is gone. */
+  void forgetWrittenShards(const store::ObjectKey& key);
+
   rotor::kube::Client& client_;
   const Clock& clock_;
   KubeStoreOptions options_;
