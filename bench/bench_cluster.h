@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -18,6 +20,31 @@
 namespace rotor::bench {
 
 using json = nlohmann::json;
+
+/** Counts requests (by method) and the bytes of their bodies both ways. */
+class CountingTransport final : public kube::Transport {
+public:
+  explicit CountingTransport(kube::Transport& inner) : inner_(inner) {}
+  StatusOr<kube::ApiResponse> send(const kube::ApiRequest& request) override {
+    auto response = inner_.send(request);
+    std::lock_guard lock(mu_);
+    ++requests;
+    ++byMethod[request.method];
+    bytes += request.body.size() + (response.ok() ? response->body.size() : 0);
+    return response;
+  }
+  StatusOr<kube::ApiResponse> stream(const kube::ApiRequest& request,
+                                     const std::function<bool(std::string_view)>& onLine,
+                                     std::stop_token stop) override {
+    return inner_.stream(request, onLine, stop);
+  }
+  uint64_t requests = 0, bytes = 0;
+  std::map<std::string, uint64_t> byMethod;
+
+private:
+  std::mutex mu_;
+  kube::Transport& inner_;
+};
 
 /** The API server under test: the fake over HTTPS, or the real one ROTOR_BENCH_KUBECONFIG names. */
 class BenchCluster {

@@ -28,27 +28,6 @@ using namespace rotor::bench;
 
 namespace {
 
-/** Counts requests and the bytes of their bodies both ways. */
-class CountingTransport final : public kube::Transport {
-public:
-  explicit CountingTransport(kube::Transport& inner) : inner_(inner) {}
-  StatusOr<kube::ApiResponse> send(const kube::ApiRequest& request) override {
-    auto response = inner_.send(request);
-    ++requests;
-    bytes += request.body.size() + (response.ok() ? response->body.size() : 0);
-    return response;
-  }
-  StatusOr<kube::ApiResponse> stream(const kube::ApiRequest& request,
-                                     const std::function<bool(std::string_view)>& onLine,
-                                     std::stop_token stop) override {
-    return inner_.stream(request, onLine, stop);
-  }
-  std::atomic<uint64_t> requests{0}, bytes{0};
-
-private:
-  kube::Transport& inner_;
-};
-
 std::vector<std::string> uuidIds(int n) {
   std::mt19937_64 random(42);
   std::vector<std::string> ids;
