@@ -201,7 +201,13 @@ Status AgentRegistry::flush(Persist what) {
     StatusOr<store::CertificateRotation> current = store_.getRotation(key);
     Status s = !current.ok()                          ? current.status()
                : current->metadata.uid != agents->uid ? notFound("replaced")
-                                                      : persist(key, *agents, slots);
+                                                      : okStatus();
+    if (s.ok()) {
+      s = persist(key, *agents, slots);  // marks again what it could not write
+    } else if (s.code() != Code::kNotFound) {
+      std::lock_guard lock(agents->mu);
+      for (const uint32_t slot : slots) markDirty(*agents, *agents->ids[slot], agents->entries[slot]);
+    }
     if (s.code() == Code::kNotFound) {
       std::unique_lock lock(mu_);
       if (auto it = rotations_.find(key); it != rotations_.end() && it->second == agents) rotations_.erase(it);

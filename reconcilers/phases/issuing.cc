@@ -79,8 +79,7 @@ StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
   r.status.handled.rotate = annotationOf(r, api::kRotateAnnotation);
   r.status.handled.renew = annotationOf(r, api::kRenewAnnotation);
   r.status.handled.renewCa = annotationOf(r, api::kRenewCaAnnotation);
-  return Outcome::moveTo(api::Phase::kReady, "Issued",
-                         "Every server has a certificate trusted by the bundle" + notReloaded);
+  return Outcome::moveTo(api::Phase::kReady, "Issued", std::string(kUpToDateMessage) + notReloaded);
 }
 
 }  // namespace rotor::reconcilers::phases

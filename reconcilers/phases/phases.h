@@ -11,6 +11,10 @@ namespace rotor::reconcilers::phases {
 
 using api::CertificateRotation;
 
+/** What a Ready rotation with nothing to do says. A phase entering Ready says it too, so that the
+ *  status is written once, not again by the resting step that runs right after. */
+inline constexpr std::string_view kUpToDateMessage = "Every server presents a current certificate";
+
 /** Pending: accept the resource and start issuing. */
 StatusOr<Outcome> pending(RotationContext& ctx, CertificateRotation& r);
 /** Issuing: CA (generated or imported), bundle, then every server's certificate. -> Ready. */

@@ -30,7 +30,7 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
       recheck = std::clamp(std::chrono::ceil<Duration>(*d.nextExpiryCheck - now), Duration(1000), kRestingRecheck);
     }
     return Outcome::wait(recheck, rolledBack ? "RolledBack" : "UpToDate",
-                         rolledBack ? r.status.message : "Every server presents a current certificate");
+                         rolledBack ? r.status.message : std::string(kUpToDateMessage));
   }
   api::RotationStatus& s = r.status;
   if (d.trigger == triggers::kCaRenewRequested) {

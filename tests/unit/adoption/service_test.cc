@@ -305,13 +305,18 @@ TEST(AgentRegistryTest, ItsTallyIsTheRecordByRecordTallyAtEveryStalenessBoundary
   EXPECT_EQ(all.laggards.front(), "agent-11");  // the pending ids (59 - i for i % 3 == 0), smallest first
 }
 
-/** Fails agent writes while `down` is set. */
+/** Fails agent writes while `down` is set, and reads of rotations while `rotationsDown` is. */
 class FlakyAgentStore final : public store::ForwardingStore {
 public:
   using ForwardingStore::ForwardingStore;
   bool down = true;
+  bool rotationsDown = false;
   Status putAgents(const store::ObjectKey& k, const std::vector<store::AgentRecord>& a) override {
     return down ? unavailable("disk full") : ForwardingStore::putAgents(k, a);
+  }
+  StatusOr<store::CertificateRotation> getRotation(const store::ObjectKey& k) override {
+    if (rotationsDown) return unavailable("API server unreachable");
+    return ForwardingStore::getRotation(k);
   }
 };
 
@@ -326,6 +331,10 @@ TEST(AgentRegistryTest, AFailedFlushKeepsTheRecordsForTheNextOne) {
   EXPECT_EQ(registry.dirtyCount(), 1u);
   EXPECT_TRUE(rotor::testing::listAgents(inner, r.key())->empty());
   flaky.down = false;
+  flaky.rotationsDown = true;  // a flush that cannot even check the rotation keeps them too
+  EXPECT_THAT(registry.flush(), rotor::testing::StatusIs(Code::kUnavailable));
+  EXPECT_EQ(registry.dirtyCount(), 1u);
+  flaky.rotationsDown = false;
   ASSERT_OK(registry.flush());
   EXPECT_EQ(registry.dirtyCount(), 0u);
   EXPECT_EQ(rotor::testing::listAgents(inner, r.key())->size(), 1u);
