@@ -69,6 +69,9 @@ public:
   Status putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) override {
     return inner_.putAgents(key, agents);
   }
+  StatusOr<api::AdoptionStatus> tallyAgents(const ObjectKey& key, const TallyQuery& query) override {
+    return inner_.tallyAgents(key, query);  // the inner store may count compactly (the registry)
+  }
   uint32_t agentGroups() const override { return inner_.agentGroups(); }
   StatusOr<std::vector<std::string>> readAgentTokenDigests(const ObjectKey& key) override {
     return inner_.readAgentTokenDigests(key);

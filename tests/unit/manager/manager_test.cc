@@ -135,5 +135,27 @@ TEST_F(ManagerTest, TheEchoOfItsOwnWritesWakesNothingButAnyOtherChangeWakesAtOnc
   EXPECT_TRUE(manager.processOne());
 }
 
+/** A store that counts agents its own way, as the adoption registry's view does. */
+class OwnTallyStore final : public store::ForwardingStore {
+public:
+  using ForwardingStore::ForwardingStore;
+  StatusOr<api::AdoptionStatus> tallyAgents(const api::ObjectKey&, const store::TallyQuery&) override {
+    api::AdoptionStatus counted;
+    counted.active = 1000000;
+    return counted;
+  }
+};
+
+TEST_F(ManagerTest, ItsReconcilesUseTheStoresOwnTally) {
+  // Through the recorder of its own writes, a reconcile must still reach the compact tally: the
+  // default (every record built and counted) holds a million agents' lock for a tenth of a second.
+  OwnTallyStore compact(store);
+  OwnWrites writes;
+  OwnWriteRecorder recorder(compact, writes);
+  auto tally = recorder.tallyAgents(kA, {"sha256:" + std::string(64, 'a'), clock.now(), std::chrono::hours(1)});
+  ASSERT_TRUE(tally.ok());
+  EXPECT_EQ(tally->active, 1000000);
+}
+
 }  // namespace
 }  // namespace rotor::manager
