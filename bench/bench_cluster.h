@@ -65,7 +65,8 @@ public:
     auto applied = client_->create(rotor::testing::kCustomResourceDefinitions, "", crd);
     if (applied.status().code() == Code::kAlreadyExists) {
       json existing =
-          client_->get(rotor::testing::kCustomResourceDefinitions, "", crd["metadata"]["name"].get<std::string>()).value();
+          client_->get(rotor::testing::kCustomResourceDefinitions, "", crd["metadata"]["name"].get<std::string>())
+              .value();
       existing["spec"] = crd["spec"];
       applied = client_->update(rotor::testing::kCustomResourceDefinitions, "", existing);
     }

@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
     const auto began = std::chrono::steady_clock::now();
     size_t next = 0;
     for (int second = 0; second < interval; ++second) {
-      const size_t until = static_cast<size_t>(agents) * static_cast<size_t>(second + 1) / static_cast<size_t>(interval);
+      const size_t until =
+          static_cast<size_t>(agents) * static_cast<size_t>(second + 1) / static_cast<size_t>(interval);
       for (; next < until; ++next) must(registry.checkIn(key, {ids[next], trusted, "1.4.0"}), "check-in");
       clock.advance(std::chrono::seconds(1));
       if ((second + 1) % flushEvery == 0) must(registry.flush(), "flush");
@@ -144,16 +145,18 @@ int main(int argc, char** argv) {
                   t.requests / t.simulatedSeconds * per100k);
   };
   const char* server = cluster.real() ? "the real API server" : "the fake API server";
-  std::printf("agents    %d agents every %d s, flushed every %d s, against %s: %zu shards, %.1f MB stored (%.1f B/agent, "
-              "largest shard %.0f KiB)\n",
-              agents, interval, flushEvery, server, shards->items.size(), storedBytes / 1e6,
-              static_cast<double>(storedBytes) / agents, largest / 1024.0);
-  std::printf("          per 100,000 agents: registration %s; steady state %s; adoption %s\n", rate(registration).c_str(),
-              rate(steady).c_str(), rate(adoption).c_str());
-  std::printf("          real time: registration %.1f s, steady state %.1f s, adoption %.1f s; failover: registry "
-              "loaded and gate tallied in %.2f s (%lld of %lld adopted, as before)\n",
-              registration.realSeconds, steady.realSeconds, adoption.realSeconds, failoverSeconds,
-              static_cast<long long>(tally->adopted), static_cast<long long>(tally->active));
+  std::printf(
+      "agents    %d agents every %d s, flushed every %d s, against %s: %zu shards, %.1f MB stored (%.1f B/agent, "
+      "largest shard %.0f KiB)\n",
+      agents, interval, flushEvery, server, shards->items.size(), storedBytes / 1e6,
+      static_cast<double>(storedBytes) / agents, largest / 1024.0);
+  std::printf("          per 100,000 agents: registration %s; steady state %s; adoption %s\n",
+              rate(registration).c_str(), rate(steady).c_str(), rate(adoption).c_str());
+  std::printf(
+      "          real time: registration %.1f s, steady state %.1f s, adoption %.1f s; failover: registry "
+      "loaded and gate tallied in %.2f s (%lld of %lld adopted, as before)\n",
+      registration.realSeconds, steady.realSeconds, adoption.realSeconds, failoverSeconds,
+      static_cast<long long>(tally->adopted), static_cast<long long>(tally->active));
   const std::string where = format("Kubernetes mode (%s), %d agents", server, agents);
   const double steadyRate = steady.bytes / steady.simulatedSeconds * per100k;
   // The steady state holds one refresh of last-seen times: its floor is every record written once
@@ -167,9 +170,9 @@ int main(int argc, char** argv) {
   row(where + ": API traffic while every agent adopts a CA in one interval, per 100,000 agents",
       format("%.0f KB/s / %.1f req/s", adoption.bytes / adoption.simulatedSeconds / 1000 * per100k,
              adoption.requests / adoption.simulatedSeconds * per100k),
-      format("every record written once per %d s flush: %.0f KB/s", flushEvery, writtenOnce / flushEvery / 1000 * per100k),
-      format("%.2fx", adoption.bytes / adoption.simulatedSeconds / (writtenOnce / flushEvery)),
-      "-");
+      format("every record written once per %d s flush: %.0f KB/s", flushEvery,
+             writtenOnce / flushEvery / 1000 * per100k),
+      format("%.2fx", adoption.bytes / adoption.simulatedSeconds / (writtenOnce / flushEvery)), "-");
   row(where + ": failover, a new leader's registry loaded and gate tallied", format("%.2f s", failoverSeconds),
       format("one interval of check-ins: %d s", interval), format("%.3fx", failoverSeconds / interval), "<= 10 s");
   return 0;

@@ -129,7 +129,9 @@ int main(int argc, char** argv) {
   // The floor, in a namespace of its own: the rotations exist; then per rotation the three
   // objects are created and the status is written once.
   const std::string floorNs = ns + "-floor";
-  must(client.create(kube::kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", floorNs}}}})
+  must(client
+           .create(kube::kNamespaces, "",
+                   {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", floorNs}}}})
            .status(),
        "namespace " + floorNs);
   std::vector<api::CertificateRotation> floorRotations;
@@ -150,9 +152,10 @@ int main(int argc, char** argv) {
   (void)client.remove(kube::kNamespaces, "", floorNs);
 
   const char* server = cluster.real() ? "the real API server" : "the fake API server";
-  std::printf("kube      %d rotations bootstrapped against %s in %.2f s (%d failed reconciles); the same objects "
-              "created with no crypto in %.2f s\n          the bootstrap's requests per rotation: %s\n",
-              n, server, bootstrapSeconds, counting.failed, floorSeconds, requests.c_str());
+  std::printf(
+      "kube      %d rotations bootstrapped against %s in %.2f s (%d failed reconciles); the same objects "
+      "created with no crypto in %.2f s\n          the bootstrap's requests per rotation: %s\n",
+      n, server, bootstrapSeconds, counting.failed, floorSeconds, requests.c_str());
   row(format("Kubernetes mode (%s): issuance, bootstrap of %d rotations", server, n),
       format("%.2f s (%.1f ms each)", bootstrapSeconds, bootstrapSeconds * 1000 / n),
       format("the same objects created, no crypto: %.2f s", floorSeconds),

@@ -142,7 +142,7 @@ private:
   store::Store& store_;
   const Clock& clock_;
   RegistryOptions options_;
-  std::mutex flushMu_;  // one flush at a time
+  std::mutex flushMu_;         // one flush at a time
   MonotonicTime nextRefresh_;  // when a flush next persists last-seen times
   OnChange onChange_;
   mutable std::shared_mutex mu_;

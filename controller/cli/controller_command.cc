@@ -71,9 +71,9 @@ void listenAddressFrom(const Invocation& inv, const std::string& flag, const cha
 /** The adoption API's settings from --adoption-* flags; nullopt when it is not asked for. */
 StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Invocation& inv, bool cluster) {
   if (!inv.has("adoption-addr")) {
-    for (const char* f : {"adoption-cert", "adoption-key", "adoption-client-ca", "adoption-insecure",
-                          "adoption-agents-per-token", "adoption-max-connections", "agent-flush-interval",
-                          "agent-last-seen-refresh"}) {
+    for (const char* f :
+         {"adoption-cert", "adoption-key", "adoption-client-ca", "adoption-insecure", "adoption-agents-per-token",
+          "adoption-max-connections", "agent-flush-interval", "agent-last-seen-refresh"}) {
       if (inv.has(f)) throw UsageError{std::string("--") + f + " needs --adoption-addr"};
     }
     return std::optional<adoption::EndpointOptions>();
@@ -345,8 +345,7 @@ int runController(Context& ctx, const Invocation& inv) {
     if (!reflector) {
       // inotify says only which file changed: the rotation's resourceVersion tells an echo apart.
       auto watch = store::local::DirWatch::start(
-          b.local()->stateDirectory(),
-          [&](const api::ObjectKey& key, store::local::DirWatch::Record record) {
+          b.local()->stateDirectory(), [&](const api::ObjectKey& key, store::local::DirWatch::Record record) {
             if (record == store::local::DirWatch::Record::kAgents) return wakeForAgents(key);
             auto rotation = b.store().getRotation(key);
             wakeForChange(key, rotation.ok() ? rotation->metadata.resourceVersion : "");

@@ -817,8 +817,8 @@ std::optional<HttpResponse> FakeApiServer::validateBuiltIn(const Resource& r, co
         }
         auto decoded = pki::base64Decode(text);
         if (!decoded.ok()) {
-          const size_t bad = text.find_first_not_of(
-              "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+          const size_t bad =
+              text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
           return failure(400, "BadRequest",
                          r.kind + " in version \"v1\" cannot be handled as a " + r.kind +
                              ": illegal base64 data at input byte " +

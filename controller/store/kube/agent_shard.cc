@@ -6,7 +6,6 @@
 #include <map>
 #include <optional>
 
-
 namespace rotor::store::kube {
 namespace {
 
@@ -24,9 +23,7 @@ void putVarint(std::string& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
-int64_t seconds(SystemTime t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
+int64_t seconds(SystemTime t) { return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count(); }
 
 std::string fingerprintBytes(std::string_view fingerprint) {
   std::string hex(fingerprint.substr(kFingerprintPrefix.size()));
@@ -145,8 +142,8 @@ std::string encodeAgentShard(std::vector<AgentRecord> records) {
   putVarint(raw, records.size());
   std::string_view previous;
   for (const AgentRecord& r : records) {
-    const size_t shared = std::mismatch(previous.begin(), previous.end(), r.id.begin(), r.id.end()).first -
-                          previous.begin();
+    const size_t shared =
+        std::mismatch(previous.begin(), previous.end(), r.id.begin(), r.id.end()).first - previous.begin();
     putVarint(raw, shared);
     putVarint(raw, r.id.size() - shared);
     raw.append(r.id, shared);

@@ -6,11 +6,11 @@
 // functions: the names and encodings are part of rotor's stored format, tested on their own.
 
 #include <map>
-#include <vector>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "controller/common/status.h"
 #include "controller/store/store.h"

@@ -370,7 +370,7 @@ TEST(AgentRegistryTest, AMereCheckInIsPersistedOnlyOnceALastSeenRefreshButAChang
   ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, "1.0"}));
   ASSERT_OK(registry.checkIn(r.key(), {"b", {fp('1')}, "1.0"}));
   ASSERT_OK(registry.flush());
-  EXPECT_EQ(written(), 2u);  // new agents: at once
+  EXPECT_EQ(written(), 2u);                     // new agents: at once
   for (int minute = 1; minute < 5; ++minute) {  // still there, nothing else new: nothing written
     clock.advance(std::chrono::minutes(1));
     ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, "1.0"}));
@@ -406,7 +406,8 @@ TEST(AgentRegistryTest, ABatchHoldsTheAgentsOfOneGroupOnly) {
   ASSERT_OK(registry.flush());
   EXPECT_EQ(store.batches.size(), 4u);  // one write per shard of a Kubernetes store
   for (const auto& batch : store.batches) {
-    for (const store::AgentRecord& a : batch) EXPECT_EQ(store::agentGroupOf(a.id, 4), store::agentGroupOf(batch[0].id, 4));
+    for (const store::AgentRecord& a : batch)
+      EXPECT_EQ(store::agentGroupOf(a.id, 4), store::agentGroupOf(batch[0].id, 4));
   }
   EXPECT_EQ(rotor::testing::listAgents(inner, r.key())->size(), 100u);
 }
