@@ -15,11 +15,21 @@
 #include "controller/api/json_codec.h"
 #include "controller/kube/kubeconfig.h"
 #include "controller/kube/transport.h"
+#include "reconcilers/context.h"
 #include "tests/support/fake_cluster.h"
 
 namespace rotor::bench {
 
 using json = nlohmann::json;
+
+/** The prober of a benchmark whose rotations serve nothing: bootstrap and paused rotations probe
+ *  no server. */
+class NoProbes final : public reconcilers::Prober {
+public:
+  Status probe(const api::HealthCheckSpec&, const std::string&, const std::string&) override {
+    return unavailable("the benchmark's rotations have no servers to probe");
+  }
+};
 
 /** Counts requests (by method) and the bytes of their bodies both ways. */
 class CountingTransport final : public kube::Transport {

@@ -112,13 +112,6 @@ private:
   Timeline& timeline_;
 };
 
-class NoProbes final : public reconcilers::Prober {
-public:
-  Status probe(const api::HealthCheckSpec&, const std::string&, const std::string&) override {
-    return unavailable("the benchmark's rotations have no servers to probe");
-  }
-};
-
 /** Counts reconciles, so that the child knows when the first pass is over. */
 class Counting final : public manager::ReconcileObserver {
 public:

@@ -17,13 +17,6 @@ using namespace rotor::bench;
 
 namespace {
 
-class NoProbes final : public reconcilers::Prober {
-public:
-  Status probe(const api::HealthCheckSpec&, const std::string&, const std::string&) override {
-    return unavailable("bootstrap probes nothing");
-  }
-};
-
 /** Events go to the API server, as `rotor controller` records them in a cluster. */
 class ApiEvents final : public reconcilers::EventRecorder {
 public:

@@ -42,6 +42,12 @@ void AgentRegistry::markDirty(Agents& agents, const std::string& id, Entry& e) {
   agents.dirtyIds.push_back(id);
 }
 
+void AgentRegistry::markDirty(Agents& agents, const std::vector<uint32_t>& slots) {
+  // Written again by the next flush; a check-in in between may already have re-marked some.
+  std::lock_guard lock(agents.mu);
+  for (const uint32_t slot : slots) markDirty(agents, *agents.ids[slot], agents.entries[slot]);
+}
+
 bool AgentRegistry::upsert(Agents& agents, const store::AgentRecord& record, bool reported) {
   const uint32_t trustSet = agents.trustSetOf(record.trusted);
   auto [it, inserted] = agents.slotOf.try_emplace(record.id, static_cast<uint32_t>(agents.entries.size()));
@@ -205,8 +211,7 @@ Status AgentRegistry::flush(Persist what) {
     if (s.ok()) {
       s = persist(key, *agents, slots);  // marks again what it could not write
     } else if (s.code() != Code::kNotFound) {
-      std::lock_guard lock(agents->mu);
-      for (const uint32_t slot : slots) markDirty(*agents, *agents->ids[slot], agents->entries[slot]);
+      markDirty(*agents, slots);
     }
     if (s.code() == Code::kNotFound) {
       std::unique_lock lock(mu_);
@@ -237,9 +242,7 @@ Status AgentRegistry::persist(const api::ObjectKey& key, Agents& agents, const s
     Status s = store_.putAgents(key, batch);
     if (s.code() == Code::kNotFound) return s;
     if (!s.ok()) {
-      // Written again by the next flush; a check-in in between may already have re-marked some.
-      std::lock_guard lock(agents.mu);
-      for (const uint32_t slot : group) markDirty(agents, *agents.ids[slot], agents.entries[slot]);
+      markDirty(agents, group);
       if (result.ok()) result = s;
     }
   }

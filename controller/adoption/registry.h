@@ -137,6 +137,8 @@ private:
   Status persist(const api::ObjectKey& key, Agents& agents, const std::vector<uint32_t>& slots);
   /** Queues the agent for the next flush, once. Caller holds agents.mu. */
   static void markDirty(Agents& agents, const std::string& id, Entry& e);
+  /** Queues the agents at `slots` for the next flush (a write that failed). Takes agents.mu. */
+  static void markDirty(Agents& agents, const std::vector<uint32_t>& slots);
   size_t sumOverRotations(size_t (*count)(const Agents&)) const;
 
   store::Store& store_;

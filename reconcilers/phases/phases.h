@@ -11,8 +11,8 @@ namespace rotor::reconcilers::phases {
 
 using api::CertificateRotation;
 
-/** What a Ready rotation with nothing to do says. A phase entering Ready says it too, so that the
- *  status is written once, not again by the resting step that runs right after. */
+/** What a Ready rotation with nothing to do says. Issuing says it too on entering Ready, so that a
+ *  bootstrap's status is written once there, not again by the resting step that runs right after. */
 inline constexpr std::string_view kUpToDateMessage = "Every server presents a current certificate";
 
 /** Pending: accept the resource and start issuing. */

@@ -6,6 +6,8 @@
 #include <map>
 #include <optional>
 
+#include "controller/common/strings.h"
+
 namespace rotor::store::kube {
 namespace {
 
@@ -35,13 +37,8 @@ std::string fingerprintBytes(std::string_view fingerprint) {
 }
 
 std::string fingerprintText(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(kFingerprintPrefix);
-  for (const char c : bytes) {
-    out.push_back(kHex[static_cast<uint8_t>(c) >> 4]);
-    out.push_back(kHex[static_cast<uint8_t>(c) & 15]);
-  }
-  return out;
+  return std::string(kFingerprintPrefix) +
+         hexEncode(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
 }
 
 /** Reads what putVarint and the raw appends wrote; any overrun makes the reader fail for good. */

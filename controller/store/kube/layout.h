@@ -42,7 +42,8 @@ std::string agentShardName(const std::string& rotation, int shard);
 // Format 2 (written now): the compact encoding of agent_shard.h in binaryData "agents.v2".
 // Format 1 (read, and replaced on the shard's next write): one text line per agent in data "records".
 
-/** A shard is refused past this many (compressed) bytes, well below the API server's 1.5 MiB. */
+/** A shard is refused past this many (compressed) bytes, below the 1 MiB the API server allows a
+ *  ConfigMap. */
 inline constexpr size_t kMaxShardBytes = 900 * 1024;
 /** A format-1 line. */
 std::string agentLine(const AgentRecord& a);
