@@ -140,26 +140,35 @@ StatusOr<api::AdoptionStatus> AgentRegistry::tally(const api::ObjectKey& key, co
   const int64_t staleBefore = toSeconds(query.staleBefore());
   const int64_t firstActiveSecond =
       SystemTime(std::chrono::seconds(staleBefore)) == query.staleBefore() ? staleBefore : staleBefore + 1;
-  store::AdoptionCounter counter(query);
-  std::lock_guard lock(agents->mu);
+  // Check-ins wait only while the entries are copied (a few milliseconds at a million); the
+  // count, which compares every pending agent's id with the laggards, runs on the copy. Ids stay
+  // where they are: slotOf never erases, and the shared_ptr keeps the agents alive.
+  std::vector<Entry> entries;
+  std::vector<const std::string*> ids;
   std::vector<bool> trusts;  // per interned trust set (each sorted)
-  for (uint32_t i = 0; i < agents->trustSets.size(); ++i) {
-    const std::vector<std::string>& set = agents->trustSets.at(i);
-    trusts.push_back(std::binary_search(set.begin(), set.end(), query.fingerprint));
+  {
+    std::lock_guard lock(agents->mu);
+    entries = agents->entries;
+    ids = agents->ids;
+    for (uint32_t i = 0; i < agents->trustSets.size(); ++i) {
+      const std::vector<std::string>& set = agents->trustSets.at(i);
+      trusts.push_back(std::binary_search(set.begin(), set.end(), query.fingerprint));
+    }
   }
   // A loaded agent that had not adopted may have checked in up to twice lastSeenRefresh after
   // its stored time: stale only once that much more has passed. (One that had adopted is judged
   // by its stored time: the worst case for the gate either way.)
   const int64_t firstActiveSecondIfUnsure =
       firstActiveSecond - 2 * std::chrono::ceil<std::chrono::seconds>(options_.lastSeenRefresh).count();
-  for (size_t slot = 0; slot < agents->entries.size(); ++slot) {
-    const Entry& e = agents->entries[slot];
+  store::AdoptionCounter counter(query);
+  for (size_t slot = 0; slot < entries.size(); ++slot) {
+    const Entry& e = entries[slot];
     const bool adopted = trusts[e.trustSet];
     const int64_t activeFrom = e.loaded && !adopted ? firstActiveSecondIfUnsure : firstActiveSecond;
     counter.add(e.lastSeenSeconds < activeFrom ? store::AgentState::kStale
                 : adopted                      ? store::AgentState::kAdopted
                                                : store::AgentState::kPending,
-                *agents->ids[slot]);
+                *ids[slot]);
   }
   return counter.result();
 }

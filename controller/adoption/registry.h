@@ -61,7 +61,7 @@ public:
    *  under the same name starts with no agents, even when another process did it. */
   Status visit(const api::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& fn);
   /** The adoption tally of the rotation's agents, as Store::tallyAgents counts it, read off the
-   *  compact entries: no record is built, and check-ins wait for a pass over 16-byte entries only. */
+   *  compact entries: no record is built, and check-ins wait only while the 16-byte entries are copied. */
   StatusOr<api::AdoptionStatus> tally(const api::ObjectKey& key, const store::TallyQuery& query);
   /** Loads every rotation's stored records (at start, so that the first gate sees them all). */
   Status loadAll();

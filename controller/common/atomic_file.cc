@@ -27,28 +27,16 @@ Status errnoStatus(const std::string& what, const fs::path& path, int error) {
   return unavailable(message);
 }
 
-/** Closes a descriptor on every path out. */
-class FileDescriptor {
-public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
-private:
-  int fd_;
-};
-
 }  // namespace
 
+int UniqueFd::reset(int fd) {
+  const int result = fd_ >= 0 ? ::close(fd_) : 0;
+  fd_ = fd;
+  return result;
+}
+
 Status syncDirectory(const fs::path& dir) {
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) {
     return errnoStatus("could not open directory", dir, errno);
   }
@@ -64,25 +52,45 @@ bool isAtomicWriteTemporary(std::string_view name) {
          name.substr(name.size() - kSuffix - kTemporaryMarker.size(), kTemporaryMarker.size()) == kTemporaryMarker;
 }
 
-Status writeFileAtomic(const fs::path& path, std::string_view content, mode_t mode) {
+StatusOr<StagedFile> StagedFile::create(const fs::path& path, mode_t mode) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::string tmpl = (dir / ("." + path.filename().string() + std::string(kTemporaryMarker) + "XXXXXX")).string();
-  FileDescriptor fd(::mkostemp(tmpl.data(), O_CLOEXEC));
-  if (fd.get() < 0) {
+  UniqueFd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
+  if (!fd.valid()) {
     return errnoStatus("could not create temporary file in", dir, errno);
   }
-  const fs::path tmp(tmpl);
-  auto fail = [&](const std::string& what) {
-    int error = errno;
-    ::unlink(tmp.c_str());
-    return errnoStatus(what, path, error);  // the file meant, not the temporary one
-  };
-  if (::fchmod(fd.get(), mode) != 0) {
-    return fail("could not set mode of");
+  const int raw = fd.get();
+  StagedFile file(path, fs::path(tmpl), std::move(fd));
+  if (::fchmod(raw, mode) != 0) {
+    return file.fail("could not set mode of");
   }
+  return file;
+}
+
+StagedFile::StagedFile(StagedFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      temporary_(std::move(other.temporary_)),
+      fd_(std::move(other.fd_)),
+      committed_(std::exchange(other.committed_, true)) {}
+
+StagedFile::~StagedFile() {
+  fd_.reset();
+  if (!committed_) ::unlink(temporary_.c_str());
+}
+
+Status StagedFile::fail(const std::string& what) {
+  const int error = errno;
+  fd_.reset();
+  ::unlink(temporary_.c_str());
+  committed_ = true;                       // nothing left to remove
+  return errnoStatus(what, path_, error);  // the file meant, not the temporary one
+}
+
+Status StagedFile::append(std::string_view bytes) {
+  if (!fd_.valid()) return failedPrecondition("staged file for " + path_.string() + " is already closed");
   size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
+  while (written < bytes.size()) {
+    ssize_t n = ::write(fd_.get(), bytes.data() + written, bytes.size() - written);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -91,20 +99,32 @@ Status writeFileAtomic(const fs::path& path, std::string_view content, mode_t mo
     }
     written += static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) {
+  return okStatus();
+}
+
+Status StagedFile::commit() {
+  if (!fd_.valid()) return failedPrecondition("staged file for " + path_.string() + " is already closed");
+  if (::fsync(fd_.get()) != 0) {
     return fail("could not sync");
   }
-  if (::close(fd.release()) != 0) {
+  if (fd_.reset() != 0) {
     return fail("could not close");
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::rename(temporary_.c_str(), path_.c_str()) != 0) {
     return fail("could not rename a temporary file over");
   }
-  return syncDirectory(dir);
+  committed_ = true;
+  return syncDirectory(path_.has_parent_path() ? path_.parent_path() : fs::path("."));
+}
+
+Status writeFileAtomic(const fs::path& path, std::string_view content, mode_t mode) {
+  ASSIGN_OR_RETURN(StagedFile file, StagedFile::create(path, mode));
+  RETURN_IF_ERROR(file.append(content));
+  return file.commit();
 }
 
 StatusOr<std::optional<std::string>> readFileIfExists(const fs::path& path) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) {
       return std::optional<std::string>();

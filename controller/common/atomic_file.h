@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "controller/common/status.h"
 
@@ -15,6 +16,26 @@ inline constexpr mode_t kPrivateFileMode = 0600;
 inline constexpr mode_t kPublicFileMode = 0644;
 inline constexpr mode_t kPrivateDirMode = 0700;
 
+/** An open file descriptor, closed when it goes. */
+class UniqueFd {
+public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  ~UniqueFd() { reset(); }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  /** Closes the descriptor held (returning close's result) and holds `fd` instead. */
+  int reset(int fd = -1);
+
+private:
+  int fd_ = -1;
+};
+
 /**
  * Replaces `path` with `content` so that readers see the old or the new file, never a mix, even
  * across a crash or power loss: write a temporary file in the same directory, fsync it, rename it
@@ -22,6 +43,34 @@ inline constexpr mode_t kPrivateDirMode = 0700;
  * kUnavailable (with errno's text and the path) when the file system refuses.
  */
 Status writeFileAtomic(const std::filesystem::path& path, std::string_view content, mode_t mode);
+
+/**
+ * writeFileAtomic in steps, for a writer that prepares a large replacement without holding a
+ * lock and replaces the file under it: a temporary file beside `path`, written by append(), that
+ * replaces `path` only on commit() (fsync, rename, fsync of the directory). Removed unless
+ * committed.
+ */
+class StagedFile {
+public:
+  static StatusOr<StagedFile> create(const std::filesystem::path& path, mode_t mode);
+  StagedFile(StagedFile&& other) noexcept;
+  StagedFile& operator=(StagedFile&&) = delete;
+  ~StagedFile();
+
+  Status append(std::string_view bytes);
+  Status commit();
+
+private:
+  StagedFile(std::filesystem::path path, std::filesystem::path temporary, UniqueFd fd)
+      : path_(std::move(path)), temporary_(std::move(temporary)), fd_(std::move(fd)) {}
+  /** Removes the temporary file and returns `what` failing on `path`, with errno's text. */
+  Status fail(const std::string& what);
+
+  std::filesystem::path path_;
+  std::filesystem::path temporary_;
+  UniqueFd fd_;
+  bool committed_ = false;
+};
 
 /** Whether `name` is a temporary file writeFileAtomic makes (".NAME.tmp-XXXXXX"): one that is
  *  still there after every writer stopped was abandoned by a crash mid-write. */

@@ -26,12 +26,28 @@ bool Manager::processOne() {
   return true;
 }
 
+Duration Manager::agentsInterval(const api::ObjectKey& key) {
+  std::lock_guard lock(tookMu_);
+  auto it = lastTook_.find(key);
+  return it == lastTook_.end() ? kAgentsInterval
+                               : std::max(kAgentsInterval, std::chrono::ceil<Duration>(kAgentsDutyRatio * it->second));
+}
+
 void Manager::reconcileKey(const api::ObjectKey& key) {
   const MonotonicTime start = ctx_.clock.monotonicNow();
   auto result = driver_.reconcile(key);
+  const std::chrono::nanoseconds took = ctx_.clock.monotonicNow() - start;
+  {
+    std::lock_guard lock(tookMu_);
+    if (result.ok() && !result->found) {
+      lastTook_.erase(key);
+    } else {
+      lastTook_[key] = took;
+    }
+  }
   queue_.done(key);
   if (options_.observer != nullptr) {
-    options_.observer->reconciled(key, result, ctx_.clock.monotonicNow() - start);
+    options_.observer->reconciled(key, result, took);
   }
   if (result.ok()) {
     if (log_.enabled(LogLevel::kDebug)) {

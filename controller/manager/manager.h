@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <stop_token>
 
 #include "controller/common/log.h"
@@ -47,10 +49,14 @@ public:
   /** A rotation changed (a watch event, inotify): queued now, unless `resourceVersion` is one this
    *  manager's reconciles wrote themselves. Empty when unknown (a deletion): always queued. */
   void notifyChanged(const api::ObjectKey& key, const std::string& resourceVersion);
-  /** A rotation's agents changed: queued now, or kAgentsInterval after the last such wake. Check-ins
-   *  that move a gate arrive by the thousand a second and each reconcile tallies every agent. */
-  void notifyAgentsChanged(const api::ObjectKey& key) { queue_.addThrottled(key, kAgentsInterval); }
+  /** A rotation's agents changed: queued now, or agentsInterval() after the last such wake.
+   *  Check-ins that move a gate arrive by the thousand a second, and each reconcile tallies every
+   *  agent (tens of milliseconds at a million). */
+  void notifyAgentsChanged(const api::ObjectKey& key) { queue_.addThrottled(key, agentsInterval(key)); }
   static constexpr Duration kAgentsInterval = std::chrono::milliseconds(200);
+  /** Agents wake a rotation at most once per this many of its last reconcile's durations, so
+   *  that a fleet's check-ins keep at most a tenth of a worker busy with its tallies. */
+  static constexpr int kAgentsDutyRatio = 10;
 
   /**
    * Reconciles one ready key, if any: success -> forget the backoff and requeue after the
@@ -70,6 +76,8 @@ public:
 
 private:
   void reconcileKey(const api::ObjectKey& key);
+  /** kAgentsInterval, or kAgentsDutyRatio times the key's last reconcile when that is longer. */
+  Duration agentsInterval(const api::ObjectKey& key);
 
   OwnWrites ownWrites_;
   OwnWriteRecorder recorder_;
@@ -78,6 +86,8 @@ private:
   ManagerOptions options_;
   WorkQueue queue_;
   reconcilers::Driver driver_;
+  std::mutex tookMu_;
+  std::map<api::ObjectKey, std::chrono::nanoseconds> lastTook_;  // by rotation: how long its last reconcile took
   std::atomic<bool> synced_{false};
   std::atomic<MonotonicTime::duration> lastTick_{};
 };

@@ -39,3 +39,10 @@ MATCHER_P(IsOkAndHolds, valueMatcher, "is ok and holds a matching value") {
 
 #define EXPECT_OK(expr) EXPECT_THAT(::rotor::testing::toStatus(expr), ::rotor::testing::StatusIs(::rotor::Code::kOk))
 #define ASSERT_OK(expr) ASSERT_THAT(::rotor::testing::toStatus(expr), ::rotor::testing::StatusIs(::rotor::Code::kOk))
+/** `ASSERT_OK_AND_ASSIGN(auto x, f())`: binds the value of a StatusOr, or fails the test. */
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  ASSERT_OK_AND_ASSIGN_IMPL(ROTOR_CONCAT(rotor_test_statusor_, __LINE__), lhs, expr)
+#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                              \
+  ASSERT_OK(tmp);                                 \
+  lhs = std::move(tmp).value()

@@ -1,6 +1,7 @@
 #include "controller/store/local/agent_journal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -118,17 +119,14 @@ StatusOr<off_t> cutTornTail(int fd, const std::filesystem::path& path) {
   return end;
 }
 
-}  // namespace
-
-Status AgentJournal::visit(const std::function<void(const AgentRecord&)>& fn) const {
-  ASSIGN_OR_RETURN(std::optional<std::string> text, readFileIfExists(path_));
-  if (!text) return okStatus();
-  std::string_view all = *text;
+/** Visits the latest record of each agent in the journal text `all`, read from `path`. */
+Status visitText(const std::filesystem::path& path, std::string_view all,
+                 const std::function<void(const AgentRecord&)>& fn) {
   if (!all.starts_with(kMagic)) {
-    return failedPrecondition("agent journal " + path_.string() + " has no rotor-agents header");
+    return failedPrecondition("agent journal " + path.string() + " has no rotor-agents header");
   }
   const auto damaged = [&](size_t at) {
-    return failedPrecondition("agent journal " + path_.string() + " is damaged at byte " + std::to_string(at));
+    return failedPrecondition("agent journal " + path.string() + " is damaged at byte " + std::to_string(at));
   };
   // Calls each(offset, fields) for every complete line in [from, to): a final line without '\n'
   // was torn by a crash and does not count.
@@ -158,7 +156,7 @@ Status AgentJournal::visit(const std::function<void(const AgentRecord&)>& fn) co
   const auto emit = [&](const Fields& f) {
     if (!parsed.ok()) return;
     if (!parseRecord(f, record)) {
-      parsed = failedPrecondition("agent journal " + path_.string() + " has a damaged record for " + std::string(f.id));
+      parsed = failedPrecondition("agent journal " + path.string() + " has a damaged record for " + std::string(f.id));
       return;
     }
     fn(record);
@@ -172,16 +170,37 @@ Status AgentJournal::visit(const std::function<void(const AgentRecord&)>& fn) co
   return parsed;
 }
 
-Status AgentJournal::append(const std::vector<AgentRecord>& agents) const {
+/** The bytes of an open file from `offset` to its end. */
+StatusOr<std::string> readFrom(int fd, off_t offset, const std::filesystem::path& path) {
+  std::string out;
+  char buf[1 << 16];
+  while (true) {
+    ssize_t n = pread(fd, buf, sizeof buf, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return posixError(path, "cannot read");
+    }
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+    offset += n;
+  }
+}
+
+}  // namespace
+
+Status AgentJournal::visit(const std::function<void(const AgentRecord&)>& fn) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> text, readFileIfExists(path_));
+  if (!text) return okStatus();
+  return visitText(path_, *text, fn);
+}
+
+StatusOr<bool> AgentJournal::append(const std::vector<AgentRecord>& agents) const {
   std::string batch;
   for (const AgentRecord& a : agents) RETURN_IF_ERROR(appendLine(batch, a));
   RETURN_IF_ERROR(ensureDirectory(path_.parent_path(), kPrivateDirMode));
-  int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kPrivateFileMode);
+  const UniqueFd journal(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kPrivateFileMode));
+  const int fd = journal.get();
   if (fd < 0) return posixError(path_, "cannot open");
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
   ASSIGN_OR_RETURN(off_t size, cutTornTail(fd, path_));
   char head[64] = {};
   ssize_t headBytes = size > 0 ? pread(fd, head, sizeof head - 1, 0) : 0;
@@ -198,16 +217,23 @@ Status AgentJournal::append(const std::vector<AgentRecord>& agents) const {
   if (fdatasync(fd) != 0) return posixError(path_, "cannot sync");
   if (size == 0) RETURN_IF_ERROR(syncDirectory(path_.parent_path()));
   const uint64_t newSize = static_cast<uint64_t>(size) + batch.size();
-  if (newSize > 2 * compactedSize(std::string_view(head, static_cast<size_t>(headBytes))) + kMinCompactionGrowth) {
-    return compact();
-  }
-  return okStatus();
+  return newSize > 2 * compactedSize(std::string_view(head, static_cast<size_t>(headBytes))) + kMinCompactionGrowth;
 }
 
-Status AgentJournal::compact() const {
+StatusOr<std::optional<AgentJournal::Compaction>> AgentJournal::prepareCompaction() const {
+  UniqueFd in(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) {
+    if (errno == ENOENT) return std::optional<Compaction>();
+    return posixError(path_, "cannot open");
+  }
+  struct stat st {};
+  if (fstat(in.get(), &st) != 0) return posixError(path_, "cannot stat");
+  ASSIGN_OR_RETURN(std::string text, readFrom(in.get(), 0, path_));
+  // Up to the last complete line: an append may be under way (finishCompaction copies the rest).
+  text.resize(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
   std::string body;
   Status lineStatus = okStatus();
-  RETURN_IF_ERROR(visit([&](const AgentRecord& a) {
+  RETURN_IF_ERROR(visitText(path_, text, [&](const AgentRecord& a) {
     if (lineStatus.ok()) lineStatus = appendLine(body, a);
   }));
   RETURN_IF_ERROR(lineStatus);
@@ -215,10 +241,32 @@ Status AgentJournal::compact() const {
   std::string head = header(body.size());
   head = header(body.size() + head.size());
   head = header(body.size() + head.size());
-  // In place: at a million agents the body is over 100 MB, and `head + body` would copy it.
-  body.reserve(body.size() + head.size());
-  body.insert(0, head);
-  return writeFileAtomic(path_, body, kPrivateFileMode);
+  ASSIGN_OR_RETURN(StagedFile file, StagedFile::create(path_, kPrivateFileMode));
+  RETURN_IF_ERROR(file.append(head));
+  RETURN_IF_ERROR(file.append(body));
+  return std::optional<Compaction>(Compaction{std::move(file), std::move(in), st.st_dev, st.st_ino, text.size()});
+}
+
+Status AgentJournal::finishCompaction(Compaction compaction) const {
+  UniqueFd in(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) {
+    if (errno == ENOENT) return okStatus();  // removed with its rotation
+    return posixError(path_, "cannot open");
+  }
+  struct stat st {};
+  if (fstat(in.get(), &st) != 0) return posixError(path_, "cannot stat");
+  if (st.st_dev != compaction.device || st.st_ino != compaction.inode ||
+      static_cast<uint64_t>(st.st_size) < compaction.compactedUpTo) {
+    return okStatus();  // another file now: what this compaction read is not its prefix
+  }
+  ASSIGN_OR_RETURN(std::string appended, readFrom(in.get(), static_cast<off_t>(compaction.compactedUpTo), path_));
+  RETURN_IF_ERROR(compaction.file.append(appended));
+  return compaction.file.commit();
+}
+
+Status AgentJournal::compact() const {
+  ASSIGN_OR_RETURN(std::optional<Compaction> compaction, prepareCompaction());
+  return compaction ? finishCompaction(std::move(*compaction)) : okStatus();
 }
 
 }  // namespace rotor::store::local

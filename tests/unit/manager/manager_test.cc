@@ -135,6 +135,51 @@ TEST_F(ManagerTest, TheEchoOfItsOwnWritesWakesNothingButAnyOtherChangeWakesAtOnc
   EXPECT_TRUE(manager.processOne());
 }
 
+/** A store whose reads take the fake clock's time, as a tally of a million agents does. */
+class SlowStore final : public store::ForwardingStore {
+public:
+  SlowStore(store::Store& inner, rotor::testing::FakeClock& clock) : ForwardingStore(inner), clock_(clock) {}
+  StatusOr<api::CertificateRotation> getRotation(const api::ObjectKey& key) override {
+    clock_.advance(std::chrono::milliseconds(70));
+    return ForwardingStore::getRotation(key);
+  }
+
+private:
+  rotor::testing::FakeClock& clock_;
+};
+
+/** Records how long each reconcile took. */
+struct TookObserver final : ReconcileObserver {
+  void reconciled(const api::ObjectKey&, const StatusOr<reconcilers::ReconcileResult>&,
+                  std::chrono::nanoseconds took) override {
+    last = took;
+  }
+  std::chrono::nanoseconds last{};
+};
+
+TEST_F(ManagerTest, AgentsWakeASlowReconcileAtMostOncePerTenOfItsDurations) {
+  api::CertificateRotation r = rotor::testing::rotationTemplate();
+  r.metadata.name = "a";
+  ASSERT_TRUE(store.applyRotation(r).ok());
+  SlowStore slow(store, clock);
+  TookObserver took;
+  Manager manager({slow, clock, prober, events}, log, {.observer = &took});
+  manager.notifyAgentsChanged(kA);  // nothing known of its reconciles yet: at once
+  ASSERT_TRUE(manager.processOne());
+  ASSERT_GE(took.last, std::chrono::milliseconds(70));
+  const MonotonicTime finished = clock.monotonicNow();
+  const MonotonicTime due = finished - took.last + Manager::kAgentsDutyRatio * took.last;
+  manager.notifyAgentsChanged(kA);
+  manager.notifyAgentsChanged(kA);
+  clock.advance(std::chrono::duration_cast<std::chrono::milliseconds>(due - finished) - std::chrono::milliseconds(1));
+  EXPECT_FALSE(manager.processOne()) << "woken before ten of its reconcile's durations had passed";
+  clock.advance(std::chrono::milliseconds(1));
+  EXPECT_TRUE(manager.processOne());
+  // Any other change still wakes it at once.
+  manager.notifyChanged(kA, "");
+  EXPECT_TRUE(manager.processOne());
+}
+
 /** A store that counts agents its own way, as the adoption registry's view does. */
 class OwnTallyStore final : public store::ForwardingStore {
 public:

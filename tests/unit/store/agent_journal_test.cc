@@ -68,12 +68,18 @@ TEST(AgentJournalTest, GrowthBeyondTwiceTheCompactedSizeCompactsToOneLinePerAgen
   std::vector<AgentRecord> batch;
   for (int i = 0; i < 1000; ++i) batch.push_back({"agent-" + std::to_string(i), kSeen, {fp('1'), fp('2')}, "1.0"});
   uintmax_t largest = 0;
+  int compactions = 0;
   for (int round = 0; round < 20; ++round) {
     for (AgentRecord& a : batch) a.lastSeen = kSeen + std::chrono::seconds(round);
-    ASSERT_OK(journal.append(batch));
+    ASSERT_OK_AND_ASSIGN(bool due, journal.append(batch));
     largest = std::max(largest, std::filesystem::file_size(path));
+    if (due) {
+      ASSERT_OK(journal.compact());
+      ++compactions;
+    }
   }
-  // 20 rounds of ~140 KB would be 2.8 MB uncompacted; compaction keeps it near one round.
+  // 20 rounds of ~140 KB would be 2.8 MB uncompacted; compacting when due keeps it near one round.
+  EXPECT_GE(compactions, 2);
   EXPECT_LT(largest, 2'000'000u);
   auto records = recordsOf(journal);
   ASSERT_EQ(records.size(), 1000u);
@@ -114,6 +120,51 @@ TEST(AgentJournalTest, AHeaderSizeThatIsNotALineBoundaryIsNotTrusted) {
     EXPECT_EQ(a.version, "2.0");
   }));
   EXPECT_EQ(visits, 1);
+}
+
+TEST(AgentJournalTest, LinesAppendedWhileACompactionIsPreparedAreKeptWhenItFinishes) {
+  rotor::testing::TempDir dir;
+  AgentJournal journal(dir.path() / "r.agents");
+  ASSERT_OK(journal.append({{"a", kSeen, {fp('1')}, "1.0"}, {"b", kSeen, {fp('1')}, "1.0"}}));
+  ASSERT_OK(journal.append({{"a", kSeen + std::chrono::seconds(1), {fp('1'), fp('2')}, "1.0"}}));
+  ASSERT_OK_AND_ASSIGN(std::optional<AgentJournal::Compaction> compaction, journal.prepareCompaction());
+  ASSERT_TRUE(compaction.has_value());
+  const auto later = kSeen + std::chrono::seconds(9);
+  ASSERT_OK(journal.append({{"b", later, {fp('2')}, "1.1"}, {"c", later, {}, ""}}));
+  ASSERT_OK(journal.finishCompaction(std::move(*compaction)));
+  auto records = recordsOf(journal);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records.at("a").trusted, (std::vector<std::string>{fp('1'), fp('2')}));
+  EXPECT_EQ(records.at("b"), (AgentRecord{"b", later, {fp('2')}, "1.1"}));
+  EXPECT_EQ(records.at("c").lastSeen, later);
+  // The compacted part holds one line per agent, "a" and "b"; the two appended lines follow it.
+  const std::string text = dir.read("r.agents");
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 5);
+  const size_t compacted = std::stoul(text.substr(std::string_view("rotor-agents 1 ").size()));
+  EXPECT_EQ(text.substr(compacted), "b 1800000009 1.1 " + std::string(64, '2') + "\nc 1800000009 - -\n");
+  // No temporary file is left beside it.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+}
+
+TEST(AgentJournalTest, ACompactionOfAJournalReplacedMeanwhileIsDropped) {
+  rotor::testing::TempDir dir;
+  const auto path = dir.path() / "r.agents";
+  AgentJournal journal(path);
+  ASSERT_OK(journal.append({{"old", kSeen, {fp('1')}, "1.0"}}));
+  ASSERT_OK_AND_ASSIGN(std::optional<AgentJournal::Compaction> compaction, journal.prepareCompaction());
+  ASSERT_TRUE(compaction.has_value());
+  // The rotation was deleted and created again under its name: a new journal with a new agent.
+  std::filesystem::remove(path);
+  ASSERT_OK(journal.append({{"new", kSeen, {fp('2')}, "1.0"}}));
+  ASSERT_OK(journal.finishCompaction(std::move(*compaction)));
+  auto records = recordsOf(journal);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_TRUE(records.contains("new"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1);
+  // A journal that is gone has nothing to compact.
+  std::filesystem::remove(path);
+  ASSERT_OK_AND_ASSIGN(std::optional<AgentJournal::Compaction> none, journal.prepareCompaction());
+  EXPECT_FALSE(none.has_value());
 }
 
 }  // namespace

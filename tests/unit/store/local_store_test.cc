@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -91,6 +92,34 @@ TEST_F(LocalStoreTest, TemporaryFilesAbandonedByACrashMidWriteAreRemovedAndNothi
   EXPECT_FALSE(fs::exists(outside.path() / ".server.key.tmp-Qw3rTy"));
   for (const std::string& f : kept) EXPECT_EQ(dir.read(f), "mine") << f;
   EXPECT_OK(store->getRotation({"default", "proxy"}));
+}
+
+TEST_F(LocalStoreTest, AgentBatchesKeepTheJournalCompactedAndEveryLatestRecord) {
+  auto r = apply();
+  const auto journal = dir.path() / ".rotor/agents/default/proxy.agents";
+  std::vector<AgentRecord> batch;
+  const std::vector<std::string> trusted = {"sha256:" + std::string(64, '1'), "sha256:" + std::string(64, '2')};
+  for (int i = 0; i < 2000; ++i) batch.push_back({"agent-" + std::to_string(i), clock.now(), trusted, "1.0"});
+  uintmax_t largest = 0;
+  for (int round = 0; round < 12; ++round) {
+    for (AgentRecord& a : batch) a.version = "1." + std::to_string(round);
+    ASSERT_OK(store->putAgents(r.key(), batch));
+    largest = std::max(largest, fs::file_size(journal));
+  }
+  // 12 rounds of ~330 KB would be 4 MB; compaction (due past twice the compacted size plus 1 MiB)
+  // keeps it near 2 MB, and the header records the compacted size.
+  EXPECT_LT(largest, 2'200'000u);
+  std::ifstream in(journal);
+  std::string magic, version;
+  uint64_t compacted = 0;
+  in >> magic >> version >> compacted;
+  EXPECT_GT(compacted, 300'000u);
+  size_t visited = 0;
+  ASSERT_OK(store->visitAgents(r.key(), [&](const AgentRecord& a) {
+    ++visited;
+    EXPECT_EQ(a.version, "1.11") << a.id;
+  }));
+  EXPECT_EQ(visited, batch.size());
 }
 
 TEST_F(LocalStoreTest, OnlyOneControllerMayDriveADirectory) {
