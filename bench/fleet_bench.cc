@@ -165,6 +165,10 @@ public:
         if (checkIn(i)) {
           const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Steady::now() - due);
           latencies_[at].push_back(static_cast<uint32_t>(took.count()));
+          const auto second =
+              static_cast<size_t>(std::chrono::duration_cast<std::chrono::seconds>(due - start).count());
+          if (worstBySecond_.size() <= second) worstBySecond_.resize(second + 1);
+          worstBySecond_[second] = std::max(worstBySecond_[second], static_cast<uint32_t>(took.count()));
         }
       }
     }
@@ -173,6 +177,8 @@ public:
   int failures() const { return failures_; }
   size_t answerBytes() const { return answerBytes_; }
   std::vector<uint32_t>& latencies(Stage stage) { return latencies_[stage]; }
+  /** The slowest check-in (microseconds) due in each second since the fleet started. */
+  const std::vector<uint32_t>& worstBySecond() const { return worstBySecond_; }
   /** When the last of this connection's agents first reported a bundle other than the first. */
   Steady::time_point lastAdoption() const { return lastAdoption_; }
 
@@ -289,6 +295,7 @@ private:
   std::vector<AgentState> agents_;
   std::vector<Bundle> bundles_;
   std::vector<uint32_t> latencies_[kStages];
+  std::vector<uint32_t> worstBySecond_;
   Steady::time_point lastAdoption_{};
   size_t answerBytes_ = 0;
   int failures_ = 0;
@@ -324,6 +331,16 @@ public:
     std::vector<uint32_t> all;
     for (const auto& c : connections_) all.insert(all.end(), c->latencies(stage).begin(), c->latencies(stage).end());
     return all;
+  }
+  /** The slowest check-in (microseconds) due in each second since the fleet started. */
+  std::vector<uint32_t> worstBySecond() const {
+    std::vector<uint32_t> worst;
+    for (const auto& c : connections_) {
+      const std::vector<uint32_t>& mine = c->worstBySecond();
+      if (worst.size() < mine.size()) worst.resize(mine.size());
+      for (size_t i = 0; i < mine.size(); ++i) worst[i] = std::max(worst[i], mine[i]);
+    }
+    return worst;
   }
   Steady::time_point lastAdoption() const {
     Steady::time_point last{};
@@ -490,10 +507,13 @@ int main(int argc, char** argv) {
     fs::remove(file);
   }
 
+  // ROTOR_BENCH_LOG_LEVEL=debug keeps the controller's log (every reconcile) for a diagnosis.
+  const char* level = std::getenv("ROTOR_BENCH_LOG_LEVEL");
+  const std::string logLevel = level != nullptr && *level != '\0' ? level : "warn";
   const auto port = static_cast<uint16_t>(testing::freeLoopbackPort());
   std::optional<testing::ChildProcess> controller(
       std::in_place,
-      std::vector<std::string>{rotor, "--local", dir.string(), "controller", "--log-level", "warn", "--adoption-addr",
+      std::vector<std::string>{rotor, "--local", dir.string(), "controller", "--log-level", logLevel, "--adoption-addr",
                                "127.0.0.1:" + std::to_string(port), "--adoption-cert",
                                (dir / "api/server.crt").string(), "--adoption-key", (dir / "api/server.key").string()},
       log);
@@ -574,6 +594,17 @@ int main(int argc, char** argv) {
       "%.2f cores, %.0f MB resident (peak %.0f MB), %.2f MB/s written to disk\n",
       checkInsPerSecond, milliseconds(p50).c_str(), milliseconds(p99).c_str(), milliseconds(rotatingP99).c_str(), cpu,
       steadyTo.residentBytes / 1e6, atEnd.peakResidentBytes / 1e6, written / 1e6);
+  // Where the rotation's slow check-ins fall: the slowest one due in each 5 s from `rotor rotate`.
+  const std::vector<uint32_t> worst = fleet->worstBySecond();
+  std::string timeline;
+  const auto rotatedSecond =
+      static_cast<size_t>(std::chrono::duration_cast<std::chrono::seconds>(rotated - fleet->start()).count());
+  for (size_t s = rotatedSecond; s < worst.size(); s += 5) {
+    uint32_t w = 0;
+    for (size_t i = s; i < std::min(worst.size(), s + 5); ++i) w = std::max(w, worst[i]);
+    timeline += format(" +%zus:%s", s - rotatedSecond, milliseconds(w).c_str());
+  }
+  std::printf("timeline  the slowest check-in due in each 5 s after `rotor rotate`, ms:%s\n", timeline.c_str());
   const int failures = fleet->failures();
   const size_t answerBytes = fleet->connections().front()->answerBytes();
   fleet.reset();
@@ -641,6 +672,10 @@ int main(int argc, char** argv) {
   row("Rotation latency: a CA rotation gated on " + fleetName, format("%.2f s", total),
       format("configured delays: %.0f s", delays),
       format("%.2f intervals beyond them", (total - delays) / static_cast<double>(interval.count())), "<= 3 intervals");
-  fs::remove_all(dir);
+  if (logLevel == "warn") {
+    fs::remove_all(dir);
+  } else {
+    std::printf("log       the controller's log is kept in %s\n", log.c_str());
+  }
   return 0;
 }

@@ -4,7 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <sstream>
+#include <thread>
 
 #include "tests/support/rotation_harness.h"
 
@@ -133,6 +135,27 @@ TEST_F(ManagerTest, TheEchoOfItsOwnWritesWakesNothingButAnyOtherChangeWakesAtOnc
   EXPECT_TRUE(manager.processOne());
   manager.notifyChanged(kA, "");  // a deletion: its last state may be the controller's own
   EXPECT_TRUE(manager.processOne());
+}
+
+TEST(OwnWritesTest, AnEchoThatArrivesBeforeItsWriteReturnsIsStillKnownForOne) {
+  // inotify reports a rename before the writer's directory fsync returns, and a watch event can
+  // beat the API server's response: the echo is asked about while the write is under way.
+  OwnWrites writes;
+  writes.begin(kA);
+  std::atomic<bool> asked{false};
+  std::thread watcher([&] {
+    asked = true;
+    EXPECT_TRUE(writes.isEcho(kA, "42"));
+    EXPECT_FALSE(writes.isEcho(kA, "43"));
+  });
+  while (!asked) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the watcher waits meanwhile
+  writes.end(kA, "42");
+  watcher.join();
+  // A failed write leaves nothing to wait for and nothing to match.
+  writes.begin(kB);
+  writes.end(kB, "");
+  EXPECT_FALSE(writes.isEcho(kB, "44"));
 }
 
 /** A store whose reads take the fake clock's time, as a tally of a million agents does. */
