@@ -1,5 +1,7 @@
 #include "reconcilers/bundle.h"
 
+#include <algorithm>
+
 #include "controller/pki/bundle.h"
 
 namespace rotor::reconcilers {
@@ -32,6 +34,37 @@ Status setBundle(RotationContext& ctx, const CertificateRotation& r, const std::
   }
   RETURN_IF_ERROR(pki::parsePemBundle(pem).status());
   return ctx.store.writeBundle(r, pem, bundle.version);
+}
+
+StatusOr<bool> syncBundleCopies(RotationContext& ctx, CertificateRotation& r) {
+  if (!r.spec.trustBundle.namespaceSelector && !r.status.bundleCopies) return true;
+  ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
+  if (!bundle.value) return false;  // nothing to copy before the bundle is first written
+  ASSIGN_OR_RETURN(api::BundleCopiesStatus copies, ctx.store.syncBundleCopies(r, *bundle.value));
+  const std::vector<std::string> known =
+      r.status.bundleCopies ? r.status.bundleCopies->foreign : std::vector<std::string>{};
+  for (const std::string& ns : copies.foreign) {
+    if (std::find(known.begin(), known.end(), ns) != known.end()) continue;
+    ctx.events.record(r, EventType::kWarning, "ForeignBundleObject",
+                      "Namespace " + ns + " holds a ConfigMap \"" + r.spec.trustBundle.configMapName +
+                          "\" that rotor did not create: it is left alone, and its clients do not get the bundle");
+  }
+  if (!r.spec.trustBundle.namespaceSelector) {
+    r.status.bundleCopies.reset();  // every copy removed
+    return true;
+  }
+  r.status.bundleCopies = copies;
+  return copies.current == copies.wanted;
+}
+
+std::string bundleCopiesMessage(const api::BundleCopiesStatus& copies) {
+  std::string out = "the bundle is in " + std::to_string(copies.current) + " of " + std::to_string(copies.wanted) +
+                    " namespaces its selector matches";
+  if (!copies.foreign.empty()) {
+    out +=
+        " (" + std::to_string(copies.foreign.size()) + " more hold a ConfigMap of its name that rotor did not create)";
+  }
+  return out;
 }
 
 }  // namespace rotor::reconcilers

@@ -28,4 +28,19 @@ Status addToBundle(RotationContext& ctx, const api::CertificateRotation& r,
  *  order); writes nothing when it is. */
 Status setBundle(RotationContext& ctx, const api::CertificateRotation& r, const std::string& pem);
 
+/** How often copies that are not all written yet are looked at again. */
+inline constexpr Duration kBundleCopiesRecheck = std::chrono::seconds(5);
+
+/**
+ * Mirrors the bundle into the namespaces spec.trustBundle.namespaceSelector matches
+ * (Store::syncBundleCopies), or removes the copies once the selector is gone, and records where
+ * that stands in status.bundleCopies; a Warning Event names each namespace newly found holding
+ * a foreign object of the bundle's name. True when every copy holds the bundle as it is now
+ * (always, with no selector).
+ */
+StatusOr<bool> syncBundleCopies(RotationContext& ctx, api::CertificateRotation& r);
+
+/** "the bundle is in 3 of 5 namespaces" for status messages. */
+std::string bundleCopiesMessage(const api::BundleCopiesStatus& copies);
+
 }  // namespace rotor::reconcilers

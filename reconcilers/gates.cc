@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "reconcilers/bundle.h"
 #include "reconcilers/triggers.h"
 
 namespace rotor::reconcilers {
@@ -89,6 +90,16 @@ bool approvalPending(const api::CertificateRotation& r) {
 
 StatusOr<GateDecision> passAdoptionGate(RotationContext& ctx, api::CertificateRotation& r,
                                         const std::string& fingerprint, std::string_view caName) {
+  // Clients can adopt only a bundle they can read: every copy first.
+  ASSIGN_OR_RETURN(const bool copied, syncBundleCopies(ctx, r));
+  if (!copied) {
+    GateDecision waiting;
+    waiting.message = r.status.bundleCopies
+                          ? "Waiting for the bundle's copies: " + bundleCopiesMessage(*r.status.bundleCopies)
+                          : "Waiting for the trust bundle to be written";
+    waiting.recheckAfter = kBundleCopiesRecheck;
+    return waiting;
+  }
   const SystemTime now = ctx.clock.now();
   ASSIGN_OR_RETURN(r.status.adoption,
                    tallyStoredAdoption(ctx.store, r.key(), fingerprint, now, r.spec.adoption.staleAfter));

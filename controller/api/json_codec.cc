@@ -108,11 +108,37 @@ void readCa(ObjectReader r, CaSpec& out) {
   r.finish();
 }
 
+void readLabelSelector(ObjectReader& r, LabelSelector& out) {
+  r.stringMap("matchLabels", out.matchLabels);
+  r.objectList(
+      "matchExpressions",
+      [&](ObjectReader& e, size_t) {
+        LabelSelectorRequirement requirement;
+        e.string("key", requirement.key, limits::kLabelKey, true);
+        e.string("operator", requirement.op, true);
+        e.stringList("values", requirement.values, limits::kSelectorTerms, limits::kDnsLabel);
+        out.matchExpressions.push_back(std::move(requirement));
+      },
+      limits::kSelectorTerms);
+}
+
+json labelSelectorJson(const LabelSelector& selector) {
+  json out = json::object();
+  if (!selector.matchLabels.empty()) out["matchLabels"] = selector.matchLabels;
+  for (const LabelSelectorRequirement& e : selector.matchExpressions) {
+    json ej = {{"key", e.key}, {"operator", e.op}};
+    if (!e.values.empty()) ej["values"] = e.values;
+    out["matchExpressions"].push_back(ej);
+  }
+  return out;
+}
+
 void readTrustBundle(ObjectReader r, TrustBundleSpec& out) {
   r.string("configMapName", out.configMapName);
   r.string("key", out.key, limits::kConfigMapKey);
   r.string("file", out.file, limits::kPath);
   r.optionalObject("pkcs12", out.pkcs12, readPkcs12);
+  r.optionalObject("namespaceSelector", out.namespaceSelector, readLabelSelector);
   r.finish();
 }
 
@@ -230,6 +256,15 @@ void readStatus(ObjectReader r, RotationStatus& out) {
   a.stringList("laggards", out.adoption.laggards);
   a.ignore("percent");  // derived from the counts, written for kubectl's column
   a.finish();
+  if (r.has("bundleCopies")) {
+    ObjectReader b = r.object("bundleCopies");
+    BundleCopiesStatus copies;
+    b.integer("wanted", copies.wanted, 0, INT64_MAX);
+    b.integer("current", copies.current, 0, INT64_MAX);
+    b.stringList("foreign", copies.foreign);
+    b.finish();
+    out.bundleCopies = std::move(copies);
+  }
   r.objectList("snapshots", [&](ObjectReader& s, size_t) {
     SnapshotRef snap;
     s.string("name", snap.name, true);
@@ -374,6 +409,9 @@ json encodeSpec(const RotationSpec& spec) {
   json bundle = {{"key", spec.trustBundle.key}};
   putIfNotEmpty(bundle, "configMapName", spec.trustBundle.configMapName);
   putIfNotEmpty(bundle, "file", spec.trustBundle.file);
+  if (spec.trustBundle.namespaceSelector) {
+    bundle["namespaceSelector"] = labelSelectorJson(*spec.trustBundle.namespaceSelector);
+  }
   if (spec.trustBundle.pkcs12) {
     bundle["pkcs12"] = pkcs12Json(*spec.trustBundle.pkcs12);
   }
@@ -464,6 +502,11 @@ json encodeStatus(const RotationStatus& status) {
   putIfNotEmpty(j["adoption"], "percent", adoptionPercent(a));
   if (!a.laggards.empty()) {
     j["adoption"]["laggards"] = a.laggards;
+  }
+  if (status.bundleCopies) {
+    const BundleCopiesStatus& b = *status.bundleCopies;
+    j["bundleCopies"] = {{"wanted", b.wanted}, {"current", b.current}};
+    if (!b.foreign.empty()) j["bundleCopies"]["foreign"] = b.foreign;
   }
   if (!status.snapshots.empty()) {
     json snapshots = json::array();

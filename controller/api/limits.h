@@ -37,6 +37,10 @@ inline constexpr MaxSize kTimeZone{64};
 inline constexpr MaxSize kSubjectAltNames{100};
 inline constexpr MaxSize kServers{64};
 inline constexpr MaxSize kReloadArguments{64};
+/** A label key: a DNS subdomain prefix, "/", and a name of 63. */
+inline constexpr MaxSize kLabelKey{317};
+/** Labels and requirements of one label selector. */
+inline constexpr MaxSize kSelectorTerms{64};
 }  // namespace limits
 
 }  // namespace rotor::api

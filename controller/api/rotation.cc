@@ -100,6 +100,25 @@ const Condition* findCondition(const RotationStatus& status, std::string_view ty
   return nullptr;
 }
 
+std::string labelSelectorQuery(const LabelSelector& selector) {
+  std::string out;
+  const auto next = [&]() -> std::string& { return out.empty() ? out : out += ','; };
+  for (const auto& [key, value] : selector.matchLabels) next() += key + "=" + value;
+  for (const LabelSelectorRequirement& e : selector.matchExpressions) {
+    std::string& to = next();
+    if (e.op == "Exists") {
+      to += e.key;
+    } else if (e.op == "DoesNotExist") {
+      to += "!" + e.key;
+    } else {
+      to += e.key + (e.op == "NotIn" ? " notin (" : " in (");
+      for (size_t i = 0; i < e.values.size(); ++i) to += (i > 0 ? "," : "") + e.values[i];
+      to += ")";
+    }
+  }
+  return out;
+}
+
 std::string adoptionPercent(const AdoptionStatus& adoption) {
   if (adoption.active == 0) {
     return "";

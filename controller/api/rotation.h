@@ -189,11 +189,32 @@ struct CaSpec {
   friend bool operator==(const CaSpec&, const CaSpec&) = default;
 };
 
+/** One requirement of a Kubernetes label selector. */
+struct LabelSelectorRequirement {
+  std::string key;
+  std::string op;  // In | NotIn | Exists | DoesNotExist
+  std::vector<std::string> values;
+  friend bool operator==(const LabelSelectorRequirement&, const LabelSelectorRequirement&) = default;
+};
+
+/** A Kubernetes label selector; an empty one matches everything. */
+struct LabelSelector {
+  std::map<std::string, std::string> matchLabels;
+  std::vector<LabelSelectorRequirement> matchExpressions;
+  friend bool operator==(const LabelSelector&, const LabelSelector&) = default;
+};
+
+/** The selector as a list request's labelSelector parameter ("a=b,c in (d,e),!f"). */
+std::string labelSelectorQuery(const LabelSelector& selector);
+
 struct TrustBundleSpec {
   std::string configMapName;         // Kubernetes
   std::string key = "ca.crt";        // Kubernetes ConfigMap key
   std::string file;                  // local
   std::optional<Pkcs12Spec> pkcs12;  // optional local truststore beside the PEM file
+  /** Kubernetes: the bundle is also written, under the same name and key, into every namespace
+   *  this matches (clients live beside their workloads, not beside the rotation). */
+  std::optional<LabelSelector> namespaceSelector;
   friend bool operator==(const TrustBundleSpec&, const TrustBundleSpec&) = default;
 };
 
@@ -340,6 +361,15 @@ struct AdoptionStatus {
   friend bool operator==(const AdoptionStatus&, const AdoptionStatus&) = default;
 };
 
+/** Where the bundle's copies stand (spec.trustBundle.namespaceSelector). */
+struct BundleCopiesStatus {
+  int64_t wanted = 0;   // namespaces the selector matches, besides the rotation's own and foreign ones
+  int64_t current = 0;  // of those, holding the bundle as it is now
+  /** Matched namespaces whose object of the bundle's name rotor did not create: left alone. */
+  std::vector<std::string> foreign;
+  friend bool operator==(const BundleCopiesStatus&, const BundleCopiesStatus&) = default;
+};
+
 struct SnapshotRef {
   std::string name;
   std::optional<SystemTime> takenAt;
@@ -378,6 +408,7 @@ struct RotationStatus {
   CaStatus ca;
   std::vector<ServerStatus> servers;
   AdoptionStatus adoption;
+  std::optional<BundleCopiesStatus> bundleCopies;
   std::vector<SnapshotRef> snapshots;
   std::optional<SystemTime> phaseStartedAt;
   std::string message;

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <set>
 
@@ -190,6 +192,52 @@ void validateBackup(FieldErrors& e, const BackupSpec& b, Mode mode) {
   }
 }
 
+/** A label key: an optional DNS subdomain prefix and "/", then a name of at most 63 characters
+ *  (alphanumerics, '-', '_', '.', beginning and ending alphanumeric); values are such names or empty. */
+bool isLabelName(std::string_view name) {
+  if (name.empty() || name.size() > 63 || !std::isalnum(static_cast<unsigned char>(name.front())) ||
+      !std::isalnum(static_cast<unsigned char>(name.back()))) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+bool isLabelKey(std::string_view key) {
+  const size_t slash = key.find('/');
+  if (slash == std::string_view::npos) return isLabelName(key);
+  return isDns1123Subdomain(key.substr(0, slash)) && isLabelName(key.substr(slash + 1));
+}
+
+bool isLabelValue(std::string_view value) { return value.empty() || isLabelName(value); }
+
+void validateLabelSelector(FieldErrors& e, const std::string& field, const LabelSelector& selector) {
+  if (selector.matchLabels.size() > limits::kSelectorTerms.value) {
+    e.add(field + ".matchLabels", "must have at most " + std::to_string(limits::kSelectorTerms.value) + " labels");
+  }
+  for (const auto& [key, value] : selector.matchLabels) {
+    if (!isLabelKey(key)) e.add(field + ".matchLabels", "key " + quoteForMessage(key) + " is not a label key");
+    if (!isLabelValue(value)) e.add(field + ".matchLabels." + key, quoteForMessage(value) + " is not a label value");
+  }
+  for (size_t i = 0; i < selector.matchExpressions.size(); ++i) {
+    const LabelSelectorRequirement& r = selector.matchExpressions[i];
+    const std::string at = field + ".matchExpressions[" + std::to_string(i) + "]";
+    if (!isLabelKey(r.key)) e.add(at + ".key", quoteForMessage(r.key) + " is not a label key");
+    const bool listed = r.op == "In" || r.op == "NotIn";
+    if (!listed && r.op != "Exists" && r.op != "DoesNotExist") {
+      e.add(at + ".operator", "must be In, NotIn, Exists or DoesNotExist, got " + quoteForMessage(r.op));
+    } else if (listed && r.values.empty()) {
+      e.add(at + ".values", "must not be empty for " + r.op);
+    } else if (!listed && !r.values.empty()) {
+      e.add(at + ".values", "must be empty for " + r.op);
+    }
+    for (const std::string& v : r.values) {
+      if (!isLabelValue(v)) e.add(at + ".values", quoteForMessage(v) + " is not a label value");
+    }
+  }
+}
+
 void validateTrustBundle(FieldErrors& e, const TrustBundleSpec& b, Mode mode) {
   if (!b.configMapName.empty() && !isDns1123Subdomain(b.configMapName)) {
     e.add("spec.trustBundle.configMapName", notDns1123("subdomain", b.configMapName, limits::kDnsName));
@@ -202,6 +250,10 @@ void validateTrustBundle(FieldErrors& e, const TrustBundleSpec& b, Mode mode) {
   }
   if (mode == Mode::kKubernetes && b.configMapName.empty()) {
     e.add("spec.trustBundle.configMapName", "is required in Kubernetes mode");
+  }
+  if (b.namespaceSelector) {
+    if (mode == Mode::kLocal) e.add("spec.trustBundle.namespaceSelector", "is for Kubernetes mode only");
+    validateLabelSelector(e, "spec.trustBundle.namespaceSelector", *b.namespaceSelector);
   }
 }
 

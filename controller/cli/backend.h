@@ -31,6 +31,8 @@ public:
   store::Store& store() { return local_ ? static_cast<store::Store&>(*local_) : *kubeStore_; }
   /** Local mode's store (directory locks, watching); null in cluster mode. */
   store::local::LocalStore* local() { return local_.get(); }
+  /** Cluster mode's store; null in local mode. */
+  store::kube::KubeStore* kube() { return kubeStore_.get(); }
   /** Cluster mode's client and configuration; null in local mode. */
   kube::Client* client() { return client_.get(); }
   const kube::ClusterConfig& cluster() const { return cluster_; }

@@ -19,6 +19,7 @@
 #include "controller/manager/manager.h"
 #include "controller/metrics/endpoint.h"
 #include "controller/probe/tls_prober.h"
+#include "controller/store/kube/namespace_watch.h"
 #include "controller/store/local/dir_watch.h"
 #include "controller/store/local/local_store.h"
 #include "reconcilers/driver.h"
@@ -198,12 +199,20 @@ int runController(Context& ctx, const Invocation& inv) {
   const auto wakeForAgents = [&running](const api::ObjectKey& key) {
     if (manager::Manager* m = running.load()) m->notifyAgentsChanged(key);
   };
-  // In a cluster, a watch on rotations wakes the manager; ready means it has listed them.
+  // In a cluster, a watch on rotations wakes the manager; ready means it has listed them. A
+  // rotation that copies its bundle into other namespaces is woken by namespaces too.
   std::optional<kube::Reflector> reflector;
+  std::optional<store::kube::NamespaceWatch> namespaceWatch;
   if (cluster && !inv.has("once")) {
+    namespaceWatch.emplace(
+        *b.client(), *b.kube(), [&wakeForChange](const api::ObjectKey& key) { wakeForChange(key, ""); },
+        [&log](const Status& error) {
+          log.warn("Watch of namespaces interrupted", {{"error", error.message()}});
+        });
     reflector.emplace(
         *b.client(), kube::kRotations, kube::ReflectorOptions{.ns = inv.get("watch-namespace")},
-        [&wakeForChange](const std::string& type, const nlohmann::json& object) {
+        [&wakeForChange, &namespaceWatch](const std::string& type, const nlohmann::json& object) {
+          namespaceWatch->rotationChanged(type, object);
           const nlohmann::json& metadata = object["metadata"];
           // A deletion carries the object's last state, which may well be the controller's own.
           wakeForChange({metadata.value("namespace", ""), metadata.value("name", "")},

@@ -178,6 +178,15 @@ std::string formatStatusReport(const api::CertificateRotation& r, const std::vec
     for (const std::string& id : s.adoption.laggards) out << " " << id;
     out << "\n";
   }
+  if (s.bundleCopies) {
+    out << "Bundle copies: " << s.bundleCopies->current << "/" << s.bundleCopies->wanted
+        << " namespaces hold the bundle as it is now";
+    if (!s.bundleCopies->foreign.empty()) {
+      out << "; left alone (a ConfigMap of its name that rotor did not create):";
+      for (const std::string& ns : s.bundleCopies->foreign) out << " " << ns;
+    }
+    out << "\n";
+  }
   out << "\nGates:\n" << gatesSection(r, now);
   out << "\nConditions:\n";
   std::vector<std::vector<std::string>> conditions = {{"  TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"}};

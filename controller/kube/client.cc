@@ -122,6 +122,7 @@ StatusOr<std::string> Client::listEach(const ResourceType& type, std::string_vie
   while (true) {
     const std::string target = Target(type.path(ns))
                                    .add("labelSelector", options.labelSelector)
+                                   .add("fieldSelector", options.fieldSelector)
                                    .add("limit", std::to_string(options.pageSize))
                                    .add("continue", continueToken)
                                    .str();

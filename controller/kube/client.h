@@ -46,6 +46,8 @@ enum class PatchType { kMerge, kJson, kStrategicMerge };
 
 struct ListOptions {
   std::string labelSelector;
+  /** Every resource supports metadata.name and metadata.namespace ("metadata.name=ca-bundle"). */
+  std::string fieldSelector;
   /** Page size: the whole collection is read in pages of this many (limit/continue). */
   int pageSize = 500;
 };

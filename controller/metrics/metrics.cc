@@ -61,6 +61,11 @@ std::vector<MetricFamily> stateFamilies(const std::vector<api::CertificateRotati
                       {}};
   MetricFamily started{
       "rotor_rotation_phase_started_timestamp_seconds", "When the rotation entered its phase.", MetricType::Gauge, {}};
+  MetricFamily copies{"rotor_rotation_bundle_copies",
+                      "Namespaces by the state of the bundle's copy: wanted, current (holds the bundle as it is now) "
+                      "or foreign (an object of its name rotor did not create, left alone).",
+                      MetricType::Gauge,
+                      {}};
   for (const api::CertificateRotation& r : rotations) {
     const Labels labels = rotationLabels(r.key());
     const api::RotationStatus& s = r.status;
@@ -87,9 +92,14 @@ std::vector<MetricFamily> stateFamilies(const std::vector<api::CertificateRotati
       }
     }
     if (s.phaseStartedAt) addSample(started, labels, unixSeconds(*s.phaseStartedAt));
+    if (s.bundleCopies) {
+      addSample(copies, with(labels, "state", "wanted"), static_cast<double>(s.bundleCopies->wanted));
+      addSample(copies, with(labels, "state", "current"), static_cast<double>(s.bundleCopies->current));
+      addSample(copies, with(labels, "state", "foreign"), static_cast<double>(s.bundleCopies->foreign.size()));
+    }
   }
-  return {std::move(phase),  std::move(revision), std::move(ratio),
-          std::move(agents), std::move(expiry),   std::move(started)};
+  return {std::move(phase),  std::move(revision), std::move(ratio), std::move(agents),
+          std::move(expiry), std::move(started),  std::move(copies)};
 }
 
 }  // namespace

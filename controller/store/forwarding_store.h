@@ -49,6 +49,9 @@ public:
   Status writeBundle(const CertificateRotation& r, const std::string& pem, const Version& expected) override {
     return inner_.writeBundle(r, pem, expected);
   }
+  StatusOr<api::BundleCopiesStatus> syncBundleCopies(const CertificateRotation& r, const std::string& pem) override {
+    return inner_.syncBundleCopies(r, pem);
+  }
 
   Status putSnapshot(const CertificateRotation& r, const Snapshot& s) override { return inner_.putSnapshot(r, s); }
   StatusOr<Snapshot> getSnapshot(const CertificateRotation& r, std::string_view name) override {

@@ -23,6 +23,10 @@ StatusOr<std::vector<ObjectKey>> Store::listRotationKeys() {
 
 StatusOr<Rollout> Store::rolloutStatus(const CertificateRotation&, std::string_view) { return Rollout{}; }
 
+StatusOr<api::BundleCopiesStatus> Store::syncBundleCopies(const CertificateRotation&, const std::string&) {
+  return api::BundleCopiesStatus{};
+}
+
 StatusOr<api::AdoptionStatus> Store::tallyAgents(const ObjectKey& key, const TallyQuery& query) {
   AdoptionCounter counter(query);
   RETURN_IF_ERROR(visitAgents(key, [&](const AgentRecord& a) { counter.add(a); }));

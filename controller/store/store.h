@@ -147,6 +147,15 @@ public:
   // ---- trust bundle ----
   virtual StatusOr<Versioned<std::optional<std::string>>> readBundle(const CertificateRotation& r) = 0;
   virtual Status writeBundle(const CertificateRotation& r, const std::string& bundlePem, const Version& expected) = 0;
+  /**
+   * Kubernetes: makes every namespace spec.trustBundle.namespaceSelector matches (besides the
+   * rotation's own) hold `bundlePem` in a copy of the bundle, and removes the copies it made
+   * where the selector no longer matches (or is gone). An object of the bundle's name that rotor
+   * did not create is reported as foreign and left alone. This default: a store without
+   * namespaces keeps no copies.
+   */
+  virtual StatusOr<api::BundleCopiesStatus> syncBundleCopies(const CertificateRotation& r,
+                                                             const std::string& bundlePem);
 
   // ---- snapshots ----
   /** Idempotent by name: writing the same snapshot again succeeds; a different one under an

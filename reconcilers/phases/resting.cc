@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "reconcilers/bundle.h"
 #include "reconcilers/ca_renewal.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
@@ -29,6 +30,9 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
     if (d.nextExpiryCheck) {
       recheck = std::clamp(std::chrono::ceil<Duration>(*d.nextExpiryCheck - now), Duration(1000), kRestingRecheck);
     }
+    // At rest too: a namespace that starts matching gets its copy, one that stops loses it.
+    ASSIGN_OR_RETURN(const bool copied, syncBundleCopies(ctx, r));
+    if (!copied) recheck = std::min(recheck, kBundleCopiesRecheck);
     return Outcome::wait(recheck, rolledBack ? "RolledBack" : "UpToDate",
                          rolledBack ? r.status.message : std::string(kUpToDateMessage));
   }

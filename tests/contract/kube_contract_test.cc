@@ -262,5 +262,85 @@ TEST_F(KubeContractTest, TheKubernetesStoreKeepsMaterialWhereDocumented) {
   EXPECT_EQ(found->name, "stored-r1-swap");  // the payload copied above names its own snapshot
 }
 
+TEST_F(KubeContractTest, TheBundleIsCopiedIntoTheNamespacesItsSelectorMatchesAndNoForeignObjectIsTouched) {
+  RealClock clock;
+  // A label value of this test's own, so that a real cluster's other namespaces never match.
+  const std::string team = ns();
+  auto a = cluster_.makeNamespace("a", {{"rotor-test/team", team}});
+  auto b = cluster_.makeNamespace("b", {{"rotor-test/team", team}});
+  auto c = cluster_.makeNamespace("c");
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_OK(c);
+  json foreign = configMapObject("copied-ca");
+  foreign["data"] = {{"ca.crt", "someone else's"}};
+  ASSERT_OK(client().create(kConfigMaps, *b, foreign));
+
+  json object = rotationObject("copied");
+  object["spec"]["trustBundle"]["namespaceSelector"] = {{"matchLabels", {{"rotor-test/team", team}}}};
+  auto r = api::decodeRotation(object);
+  ASSERT_OK(r);
+  r->metadata.ns = ns();
+  auto applied = store::kube::KubeStore(client(), clock).applyRotation(*r);
+  ASSERT_OK(applied);
+  const auto sync = [&](const std::string& pem) {
+    return KubeStore(client(), clock).syncBundleCopies(*applied, pem);  // a fresh store: nothing remembered
+  };
+
+  auto copies = sync("old+new");
+  ASSERT_OK(copies);
+  EXPECT_EQ(copies->wanted, 1);  // a; b holds a ConfigMap of that name rotor did not make
+  EXPECT_EQ(copies->current, 1);
+  EXPECT_THAT(copies->foreign, ElementsAre(*b));
+  json copy = client().get(kConfigMaps, *a, "copied-ca").value();
+  EXPECT_EQ(copy["data"]["ca.crt"], "old+new");
+  EXPECT_EQ(copy["metadata"]["annotations"]["rotor.dev/bundle-source"], ns() + "/copied");
+  EXPECT_EQ(copy["metadata"]["labels"]["rotor.dev/part"], "bundle-copy");
+  EXPECT_EQ(client().get(kConfigMaps, *b, "copied-ca").value()["data"]["ca.crt"], "someone else's");
+  EXPECT_THAT(client().get(kConfigMaps, *c, "copied-ca"), StatusIs(Code::kNotFound));
+
+  // The bundle changes; c starts matching, a stops.
+  ASSERT_OK(cluster_.labelNamespace(*c, {{"rotor-test/team", team}}));
+  ASSERT_OK(cluster_.labelNamespace(*a, {{"rotor-test/team", nullptr}}));
+  copies = sync("new");
+  ASSERT_OK(copies);
+  EXPECT_EQ(copies->wanted, 1);
+  EXPECT_EQ(copies->current, 1);
+  EXPECT_EQ(client().get(kConfigMaps, *c, "copied-ca").value()["data"]["ca.crt"], "new");
+  EXPECT_THAT(client().get(kConfigMaps, *a, "copied-ca"), StatusIs(Code::kNotFound));
+  EXPECT_EQ(client().get(kConfigMaps, *b, "copied-ca").value()["data"]["ca.crt"], "someone else's");
+
+  // Without a selector every copy goes, and the foreign object stays.
+  applied->spec.trustBundle.namespaceSelector.reset();
+  copies = sync("new");
+  ASSERT_OK(copies);
+  EXPECT_EQ(copies->wanted, 0);
+  EXPECT_THAT(client().get(kConfigMaps, *c, "copied-ca"), StatusIs(Code::kNotFound));
+  EXPECT_OK(client().get(kConfigMaps, *b, "copied-ca"));
+  // The rotation's own namespace holds the bundle itself, never a copy.
+  EXPECT_THAT(client().get(kConfigMaps, ns(), "copied-ca"), StatusIs(Code::kNotFound));
+}
+
+TEST_F(KubeContractTest, ListsTakeFieldSelectorsOnNameAndNamespaceOnly) {
+  ASSERT_OK(client().create(kConfigMaps, ns(), configMapObject("picked", {{"rotor-test", "fields"}})));
+  ASSERT_OK(client().create(kConfigMaps, ns(), configMapObject("other", {{"rotor-test", "fields"}})));
+  auto picked = client().list(kConfigMaps, "", {.fieldSelector = "metadata.name=picked"});
+  ASSERT_OK(picked);
+  std::vector<std::string> names;
+  for (const json& item : picked->items) {
+    if (item["metadata"]["namespace"] == ns()) names.push_back(item["metadata"]["name"]);
+  }
+  EXPECT_THAT(names, ElementsAre("picked"));
+  // Beside the label selector (the namespace also holds the kube-root-ca.crt every namespace gets).
+  auto notPicked = client().list(
+      kConfigMaps, ns(),
+      {.labelSelector = "rotor-test=fields", .fieldSelector = "metadata.namespace=" + ns() + ",metadata.name!=picked"});
+  ASSERT_OK(notPicked);
+  ASSERT_EQ(notPicked->items.size(), 1u);
+  EXPECT_EQ(notPicked->items[0]["metadata"]["name"], "other");
+  EXPECT_THAT(client().list(kConfigMaps, ns(), {.fieldSelector = "data.k=v"}),
+              StatusIs(Code::kInvalidArgument, HasSubstr("field label not supported: data.k")));
+}
+
 }  // namespace
 }  // namespace rotor::kube

@@ -411,6 +411,64 @@ TEST_F(KubeModeTest, AnOperatorWithOnlyTheDocumentedNamespacedRightsUsesEveryVer
   finished(*a);
 }
 
+TEST_F(KubeModeTest, TheBundleFollowsItsClientsIntoLabelledNamespacesAndLeavesForeignOnesAlone) {
+  // Copies go to other namespaces, which the grant of one namespace the other tests use cannot
+  // reach (docs/rbac.md: the copy rules are cluster-wide): the controller runs as admin here.
+  controllerKubeconfig_ = kubeconfig_;
+  const std::string team = ns();  // a label value of this test's own
+  auto apps = cluster_.makeNamespace("apps", {{"rotor-test/trust", team}});
+  auto legacy = cluster_.makeNamespace("legacy", {{"rotor-test/trust", team}});
+  auto late = cluster_.makeNamespace("late");
+  ASSERT_OK(apps);
+  ASSERT_OK(legacy);
+  ASSERT_OK(late);
+  json pinned = {{"apiVersion", "v1"},
+                 {"kind", "ConfigMap"},
+                 {"metadata", {{"name", "edge-proxy-ca"}}},
+                 {"data", {{"ca.crt", "pinned by hand"}}}};
+  ASSERT_OK(client().create(kube::kConfigMaps, *legacy, pinned));
+  const std::string spec =
+      std::regex_replace(kRotation, std::regex("trustBundle: \\{configMapName: edge-proxy-ca\\}"),
+                         "trustBundle: {configMapName: edge-proxy-ca, namespaceSelector: {matchLabels: "
+                         "{rotor-test/trust: " +
+                             team + "}}}");
+  ASSERT_NE(spec, kRotation);
+  ASSERT_EQ(rotor({"apply", "-f", dir_.write("copied.yaml", spec).string()}), 0);
+  const auto copyIn = [&](const std::string& namespaceName) -> std::string {
+    auto copy = client().get(kube::kConfigMaps, namespaceName, "edge-proxy-ca");
+    return copy.ok() ? copy->value("/data/ca.crt"_json_pointer, std::string()) : "";
+  };
+  auto a = controller("controller", {});
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready" && !copyIn(*apps).empty(); })) << a->output();
+  EXPECT_EQ(copyIn(*apps), bundle());
+  EXPECT_EQ(copyIn(*legacy), "pinned by hand");
+  const json copies = rotation()["status"]["bundleCopies"];
+  EXPECT_EQ(copies["wanted"], 1);
+  EXPECT_EQ(copies["current"], 1);
+  EXPECT_EQ(copies["foreign"], json::array({*legacy}));
+
+  // A namespace that starts matching gets its copy at once (the controller watches namespaces).
+  ASSERT_OK(cluster_.labelNamespace(*late, {{"rotor-test/trust", team}}));
+  ASSERT_TRUE(eventually([&] { return copyIn(*late) == bundle(); })) << a->output();
+
+  // Through a rotation: every copy holds the bundle as it is after the prune, the new CA alone.
+  ASSERT_EQ(rotor({"rotate", "edge-proxy"}), 0);
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready" && revision() == 2; }, std::chrono::seconds(90)))
+      << a->output();
+  EXPECT_EQ(copyIn(*apps), bundle());
+  EXPECT_EQ(copyIn(*late), bundle());
+  EXPECT_EQ(pki::parsePemBundle(bundle()).value().size(), 1u);
+  EXPECT_EQ(copyIn(*legacy), "pinned by hand");
+
+  // A namespace that stops matching loses the copy rotor made.
+  ASSERT_OK(cluster_.labelNamespace(*apps, {{"rotor-test/trust", nullptr}}));
+  ASSERT_TRUE(eventually([&] {
+    return client().get(kube::kConfigMaps, *apps, "edge-proxy-ca").status().code() == Code::kNotFound;
+  })) << a->output();
+  EXPECT_EQ(copyIn(*legacy), "pinned by hand");
+  finished(*a);
+}
+
 TEST_F(KubeModeTest, AWaitingRotationWritesStatusOnlyWhenSomethingChanges) {
   // Every status write wakes every watcher: a rotation waiting out minStageDuration used to
   // rewrite its status about 30 times a second with a countdown in its message.

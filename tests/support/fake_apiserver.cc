@@ -1,6 +1,7 @@
 #include "tests/support/fake_apiserver.h"
 
 #include <algorithm>
+#include <array>
 #include <random>
 #include <regex>
 #include <set>
@@ -85,6 +86,41 @@ std::map<std::string, std::string> queryOf(const std::string& query) {
       out[urlDecode(pair.substr(0, eq))] = eq == std::string::npos ? "" : urlDecode(pair.substr(eq + 1));
   }
   return out;
+}
+
+/** The field selector's terms ("metadata.name=x,metadata.namespace!=y") as field, op, value. */
+std::vector<std::array<std::string, 3>> fieldTerms(const std::string& selector) {
+  std::vector<std::array<std::string, 3>> terms;
+  size_t from = 0;
+  while (from < selector.size()) {
+    size_t comma = selector.find(',', from);
+    if (comma == std::string::npos) comma = selector.size();
+    const std::string term = selector.substr(from, comma - from);
+    from = comma + 1;
+    const size_t op = term.find_first_of("!=");
+    if (op == std::string::npos) continue;
+    const size_t valueAt = term.find_first_not_of("!=", op);
+    terms.push_back({term.substr(0, op), term.substr(op, (valueAt == std::string::npos ? term.size() : valueAt) - op),
+                     valueAt == std::string::npos ? "" : term.substr(valueAt)});
+  }
+  return terms;
+}
+
+/** Every resource answers field selectors on metadata.name and metadata.namespace; the first
+ *  other field named, which the API server refuses ("field label not supported"). */
+std::optional<std::string> unsupportedField(const std::string& selector) {
+  for (const auto& [field, op, value] : fieldTerms(selector)) {
+    if (field != "metadata.name" && field != "metadata.namespace") return field;
+  }
+  return std::nullopt;
+}
+
+bool fieldsMatch(const std::string& selector, const json& meta) {
+  for (const auto& [field, op, value] : fieldTerms(selector)) {
+    const std::string actual = meta.value(field == "metadata.name" ? "name" : "namespace", "");
+    if ((op == "!=") == (actual == value)) return false;
+  }
+  return true;
 }
 
 /** Whether `labels` satisfy a selector: "k=v", "k==v", "k!=v", "k", "!k", "k in (a,b)",
@@ -907,11 +943,16 @@ HttpResponse FakeApiServer::list(const Target& t, const std::string& query) {
     return failure(410, "Expired", "The resourceVersion for the provided list is too old.", nullptr);
   }
   const std::string selector = params.contains("labelSelector") ? params.at("labelSelector") : "";
+  const std::string fieldSelector = params.contains("fieldSelector") ? params.at("fieldSelector") : "";
+  if (std::optional<std::string> unsupported = unsupportedField(fieldSelector)) {
+    return failure(400, "BadRequest", "field label not supported: " + *unsupported, nullptr);
+  }
   const size_t limit = params.contains("limit") ? std::stoul(params.at("limit")) : 0;
   std::vector<std::pair<std::string, const json*>> matching;
   for (auto it = objects_.lower_bound(prefix + start); it != objects_.end() && it->first.starts_with(prefix); ++it) {
     if (it->first.substr(prefix.size()) < start) continue;
-    if (labelsMatch(selector, it->second["metadata"].value("labels", json::object()))) {
+    if (labelsMatch(selector, it->second["metadata"].value("labels", json::object())) &&
+        fieldsMatch(fieldSelector, it->second["metadata"])) {
       matching.emplace_back(it->first.substr(prefix.size()), &it->second);
     }
   }

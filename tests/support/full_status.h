@@ -29,6 +29,7 @@ inline api::RotationStatus everyStatusField() {
   server.lastProbeError = "handshake failed";
   s.servers.push_back(server);
   s.adoption = {10, 9, 1, 0.9, {"agent-7"}};
+  s.bundleCopies = api::BundleCopiesStatus{3, 2, {"legacy"}};
   s.snapshots.push_back({"proxy-r2-swap", at(400), 2, "before swap"});
   s.phaseStartedAt = at(600);
   s.message = "Waiting for agents";

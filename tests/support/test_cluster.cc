@@ -124,9 +124,26 @@ std::filesystem::path TestCluster::kubeconfigWithDocumentedRules(const std::stri
   throw std::runtime_error("the Role's rules did not take effect for " + userName);
 }
 
+StatusOr<std::string> TestCluster::makeNamespace(const std::string& suffix,
+                                                 const std::map<std::string, std::string>& labels) {
+  const std::string name = ns_ + "-" + suffix;
+  nlohmann::json object = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
+  if (!labels.empty()) object["metadata"]["labels"] = labels;
+  RETURN_IF_ERROR(client_->create(kube::kNamespaces, "", object).status());
+  extraNamespaces_.push_back(name);
+  return name;
+}
+
+Status TestCluster::labelNamespace(const std::string& name, const nlohmann::json& labels) {
+  return client_->patch(kube::kNamespaces, "", name, kube::PatchType::kMerge, {{"metadata", {{"labels", labels}}}})
+      .status();
+}
+
 TestCluster::~TestCluster() {
-  // A real server removes everything in it; the fake goes away whole.
-  if (!fake_) (void)client_->remove(kube::kNamespaces, "", ns_);
+  // A real server removes everything in them; the fake goes away whole.
+  if (fake_) return;
+  for (const std::string& ns : extraNamespaces_) (void)client_->remove(kube::kNamespaces, "", ns);
+  (void)client_->remove(kube::kNamespaces, "", ns_);
 }
 
 }  // namespace rotor::testing

@@ -8,6 +8,7 @@
 // rotor-viewer) on a real server, as ../shared/tools/real-cluster/up makes them, or tokens on the fake.
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,11 @@ public:
   kube::Client& client() { return *client_; }
   /** The namespace this instance owns. */
   const std::string& ns() const { return ns_; }
+  /** Makes another namespace, "<ns()>-<suffix>", removed with this instance (a real server keeps
+   *  it otherwise); returns its name. */
+  StatusOr<std::string> makeNamespace(const std::string& suffix, const std::map<std::string, std::string>& labels = {});
+  /** Merges `labels` into a namespace's labels (a null value removes one). */
+  Status labelNamespace(const std::string& name, const nlohmann::json& labels);
   /** A kubeconfig file for the admin. */
   std::filesystem::path adminKubeconfig() const;
   /**
@@ -44,6 +50,7 @@ private:
   std::unique_ptr<kube::Transport> transport_;
   std::unique_ptr<kube::Client> client_;
   std::string ns_;
+  std::vector<std::string> extraNamespaces_;
   std::filesystem::path adminKubeconfig_;
 };
 

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "controller/api/json_codec.h"
@@ -342,6 +343,97 @@ Status KubeStore::writeBundle(const CertificateRotation& r, const std::string& b
   if (name.empty()) return failedPrecondition("spec.trustBundle names no configMapName");
   return writeVersioned(kConfigMaps, r.metadata.ns, newObject(kConfigMaps, r, name, "", false), expected,
                         [&](json& configMap) { configMap["data"][r.spec.trustBundle.key] = bundlePem; });
+}
+
+// ---- bundle copies ---------------------------------------------------------------------------
+
+StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateRotation& r,
+                                                              const std::string& bundlePem) {
+  const api::TrustBundleSpec& spec = r.spec.trustBundle;
+  if (spec.configMapName.empty()) return failedPrecondition("spec.trustBundle names no configMapName");
+  const std::string selector = spec.namespaceSelector ? api::labelSelectorQuery(*spec.namespaceSelector) : "";
+  const std::string inputs = r.metadata.uid + "\n" + (spec.namespaceSelector ? "+" + selector : "-") + "\n" +
+                             spec.configMapName + "\n" + spec.key + "\n" + pki::sha256Hex(bundlePem);
+  const MonotonicTime now = clock_.monotonicNow();
+  {
+    std::lock_guard lock(copiesMu_);
+    auto it = syncedCopies_.find(r.key());
+    if (it != syncedCopies_.end() && it->second.inputs == inputs && now < it->second.until) return it->second.result;
+  }
+  std::set<std::string> wanted;
+  if (spec.namespaceSelector) {
+    ASSIGN_OR_RETURN(rotor::kube::ObjectList namespaces,
+                     client_.list(rotor::kube::kNamespaces, "", {.labelSelector = selector}));
+    for (const json& n : namespaces.items) {
+      const std::string name = n.value("/metadata/name"_json_pointer, std::string());
+      // A terminating namespace refuses new objects; its clients are going away.
+      if (name != r.metadata.ns && n.value("/status/phase"_json_pointer, std::string()) != "Terminating") {
+        wanted.insert(name);
+      }
+    }
+  }
+  // Every object of the bundle's name, in every namespace: one request for the copies that are
+  // there, rotor's or not.
+  ASSIGN_OR_RETURN(rotor::kube::ObjectList existing,
+                   client_.list(kConfigMaps, "", {.fieldSelector = "metadata.name=" + spec.configMapName}));
+  const std::string source = r.metadata.ns + "/" + r.metadata.name;
+  api::BundleCopiesStatus result;
+  result.wanted = static_cast<int64_t>(wanted.size());
+  Status failed = okStatus();
+  const auto note = [&](Status s) {
+    // A conflict (written or created meanwhile) is looked at again by the next sync.
+    if (!s.ok() && s.code() != Code::kConflict && s.code() != Code::kAlreadyExists && failed.ok()) failed = s;
+    return s.ok();
+  };
+  std::set<std::string> present;
+  for (json& object : existing.items) {
+    const std::string ns = object.value("/metadata/namespace"_json_pointer, std::string());
+    if (ns == r.metadata.ns) continue;  // the bundle itself
+    present.insert(ns);
+    const bool ours = object.value("/metadata/annotations"_json_pointer, json::object())
+                          .value(std::string(kBundleSourceAnnotation), "") == source;
+    if (!wanted.contains(ns)) {
+      if (ours) {
+        note(client_.remove(kConfigMaps, ns, spec.configMapName,
+                            {.uid = object.value("/metadata/uid"_json_pointer, std::string()),
+                             .resourceVersion = resourceVersionOf(object)}));
+      }
+      continue;
+    }
+    if (!ours) {
+      result.foreign.push_back(ns);  // not a target: left alone, and reported
+      --result.wanted;
+      continue;
+    }
+    json& data = object["data"];
+    if (data.is_object() && data.value(spec.key, "") == bundlePem) {
+      ++result.current;
+      continue;
+    }
+    data[spec.key] = bundlePem;
+    if (note(client_.update(kConfigMaps, ns, object).status())) ++result.current;
+  }
+  for (const std::string& ns : wanted) {
+    if (present.contains(ns)) continue;
+    json copy = newObject(kConfigMaps, r, spec.configMapName, kBundleCopyPart, false);
+    copy["metadata"]["namespace"] = ns;
+    copy["metadata"]["annotations"] = {{std::string(kBundleSourceAnnotation), source}};
+    copy["data"] = {{spec.key, bundlePem}};
+    if (note(client_.create(kConfigMaps, ns, copy).status())) ++result.current;
+  }
+  RETURN_IF_ERROR(failed.withContext("could not write the trust bundle's copies"));
+  std::lock_guard lock(copiesMu_);
+  if (result.current == result.wanted) {
+    syncedCopies_[r.key()] = {inputs, now + kCopiesRecheck, result};
+  } else {
+    syncedCopies_.erase(r.key());
+  }
+  return result;
+}
+
+void KubeStore::forgetBundleCopies() {
+  std::lock_guard lock(copiesMu_);
+  syncedCopies_.clear();
 }
 
 // ---- snapshots -------------------------------------------------------------------------------

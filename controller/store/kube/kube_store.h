@@ -5,7 +5,10 @@
 //   CA material       Secret <rotation>-rotor-ca (Opaque; owned by the rotation)
 //   served material   the kubernetes.io/tls Secret spec.servers[].secretName (tls.crt, tls.key,
 //                     ca.crt); not owned: it is the workload's and outlives the rotation
-//   trust bundle      ConfigMap spec.trustBundle.configMapName, key spec.trustBundle.key
+//   trust bundle      ConfigMap spec.trustBundle.configMapName, key spec.trustBundle.key; copies of
+//                     the same name in the namespaces spec.trustBundle.namespaceSelector matches
+//                     (labelled, annotated with their source; not owned: owners cannot be in
+//                     another namespace)
 //   snapshots         immutable Secrets <rotation>-snap-r<revision>-<purpose>, owned by the rotation
 //   agent records     ConfigMaps <rotation>-agents-<shard>: records hashed over shards so that
 //                     each stays far below the 1 MiB object limit (owned)
@@ -58,6 +61,16 @@ public:
   Status writeBundle(const store::CertificateRotation& r, const std::string& bundlePem,
                      const store::Version& expected) override;
 
+  /** Namespaces from one LIST with the selector, existing copies from one LIST of every ConfigMap
+   *  of the bundle's name (a field selector). A sync that found every copy current is not
+   *  repeated for kCopiesRecheck while the bundle, selector and names stay the same, so that a
+   *  reconcile woken by check-ins costs the API server nothing. */
+  StatusOr<api::BundleCopiesStatus> syncBundleCopies(const store::CertificateRotation& r,
+                                                     const std::string& bundlePem) override;
+  static constexpr Duration kCopiesRecheck = std::chrono::seconds(30);
+  /** Namespaces changed (NamespaceWatch): the next sync of every rotation looks again. */
+  void forgetBundleCopies();
+
   Status putSnapshot(const store::CertificateRotation& r, const store::Snapshot& snapshot) override;
   StatusOr<store::Snapshot> getSnapshot(const store::CertificateRotation& r, std::string_view name) override;
   StatusOr<std::vector<std::string>> listSnapshots(const store::CertificateRotation& r) override;
@@ -97,6 +110,13 @@ private:
   rotor::kube::Client& client_;
   const Clock& clock_;
   KubeStoreOptions options_;
+  struct SyncedCopies {
+    std::string inputs;  // what the sync was asked (uid, selector, names, bundle digest)
+    MonotonicTime until;
+    api::BundleCopiesStatus result;
+  };
+  std::mutex copiesMu_;
+  std::map<store::ObjectKey, SyncedCopies> syncedCopies_;  // syncs that found every copy current
   std::mutex shardsMu_;
   std::map<std::string, nlohmann::json> writtenShards_;  // "ns/name" -> agent shard as last written
 };

@@ -21,6 +21,11 @@ namespace rotor::store::kube {
 inline constexpr std::string_view kRotationLabel = "rotor.dev/rotation";
 /** Label telling what an object is to rotor: "ca", "snapshot", "agents", "agent-tokens". */
 inline constexpr std::string_view kPartLabel = "rotor.dev/part";
+/** The rotation ("<namespace>/<name>") whose bundle a copy in another namespace is: objects of the
+ *  bundle's name without it are not rotor's, and are never written or deleted. */
+inline constexpr std::string_view kBundleSourceAnnotation = "rotor.dev/bundle-source";
+/** kPartLabel of a bundle's copy. */
+inline constexpr std::string_view kBundleCopyPart = "bundle-copy";
 /** The pod-template annotation whose new value restarts a workload (as kubectl rollout restart). */
 inline constexpr std::string_view kRestartedAtAnnotation = "rotor.dev/restartedAt";
 

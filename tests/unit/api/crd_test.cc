@@ -143,7 +143,14 @@ spec:
     generate: {commonName: Proxy CA, validity: 43800h, privateKey: {algorithm: ECDSA, size: 384}}
     rotateBefore: 2160h
     crossSign: true
-  trustBundle: {configMapName: proxy-ca, key: ca.crt, file: bundle.pem, pkcs12: {file: trust.p12, passwordFile: t.pass}}
+  trustBundle:
+    configMapName: proxy-ca
+    key: ca.crt
+    file: bundle.pem
+    pkcs12: {file: trust.p12, passwordFile: t.pass}
+    namespaceSelector:
+      matchLabels: {team: net}
+      matchExpressions: [{key: env, operator: In, values: [prod]}]
   adoption: {mode: Manual, threshold: 95, minAgents: 10, staleAfter: 24h, timeout: 168h, onTimeout: Proceed, minStageDuration: 1h}
   swap:
     maintenanceWindow: {schedule: "0 2 * * 1-5", duration: 2h, timeZone: Europe/Paris}

@@ -143,10 +143,18 @@ TEST(ChartTest, RbacIsExactlyTheDocumentedControllerRules) {
   ASSERT_GE(documented.size(), 10u);
   EXPECT_EQ(renderedRules(render("")), documented);
   EXPECT_EQ(renderedRules(render(kEverything)), documented);
-  // Scoped to one namespace: Roles instead of a ClusterRole, the same rules.
+  // Scoped to one namespace: Roles, the same rules; only the bundle copies' rules stay cluster-wide.
   const std::vector<YAML::Node> scoped = render("--set watchNamespace=edge");
-  EXPECT_THAT(ofKind(scoped, "ClusterRole"), IsEmpty());
+  const std::vector<YAML::Node> clusterWide = ofKind(scoped, "ClusterRole");
+  ASSERT_EQ(clusterWide.size(), 1u);
+  EXPECT_EQ(renderedRules({clusterWide[0]}),
+            (std::set<Rule>{{"", "configmaps", "delete"}, {"", "namespaces", "list"}, {"", "namespaces", "watch"}}));
   EXPECT_EQ(renderedRules(scoped), documented);
+  // Without bundle copies, nothing cluster-wide, and neither rule.
+  const std::vector<YAML::Node> noCopies = render("--set watchNamespace=edge,rbac.bundleCopies=false");
+  EXPECT_THAT(ofKind(noCopies, "ClusterRole"), IsEmpty());
+  EXPECT_FALSE(renderedRules(noCopies).contains({"", "namespaces", "list"}));
+  EXPECT_FALSE(renderedRules(render("--set rbac.bundleCopies=false")).contains({"", "configmaps", "delete"}));
   // Without workload restarts, no patch on workloads at all.
   for (const Rule& r : renderedRules(render("--set rbac.restartWorkloads=false"))) EXPECT_NE(std::get<0>(r), "apps");
 }

@@ -184,6 +184,14 @@ std::set<std::string> queriedFamilies(const std::string& relativePath, const std
 
 TEST_F(MetricsTest, TheDashboardAndTheAlertRulesQueryOnlyExportedMetrics) {
   rollBackThenBlockOnAPrecheck();
+  // A rotation that copies its bundle, one namespace behind: the copies' family is exported.
+  api::CertificateRotation copier = rotor::testing::rotationTemplate();
+  copier.metadata.name = "copier";
+  copier = h.create(copier);
+  copier.status.bundleCopies = api::BundleCopiesStatus{2, 1, {}};
+  ASSERT_OK(h.store.updateRotationStatus(copier));
+  EXPECT_THAT(metrics.render(),
+              HasSubstr("rotor_rotation_bundle_copies{namespace=\"default\",name=\"copier\",state=\"current\"} 1\n"));
   const std::set<std::string> exported = exportedFamilies(metrics);
   const std::set<std::string> dashboard = queriedFamilies("charts/rotor/dashboards/rotor.json", exported);
   const std::set<std::string> rules = queriedFamilies("charts/rotor/prometheus/rotor-rules.yaml", exported);

@@ -3,9 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "controller/api/ca_source.h"
 #include "controller/pki/bundle.h"
 #include "controller/pki/verify.h"
+#include "controller/store/forwarding_store.h"
 #include "reconcilers/ca_renewal.h"
 #include "reconcilers/gates.h"
 #include "reconcilers/triggers.h"
@@ -117,6 +121,97 @@ TEST_F(DriverTest, TheBundleTrustsWhatIsServedAfterEveryWrite) {
     h.clock.advance(std::max<Duration>(result->requeueAfter, std::chrono::seconds(1)));
   }
   EXPECT_EQ(h.get(key).status.revision, 2);
+}
+
+/** Copies of the bundle in namespaces, as the Kubernetes store keeps them: a namespace listed in
+ *  `stuck` does not take its write (a conflict, a slow API server) until it is taken off. */
+class CopyingStore final : public store::ForwardingStore {
+public:
+  using ForwardingStore::ForwardingStore;
+  StatusOr<api::BundleCopiesStatus> syncBundleCopies(const api::CertificateRotation& r,
+                                                     const std::string& pem) override {
+    api::BundleCopiesStatus status;
+    for (const std::string& ns : namespaces) {
+      if (!r.spec.trustBundle.namespaceSelector) {
+        copies.erase(ns);
+        continue;
+      }
+      if (foreign.contains(ns)) {
+        status.foreign.push_back(ns);
+        continue;
+      }
+      ++status.wanted;
+      if (!stuck.contains(ns)) copies[ns] = pem;
+      if (copies.contains(ns) && copies[ns] == pem) ++status.current;
+    }
+    return status;
+  }
+  std::vector<std::string> namespaces = {"a", "b", "c"};
+  std::set<std::string> stuck, foreign = {"c"};
+  std::map<std::string, std::string> copies;
+};
+
+TEST_F(DriverTest, TheGateAndThePruneWaitForEveryCopyOfTheBundle) {
+  auto spec = rotationTemplate(1);
+  spec.spec.trustBundle.namespaceSelector = api::LabelSelector{};
+  CopyingStore copying(h.store);
+  auto key = h.create(spec).key();
+  const auto reach = [&](Phase phase, int64_t revision = 0) {
+    return h.runUntil(
+        key,
+        [&](const api::CertificateRotation& r) { return r.status.phase == phase && r.status.revision >= revision; },
+        400, &copying);
+  };
+  ASSERT_OK(reach(Phase::kReady, 1));
+  auto r = h.get(key);
+  const std::string bundle = *h.store.readBundle(r)->value;
+  EXPECT_EQ(copying.copies.at("a"), bundle);
+  EXPECT_EQ(copying.copies.at("b"), bundle);
+  ASSERT_TRUE(r.status.bundleCopies.has_value());
+  EXPECT_EQ(r.status.bundleCopies->wanted, 2);
+  EXPECT_EQ(r.status.bundleCopies->current, 2);
+  EXPECT_THAT(r.status.bundleCopies->foreign, ElementsAre("c"));
+  EXPECT_EQ(std::count(h.events.reasons.begin(), h.events.reasons.end(), "Warning:ForeignBundleObject"), 1);
+
+  // Staged, but namespace b does not take the new bundle: the gate (time only, no agents) holds.
+  copying.stuck = {"b"};
+  h.annotate(key, std::string(api::kRotateAnnotation), "1");
+  ASSERT_OK(reach(Phase::kAwaitingAdoption));
+  for (int i = 0; i < 5; ++i) {
+    auto result = h.driver(copying).reconcile(key);
+    ASSERT_OK(result);
+    h.clock.advance(result->requeueAfter);
+  }
+  r = h.get(key);
+  EXPECT_EQ(r.status.phase, Phase::kAwaitingAdoption);
+  EXPECT_THAT(r.status.message, HasSubstr("the bundle is in 1 of 2 namespaces"));
+  EXPECT_EQ(r.status.bundleCopies->current, 1);
+  copying.stuck.clear();
+  ASSERT_OK(reach(Phase::kDraining));
+  EXPECT_EQ(copying.copies.at("b"), *h.store.readBundle(h.get(key))->value);  // old + new
+
+  // Pruned in the bundle, but not yet in a: Pruning waits, then ends with every copy pruned.
+  copying.stuck = {"a"};
+  ASSERT_OK(reach(Phase::kPruning));
+  for (int i = 0; i < 5; ++i) {
+    auto result = h.driver(copying).reconcile(key);
+    ASSERT_OK(result);
+    h.clock.advance(std::max<Duration>(result->requeueAfter, std::chrono::seconds(1)));
+  }
+  EXPECT_EQ(h.get(key).status.phase, Phase::kPruning);
+  copying.stuck.clear();
+  ASSERT_OK(reach(Phase::kReady, 2));
+  r = h.get(key);
+  EXPECT_THAT(bundleFingerprints(h.store, r), ElementsAre(r.status.ca.current->fingerprint));
+  EXPECT_EQ(copying.copies.at("a"), *h.store.readBundle(r)->value);
+  EXPECT_EQ(std::count(h.events.reasons.begin(), h.events.reasons.end(), "Warning:ForeignBundleObject"), 1);
+
+  // The selector goes: so do the copies, and the status that counted them.
+  r.spec.trustBundle.namespaceSelector.reset();
+  ASSERT_OK(h.store.updateRotation(r));
+  ASSERT_OK(h.driver(copying).reconcile(key).status());
+  EXPECT_TRUE(copying.copies.empty());
+  EXPECT_FALSE(h.get(key).status.bundleCopies.has_value());
 }
 
 TEST_F(DriverTest, AdoptionGateWaitsForAgentsNamesLaggardsAndOpensAtThreshold) {
