@@ -339,7 +339,7 @@ TEST_F(KubeContractTest, ListsTakeFieldSelectorsOnNameAndNamespaceOnly) {
   ASSERT_EQ(notPicked->items.size(), 1u);
   EXPECT_EQ(notPicked->items[0]["metadata"]["name"], "other");
   EXPECT_THAT(client().list(kConfigMaps, ns(), {.fieldSelector = "data.k=v"}),
-              StatusIs(Code::kInvalidArgument, HasSubstr("field label not supported: data.k")));
+              StatusIs(Code::kInvalidArgument, HasSubstr("\"data.k\" is not a known field selector")));
 }
 
 }  // namespace

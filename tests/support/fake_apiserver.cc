@@ -107,7 +107,9 @@ std::vector<std::array<std::string, 3>> fieldTerms(const std::string& selector) 
 }
 
 /** Every resource answers field selectors on metadata.name and metadata.namespace; the first
- *  other field named, which the API server refuses ("field label not supported"). */
+ *  other field named, which the API server refuses (for ConfigMaps, Secrets and the resources
+ *  rotor lists this way: '"data.k" is not a known field selector: only "metadata.name",
+ *  "metadata.namespace"'). */
 std::optional<std::string> unsupportedField(const std::string& selector) {
   for (const auto& [field, op, value] : fieldTerms(selector)) {
     if (field != "metadata.name" && field != "metadata.namespace") return field;
@@ -945,7 +947,9 @@ HttpResponse FakeApiServer::list(const Target& t, const std::string& query) {
   const std::string selector = params.contains("labelSelector") ? params.at("labelSelector") : "";
   const std::string fieldSelector = params.contains("fieldSelector") ? params.at("fieldSelector") : "";
   if (std::optional<std::string> unsupported = unsupportedField(fieldSelector)) {
-    return failure(400, "BadRequest", "field label not supported: " + *unsupported, nullptr);
+    return failure(400, "BadRequest",
+                   "\"" + *unsupported + "\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+                   nullptr);
   }
   const size_t limit = params.contains("limit") ? std::stoul(params.at("limit")) : 0;
   std::vector<std::pair<std::string, const json*>> matching;
