@@ -947,9 +947,10 @@ HttpResponse FakeApiServer::list(const Target& t, const std::string& query) {
   const std::string selector = params.contains("labelSelector") ? params.at("labelSelector") : "";
   const std::string fieldSelector = params.contains("fieldSelector") ? params.at("fieldSelector") : "";
   if (std::optional<std::string> unsupported = unsupportedField(fieldSelector)) {
-    return failure(400, "BadRequest",
-                   "\"" + *unsupported + "\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
-                   nullptr);
+    return failure(
+        400, "BadRequest",
+        "\"" + *unsupported + "\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+        nullptr);
   }
   const size_t limit = params.contains("limit") ? std::stoul(params.at("limit")) : 0;
   std::vector<std::pair<std::string, const json*>> matching;

@@ -11,8 +11,7 @@ NamespaceWatch::~NamespaceWatch() {
 void NamespaceWatch::rotationChanged(const std::string& type, const nlohmann::json& rotation) {
   const nlohmann::json& metadata = rotation["metadata"];
   const api::ObjectKey key{metadata.value("namespace", ""), metadata.value("name", "")};
-  const bool copies =
-      type != "DELETED" && rotation.contains("/spec/trustBundle/namespaceSelector"_json_pointer);
+  const bool copies = type != "DELETED" && rotation.contains("/spec/trustBundle/namespaceSelector"_json_pointer);
   std::lock_guard lock(mu_);
   if (!copies) {
     copying_.erase(key);

@@ -291,25 +291,27 @@ Status LocalStore::visitAgents(const ObjectKey& key, const std::function<void(co
 }
 
 Status LocalStore::putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) {
-  const AgentJournal journal(objectPath("agents", key, ".agents"));
-  bool compactionDue = false;
-  {
-    ASSIGN_OR_RETURN(FileLock lock, lockWrites());
-    ASSIGN_OR_RETURN(std::optional<CertificateRotation> rotation, loadRotation(key));
-    if (!rotation) {
-      return notFound("CertificateRotation " + key.toString() + " not found");
-    }
-    ASSIGN_OR_RETURN(compactionDue, journal.append(agents));
-  }
-  if (!compactionDue) return okStatus();
-  // The rewrite (140 MB at a million agents) runs without the lock: status writes, the adoption
-  // gate's among them, wait only for the copy of what was appended meanwhile and the rename.
-  ASSIGN_OR_RETURN(std::optional<AgentJournal::Compaction> compaction, journal.prepareCompaction());
-  if (!compaction) return okStatus();
   ASSIGN_OR_RETURN(FileLock lock, lockWrites());
   ASSIGN_OR_RETURN(std::optional<CertificateRotation> rotation, loadRotation(key));
-  if (!rotation) return okStatus();  // deleted meanwhile, and its journal with it
-  return journal.finishCompaction(std::move(*compaction)).withContext("could not compact the agent journal");
+  if (!rotation) {
+    return notFound("CertificateRotation " + key.toString() + " not found");
+  }
+  ASSIGN_OR_RETURN(const bool compactionDue, AgentJournal(objectPath("agents", key, ".agents")).append(agents));
+  if (compactionDue) compactor_.request(key);
+  return okStatus();
+}
+
+void LocalStore::compactAgents(const ObjectKey& key) {
+  // A compaction that fails leaves the journal as it was, valid and longer: the next append
+  // that finds it due asks again.
+  const AgentJournal journal(objectPath("agents", key, ".agents"));
+  StatusOr<std::optional<AgentJournal::Compaction>> compaction = journal.prepareCompaction();
+  if (!compaction.ok() || !*compaction) return;
+  StatusOr<FileLock> lock = lockWrites();
+  if (!lock.ok()) return;
+  StatusOr<std::optional<CertificateRotation>> rotation = loadRotation(key);
+  if (!rotation.ok() || !*rotation) return;  // deleted meanwhile, and its journal with it
+  (void)journal.finishCompaction(std::move(**compaction));
 }
 
 // ---- agent tokens ----

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "controller/common/clock.h"
+#include "controller/store/local/background_worker.h"
 #include "controller/store/local/file_lock.h"
 #include "controller/store/store.h"
 
@@ -95,12 +96,21 @@ public:
   Status reload(const CertificateRotation& r, std::string_view server) override;
 
   Status visitAgents(const ObjectKey& key, const std::function<void(const AgentRecord&)>& visit) override;
+  /** Appends to the rotation's journal; a journal then due for compaction is compacted in the
+   *  background (a low-priority thread), not by this call. */
   Status putAgents(const ObjectKey& key, const std::vector<AgentRecord>& agents) override;
+  /** Waits for the compactions putAgents asked for. */
+  void drainAgentCompactions() { compactor_.drain(); }
   StatusOr<std::vector<std::string>> readAgentTokenDigests(const ObjectKey& key) override;
   Status addAgentTokenDigest(const ObjectKey& key, const std::string& digestHex) override;
 
 private:
-  LocalStore(LocalStoreOptions options, const Clock& clock) : options_(std::move(options)), clock_(clock) {}
+  LocalStore(LocalStoreOptions options, const Clock& clock)
+      : options_(std::move(options)), clock_(clock), compactor_([this](const ObjectKey& key) { compactAgents(key); }) {}
+
+  /** Rewrites the rotation's agent journal, one line per agent: without the write lock but for
+   *  its last step (a copy of what was appended meanwhile, and the rename). */
+  void compactAgents(const ObjectKey& key);
 
   /** A rotation as decoded from its file, kept while the file stays the same one: every write
    *  replaces the file (a new inode), so a resync decodes only what changed since the last. */
@@ -147,6 +157,7 @@ private:
   int64_t nextVersion_ = 1;
   int64_t reservedUpTo_ = 0;
   int64_t versionBlock_ = 1;
+  BackgroundWorker compactor_;  // last: its thread uses the members above
 };
 
 }  // namespace rotor::store::local

@@ -1,11 +1,15 @@
 #include "controller/store/local/local_store.h"
 
+#include "controller/store/local/background_worker.h"
+
 #include <sys/stat.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -104,6 +108,7 @@ TEST_F(LocalStoreTest, AgentBatchesKeepTheJournalCompactedAndEveryLatestRecord) 
   for (int round = 0; round < 12; ++round) {
     for (AgentRecord& a : batch) a.version = "1." + std::to_string(round);
     ASSERT_OK(store->putAgents(r.key(), batch));
+    store->drainAgentCompactions();  // compacted on a thread of the store's own
     largest = std::max(largest, fs::file_size(journal));
   }
   // 12 rounds of ~330 KB would be 4 MB; compaction (due past twice the compacted size plus 1 MiB)
@@ -120,6 +125,35 @@ TEST_F(LocalStoreTest, AgentBatchesKeepTheJournalCompactedAndEveryLatestRecord) 
     EXPECT_EQ(a.version, "1.11") << a.id;
   }));
   EXPECT_EQ(visited, batch.size());
+}
+
+TEST(BackgroundWorkerTest, RunsEachRequestedKeyOnceAfterTheJobUnderWayAndDrains) {
+  std::mutex mu;
+  std::condition_variable released;
+  bool release = false, started = false;
+  std::vector<std::string> ran;
+  BackgroundWorker worker([&](const ObjectKey& key) {
+    std::unique_lock lock(mu);
+    ran.push_back(key.name);
+    started = true;
+    released.notify_all();
+    released.wait(lock, [&] { return release; });
+  });
+  worker.request({"default", "a"});
+  {
+    std::unique_lock lock(mu);
+    released.wait(lock, [&] { return started; });  // a's job is under way
+  }
+  worker.request({"default", "b"});
+  worker.request({"default", "b"});  // asked twice before it ran: runs once
+  worker.request({"default", "a"});  // asked again while under way: runs again
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  released.notify_all();
+  worker.drain();
+  EXPECT_EQ(ran, (std::vector<std::string>{"a", "a", "b"}));
 }
 
 TEST_F(LocalStoreTest, OnlyOneControllerMayDriveADirectory) {
