@@ -41,11 +41,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) -}}true{{- end -}}
 {{- end -}}
 
-{{/* The rules for copies of trust bundles in other namespaces (docs/rbac.md). */}}
+{{/* The rules for copies of trust bundles in other namespaces (docs/rbac.md): cluster-wide, since
+     the copies go to namespaces other than the rotations'. */}}
 {{- define "rotor.bundleCopyRules" }}
   - apiGroups: [""]
     resources: ["configmaps"]
-    verbs: ["delete"]
+    verbs: ["get", "list", "create", "update", "delete"]
   - apiGroups: [""]
     resources: ["namespaces"]
     verbs: ["list", "watch"]
