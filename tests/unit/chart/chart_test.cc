@@ -147,14 +147,13 @@ TEST(ChartTest, RbacIsExactlyTheDocumentedControllerRules) {
   const std::vector<YAML::Node> scoped = render("--set watchNamespace=edge");
   const std::vector<YAML::Node> clusterWide = ofKind(scoped, "ClusterRole");
   ASSERT_EQ(clusterWide.size(), 1u);
-  EXPECT_EQ(renderedRules({clusterWide[0]}),
-            (std::set<Rule>{{"", "configmaps", "get"},
-                            {"", "configmaps", "list"},
-                            {"", "configmaps", "create"},
-                            {"", "configmaps", "update"},
-                            {"", "configmaps", "delete"},
-                            {"", "namespaces", "list"},
-                            {"", "namespaces", "watch"}}));
+  EXPECT_EQ(renderedRules({clusterWide[0]}), (std::set<Rule>{{"", "configmaps", "get"},
+                                                             {"", "configmaps", "list"},
+                                                             {"", "configmaps", "create"},
+                                                             {"", "configmaps", "update"},
+                                                             {"", "configmaps", "delete"},
+                                                             {"", "namespaces", "list"},
+                                                             {"", "namespaces", "watch"}}));
   EXPECT_EQ(renderedRules(scoped), documented);
   // Without bundle copies, nothing cluster-wide, and neither rule.
   const std::vector<YAML::Node> noCopies = render("--set watchNamespace=edge,rbac.bundleCopies=false");
