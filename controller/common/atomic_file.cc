@@ -123,22 +123,16 @@ Status writeFileAtomic(const fs::path& path, std::string_view content, mode_t mo
   return file.commit();
 }
 
-StatusOr<std::optional<std::string>> readFileIfExists(const fs::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) {
-      return std::optional<std::string>();
-    }
-    return errnoStatus("could not open", path, errno);
-  }
+StatusOr<std::string> readFileFrom(const UniqueFd& fd, off_t from, const fs::path& path) {
   // Read straight into a string sized from fstat (large agent journals are read at every start);
   // keep reading past that size in case the file grew meanwhile.
   struct stat st {};
-  std::string out(fstat(fd.get(), &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 16384, '\0');
+  const off_t size = fstat(fd.get(), &st) == 0 ? st.st_size : 0;
+  std::string out(size > from ? static_cast<size_t>(size - from) + 1 : 16384, '\0');
   size_t used = 0;
   while (true) {
     if (used == out.size()) out.resize(out.size() * 2);
-    ssize_t n = ::read(fd.get(), out.data() + used, out.size() - used);
+    ssize_t n = ::pread(fd.get(), out.data() + used, out.size() - used, from + static_cast<off_t>(used));
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -151,7 +145,19 @@ StatusOr<std::optional<std::string>> readFileIfExists(const fs::path& path) {
     used += static_cast<size_t>(n);
   }
   out.resize(used);
-  return std::optional<std::string>(std::move(out));
+  return out;
+}
+
+StatusOr<std::optional<std::string>> readFileIfExists(const fs::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) {
+      return std::optional<std::string>();
+    }
+    return errnoStatus("could not open", path, errno);
+  }
+  ASSIGN_OR_RETURN(std::string content, readFileFrom(fd, 0, path));
+  return std::optional<std::string>(std::move(content));
 }
 
 Status ensureDirectory(const fs::path& path, mode_t mode) {

@@ -76,6 +76,9 @@ private:
  *  still there after every writer stopped was abandoned by a crash mid-write. */
 bool isAtomicWriteTemporary(std::string_view name);
 
+/** The bytes of an open file from offset `from` to its end (`path` names it in errors). */
+StatusOr<std::string> readFileFrom(const UniqueFd& fd, off_t from, const std::filesystem::path& path);
+
 /** The file's bytes, or nullopt when it does not exist. */
 StatusOr<std::optional<std::string>> readFileIfExists(const std::filesystem::path& path);
 

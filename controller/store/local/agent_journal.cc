@@ -170,22 +170,6 @@ Status visitText(const std::filesystem::path& path, std::string_view all,
   return parsed;
 }
 
-/** The bytes of an open file from `offset` to its end. */
-StatusOr<std::string> readFrom(int fd, off_t offset, const std::filesystem::path& path) {
-  std::string out;
-  char buf[1 << 16];
-  while (true) {
-    ssize_t n = pread(fd, buf, sizeof buf, offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return posixError(path, "cannot read");
-    }
-    if (n == 0) return out;
-    out.append(buf, static_cast<size_t>(n));
-    offset += n;
-  }
-}
-
 }  // namespace
 
 Status AgentJournal::visit(const std::function<void(const AgentRecord&)>& fn) const {
@@ -228,7 +212,7 @@ StatusOr<std::optional<AgentJournal::Compaction>> AgentJournal::prepareCompactio
   }
   struct stat st {};
   if (fstat(in.get(), &st) != 0) return posixError(path_, "cannot stat");
-  ASSIGN_OR_RETURN(std::string text, readFrom(in.get(), 0, path_));
+  ASSIGN_OR_RETURN(std::string text, readFileFrom(in, 0, path_));
   // Up to the last complete line: an append may be under way (finishCompaction copies the rest).
   text.resize(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
   std::string body;
@@ -259,7 +243,7 @@ Status AgentJournal::finishCompaction(Compaction compaction) const {
       static_cast<uint64_t>(st.st_size) < compaction.compactedUpTo) {
     return okStatus();  // another file now: what this compaction read is not its prefix
   }
-  ASSIGN_OR_RETURN(std::string appended, readFrom(in.get(), static_cast<off_t>(compaction.compactedUpTo), path_));
+  ASSIGN_OR_RETURN(std::string appended, readFileFrom(in, static_cast<off_t>(compaction.compactedUpTo), path_));
   RETURN_IF_ERROR(compaction.file.append(appended));
   return compaction.file.commit();
 }
