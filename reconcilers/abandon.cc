@@ -49,6 +49,7 @@ StatusOr<Outcome> abandonRotation(RotationContext& ctx, api::CertificateRotation
   RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
   r.status.trigger.clear();
   r.status.adoption = {};
+  r.status.pods.reset();
   // What spec.ca names now is not to be rotated to again by itself: a later change or rotor rotate is.
   r.status.caSourceHash = caSourceHash(r.spec.ca);
   return Outcome::moveTo(api::Phase::kReady, std::move(reason), std::move(message));

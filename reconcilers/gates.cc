@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "reconcilers/bundle.h"
+#include "reconcilers/consumer_pods.h"
 #include "reconcilers/triggers.h"
 
 namespace rotor::reconcilers {
@@ -19,6 +20,8 @@ namespace {
 GateDecision measuredGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
                           SystemTime now, std::string_view caName) {
   GateDecision d;
+  // With consumer pods counted, every count is of clients: agents and running consumer pods.
+  const std::string clients = spec.pods ? "clients (agents and consumer pods)" : "agents";
   const Duration staged = std::chrono::duration_cast<Duration>(now - stagedAt);
   const bool timedOut = spec.timeout && staged >= *spec.timeout;
   const auto closed = [&](std::string why, Duration recheck) {
@@ -31,13 +34,13 @@ GateDecision measuredGate(const api::AdoptionSpec& spec, const api::AdoptionStat
     return d;
   };
   if (tally.active < spec.minAgents) {
-    return closed("Waiting for agents: " + std::to_string(tally.active) + " active, at least " +
+    return closed("Waiting for " + clients + ": " + std::to_string(tally.active) + " active, at least " +
                       std::to_string(spec.minAgents) + " required",
                   kAdoptionPollInterval);
   }
   if (tally.adopted * 100 < static_cast<int64_t>(spec.threshold) * tally.active) {
     return closed("Waiting for adoption: " + std::to_string(tally.adopted) + "/" + std::to_string(tally.active) +
-                      " active agents trust " + std::string(caName) + ", " + std::to_string(spec.threshold) +
+                      " active " + clients + " trust " + std::string(caName) + ", " + std::to_string(spec.threshold) +
                       "% required",
                   kAdoptionPollInterval);
   }
@@ -50,10 +53,10 @@ GateDecision measuredGate(const api::AdoptionSpec& spec, const api::AdoptionStat
   }
   d.open = true;
   d.timedOut = timedOut;
-  d.message = tally.active == 0 ? "No agents report; " + std::string(caName) + " was staged for " +
+  d.message = tally.active == 0 ? "No " + clients + " report; " + std::string(caName) + " was staged for " +
                                       formatDuration(spec.minStageDuration)
-                                : std::to_string(tally.adopted) + "/" + std::to_string(tally.active) +
-                                      " active agents trust " + std::string(caName);
+                                : std::to_string(tally.adopted) + "/" + std::to_string(tally.active) + " active " +
+                                      clients + " trust " + std::string(caName);
   return d;
 }
 
@@ -103,8 +106,20 @@ StatusOr<GateDecision> passAdoptionGate(RotationContext& ctx, api::CertificateRo
   const SystemTime now = ctx.clock.now();
   ASSIGN_OR_RETURN(r.status.adoption,
                    tallyStoredAdoption(ctx.store, r.key(), fingerprint, now, r.spec.adoption.staleAfter));
+  if (r.spec.adoption.pods) {
+    StatusOr<store::PodTally> pods = measureConsumerPods(ctx, r, fingerprint);
+    if (!pods.ok() && pods.status().code() != Code::kUnavailable) return pods.status();
+    if (!pods.ok()) {
+      GateDecision waiting;
+      waiting.message = "Waiting to count the consumer pods: " + pods.status().message();
+      waiting.recheckAfter = kBundleCopiesRecheck;
+      return waiting;
+    }
+  } else {
+    r.status.pods.reset();
+  }
   const GateDecision gate = evaluateAdoptionGate(
-      r.spec.adoption, r.status.adoption, r.status.phaseStartedAt.value_or(now), now, approvalPending(r), caName);
+      r.spec.adoption, clientTally(r.status), r.status.phaseStartedAt.value_or(now), now, approvalPending(r), caName);
   if (gate.approved) {
     r.status.handled.approve = annotationOf(r, api::kApproveAnnotation);
   }

@@ -150,6 +150,11 @@ void readAdoption(ObjectReader r, AdoptionSpec& out) {
   r.optionalDuration("timeout", out.timeout);
   readEnum(r, "onTimeout", out.onTimeout, parseTimeoutAction);
   r.duration("minStageDuration", out.minStageDuration);
+  r.optionalObject("pods", out.pods, [](ObjectReader& p, ConsumerPodsSpec& pods) {
+    p.optionalObject("selector", pods.selector, readLabelSelector);
+    p.boolean("restartWorkloads", pods.restartWorkloads);
+    p.integer("maxConcurrentRestarts", pods.maxConcurrentRestarts, 1, 100);
+  });
   r.finish();
 }
 
@@ -213,6 +218,36 @@ void readPhase(ObjectReader& r, const std::string& key, std::optional<Phase>& ou
   }
 }
 
+void readWorkloadRef(ObjectReader& r, WorkloadRef& out) {
+  r.string("kind", out.kind, true);
+  r.string("namespace", out.ns, true);
+  r.string("name", out.name, true);
+}
+
+void readWorkloadRefs(ObjectReader& r, const std::string& key, std::vector<WorkloadRef>& out) {
+  r.objectList(key, [&](ObjectReader& w, size_t) {
+    WorkloadRef ref;
+    readWorkloadRef(w, ref);
+    out.push_back(std::move(ref));
+  });
+}
+
+void readPodAdoption(ObjectReader& r, PodAdoptionStatus& out) {
+  r.string("ca", out.ca);
+  r.timestamp("bundleSince", out.bundleSince);
+  r.integer("running", out.running, 0, INT64_MAX);
+  r.integer("adopted", out.adopted, 0, INT64_MAX);
+  r.objectList("workloads", [&](ObjectReader& w, size_t) {
+    WorkloadAdoption workload;
+    readWorkloadRef(w, workload.workload);
+    w.integer("pods", workload.pods, 0, INT64_MAX);
+    w.integer("adopted", workload.adopted, 0, INT64_MAX);
+    out.workloads.push_back(std::move(workload));
+  });
+  readWorkloadRefs(r, "restarting", out.restarting);
+  readWorkloadRefs(r, "restarted", out.restarted);
+}
+
 void readStatus(ObjectReader r, RotationStatus& out) {
   std::optional<Phase> phase;
   readPhase(r, "phase", phase);
@@ -256,6 +291,7 @@ void readStatus(ObjectReader r, RotationStatus& out) {
   a.stringList("laggards", out.adoption.laggards);
   a.ignore("percent");  // derived from the counts, written for kubectl's column
   a.finish();
+  r.optionalObject("pods", out.pods, readPodAdoption);
   if (r.has("bundleCopies")) {
     ObjectReader b = r.object("bundleCopies");
     BundleCopiesStatus copies;
@@ -368,6 +404,22 @@ json serverJson(const ServerSpec& s) {
   return j;
 }
 
+json workloadRefJson(const WorkloadRef& w) { return {{"kind", w.kind}, {"namespace", w.ns}, {"name", w.name}}; }
+
+json podAdoptionJson(const PodAdoptionStatus& p) {
+  json j = {{"ca", p.ca}, {"running", p.running}, {"adopted", p.adopted}};
+  putTime(j, "bundleSince", p.bundleSince);
+  for (const WorkloadAdoption& w : p.workloads) {
+    json wj = workloadRefJson(w.workload);
+    wj["pods"] = w.pods;
+    wj["adopted"] = w.adopted;
+    j["workloads"].push_back(wj);
+  }
+  for (const WorkloadRef& w : p.restarting) j["restarting"].push_back(workloadRefJson(w));
+  for (const WorkloadRef& w : p.restarted) j["restarted"].push_back(workloadRefJson(w));
+  return j;
+}
+
 json certificateRefJson(const CertificateRef& c) {
   json j = {{"fingerprint", c.fingerprint}};
   putTime(j, "notAfter", c.notAfter);
@@ -425,6 +477,11 @@ json encodeSpec(const RotationSpec& spec) {
   }
   if (spec.adoption.timeout) {
     adoption["timeout"] = formatDuration(*spec.adoption.timeout);
+  }
+  if (const std::optional<ConsumerPodsSpec>& pods = spec.adoption.pods) {
+    adoption["pods"] = {{"restartWorkloads", pods->restartWorkloads},
+                        {"maxConcurrentRestarts", pods->maxConcurrentRestarts}};
+    if (pods->selector) adoption["pods"]["selector"] = labelSelectorJson(*pods->selector);
   }
   json swap = {
       {"probe",
@@ -503,6 +560,7 @@ json encodeStatus(const RotationStatus& status) {
   if (!a.laggards.empty()) {
     j["adoption"]["laggards"] = a.laggards;
   }
+  if (status.pods) j["pods"] = podAdoptionJson(*status.pods);
   if (status.bundleCopies) {
     const BundleCopiesStatus& b = *status.bundleCopies;
     j["bundleCopies"] = {{"wanted", b.wanted}, {"current", b.current}};

@@ -228,6 +228,22 @@ enum class TimeoutAction { kBlock, kProceed };
 std::string_view timeoutActionName(TimeoutAction action);
 StatusOr<TimeoutAction> parseTimeoutAction(std::string_view name);
 
+/** Kubernetes: the pods that read the bundle are clients too (agentless adoption). */
+struct ConsumerPodsSpec {
+  /** Also count these pods (in the bundle's namespaces), besides those that reference it. */
+  std::optional<LabelSelector> selector;
+  /** After staging, restart (as `kubectl rollout restart`) the Deployments, StatefulSets and
+   *  DaemonSets whose running consumer pods have not adopted; off: measure only. */
+  bool restartWorkloads = false;
+  /** Workloads restarted at a time: the next waits until one has rolled out. */
+  int maxConcurrentRestarts = 1;
+  friend bool operator==(const ConsumerPodsSpec&, const ConsumerPodsSpec&) = default;
+};
+
+/** Annotation on a pod naming the SHA-256 ("sha256:<hex>") of the bundle file it loaded, for
+ *  clients that reload the bundle without restarting. */
+inline constexpr std::string_view kBundleDigestAnnotation = "rotor.dev/bundle-digest";
+
 struct AdoptionSpec {
   /** Measured: open at threshold/minAgents/minStageDuration. Manual: open only on approval, the
    *  measurement shown beside it (clients without agents, a person who checks them). */
@@ -243,6 +259,8 @@ struct AdoptionSpec {
   TimeoutAction onTimeout = TimeoutAction::kBlock;
   /** The least time the new CA stays staged; the only gate when no agents report. */
   Duration minStageDuration = Duration::zero();
+  /** Kubernetes: consumer pods count beside agents (threshold and minAgents count both). */
+  std::optional<ConsumerPodsSpec> pods;
   friend bool operator==(const AdoptionSpec&, const AdoptionSpec&) = default;
 };
 
@@ -370,6 +388,43 @@ struct BundleCopiesStatus {
   friend bool operator==(const BundleCopiesStatus&, const BundleCopiesStatus&) = default;
 };
 
+/** A Deployment, StatefulSet or DaemonSet (or, for pods without one, the Pod or other owner). */
+struct WorkloadRef {
+  std::string kind;
+  std::string ns;
+  std::string name;
+  /** "Deployment ns/name". */
+  std::string toString() const { return kind + " " + ns + "/" + name; }
+  friend auto operator<=>(const WorkloadRef&, const WorkloadRef&) = default;
+};
+
+/** One workload's running consumer pods. */
+struct WorkloadAdoption {
+  WorkloadRef workload;
+  int64_t pods = 0;
+  int64_t adopted = 0;
+  friend bool operator==(const WorkloadAdoption&, const WorkloadAdoption&) = default;
+};
+
+/** The consumer pods of the CA being adopted (spec.adoption.pods). */
+struct PodAdoptionStatus {
+  /** The CA this measures ("sha256:<hex>"): a new one starts the measurement again. */
+  std::string ca;
+  /** When every copy of the bundle first held that CA: a pod whose consuming containers started
+   *  after it read it. */
+  std::optional<SystemTime> bundleSince;
+  int64_t running = 0;
+  int64_t adopted = 0;
+  /** The workloads with running consumer pods, laggards first, at most kWorkloadsShown. */
+  std::vector<WorkloadAdoption> workloads;
+  /** Restarted (spec.adoption.pods.restartWorkloads) and still rolling out. */
+  std::vector<WorkloadRef> restarting;
+  /** Restarted and rolled out: none is restarted twice for the same CA. */
+  std::vector<WorkloadRef> restarted;
+  friend bool operator==(const PodAdoptionStatus&, const PodAdoptionStatus&) = default;
+};
+inline constexpr size_t kWorkloadsShown = 20;
+
 struct SnapshotRef {
   std::string name;
   std::optional<SystemTime> takenAt;
@@ -409,6 +464,7 @@ struct RotationStatus {
   std::vector<ServerStatus> servers;
   AdoptionStatus adoption;
   std::optional<BundleCopiesStatus> bundleCopies;
+  std::optional<PodAdoptionStatus> pods;
   std::vector<SnapshotRef> snapshots;
   std::optional<SystemTime> phaseStartedAt;
   std::string message;

@@ -257,6 +257,15 @@ void validateTrustBundle(FieldErrors& e, const TrustBundleSpec& b, Mode mode) {
   }
 }
 
+void validateConsumerPods(FieldErrors& e, const std::optional<ConsumerPodsSpec>& pods, Mode mode) {
+  if (!pods) return;
+  if (mode == Mode::kLocal) e.add("spec.adoption.pods", "is for Kubernetes mode only");
+  if (pods->selector) validateLabelSelector(e, "spec.adoption.pods.selector", *pods->selector);
+  if (pods->maxConcurrentRestarts < 1 || pods->maxConcurrentRestarts > 100) {
+    e.add("spec.adoption.pods.maxConcurrentRestarts", "must be between 1 and 100");
+  }
+}
+
 void validatePolicy(FieldErrors& e, const RotationSpec& spec) {
   if (spec.adoption.staleAfter <= Duration::zero()) {
     e.add("spec.adoption.staleAfter", "must be positive");
@@ -364,6 +373,7 @@ Status validateRotation(const CertificateRotation& r, Mode mode) {
   validateTrustBundle(e, r.spec.trustBundle, mode);
   validateBackup(e, r.spec.backup, mode);
   validatePolicy(e, r.spec);
+  validateConsumerPods(e, r.spec.adoption.pods, mode);
   return e.toStatus();
 }
 

@@ -20,6 +20,7 @@
 #include "controller/metrics/endpoint.h"
 #include "controller/probe/tls_prober.h"
 #include "controller/store/kube/namespace_watch.h"
+#include "controller/store/kube/pod_watch.h"
 #include "controller/store/local/dir_watch.h"
 #include "controller/store/local/local_store.h"
 #include "reconcilers/driver.h"
@@ -203,7 +204,14 @@ int runController(Context& ctx, const Invocation& inv) {
   // rotation that copies its bundle into other namespaces is woken by namespaces too.
   std::optional<kube::Reflector> reflector;
   std::optional<store::kube::NamespaceWatch> namespaceWatch;
+  // Consumer pods (spec.adoption.pods) are counted from a watch; a pod that changes wakes the
+  // rotations that count pods as a check-in does. A one-off run lists them instead.
+  std::optional<store::kube::PodWatch> podWatch;
   if (cluster && !inv.has("once")) {
+    podWatch.emplace(*b.client(), wakeForAgents, [&log](const Status& error) {
+      log.warn("Watch of pods interrupted", {{"error", error.message()}});
+    });
+    b.kube()->countPodsWith([&podWatch](const store::kube::ConsumerQuery& query) { return podWatch->tally(query); });
     namespaceWatch.emplace(
         *b.client(), *b.kube(), [&wakeForChange](const api::ObjectKey& key) { wakeForChange(key, ""); },
         [&log](const Status& error) {
@@ -211,8 +219,9 @@ int runController(Context& ctx, const Invocation& inv) {
         });
     reflector.emplace(
         *b.client(), kube::kRotations, kube::ReflectorOptions{.ns = inv.get("watch-namespace")},
-        [&wakeForChange, &namespaceWatch](const std::string& type, const nlohmann::json& object) {
+        [&wakeForChange, &namespaceWatch, &podWatch](const std::string& type, const nlohmann::json& object) {
           namespaceWatch->rotationChanged(type, object);
+          podWatch->rotationChanged(type, object);
           const nlohmann::json& metadata = object["metadata"];
           // A deletion carries the object's last state, which may well be the controller's own.
           wakeForChange({metadata.value("namespace", ""), metadata.value("name", "")},

@@ -40,6 +40,7 @@ inline constexpr ResourceType kEvents{"events.k8s.io", "v1", "events", "Event"};
 inline constexpr ResourceType kDeployments{"apps", "v1", "deployments", "Deployment"};
 inline constexpr ResourceType kStatefulSets{"apps", "v1", "statefulsets", "StatefulSet"};
 inline constexpr ResourceType kDaemonSets{"apps", "v1", "daemonsets", "DaemonSet"};
+inline constexpr ResourceType kPods{"", "v1", "pods", "Pod"};
 inline constexpr ResourceType kNamespaces{"", "v1", "namespaces", "Namespace", false};
 
 enum class PatchType { kMerge, kJson, kStrategicMerge };

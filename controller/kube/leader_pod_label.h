@@ -17,7 +17,6 @@
 
 namespace rotor::kube {
 
-inline constexpr ResourceType kPods{"", "v1", "pods", "Pod"};
 inline constexpr std::string_view kLeaderLabel = "rotor.dev/leader";
 
 /** Sets (leading) or removes the leader label on one pod: a merge patch of its labels. */

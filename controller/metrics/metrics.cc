@@ -66,6 +66,15 @@ std::vector<MetricFamily> stateFamilies(const std::vector<api::CertificateRotati
                       "or foreign (an object of its name rotor did not create, left alone).",
                       MetricType::Gauge,
                       {}};
+  MetricFamily pods{"rotor_rotation_consumer_pods",
+                    "Running pods that read the trust bundle (spec.adoption.pods) by state: adopted (read it since it "
+                    "holds the CA being adopted) or pending.",
+                    MetricType::Gauge,
+                    {}};
+  MetricFamily restarting{"rotor_rotation_workloads_restarting",
+                          "Workloads rotor restarted so that their pods read the bundle again, still rolling out.",
+                          MetricType::Gauge,
+                          {}};
   for (const api::CertificateRotation& r : rotations) {
     const Labels labels = rotationLabels(r.key());
     const api::RotationStatus& s = r.status;
@@ -97,9 +106,15 @@ std::vector<MetricFamily> stateFamilies(const std::vector<api::CertificateRotati
       addSample(copies, with(labels, "state", "current"), static_cast<double>(s.bundleCopies->current));
       addSample(copies, with(labels, "state", "foreign"), static_cast<double>(s.bundleCopies->foreign.size()));
     }
+    if (s.pods) {
+      addSample(pods, with(labels, "state", "adopted"), static_cast<double>(s.pods->adopted));
+      addSample(pods, with(labels, "state", "pending"),
+                static_cast<double>(std::max<int64_t>(0, s.pods->running - s.pods->adopted)));
+      addSample(restarting, labels, static_cast<double>(s.pods->restarting.size()));
+    }
   }
-  return {std::move(phase),  std::move(revision), std::move(ratio), std::move(agents),
-          std::move(expiry), std::move(started),  std::move(copies)};
+  return {std::move(phase),   std::move(revision), std::move(ratio), std::move(agents),    std::move(expiry),
+          std::move(started), std::move(copies),   std::move(pods),  std::move(restarting)};
 }
 
 }  // namespace

@@ -66,6 +66,16 @@ public:
     return inner_.rolloutStatus(r, server);
   }
 
+  StatusOr<PodTally> tallyConsumerPods(const CertificateRotation& r, const PodQuery& query) override {
+    return inner_.tallyConsumerPods(r, query);
+  }
+  Status restartWorkload(const CertificateRotation& r, const api::WorkloadRef& workload) override {
+    return inner_.restartWorkload(r, workload);
+  }
+  StatusOr<Rollout> workloadRollout(const CertificateRotation& r, const api::WorkloadRef& workload) override {
+    return inner_.workloadRollout(r, workload);
+  }
+
   Status visitAgents(const ObjectKey& key, const std::function<void(const AgentRecord&)>& visit) override {
     return inner_.visitAgents(key, visit);
   }

@@ -27,6 +27,18 @@ StatusOr<api::BundleCopiesStatus> Store::syncBundleCopies(const CertificateRotat
   return api::BundleCopiesStatus{};
 }
 
+StatusOr<PodTally> Store::tallyConsumerPods(const CertificateRotation&, const PodQuery&) {
+  return failedPrecondition("consumer pods are counted in a cluster only");
+}
+
+Status Store::restartWorkload(const CertificateRotation&, const api::WorkloadRef& workload) {
+  return failedPrecondition("cannot restart " + workload.toString() + " outside a cluster");
+}
+
+StatusOr<Rollout> Store::workloadRollout(const CertificateRotation&, const api::WorkloadRef& workload) {
+  return failedPrecondition("cannot follow " + workload.toString() + " outside a cluster");
+}
+
 StatusOr<api::AdoptionStatus> Store::tallyAgents(const ObjectKey& key, const TallyQuery& query) {
   AdoptionCounter counter(query);
   RETURN_IF_ERROR(visitAgents(key, [&](const AgentRecord& a) { counter.add(a); }));

@@ -73,6 +73,25 @@ struct Rollout {
   std::string progress;
 };
 
+/** What a consumer pod is judged against (spec.adoption.pods). */
+struct PodQuery {
+  /** "sha256:<hex>" of the bundle as it is now, when it holds the CA being adopted; a pod
+   *  annotated with it has adopted. Empty: no annotation counts. */
+  std::string bundleDigest;
+  /** When every copy of the bundle first held the CA: consuming containers started at or after
+   *  it read it. nullopt: not yet, so no pod adopted by its start. */
+  std::optional<SystemTime> bundleSince;
+};
+
+/** The running consumer pods, counted. */
+struct PodTally {
+  int64_t running = 0;
+  int64_t adopted = 0;
+  /** Every workload with running consumer pods: the laggards first (most pods still to adopt),
+   *  then by kind, namespace and name. */
+  std::vector<api::WorkloadAdoption> workloads;
+};
+
 /** An agent's latest check-in. */
 struct AgentRecord {
   std::string id;
@@ -172,6 +191,16 @@ public:
   /** After reload(): whether the server's restarted workload has rolled out. A server without
    *  one (a reload command, or no restart) is rolled out at once: this default. */
   virtual StatusOr<Rollout> rolloutStatus(const CertificateRotation& r, std::string_view server);
+
+  // ---- consumer pods (spec.adoption.pods) ----
+  /** The running pods that read the bundle in the rotation's and its copies' namespaces (and
+   *  those spec.adoption.pods.selector adds), judged by `query`. This default: kFailedPrecondition
+   *  (a store without pods). */
+  virtual StatusOr<PodTally> tallyConsumerPods(const CertificateRotation& r, const PodQuery& query);
+  /** Restarts a workload as `kubectl rollout restart` does. This default: kFailedPrecondition. */
+  virtual Status restartWorkload(const CertificateRotation& r, const api::WorkloadRef& workload);
+  /** How that restart's rollout stands. This default: kFailedPrecondition. */
+  virtual StatusOr<Rollout> workloadRollout(const CertificateRotation& r, const api::WorkloadRef& workload);
 
   // ---- agents ----
   /** Calls `visit` once per stored agent record, in no particular order. Streaming, so that a

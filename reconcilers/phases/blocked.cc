@@ -1,5 +1,6 @@
 // Blocked: a gate timed out or a pre-check failed. Never forced: it waits for a change.
 
+#include "reconcilers/consumer_pods.h"
 #include "reconcilers/gates.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/triggers.h"
@@ -44,10 +45,14 @@ StatusOr<Outcome> blocked(RotationContext& ctx, CertificateRotation& r) {
   if (!awaited.empty()) {
     ASSIGN_OR_RETURN(r.status.adoption,
                      tallyStoredAdoption(ctx.store, r.key(), awaited, now, r.spec.adoption.staleAfter));
+    if (r.spec.adoption.pods) {
+      StatusOr<store::PodTally> pods = measureConsumerPods(ctx, r, awaited);
+      if (!pods.ok() && pods.status().code() != Code::kUnavailable) return pods.status();
+    }
     api::AdoptionSpec noClock = r.spec.adoption;
     noClock.timeout.reset();
     noClock.minStageDuration = Duration::zero();
-    if (evaluateAdoptionGate(noClock, r.status.adoption, now, now).open) {
+    if (evaluateAdoptionGate(noClock, clientTally(r.status), now, now).open) {
       return Outcome::moveTo(resume, "Adopted", "Adoption reached the threshold after the timeout");
     }
   }

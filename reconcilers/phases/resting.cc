@@ -60,6 +60,7 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
   s.caSourceHash = caSourceHash(r.spec.ca);
   s.rollbackSnapshot.clear();
   s.adoption = {};
+  s.pods.reset();
   for (api::ServerStatus& server : s.servers) {
     server.swappedAt.reset();
     server.rolledOutAt.reset();

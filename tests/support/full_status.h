@@ -30,6 +30,14 @@ inline api::RotationStatus everyStatusField() {
   s.servers.push_back(server);
   s.adoption = {10, 9, 1, 0.9, {"agent-7"}};
   s.bundleCopies = api::BundleCopiesStatus{3, 2, {"legacy"}};
+  s.pods = api::PodAdoptionStatus{
+      .ca = "sha256:" + std::string(64, 'b'),
+      .bundleSince = at(120),
+      .running = 5,
+      .adopted = 3,
+      .workloads = {{{"Deployment", "shop", "web"}, 3, 1}, {{"DaemonSet", "edge", "agent"}, 2, 2}},
+      .restarting = {{"Deployment", "shop", "web"}},
+      .restarted = {{"StatefulSet", "shop", "db"}}};
   s.snapshots.push_back({"proxy-r2-swap", at(400), 2, "before swap"});
   s.phaseStartedAt = at(600);
   s.message = "Waiting for agents";

@@ -21,6 +21,7 @@ using rotor::kube::Client;
 using rotor::kube::kConfigMaps;
 using rotor::kube::kDaemonSets;
 using rotor::kube::kDeployments;
+using rotor::kube::kPods;
 using rotor::kube::kRotations;
 using rotor::kube::kSecrets;
 using rotor::kube::kStatefulSets;
@@ -421,8 +422,11 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
     copy["data"] = {{spec.key, bundlePem}};
     if (note(client_.create(kConfigMaps, ns, copy).status())) ++result.current;
   }
-  RETURN_IF_ERROR(failed.withContext("could not write the trust bundle's copies"));
   std::lock_guard lock(copiesMu_);
+  std::set<std::string>& copied = copyNamespaces_[r.key()];
+  copied = std::move(wanted);
+  for (const std::string& ns : result.foreign) copied.erase(ns);
+  RETURN_IF_ERROR(failed.withContext("could not write the trust bundle's copies"));
   if (result.current == result.wanted) {
     syncedCopies_[r.key()] = {inputs, now + kCopiesRecheck, result};
   } else {
@@ -485,14 +489,7 @@ Status KubeStore::reload(const CertificateRotation& r, std::string_view server) 
   if (spec == nullptr)
     return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
   if (!spec->restart) return Status();  // the workload watches its Secret itself
-  const ResourceType* type = workloadType(spec->restart->kind);
-  if (type == nullptr) return invalidArgument("cannot restart a " + spec->restart->kind);
-  // What `kubectl rollout restart` does: a new pod-template annotation rolls the pods.
-  const json patch = {
-      {"spec",
-       {{"template",
-         {{"metadata", {{"annotations", {{std::string(kRestartedAtAnnotation), formatRfc3339(clock_.now())}}}}}}}}}};
-  return client_.patch(*type, r.metadata.ns, spec->restart->name, PatchType::kStrategicMerge, patch).status();
+  return restart(spec->restart->kind, r.metadata.ns, spec->restart->name);
 }
 
 StatusOr<store::Rollout> KubeStore::rolloutStatus(const CertificateRotation& r, std::string_view server) {
@@ -500,11 +497,61 @@ StatusOr<store::Rollout> KubeStore::rolloutStatus(const CertificateRotation& r, 
   if (spec == nullptr)
     return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
   if (!spec->restart) return store::Rollout{};
-  const ResourceType* type = workloadType(spec->restart->kind);
-  if (type == nullptr) return invalidArgument("cannot follow a " + spec->restart->kind);
-  auto workload = client_.get(*type, r.metadata.ns, spec->restart->name);
+  return rollout(spec->restart->kind, r.metadata.ns, spec->restart->name);
+}
+
+Status KubeStore::restart(const std::string& kind, const std::string& ns, const std::string& name) {
+  const ResourceType* type = workloadType(kind);
+  if (type == nullptr) return invalidArgument("cannot restart a " + kind);
+  // What `kubectl rollout restart` does: a new pod-template annotation rolls the pods.
+  const json patch = {
+      {"spec",
+       {{"template",
+         {{"metadata", {{"annotations", {{std::string(kRestartedAtAnnotation), formatRfc3339(clock_.now())}}}}}}}}}};
+  return client_.patch(*type, ns, name, PatchType::kStrategicMerge, patch).status();
+}
+
+StatusOr<store::Rollout> KubeStore::rollout(const std::string& kind, const std::string& ns, const std::string& name) {
+  const ResourceType* type = workloadType(kind);
+  if (type == nullptr) return invalidArgument("cannot follow a " + kind);
+  auto workload = client_.get(*type, ns, name);
   if (!workload.ok()) return workload.status();
-  return rolloutOf(spec->restart->kind, *workload);
+  return rolloutOf(kind, *workload);
+}
+
+// ---- consumer pods ---------------------------------------------------------------------------
+
+std::set<std::string> KubeStore::bundleNamespaces(const CertificateRotation& r) {
+  std::set<std::string> out{r.metadata.ns};
+  if (!r.spec.trustBundle.namespaceSelector) return out;
+  std::lock_guard lock(copiesMu_);
+  if (const auto it = copyNamespaces_.find(r.key()); it != copyNamespaces_.end()) {
+    out.insert(it->second.begin(), it->second.end());
+  }
+  return out;
+}
+
+StatusOr<store::PodTally> KubeStore::tallyConsumerPods(const CertificateRotation& r, const store::PodQuery& query) {
+  if (!r.spec.adoption.pods) return failedPrecondition("spec.adoption.pods is not set");
+  const ConsumerQuery consumers{r.spec.trustBundle.configMapName, bundleNamespaces(r), r.spec.adoption.pods->selector,
+                                query};
+  if (podSource_) return podSource_(consumers);
+  // No watch (a one-off run): one LIST, of the one namespace or of every namespace.
+  ConsumerCounter counter(consumers);
+  const std::string ns = consumers.namespaces.size() == 1 ? *consumers.namespaces.begin() : "";
+  RETURN_IF_ERROR(client_.listEach(kPods, ns, {}, [&](json& pod) { counter.add(summarizePod(pod)); }).status());
+  return counter.result();
+}
+
+Status KubeStore::restartWorkload(const CertificateRotation& r, const api::WorkloadRef& workload) {
+  if (!bundleNamespaces(r).contains(workload.ns)) {
+    return failedPrecondition(workload.toString() + " is not in a namespace of the rotation's bundle");
+  }
+  return restart(workload.kind, workload.ns, workload.name);
+}
+
+StatusOr<store::Rollout> KubeStore::workloadRollout(const CertificateRotation&, const api::WorkloadRef& workload) {
+  return rollout(workload.kind, workload.ns, workload.name);
 }
 
 // ---- agents ----------------------------------------------------------------------------------

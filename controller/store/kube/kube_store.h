@@ -20,8 +20,10 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
+#include <set>
 
 #include "controller/kube/client.h"
+#include "controller/store/kube/consumer_pods.h"
 #include "controller/store/kube/layout.h"
 #include "controller/store/store.h"
 
@@ -71,6 +73,16 @@ public:
   /** Namespaces changed (NamespaceWatch): the next sync of every rotation looks again. */
   void forgetBundleCopies();
 
+  /** Judged from `podSource` (a PodWatch) when given one; otherwise from one LIST of pods. */
+  StatusOr<store::PodTally> tallyConsumerPods(const store::CertificateRotation& r,
+                                              const store::PodQuery& query) override;
+  Status restartWorkload(const store::CertificateRotation& r, const api::WorkloadRef& workload) override;
+  StatusOr<store::Rollout> workloadRollout(const store::CertificateRotation& r,
+                                           const api::WorkloadRef& workload) override;
+  using PodSource = std::function<StatusOr<store::PodTally>(const ConsumerQuery&)>;
+  /** Where consumer pods are counted from from now on (set before reconciling starts). */
+  void countPodsWith(PodSource podSource) { podSource_ = std::move(podSource); }
+
   Status putSnapshot(const store::CertificateRotation& r, const store::Snapshot& snapshot) override;
   StatusOr<store::Snapshot> getSnapshot(const store::CertificateRotation& r, std::string_view name) override;
   StatusOr<std::vector<std::string>> listSnapshots(const store::CertificateRotation& r) override;
@@ -104,6 +116,12 @@ private:
   Status modify(const rotor::kube::ResourceType& type, const std::string& ns, const nlohmann::json& fresh,
                 const std::function<Status(nlohmann::json&)>& change, nlohmann::json* known = nullptr);
 
+  /** Restarts a workload as `kubectl rollout restart` does; its rollout as `kubectl rollout status`. */
+  Status restart(const std::string& kind, const std::string& ns, const std::string& name);
+  StatusOr<store::Rollout> rollout(const std::string& kind, const std::string& ns, const std::string& name);
+  /** The rotation's namespace and those its bundle was last copied into. */
+  std::set<std::string> bundleNamespaces(const store::CertificateRotation& r);
+
   /** Drops the cached shards of a rotation that is gone. */
   void forgetWrittenShards(const store::ObjectKey& key);
 
@@ -116,7 +134,9 @@ private:
     api::BundleCopiesStatus result;
   };
   std::mutex copiesMu_;
-  std::map<store::ObjectKey, SyncedCopies> syncedCopies_;  // syncs that found every copy current
+  std::map<store::ObjectKey, SyncedCopies> syncedCopies_;             // syncs that found every copy current
+  std::map<store::ObjectKey, std::set<std::string>> copyNamespaces_;  // where the last sync copied to
+  PodSource podSource_;
   std::mutex shardsMu_;
   std::map<std::string, nlohmann::json> writtenShards_;  // "ns/name" -> agent shard as last written
 };

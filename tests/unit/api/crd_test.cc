@@ -151,7 +151,18 @@ spec:
     namespaceSelector:
       matchLabels: {team: net}
       matchExpressions: [{key: env, operator: In, values: [prod]}]
-  adoption: {mode: Manual, threshold: 95, minAgents: 10, staleAfter: 24h, timeout: 168h, onTimeout: Proceed, minStageDuration: 1h}
+  adoption:
+    mode: Manual
+    threshold: 95
+    minAgents: 10
+    staleAfter: 24h
+    timeout: 168h
+    onTimeout: Proceed
+    minStageDuration: 1h
+    pods:
+      selector: {matchLabels: {tier: web}, matchExpressions: [{key: track, operator: NotIn, values: [canary]}]}
+      restartWorkloads: true
+      maxConcurrentRestarts: 3
   swap:
     maintenanceWindow: {schedule: "0 2 * * 1-5", duration: 2h, timeZone: Europe/Paris}
     probe: {period: 10s, failureThreshold: 3}

@@ -1,0 +1,233 @@
+#include "controller/store/kube/consumer_pods.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+
+namespace rotor::store::kube {
+namespace {
+
+using nlohmann::json;
+
+std::string text(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+const json& field(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  const auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+std::optional<SystemTime> timeOf(const json& j, const char* key) {
+  const std::string value = text(j, key);
+  if (value.empty()) return std::nullopt;
+  SystemTime parsed;
+  return parseRfc3339(value, parsed) ? std::optional<SystemTime>(parsed) : std::nullopt;
+}
+
+/** The earlier of two start times (every reader must have started after the bundle changed);
+ *  nullopt (one not running) wins. */
+std::optional<SystemTime> earlier(const std::optional<SystemTime>& a, const std::optional<SystemTime>& b) {
+  if (!a || !b) return std::nullopt;
+  return std::min(*a, *b);
+}
+
+/** The owning workload: a ReplicaSet's pods belong to the Deployment whose name it carries
+ *  before its pod-template-hash, as the Deployment controller names them. */
+api::WorkloadRef ownerOf(const json& metadata, const std::string& ns, const std::string& name,
+                         const std::map<std::string, std::string>& labels) {
+  const json& owners = field(metadata, "ownerReferences");
+  const json* owner = nullptr;
+  if (owners.is_array()) {
+    for (const json& o : owners) {
+      if (owner == nullptr || o.value("controller", false)) owner = &o;
+    }
+  }
+  if (owner == nullptr) return {"Pod", ns, name};
+  api::WorkloadRef ref{text(*owner, "kind"), ns, text(*owner, "name")};
+  const auto hash = labels.find("pod-template-hash");
+  if (ref.kind == "ReplicaSet" && hash != labels.end() && ref.name.size() > hash->second.size() + 1 &&
+      ref.name.ends_with("-" + hash->second)) {
+    ref = {"Deployment", ns, ref.name.substr(0, ref.name.size() - hash->second.size() - 1)};
+  }
+  return ref;
+}
+
+/** The ConfigMaps a container reads through env, and the volumes it mounts. */
+void readsOf(const json& container, std::set<std::string>& configMaps, std::set<std::string>& volumes) {
+  for (const json& env : field(container, "env").is_array() ? field(container, "env") : json::array()) {
+    const std::string name = text(field(field(env, "valueFrom"), "configMapKeyRef"), "name");
+    if (!name.empty()) configMaps.insert(name);
+  }
+  for (const json& from : field(container, "envFrom").is_array() ? field(container, "envFrom") : json::array()) {
+    const std::string name = text(field(from, "configMapRef"), "name");
+    if (!name.empty()) configMaps.insert(name);
+  }
+  for (const json& mount : field(container, "volumeMounts").is_array() ? field(container, "volumeMounts")
+                                                                      : json::array()) {
+    volumes.insert(text(mount, "name"));
+  }
+}
+
+/** Volume name -> the ConfigMaps it projects. */
+std::map<std::string, std::set<std::string>> configMapVolumes(const json& spec) {
+  std::map<std::string, std::set<std::string>> out;
+  const json& volumes = field(spec, "volumes");
+  if (!volumes.is_array()) return out;
+  for (const json& v : volumes) {
+    const std::string volume = text(v, "name");
+    const std::string direct = text(field(v, "configMap"), "name");
+    if (!direct.empty()) out[volume].insert(direct);
+    const json& sources = field(field(v, "projected"), "sources");
+    if (!sources.is_array()) continue;
+    for (const json& source : sources) {
+      const std::string projected = text(field(source, "configMap"), "name");
+      if (!projected.empty()) out[volume].insert(projected);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+PodSummary summarizePod(const json& pod) {
+  PodSummary out;
+  const json& metadata = field(pod, "metadata");
+  const json& spec = field(pod, "spec");
+  const json& status = field(pod, "status");
+  out.ns = text(metadata, "namespace");
+  out.name = text(metadata, "name");
+  if (field(metadata, "labels").is_object()) {
+    for (const auto& [k, v] : metadata["labels"].items()) {
+      if (v.is_string()) out.labels[k] = v.get<std::string>();
+    }
+  }
+  out.bundleDigest = text(field(metadata, "annotations"), std::string(api::kBundleDigestAnnotation).c_str());
+  out.owner = ownerOf(metadata, out.ns, out.name, out.labels);
+  out.running = text(status, "phase") == "Running" && field(metadata, "deletionTimestamp").is_null();
+
+  std::map<std::string, std::optional<SystemTime>> started;  // container -> running since
+  if (field(status, "containerStatuses").is_array()) {
+    for (const json& c : status["containerStatuses"]) {
+      started[text(c, "name")] = timeOf(field(field(c, "state"), "running"), "startedAt");
+    }
+  }
+  const std::map<std::string, std::set<std::string>> volumes = configMapVolumes(spec);
+  const auto readThrough = [&](const json& container) {
+    std::set<std::string> configMaps, mounted;
+    readsOf(container, configMaps, mounted);
+    for (const std::string& volume : mounted) {
+      if (const auto it = volumes.find(volume); it != volumes.end()) configMaps.insert(it->second.begin(), it->second.end());
+    }
+    return configMaps;
+  };
+  bool first = true;
+  for (const json& c : field(spec, "containers").is_array() ? spec["containers"] : json::array()) {
+    const auto it = started.find(text(c, "name"));
+    const std::optional<SystemTime> since = it == started.end() ? std::nullopt : it->second;
+    out.allStarted = first ? since : earlier(out.allStarted, since);
+    first = false;
+    for (const std::string& configMap : readThrough(c)) {
+      const auto [at, inserted] = out.configMaps.try_emplace(configMap, since);
+      if (!inserted) at->second = earlier(at->second, since);
+    }
+  }
+  // What an init container read was read when the pod started, before any container ran.
+  const std::optional<SystemTime> podStarted = timeOf(status, "startTime");
+  for (const json& c : field(spec, "initContainers").is_array() ? spec["initContainers"] : json::array()) {
+    for (const std::string& configMap : readThrough(c)) {
+      const auto [at, inserted] = out.configMaps.try_emplace(configMap, podStarted);
+      if (!inserted) at->second = earlier(at->second, podStarted);
+    }
+  }
+  return out;
+}
+
+bool selectorMatches(const api::LabelSelector& selector, const std::map<std::string, std::string>& labels) {
+  for (const auto& [key, value] : selector.matchLabels) {
+    const auto it = labels.find(key);
+    if (it == labels.end() || it->second != value) return false;
+  }
+  for (const api::LabelSelectorRequirement& r : selector.matchExpressions) {
+    const auto it = labels.find(r.key);
+    const bool has = it != labels.end();
+    const bool listed = has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
+    if ((r.op == "In" && !listed) || (r.op == "NotIn" && listed) || (r.op == "Exists" && !has) ||
+        (r.op == "DoesNotExist" && has)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void ConsumerCounter::add(const PodSummary& pod) {
+  if (!pod.running || !query_.namespaces.contains(pod.ns)) return;
+  std::optional<SystemTime> readAt;
+  if (const auto it = pod.configMaps.find(query_.configMapName); it != pod.configMaps.end()) {
+    readAt = it->second;
+  } else if (query_.selector && selectorMatches(*query_.selector, pod.labels)) {
+    readAt = pod.allStarted;
+  } else {
+    return;  // not a consumer
+  }
+  const store::PodQuery& q = query_.adoption;
+  const bool adopted = (!q.bundleDigest.empty() && pod.bundleDigest == q.bundleDigest) ||
+                       (q.bundleSince && readAt && *readAt >= *q.bundleSince);
+  api::WorkloadAdoption& workload = workloads_[pod.owner];
+  workload.workload = pod.owner;
+  ++workload.pods;
+  ++tally_.running;
+  if (adopted) {
+    ++workload.adopted;
+    ++tally_.adopted;
+  }
+}
+
+store::PodTally ConsumerCounter::result() const {
+  store::PodTally out = tally_;
+  for (const auto& [ref, workload] : workloads_) out.workloads.push_back(workload);
+  std::stable_sort(out.workloads.begin(), out.workloads.end(),
+                   [](const api::WorkloadAdoption& a, const api::WorkloadAdoption& b) {
+                     return a.pods - a.adopted > b.pods - b.adopted;
+                   });
+  return out;
+}
+
+bool ConsumerPodIndex::apply(const std::string& type, const json& pod) {
+  PodSummary summary = summarizePod(pod);
+  std::lock_guard lock(mu_);
+  auto& pods = byNamespace_[summary.ns];
+  if (type == "DELETED") {
+    const bool erased = pods.erase(summary.name) > 0;
+    if (pods.empty()) byNamespace_.erase(summary.ns);
+    return erased;
+  }
+  auto [it, inserted] = pods.try_emplace(summary.name, summary);
+  if (inserted) return true;
+  if (it->second == summary) return false;
+  it->second = std::move(summary);
+  return true;
+}
+
+store::PodTally ConsumerPodIndex::tally(const ConsumerQuery& query) const {
+  ConsumerCounter counter(query);
+  std::lock_guard lock(mu_);
+  for (const std::string& ns : query.namespaces) {
+    const auto it = byNamespace_.find(ns);
+    if (it == byNamespace_.end()) continue;
+    for (const auto& [name, pod] : it->second) counter.add(pod);
+  }
+  return counter.result();
+}
+
+size_t ConsumerPodIndex::size() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [ns, pods] : byNamespace_) n += pods.size();
+  return n;
+}
+
+}  // namespace rotor::store::kube

@@ -1,0 +1,80 @@
+#pragma once
+
+// The pods that read a trust bundle, and whether each has adopted a CA (spec.adoption.pods).
+// A pod is summarised once as it arrives (from a LIST or a watch) into what adoption needs:
+// which ConfigMaps its containers read and when those containers started, its owning workload,
+// its labels and its bundle-digest annotation. Judging then needs no JSON.
+
+#include <map>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "controller/api/rotation.h"
+#include "controller/store/store.h"
+
+namespace rotor::store::kube {
+
+/** What adoption needs of one pod. */
+struct PodSummary {
+  std::string ns;
+  std::string name;
+  api::WorkloadRef owner;
+  /** Running and not being deleted: only such pods count. */
+  bool running = false;
+  /** Per ConfigMap the pod reads (volume, projected volume, env, envFrom): when the first of the
+   *  containers reading it started (each must have read it since); nullopt while one of them is
+   *  not running. */
+  std::map<std::string, std::optional<SystemTime>> configMaps;
+  /** When the first of all its containers started (for pods counted by selector). */
+  std::optional<SystemTime> allStarted;
+  std::map<std::string, std::string> labels;
+  /** The rotor.dev/bundle-digest annotation. */
+  std::string bundleDigest;
+  friend bool operator==(const PodSummary&, const PodSummary&) = default;
+};
+
+/** The summary of a pod object as the API server returns it. */
+PodSummary summarizePod(const nlohmann::json& pod);
+
+/** Whether `labels` satisfy `selector`. */
+bool selectorMatches(const api::LabelSelector& selector, const std::map<std::string, std::string>& labels);
+
+/** Who the pods are judged for: the bundle they read, where, and what counts as adopted. */
+struct ConsumerQuery {
+  std::string configMapName;
+  std::set<std::string> namespaces;
+  std::optional<api::LabelSelector> selector;
+  store::PodQuery adoption;
+};
+
+/** Counts the running consumer pods among `pods` by workload, laggards first. */
+class ConsumerCounter {
+public:
+  explicit ConsumerCounter(const ConsumerQuery& query) : query_(query) {}
+  void add(const PodSummary& pod);
+  store::PodTally result() const;
+
+private:
+  const ConsumerQuery& query_;
+  store::PodTally tally_;
+  std::map<api::WorkloadRef, api::WorkloadAdoption> workloads_;
+};
+
+/** The pods of the cluster as a watch reports them, summarised; safe across threads. */
+class ConsumerPodIndex {
+public:
+  /** A watch event ("ADDED", "MODIFIED", "DELETED"); returns whether the summary changed. */
+  bool apply(const std::string& type, const nlohmann::json& pod);
+  store::PodTally tally(const ConsumerQuery& query) const;
+  size_t size() const;
+
+private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::map<std::string, PodSummary>> byNamespace_;
+};
+
+}  // namespace rotor::store::kube

@@ -1,0 +1,27 @@
+#pragma once
+
+// Agentless adoption (spec.adoption.pods): the pods that read the bundle are measured like
+// agents, and, when the policy says so, the workloads whose pods have not adopted are restarted
+// a few at a time so that they read the bundle again.
+
+#include <string>
+
+#include "controller/api/rotation.h"
+#include "reconcilers/context.h"
+
+namespace rotor::reconcilers {
+
+/**
+ * Counts the consumer pods of the CA `fingerprint` into status.pods: call it only once every copy
+ * of the bundle holds that CA (the first call records that moment as status.pods.bundleSince).
+ * With restartWorkloads it then follows the restarts under way and starts the next ones. Returns
+ * kUnavailable while the pods cannot be counted yet.
+ */
+StatusOr<store::PodTally> measureConsumerPods(RotationContext& ctx, api::CertificateRotation& r,
+                                              const std::string& fingerprint);
+
+/** The agents of status.adoption with the running consumer pods of status.pods added: what the
+ *  gate counts. */
+api::AdoptionStatus clientTally(const api::RotationStatus& status);
+
+}  // namespace rotor::reconcilers

@@ -1,0 +1,150 @@
+// How a pod is judged as a consumer of the trust bundle, and whether it adopted a CA: which
+// references count, which containers' start times, the owning workload, and the counts by
+// workload with the laggards first.
+#include "controller/store/kube/consumer_pods.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace rotor::store::kube {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kBundle[] = "edge-ca";
+
+SystemTime at(const std::string& rfc3339) {
+  SystemTime t;
+  EXPECT_TRUE(parseRfc3339(rfc3339, t)) << rfc3339;
+  return t;
+}
+
+/** A running pod of Deployment `deployment` whose container "app" mounts the bundle and
+ *  started at `started`, beside a sidecar that reads nothing. */
+json mountingPod(const std::string& ns, const std::string& name, const std::string& deployment,
+                 const std::string& started) {
+  return {{"metadata",
+           {{"namespace", ns},
+            {"name", name},
+            {"labels", {{"app", deployment}, {"pod-template-hash", "5d9f7c"}}},
+            {"ownerReferences",
+             json::array({{{"kind", "ReplicaSet"}, {"name", deployment + "-5d9f7c"}, {"controller", true}}})}}},
+          {"spec",
+           {{"volumes", json::array({{{"name", "trust"}, {"configMap", {{"name", kBundle}}}}})},
+            {"containers", json::array({{{"name", "app"}, {"volumeMounts", json::array({{{"name", "trust"}}})}},
+                                        {{"name", "sidecar"}}})}}},
+          {"status",
+           {{"phase", "Running"},
+            {"containerStatuses",
+             json::array({{{"name", "app"}, {"state", {{"running", {{"startedAt", started}}}}}},
+                          {{"name", "sidecar"}, {"state", {{"running", {{"startedAt", "2026-01-01T00:00:00Z"}}}}}}})}}}};
+}
+
+ConsumerQuery queryAt(const std::string& bundleSince, std::set<std::string> namespaces = {"shop"}) {
+  return {kBundle, std::move(namespaces), std::nullopt, {"sha256:" + std::string(64, 'a'), at(bundleSince)}};
+}
+
+TEST(ConsumerPodsTest, APodReadsTheBundleThroughTheContainersThatMountItAndBelongsToItsDeployment) {
+  const PodSummary pod = summarizePod(mountingPod("shop", "web-5d9f7c-x1", "web", "2026-03-01T10:00:05Z"));
+  EXPECT_TRUE(pod.running);
+  EXPECT_EQ(pod.owner, (api::WorkloadRef{"Deployment", "shop", "web"}));
+  ASSERT_TRUE(pod.configMaps.contains(kBundle));
+  // The container that mounts it, not the sidecar that started long before.
+  EXPECT_EQ(pod.configMaps.at(kBundle), at("2026-03-01T10:00:05Z"));
+  EXPECT_EQ(pod.allStarted, at("2026-01-01T00:00:00Z")) << "the sidecar started first";
+}
+
+TEST(ConsumerPodsTest, EnvProjectedVolumesAndInitContainersReadTheBundleToo) {
+  json pod = {{"metadata", {{"namespace", "shop"}, {"name", "solo"}}},
+              {"spec",
+               {{"volumes", json::array({{{"name", "all"},
+                                          {"projected",
+                                           {{"sources", json::array({{{"secret", {{"name", "s"}}}},
+                                                                     {{"configMap", {{"name", "projected-ca"}}}}})}}}}})},
+                {"initContainers", json::array({{{"name", "copy"}, {"envFrom", json::array({{{"configMapRef", {{"name", "init-ca"}}}}})}}})},
+                {"containers",
+                 json::array({{{"name", "a"},
+                               {"env", json::array({{{"name", "CA"},
+                                                     {"valueFrom", {{"configMapKeyRef", {{"name", "env-ca"}, {"key", "ca.crt"}}}}}}})}},
+                              {{"name", "b"}, {"volumeMounts", json::array({{{"name", "all"}}})}}})}}},
+              {"status",
+               {{"phase", "Running"},
+                {"startTime", "2026-03-01T09:00:00Z"},
+                {"containerStatuses",
+                 json::array({{{"name", "a"}, {"state", {{"running", {{"startedAt", "2026-03-01T09:00:10Z"}}}}}},
+                              {{"name", "b"}, {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}}}})}}}};
+  const PodSummary s = summarizePod(pod);
+  EXPECT_EQ(s.owner, (api::WorkloadRef{"Pod", "shop", "solo"}));
+  EXPECT_EQ(s.configMaps.at("env-ca"), at("2026-03-01T09:00:10Z"));
+  EXPECT_EQ(s.configMaps.at("projected-ca"), std::nullopt) << "its reader is not running";
+  EXPECT_EQ(s.configMaps.at("init-ca"), at("2026-03-01T09:00:00Z")) << "read when the pod started";
+  EXPECT_EQ(s.allStarted, std::nullopt);
+  EXPECT_FALSE(s.configMaps.contains("s"));
+}
+
+TEST(ConsumerPodsTest, RunningConsumersAdoptByStartingAfterTheBundleOrByItsDigest) {
+  ConsumerPodIndex index;
+  index.apply("ADDED", mountingPod("shop", "web-1", "web", "2026-03-01T10:00:05Z"));   // after: adopted
+  index.apply("ADDED", mountingPod("shop", "web-2", "web", "2026-03-01T09:59:59Z"));   // before: not
+  index.apply("ADDED", mountingPod("shop", "api-1", "api", "2026-03-01T09:00:00Z"));   // before: not
+  json annotated = mountingPod("shop", "api-2", "api", "2026-03-01T09:00:00Z");
+  annotated["metadata"]["annotations"] = {{"rotor.dev/bundle-digest", "sha256:" + std::string(64, 'a')}};
+  index.apply("ADDED", annotated);  // reloaded it and said so: adopted
+  json pending = mountingPod("shop", "api-3", "api", "2026-03-01T11:00:00Z");
+  pending["status"]["phase"] = "Pending";
+  index.apply("ADDED", pending);  // not running: not counted
+  json deleting = mountingPod("shop", "api-4", "api", "2026-03-01T11:00:00Z");
+  deleting["metadata"]["deletionTimestamp"] = "2026-03-01T11:00:00Z";
+  index.apply("ADDED", deleting);  // going away: not counted
+  index.apply("ADDED", mountingPod("other", "web-9", "web", "2026-03-01T09:00:00Z"));  // no copy there
+
+  const PodTally tally = index.tally(queryAt("2026-03-01T10:00:00Z"));
+  EXPECT_EQ(tally.running, 4);
+  EXPECT_EQ(tally.adopted, 2);
+  ASSERT_EQ(tally.workloads.size(), 2u);
+  EXPECT_EQ(tally.workloads[0].workload.name, "api") << "laggards first";
+  EXPECT_EQ(tally.workloads[0].pods, 2);
+  EXPECT_EQ(tally.workloads[0].adopted, 1);
+  EXPECT_EQ(tally.workloads[1].workload.name, "web");
+
+  // A pod that restarted with the bundle, and one deleted.
+  EXPECT_TRUE(index.apply("MODIFIED", mountingPod("shop", "web-2", "web", "2026-03-01T10:01:00Z")));
+  EXPECT_FALSE(index.apply("MODIFIED", mountingPod("shop", "web-2", "web", "2026-03-01T10:01:00Z")))
+      << "nothing adoption looks at changed";
+  EXPECT_TRUE(index.apply("DELETED", mountingPod("shop", "api-1", "api", "2026-03-01T09:00:00Z")));
+  const PodTally after = index.tally(queryAt("2026-03-01T10:00:00Z", {"shop", "other"}));
+  EXPECT_EQ(after.running, 4);
+  EXPECT_EQ(after.adopted, 3);
+  EXPECT_EQ(after.workloads[0].workload, (api::WorkloadRef{"Deployment", "other", "web"}));
+}
+
+TEST(ConsumerPodsTest, ASelectorAddsPodsThatReadTheBundleSomeOtherWay) {
+  ConsumerPodIndex index;
+  json baked = mountingPod("shop", "legacy-1", "legacy", "2026-03-01T10:00:05Z");
+  baked["spec"]["volumes"] = json::array();  // carries the CA some other way
+  baked["metadata"]["labels"]["tier"] = "legacy";
+  index.apply("ADDED", baked);
+  EXPECT_EQ(index.tally(queryAt("2026-03-01T10:00:00Z")).running, 0);
+  ConsumerQuery query = queryAt("2026-03-01T10:00:00Z");
+  query.selector = api::LabelSelector{.matchLabels = {{"tier", "legacy"}}};
+  const PodTally tally = index.tally(query);
+  EXPECT_EQ(tally.running, 1);
+  EXPECT_EQ(tally.adopted, 0) << "its sidecar started before the bundle: the pod as a whole did not restart";
+}
+
+TEST(ConsumerPodsTest, SelectorsMatchAsKubernetesDoes) {
+  const std::map<std::string, std::string> labels{{"tier", "web"}, {"env", "prod"}};
+  EXPECT_TRUE(selectorMatches({}, labels));
+  EXPECT_TRUE(selectorMatches({.matchLabels = {{"tier", "web"}}}, labels));
+  EXPECT_FALSE(selectorMatches({.matchLabels = {{"tier", "api"}}}, labels));
+  EXPECT_TRUE(selectorMatches({.matchExpressions = {{"env", "In", {"prod", "stage"}}}}, labels));
+  EXPECT_FALSE(selectorMatches({.matchExpressions = {{"env", "NotIn", {"prod"}}}}, labels));
+  EXPECT_TRUE(selectorMatches({.matchExpressions = {{"zone", "NotIn", {"a"}}}}, labels));
+  EXPECT_TRUE(selectorMatches({.matchExpressions = {{"tier", "Exists", {}}}}, labels));
+  EXPECT_FALSE(selectorMatches({.matchExpressions = {{"tier", "DoesNotExist", {}}}}, labels));
+}
+
+}  // namespace
+}  // namespace rotor::store::kube
