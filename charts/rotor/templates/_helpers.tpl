@@ -51,3 +51,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
     resources: ["namespaces"]
     verbs: ["list", "watch"]
 {{- end }}
+
+{{- define "rotor.consumerPodRules" }}
+  - apiGroups: [""]
+    resources: ["pods"]
+    verbs: ["list", "watch"]
+{{- end }}

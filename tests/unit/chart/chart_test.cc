@@ -143,7 +143,8 @@ TEST(ChartTest, RbacIsExactlyTheDocumentedControllerRules) {
   ASSERT_GE(documented.size(), 10u);
   EXPECT_EQ(renderedRules(render("")), documented);
   EXPECT_EQ(renderedRules(render(kEverything)), documented);
-  // Scoped to one namespace: Roles, the same rules; only the bundle copies' rules stay cluster-wide.
+  // Scoped to one namespace: Roles, the same rules; only the bundle copies' and consumer pods'
+  // rules stay cluster-wide.
   const std::vector<YAML::Node> scoped = render("--set watchNamespace=edge");
   const std::vector<YAML::Node> clusterWide = ofKind(scoped, "ClusterRole");
   ASSERT_EQ(clusterWide.size(), 1u);
@@ -153,12 +154,23 @@ TEST(ChartTest, RbacIsExactlyTheDocumentedControllerRules) {
                                                              {"", "configmaps", "update"},
                                                              {"", "configmaps", "delete"},
                                                              {"", "namespaces", "list"},
-                                                             {"", "namespaces", "watch"}}));
+                                                             {"", "namespaces", "watch"},
+                                                             {"", "pods", "list"},
+                                                             {"", "pods", "watch"},
+                                                             {"apps", "deployments", "get"},
+                                                             {"apps", "deployments", "patch"},
+                                                             {"apps", "statefulsets", "get"},
+                                                             {"apps", "statefulsets", "patch"},
+                                                             {"apps", "daemonsets", "get"},
+                                                             {"apps", "daemonsets", "patch"}}));
   EXPECT_EQ(renderedRules(scoped), documented);
-  // Without bundle copies, nothing cluster-wide, and neither rule.
-  const std::vector<YAML::Node> noCopies = render("--set watchNamespace=edge,rbac.bundleCopies=false");
+  // Without bundle copies and consumer pods, nothing cluster-wide, and none of their rules.
+  const std::vector<YAML::Node> noCopies =
+      render("--set watchNamespace=edge,rbac.bundleCopies=false,rbac.consumerPods=false");
   EXPECT_THAT(ofKind(noCopies, "ClusterRole"), IsEmpty());
   EXPECT_FALSE(renderedRules(noCopies).contains({"", "namespaces", "list"}));
+  EXPECT_FALSE(renderedRules(noCopies).contains({"", "pods", "watch"}));
+  EXPECT_FALSE(renderedRules(render("--set rbac.consumerPods=false")).contains({"", "pods", "list"}));
   EXPECT_FALSE(renderedRules(render("--set rbac.bundleCopies=false")).contains({"", "configmaps", "delete"}));
   // Without workload restarts, no patch on workloads at all.
   for (const Rule& r : renderedRules(render("--set rbac.restartWorkloads=false"))) EXPECT_NE(std::get<0>(r), "apps");
