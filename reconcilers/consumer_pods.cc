@@ -68,8 +68,9 @@ StatusOr<store::PodTally> measureConsumerPods(RotationContext& ctx, api::Certifi
   ASSIGN_OR_RETURN(store::PodTally tally, ctx.store.tallyConsumerPods(r, query));
   pods.running = tally.running;
   pods.adopted = tally.adopted;
-  pods.workloads.assign(tally.workloads.begin(),
-                        tally.workloads.begin() + static_cast<ptrdiff_t>(std::min(tally.workloads.size(), api::kWorkloadsShown)));
+  pods.workloads.assign(
+      tally.workloads.begin(),
+      tally.workloads.begin() + static_cast<ptrdiff_t>(std::min(tally.workloads.size(), api::kWorkloadsShown)));
   if (r.spec.adoption.pods->restartWorkloads) RETURN_IF_ERROR(restartLaggards(ctx, r, tally));
   return tally;
 }

@@ -115,6 +115,18 @@ StatusOr<GateDecision> passAdoptionGate(RotationContext& ctx, api::CertificateRo
       waiting.recheckAfter = kBundleCopiesRecheck;
       return waiting;
     }
+    if (!r.status.pods->restarting.empty()) {
+      // A workload rolling out may have no running pods for a moment (Recreate): it would drop
+      // out of the count, not adopt. Its rollout ends first.
+      GateDecision waiting;
+      const api::PodAdoptionStatus& shown = *r.status.pods;
+      waiting.message = "Waiting for " + std::to_string(shown.restarting.size()) +
+                        " restarted workloads to roll out: " + shown.restarting.front().toString() + "; " +
+                        std::to_string(shown.adopted) + "/" + std::to_string(shown.running) +
+                        " running consumer pods have read the new CA";
+      waiting.recheckAfter = kAdoptionPollInterval;
+      return waiting;
+    }
   } else {
     r.status.pods.reset();
   }

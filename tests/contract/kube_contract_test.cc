@@ -321,6 +321,73 @@ TEST_F(KubeContractTest, TheBundleIsCopiedIntoTheNamespacesItsSelectorMatchesAnd
   EXPECT_THAT(client().get(kConfigMaps, ns(), "copied-ca"), StatusIs(Code::kNotFound));
 }
 
+TEST_F(KubeContractTest, ConsumerPodsAreCountedAsTheKubeletReportsThemInTheBundlesNamespaces) {
+  RealClock clock;
+  const std::string team = ns();
+  auto copied = cluster_.makeNamespace("copied", {{"rotor-test/team", team}});
+  auto elsewhere = cluster_.makeNamespace("elsewhere");
+  ASSERT_OK(copied);
+  ASSERT_OK(elsewhere);
+  json object = rotationObject("pods");
+  object["spec"]["trustBundle"]["namespaceSelector"] = {{"matchLabels", {{"rotor-test/team", team}}}};
+  object["spec"]["adoption"]["pods"] = json::object();
+  auto r = api::decodeRotation(object);
+  ASSERT_OK(r);
+  r->metadata.ns = ns();
+  KubeStore store(client(), clock);
+  auto applied = store.applyRotation(*r);
+  ASSERT_OK(applied);
+  ASSERT_OK(store.syncBundleCopies(*applied, "old+new"));
+
+  // The moment every copy held the new CA; pods that started after it read it.
+  const SystemTime since = truncateToSeconds(clock.now());
+  const auto pod = [&](const std::string& podNs, const std::string& name, std::optional<SystemTime> startedAt,
+                       const std::string& digest = "") {
+    json p = testing::consumerPodObject(name, "pods-ca");
+    if (!digest.empty()) p["metadata"]["annotations"] = {{std::string(api::kBundleDigestAnnotation), digest}};
+    auto created = client().create(kPods, podNs, p);
+    ASSERT_OK(created);
+    if (!startedAt) return;  // Pending: no kubelet took it
+    (*created)["status"] = testing::runningPodStatus(*created, *startedAt);
+    ASSERT_OK(client().updateStatus(kPods, podNs, *created));
+  };
+  const std::string digest = "sha256:" + std::string(64, 'c');
+  pod(ns(), "restarted", since + std::chrono::seconds(5));
+  pod(ns(), "old", since - std::chrono::minutes(5));
+  pod(ns(), "reloaded", since - std::chrono::minutes(5), digest);
+  pod(ns(), "pending", std::nullopt);
+  pod(*copied, "copy-reader", since + std::chrono::seconds(5));
+  pod(*elsewhere, "no-copy-here", since + std::chrono::seconds(5));
+
+  auto tally = store.tallyConsumerPods(*applied, {digest, since});
+  ASSERT_OK(tally);
+  EXPECT_EQ(tally->running, 4);  // not the Pending pod, nor the one where the bundle is not
+  EXPECT_EQ(tally->adopted, 3);
+  ASSERT_FALSE(tally->workloads.empty());
+  EXPECT_EQ(tally->workloads.front().workload, (api::WorkloadRef{"Pod", ns(), "old"})) << "the laggard first";
+
+  // Restarts reach only workloads in the bundle's namespaces, as a pod-template annotation.
+  json deployment = {{"apiVersion", "apps/v1"},
+                     {"kind", "Deployment"},
+                     {"metadata", {{"name", "web"}}},
+                     {"spec",
+                      {{"replicas", 0},
+                       {"selector", {{"matchLabels", {{"app", "web"}}}}},
+                       {"template", testing::consumerPodObject("", "pods-ca")}}}};
+  deployment["spec"]["template"].erase("apiVersion");
+  deployment["spec"]["template"].erase("kind");
+  deployment["spec"]["template"]["metadata"] = {{"labels", {{"app", "web"}}}};
+  ASSERT_OK(client().create(kDeployments, *copied, deployment));
+  ASSERT_OK(client().create(kDeployments, *elsewhere, deployment));
+  ASSERT_OK(store.restartWorkload(*applied, {"Deployment", *copied, "web"}));
+  EXPECT_TRUE(client()
+                  .get(kDeployments, *copied, "web")
+                  .value()["spec"]["template"]["metadata"]["annotations"]
+                  .contains("rotor.dev/restartedAt"));
+  EXPECT_THAT(store.restartWorkload(*applied, {"Deployment", *elsewhere, "web"}), StatusIs(Code::kFailedPrecondition));
+  EXPECT_OK(store.workloadRollout(*applied, {"Deployment", *copied, "web"}));
+}
+
 TEST_F(KubeContractTest, ListsTakeFieldSelectorsOnNameAndNamespaceOnly) {
   ASSERT_OK(client().create(kConfigMaps, ns(), configMapObject("picked", {{"rotor-test", "fields"}})));
   ASSERT_OK(client().create(kConfigMaps, ns(), configMapObject("other", {{"rotor-test", "fields"}})));

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-
 namespace rotor::store::kube {
 namespace {
 
@@ -66,8 +65,8 @@ void readsOf(const json& container, std::set<std::string>& configMaps, std::set<
     const std::string name = text(field(from, "configMapRef"), "name");
     if (!name.empty()) configMaps.insert(name);
   }
-  for (const json& mount : field(container, "volumeMounts").is_array() ? field(container, "volumeMounts")
-                                                                      : json::array()) {
+  for (const json& mount :
+       field(container, "volumeMounts").is_array() ? field(container, "volumeMounts") : json::array()) {
     volumes.insert(text(mount, "name"));
   }
 }
@@ -120,7 +119,8 @@ PodSummary summarizePod(const json& pod) {
     std::set<std::string> configMaps, mounted;
     readsOf(container, configMaps, mounted);
     for (const std::string& volume : mounted) {
-      if (const auto it = volumes.find(volume); it != volumes.end()) configMaps.insert(it->second.begin(), it->second.end());
+      if (const auto it = volumes.find(volume); it != volumes.end())
+        configMaps.insert(it->second.begin(), it->second.end());
     }
     return configMaps;
   };

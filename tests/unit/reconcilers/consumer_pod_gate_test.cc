@@ -45,12 +45,13 @@ public:
   Status restartWorkload(const api::CertificateRotation&, const api::WorkloadRef& w) override {
     restarts.push_back(w.name);
     rollingOut[w.name] = rolloutPolls;
+    if (recreate) pods[w.name].clear();  // the old pods go before the new ones run
     return okStatus();
   }
   StatusOr<store::Rollout> workloadRollout(const api::CertificateRotation&, const api::WorkloadRef& w) override {
     int& left = rollingOut.at(w.name);
     if (left > 0 && --left > 0) return store::Rollout{false, "rolling"};
-    for (SystemTime& started : pods.at(w.name)) started = clock_.now();
+    pods[w.name].assign(replicas.at(w.name), clock_.now());
     return store::Rollout{};
   }
   /** A workload that restarts on its own (a client that watches its bundle and exits). */
@@ -59,6 +60,8 @@ public:
   }
 
   std::map<std::string, std::vector<SystemTime>> pods;
+  std::map<std::string, size_t> replicas;
+  bool recreate = false;  // a rollout with the Recreate strategy
   std::vector<std::string> restarts;
   std::map<std::string, int> rollingOut;
   int rolloutPolls = 3;
@@ -78,6 +81,7 @@ protected:
     spec.spec.adoption.pods = api::ConsumerPodsSpec{.restartWorkloads = restart, .maxConcurrentRestarts = 1};
     const SystemTime before = h.clock.now() - std::chrono::hours(1);
     podStore.pods = {{"web", {before, before}}, {"api", {before}}, {"self", {before}}};
+    for (const auto& [name, started] : podStore.pods) podStore.replicas[name] = started.size();
     auto key = h.create(spec).key();
     EXPECT_OK(reach(key, Phase::kReady));
     h.annotate(key, std::string(api::kRotateAnnotation), "1");
@@ -85,8 +89,8 @@ protected:
     return key;
   }
   Status reach(const api::ObjectKey& key, Phase phase, int rounds = 400) {
-    return h.runUntil(key, [&](const api::CertificateRotation& r) { return r.status.phase == phase; }, rounds,
-                      &podStore);
+    return h.runUntil(
+        key, [&](const api::CertificateRotation& r) { return r.status.phase == phase; }, rounds, &podStore);
   }
   /** Through the gate: the swap has begun (or gone further). */
   Status passGate(const api::ObjectKey& key, int rounds) {
@@ -152,6 +156,23 @@ TEST_F(ConsumerPodGateTest, TheRestartPolicyRestartsLaggingWorkloadsOneAtATimeAn
   EXPECT_TRUE(r.status.pods->restarting.empty());
   EXPECT_EQ(r.status.pods->restarted.size(), 2u);
   EXPECT_EQ(std::count(h.events.reasons.begin(), h.events.reasons.end(), "WorkloadRestarted"), 2);
+}
+
+TEST_F(ConsumerPodGateTest, AWorkloadWithoutRunningPodsMidRolloutDoesNotOpenTheGate) {
+  podStore.recreate = true;
+  podStore.rolloutPolls = 5;
+  const auto key = stagedRotation(true);
+  ASSERT_THAT(podStore.restarts, ElementsAre("web"));
+  podStore.restartsItself("api");
+  podStore.restartsItself("self");
+  reconcile(key, 2);
+  auto r = h.get(key);
+  EXPECT_EQ(r.status.pods->running, 2) << "web's pods are gone for the moment";
+  EXPECT_EQ(r.status.pods->adopted, 2);
+  EXPECT_EQ(r.status.phase, Phase::kAwaitingAdoption) << "every running pod adopted, but web still rolls out";
+  EXPECT_THAT(r.status.message, HasSubstr("Waiting for 1 restarted workloads to roll out: Deployment shop/web"));
+  ASSERT_OK(passGate(key, 20));
+  EXPECT_EQ(h.get(key).status.pods->running, 4);
 }
 
 TEST_F(ConsumerPodGateTest, APausedRotationRestartsNothingMore) {

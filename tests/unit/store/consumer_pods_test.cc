@@ -25,21 +25,22 @@ SystemTime at(const std::string& rfc3339) {
  *  started at `started`, beside a sidecar that reads nothing. */
 json mountingPod(const std::string& ns, const std::string& name, const std::string& deployment,
                  const std::string& started) {
-  return {{"metadata",
-           {{"namespace", ns},
-            {"name", name},
-            {"labels", {{"app", deployment}, {"pod-template-hash", "5d9f7c"}}},
-            {"ownerReferences",
-             json::array({{{"kind", "ReplicaSet"}, {"name", deployment + "-5d9f7c"}, {"controller", true}}})}}},
-          {"spec",
-           {{"volumes", json::array({{{"name", "trust"}, {"configMap", {{"name", kBundle}}}}})},
-            {"containers", json::array({{{"name", "app"}, {"volumeMounts", json::array({{{"name", "trust"}}})}},
-                                        {{"name", "sidecar"}}})}}},
-          {"status",
-           {{"phase", "Running"},
-            {"containerStatuses",
-             json::array({{{"name", "app"}, {"state", {{"running", {{"startedAt", started}}}}}},
-                          {{"name", "sidecar"}, {"state", {{"running", {{"startedAt", "2026-01-01T00:00:00Z"}}}}}}})}}}};
+  return {
+      {"metadata",
+       {{"namespace", ns},
+        {"name", name},
+        {"labels", {{"app", deployment}, {"pod-template-hash", "5d9f7c"}}},
+        {"ownerReferences",
+         json::array({{{"kind", "ReplicaSet"}, {"name", deployment + "-5d9f7c"}, {"controller", true}}})}}},
+      {"spec",
+       {{"volumes", json::array({{{"name", "trust"}, {"configMap", {{"name", kBundle}}}}})},
+        {"containers", json::array({{{"name", "app"}, {"volumeMounts", json::array({{{"name", "trust"}}})}},
+                                    {{"name", "sidecar"}}})}}},
+      {"status",
+       {{"phase", "Running"},
+        {"containerStatuses",
+         json::array({{{"name", "app"}, {"state", {{"running", {{"startedAt", started}}}}}},
+                      {{"name", "sidecar"}, {"state", {{"running", {{"startedAt", "2026-01-01T00:00:00Z"}}}}}}})}}}};
 }
 
 ConsumerQuery queryAt(const std::string& bundleSince, std::set<std::string> namespaces = {"shop"}) {
@@ -57,24 +58,27 @@ TEST(ConsumerPodsTest, APodReadsTheBundleThroughTheContainersThatMountItAndBelon
 }
 
 TEST(ConsumerPodsTest, EnvProjectedVolumesAndInitContainersReadTheBundleToo) {
-  json pod = {{"metadata", {{"namespace", "shop"}, {"name", "solo"}}},
-              {"spec",
-               {{"volumes", json::array({{{"name", "all"},
-                                          {"projected",
-                                           {{"sources", json::array({{{"secret", {{"name", "s"}}}},
-                                                                     {{"configMap", {{"name", "projected-ca"}}}}})}}}}})},
-                {"initContainers", json::array({{{"name", "copy"}, {"envFrom", json::array({{{"configMapRef", {{"name", "init-ca"}}}}})}}})},
-                {"containers",
-                 json::array({{{"name", "a"},
-                               {"env", json::array({{{"name", "CA"},
-                                                     {"valueFrom", {{"configMapKeyRef", {{"name", "env-ca"}, {"key", "ca.crt"}}}}}}})}},
-                              {{"name", "b"}, {"volumeMounts", json::array({{{"name", "all"}}})}}})}}},
-              {"status",
-               {{"phase", "Running"},
-                {"startTime", "2026-03-01T09:00:00Z"},
-                {"containerStatuses",
-                 json::array({{{"name", "a"}, {"state", {{"running", {{"startedAt", "2026-03-01T09:00:10Z"}}}}}},
-                              {{"name", "b"}, {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}}}})}}}};
+  json pod = {
+      {"metadata", {{"namespace", "shop"}, {"name", "solo"}}},
+      {"spec",
+       {{"volumes", json::array({{{"name", "all"},
+                                  {"projected",
+                                   {{"sources", json::array({{{"secret", {{"name", "s"}}}},
+                                                             {{"configMap", {{"name", "projected-ca"}}}}})}}}}})},
+        {"initContainers",
+         json::array({{{"name", "copy"}, {"envFrom", json::array({{{"configMapRef", {{"name", "init-ca"}}}}})}}})},
+        {"containers",
+         json::array(
+             {{{"name", "a"},
+               {"env", json::array({{{"name", "CA"},
+                                     {"valueFrom", {{"configMapKeyRef", {{"name", "env-ca"}, {"key", "ca.crt"}}}}}}})}},
+              {{"name", "b"}, {"volumeMounts", json::array({{{"name", "all"}}})}}})}}},
+      {"status",
+       {{"phase", "Running"},
+        {"startTime", "2026-03-01T09:00:00Z"},
+        {"containerStatuses",
+         json::array({{{"name", "a"}, {"state", {{"running", {{"startedAt", "2026-03-01T09:00:10Z"}}}}}},
+                      {{"name", "b"}, {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}}}})}}}};
   const PodSummary s = summarizePod(pod);
   EXPECT_EQ(s.owner, (api::WorkloadRef{"Pod", "shop", "solo"}));
   EXPECT_EQ(s.configMaps.at("env-ca"), at("2026-03-01T09:00:10Z"));
@@ -86,9 +90,9 @@ TEST(ConsumerPodsTest, EnvProjectedVolumesAndInitContainersReadTheBundleToo) {
 
 TEST(ConsumerPodsTest, RunningConsumersAdoptByStartingAfterTheBundleOrByItsDigest) {
   ConsumerPodIndex index;
-  index.apply("ADDED", mountingPod("shop", "web-1", "web", "2026-03-01T10:00:05Z"));   // after: adopted
-  index.apply("ADDED", mountingPod("shop", "web-2", "web", "2026-03-01T09:59:59Z"));   // before: not
-  index.apply("ADDED", mountingPod("shop", "api-1", "api", "2026-03-01T09:00:00Z"));   // before: not
+  index.apply("ADDED", mountingPod("shop", "web-1", "web", "2026-03-01T10:00:05Z"));  // after: adopted
+  index.apply("ADDED", mountingPod("shop", "web-2", "web", "2026-03-01T09:59:59Z"));  // before: not
+  index.apply("ADDED", mountingPod("shop", "api-1", "api", "2026-03-01T09:00:00Z"));  // before: not
   json annotated = mountingPod("shop", "api-2", "api", "2026-03-01T09:00:00Z");
   annotated["metadata"]["annotations"] = {{"rotor.dev/bundle-digest", "sha256:" + std::string(64, 'a')}};
   index.apply("ADDED", annotated);  // reloaded it and said so: adopted
@@ -97,7 +101,7 @@ TEST(ConsumerPodsTest, RunningConsumersAdoptByStartingAfterTheBundleOrByItsDiges
   index.apply("ADDED", pending);  // not running: not counted
   json deleting = mountingPod("shop", "api-4", "api", "2026-03-01T11:00:00Z");
   deleting["metadata"]["deletionTimestamp"] = "2026-03-01T11:00:00Z";
-  index.apply("ADDED", deleting);  // going away: not counted
+  index.apply("ADDED", deleting);                                                      // going away: not counted
   index.apply("ADDED", mountingPod("other", "web-9", "web", "2026-03-01T09:00:00Z"));  // no copy there
 
   const PodTally tally = index.tally(queryAt("2026-03-01T10:00:00Z"));
