@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -46,9 +47,17 @@ public:
   StatusOr<kube::ApiResponse> stream(const kube::ApiRequest& request,
                                      const std::function<bool(std::string_view)>& onLine,
                                      std::stop_token stop) override {
-    return inner_.stream(request, onLine, stop);
+    return inner_.stream(
+        request,
+        [&](std::string_view line) {
+          streamedBytes += line.size();
+          return onLine(line);
+        },
+        stop);
   }
   uint64_t requests = 0, bytes = 0;
+  /** Bytes of watch events received. */
+  std::atomic<uint64_t> streamedBytes{0};
   std::map<std::string, uint64_t> byMethod;
 
 private:

@@ -176,8 +176,9 @@ void ConsumerCounter::add(const PodSummary& pod) {
   const store::PodQuery& q = query_.adoption;
   const bool adopted = (!q.bundleDigest.empty() && pod.bundleDigest == q.bundleDigest) ||
                        (q.bundleSince && readAt && *readAt >= *q.bundleSince);
-  api::WorkloadAdoption& workload = workloads_[pod.owner];
-  workload.workload = pod.owner;
+  auto [it, inserted] = workloads_.try_emplace(pod.owner);
+  api::WorkloadAdoption& workload = it->second;
+  if (inserted) workload.workload = pod.owner;
   ++workload.pods;
   ++tally_.running;
   if (adopted) {
