@@ -87,11 +87,12 @@ int main(int argc, char** argv) {
   const long rssBefore = residentBytes();
   double cpu = cpuSeconds();
   const auto syncStart = std::chrono::steady_clock::now();
-  store::kube::PodWatch watch(client, [&](const api::ObjectKey&) { ++wakes; }, nullptr);
+  store::kube::PodWatch watch(
+      client, [&](const api::ObjectKey&) { ++wakes; }, nullptr);
   watch.rotationChanged("ADDED", {{"metadata", {{"namespace", names[0]}, {"name", "shop"}}},
                                   {"spec", {{"adoption", {{"pods", json::object()}}}}}});
-  store::kube::ConsumerQuery query{kBundle, {names.begin(), names.end()}, std::nullopt,
-                                   {"", std::chrono::system_clock::now()}};
+  store::kube::ConsumerQuery query{
+      kBundle, {names.begin(), names.end()}, std::nullopt, {"", std::chrono::system_clock::now()}};
   StatusOr<store::PodTally> tally = unavailable("not yet");
   while (!(tally = watch.tally(query)).ok()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const double syncCpu = cpuSeconds() - cpu;
@@ -107,8 +108,8 @@ int main(int argc, char** argv) {
   cpu = cpuSeconds();
   for (int i = 0; i < tallies; ++i) tally = watch.tally(query);
   const double tallyCpu = (cpuSeconds() - cpu) / tallies;
-  std::printf("first sync %.2f s (%.3f s CPU); a tally of %d pods: %.3f ms CPU; %d wakes\n", syncSeconds, syncCpu,
-              pods, tallyCpu * 1e3, wakes.load());
+  std::printf("first sync %.2f s (%.3f s CPU); a tally of %d pods: %.3f ms CPU; %d wakes\n", syncSeconds, syncCpu, pods,
+              tallyCpu * 1e3, wakes.load());
 
   // 1% of the pods restart with the new bundle: each is deleted and created again, then runs.
   const uint64_t streamedBefore = counting.streamedBytes;
@@ -141,8 +142,8 @@ int main(int argc, char** argv) {
       format("%.0f B", static_cast<double>(indexBytes) / pods), format("%.0f B", static_cast<double>(listBytes) / pods),
       format("%.2f×", static_cast<double>(indexBytes) / static_cast<double>(listBytes)), "≤ 1×");
   row(where + ": watch traffic while 1% of the pods restart (vs one LIST)", format("%.0f KB", watchBytes / 1e3),
-      format("%.0f KB", listBytes / 1e3), format("%.3f×", static_cast<double>(watchBytes) / static_cast<double>(listBytes)),
-      "≤ 0.1×");
+      format("%.0f KB", listBytes / 1e3),
+      format("%.3f×", static_cast<double>(watchBytes) / static_cast<double>(listBytes)), "≤ 0.1×");
   row(where + ": the watch's first sync, CPU (vs one LIST)", format("%.0f ms", syncCpu * 1e3),
       format("%.0f ms", listCpu * 1e3), format("%.2f×", syncCpu / listCpu), "≤ 2×");
   if (cluster.real()) {

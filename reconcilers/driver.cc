@@ -110,6 +110,7 @@ StatusOr<ReconcileResult> Driver::drive(const api::ObjectKey& key) {
   if (!got.ok()) {
     if (got.status().code() == Code::kNotFound) {
       result.found = false;
+      RETURN_IF_ERROR(ctx_.store.rotationGone(key));
       return result;
     }
     return got.status();

@@ -9,6 +9,7 @@
 #include "controller/agent/agent.h"
 #include "controller/api/validate.h"
 #include "controller/cli/output.h"
+#include "controller/cli/report.h"
 #include "controller/common/atomic_file.h"
 #include "controller/common/strings.h"
 #include "controller/pki/digest.h"
@@ -77,14 +78,17 @@ int runAgents(Context& ctx, const Invocation& inv) {
   ctx.out << "Measured against " << (r->status.ca.next ? "the new CA " : "the current CA ")
           << (fingerprint.empty() ? "(none yet)" : fingerprint) << ": " << counts["adopted"] << " adopted, "
           << counts["pending"] << " pending, " << counts["stale"] << " stale\n";
-  if (agents.empty()) return 0;
-  std::vector<std::vector<std::string>> rows = {{"AGENT", "STATE", "LAST SEEN", "VERSION", "TRUSTS"}};
-  for (const auto& [a, state] : agents) {
-    rows.push_back({a.id, std::string(state),
-                    formatAge(std::chrono::duration_cast<Duration>(now - a.lastSeen)) + " ago",
-                    a.version.empty() ? "-" : a.version, std::to_string(a.trusted.size()) + " CA(s)"});
+  if (!agents.empty()) {
+    std::vector<std::vector<std::string>> rows = {{"AGENT", "STATE", "LAST SEEN", "VERSION", "TRUSTS"}};
+    for (const auto& [a, state] : agents) {
+      rows.push_back({a.id, std::string(state),
+                      formatAge(std::chrono::duration_cast<Duration>(now - a.lastSeen)) + " ago",
+                      a.version.empty() ? "-" : a.version, std::to_string(a.trusted.size()) + " CA(s)"});
+    }
+    ctx.out << formatTable(rows);
   }
-  ctx.out << formatTable(rows);
+  // Clients without agents, as the controller last counted them (spec.adoption.pods).
+  if (r->status.pods && want.empty()) ctx.out << "\n" << formatConsumerPods(*r->status.pods);
   return 0;
 }
 

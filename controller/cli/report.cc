@@ -36,35 +36,6 @@ std::string progressBar(double ratio) {
 
 /** Each gate the rotation passes, with its state now: open, waiting (and why), passed, or what the next rotation
  *  will wait for when none is in flight. */
-/** The consumer pods by workload, laggards first, and the restarts rotor made. */
-std::string consumerPodsSection(const api::PodAdoptionStatus& pods) {
-  std::ostringstream out;
-  out << "Consumer pods: " << pods.adopted << "/" << pods.running
-      << " running pods read the bundle since it holds the CA being adopted";
-  if (pods.bundleSince) out << " (" << formatRfc3339(*pods.bundleSince) << ")";
-  out << "\n";
-  if (!pods.workloads.empty()) {
-    std::vector<std::vector<std::string>> rows = {{"  WORKLOAD", "PODS", "ADOPTED"}};
-    for (const api::WorkloadAdoption& w : pods.workloads) {
-      rows.push_back({"  " + w.workload.toString(), std::to_string(w.pods), std::to_string(w.adopted)});
-    }
-    out << formatTable(rows);
-  }
-  const auto list = [&](const char* title, const std::vector<api::WorkloadRef>& workloads) {
-    if (workloads.empty()) return;
-    out << title;
-    const char* separator = " ";
-    for (const api::WorkloadRef& w : workloads) {
-      out << separator << w.toString();
-      separator = ", ";
-    }
-    out << "\n";
-  };
-  list("Restarting (rolling out):", pods.restarting);
-  list("Restarted:", pods.restarted);
-  return out.str();
-}
-
 std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
   const api::RotationStatus& s = r.status;
   const Phase p = s.resumePhase && (s.phase == Phase::kBlocked || s.phase == Phase::kPaused) ? *s.resumePhase : s.phase;
@@ -217,7 +188,7 @@ std::string formatStatusReport(const api::CertificateRotation& r, const std::vec
     }
     out << "\n";
   }
-  if (s.pods) out << consumerPodsSection(*s.pods);
+  if (s.pods) out << formatConsumerPods(*s.pods);
   out << "\nGates:\n" << gatesSection(r, now);
   out << "\nConditions:\n";
   std::vector<std::vector<std::string>> conditions = {{"  TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"}};
@@ -299,6 +270,34 @@ std::string formatPlan(const api::CertificateRotation& r, SystemTime now) {
          ", snapshot, then remove the old CA from " + bundle);
   }
   item("Ready at revision " + std::to_string(r.status.revision + 1));
+  return out.str();
+}
+
+std::string formatConsumerPods(const api::PodAdoptionStatus& pods) {
+  std::ostringstream out;
+  out << "Consumer pods: " << pods.adopted << "/" << pods.running
+      << " running pods read the bundle since it holds the CA being adopted";
+  if (pods.bundleSince) out << " (" << formatRfc3339(*pods.bundleSince) << ")";
+  out << "\n";
+  if (!pods.workloads.empty()) {
+    std::vector<std::vector<std::string>> rows = {{"  WORKLOAD", "PODS", "ADOPTED"}};
+    for (const api::WorkloadAdoption& w : pods.workloads) {
+      rows.push_back({"  " + w.workload.toString(), std::to_string(w.pods), std::to_string(w.adopted)});
+    }
+    out << formatTable(rows);
+  }
+  const auto list = [&](const char* title, const std::vector<api::WorkloadRef>& workloads) {
+    if (workloads.empty()) return;
+    out << title;
+    const char* separator = " ";
+    for (const api::WorkloadRef& w : workloads) {
+      out << separator << w.toString();
+      separator = ", ";
+    }
+    out << "\n";
+  };
+  list("Restarting (rolling out):", pods.restarting);
+  list("Restarted:", pods.restarted);
   return out.str();
 }
 

@@ -15,6 +15,10 @@ namespace rotor::cli {
 std::string formatStatusReport(const api::CertificateRotation& r, const std::vector<store::Snapshot>& snapshots,
                                SystemTime now);
 
+/** The consumer pods of status.pods by workload, laggards first, and the restarts rotor made
+ *  (`rotor status`, `rotor agents`). */
+std::string formatConsumerPods(const api::PodAdoptionStatus& pods);
+
 /** A dry run: the trigger that would fire (or when one will), and each step of that rotation. */
 std::string formatPlan(const api::CertificateRotation& r, SystemTime now);
 

@@ -52,6 +52,7 @@ public:
   StatusOr<api::BundleCopiesStatus> syncBundleCopies(const CertificateRotation& r, const std::string& pem) override {
     return inner_.syncBundleCopies(r, pem);
   }
+  Status rotationGone(const ObjectKey& key) override { return inner_.rotationGone(key); }
 
   Status putSnapshot(const CertificateRotation& r, const Snapshot& s) override { return inner_.putSnapshot(r, s); }
   StatusOr<Snapshot> getSnapshot(const CertificateRotation& r, std::string_view name) override {

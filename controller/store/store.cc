@@ -27,6 +27,8 @@ StatusOr<api::BundleCopiesStatus> Store::syncBundleCopies(const CertificateRotat
   return api::BundleCopiesStatus{};
 }
 
+Status Store::rotationGone(const ObjectKey&) { return okStatus(); }
+
 StatusOr<PodTally> Store::tallyConsumerPods(const CertificateRotation&, const PodQuery&) {
   return failedPrecondition("consumer pods are counted in a cluster only");
 }

@@ -175,6 +175,9 @@ public:
    */
   virtual StatusOr<api::BundleCopiesStatus> syncBundleCopies(const CertificateRotation& r,
                                                              const std::string& bundlePem);
+  /** The rotation `key` is gone: removes what it left that owner references cannot (Kubernetes:
+   *  the bundle's copies this process made in other namespaces). This default: nothing. */
+  virtual Status rotationGone(const ObjectKey& key);
 
   // ---- snapshots ----
   /** Idempotent by name: writing the same snapshot again succeeds; a different one under an

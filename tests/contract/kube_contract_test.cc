@@ -321,6 +321,35 @@ TEST_F(KubeContractTest, TheBundleIsCopiedIntoTheNamespacesItsSelectorMatchesAnd
   EXPECT_THAT(client().get(kConfigMaps, ns(), "copied-ca"), StatusIs(Code::kNotFound));
 }
 
+TEST_F(KubeContractTest, ARotationThatIsGoneTakesItsCopiesAlongAndLeavesOthersObjects) {
+  RealClock clock;
+  const std::string team = ns();
+  auto a = cluster_.makeNamespace("a", {{"rotor-test/team", team}});
+  auto b = cluster_.makeNamespace("b", {{"rotor-test/team", team}});
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  json foreign = configMapObject("gone-ca");
+  foreign["data"] = {{"ca.crt", "someone else's"}};
+  ASSERT_OK(client().create(kConfigMaps, *b, foreign));
+  json object = rotationObject("gone");
+  object["spec"]["trustBundle"]["namespaceSelector"] = {{"matchLabels", {{"rotor-test/team", team}}}};
+  auto r = api::decodeRotation(object);
+  ASSERT_OK(r);
+  r->metadata.ns = ns();
+  KubeStore store(client(), clock);
+  auto applied = store.applyRotation(*r);
+  ASSERT_OK(applied);
+  ASSERT_OK(store.syncBundleCopies(*applied, "pem"));
+  ASSERT_OK(client().get(kConfigMaps, *a, "gone-ca"));
+  // Owner references cannot reach another namespace: the rotation's deletion alone leaves the copy.
+  ASSERT_OK(store.deleteRotation(applied->key()));
+  ASSERT_OK(client().get(kConfigMaps, *a, "gone-ca"));
+  ASSERT_OK(store.rotationGone(applied->key()));
+  EXPECT_THAT(client().get(kConfigMaps, *a, "gone-ca"), StatusIs(Code::kNotFound));
+  EXPECT_EQ(client().get(kConfigMaps, *b, "gone-ca").value()["data"]["ca.crt"], "someone else's");
+  EXPECT_OK(store.rotationGone(applied->key())) << "again: nothing left to do";
+}
+
 TEST_F(KubeContractTest, ConsumerPodsAreCountedAsTheKubeletReportsThemInTheBundlesNamespaces) {
   RealClock clock;
   const std::string team = ns();

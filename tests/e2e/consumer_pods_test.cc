@@ -131,12 +131,11 @@ private:
                   {"metadata",
                    {{"name", podName},
                     {"labels", {{"app", name}, {"pod-template-hash", hash}}},
-                    {"ownerReferences",
-                     json::array({{{"apiVersion", "apps/v1"},
-                                   {"kind", "ReplicaSet"},
-                                   {"name", name + "-" + hash},
-                                   {"uid", "rs-" + name + "-" + hash},
-                                   {"controller", true}}})}}},
+                    {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
+                                                      {"kind", "ReplicaSet"},
+                                                      {"name", name + "-" + hash},
+                                                      {"uid", "rs-" + name + "-" + hash},
+                                                      {"controller", true}}})}}},
                   {"spec", (*deployment)["spec"]["template"]["spec"]}};
       (void)client_.create(kube::kPods, ns, pod);
     }
@@ -218,8 +217,7 @@ TEST(ConsumerPodsEndToEnd, TheGateHoldsUntilThreeClientDeploymentsInTwoNamespace
   // rotor restarts rolled first: it has the most pods left to adopt.
   ASSERT_TRUE(eventually([&] {
     const json pods = rotation().value("/status/pods"_json_pointer, json::object());
-    return pods.value("restarting", json::array()).size() == 1 &&
-           pods["restarting"][0].value("name", "") == "rolled";
+    return pods.value("restarting", json::array()).size() == 1 && pods["restarting"][0].value("name", "") == "rolled";
   })) << controller.output();
   const json staged = rotation();
   EXPECT_EQ(staged["status"]["phase"], "AwaitingAdoption");
@@ -233,15 +231,17 @@ TEST(ConsumerPodsEndToEnd, TheGateHoldsUntilThreeClientDeploymentsInTwoNamespace
   while (std::chrono::system_clock::now() < since + std::chrono::seconds(1)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_OK(client.patch(kube::kDeployments, home, "selfish", kube::PatchType::kMerge,
-                         {{"spec", {{"template", {{"metadata", {{"annotations", {{"example.com/restart", "1"}}}}}}}}}}));
+  ASSERT_OK(
+      client.patch(kube::kDeployments, home, "selfish", kube::PatchType::kMerge,
+                   {{"spec", {{"template", {{"metadata", {{"annotations", {{"example.com/restart", "1"}}}}}}}}}}));
   // reloader reads the bundle again and reports its digest.
   const std::string digest = "sha256:" + pki::sha256Hex(bundleIn(home));
   auto reloaders = client.list(kube::kPods, home, {.labelSelector = "app=reloader"});
   ASSERT_OK(reloaders);
   for (const json& pod : reloaders->items) {
-    ASSERT_OK(client.patch(kube::kPods, home, pod["metadata"]["name"].get<std::string>(), kube::PatchType::kMerge,
-                           {{"metadata", {{"annotations", {{std::string(rotor::api::kBundleDigestAnnotation), digest}}}}}}));
+    ASSERT_OK(
+        client.patch(kube::kPods, home, pod["metadata"]["name"].get<std::string>(), kube::PatchType::kMerge,
+                     {{"metadata", {{"annotations", {{std::string(rotor::api::kBundleDigestAnnotation), digest}}}}}}));
   }
   ASSERT_TRUE(eventually([&] { return rotation().value("/status/pods/adopted"_json_pointer, 0) == 2; }))
       << controller.output();
@@ -249,22 +249,25 @@ TEST(ConsumerPodsEndToEnd, TheGateHoldsUntilThreeClientDeploymentsInTwoNamespace
   std::this_thread::sleep_for(std::chrono::seconds(2));
   json waiting = rotation();
   EXPECT_EQ(waiting["status"]["phase"], "AwaitingAdoption");
-  EXPECT_THAT(waiting["status"]["message"].get<std::string>(), HasSubstr("Waiting for 1 restarted workloads to roll out: Deployment " + *apps +
-                                                                    "/rolled; 2/4 running consumer pods"));
+  EXPECT_THAT(waiting["status"]["message"].get<std::string>(),
+              HasSubstr("Waiting for 1 restarted workloads to roll out: Deployment " + *apps +
+                        "/rolled; 2/4 running consumer pods"));
   EXPECT_EQ(waiting["status"]["pods"]["workloads"][0]["name"], "rolled") << "the laggard first";
 
   node.hold("rolled", false);
-  ASSERT_TRUE(eventually(
-      [&] { return phase() == "Ready" && rotation().value("/status/revision"_json_pointer, 0) == 2; },
-      std::chrono::seconds(120)))
+  ASSERT_TRUE(
+      eventually([&] { return phase() == "Ready" && rotation().value("/status/revision"_json_pointer, 0) == 2; },
+                 std::chrono::seconds(120)))
       << controller.output();
   const json done = rotation();
-  EXPECT_EQ(done["status"]["pods"]["restarted"], json::array({{{"kind", "Deployment"}, {"namespace", *apps}, {"name", "rolled"}}}))
+  EXPECT_EQ(done["status"]["pods"]["restarted"],
+            json::array({{{"kind", "Deployment"}, {"namespace", *apps}, {"name", "rolled"}}}))
       << "only rolled was rotor's to restart";
   EXPECT_EQ(pki::parsePemBundle(bundleIn(home)).value().size(), 1u) << "pruned";
   EXPECT_EQ(bundleIn(*apps), bundleIn(home));
   EXPECT_EQ(bundleIn(*pinned), "pinned by hand");
   EXPECT_THAT(rotor({"status", "shop"}), HasSubstr("Restarted: Deployment " + *apps + "/rolled"));
+  EXPECT_THAT(rotor({"agents", "shop"}), HasSubstr("Deployment " + *apps + "/rolled   2      2"));
   EXPECT_THAT(controller.output(), ::testing::Not(HasSubstr("forbidden")));
 }
 

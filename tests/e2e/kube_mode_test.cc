@@ -466,6 +466,13 @@ TEST_F(KubeModeTest, TheBundleFollowsItsClientsIntoLabelledNamespacesAndLeavesFo
     return client().get(kube::kConfigMaps, *apps, "edge-proxy-ca").status().code() == Code::kNotFound;
   })) << a->output();
   EXPECT_EQ(copyIn(*legacy), "pinned by hand");
+
+  // The rotation goes: so do its copies (owner references cannot reach them), not the foreign one.
+  ASSERT_EQ(rotor({"delete", "edge-proxy"}), 0);
+  ASSERT_TRUE(eventually([&] {
+    return client().get(kube::kConfigMaps, *late, "edge-proxy-ca").status().code() == Code::kNotFound;
+  })) << a->output();
+  EXPECT_EQ(copyIn(*legacy), "pinned by hand");
   finished(*a);
 }
 

@@ -423,9 +423,9 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
     if (note(client_.create(kConfigMaps, ns, copy).status())) ++result.current;
   }
   std::lock_guard lock(copiesMu_);
-  std::set<std::string>& copied = copyNamespaces_[r.key()];
-  copied = std::move(wanted);
-  for (const std::string& ns : result.foreign) copied.erase(ns);
+  Copies& copied = copied_[r.key()];
+  copied = {spec.configMapName, std::move(wanted)};
+  for (const std::string& ns : result.foreign) copied.namespaces.erase(ns);
   RETURN_IF_ERROR(failed.withContext("could not write the trust bundle's copies"));
   if (result.current == result.wanted) {
     syncedCopies_[r.key()] = {inputs, now + kCopiesRecheck, result};
@@ -433,6 +433,37 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
     syncedCopies_.erase(r.key());
   }
   return result;
+}
+
+Status KubeStore::rotationGone(const ObjectKey& key) {
+  Copies copies;
+  {
+    std::lock_guard lock(copiesMu_);
+    const auto it = copied_.find(key);
+    if (it == copied_.end()) return okStatus();
+    copies = it->second;
+  }
+  const std::string source = key.ns + "/" + key.name;
+  for (const std::string& ns : copies.namespaces) {
+    auto copy = client_.get(kConfigMaps, ns, copies.configMapName);
+    if (isNotFound(copy)) continue;
+    RETURN_IF_ERROR(copy.status());
+    // Only what this rotation made, and only as it was read: a copy taken over meanwhile stays.
+    if (copy->value("/metadata/annotations"_json_pointer, json::object())
+            .value(std::string(kBundleSourceAnnotation), "") != source) {
+      continue;
+    }
+    Status removed = client_.remove(
+        kConfigMaps, ns, copies.configMapName,
+        {.uid = copy->value("/metadata/uid"_json_pointer, std::string()), .resourceVersion = resourceVersionOf(*copy)});
+    if (!removed.ok() && removed.code() != Code::kNotFound && removed.code() != Code::kConflict) {
+      return removed.withContext("could not remove the copy of the trust bundle in namespace " + ns);
+    }
+  }
+  std::lock_guard lock(copiesMu_);
+  copied_.erase(key);
+  syncedCopies_.erase(key);
+  return okStatus();
 }
 
 void KubeStore::forgetBundleCopies() {
@@ -525,8 +556,8 @@ std::set<std::string> KubeStore::bundleNamespaces(const CertificateRotation& r) 
   std::set<std::string> out{r.metadata.ns};
   if (!r.spec.trustBundle.namespaceSelector) return out;
   std::lock_guard lock(copiesMu_);
-  if (const auto it = copyNamespaces_.find(r.key()); it != copyNamespaces_.end()) {
-    out.insert(it->second.begin(), it->second.end());
+  if (const auto it = copied_.find(r.key()); it != copied_.end()) {
+    out.insert(it->second.namespaces.begin(), it->second.namespaces.end());
   }
   return out;
 }

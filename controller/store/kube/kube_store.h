@@ -70,6 +70,9 @@ public:
   StatusOr<api::BundleCopiesStatus> syncBundleCopies(const store::CertificateRotation& r,
                                                      const std::string& bundlePem) override;
   static constexpr Duration kCopiesRecheck = std::chrono::seconds(30);
+  /** Deletes the copies the last sync of `key` in this process made (a rotation deleted while no
+   *  controller ran leaves its copies: docs/rbac.md). */
+  Status rotationGone(const store::ObjectKey& key) override;
   /** Namespaces changed (NamespaceWatch): the next sync of every rotation looks again. */
   void forgetBundleCopies();
 
@@ -134,8 +137,12 @@ private:
     api::BundleCopiesStatus result;
   };
   std::mutex copiesMu_;
-  std::map<store::ObjectKey, SyncedCopies> syncedCopies_;             // syncs that found every copy current
-  std::map<store::ObjectKey, std::set<std::string>> copyNamespaces_;  // where the last sync copied to
+  std::map<store::ObjectKey, SyncedCopies> syncedCopies_;  // syncs that found every copy current
+  struct Copies {
+    std::string configMapName;
+    std::set<std::string> namespaces;
+  };
+  std::map<store::ObjectKey, Copies> copied_;  // where the last sync of each rotation copied to
   PodSource podSource_;
   std::mutex shardsMu_;
   std::map<std::string, nlohmann::json> writtenShards_;  // "ns/name" -> agent shard as last written
