@@ -37,7 +37,8 @@ Status setBundle(RotationContext& ctx, const CertificateRotation& r, const std::
 }
 
 StatusOr<bool> syncBundleCopies(RotationContext& ctx, CertificateRotation& r) {
-  if (!r.spec.trustBundle.namespaceSelector && !r.status.bundleCopies) return true;
+  // A truststore is kept beside the bundle by the same sync (the store's other forms of it).
+  if (!r.spec.trustBundle.namespaceSelector && !r.status.bundleCopies && !r.spec.trustBundle.truststore) return true;
   ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
   if (!bundle.value) return false;  // nothing to copy before the bundle is first written
   ASSIGN_OR_RETURN(api::BundleCopiesStatus copies, ctx.store.syncBundleCopies(r, *bundle.value));

@@ -139,6 +139,10 @@ void readTrustBundle(ObjectReader r, TrustBundleSpec& out) {
   r.string("file", out.file, limits::kPath);
   r.optionalObject("pkcs12", out.pkcs12, readPkcs12);
   r.optionalObject("namespaceSelector", out.namespaceSelector, readLabelSelector);
+  r.optionalObject("truststore", out.truststore, [](ObjectReader& t, TruststoreSpec& truststore) {
+    t.string("key", truststore.key, limits::kConfigMapKey);
+    t.string("password", truststore.password, limits::kTruststorePassword);
+  });
   r.finish();
 }
 
@@ -466,6 +470,10 @@ json encodeSpec(const RotationSpec& spec) {
   }
   if (spec.trustBundle.pkcs12) {
     bundle["pkcs12"] = pkcs12Json(*spec.trustBundle.pkcs12);
+  }
+  if (spec.trustBundle.truststore) {
+    bundle["truststore"] = {{"key", spec.trustBundle.truststore->key},
+                            {"password", spec.trustBundle.truststore->password}};
   }
   json adoption = {{"mode", adoptionModeName(spec.adoption.mode)},
                    {"threshold", spec.adoption.threshold},

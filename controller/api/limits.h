@@ -31,6 +31,8 @@ inline constexpr MaxSize kIpAddress{45};
 inline constexpr MaxSize kHostPort{261};
 /** A ConfigMap key. */
 inline constexpr MaxSize kConfigMapKey{253};
+/** spec.trustBundle.truststore.password. */
+inline constexpr MaxSize kTruststorePassword{128};
 /** A cron schedule ("0 2 * * 1-5") and an IANA time zone name. */
 inline constexpr MaxSize kSchedule{256};
 inline constexpr MaxSize kTimeZone{64};

@@ -207,6 +207,15 @@ struct LabelSelector {
 /** The selector as a list request's labelSelector parameter ("a=b,c in (d,e),!f"). */
 std::string labelSelectorQuery(const LabelSelector& selector);
 
+/** Kubernetes: a PKCS#12 truststore of the bundle beside its PEM, in the ConfigMap's binaryData,
+ *  for Java clients. The password is no secret (a truststore holds public certificates only, the
+ *  password guards its integrity); Java's default is the default. */
+struct TruststoreSpec {
+  std::string key = "truststore.p12";
+  std::string password = "changeit";
+  friend bool operator==(const TruststoreSpec&, const TruststoreSpec&) = default;
+};
+
 struct TrustBundleSpec {
   std::string configMapName;         // Kubernetes
   std::string key = "ca.crt";        // Kubernetes ConfigMap key
@@ -215,6 +224,8 @@ struct TrustBundleSpec {
   /** Kubernetes: the bundle is also written, under the same name and key, into every namespace
    *  this matches (clients live beside their workloads, not beside the rotation). */
   std::optional<LabelSelector> namespaceSelector;
+  /** Kubernetes: also a PKCS#12 truststore, in the bundle and in every copy. */
+  std::optional<TruststoreSpec> truststore;
   friend bool operator==(const TrustBundleSpec&, const TrustBundleSpec&) = default;
 };
 

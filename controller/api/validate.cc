@@ -238,6 +238,14 @@ void validateLabelSelector(FieldErrors& e, const std::string& field, const Label
   }
 }
 
+/** What Kubernetes accepts as a ConfigMap key: [-._a-zA-Z0-9]+, at most 253, not "." or "..". */
+bool isConfigMapKey(std::string_view key) {
+  if (key.empty() || key.size() > limits::kConfigMapKey.value || key == "." || key == "..") return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+  });
+}
+
 void validateTrustBundle(FieldErrors& e, const TrustBundleSpec& b, Mode mode) {
   if (!b.configMapName.empty() && !isDns1123Subdomain(b.configMapName)) {
     e.add("spec.trustBundle.configMapName", notDns1123("subdomain", b.configMapName, limits::kDnsName));
@@ -250,6 +258,15 @@ void validateTrustBundle(FieldErrors& e, const TrustBundleSpec& b, Mode mode) {
   }
   if (mode == Mode::kKubernetes && b.configMapName.empty()) {
     e.add("spec.trustBundle.configMapName", "is required in Kubernetes mode");
+  }
+  if (b.truststore) {
+    if (mode == Mode::kLocal) e.add("spec.trustBundle.truststore", "is for Kubernetes mode only (local: pkcs12)");
+    if (!isConfigMapKey(b.truststore->key)) {
+      e.add("spec.trustBundle.truststore.key",
+            "must be a ConfigMap key (letters, digits, '-', '_', '.'), got " + quoteForMessage(b.truststore->key));
+    } else if (b.truststore->key == b.key) {
+      e.add("spec.trustBundle.truststore.key", "must differ from spec.trustBundle.key");
+    }
   }
   if (b.namespaceSelector) {
     if (mode == Mode::kLocal) e.add("spec.trustBundle.namespaceSelector", "is for Kubernetes mode only");

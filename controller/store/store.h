@@ -170,8 +170,9 @@ public:
    * Kubernetes: makes every namespace spec.trustBundle.namespaceSelector matches (besides the
    * rotation's own) hold `bundlePem` in a copy of the bundle, and removes the copies it made
    * where the selector no longer matches (or is gone). An object of the bundle's name that rotor
-   * did not create is reported as foreign and left alone. This default: a store without
-   * namespaces keeps no copies.
+   * did not create is reported as foreign and left alone. The bundle's other forms (Kubernetes:
+   * the PKCS#12 truststore of spec.trustBundle.truststore) are made current here too, in the
+   * bundle and in every copy. This default: a store without namespaces keeps no copies.
    */
   virtual StatusOr<api::BundleCopiesStatus> syncBundleCopies(const CertificateRotation& r,
                                                              const std::string& bundlePem);

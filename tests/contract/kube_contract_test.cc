@@ -15,8 +15,10 @@
 #include "controller/kube/event_writer.h"
 #include "controller/kube/reflector.h"
 #include "controller/pki/base64.h"
+#include "controller/pki/pkcs12.h"
 #include "controller/store/kube/kube_store.h"
 #include "tests/support/kube_objects.h"
+#include "tests/support/pki_fixtures.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_cluster.h"
 
@@ -319,6 +321,57 @@ TEST_F(KubeContractTest, TheBundleIsCopiedIntoTheNamespacesItsSelectorMatchesAnd
   EXPECT_OK(client().get(kConfigMaps, *b, "copied-ca"));
   // The rotation's own namespace holds the bundle itself, never a copy.
   EXPECT_THAT(client().get(kConfigMaps, ns(), "copied-ca"), StatusIs(Code::kNotFound));
+}
+
+TEST_F(KubeContractTest, ATruststoreFollowsTheBundleInItsBinaryDataAndInEveryCopy) {
+  RealClock clock;
+  const std::string team = ns();
+  auto a = cluster_.makeNamespace("a", {{"rotor-test/team", team}});
+  ASSERT_OK(a);
+  json object = rotationObject("java");
+  object["spec"]["trustBundle"]["namespaceSelector"] = {{"matchLabels", {{"rotor-test/team", team}}}};
+  auto r = api::decodeRotation(object);
+  ASSERT_OK(r);
+  r->metadata.ns = ns();
+  KubeStore store(client(), clock);
+  auto applied = store.applyRotation(*r);
+  ASSERT_OK(applied);
+  const std::string oldCa = testing::makeCa("Old CA").certificate().toPem();
+  const std::string both = oldCa + testing::makeCa("New CA").certificate().toPem();
+  ASSERT_OK(store.writeBundle(*applied, oldCa, ""));
+  ASSERT_OK(store.syncBundleCopies(*applied, oldCa));
+  const auto truststore = [&](const std::string& where) -> std::optional<std::vector<std::string>> {
+    const json cm = client().get(kConfigMaps, where, "java-ca").value();
+    if (!cm.contains("binaryData") || !cm["binaryData"].contains("truststore.p12")) return std::nullopt;
+    const std::string der = pki::base64Decode(cm["binaryData"]["truststore.p12"].get<std::string>()).value();
+    auto certificates = pki::readPkcs12Certificates(
+        std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()), "changeit");
+    EXPECT_OK(certificates);
+    std::vector<std::string> names;
+    for (const pki::Certificate& c : certificates.value()) names.push_back(c.commonName());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  EXPECT_EQ(truststore(ns()), std::nullopt) << "none asked for";
+
+  // Asked for later: the bundle and its copy get one at the next sync; then it follows the bundle.
+  applied->spec.trustBundle.truststore = api::TruststoreSpec{};
+  ASSERT_OK(store.syncBundleCopies(*applied, oldCa));
+  EXPECT_EQ(truststore(ns()), std::vector<std::string>{"Old CA"});
+  EXPECT_EQ(truststore(*a), std::vector<std::string>{"Old CA"});
+  auto bundle = store.readBundle(*applied);
+  ASSERT_OK(bundle);
+  ASSERT_OK(store.writeBundle(*applied, both, bundle->version));
+  EXPECT_EQ(truststore(ns()), (std::vector<std::string>{"New CA", "Old CA"}));
+  ASSERT_OK(store.syncBundleCopies(*applied, both));
+  EXPECT_EQ(truststore(*a), (std::vector<std::string>{"New CA", "Old CA"}));
+
+  // No longer asked for: rotor's truststores go, the PEM stays.
+  applied->spec.trustBundle.truststore.reset();
+  ASSERT_OK(store.syncBundleCopies(*applied, both));
+  EXPECT_EQ(truststore(ns()), std::nullopt);
+  EXPECT_EQ(truststore(*a), std::nullopt);
+  EXPECT_EQ(client().get(kConfigMaps, *a, "java-ca").value()["data"]["ca.crt"], both);
 }
 
 TEST_F(KubeContractTest, ARotationThatIsGoneTakesItsCopiesAlongAndLeavesOthersObjects) {

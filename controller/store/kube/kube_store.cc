@@ -11,7 +11,9 @@
 #include "controller/common/strings.h"
 #include "controller/kube/rollout.h"
 #include "controller/pki/base64.h"
+#include "controller/pki/bundle.h"
 #include "controller/pki/digest.h"
+#include "controller/pki/pkcs12.h"
 
 namespace rotor::store::kube {
 namespace {
@@ -62,6 +64,49 @@ const ResourceType* workloadType(const std::string& kind) {
   if (kind == "StatefulSet") return &kStatefulSets;
   if (kind == "DaemonSet") return &kDaemonSets;
   return nullptr;
+}
+
+/** A bundle's PKCS#12 truststore as a ConfigMap carries it (spec.trustBundle.truststore). */
+struct Truststore {
+  std::string key;
+  std::string base64;
+  std::string mark;  // kTruststoreAnnotation's value
+};
+
+std::string truststoreMark(const api::TruststoreSpec& spec, const std::string& pem) {
+  return spec.key + " sha256:" + pki::sha256Hex(pem);
+}
+
+/** The truststore `pem` makes, or nullopt when the spec asks for none. */
+StatusOr<std::optional<Truststore>> truststoreOf(const api::TrustBundleSpec& spec, const std::string& pem) {
+  if (!spec.truststore) return std::optional<Truststore>();
+  ASSIGN_OR_RETURN(std::vector<pki::Certificate> certificates, pki::parsePemBundle(pem));
+  ASSIGN_OR_RETURN(std::vector<uint8_t> der, pki::exportTruststore(certificates, spec.truststore->password));
+  return std::optional<Truststore>(Truststore{
+      spec.truststore->key, pki::base64Encode(std::string_view(reinterpret_cast<const char*>(der.data()), der.size())),
+      truststoreMark(*spec.truststore, pem)});
+}
+
+std::string truststoreMarkOf(const json& configMap) {
+  const json annotations = configMap.value("/metadata/annotations"_json_pointer, json::object());
+  return annotations.value(std::string(kTruststoreAnnotation), "");
+}
+
+/** Whether the ConfigMap's truststore is what `pem` makes (none when the spec asks none). */
+bool truststoreCurrent(const json& configMap, const api::TrustBundleSpec& spec, const std::string& pem) {
+  const std::string mark = truststoreMarkOf(configMap);
+  return spec.truststore ? mark == truststoreMark(*spec.truststore, pem) : mark.empty();
+}
+
+/** Puts `truststore` into the ConfigMap, after removing the one rotor wrote before (if any). */
+void setTruststore(json& configMap, const std::optional<Truststore>& truststore) {
+  if (const std::string old = truststoreMarkOf(configMap); !old.empty()) {
+    if (configMap.contains("binaryData")) configMap["binaryData"].erase(old.substr(0, old.find(' ')));
+    configMap["metadata"]["annotations"].erase(std::string(kTruststoreAnnotation));
+  }
+  if (!truststore) return;
+  configMap["binaryData"][truststore->key] = truststore->base64;
+  configMap["metadata"]["annotations"][std::string(kTruststoreAnnotation)] = truststore->mark;
 }
 
 }  // namespace
@@ -342,8 +387,12 @@ Status KubeStore::writeBundle(const CertificateRotation& r, const std::string& b
                               const store::Version& expected) {
   const std::string& name = r.spec.trustBundle.configMapName;
   if (name.empty()) return failedPrecondition("spec.trustBundle names no configMapName");
+  ASSIGN_OR_RETURN(const std::optional<Truststore> truststore, truststoreOf(r.spec.trustBundle, bundlePem));
   return writeVersioned(kConfigMaps, r.metadata.ns, newObject(kConfigMaps, r, name, "", false), expected,
-                        [&](json& configMap) { configMap["data"][r.spec.trustBundle.key] = bundlePem; });
+                        [&](json& configMap) {
+                          configMap["data"][r.spec.trustBundle.key] = bundlePem;
+                          setTruststore(configMap, truststore);
+                        });
 }
 
 // ---- bundle copies ---------------------------------------------------------------------------
@@ -354,7 +403,8 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
   if (spec.configMapName.empty()) return failedPrecondition("spec.trustBundle names no configMapName");
   const std::string selector = spec.namespaceSelector ? api::labelSelectorQuery(*spec.namespaceSelector) : "";
   const std::string inputs = r.metadata.uid + "\n" + (spec.namespaceSelector ? "+" + selector : "-") + "\n" +
-                             spec.configMapName + "\n" + spec.key + "\n" + pki::sha256Hex(bundlePem);
+                             spec.configMapName + "\n" + spec.key + "\n" + pki::sha256Hex(bundlePem) + "\n" +
+                             (spec.truststore ? spec.truststore->key + "\n" + spec.truststore->password : "-");
   const MonotonicTime now = clock_.monotonicNow();
   {
     std::lock_guard lock(copiesMu_);
@@ -386,10 +436,31 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
     if (!s.ok() && s.code() != Code::kConflict && s.code() != Code::kAlreadyExists && failed.ok()) failed = s;
     return s.ok();
   };
+  // The truststore is made once, and only when some object needs it written (PBKDF2 is slow).
+  std::optional<StatusOr<std::optional<Truststore>>> truststore;
+  const auto truststoreFor = [&]() -> const StatusOr<std::optional<Truststore>>& {
+    if (!truststore) truststore = truststoreOf(spec, bundlePem);
+    return *truststore;
+  };
+  // Writes the object with the bundle and its truststore; false (noted) when that failed.
+  const auto rewrite = [&](json& object, const std::string& ns, bool create) {
+    const StatusOr<std::optional<Truststore>>& made = truststoreFor();
+    if (!note(made.status())) return false;
+    object["data"][spec.key] = bundlePem;
+    setTruststore(object, *made);
+    return note(create ? client_.create(kConfigMaps, ns, object).status()
+                       : client_.update(kConfigMaps, ns, object).status());
+  };
+  bool bundleCurrent = true;  // the bundle's own truststore
   std::set<std::string> present;
   for (json& object : existing.items) {
     const std::string ns = object.value("/metadata/namespace"_json_pointer, std::string());
-    if (ns == r.metadata.ns) continue;  // the bundle itself
+    if (ns == r.metadata.ns) {
+      // The bundle itself: its truststore follows a spec that asks for one later, or no more.
+      const bool holdsIt = object.value("/data"_json_pointer, json::object()).value(spec.key, "") == bundlePem;
+      if (holdsIt && !truststoreCurrent(object, spec, bundlePem)) bundleCurrent = rewrite(object, ns, false);
+      continue;
+    }
     present.insert(ns);
     const bool ours = object.value("/metadata/annotations"_json_pointer, json::object())
                           .value(std::string(kBundleSourceAnnotation), "") == source;
@@ -406,28 +477,26 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
       --result.wanted;
       continue;
     }
-    json& data = object["data"];
-    if (data.is_object() && data.value(spec.key, "") == bundlePem) {
+    const json& data = object["data"];
+    if (data.is_object() && data.value(spec.key, "") == bundlePem && truststoreCurrent(object, spec, bundlePem)) {
       ++result.current;
       continue;
     }
-    data[spec.key] = bundlePem;
-    if (note(client_.update(kConfigMaps, ns, object).status())) ++result.current;
+    if (rewrite(object, ns, false)) ++result.current;
   }
   for (const std::string& ns : wanted) {
     if (present.contains(ns)) continue;
     json copy = newObject(kConfigMaps, r, spec.configMapName, kBundleCopyPart, false);
     copy["metadata"]["namespace"] = ns;
     copy["metadata"]["annotations"] = {{std::string(kBundleSourceAnnotation), source}};
-    copy["data"] = {{spec.key, bundlePem}};
-    if (note(client_.create(kConfigMaps, ns, copy).status())) ++result.current;
+    if (rewrite(copy, ns, true)) ++result.current;
   }
   std::lock_guard lock(copiesMu_);
   Copies& copied = copied_[r.key()];
   copied = {spec.configMapName, std::move(wanted)};
   for (const std::string& ns : result.foreign) copied.namespaces.erase(ns);
   RETURN_IF_ERROR(failed.withContext("could not write the trust bundle's copies"));
-  if (result.current == result.wanted) {
+  if (result.current == result.wanted && bundleCurrent) {
     syncedCopies_[r.key()] = {inputs, now + kCopiesRecheck, result};
   } else {
     syncedCopies_.erase(r.key());

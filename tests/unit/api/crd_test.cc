@@ -151,6 +151,7 @@ spec:
     namespaceSelector:
       matchLabels: {team: net}
       matchExpressions: [{key: env, operator: In, values: [prod]}]
+    truststore: {key: trust.p12, password: changeit}
   adoption:
     mode: Manual
     threshold: 95
