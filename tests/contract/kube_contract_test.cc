@@ -344,8 +344,8 @@ TEST_F(KubeContractTest, ATruststoreFollowsTheBundleInItsBinaryDataAndInEveryCop
     const json cm = client().get(kConfigMaps, where, "java-ca").value();
     if (!cm.contains("binaryData") || !cm["binaryData"].contains("truststore.p12")) return std::nullopt;
     const std::string der = pki::base64Decode(cm["binaryData"]["truststore.p12"].get<std::string>()).value();
-    auto certificates = pki::readPkcs12Certificates(
-        std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()), "changeit");
+    auto certificates =
+        pki::readPkcs12Certificates(std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()), "changeit");
     EXPECT_OK(certificates);
     std::vector<std::string> names;
     for (const pki::Certificate& c : certificates.value()) names.push_back(c.commonName());

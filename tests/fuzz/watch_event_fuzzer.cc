@@ -1,6 +1,7 @@
 // Watch-event decoding: any bytes as the body of a watch of CertificateRotations, one event per
 // line, through the Client as the Reflector uses it, then each object through the decoder the
-// Kubernetes store uses. Never crashes.
+// Kubernetes store uses, and through the pod summary the watch of consumer pods keeps (and into
+// its index and a tally). Never crashes.
 
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include "controller/api/json_codec.h"
 #include "controller/api/validate.h"
 #include "controller/kube/client.h"
+#include "controller/store/kube/consumer_pods.h"
 
 using namespace rotor;
 
@@ -39,11 +41,14 @@ private:
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   InputTransport transport(std::string_view(reinterpret_cast<const char*>(data), size));
   kube::Client client(transport);
+  store::kube::ConsumerPodIndex pods;
   (void)client.watch(kube::kRotations, "", {},
-                     [](const kube::WatchEvent& event) {
+                     [&pods](const kube::WatchEvent& event) {
                        auto rotation = api::decodeRotation(event.object);
                        if (rotation.ok()) (void)api::validateRotation(*rotation, api::Mode::kKubernetes);
+                       pods.apply(event.type, event.object);
                      },
                      {});
+  (void)pods.tally({"ca", {"", "default"}, api::LabelSelector{}, {"sha256:", SystemTime()}});
   return 0;
 }

@@ -42,7 +42,8 @@ api::WorkloadRef ownerOf(const json& metadata, const std::string& ns, const std:
   const json* owner = nullptr;
   if (owners.is_array()) {
     for (const json& o : owners) {
-      if (owner == nullptr || o.value("controller", false)) owner = &o;
+      if (!o.is_object()) continue;
+      if (owner == nullptr || field(o, "controller") == true) owner = &o;
     }
   }
   if (owner == nullptr) return {"Pod", ns, name};

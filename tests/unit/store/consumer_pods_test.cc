@@ -138,6 +138,19 @@ TEST(ConsumerPodsTest, ASelectorAddsPodsThatReadTheBundleSomeOtherWay) {
   EXPECT_EQ(tally.adopted, 0) << "its sidecar started before the bundle: the pod as a whole did not restart";
 }
 
+TEST(ConsumerPodsTest, APodOfAnyShapeIsSummarisedWithoutThrowing) {
+  for (const char* text :
+       {R"({"metadata": {"ownerReferences": [1, {"controller": "yes", "kind": "Job"}]}})",
+        R"({"metadata": [], "spec": {"containers": [1, {"env": {}}]}, "status": 7})",
+        R"({"spec": {"volumes": [{"projected": {"sources": [null]}}], "initContainers": [{}]}})", R"(null)"}) {
+    const json pod = json::parse(text);
+    EXPECT_NO_THROW((void)summarizePod(pod)) << text;
+  }
+  const PodSummary owned = summarizePod(json::parse(
+      R"({"metadata": {"name": "j", "ownerReferences": [1, {"controller": "yes", "kind": "Job", "name": "batch"}]}})"));
+  EXPECT_EQ(owned.owner.kind, "Job");
+}
+
 TEST(ConsumerPodsTest, SelectorsMatchAsKubernetesDoes) {
   const std::map<std::string, std::string> labels{{"tier", "web"}, {"env", "prod"}};
   EXPECT_TRUE(selectorMatches({}, labels));
