@@ -49,6 +49,16 @@ protected:
   TestCluster cluster_;
   Client& client() { return cluster_.client(); }
   const std::string& ns() { return cluster_.ns(); }
+
+  /** Rotation `name` in ns(), as `store` applies it, copying its bundle into the namespaces
+   *  labelled rotor-test/team=ns() (a value of this test's own: no other namespace matches). */
+  StatusOr<api::CertificateRotation> applyCopying(KubeStore& store, const std::string& name, json object = {}) {
+    if (object.is_null()) object = rotationObject(name);
+    object["spec"]["trustBundle"]["namespaceSelector"] = {{"matchLabels", {{"rotor-test/team", ns()}}}};
+    ASSIGN_OR_RETURN(api::CertificateRotation r, api::decodeRotation(object));
+    r.metadata.ns = ns();
+    return store.applyRotation(r);
+  }
 };
 
 TEST_F(KubeContractTest, OptimisticConcurrencyOnEveryWrite) {
@@ -278,12 +288,8 @@ TEST_F(KubeContractTest, TheBundleIsCopiedIntoTheNamespacesItsSelectorMatchesAnd
   foreign["data"] = {{"ca.crt", "someone else's"}};
   ASSERT_OK(client().create(kConfigMaps, *b, foreign));
 
-  json object = rotationObject("copied");
-  object["spec"]["trustBundle"]["namespaceSelector"] = {{"matchLabels", {{"rotor-test/team", team}}}};
-  auto r = api::decodeRotation(object);
-  ASSERT_OK(r);
-  r->metadata.ns = ns();
-  auto applied = store::kube::KubeStore(client(), clock).applyRotation(*r);
+  KubeStore applying(client(), clock);
+  auto applied = applyCopying(applying, "copied");
   ASSERT_OK(applied);
   const auto sync = [&](const std::string& pem) {
     return KubeStore(client(), clock).syncBundleCopies(*applied, pem);  // a fresh store: nothing remembered
@@ -328,13 +334,8 @@ TEST_F(KubeContractTest, ATruststoreFollowsTheBundleInItsBinaryDataAndInEveryCop
   const std::string team = ns();
   auto a = cluster_.makeNamespace("a", {{"rotor-test/team", team}});
   ASSERT_OK(a);
-  json object = rotationObject("java");
-  object["spec"]["trustBundle"]["namespaceSelector"] = {{"matchLabels", {{"rotor-test/team", team}}}};
-  auto r = api::decodeRotation(object);
-  ASSERT_OK(r);
-  r->metadata.ns = ns();
   KubeStore store(client(), clock);
-  auto applied = store.applyRotation(*r);
+  auto applied = applyCopying(store, "java");
   ASSERT_OK(applied);
   const std::string oldCa = testing::makeCa("Old CA").certificate().toPem();
   const std::string both = oldCa + testing::makeCa("New CA").certificate().toPem();
@@ -384,13 +385,8 @@ TEST_F(KubeContractTest, ARotationThatIsGoneTakesItsCopiesAlongAndLeavesOthersOb
   json foreign = configMapObject("gone-ca");
   foreign["data"] = {{"ca.crt", "someone else's"}};
   ASSERT_OK(client().create(kConfigMaps, *b, foreign));
-  json object = rotationObject("gone");
-  object["spec"]["trustBundle"]["namespaceSelector"] = {{"matchLabels", {{"rotor-test/team", team}}}};
-  auto r = api::decodeRotation(object);
-  ASSERT_OK(r);
-  r->metadata.ns = ns();
   KubeStore store(client(), clock);
-  auto applied = store.applyRotation(*r);
+  auto applied = applyCopying(store, "gone");
   ASSERT_OK(applied);
   ASSERT_OK(store.syncBundleCopies(*applied, "pem"));
   ASSERT_OK(client().get(kConfigMaps, *a, "gone-ca"));
@@ -411,13 +407,9 @@ TEST_F(KubeContractTest, ConsumerPodsAreCountedAsTheKubeletReportsThemInTheBundl
   ASSERT_OK(copied);
   ASSERT_OK(elsewhere);
   json object = rotationObject("pods");
-  object["spec"]["trustBundle"]["namespaceSelector"] = {{"matchLabels", {{"rotor-test/team", team}}}};
   object["spec"]["adoption"]["pods"] = json::object();
-  auto r = api::decodeRotation(object);
-  ASSERT_OK(r);
-  r->metadata.ns = ns();
   KubeStore store(client(), clock);
-  auto applied = store.applyRotation(*r);
+  auto applied = applyCopying(store, "pods", object);
   ASSERT_OK(applied);
   ASSERT_OK(store.syncBundleCopies(*applied, "old+new"));
 
