@@ -13,7 +13,10 @@ PodWatch::PodWatch(rotor::kube::Client& client, Wake wake, RotationTriggeredWatc
           std::move(onError)) {}
 
 StatusOr<store::PodTally> PodWatch::tally(const ConsumerQuery& query) const {
-  if (!watch_.synced()) return unavailable("the list of pods has not arrived yet");
+  if (!watch_.synced()) {
+    const std::string error = watch_.lastError();
+    return unavailable("the list of pods has not arrived yet" + (error.empty() ? "" : " (" + error + ")"));
+  }
   return index_.tally(query);
 }
 

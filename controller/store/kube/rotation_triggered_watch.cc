@@ -19,13 +19,25 @@ void RotationTriggeredWatch::rotationChanged(const std::string& type, const nloh
   if (reflector_) return;
   reflector_ = std::make_unique<rotor::kube::Reflector>(
       client_, type_, rotor::kube::ReflectorOptions{},
-      [this](const std::string& event, const nlohmann::json& object) { changed(event, object); }, onError_);
+      [this](const std::string& event, const nlohmann::json& object) { changed(event, object); },
+      [this](const Status& error) {
+        {
+          std::lock_guard errorLock(mu_);
+          lastError_ = error.message();
+        }
+        if (onError_) onError_(error);
+      });
   watching_ = std::jthread([reflector = reflector_.get()](std::stop_token stop) { reflector->run(stop); });
 }
 
 bool RotationTriggeredWatch::synced() const {
   std::lock_guard lock(mu_);
   return reflector_ && reflector_->synced();
+}
+
+std::string RotationTriggeredWatch::lastError() const {
+  std::lock_guard lock(mu_);
+  return lastError_;
 }
 
 void RotationTriggeredWatch::changed(const std::string& type, const nlohmann::json& object) {

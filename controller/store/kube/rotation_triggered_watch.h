@@ -39,6 +39,8 @@ public:
   void rotationChanged(const std::string& type, const nlohmann::json& rotation);
   /** Whether the watch has started and listed every object once. */
   bool synced() const;
+  /** Why the watch last failed ("" when it never did), for those who wait on it. */
+  std::string lastError() const;
 
 private:
   void changed(const std::string& type, const nlohmann::json& object);
@@ -50,6 +52,7 @@ private:
   OnError onError_;
   mutable std::mutex mu_;
   std::set<api::ObjectKey> needing_;
+  std::string lastError_;
   std::unique_ptr<rotor::kube::Reflector> reflector_;
   std::jthread watching_;  // last: stopped first
 };
