@@ -75,6 +75,15 @@ StatusOr<store::PodTally> measureConsumerPods(RotationContext& ctx, api::Certifi
   return tally;
 }
 
+std::string consumerPodsHold(const api::RotationStatus& status) {
+  if (!status.pods || status.pods->restarting.empty()) return "";
+  const api::PodAdoptionStatus& pods = *status.pods;
+  return "Waiting for " + std::to_string(pods.restarting.size()) +
+         " restarted workloads to roll out: " + pods.restarting.front().toString() + "; " +
+         std::to_string(pods.adopted) + "/" + std::to_string(pods.running) +
+         " running consumer pods have read the new CA";
+}
+
 api::AdoptionStatus clientTally(const api::RotationStatus& status) {
   api::AdoptionStatus out = status.adoption;
   if (!status.pods) return out;

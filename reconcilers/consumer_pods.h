@@ -20,6 +20,11 @@ namespace rotor::reconcilers {
 StatusOr<store::PodTally> measureConsumerPods(RotationContext& ctx, api::CertificateRotation& r,
                                               const std::string& fingerprint);
 
+/** Why the consumer pods keep the gate closed whatever they count: a restarted workload still
+ *  rolling out may have no running pods for a moment (Recreate), and would drop out of the count
+ *  rather than adopt. Empty when nothing holds it. */
+std::string consumerPodsHold(const api::RotationStatus& status);
+
 /** The agents of status.adoption with the running consumer pods of status.pods added: what the
  *  gate counts. */
 api::AdoptionStatus clientTally(const api::RotationStatus& status);

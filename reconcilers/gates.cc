@@ -18,7 +18,7 @@ namespace {
 /** The measured gate alone: threshold, minAgents, minStageDuration; timedOut when closed past
  *  the timeout, recheckAfter never past it. */
 GateDecision measuredGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
-                          SystemTime now, std::string_view caName) {
+                          SystemTime now, std::string_view caName, std::string_view hold) {
   GateDecision d;
   // With consumer pods counted, every count is of clients: agents and running consumer pods.
   const std::string clients = spec.pods ? "clients (agents and consumer pods)" : "agents";
@@ -33,6 +33,7 @@ GateDecision measuredGate(const api::AdoptionSpec& spec, const api::AdoptionStat
     d.recheckAfter = recheck;
     return d;
   };
+  if (!hold.empty()) return closed(std::string(hold), kAdoptionPollInterval);
   if (tally.active < spec.minAgents) {
     return closed("Waiting for " + clients + ": " + std::to_string(tally.active) + " active, at least " +
                       std::to_string(spec.minAgents) + " required",
@@ -63,8 +64,8 @@ GateDecision measuredGate(const api::AdoptionSpec& spec, const api::AdoptionStat
 }  // namespace
 
 GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
-                                  SystemTime now, bool approved, std::string_view caName) {
-  GateDecision d = measuredGate(spec, tally, stagedAt, now, caName);
+                                  SystemTime now, bool approved, std::string_view caName, std::string_view hold) {
+  GateDecision d = measuredGate(spec, tally, stagedAt, now, caName, hold);
   if (approved) {
     return {true, false, true, false, "Approved (rotor.dev/approve); measured: " + d.message, Duration::zero()};
   }
@@ -106,32 +107,17 @@ StatusOr<GateDecision> passAdoptionGate(RotationContext& ctx, api::CertificateRo
   const SystemTime now = ctx.clock.now();
   ASSIGN_OR_RETURN(r.status.adoption,
                    tallyStoredAdoption(ctx.store, r.key(), fingerprint, now, r.spec.adoption.staleAfter));
+  std::string hold;  // why the measurement cannot open the gate yet, whatever it counts
   if (r.spec.adoption.pods) {
     StatusOr<store::PodTally> pods = measureConsumerPods(ctx, r, fingerprint);
     if (!pods.ok() && pods.status().code() != Code::kUnavailable) return pods.status();
-    if (!pods.ok()) {
-      GateDecision waiting;
-      waiting.message = "Waiting to count the consumer pods: " + pods.status().message();
-      waiting.recheckAfter = kBundleCopiesRecheck;
-      return waiting;
-    }
-    if (!r.status.pods->restarting.empty()) {
-      // A workload rolling out may have no running pods for a moment (Recreate): it would drop
-      // out of the count, not adopt. Its rollout ends first.
-      GateDecision waiting;
-      const api::PodAdoptionStatus& shown = *r.status.pods;
-      waiting.message = "Waiting for " + std::to_string(shown.restarting.size()) +
-                        " restarted workloads to roll out: " + shown.restarting.front().toString() + "; " +
-                        std::to_string(shown.adopted) + "/" + std::to_string(shown.running) +
-                        " running consumer pods have read the new CA";
-      waiting.recheckAfter = kAdoptionPollInterval;
-      return waiting;
-    }
+    hold = pods.ok() ? consumerPodsHold(r.status) : "Waiting to count the consumer pods: " + pods.status().message();
   } else {
     r.status.pods.reset();
   }
-  const GateDecision gate = evaluateAdoptionGate(
-      r.spec.adoption, clientTally(r.status), r.status.phaseStartedAt.value_or(now), now, approvalPending(r), caName);
+  const GateDecision gate =
+      evaluateAdoptionGate(r.spec.adoption, clientTally(r.status), r.status.phaseStartedAt.value_or(now), now,
+                           approvalPending(r), caName, hold);
   if (gate.approved) {
     r.status.handled.approve = annotationOf(r, api::kApproveAnnotation);
   }

@@ -43,10 +43,13 @@ struct GateDecision {
  * agents are active, and adopted*100 >= threshold*active (with no agents and minAgents 0 only
  * time gates). Manual mode: open only when `approved`, the measurement in the message. An
  * approval opens either. When timeout passes closed: timedOut (Block), or open with
- * proceededOnTimeout (Proceed). `caName` is how messages name the CA clients must trust.
+ * proceededOnTimeout (Proceed). `caName` is how messages name the CA clients must trust. A
+ * non-empty `hold` keeps the measurement closed with that message whatever it counts (consumer
+ * pods not countable yet, or a restart rolling out); approval and the timeout still apply.
  */
 GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
-                                  SystemTime now, bool approved = false, std::string_view caName = "the new CA");
+                                  SystemTime now, bool approved = false, std::string_view caName = "the new CA",
+                                  std::string_view hold = {});
 
 /** Whether `r` carries a rotor.dev/approve value no gate has acted upon yet. */
 bool approvalPending(const api::CertificateRotation& r);

@@ -49,7 +49,8 @@ std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
   if (p == Phase::kAwaitingAdoption || restaging) {
     const auto gate = reconcilers::evaluateAdoptionGate(
         r.spec.adoption, reconcilers::clientTally(s), s.phaseStartedAt.value_or(now), now,
-        reconcilers::approvalPending(r), restaging ? "the CA being restored" : "the new CA");
+        reconcilers::approvalPending(r), restaging ? "the CA being restored" : "the new CA",
+        reconcilers::consumerPodsHold(s));
     line(restaging ? "rollback adoption" : "adoption", (gate.open ? "OPEN: " : "WAITING: ") + gate.message);
     if (r.spec.adoption.timeout) {
       line("adoption timeout",

@@ -175,6 +175,32 @@ TEST_F(ConsumerPodGateTest, AWorkloadWithoutRunningPodsMidRolloutDoesNotOpenTheG
   EXPECT_EQ(h.get(key).status.pods->running, 4);
 }
 
+TEST_F(ConsumerPodGateTest, ARestartThatNeverRollsOutStillMeetsTheTimeout) {
+  podStore.rolloutPolls = 1000000;  // stuck
+  auto key = stagedRotation(true);
+  h.editSpec(key, [](api::RotationSpec& s) { s.adoption.timeout = std::chrono::hours(1); });
+  reconcile(key, 3);
+  EXPECT_THAT(h.get(key).status.message, HasSubstr("Waiting for 1 restarted workloads to roll out"));
+  h.clock.advance(std::chrono::hours(2));
+  reconcile(key, 1);
+  EXPECT_EQ(h.get(key).status.phase, Phase::kBlocked) << h.get(key).status.message;
+  EXPECT_THAT(h.get(key).status.message, HasSubstr("adoption.timeout passed"));
+}
+
+TEST_F(ConsumerPodGateTest, AnApprovalOpensAGateHeldByARestart) {
+  podStore.rolloutPolls = 1000000;
+  auto key = stagedRotation(true);
+  reconcile(key, 2);
+  h.annotate(key, std::string(api::kApproveAnnotation), "ok");
+  ASSERT_OK(passGate(key, 3));
+  EXPECT_EQ(h.get(key).status.handled.approve, "ok");
+  const auto timeline = h.get(key).status.timeline;
+  const auto swapped = std::find_if(timeline.begin(), timeline.end(),
+                                    [](const api::PhaseEntry& e) { return e.phase == Phase::kSwapping; });
+  ASSERT_NE(swapped, timeline.end());
+  EXPECT_THAT(swapped->message, HasSubstr("Approved"));
+}
+
 TEST_F(ConsumerPodGateTest, APausedRotationRestartsNothingMore) {
   const auto key = stagedRotation(true);
   ASSERT_THAT(podStore.restarts, ElementsAre("web"));
