@@ -135,6 +135,7 @@ json labelSelectorJson(const LabelSelector& selector) {
 
 void readTrustBundle(ObjectReader r, TrustBundleSpec& out) {
   r.string("configMapName", out.configMapName);
+  r.string("secretName", out.secretName);
   r.string("key", out.key, limits::kConfigMapKey);
   r.string("file", out.file, limits::kPath);
   r.optionalObject("pkcs12", out.pkcs12, readPkcs12);
@@ -464,6 +465,7 @@ json encodeSpec(const RotationSpec& spec) {
   }
   json bundle = {{"key", spec.trustBundle.key}};
   putIfNotEmpty(bundle, "configMapName", spec.trustBundle.configMapName);
+  putIfNotEmpty(bundle, "secretName", spec.trustBundle.secretName);
   putIfNotEmpty(bundle, "file", spec.trustBundle.file);
   if (spec.trustBundle.namespaceSelector) {
     bundle["namespaceSelector"] = labelSelectorJson(*spec.trustBundle.namespaceSelector);

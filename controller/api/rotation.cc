@@ -100,6 +100,10 @@ const Condition* findCondition(const RotationStatus& status, std::string_view ty
   return nullptr;
 }
 
+const std::string& bundleObjectName(const TrustBundleSpec& spec) {
+  return spec.secretName.empty() ? spec.configMapName : spec.secretName;
+}
+
 std::string labelSelectorQuery(const LabelSelector& selector) {
   std::string out;
   const auto next = [&]() -> std::string& { return out.empty() ? out : out += ','; };

@@ -216,9 +216,14 @@ struct TruststoreSpec {
   friend bool operator==(const TruststoreSpec&, const TruststoreSpec&) = default;
 };
 
+struct TrustBundleSpec;
+/** Kubernetes: the bundle's object name (configMapName or secretName). */
+const std::string& bundleObjectName(const TrustBundleSpec& spec);
+
 struct TrustBundleSpec {
-  std::string configMapName;         // Kubernetes
-  std::string key = "ca.crt";        // Kubernetes ConfigMap key
+  std::string configMapName;         // Kubernetes: the bundle in this ConfigMap,
+  std::string secretName;            // or in this Secret (Opaque), for clients that mount Secrets only
+  std::string key = "ca.crt";        // Kubernetes ConfigMap (or Secret) key
   std::string file;                  // local
   std::optional<Pkcs12Spec> pkcs12;  // optional local truststore beside the PEM file
   /** Kubernetes: the bundle is also written, under the same name and key, into every namespace

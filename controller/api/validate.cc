@@ -247,17 +247,26 @@ bool isConfigMapKey(std::string_view key) {
 }
 
 void validateTrustBundle(FieldErrors& e, const TrustBundleSpec& b, Mode mode) {
-  if (!b.configMapName.empty() && !isDns1123Subdomain(b.configMapName)) {
-    e.add("spec.trustBundle.configMapName", notDns1123("subdomain", b.configMapName, limits::kDnsName));
+  for (const auto& [field, name] : {std::pair<const char*, const std::string&>{"configMapName", b.configMapName},
+                                    std::pair<const char*, const std::string&>{"secretName", b.secretName}}) {
+    if (!name.empty() && !isDns1123Subdomain(name)) {
+      e.add(std::string("spec.trustBundle.") + field, notDns1123("subdomain", name, limits::kDnsName));
+    }
   }
-  if (b.configMapName.empty() && b.file.empty()) {
-    e.add("spec.trustBundle", "needs configMapName (Kubernetes) or file (local)");
+  if (!b.configMapName.empty() && !b.secretName.empty()) {
+    e.add("spec.trustBundle", "takes configMapName or secretName, not both");
+  }
+  if (b.configMapName.empty() && b.secretName.empty() && b.file.empty()) {
+    e.add("spec.trustBundle", "needs configMapName or secretName (Kubernetes) or file (local)");
   }
   if (mode == Mode::kLocal && b.file.empty()) {
     e.add("spec.trustBundle.file", "is required in local mode");
   }
-  if (mode == Mode::kKubernetes && b.configMapName.empty()) {
-    e.add("spec.trustBundle.configMapName", "is required in Kubernetes mode");
+  if (mode == Mode::kLocal && !b.secretName.empty()) {
+    e.add("spec.trustBundle.secretName", "is for Kubernetes mode only");
+  }
+  if (mode == Mode::kKubernetes && b.configMapName.empty() && b.secretName.empty()) {
+    e.add("spec.trustBundle", "needs configMapName or secretName in Kubernetes mode");
   }
   if (b.truststore) {
     if (mode == Mode::kLocal) e.add("spec.trustBundle.truststore", "is for Kubernetes mode only (local: pkcs12)");

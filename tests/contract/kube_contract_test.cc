@@ -375,6 +375,38 @@ TEST_F(KubeContractTest, ATruststoreFollowsTheBundleInItsBinaryDataAndInEveryCop
   EXPECT_EQ(client().get(kConfigMaps, *a, "java-ca").value()["data"]["ca.crt"], both);
 }
 
+TEST_F(KubeContractTest, ABundleInASecretIsCopiedAsSecretsWithItsTruststore) {
+  RealClock clock;
+  auto a = cluster_.makeNamespace("a", {{"rotor-test/team", ns()}});
+  ASSERT_OK(a);
+  json object = rotationObject("sealed");
+  object["spec"]["trustBundle"] = {{"secretName", "sealed-ca"}, {"truststore", json::object()}};
+  KubeStore store(client(), clock);
+  auto applied = applyCopying(store, "sealed", object);
+  ASSERT_OK(applied);
+  const std::string pem = testing::makeCa("Sealed CA").certificate().toPem();
+  ASSERT_OK(store.writeBundle(*applied, pem, ""));
+  auto copies = store.syncBundleCopies(*applied, pem);
+  ASSERT_OK(copies);
+  EXPECT_EQ(copies->current, 1);
+  for (const std::string& where : {ns(), *a}) {
+    const json secret = client().get(kSecrets, where, "sealed-ca").value();
+    EXPECT_EQ(secret["type"], "Opaque") << where;
+    EXPECT_EQ(pki::base64Decode(secret["data"]["ca.crt"].get<std::string>()).value(), pem) << where;
+    const std::string der = pki::base64Decode(secret["data"]["truststore.p12"].get<std::string>()).value();
+    EXPECT_OK(
+        pki::readPkcs12Certificates(std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()), "changeit"))
+        << where;
+    EXPECT_THAT(client().get(kConfigMaps, where, "sealed-ca"), StatusIs(Code::kNotFound)) << where;
+  }
+  auto read = store.readBundle(*applied);
+  ASSERT_OK(read);
+  EXPECT_EQ(read->value, pem);
+  ASSERT_OK(store.deleteRotation(applied->key()));
+  ASSERT_OK(store.rotationGone(applied->key()));
+  EXPECT_THAT(client().get(kSecrets, *a, "sealed-ca"), StatusIs(Code::kNotFound));
+}
+
 TEST_F(KubeContractTest, ARotationThatIsGoneTakesItsCopiesAlongAndLeavesOthersObjects) {
   RealClock clock;
   const std::string team = ns();

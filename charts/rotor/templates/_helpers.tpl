@@ -52,6 +52,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
     verbs: ["list", "watch"]
 {{- end }}
 
+{{- define "rotor.bundleSecretRules" }}
+  - apiGroups: [""]
+    resources: ["secrets"]
+    verbs: ["get", "list", "create", "update", "delete"]
+{{- end }}
+
 {{- define "rotor.consumerPodRules" }}
   - apiGroups: [""]
     resources: ["pods"]

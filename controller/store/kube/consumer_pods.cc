@@ -56,15 +56,20 @@ api::WorkloadRef ownerOf(const json& metadata, const std::string& ns, const std:
   return ref;
 }
 
-/** The ConfigMaps a container reads through env, and the volumes it mounts. */
-void readsOf(const json& container, std::set<std::string>& configMaps, std::set<std::string>& volumes) {
+/** Adds "<kind>/<name>" to `sources` when `name` is not empty. */
+void addSource(std::set<std::string>& sources, const char* kind, const std::string& name) {
+  if (!name.empty()) sources.insert(std::string(kind) + "/" + name);
+}
+
+/** The ConfigMaps and Secrets a container reads through env, and the volumes it mounts. */
+void readsOf(const json& container, std::set<std::string>& sources, std::set<std::string>& volumes) {
   for (const json& env : field(container, "env").is_array() ? field(container, "env") : json::array()) {
-    const std::string name = text(field(field(env, "valueFrom"), "configMapKeyRef"), "name");
-    if (!name.empty()) configMaps.insert(name);
+    addSource(sources, "ConfigMap", text(field(field(env, "valueFrom"), "configMapKeyRef"), "name"));
+    addSource(sources, "Secret", text(field(field(env, "valueFrom"), "secretKeyRef"), "name"));
   }
   for (const json& from : field(container, "envFrom").is_array() ? field(container, "envFrom") : json::array()) {
-    const std::string name = text(field(from, "configMapRef"), "name");
-    if (!name.empty()) configMaps.insert(name);
+    addSource(sources, "ConfigMap", text(field(from, "configMapRef"), "name"));
+    addSource(sources, "Secret", text(field(from, "secretRef"), "name"));
   }
   for (const json& mount :
        field(container, "volumeMounts").is_array() ? field(container, "volumeMounts") : json::array()) {
@@ -72,20 +77,20 @@ void readsOf(const json& container, std::set<std::string>& configMaps, std::set<
   }
 }
 
-/** Volume name -> the ConfigMaps it projects. */
-std::map<std::string, std::set<std::string>> configMapVolumes(const json& spec) {
+/** Volume name -> the ConfigMaps and Secrets it holds. */
+std::map<std::string, std::set<std::string>> sourceVolumes(const json& spec) {
   std::map<std::string, std::set<std::string>> out;
   const json& volumes = field(spec, "volumes");
   if (!volumes.is_array()) return out;
   for (const json& v : volumes) {
-    const std::string volume = text(v, "name");
-    const std::string direct = text(field(v, "configMap"), "name");
-    if (!direct.empty()) out[volume].insert(direct);
-    const json& sources = field(field(v, "projected"), "sources");
-    if (!sources.is_array()) continue;
-    for (const json& source : sources) {
-      const std::string projected = text(field(source, "configMap"), "name");
-      if (!projected.empty()) out[volume].insert(projected);
+    std::set<std::string>& sources = out[text(v, "name")];
+    addSource(sources, "ConfigMap", text(field(v, "configMap"), "name"));
+    addSource(sources, "Secret", text(field(v, "secret"), "secretName"));
+    const json& projected = field(field(v, "projected"), "sources");
+    if (!projected.is_array()) continue;
+    for (const json& source : projected) {
+      addSource(sources, "ConfigMap", text(field(source, "configMap"), "name"));
+      addSource(sources, "Secret", text(field(source, "secret"), "name"));
     }
   }
   return out;
@@ -115,15 +120,15 @@ PodSummary summarizePod(const json& pod) {
       started[text(c, "name")] = timeOf(field(field(c, "state"), "running"), "startedAt");
     }
   }
-  const std::map<std::string, std::set<std::string>> volumes = configMapVolumes(spec);
+  const std::map<std::string, std::set<std::string>> volumes = sourceVolumes(spec);
   const auto readThrough = [&](const json& container) {
-    std::set<std::string> configMaps, mounted;
-    readsOf(container, configMaps, mounted);
+    std::set<std::string> sources, mounted;
+    readsOf(container, sources, mounted);
     for (const std::string& volume : mounted) {
       if (const auto it = volumes.find(volume); it != volumes.end())
-        configMaps.insert(it->second.begin(), it->second.end());
+        sources.insert(it->second.begin(), it->second.end());
     }
-    return configMaps;
+    return sources;
   };
   bool first = true;
   for (const json& c : field(spec, "containers").is_array() ? spec["containers"] : json::array()) {
@@ -131,20 +136,24 @@ PodSummary summarizePod(const json& pod) {
     const std::optional<SystemTime> since = it == started.end() ? std::nullopt : it->second;
     out.allStarted = first ? since : earlier(out.allStarted, since);
     first = false;
-    for (const std::string& configMap : readThrough(c)) {
-      const auto [at, inserted] = out.configMaps.try_emplace(configMap, since);
+    for (const std::string& source : readThrough(c)) {
+      const auto [at, inserted] = out.sources.try_emplace(source, since);
       if (!inserted) at->second = earlier(at->second, since);
     }
   }
   // What an init container read was read when the pod started, before any container ran.
   const std::optional<SystemTime> podStarted = timeOf(status, "startTime");
   for (const json& c : field(spec, "initContainers").is_array() ? spec["initContainers"] : json::array()) {
-    for (const std::string& configMap : readThrough(c)) {
-      const auto [at, inserted] = out.configMaps.try_emplace(configMap, podStarted);
+    for (const std::string& source : readThrough(c)) {
+      const auto [at, inserted] = out.sources.try_emplace(source, podStarted);
       if (!inserted) at->second = earlier(at->second, podStarted);
     }
   }
   return out;
+}
+
+std::string bundleSource(const api::TrustBundleSpec& spec) {
+  return spec.secretName.empty() ? "ConfigMap/" + spec.configMapName : "Secret/" + spec.secretName;
 }
 
 bool selectorMatches(const api::LabelSelector& selector, const std::map<std::string, std::string>& labels) {
@@ -167,7 +176,7 @@ bool selectorMatches(const api::LabelSelector& selector, const std::map<std::str
 void ConsumerCounter::add(const PodSummary& pod) {
   if (!pod.running || !query_.namespaces.contains(pod.ns)) return;
   std::optional<SystemTime> readAt;
-  if (const auto it = pod.configMaps.find(query_.configMapName); it != pod.configMaps.end()) {
+  if (const auto it = pod.sources.find(query_.source); it != pod.sources.end()) {
     readAt = it->second;
   } else if (query_.selector && selectorMatches(*query_.selector, pod.labels)) {
     readAt = pod.allStarted;

@@ -25,10 +25,10 @@ struct PodSummary {
   api::WorkloadRef owner;
   /** Running and not being deleted: only such pods count. */
   bool running = false;
-  /** Per ConfigMap the pod reads (volume, projected volume, env, envFrom): when the first of the
-   *  containers reading it started (each must have read it since); nullopt while one of them is
-   *  not running. */
-  std::map<std::string, std::optional<SystemTime>> configMaps;
+  /** Per ConfigMap or Secret the pod reads ("ConfigMap/<name>", "Secret/<name>": through a
+   *  volume, a projected volume, env or envFrom): when the first of the containers reading it
+   *  started (each must have read it since); nullopt while one of them is not running. */
+  std::map<std::string, std::optional<SystemTime>> sources;
   /** When the first of all its containers started (for pods counted by selector). */
   std::optional<SystemTime> allStarted;
   std::map<std::string, std::string> labels;
@@ -43,9 +43,12 @@ PodSummary summarizePod(const nlohmann::json& pod);
 /** Whether `labels` satisfy `selector`. */
 bool selectorMatches(const api::LabelSelector& selector, const std::map<std::string, std::string>& labels);
 
+/** "ConfigMap/<name>" or "Secret/<name>": the bundle's object, as PodSummary::sources names it. */
+std::string bundleSource(const api::TrustBundleSpec& spec);
+
 /** Who the pods are judged for: the bundle they read, where, and what counts as adopted. */
 struct ConsumerQuery {
-  std::string configMapName;
+  std::string source;  // bundleSource()
   std::set<std::string> namespaces;
   std::optional<api::LabelSelector> selector;
   store::PodQuery adoption;

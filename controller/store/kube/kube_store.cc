@@ -66,7 +66,36 @@ const ResourceType* workloadType(const std::string& kind) {
   return nullptr;
 }
 
-/** A bundle's PKCS#12 truststore as a ConfigMap carries it (spec.trustBundle.truststore). */
+/** Where the bundle lives: a ConfigMap (the PEM in data, a truststore in binaryData), or a
+ *  Secret (spec.trustBundle.secretName: everything base64 in data). */
+struct BundleKind {
+  const ResourceType& type;
+  bool secret;
+};
+
+BundleKind bundleKindOf(const api::TrustBundleSpec& spec) {
+  return spec.secretName.empty() ? BundleKind{kConfigMaps, false} : BundleKind{kSecrets, true};
+}
+
+/** The bundle's text under `key`, or nullopt. */
+std::optional<std::string> bundleText(const json& object, const std::string& key, bool secret) {
+  const json data = object.value("data", json::object());
+  if (!data.is_object() || !data.contains(key) || !data[key].is_string()) return std::nullopt;
+  if (!secret) return data[key].get<std::string>();
+  StatusOr<std::string> decoded = pki::base64Decode(data[key].get<std::string>());
+  return decoded.ok() ? std::optional<std::string>(*decoded) : std::nullopt;
+}
+
+void setBundleText(json& object, const std::string& key, const std::string& pem, bool secret) {
+  if (secret) {
+    object["type"] = "Opaque";
+    object["data"][key] = pki::base64Encode(pem);
+  } else {
+    object["data"][key] = pem;
+  }
+}
+
+/** A bundle's PKCS#12 truststore as its object carries it (spec.trustBundle.truststore). */
 struct Truststore {
   std::string key;
   std::string base64;
@@ -98,15 +127,17 @@ bool truststoreCurrent(const json& configMap, const api::TrustBundleSpec& spec, 
   return spec.truststore ? mark == truststoreMark(*spec.truststore, pem) : mark.empty();
 }
 
-/** Puts `truststore` into the ConfigMap, after removing the one rotor wrote before (if any). */
-void setTruststore(json& configMap, const std::optional<Truststore>& truststore) {
-  if (const std::string old = truststoreMarkOf(configMap); !old.empty()) {
-    if (configMap.contains("binaryData")) configMap["binaryData"].erase(old.substr(0, old.find(' ')));
-    configMap["metadata"]["annotations"].erase(std::string(kTruststoreAnnotation));
+/** Puts `truststore` into the bundle's object (a Secret's data, a ConfigMap's binaryData), after
+ *  removing the one rotor wrote before (if any). */
+void setTruststore(json& object, const std::optional<Truststore>& truststore, bool secret) {
+  const char* field = secret ? "data" : "binaryData";
+  if (const std::string old = truststoreMarkOf(object); !old.empty()) {
+    if (object.contains(field)) object[field].erase(old.substr(0, old.find(' ')));
+    object["metadata"]["annotations"].erase(std::string(kTruststoreAnnotation));
   }
   if (!truststore) return;
-  configMap["binaryData"][truststore->key] = truststore->base64;
-  configMap["metadata"]["annotations"][std::string(kTruststoreAnnotation)] = truststore->mark;
+  object[field][truststore->key] = truststore->base64;
+  object["metadata"]["annotations"][std::string(kTruststoreAnnotation)] = truststore->mark;
 }
 
 }  // namespace
@@ -372,26 +403,26 @@ Status KubeStore::writeServed(const CertificateRotation& r, std::string_view ser
 // ---- trust bundle ----------------------------------------------------------------------------
 
 StatusOr<store::Versioned<std::optional<std::string>>> KubeStore::readBundle(const CertificateRotation& r) {
-  const std::string& name = r.spec.trustBundle.configMapName;
-  if (name.empty()) return failedPrecondition("spec.trustBundle names no configMapName");
-  auto configMap = client_.get(kConfigMaps, r.metadata.ns, name);
-  if (isNotFound(configMap)) return store::Versioned<std::optional<std::string>>{std::nullopt, ""};
-  if (!configMap.ok()) return configMap.status();
-  const json data = configMap->value("data", json::object());
-  std::optional<std::string> bundle;
-  if (data.contains(r.spec.trustBundle.key)) bundle = data[r.spec.trustBundle.key].get<std::string>();
-  return store::Versioned<std::optional<std::string>>{bundle, resourceVersionOf(*configMap)};
+  const std::string& name = api::bundleObjectName(r.spec.trustBundle);
+  if (name.empty()) return failedPrecondition("spec.trustBundle names no configMapName or secretName");
+  const BundleKind kind = bundleKindOf(r.spec.trustBundle);
+  auto object = client_.get(kind.type, r.metadata.ns, name);
+  if (isNotFound(object)) return store::Versioned<std::optional<std::string>>{std::nullopt, ""};
+  if (!object.ok()) return object.status();
+  return store::Versioned<std::optional<std::string>>{bundleText(*object, r.spec.trustBundle.key, kind.secret),
+                                                      resourceVersionOf(*object)};
 }
 
 Status KubeStore::writeBundle(const CertificateRotation& r, const std::string& bundlePem,
                               const store::Version& expected) {
-  const std::string& name = r.spec.trustBundle.configMapName;
-  if (name.empty()) return failedPrecondition("spec.trustBundle names no configMapName");
+  const std::string& name = api::bundleObjectName(r.spec.trustBundle);
+  if (name.empty()) return failedPrecondition("spec.trustBundle names no configMapName or secretName");
+  const BundleKind kind = bundleKindOf(r.spec.trustBundle);
   ASSIGN_OR_RETURN(const std::optional<Truststore> truststore, truststoreOf(r.spec.trustBundle, bundlePem));
-  return writeVersioned(kConfigMaps, r.metadata.ns, newObject(kConfigMaps, r, name, "", false), expected,
-                        [&](json& configMap) {
-                          configMap["data"][r.spec.trustBundle.key] = bundlePem;
-                          setTruststore(configMap, truststore);
+  return writeVersioned(kind.type, r.metadata.ns, newObject(kind.type, r, name, "", false), expected,
+                        [&](json& object) {
+                          setBundleText(object, r.spec.trustBundle.key, bundlePem, kind.secret);
+                          setTruststore(object, truststore, kind.secret);
                         });
 }
 
@@ -400,10 +431,13 @@ Status KubeStore::writeBundle(const CertificateRotation& r, const std::string& b
 StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateRotation& r,
                                                               const std::string& bundlePem) {
   const api::TrustBundleSpec& spec = r.spec.trustBundle;
-  if (spec.configMapName.empty()) return failedPrecondition("spec.trustBundle names no configMapName");
+  const std::string& name = api::bundleObjectName(spec);
+  if (name.empty()) return failedPrecondition("spec.trustBundle names no configMapName or secretName");
+  const BundleKind kind = bundleKindOf(spec);
   const std::string selector = spec.namespaceSelector ? api::labelSelectorQuery(*spec.namespaceSelector) : "";
   const std::string inputs = r.metadata.uid + "\n" + (spec.namespaceSelector ? "+" + selector : "-") + "\n" +
-                             spec.configMapName + "\n" + spec.key + "\n" + pki::sha256Hex(bundlePem) + "\n" +
+                             std::string(kind.type.kind) + "/" + name + "\n" + spec.key + "\n" +
+                             pki::sha256Hex(bundlePem) + "\n" +
                              (spec.truststore ? spec.truststore->key + "\n" + spec.truststore->password : "-");
   const MonotonicTime now = clock_.monotonicNow();
   {
@@ -416,17 +450,17 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
     ASSIGN_OR_RETURN(rotor::kube::ObjectList namespaces,
                      client_.list(rotor::kube::kNamespaces, "", {.labelSelector = selector}));
     for (const json& n : namespaces.items) {
-      const std::string name = n.value("/metadata/name"_json_pointer, std::string());
+      const std::string matched = n.value("/metadata/name"_json_pointer, std::string());
       // A terminating namespace refuses new objects; its clients are going away.
-      if (name != r.metadata.ns && n.value("/status/phase"_json_pointer, std::string()) != "Terminating") {
-        wanted.insert(name);
+      if (matched != r.metadata.ns && n.value("/status/phase"_json_pointer, std::string()) != "Terminating") {
+        wanted.insert(matched);
       }
     }
   }
   // Every object of the bundle's name, in every namespace: one request for the copies that are
   // there, rotor's or not.
   ASSIGN_OR_RETURN(rotor::kube::ObjectList existing,
-                   client_.list(kConfigMaps, "", {.fieldSelector = "metadata.name=" + spec.configMapName}));
+                   client_.list(kind.type, "", {.fieldSelector = "metadata.name=" + name}));
   const std::string source = r.metadata.ns + "/" + r.metadata.name;
   api::BundleCopiesStatus result;
   result.wanted = static_cast<int64_t>(wanted.size());
@@ -446,10 +480,10 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
   const auto rewrite = [&](json& object, const std::string& ns, bool create) {
     const StatusOr<std::optional<Truststore>>& made = truststoreFor();
     if (!note(made.status())) return false;
-    object["data"][spec.key] = bundlePem;
-    setTruststore(object, *made);
-    return note(create ? client_.create(kConfigMaps, ns, object).status()
-                       : client_.update(kConfigMaps, ns, object).status());
+    setBundleText(object, spec.key, bundlePem, kind.secret);
+    setTruststore(object, *made, kind.secret);
+    return note(create ? client_.create(kind.type, ns, object).status()
+                       : client_.update(kind.type, ns, object).status());
   };
   bool bundleCurrent = true;  // the bundle's own truststore
   std::set<std::string> present;
@@ -457,7 +491,7 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
     const std::string ns = object.value("/metadata/namespace"_json_pointer, std::string());
     if (ns == r.metadata.ns) {
       // The bundle itself: its truststore follows a spec that asks for one later, or no more.
-      const bool holdsIt = object.value("/data"_json_pointer, json::object()).value(spec.key, "") == bundlePem;
+      const bool holdsIt = bundleText(object, spec.key, kind.secret) == bundlePem;
       if (holdsIt && !truststoreCurrent(object, spec, bundlePem)) bundleCurrent = rewrite(object, ns, false);
       continue;
     }
@@ -466,7 +500,7 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
                           .value(std::string(kBundleSourceAnnotation), "") == source;
     if (!wanted.contains(ns)) {
       if (ours) {
-        note(client_.remove(kConfigMaps, ns, spec.configMapName,
+        note(client_.remove(kind.type, ns, name,
                             {.uid = object.value("/metadata/uid"_json_pointer, std::string()),
                              .resourceVersion = resourceVersionOf(object)}));
       }
@@ -477,8 +511,7 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
       --result.wanted;
       continue;
     }
-    const json& data = object["data"];
-    if (data.is_object() && data.value(spec.key, "") == bundlePem && truststoreCurrent(object, spec, bundlePem)) {
+    if (bundleText(object, spec.key, kind.secret) == bundlePem && truststoreCurrent(object, spec, bundlePem)) {
       ++result.current;
       continue;
     }
@@ -486,14 +519,14 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
   }
   for (const std::string& ns : wanted) {
     if (present.contains(ns)) continue;
-    json copy = newObject(kConfigMaps, r, spec.configMapName, kBundleCopyPart, false);
+    json copy = newObject(kind.type, r, name, kBundleCopyPart, false);
     copy["metadata"]["namespace"] = ns;
     copy["metadata"]["annotations"] = {{std::string(kBundleSourceAnnotation), source}};
     if (rewrite(copy, ns, true)) ++result.current;
   }
   std::lock_guard lock(copiesMu_);
   Copies& copied = copied_[r.key()];
-  copied = {spec.configMapName, std::move(wanted)};
+  copied = {kind.secret, name, std::move(wanted)};
   for (const std::string& ns : result.foreign) copied.namespaces.erase(ns);
   RETURN_IF_ERROR(failed.withContext("could not write the trust bundle's copies"));
   if (result.current == result.wanted && bundleCurrent) {
@@ -513,8 +546,9 @@ Status KubeStore::rotationGone(const ObjectKey& key) {
     copies = it->second;
   }
   const std::string source = key.ns + "/" + key.name;
+  const ResourceType& type = copies.secret ? kSecrets : kConfigMaps;
   for (const std::string& ns : copies.namespaces) {
-    auto copy = client_.get(kConfigMaps, ns, copies.configMapName);
+    auto copy = client_.get(type, ns, copies.name);
     if (isNotFound(copy)) continue;
     RETURN_IF_ERROR(copy.status());
     // Only what this rotation made, and only as it was read: a copy taken over meanwhile stays.
@@ -523,7 +557,7 @@ Status KubeStore::rotationGone(const ObjectKey& key) {
       continue;
     }
     Status removed = client_.remove(
-        kConfigMaps, ns, copies.configMapName,
+        type, ns, copies.name,
         {.uid = copy->value("/metadata/uid"_json_pointer, std::string()), .resourceVersion = resourceVersionOf(*copy)});
     if (!removed.ok() && removed.code() != Code::kNotFound && removed.code() != Code::kConflict) {
       return removed.withContext("could not remove the copy of the trust bundle in namespace " + ns);
@@ -633,7 +667,7 @@ std::set<std::string> KubeStore::bundleNamespaces(const CertificateRotation& r) 
 
 StatusOr<store::PodTally> KubeStore::tallyConsumerPods(const CertificateRotation& r, const store::PodQuery& query) {
   if (!r.spec.adoption.pods) return failedPrecondition("spec.adoption.pods is not set");
-  const ConsumerQuery consumers{r.spec.trustBundle.configMapName, bundleNamespaces(r), r.spec.adoption.pods->selector,
+  const ConsumerQuery consumers{bundleSource(r.spec.trustBundle), bundleNamespaces(r), r.spec.adoption.pods->selector,
                                 query};
   if (podSource_) return podSource_(consumers);
   // No watch (a one-off run): one LIST, of the one namespace or of every namespace.

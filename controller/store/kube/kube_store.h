@@ -5,7 +5,8 @@
 //   CA material       Secret <rotation>-rotor-ca (Opaque; owned by the rotation)
 //   served material   the kubernetes.io/tls Secret spec.servers[].secretName (tls.crt, tls.key,
 //                     ca.crt); not owned: it is the workload's and outlives the rotation
-//   trust bundle      ConfigMap spec.trustBundle.configMapName, key spec.trustBundle.key; copies of
+//   trust bundle      ConfigMap spec.trustBundle.configMapName (or Secret spec.trustBundle.secretName),
+//                     key spec.trustBundle.key, a truststore beside it (spec.trustBundle.truststore); copies of
 //                     the same name in the namespaces spec.trustBundle.namespaceSelector matches
 //                     (labelled, annotated with their source; not owned: owners cannot be in
 //                     another namespace)
@@ -139,7 +140,8 @@ private:
   std::mutex copiesMu_;
   std::map<store::ObjectKey, SyncedCopies> syncedCopies_;  // syncs that found every copy current
   struct Copies {
-    std::string configMapName;
+    bool secret = false;  // Secrets (spec.trustBundle.secretName), else ConfigMaps
+    std::string name;
     std::set<std::string> namespaces;
   };
   std::map<store::ObjectKey, Copies> copied_;  // where the last sync of each rotation copied to

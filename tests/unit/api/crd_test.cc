@@ -176,6 +176,8 @@ spec:
 )");
   EXPECT_TRUE(docs.ok()) << docs.status();
   CertificateRotation r = docs->front();
+  r.spec.trustBundle.secretName =
+      "proxy-ca-secret";  // the alternative to configMapName, which validation refuses beside it
   r.status = rotor::testing::everyStatusField();
   r.metadata.uid = "u";
   r.metadata.resourceVersion = "7";

@@ -62,6 +62,23 @@ INSTANTIATE_TEST_SUITE_P(
          "spec.servers[0].keyFile: is required in local mode"},
         {"kube_needs_secret", [](auto&) {}, Mode::kKubernetes,
          "spec.servers[0].secretName: is required in Kubernetes mode"},
+        {"bundle_in_a_configmap_and_a_secret",
+         [](auto& r) {
+           r.spec.trustBundle.configMapName = "ca";
+           r.spec.trustBundle.secretName = "ca";
+         },
+         Mode::kAny, "spec.trustBundle: takes configMapName or secretName, not both"},
+        {"bundle_secret_in_local_mode", [](auto& r) { r.spec.trustBundle.secretName = "ca"; }, Mode::kLocal,
+         "spec.trustBundle.secretName: is for Kubernetes mode only"},
+        {"kube_needs_a_bundle_object", [](auto&) {}, Mode::kKubernetes,
+         "spec.trustBundle: needs configMapName or secretName in Kubernetes mode"},
+        {"truststore_in_local_mode", [](auto& r) { r.spec.trustBundle.truststore = TruststoreSpec{}; }, Mode::kLocal,
+         "spec.trustBundle.truststore: is for Kubernetes mode only"},
+        {"truststore_key_is_the_pem_key",
+         [](auto& r) { r.spec.trustBundle.truststore = TruststoreSpec{.key = "ca.crt"}; }, Mode::kAny,
+         "spec.trustBundle.truststore.key: must differ from spec.trustBundle.key"},
+        {"pods_in_local_mode", [](auto& r) { r.spec.adoption.pods = ConsumerPodsSpec{}; }, Mode::kLocal,
+         "spec.adoption.pods: is for Kubernetes mode only"},
         {"bad_cron",
          [](auto& r) {
            r.spec.swap.maintenanceWindow = MaintenanceWindowSpec{"0 25 * * *", std::chrono::hours(1), "UTC"};

@@ -73,13 +73,14 @@ nlohmann::json asJson(const YAML::Node& node) {
 using Rule = std::tuple<std::string, std::string, std::string>;  // group, resource, verb
 
 /** The controller table of docs/rbac.md, one (group, resource, verb) per verb. */
-std::set<Rule> documentedRules() {
+/** The rules of one table of docs/rbac.md (between "<table>:begin" and "<table>:end"). */
+std::set<Rule> documentedRules(const std::string& table = "controller-rbac") {
   std::istringstream in(readFile(sourceDir() / "docs/rbac.md"));
   std::set<Rule> out;
   bool inTable = false;
   for (std::string line; std::getline(in, line);) {
-    if (line.find("controller-rbac:begin") != std::string::npos) inTable = true;
-    if (line.find("controller-rbac:end") != std::string::npos) break;
+    if (line.find(table + ":begin") != std::string::npos) inTable = true;
+    if (line.find(table + ":end") != std::string::npos) break;
     if (!inTable || !line.starts_with("| ") || line.starts_with("| API group") || line.starts_with("| ---")) continue;
     std::vector<std::string> cells;
     for (const std::string& c : split(line, '|')) cells.emplace_back(trim(c));
@@ -172,6 +173,15 @@ TEST(ChartTest, RbacIsExactlyTheDocumentedControllerRules) {
   EXPECT_FALSE(renderedRules(noCopies).contains({"", "pods", "watch"}));
   EXPECT_FALSE(renderedRules(render("--set rbac.consumerPods=false")).contains({"", "pods", "list"}));
   EXPECT_FALSE(renderedRules(render("--set rbac.bundleCopies=false")).contains({"", "configmaps", "delete"}));
+  // Bundles in Secrets (opt-in): the documented extra rules, and no more; scoped, cluster-wide.
+  const std::set<Rule> secretRules = documentedRules("bundle-secrets-rbac");
+  ASSERT_FALSE(secretRules.empty());
+  std::set<Rule> withSecrets = documented;
+  withSecrets.insert(secretRules.begin(), secretRules.end());
+  EXPECT_EQ(renderedRules(render("--set rbac.bundleSecrets=true")), withSecrets);
+  const std::vector<YAML::Node> scopedSecrets = render("--set watchNamespace=edge,rbac.bundleSecrets=true");
+  EXPECT_EQ(renderedRules(scopedSecrets), withSecrets);
+  for (const Rule& rule : secretRules) EXPECT_TRUE(renderedRules(ofKind(scopedSecrets, "ClusterRole")).contains(rule));
   // Without workload restarts, no patch on workloads at all.
   for (const Rule& r : renderedRules(render("--set rbac.restartWorkloads=false"))) EXPECT_NE(std::get<0>(r), "apps");
 }

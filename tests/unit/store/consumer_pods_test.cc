@@ -14,6 +14,7 @@ namespace {
 using nlohmann::json;
 
 constexpr char kBundle[] = "edge-ca";
+constexpr char kSource[] = "ConfigMap/edge-ca";
 
 SystemTime at(const std::string& rfc3339) {
   SystemTime t;
@@ -44,16 +45,16 @@ json mountingPod(const std::string& ns, const std::string& name, const std::stri
 }
 
 ConsumerQuery queryAt(const std::string& bundleSince, std::set<std::string> namespaces = {"shop"}) {
-  return {kBundle, std::move(namespaces), std::nullopt, {"sha256:" + std::string(64, 'a'), at(bundleSince)}};
+  return {kSource, std::move(namespaces), std::nullopt, {"sha256:" + std::string(64, 'a'), at(bundleSince)}};
 }
 
 TEST(ConsumerPodsTest, APodReadsTheBundleThroughTheContainersThatMountItAndBelongsToItsDeployment) {
   const PodSummary pod = summarizePod(mountingPod("shop", "web-5d9f7c-x1", "web", "2026-03-01T10:00:05Z"));
   EXPECT_TRUE(pod.running);
   EXPECT_EQ(pod.owner, (api::WorkloadRef{"Deployment", "shop", "web"}));
-  ASSERT_TRUE(pod.configMaps.contains(kBundle));
+  ASSERT_TRUE(pod.sources.contains(kSource));
   // The container that mounts it, not the sidecar that started long before.
-  EXPECT_EQ(pod.configMaps.at(kBundle), at("2026-03-01T10:00:05Z"));
+  EXPECT_EQ(pod.sources.at(kSource), at("2026-03-01T10:00:05Z"));
   EXPECT_EQ(pod.allStarted, at("2026-01-01T00:00:00Z")) << "the sidecar started first";
 }
 
@@ -81,11 +82,12 @@ TEST(ConsumerPodsTest, EnvProjectedVolumesAndInitContainersReadTheBundleToo) {
                       {{"name", "b"}, {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}}}})}}}};
   const PodSummary s = summarizePod(pod);
   EXPECT_EQ(s.owner, (api::WorkloadRef{"Pod", "shop", "solo"}));
-  EXPECT_EQ(s.configMaps.at("env-ca"), at("2026-03-01T09:00:10Z"));
-  EXPECT_EQ(s.configMaps.at("projected-ca"), std::nullopt) << "its reader is not running";
-  EXPECT_EQ(s.configMaps.at("init-ca"), at("2026-03-01T09:00:00Z")) << "read when the pod started";
+  EXPECT_EQ(s.sources.at("ConfigMap/env-ca"), at("2026-03-01T09:00:10Z"));
+  EXPECT_EQ(s.sources.at("ConfigMap/projected-ca"), std::nullopt) << "its reader is not running";
+  EXPECT_EQ(s.sources.at("Secret/s"), std::nullopt) << "projected beside it";
+  EXPECT_EQ(s.sources.at("ConfigMap/init-ca"), at("2026-03-01T09:00:00Z")) << "read when the pod started";
   EXPECT_EQ(s.allStarted, std::nullopt);
-  EXPECT_FALSE(s.configMaps.contains("s"));
+  EXPECT_FALSE(s.sources.contains("ConfigMap/s"));
 }
 
 TEST(ConsumerPodsTest, RunningConsumersAdoptByStartingAfterTheBundleOrByItsDigest) {
@@ -122,6 +124,19 @@ TEST(ConsumerPodsTest, RunningConsumersAdoptByStartingAfterTheBundleOrByItsDiges
   EXPECT_EQ(after.running, 4);
   EXPECT_EQ(after.adopted, 3);
   EXPECT_EQ(after.workloads[0].workload, (api::WorkloadRef{"Deployment", "other", "web"}));
+}
+
+TEST(ConsumerPodsTest, ABundleInASecretIsReadThroughSecretVolumesAndEnv) {
+  json pod = mountingPod("shop", "web-1", "web", "2026-03-01T10:00:05Z");
+  pod["spec"]["volumes"] = json::array({{{"name", "trust"}, {"secret", {{"secretName", "edge-ca"}}}}});
+  pod["spec"]["containers"][1]["env"] =
+      json::array({{{"name", "CA"}, {"valueFrom", {{"secretKeyRef", {{"name", "other-ca"}, {"key", "ca.crt"}}}}}}});
+  const PodSummary s = summarizePod(pod);
+  EXPECT_EQ(s.sources.at("Secret/edge-ca"), at("2026-03-01T10:00:05Z"));
+  EXPECT_EQ(s.sources.at("Secret/other-ca"), at("2026-01-01T00:00:00Z"));
+  EXPECT_FALSE(s.sources.contains(kSource));
+  EXPECT_EQ(bundleSource({.secretName = "edge-ca"}), "Secret/edge-ca");
+  EXPECT_EQ(bundleSource({.configMapName = "edge-ca"}), kSource);
 }
 
 TEST(ConsumerPodsTest, ASelectorAddsPodsThatReadTheBundleSomeOtherWay) {
