@@ -47,7 +47,9 @@ StatusOr<bool> syncBundleCopies(RotationContext& ctx, CertificateRotation& r) {
   for (const std::string& ns : copies.foreign) {
     if (std::find(known.begin(), known.end(), ns) != known.end()) continue;
     ctx.events.record(r, EventType::kWarning, "ForeignBundleObject",
-                      "Namespace " + ns + " holds a ConfigMap \"" + r.spec.trustBundle.configMapName +
+                      "Namespace " + ns + " holds a " +
+                          (r.spec.trustBundle.secretName.empty() ? "ConfigMap" : "Secret") + " \"" +
+                          api::bundleObjectName(r.spec.trustBundle) +
                           "\" that rotor did not create: it is left alone, and its clients do not get the bundle");
   }
   if (!r.spec.trustBundle.namespaceSelector) {
