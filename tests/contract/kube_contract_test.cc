@@ -367,6 +367,17 @@ TEST_F(KubeContractTest, ATruststoreFollowsTheBundleInItsBinaryDataAndInEveryCop
   ASSERT_OK(store.syncBundleCopies(*applied, both));
   EXPECT_EQ(truststore(*a), (std::vector<std::string>{"New CA", "Old CA"}));
 
+  // A new password remakes them.
+  applied->spec.trustBundle.truststore->password = "s3cond";
+  ASSERT_OK(store.syncBundleCopies(*applied, both));
+  for (const std::string& where : {ns(), *a}) {
+    const json cm = client().get(kConfigMaps, where, "java-ca").value();
+    const std::string der = pki::base64Decode(cm["binaryData"]["truststore.p12"].get<std::string>()).value();
+    EXPECT_OK(
+        pki::readPkcs12Certificates(std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()), "s3cond"))
+        << where;
+  }
+
   // No longer asked for: rotor's truststores go, the PEM stays.
   applied->spec.trustBundle.truststore.reset();
   ASSERT_OK(store.syncBundleCopies(*applied, both));

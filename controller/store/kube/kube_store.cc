@@ -102,8 +102,9 @@ struct Truststore {
   std::string mark;  // kTruststoreAnnotation's value
 };
 
+/** Names what the truststore was made from: the bundle and the password (a new one remakes it). */
 std::string truststoreMark(const api::TruststoreSpec& spec, const std::string& pem) {
-  return spec.key + " sha256:" + pki::sha256Hex(pem);
+  return spec.key + " sha256:" + pki::sha256Hex(spec.password + "\n" + pem);
 }
 
 /** The truststore `pem` makes, or nullopt when the spec asks for none. */

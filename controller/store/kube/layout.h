@@ -24,8 +24,9 @@ inline constexpr std::string_view kPartLabel = "rotor.dev/part";
 /** The rotation ("<namespace>/<name>") whose bundle a copy in another namespace is: objects of the
  *  bundle's name without it are not rotor's, and are never written or deleted. */
 inline constexpr std::string_view kBundleSourceAnnotation = "rotor.dev/bundle-source";
-/** On a bundle (or copy) holding a PKCS#12 truststore rotor wrote: "<binaryData key> sha256:<hex>",
- *  the digest of the PEM bundle it was made from, so a stale one is known without decoding it. */
+/** On a bundle (or copy) holding a PKCS#12 truststore rotor wrote: "<key> sha256:<hex>", the
+ *  digest of the password and the PEM bundle it was made from, so a stale one is known without
+ *  decoding it. */
 inline constexpr std::string_view kTruststoreAnnotation = "rotor.dev/truststore";
 /** kPartLabel of a bundle's copy. */
 inline constexpr std::string_view kBundleCopyPart = "bundle-copy";
