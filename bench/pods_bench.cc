@@ -91,8 +91,10 @@ int main(int argc, char** argv) {
       client, [&](const api::ObjectKey&) { ++wakes; }, nullptr);
   watch.rotationChanged("ADDED", {{"metadata", {{"namespace", names[0]}, {"name", "shop"}}},
                                   {"spec", {{"adoption", {{"pods", json::object()}}}}}});
-  store::kube::ConsumerQuery query{
-      kBundle, {names.begin(), names.end()}, std::nullopt, {"", std::chrono::system_clock::now()}};
+  store::kube::ConsumerQuery query{std::string("ConfigMap/") + kBundle,
+                                   {names.begin(), names.end()},
+                                   std::nullopt,
+                                   {"", std::chrono::system_clock::now()}};
   StatusOr<store::PodTally> tally = unavailable("not yet");
   while (!(tally = watch.tally(query)).ok()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const double syncCpu = cpuSeconds() - cpu;
