@@ -8,10 +8,6 @@
 namespace rotor::reconcilers {
 namespace {
 
-bool restartable(const api::WorkloadRef& w) {
-  return w.kind == "Deployment" || w.kind == "StatefulSet" || w.kind == "DaemonSet";
-}
-
 bool contains(const std::vector<api::WorkloadRef>& list, const api::WorkloadRef& w) {
   return std::find(list.begin(), list.end(), w) != list.end();
 }
@@ -43,7 +39,8 @@ Status restartLaggards(RotationContext& ctx, api::CertificateRotation& r, const 
   for (const api::WorkloadAdoption& w : tally.workloads) {
     if (pods.restarting.size() >= limit) break;
     if (w.adopted == w.pods) break;  // laggards come first
-    if (!restartable(w.workload) || contains(pods.restarting, w.workload) || contains(pods.restarted, w.workload)) {
+    if (!api::isRestartableKind(w.workload.kind) || contains(pods.restarting, w.workload) ||
+        contains(pods.restarted, w.workload)) {
       continue;
     }
     RETURN_IF_ERROR(ctx.store.restartWorkload(r, w.workload).withContext("could not restart " + w.workload.toString()));
@@ -89,7 +86,7 @@ api::AdoptionStatus clientTally(const api::RotationStatus& status) {
   if (!status.pods) return out;
   out.active += status.pods->running;
   out.adopted += status.pods->adopted;
-  out.ratio = out.active == 0 ? 1.0 : static_cast<double>(out.adopted) / static_cast<double>(out.active);
+  out.ratio = api::adoptionRatio(out.adopted, out.active);
   return out;
 }
 

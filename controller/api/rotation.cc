@@ -123,6 +123,14 @@ std::string labelSelectorQuery(const LabelSelector& selector) {
   return out;
 }
 
+bool isRestartableKind(std::string_view kind) {
+  return kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet";
+}
+
+double adoptionRatio(int64_t adopted, int64_t active) {
+  return active == 0 ? 1.0 : static_cast<double>(adopted) / static_cast<double>(active);
+}
+
 std::string adoptionPercent(const AdoptionStatus& adoption) {
   if (adoption.active == 0) {
     return "";

@@ -129,6 +129,10 @@ struct Pkcs12Spec {
   friend bool operator==(const Pkcs12Spec&, const Pkcs12Spec&) = default;
 };
 
+/** Whether rotor can restart a workload of `kind` through its pod template: Deployment,
+ *  StatefulSet or DaemonSet. */
+bool isRestartableKind(std::string_view kind);
+
 /** Kubernetes: restart a workload as `kubectl rollout restart` does. */
 struct RestartSpec {
   std::string kind;  // Deployment | StatefulSet | DaemonSet
@@ -519,6 +523,9 @@ const Condition* findCondition(const RotationStatus& status, std::string_view ty
 /** The share of active agents that adopted the new CA as "66%" for 2 of 3, rounded down; empty while no agent is
  * active. */
 std::string adoptionPercent(const AdoptionStatus& adoption);
+
+/** adopted/active, 1 when none is active: AdoptionStatus::ratio. */
+double adoptionRatio(int64_t adopted, int64_t active);
 
 /** The earliest expiry among the current CA and the servers' certificates. */
 std::optional<SystemTime> nextExpiry(const RotationStatus& status);

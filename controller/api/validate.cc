@@ -114,7 +114,7 @@ void validateServers(FieldErrors& e, const std::vector<ServerSpec>& servers, Mod
     }
     if (s.restart) {
       const std::string& kind = s.restart->kind;
-      if (kind != "Deployment" && kind != "StatefulSet" && kind != "DaemonSet") {
+      if (!isRestartableKind(kind)) {
         e.add(p + ".restart.kind", "must be one of Deployment, StatefulSet, DaemonSet, got " + quoteForMessage(kind));
       }
       if (!isDns1123Subdomain(s.restart->name)) {

@@ -56,7 +56,7 @@ api::AdoptionStatus AdoptionCounter::result() const {
   api::AdoptionStatus out = tally_;
   out.laggards = laggards_;
   std::sort(out.laggards.begin(), out.laggards.end());
-  out.ratio = out.active == 0 ? 1.0 : static_cast<double>(out.adopted) / static_cast<double>(out.active);
+  out.ratio = api::adoptionRatio(out.adopted, out.active);
   return out;
 }
 

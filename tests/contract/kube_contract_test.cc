@@ -44,6 +44,13 @@ json rotationObject(const std::string& name, int threshold = 100) {
             {"adoption", {{"threshold", threshold}}}}}};
 }
 
+/** The certificates of the base64 PKCS#12 truststore `field` (as a ConfigMap's binaryData or a
+ *  Secret's data holds it), read with `password`. */
+StatusOr<std::vector<pki::Certificate>> truststoreIn(const json& field, const std::string& password) {
+  ASSIGN_OR_RETURN(const std::string der, pki::base64Decode(field.get<std::string>()));
+  return pki::readPkcs12Certificates(std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()), password);
+}
+
 class KubeContractTest : public ::testing::Test {
 protected:
   TestCluster cluster_;
@@ -344,9 +351,7 @@ TEST_F(KubeContractTest, ATruststoreFollowsTheBundleInItsBinaryDataAndInEveryCop
   const auto truststore = [&](const std::string& where) -> std::optional<std::vector<std::string>> {
     const json cm = client().get(kConfigMaps, where, "java-ca").value();
     if (!cm.contains("binaryData") || !cm["binaryData"].contains("truststore.p12")) return std::nullopt;
-    const std::string der = pki::base64Decode(cm["binaryData"]["truststore.p12"].get<std::string>()).value();
-    auto certificates =
-        pki::readPkcs12Certificates(std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()), "changeit");
+    auto certificates = truststoreIn(cm["binaryData"]["truststore.p12"], "changeit");
     EXPECT_OK(certificates);
     std::vector<std::string> names;
     for (const pki::Certificate& c : certificates.value()) names.push_back(c.commonName());
@@ -372,10 +377,7 @@ TEST_F(KubeContractTest, ATruststoreFollowsTheBundleInItsBinaryDataAndInEveryCop
   ASSERT_OK(store.syncBundleCopies(*applied, both));
   for (const std::string& where : {ns(), *a}) {
     const json cm = client().get(kConfigMaps, where, "java-ca").value();
-    const std::string der = pki::base64Decode(cm["binaryData"]["truststore.p12"].get<std::string>()).value();
-    EXPECT_OK(
-        pki::readPkcs12Certificates(std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()), "s3cond"))
-        << where;
+    EXPECT_OK(truststoreIn(cm["binaryData"]["truststore.p12"], "s3cond")) << where;
   }
 
   // No longer asked for: rotor's truststores go, the PEM stays.
@@ -404,10 +406,7 @@ TEST_F(KubeContractTest, ABundleInASecretIsCopiedAsSecretsWithItsTruststore) {
     const json secret = client().get(kSecrets, where, "sealed-ca").value();
     EXPECT_EQ(secret["type"], "Opaque") << where;
     EXPECT_EQ(pki::base64Decode(secret["data"]["ca.crt"].get<std::string>()).value(), pem) << where;
-    const std::string der = pki::base64Decode(secret["data"]["truststore.p12"].get<std::string>()).value();
-    EXPECT_OK(
-        pki::readPkcs12Certificates(std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()), "changeit"))
-        << where;
+    EXPECT_OK(truststoreIn(secret["data"]["truststore.p12"], "changeit")) << where;
     EXPECT_THAT(client().get(kConfigMaps, where, "sealed-ca"), StatusIs(Code::kNotFound)) << where;
   }
   auto read = store.readBundle(*applied);

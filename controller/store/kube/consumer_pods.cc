@@ -234,11 +234,4 @@ store::PodTally ConsumerPodIndex::tally(const ConsumerQuery& query) const {
   return counter.result();
 }
 
-size_t ConsumerPodIndex::size() const {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [ns, pods] : byNamespace_) n += pods.size();
-  return n;
-}
-
 }  // namespace rotor::store::kube

@@ -73,7 +73,6 @@ public:
   /** A watch event ("ADDED", "MODIFIED", "DELETED"); returns whether the summary changed. */
   bool apply(const std::string& type, const nlohmann::json& pod);
   store::PodTally tally(const ConsumerQuery& query) const;
-  size_t size() const;
 
 private:
   mutable std::mutex mu_;

@@ -117,14 +117,14 @@ StatusOr<std::optional<Truststore>> truststoreOf(const api::TrustBundleSpec& spe
       truststoreMark(*spec.truststore, pem)});
 }
 
-std::string truststoreMarkOf(const json& configMap) {
-  const json annotations = configMap.value("/metadata/annotations"_json_pointer, json::object());
+std::string truststoreMarkOf(const json& object) {
+  const json annotations = object.value("/metadata/annotations"_json_pointer, json::object());
   return annotations.value(std::string(kTruststoreAnnotation), "");
 }
 
-/** Whether the ConfigMap's truststore is what `pem` makes (none when the spec asks none). */
-bool truststoreCurrent(const json& configMap, const api::TrustBundleSpec& spec, const std::string& pem) {
-  const std::string mark = truststoreMarkOf(configMap);
+/** Whether the object's truststore is what `pem` makes (none when the spec asks none). */
+bool truststoreCurrent(const json& object, const api::TrustBundleSpec& spec, const std::string& pem) {
+  const std::string mark = truststoreMarkOf(object);
   return spec.truststore ? mark == truststoreMark(*spec.truststore, pem) : mark.empty();
 }
 
