@@ -58,6 +58,8 @@ const std::vector<Verb>& verbs() {
          "most new agent ids one token may register (default 2000; 0: no limit)"},
         {"adoption-max-connections", "", true,
          "most open adoption API connections; more are closed at once (default 10000)"},
+        {"adoption-request-timeout", "", true,
+         "how long a client may take over a TLS handshake, a request's headers or body, or an answer (default 10s)"},
         {"agent-flush-interval", "", true,
          "how often check-ins that changed something are persisted (default 1s; 10s in a cluster)"},
         {"agent-last-seen-refresh", "", true, "how often an agent's last-seen time alone is persisted (default 5m)"},

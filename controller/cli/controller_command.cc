@@ -75,7 +75,7 @@ StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Inv
   if (!inv.has("adoption-addr")) {
     for (const char* f :
          {"adoption-cert", "adoption-key", "adoption-client-ca", "adoption-insecure", "adoption-agents-per-token",
-          "adoption-max-connections", "agent-flush-interval", "agent-last-seen-refresh"}) {
+          "adoption-max-connections", "adoption-request-timeout", "agent-flush-interval", "agent-last-seen-refresh"}) {
       if (inv.has(f)) throw UsageError{std::string("--") + f + " needs --adoption-addr"};
     }
     return std::optional<adoption::EndpointOptions>();
@@ -88,6 +88,11 @@ StatusOr<std::optional<adoption::EndpointOptions>> adoptionOptionsFrom(const Inv
   o.server.clientCaFile = inv.get("adoption-client-ca");
   o.service.agentsPerToken = countFlag(inv, "adoption-agents-per-token", o.service.agentsPerToken);
   o.server.maxConnections = countFlag(inv, "adoption-max-connections", o.server.maxConnections);
+  // One bound for every step a client controls but idling between requests: a slow client is cut
+  // off after it, whatever it trickles.
+  const auto requestTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      durationFlag(inv, "adoption-request-timeout", o.server.headerTimeout));
+  o.server.handshakeTimeout = o.server.headerTimeout = o.server.bodyTimeout = o.server.writeTimeout = requestTimeout;
   // Every flush in a burst of changes (a fleet registering or adopting) rewrites every agent
   // shard: in a cluster that is the API server's and etcd's load, so it comes less often.
   o.flushInterval = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -351,13 +356,17 @@ int runController(Context& ctx, const Invocation& inv) {
   }
 
   int received = 0;
-  timespec poll{0, 200 * 1000 * 1000};
-  while (!isLeader) {
-    received = sigtimedwait(&signals, nullptr, &poll);
-    if (received == SIGTERM || received == SIGINT) break;
-  }
+  // Waits until `ready`; false when a stop signal came first.
+  const auto readyUnlessStopped = [&signals, &received](const std::function<bool()>& ready) {
+    timespec poll{0, 200 * 1000 * 1000};
+    while (!ready()) {
+      received = sigtimedwait(&signals, nullptr, &poll);
+      if (received == SIGTERM || received == SIGINT) return false;
+    }
+    return true;
+  };
   std::unique_ptr<store::local::DirWatch> dirWatch;
-  if (isLeader && !lostLeadership) {
+  if (readyUnlessStopped([&isLeader] { return isLeader.load(); }) && !lostLeadership) {
     if (Status s = lead(); !s.ok()) return fail(ctx, s);
     if (podLabel) podLabel->want(true);
     if (!reflector) {
@@ -378,8 +387,12 @@ int runController(Context& ctx, const Invocation& inv) {
     log.info("Started controller",
              {{cluster ? "server" : "stateDirectory", cluster ? b.cluster().server : b.local()->root().string()},
               {"version", kVersion}});
-    leading.loop = std::jthread([m = leading.manager.get()](std::stop_token stop) { m->run(stop); });
-    sigwait(&signals, &received);
+    // A resync counts a rotation absent from the watch's cache as deleted (Store::collectOrphans):
+    // the loop starts once the cache holds every rotation, as controller-runtime waits for its caches.
+    if (readyUnlessStopped([&reflector] { return !reflector || reflector->synced(); })) {
+      leading.loop = std::jthread([m = leading.manager.get()](std::stop_token stop) { m->run(stop); });
+      sigwait(&signals, &received);
+    }
   }
   if (!lostLeadership) {
     log.info("Shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});

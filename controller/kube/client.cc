@@ -158,6 +158,18 @@ StatusOr<json> Client::create(const ResourceType& type, std::string_view ns, con
   return call({"POST", type.path(ns) + std::string(kStrict), "application/json", api::dumpJson(object)});
 }
 
+StatusOr<bool> Client::allowed(std::string_view verb, const ResourceType& type, std::string_view ns) {
+  json attributes = {{"verb", verb}, {"group", type.group}, {"resource", type.plural}};
+  if (!ns.empty()) attributes["namespace"] = ns;
+  ASSIGN_OR_RETURN(json review, create(kSelfSubjectAccessReviews, "",
+                                       {{"apiVersion", kSelfSubjectAccessReviews.apiVersion()},
+                                        {"kind", kSelfSubjectAccessReviews.kind},
+                                        {"spec", {{"resourceAttributes", attributes}}}}));
+  const json allowed = review.value("/status/allowed"_json_pointer, json());
+  if (!allowed.is_boolean()) return internalError("the API server's access review carries no status.allowed");
+  return allowed.get<bool>();
+}
+
 StatusOr<json> Client::update(const ResourceType& type, std::string_view ns, const json& object) {
   return call({"PUT", type.path(ns, nameOf(object)) + std::string(kStrict), "application/json", api::dumpJson(object)});
 }

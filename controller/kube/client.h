@@ -42,6 +42,8 @@ inline constexpr ResourceType kStatefulSets{"apps", "v1", "statefulsets", "State
 inline constexpr ResourceType kDaemonSets{"apps", "v1", "daemonsets", "DaemonSet"};
 inline constexpr ResourceType kPods{"", "v1", "pods", "Pod"};
 inline constexpr ResourceType kNamespaces{"", "v1", "namespaces", "Namespace", false};
+inline constexpr ResourceType kSelfSubjectAccessReviews{"authorization.k8s.io", "v1", "selfsubjectaccessreviews",
+                                                        "SelfSubjectAccessReview", false};
 
 enum class PatchType { kMerge, kJson, kStrategicMerge };
 
@@ -117,6 +119,10 @@ public:
   /** POST to an object's subresource (a pod's binding or eviction): what the server answers. */
   StatusOr<json> createSubresource(const ResourceType& type, std::string_view ns, std::string_view name,
                                    std::string_view subresource, const json& object);
+  /** Whether this client's user may `verb` `type` in `ns` (every namespace when empty), asked as
+   *  `kubectl auth can-i` asks (a SelfSubjectAccessReview, which every authenticated user may
+   *  create): a right that is optional is checked without a request the server refuses. */
+  StatusOr<bool> allowed(std::string_view verb, const ResourceType& type, std::string_view ns);
   /** kNotFound when absent; kConflict when a precondition no longer holds. */
   Status remove(const ResourceType& type, std::string_view ns, std::string_view name,
                 const DeleteOptions& options = {});

@@ -12,6 +12,14 @@ Status Manager::resync() {
     queue_.add(key);
   }
   synced_.store(true);
+  // What deleted rotations left behind: a rotation deleted while no controller ran is in no
+  // notification, only absent from this list.
+  StatusOr<size_t> collected = ctx_.store.collectOrphans(keys);
+  if (!collected.ok()) {
+    log_.warn("Could not remove what deleted rotations left", {{"error", collected.status().message()}});
+  } else if (*collected > 0) {
+    log_.info("Removed what deleted rotations left", {{"objects", std::to_string(*collected)}});
+  }
   return okStatus();
 }
 

@@ -30,7 +30,8 @@ struct ManagerOptions {
   Duration resyncPeriod = std::chrono::minutes(5);
   ReconcileObserver* observer = nullptr;
   /** Where a resync finds the rotations; by default the Store's listRotationKeys(). In a cluster,
-   *  the watch's cache of names, so that a resync costs the API server no LIST. */
+   *  the watch's cache of names, so that a resync costs the API server no LIST. Either must be
+   *  complete (a watch that has listed): what is absent counts as deleted. */
   std::function<StatusOr<std::vector<api::ObjectKey>>()> listKeys;
 };
 
@@ -44,7 +45,8 @@ public:
         queue_(ctx.clock),
         driver_(ctx_) {}
 
-  /** Queues every stored rotation. */
+  /** Queues every stored rotation, and removes what rotations no longer stored left behind
+   *  (Store::collectOrphans). */
   Status resync();
   /** A rotation changed (a watch event, inotify): queued now, unless `resourceVersion` is one this
    *  manager's reconciles wrote themselves. Empty when unknown (a deletion): always queued. */

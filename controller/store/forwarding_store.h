@@ -53,6 +53,9 @@ public:
     return inner_.syncBundleCopies(r, pem);
   }
   Status rotationGone(const ObjectKey& key) override { return inner_.rotationGone(key); }
+  StatusOr<size_t> collectOrphans(const std::vector<ObjectKey>& rotations) override {
+    return inner_.collectOrphans(rotations);
+  }
 
   Status putSnapshot(const CertificateRotation& r, const Snapshot& s) override { return inner_.putSnapshot(r, s); }
   StatusOr<Snapshot> getSnapshot(const CertificateRotation& r, std::string_view name) override {

@@ -29,6 +29,8 @@ StatusOr<api::BundleCopiesStatus> Store::syncBundleCopies(const CertificateRotat
 
 Status Store::rotationGone(const ObjectKey&) { return okStatus(); }
 
+StatusOr<size_t> Store::collectOrphans(const std::vector<ObjectKey>&) { return size_t{0}; }
+
 StatusOr<PodTally> Store::tallyConsumerPods(const CertificateRotation&, const PodQuery&) {
   return failedPrecondition("consumer pods are counted in a cluster only");
 }

@@ -179,6 +179,10 @@ public:
   /** The rotation `key` is gone: removes what it left that owner references cannot (Kubernetes:
    *  the bundle's copies this process made in other namespaces). This default: nothing. */
   virtual Status rotationGone(const ObjectKey& key);
+  /** `rotations` are every rotation there is in this controller's scope: removes what rotor left
+   *  for any other (Kubernetes: copies of trust bundles whose rotation was deleted while no
+   *  controller ran). Returns how many objects it removed. This default: none. */
+  virtual StatusOr<size_t> collectOrphans(const std::vector<ObjectKey>& rotations);
 
   // ---- snapshots ----
   /** Idempotent by name: writing the same snapshot again succeeds; a different one under an

@@ -13,7 +13,9 @@
 #include "controller/api/yaml_codec.h"
 #include "controller/kube/api_lease_store.h"
 #include "controller/kube/event_writer.h"
+#include "controller/kube/kubeconfig.h"
 #include "controller/kube/reflector.h"
+#include "controller/kube/transport.h"
 #include "controller/pki/base64.h"
 #include "controller/pki/pkcs12.h"
 #include "controller/store/kube/kube_store.h"
@@ -25,6 +27,9 @@
 namespace rotor::kube {
 namespace {
 
+using rotor::store::kube::kBundleCopyPart;
+using rotor::store::kube::kBundleSourceAnnotation;
+using rotor::store::kube::kPartLabel;
 using rotor::store::kube::KubeStore;
 using rotor::testing::configMapObject;
 using rotor::testing::StatusIs;
@@ -325,7 +330,9 @@ TEST_F(KubeContractTest, TheBundleIsCopiedIntoTheNamespacesItsSelectorMatchesAnd
   EXPECT_THAT(client().get(kConfigMaps, *a, "copied-ca"), StatusIs(Code::kNotFound));
   EXPECT_EQ(client().get(kConfigMaps, *b, "copied-ca").value()["data"]["ca.crt"], "someone else's");
 
-  // Without a selector every copy goes, and the foreign object stays.
+  // Without a selector every copy goes, and the foreign object stays (the status says there were
+  // copies: a rotation that never copied looks in its own namespace only).
+  applied->status.bundleCopies = *copies;
   applied->spec.trustBundle.namespaceSelector.reset();
   copies = sync("new");
   ASSERT_OK(copies);
@@ -439,6 +446,57 @@ TEST_F(KubeContractTest, ARotationThatIsGoneTakesItsCopiesAlongAndLeavesOthersOb
   EXPECT_THAT(client().get(kConfigMaps, *a, "gone-ca"), StatusIs(Code::kNotFound));
   EXPECT_EQ(client().get(kConfigMaps, *b, "gone-ca").value()["data"]["ca.crt"], "someone else's");
   EXPECT_OK(store.rotationGone(applied->key())) << "again: nothing left to do";
+}
+
+TEST_F(KubeContractTest, AnAccessReviewSaysWhatTheCallerMayDoWithoutARefusal) {
+  const auto answer = [](const StatusOr<bool>& allowed) -> std::string {
+    return allowed.ok() ? (*allowed ? "yes" : "no") : allowed.status().message();
+  };
+  EXPECT_EQ(answer(client().allowed("list", kConfigMaps, "")), "yes") << "the admin";
+  // A user holding the controller's documented rules in this namespace, and nothing else.
+  auto config = rotor::kube::loadKubeconfig(cluster_.kubeconfigWithDocumentedRules("controller-rbac"));
+  ASSERT_OK(config);
+  auto transport = rotor::kube::makeHttpsTransport(*config);
+  ASSERT_OK(transport);
+  rotor::kube::Client controller(**transport);
+  EXPECT_EQ(answer(controller.allowed("list", kConfigMaps, ns())), "yes");
+  EXPECT_EQ(answer(controller.allowed("list", kConfigMaps, "")), "no") << "not in every namespace";
+  EXPECT_EQ(answer(controller.allowed("list", kSecrets, "")), "no");
+  EXPECT_EQ(answer(controller.allowed("delete", rotor::kube::kRotations, ns())), "no");
+  if (cluster_.fake()) {
+    EXPECT_THAT(cluster_.fake()->forbidden(), ::testing::IsEmpty()) << "asking is never refused";
+  }
+}
+
+TEST_F(KubeContractTest, CopiesOfARotationDeletedWhileNoControllerRanGoWithTheNextResync) {
+  RealClock clock;
+  auto a = cluster_.makeNamespace("a", {{"rotor-test/team", ns()}});
+  ASSERT_OK(a);
+  KubeStore before(client(), clock);
+  auto orphaned = applyCopying(before, "orphaned");
+  auto kept = applyCopying(before, "kept");
+  ASSERT_OK(orphaned);
+  ASSERT_OK(kept);
+  ASSERT_OK(before.syncBundleCopies(*orphaned, "pem"));
+  ASSERT_OK(before.syncBundleCopies(*kept, "pem"));
+  // A copy made by a controller of another namespace's rotations: not this one's to judge.
+  json elsewhere = configMapObject("elsewhere-ca");
+  elsewhere["metadata"]["labels"] = {{std::string(kPartLabel), std::string(kBundleCopyPart)}};
+  elsewhere["metadata"]["annotations"] = {{std::string(kBundleSourceAnnotation), "elsewhere/rotation"}};
+  ASSERT_OK(client().create(kConfigMaps, *a, elsewhere));
+  ASSERT_OK(before.deleteRotation(orphaned->key()));
+
+  // The controller that starts next never made those copies; its resync knows the rotations there are.
+  KubeStore after(client(), clock, {.watchNamespace = ns()});
+  auto collected = after.collectOrphans({kept->key()});
+  ASSERT_OK(collected);
+  EXPECT_EQ(*collected, 1u);
+  EXPECT_THAT(client().get(kConfigMaps, *a, "orphaned-ca"), StatusIs(Code::kNotFound));
+  EXPECT_OK(client().get(kConfigMaps, *a, "kept-ca"));
+  EXPECT_OK(client().get(kConfigMaps, *a, "elsewhere-ca"));
+  collected = after.collectOrphans({kept->key()});
+  ASSERT_OK(collected);
+  EXPECT_EQ(*collected, 0u) << "again: nothing left to do";
 }
 
 TEST_F(KubeContractTest, ConsumerPodsAreCountedAsTheKubeletReportsThemInTheBundlesNamespaces) {

@@ -96,8 +96,9 @@ spec:
     controller_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{rotorBinary(), "--local", dir_.path().string(), "controller", "--adoption-addr",
                                  "127.0.0.1:" + std::to_string(port_), "--adoption-cert", file("api/server.crt"),
-                                 "--adoption-key", file("api/server.key"), "--log-format", "json", "--log-level",
-                                 "debug"},
+                                 "--adoption-key", file("api/server.key"), "--adoption-request-timeout",
+                                 "3s",  // a wave of slow clients is cut off in 3 s instead of 10
+                                 "--log-format", "json", "--log-level", "debug"},
         dir_.path() / "controller.log");
     for (int i = 0; i < 300 && good().request(get(kBundlePath, goodToken_)) != 200; ++i)
       std::this_thread::sleep_for(100ms);

@@ -439,10 +439,13 @@ TEST_F(KubeModeTest, TheBundleFollowsItsClientsIntoLabelledNamespacesAndLeavesFo
     return copy.ok() ? copy->value("/data/ca.crt"_json_pointer, std::string()) : "";
   };
   auto a = controller("controller", {});
-  ASSERT_TRUE(eventually([&] { return phase() == "Ready" && !copyIn(*apps).empty(); })) << a->output();
+  // The copy is written before the status that counts it: wait for both.
+  const auto copiesCounted = [&] { return rotation().value("/status/bundleCopies"_json_pointer, json()); };
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready" && !copyIn(*apps).empty() && !copiesCounted().is_null(); }))
+      << a->output();
   EXPECT_EQ(copyIn(*apps), bundle());
   EXPECT_EQ(copyIn(*legacy), "pinned by hand");
-  const json copies = rotation()["status"]["bundleCopies"];
+  const json copies = copiesCounted();
   EXPECT_EQ(copies["wanted"], 1);
   EXPECT_EQ(copies["current"], 1);
   EXPECT_EQ(copies["foreign"], json::array({*legacy}));
@@ -468,12 +471,26 @@ TEST_F(KubeModeTest, TheBundleFollowsItsClientsIntoLabelledNamespacesAndLeavesFo
   EXPECT_EQ(copyIn(*legacy), "pinned by hand");
 
   // The rotation goes: so do its copies (owner references cannot reach them), not the foreign one.
-  ASSERT_EQ(rotor({"delete", "edge-proxy"}), 0);
-  ASSERT_TRUE(eventually([&] {
+  const auto copyGone = [&] {
     return client().get(kube::kConfigMaps, *late, "edge-proxy-ca").status().code() == Code::kNotFound;
-  })) << a->output();
+  };
+  ASSERT_EQ(rotor({"delete", "edge-proxy"}), 0);
+  ASSERT_TRUE(eventually(copyGone)) << a->output();
   EXPECT_EQ(copyIn(*legacy), "pinned by hand");
+
+  // Deleted while no controller runs: no watch event tells the next one, its first resync does.
+  ASSERT_EQ(rotor({"apply", "-f", dir_.write("copied.yaml", spec).string()}), 0);
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready" && copyIn(*late) == bundle(); })) << a->output();
+  a->signal(SIGTERM);
+  ASSERT_EQ(a->wait(std::chrono::seconds(30)), 0) << a->output();
   finished(*a);
+  ASSERT_EQ(rotor({"delete", "edge-proxy"}), 0);
+  EXPECT_EQ(copyIn(*late), bundle()) << "no controller ran";
+  auto b = controller("restarted", {});
+  ASSERT_TRUE(eventually(copyGone)) << b->output();
+  EXPECT_THAT(b->output(), HasSubstr("Removed what deleted rotations left"));
+  EXPECT_EQ(copyIn(*legacy), "pinned by hand");
+  finished(*b);
 }
 
 TEST_F(KubeModeTest, AWaitingRotationWritesStatusOnlyWhenSomethingChanges) {

@@ -405,6 +405,10 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   }
   std::lock_guard lock(mu_);
   if (std::optional<HttpResponse> info = serveInfo(request)) return *info;
+  if (request.method == "POST" &&
+      request.target.substr(0, request.target.find('?')) == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") {
+    return reviewAccess(request);
+  }
   const std::optional<Target> t = route(request.target);
   if (!t) return {404, "text/plain; charset=utf-8", "404 page not found\n", {}, {}};
   const size_t q = request.target.find('?');
@@ -485,6 +489,26 @@ bool FakeApiServer::granted(const std::string& user, const std::string& resource
     if (verbs != g->second.end() && verbs->second.contains(verb) && (scope.empty() || !ns.empty())) return true;
   }
   return false;
+}
+
+HttpResponse FakeApiServer::reviewAccess(const HttpRequest& request) {
+  const std::optional<std::string> caller = callerOf(request);
+  if (caller && caller->empty()) return failure(401, "Unauthorized", "Unauthorized", nullptr);
+  ordered_json review = ordered_json::parse(request.body, nullptr, false);
+  if (!review.is_object() || !review.contains("spec") || !review["spec"].is_object()) {
+    return failure(400, "BadRequest", "the access review carries no spec", nullptr);
+  }
+  const json attributes = json(review).value("/spec/resourceAttributes"_json_pointer, json::object());
+  const auto field = [&](const char* name) {
+    return attributes.is_object() && attributes.contains(name) && attributes[name].is_string()
+               ? attributes[name].get<std::string>()
+               : std::string();
+  };
+  const bool allowed =
+      !caller || granted(*caller, field("group") + "/" + field("resource"), field("namespace"), field("verb"));
+  review["metadata"] = {{"creationTimestamp", nullptr}};
+  review["status"] = {{"allowed", allowed}};
+  return respond(201, review);
 }
 
 std::optional<HttpResponse> FakeApiServer::authorize(const HttpRequest& request, const Target& t,

@@ -138,6 +138,9 @@ private:
   std::string nextResourceVersion();
   std::string key(const Target& t) const;
 
+  /** A SelfSubjectAccessReview (kubectl auth can-i): allowed as the grants say, for any
+   *  authenticated user, answered 201 as the API server does. */
+  http::HttpResponse reviewAccess(const http::HttpRequest& request);
   /** 401/403 for a request its token may not make, else nullopt. */
   std::optional<http::HttpResponse> authorize(const http::HttpRequest& request, const Target& t,
                                               const std::string& verb);

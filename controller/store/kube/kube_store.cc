@@ -141,6 +141,21 @@ void setTruststore(json& object, const std::optional<Truststore>& truststore, bo
   object["metadata"]["annotations"][std::string(kTruststoreAnnotation)] = truststore->mark;
 }
 
+/** The rotation ("namespace/name") whose bundle `object` is rotor's copy of; empty: none. */
+std::string bundleSourceOf(const json& object) {
+  return object.value("/metadata/annotations"_json_pointer, json::object())
+      .value(std::string(kBundleSourceAnnotation), "");
+}
+
+/** Removes `object` as it was read (uid and resourceVersion preconditions): one replaced or
+ *  changed meanwhile stays. */
+Status removeAsRead(rotor::kube::Client& client, const ResourceType& type, const json& object) {
+  return client.remove(
+      type, object.value("/metadata/namespace"_json_pointer, std::string()),
+      object.value("/metadata/name"_json_pointer, std::string()),
+      {.uid = object.value("/metadata/uid"_json_pointer, std::string()), .resourceVersion = resourceVersionOf(object)});
+}
+
 }  // namespace
 
 // ---- rotations -------------------------------------------------------------------------------
@@ -459,9 +474,11 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
     }
   }
   // Every object of the bundle's name, in every namespace: one request for the copies that are
-  // there, rotor's or not.
-  ASSIGN_OR_RETURN(rotor::kube::ObjectList existing,
-                   client_.list(kind.type, "", {.fieldSelector = "metadata.name=" + name}));
+  // there, rotor's or not. A rotation that has never copied (a truststore beside its bundle
+  // only) looks in its own namespace: it may have no cluster-wide rights.
+  const bool mayHaveCopies = spec.namespaceSelector || r.status.bundleCopies;
+  ASSIGN_OR_RETURN(rotor::kube::ObjectList existing, client_.list(kind.type, mayHaveCopies ? "" : r.metadata.ns,
+                                                                  {.fieldSelector = "metadata.name=" + name}));
   const std::string source = r.metadata.ns + "/" + r.metadata.name;
   api::BundleCopiesStatus result;
   result.wanted = static_cast<int64_t>(wanted.size());
@@ -497,14 +514,9 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
       continue;
     }
     present.insert(ns);
-    const bool ours = object.value("/metadata/annotations"_json_pointer, json::object())
-                          .value(std::string(kBundleSourceAnnotation), "") == source;
+    const bool ours = bundleSourceOf(object) == source;
     if (!wanted.contains(ns)) {
-      if (ours) {
-        note(client_.remove(kind.type, ns, name,
-                            {.uid = object.value("/metadata/uid"_json_pointer, std::string()),
-                             .resourceVersion = resourceVersionOf(object)}));
-      }
+      if (ours) note(removeAsRead(client_, kind.type, object));
       continue;
     }
     if (!ours) {
@@ -553,13 +565,8 @@ Status KubeStore::rotationGone(const ObjectKey& key) {
     if (isNotFound(copy)) continue;
     RETURN_IF_ERROR(copy.status());
     // Only what this rotation made, and only as it was read: a copy taken over meanwhile stays.
-    if (copy->value("/metadata/annotations"_json_pointer, json::object())
-            .value(std::string(kBundleSourceAnnotation), "") != source) {
-      continue;
-    }
-    Status removed = client_.remove(
-        type, ns, copies.name,
-        {.uid = copy->value("/metadata/uid"_json_pointer, std::string()), .resourceVersion = resourceVersionOf(*copy)});
+    if (bundleSourceOf(*copy) != source) continue;
+    Status removed = removeAsRead(client_, type, *copy);
     if (!removed.ok() && removed.code() != Code::kNotFound && removed.code() != Code::kConflict) {
       return removed.withContext("could not remove the copy of the trust bundle in namespace " + ns);
     }
@@ -568,6 +575,38 @@ Status KubeStore::rotationGone(const ObjectKey& key) {
   copied_.erase(key);
   syncedCopies_.erase(key);
   return okStatus();
+}
+
+StatusOr<size_t> KubeStore::collectOrphans(const std::vector<ObjectKey>& rotations) {
+  std::set<std::string> alive;
+  for (const ObjectKey& key : rotations) alive.insert(key.ns + "/" + key.name);
+  const std::string selector = std::string(kPartLabel) + "=" + std::string(kBundleCopyPart);
+  size_t removed = 0;
+  for (const ResourceType* type : {&kConfigMaps, &kSecrets}) {
+    // Without the right to list them cluster-wide (docs/rbac.md: rbac.bundleCopies,
+    // rbac.bundleSecrets) no rotation of this controller copies its bundle in that kind: asked
+    // first, so that the API server never refuses the controller a request.
+    ASSIGN_OR_RETURN(const bool allowed, client_.allowed("list", *type, ""));
+    if (!allowed) continue;
+    auto copies = client_.list(*type, "", {.labelSelector = selector});
+    RETURN_IF_ERROR(copies.status().withContext("could not list the copies of trust bundles"));
+    for (const json& copy : copies->items) {
+      const std::string source = bundleSourceOf(copy);
+      const size_t slash = source.find('/');
+      // Another controller's rotations (--watch-namespace) are not known here, so not judged.
+      if (slash == std::string::npos || alive.contains(source) ||
+          (!options_.watchNamespace.empty() && source.substr(0, slash) != options_.watchNamespace)) {
+        continue;
+      }
+      Status s = removeAsRead(client_, *type, copy);
+      if (s.ok()) {
+        ++removed;
+      } else if (s.code() != Code::kNotFound && s.code() != Code::kConflict) {
+        return s.withContext("could not remove a copy of the trust bundle of " + source + ", which is gone");
+      }
+    }
+  }
+  return removed;
 }
 
 void KubeStore::forgetBundleCopies() {

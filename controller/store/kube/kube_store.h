@@ -74,6 +74,7 @@ public:
   /** Deletes the copies the last sync of `key` in this process made (a rotation deleted while no
    *  controller ran leaves its copies: docs/rbac.md). */
   Status rotationGone(const store::ObjectKey& key) override;
+  StatusOr<size_t> collectOrphans(const std::vector<store::ObjectKey>& rotations) override;
   /** Namespaces changed (NamespaceWatch): the next sync of every rotation looks again. */
   void forgetBundleCopies();
 

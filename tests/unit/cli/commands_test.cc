@@ -201,6 +201,13 @@ TEST_F(CliTest, UsageErrorsExitTwoWithHelp) {
   EXPECT_THAT(badFlag.err, HasSubstr("unknown flag --bogus"));
   EXPECT_EQ(rotor({"apply", "--local", local}).code, 2);
   EXPECT_EQ(rotor({"get", "-o", "xml", "--local", local}).code, 2);
+  auto timeoutAlone = rotor({"controller", "--local", local, "--adoption-request-timeout", "3s"});
+  EXPECT_EQ(timeoutAlone.code, 2);
+  EXPECT_THAT(timeoutAlone.err, HasSubstr("--adoption-request-timeout needs --adoption-addr"));
+  auto noTimeout = rotor({"controller", "--local", local, "--adoption-addr", "127.0.0.1:0", "--adoption-insecure",
+                          "--adoption-request-timeout", "0s"});
+  EXPECT_EQ(noTimeout.code, 2);
+  EXPECT_THAT(noTimeout.err, HasSubstr("--adoption-request-timeout must be a duration"));
 }
 
 TEST_F(CliTest, EveryVerbHasHelp) {

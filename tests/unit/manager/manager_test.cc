@@ -13,6 +13,7 @@
 namespace rotor::manager {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::Optional;
 
 const api::ObjectKey kA{"default", "a"}, kB{"default", "b"};
@@ -112,6 +113,45 @@ TEST_F(ManagerTest, AResyncTakesItsKeysFromTheGivenSourceInsteadOfTheStore) {
   EXPECT_TRUE(manager.processOne());
   EXPECT_FALSE(manager.processOne());
   EXPECT_EQ(manager.queue().depth(), 0u);
+}
+
+/** A store that remembers which rotations each orphan collection was told exist. */
+class OrphanCollectingStore final : public store::ForwardingStore {
+public:
+  using ForwardingStore::ForwardingStore;
+  StatusOr<size_t> collectOrphans(const std::vector<api::ObjectKey>& rotations) override {
+    told.push_back(rotations);
+    if (!failure.ok()) return failure;
+    return size_t{3};
+  }
+  std::vector<std::vector<api::ObjectKey>> told;
+  Status failure;
+};
+
+TEST_F(ManagerTest, AResyncCollectsWhatRotationsAbsentFromItsListLeftBehind) {
+  OrphanCollectingStore collecting(store);
+  Logger informative{logText, clock, LogLevel::kInfo};
+  Manager manager({collecting, clock, prober, events}, informative,
+                  {.listKeys = [&]() -> StatusOr<std::vector<api::ObjectKey>> {
+                    return std::vector<api::ObjectKey>{kA, kB};
+                  }});
+  ASSERT_TRUE(manager.resync().ok());
+  ASSERT_EQ(collecting.told.size(), 1u);
+  EXPECT_THAT(collecting.told[0], ::testing::UnorderedElementsAre(kA, kB));
+  EXPECT_THAT(logText.str(), HasSubstr("Removed what deleted rotations left"));
+  EXPECT_THAT(logText.str(), HasSubstr("objects=3"));
+
+  // A collection that fails is reported; the resync itself has queued every rotation.
+  collecting.failure = unavailable("the API server is away");
+  ASSERT_TRUE(manager.resync().ok());
+  EXPECT_THAT(logText.str(), HasSubstr("the API server is away"));
+  EXPECT_TRUE(manager.synced());
+
+  // No list, no collection: a rotation missing from a failed list is not taken for deleted.
+  Manager unlisted({collecting, clock, prober, events}, informative,
+                   {.listKeys = []() -> StatusOr<std::vector<api::ObjectKey>> { return unavailable("no list"); }});
+  EXPECT_FALSE(unlisted.resync().ok());
+  EXPECT_EQ(collecting.told.size(), 2u);
 }
 
 TEST_F(ManagerTest, TheEchoOfItsOwnWritesWakesNothingButAnyOtherChangeWakesAtOnce) {
