@@ -47,8 +47,7 @@ StatusOr<bool> syncBundleCopies(RotationContext& ctx, CertificateRotation& r) {
   for (const std::string& ns : copies.foreign) {
     if (std::find(known.begin(), known.end(), ns) != known.end()) continue;
     ctx.events.record(r, EventType::kWarning, "ForeignBundleObject",
-                      "Namespace " + ns + " holds a " +
-                          (r.spec.trustBundle.secretName.empty() ? "ConfigMap" : "Secret") + " \"" +
+                      "Namespace " + ns + " holds a " + std::string(api::bundleObjectKind(r.spec.trustBundle)) + " \"" +
                           api::bundleObjectName(r.spec.trustBundle) +
                           "\" that rotor did not create: it is left alone, and its clients do not get the bundle");
   }

@@ -104,6 +104,10 @@ const std::string& bundleObjectName(const TrustBundleSpec& spec) {
   return spec.secretName.empty() ? spec.configMapName : spec.secretName;
 }
 
+std::string_view bundleObjectKind(const TrustBundleSpec& spec) {
+  return spec.secretName.empty() ? "ConfigMap" : "Secret";
+}
+
 std::string labelSelectorQuery(const LabelSelector& selector) {
   std::string out;
   const auto next = [&]() -> std::string& { return out.empty() ? out : out += ','; };

@@ -223,6 +223,8 @@ struct TruststoreSpec {
 struct TrustBundleSpec;
 /** Kubernetes: the bundle's object name (configMapName or secretName). */
 const std::string& bundleObjectName(const TrustBundleSpec& spec);
+/** Kubernetes: the bundle's object kind, "ConfigMap" or "Secret" (with secretName). */
+std::string_view bundleObjectKind(const TrustBundleSpec& spec);
 
 struct TrustBundleSpec {
   std::string configMapName;         // Kubernetes: the bundle in this ConfigMap,

@@ -233,9 +233,9 @@ std::string formatPlan(const api::CertificateRotation& r, SystemTime now) {
   }
   int step = 1;
   const auto item = [&](const std::string& text) { out << "  " << step++ << ". " << text << "\n"; };
-  const std::string bundle = !spec.trustBundle.file.empty()         ? spec.trustBundle.file
-                             : !spec.trustBundle.secretName.empty() ? "Secret " + spec.trustBundle.secretName
-                                                                    : "ConfigMap " + spec.trustBundle.configMapName;
+  const std::string bundle = !spec.trustBundle.file.empty() ? spec.trustBundle.file
+                                                            : std::string(api::bundleObjectKind(spec.trustBundle)) +
+                                                                  " " + api::bundleObjectName(spec.trustBundle);
   if (!reconcilers::isRenewal(trigger)) {
     if (spec.ca.generate) {
       item("Stage a new CA: generate " + formatKeySpec(spec.ca.generate->privateKey) + " \"" +

@@ -153,7 +153,7 @@ PodSummary summarizePod(const json& pod) {
 }
 
 std::string bundleSource(const api::TrustBundleSpec& spec) {
-  return spec.secretName.empty() ? "ConfigMap/" + spec.configMapName : "Secret/" + spec.secretName;
+  return std::string(api::bundleObjectKind(spec)) + "/" + api::bundleObjectName(spec);
 }
 
 bool selectorMatches(const api::LabelSelector& selector, const std::map<std::string, std::string>& labels) {
