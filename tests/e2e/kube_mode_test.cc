@@ -488,7 +488,9 @@ TEST_F(KubeModeTest, TheBundleFollowsItsClientsIntoLabelledNamespacesAndLeavesFo
   EXPECT_EQ(copyIn(*late), bundle()) << "no controller ran";
   auto b = controller("restarted", {});
   ASSERT_TRUE(eventually(copyGone)) << b->output();
-  EXPECT_THAT(b->output(), HasSubstr("Removed what deleted rotations left"));
+  // Logged once the whole collection is done, a moment after the copy went.
+  EXPECT_TRUE(eventually([&] { return b->output().find("Removed what deleted rotations left") != std::string::npos; }))
+      << b->output();
   EXPECT_EQ(copyIn(*legacy), "pinned by hand");
   finished(*b);
 }
