@@ -68,8 +68,21 @@ StatusOr<store::PodTally> measureConsumerPods(RotationContext& ctx, api::Certifi
   pods.workloads.assign(
       tally.workloads.begin(),
       tally.workloads.begin() + static_cast<ptrdiff_t>(std::min(tally.workloads.size(), api::kWorkloadsShown)));
-  if (r.spec.adoption.pods->restartWorkloads) RETURN_IF_ERROR(restartLaggards(ctx, r, tally));
+  // Pods a restart makes count only if the kubelet takes them at or after bundleSince (a whole
+  // second ahead): restarting earlier could make pods that never count, and are never restarted again.
+  if (!deferredRestartsAt(r, ctx.clock.now()) && r.spec.adoption.pods->restartWorkloads) {
+    RETURN_IF_ERROR(restartLaggards(ctx, r, tally));
+  }
   return tally;
+}
+
+std::optional<SystemTime> deferredRestartsAt(const api::CertificateRotation& r, SystemTime now) {
+  const auto& pods = r.status.pods;
+  if (!r.spec.adoption.pods || !r.spec.adoption.pods->restartWorkloads || !pods || !pods->bundleSince ||
+      now >= *pods->bundleSince) {
+    return std::nullopt;
+  }
+  return pods->bundleSince;
 }
 
 std::string consumerPodsHold(const api::RotationStatus& status) {
@@ -79,15 +92,6 @@ std::string consumerPodsHold(const api::RotationStatus& status) {
          " restarted workloads to roll out: " + pods.restarting.front().toString() + "; " +
          std::to_string(pods.adopted) + "/" + std::to_string(pods.running) +
          " running consumer pods have read the new CA";
-}
-
-api::AdoptionStatus clientTally(const api::RotationStatus& status) {
-  api::AdoptionStatus out = status.adoption;
-  if (!status.pods) return out;
-  out.active += status.pods->running;
-  out.adopted += status.pods->adopted;
-  out.ratio = api::adoptionRatio(out.adopted, out.active);
-  return out;
 }
 
 }  // namespace rotor::reconcilers

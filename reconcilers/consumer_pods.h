@@ -20,13 +20,14 @@ namespace rotor::reconcilers {
 StatusOr<store::PodTally> measureConsumerPods(RotationContext& ctx, api::CertificateRotation& r,
                                               const std::string& fingerprint);
 
+/** When restarts of lagging workloads may start, while that is still ahead: pods a restart makes
+ *  count only if the kubelet takes them at or after status.pods.bundleSince (a whole second past
+ *  the measurement that set it); earlier ones would never count, and a workload is restarted once. */
+std::optional<SystemTime> deferredRestartsAt(const api::CertificateRotation& r, SystemTime now);
+
 /** Why the consumer pods keep the gate closed whatever they count: a restarted workload still
  *  rolling out may have no running pods for a moment (Recreate), and would drop out of the count
  *  rather than adopt. Empty when nothing holds it. */
 std::string consumerPodsHold(const api::RotationStatus& status);
-
-/** The agents of status.adoption with the running consumer pods of status.pods added: what the
- *  gate counts. */
-api::AdoptionStatus clientTally(const api::RotationStatus& status);
 
 }  // namespace rotor::reconcilers

@@ -115,9 +115,12 @@ StatusOr<GateDecision> passAdoptionGate(RotationContext& ctx, api::CertificateRo
   } else {
     r.status.pods.reset();
   }
-  const GateDecision gate =
-      evaluateAdoptionGate(r.spec.adoption, clientTally(r.status), r.status.phaseStartedAt.value_or(now), now,
+  GateDecision gate =
+      evaluateAdoptionGate(r.spec.adoption, api::clientTally(r.status), r.status.phaseStartedAt.value_or(now), now,
                            approvalPending(r), caName, hold);
+  if (const auto restartsAt = deferredRestartsAt(r, now); restartsAt && !gate.open) {
+    gate.recheckAfter = std::min(gate.recheckAfter, std::chrono::ceil<Duration>(*restartsAt - now));
+  }
   if (gate.approved) {
     r.status.handled.approve = annotationOf(r, api::kApproveAnnotation);
   }

@@ -566,7 +566,7 @@ json encodeStatus(const RotationStatus& status) {
   }
   const AdoptionStatus& a = status.adoption;
   j["adoption"] = {{"active", a.active}, {"adopted", a.adopted}, {"stale", a.stale}, {"ratio", a.ratio}};
-  putIfNotEmpty(j["adoption"], "percent", adoptionPercent(a));
+  putIfNotEmpty(j["adoption"], "percent", adoptionPercent(clientTally(status)));  // as the gate counts
   if (!a.laggards.empty()) {
     j["adoption"]["laggards"] = a.laggards;
   }

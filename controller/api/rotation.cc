@@ -135,6 +135,15 @@ double adoptionRatio(int64_t adopted, int64_t active) {
   return active == 0 ? 1.0 : static_cast<double>(adopted) / static_cast<double>(active);
 }
 
+AdoptionStatus clientTally(const RotationStatus& status) {
+  AdoptionStatus out = status.adoption;
+  if (!status.pods) return out;
+  out.active += status.pods->running;
+  out.adopted += status.pods->adopted;
+  out.ratio = adoptionRatio(out.adopted, out.active);
+  return out;
+}
+
 std::string adoptionPercent(const AdoptionStatus& adoption) {
   if (adoption.active == 0) {
     return "";

@@ -522,9 +522,13 @@ struct CertificateRotation {
 /** The condition of `type`, or null. */
 const Condition* findCondition(const RotationStatus& status, std::string_view type);
 
-/** The share of active agents that adopted the new CA as "66%" for 2 of 3, rounded down; empty while no agent is
+/** The share of active clients that adopted the new CA as "66%" for 2 of 3, rounded down; empty while no client is
  * active. */
 std::string adoptionPercent(const AdoptionStatus& adoption);
+
+/** The agents of status.adoption with the running consumer pods of status.pods added: what the
+ *  adoption gate counts, and so what the status summary, kubectl's column and the metric show. */
+AdoptionStatus clientTally(const RotationStatus& status);
 
 /** adopted/active, 1 when none is active: AdoptionStatus::ratio. */
 double adoptionRatio(int64_t adopted, int64_t active);

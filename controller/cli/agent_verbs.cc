@@ -7,6 +7,7 @@
 
 #include <openssl/rand.h>
 #include "controller/agent/agent.h"
+#include "controller/agent/pod_reporter.h"
 #include "controller/api/validate.h"
 #include "controller/cli/output.h"
 #include "controller/cli/report.h"
@@ -92,7 +93,55 @@ int runAgents(Context& ctx, const Invocation& inv) {
   return 0;
 }
 
+/** `rotor agent --report-pod`: the sidecar of agent::PodReporter. */
+int runPodReporter(Context& ctx, const Invocation& inv) {
+  if (!inv.has("trust-store")) throw UsageError{"agent --report-pod needs --trust-store"};
+  for (const char* f : {"server", "rotation", "id", "token-file", "client-cert", "once"}) {
+    if (inv.has(f)) throw UsageError{std::string("agent --report-pod takes no --") + f};
+  }
+  std::string pod = inv.get("pod");
+  if (pod.empty()) {
+    const char* ns = std::getenv("POD_NAMESPACE");
+    const char* name = std::getenv("POD_NAME");
+    if (ns == nullptr || name == nullptr || *ns == '\0' || *name == '\0') {
+      throw UsageError{"agent --report-pod needs --pod NS/NAME, or POD_NAMESPACE and POD_NAME from the downward API"};
+    }
+    pod = std::string(ns) + "/" + name;
+  }
+  const size_t slash = pod.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == pod.size()) throw UsageError{"--pod must be NS/NAME"};
+  agent::PodReporterOptions options{.bundleFile = inv.get("trust-store")};
+  if (inv.has("interval")) {
+    auto interval = parseDuration(inv.get("interval"));
+    if (!interval.ok() || *interval <= Duration::zero()) throw UsageError{"--interval must be a duration like 5s"};
+    options.interval = *interval;
+  }
+  auto backend = openStore(ctx, inv);
+  if (!backend.ok()) return fail(ctx, backend.status());
+  kube::Client* client = (*backend)->client();
+  if (client == nullptr) throw UsageError{"agent --report-pod needs a cluster (--in-cluster or --kubeconfig)"};
+  const std::string ns = pod.substr(0, slash), name = pod.substr(slash + 1);
+  const auto annotate = [client, ns, name](const std::string& digest) {
+    const nlohmann::json patch = {
+        {"metadata", {{"annotations", {{std::string(api::kBundleDigestAnnotation), digest}}}}}};
+    return client->patch(kube::kPods, ns, name, kube::PatchType::kMerge, patch).status();
+  };
+  const auto [level, format] = logSettings(inv);
+  Logger log(ctx.err, ctx.clock, level, format);
+  const sigset_t signals = blockStopSignals(false);
+  agent::PodReporter reporter(options, annotate, log);
+  log.info("Started the pod reporter", {{"pod", pod}, {"file", options.bundleFile}});
+  std::jthread loop([&reporter](std::stop_token stop) { reporter.run(stop); });
+  int received = 0;
+  sigwait(&signals, &received);
+  loop.request_stop();
+  loop.join();
+  log.info("Stopped the pod reporter");
+  return 0;
+}
+
 int runAgent(Context& ctx, const Invocation& inv) {
+  if (inv.has("report-pod")) return runPodReporter(ctx, inv);
   for (const char* f : {"server", "rotation", "id", "trust-store"}) {
     if (!inv.has(f)) throw UsageError{std::string("agent needs --") + f};
   }

@@ -91,8 +91,12 @@ const std::vector<Verb>& verbs() {
        runToken},
       {"agent",
        "rotor agent --server URL --rotation [NS/]NAME --id ID --token-file F --trust-store FILE [--server-ca FILE] "
-       "[--interval D] [--once]",
-       "Run the reference agent: keep FILE in step with the rotation's bundle and report what it trusts",
+       "[--interval D] [--once]\n"
+       "       rotor agent --report-pod --trust-store FILE (--in-cluster | --kubeconfig F) [--pod NS/NAME] "
+       "[--interval D]",
+       "Run the reference agent: keep FILE in step with the rotation's bundle and report what it trusts; or, with "
+       "--report-pod, a sidecar that annotates its pod with the digest of the mounted bundle FILE whenever it "
+       "changes (rotor.dev/bundle-digest, counted by spec.adoption.pods)",
        {{"server", "", true, "the adoption API, e.g. https://rotor.example.com:8444"},
         {"rotation", "", true, "the rotation, as NAMESPACE/NAME or NAME"},
         {"id", "", true, "this agent's id (1-128 of A-Z a-z 0-9 . _ : -)"},
@@ -101,7 +105,12 @@ const std::vector<Verb>& verbs() {
         {"client-key", "", true, "the client certificate's key"},
         {"trust-store", "", true, "the PEM trust store to keep up to date (written atomically)"},
         {"server-ca", "", true, "verify the adoption API against this CA instead of the system's"},
-        {"interval", "", true, "how often to sync (default 30s; failures back off up to 5m)"},
+        {"interval", "", true,
+         "how often to sync (default 30s; failures back off up to 5m); with --report-pod, how often to read FILE "
+         "(default 5s)"},
+        {"report-pod", "", false,
+         "annotate this pod with the digest of --trust-store, the bundle file its application reloads"},
+        {"pod", "", true, "with --report-pod: the pod to annotate (default: $POD_NAMESPACE/$POD_NAME, downward API)"},
         {"once", "", false, "sync once and exit (non-zero on failure)"},
         kLogFormatFlag,
         kLogLevelFlag},

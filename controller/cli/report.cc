@@ -6,6 +6,7 @@
 #include "controller/cli/output.h"
 #include "reconcilers/consumer_pods.h"
 #include "reconcilers/gates.h"
+#include "reconcilers/phases/phases.h"
 #include "reconcilers/triggers.h"
 #include "reconcilers/windows.h"
 
@@ -34,6 +35,21 @@ std::string progressBar(double ratio) {
          "] " + percent;
 }
 
+/** Who the adoption gate counts, as the gate's own messages name them. */
+std::string countedClients(const api::AdoptionSpec& spec) {
+  return spec.pods ? "clients (agents and consumer pods)" : "agents";
+}
+
+/** What the adoption gate asks for: "100% of active agents (seen within 10m), at least 3, staged for at least 1h";
+ *  a bound left at zero is left out. */
+std::string adoptionTerms(const api::AdoptionSpec& spec) {
+  std::string terms = std::to_string(spec.threshold) + "% of active " + countedClients(spec) + " (agents seen within " +
+                      formatDuration(spec.staleAfter) + ")";
+  if (spec.minAgents > 0) terms += ", at least " + std::to_string(spec.minAgents);
+  if (spec.minStageDuration > Duration::zero()) terms += ", staged for at least " + formatDuration(spec.minStageDuration);
+  return terms;
+}
+
 /** Each gate the rotation passes, with its state now: open, waiting (and why), passed, or what the next rotation
  *  will wait for when none is in flight. */
 std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
@@ -48,7 +64,7 @@ std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
   const bool restaging = p == Phase::kRollingBack && !s.rollbackRestagedCa.empty();
   if (p == Phase::kAwaitingAdoption || restaging) {
     const auto gate = reconcilers::evaluateAdoptionGate(
-        r.spec.adoption, reconcilers::clientTally(s), s.phaseStartedAt.value_or(now), now,
+        r.spec.adoption, api::clientTally(s), s.phaseStartedAt.value_or(now), now,
         reconcilers::approvalPending(r), restaging ? "the CA being restored" : "the new CA",
         reconcilers::consumerPodsHold(s));
     line(restaging ? "rollback adoption" : "adoption", (gate.open ? "OPEN: " : "WAITING: ") + gate.message);
@@ -62,9 +78,7 @@ std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
     // Not "not reached": beside a full adoption bar that reads as a threshold missed.
     line("adoption", r.spec.adoption.mode == api::AdoptionMode::kManual
                          ? "next rotation waits for rotor approve (adoption.mode Manual)"
-                         : "next rotation waits for " + std::to_string(r.spec.adoption.threshold) +
-                               "% of active agents, at least " + std::to_string(r.spec.adoption.minAgents) +
-                               ", staged for " + formatDuration(r.spec.adoption.minStageDuration));
+                         : "next rotation waits for " + adoptionTerms(r.spec.adoption));
   } else {
     line("adoption", "passed");
   }
@@ -119,17 +133,20 @@ std::string nextStep(const api::CertificateRotation& r) {
   const std::string name = r.metadata.name;
   const Phase p = s.phase == Phase::kBlocked ? s.resumePhase.value_or(Phase::kReady) : s.phase;
   const std::string laggards = s.adoption.laggards.empty() ? "" : " (laggards above)";
+  const std::string clients = !r.spec.adoption.pods ? "agents"
+                              : s.adoption.active > 0 ? "agents and consumer pods"
+                                                      : "consumer pods";
   if (s.phase == Phase::kPaused) return "resume it: rotor resume " + name;
   if (p == Phase::kAwaitingAdoption) {
     if (r.spec.adoption.mode == api::AdoptionMode::kManual) {
       return "check that your clients trust the new CA, then: rotor approve " + name + " (or give up: rotor abandon " +
              name + ")";
     }
-    return "wait for the agents" + laggards + ", or swap now: rotor approve " + name + ", or give up: rotor abandon " +
+    return "wait for the " + clients + laggards + ", or swap now: rotor approve " + name + ", or give up: rotor abandon " +
            name;
   }
   if (p == Phase::kRollingBack && !s.rollbackRestagedCa.empty()) {
-    return "wait for the agents to trust the restored CA" + laggards + ", or restore now: rotor rollback " + name +
+    return "wait for the " + clients + " to trust the restored CA" + laggards + ", or restore now: rotor rollback " + name +
            " --skip-adoption (clients that have not learned it fail)";
   }
   if (s.phase == Phase::kBlocked) {
@@ -173,8 +190,20 @@ std::string formatStatusReport(const api::CertificateRotation& r, const std::vec
     servers.push_back({"  " + server.name, server.fingerprint, timeOrDash(server.notAfter), issuer});
   }
   out << formatTable(servers);
-  out << "\nAdoption:    " << progressBar(s.adoption.ratio) << "  " << s.adoption.adopted << "/" << s.adoption.active
-      << " active agents adopted, " << s.adoption.stale << " stale\n";
+  // What the gate counts: agents, and consumer pods where spec.adoption.pods asks for them.
+  const api::AdoptionStatus clients = api::clientTally(s);
+  out << "\nAdoption:    ";
+  if (clients.active == 0) {
+    out << "no active " << countedClients(r.spec.adoption);
+  } else {
+    out << progressBar(clients.ratio) << "  " << clients.adopted << "/" << clients.active << " active "
+        << countedClients(r.spec.adoption) << " adopted";
+  }
+  if (s.pods) {
+    out << " (agents " << s.adoption.adopted << "/" << s.adoption.active << ", consumer pods " << s.pods->adopted << "/"
+        << s.pods->running << ")";
+  }
+  out << ", " << s.adoption.stale << " stale agents\n";
   if (!s.adoption.laggards.empty()) {
     out << "Laggards:   ";
     for (const std::string& id : s.adoption.laggards) out << " " << id;
@@ -246,9 +275,7 @@ std::string formatPlan(const api::CertificateRotation& r, SystemTime now) {
            (spec.ca.files ? spec.ca.files->certFile : "Secret " + spec.ca.secretRef->name) + "; add it to " + bundle +
            " beside the current CA");
     }
-    item("Wait for adoption: " + std::to_string(spec.adoption.threshold) + "% of active agents (seen within " +
-         formatDuration(spec.adoption.staleAfter) + "), at least " + std::to_string(spec.adoption.minAgents) +
-         ", staged for at least " + formatDuration(spec.adoption.minStageDuration) +
+    item("Wait for adoption: " + adoptionTerms(spec.adoption) +
          (spec.adoption.timeout ? "; Blocked after " + formatDuration(*spec.adoption.timeout) : ""));
   }
   item("Snapshot every server's material and the bundle (" + r.metadata.name + "-r" +
@@ -261,10 +288,10 @@ std::string formatPlan(const api::CertificateRotation& r, SystemTime now) {
     item("Swap server \"" + server.name + "\": issue " + formatKeySpec(spec.certificate.privateKey) + " \"" +
          spec.certificate.commonName + "\" from the " + (reconcilers::isRenewal(trigger) ? "current" : "new") + " CA" +
          (spec.ca.crossSign && !reconcilers::isRenewal(trigger) ? " with the new CA cross-signed by the old" : "") +
-         ", pre-check it, write " + where + ", reload, then probe " +
-         (server.healthCheck ? server.healthCheck->address : std::string("nothing (no healthCheck)")) + " for " +
-         formatDuration(spec.swap.bakeTime) + "; " + std::to_string(spec.swap.probe.failureThreshold) +
-         " failures roll back");
+         ", pre-check it, write " + where + ", reload; " + reconcilers::phases::bakePlan(r, server) +
+         (server.healthCheck ? " at " + server.healthCheck->address + "; " +
+                                   std::to_string(spec.swap.probe.failureThreshold) + " failures roll back"
+                             : ""));
   }
   if (!reconcilers::isRenewal(trigger)) {
     item("Drain for " + formatDuration(spec.prune.after) +

@@ -50,7 +50,8 @@ std::vector<MetricFamily> stateFamilies(const std::vector<api::CertificateRotati
   MetricFamily revision{
       "rotor_rotation_revision", "Completed rotations of this resource (status.revision).", MetricType::Gauge, {}};
   MetricFamily ratio{"rotor_rotation_adoption_ratio",
-                     "Share of active agents that trust the CA being rolled out (0..1).",
+                     "Share of active clients that trust the CA being rolled out (0..1): agents and, with "
+                     "spec.adoption.pods, consumer pods, as the adoption gate counts them.",
                      MetricType::Gauge,
                      {}};
   MetricFamily agents{
@@ -82,7 +83,7 @@ std::vector<MetricFamily> stateFamilies(const std::vector<api::CertificateRotati
       addSample(phase, with(labels, "phase", std::string(api::phaseName(p))), p == s.phase ? 1 : 0);
     }
     addSample(revision, labels, static_cast<double>(s.revision));
-    addSample(ratio, labels, s.adoption.ratio);
+    addSample(ratio, labels, api::clientTally(s).ratio);
     addSample(agents, with(labels, "state", "adopted"), static_cast<double>(s.adoption.adopted));
     addSample(agents, with(labels, "state", "pending"),
               static_cast<double>(std::max<int64_t>(0, s.adoption.active - s.adoption.adopted)));

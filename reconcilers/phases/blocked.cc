@@ -52,7 +52,7 @@ StatusOr<Outcome> blocked(RotationContext& ctx, CertificateRotation& r) {
     api::AdoptionSpec noClock = r.spec.adoption;
     noClock.timeout.reset();
     noClock.minStageDuration = Duration::zero();
-    if (evaluateAdoptionGate(noClock, clientTally(r.status), now, now).open) {
+    if (evaluateAdoptionGate(noClock, api::clientTally(r.status), now, now).open) {
       return Outcome::moveTo(resume, "Adopted", "Adoption reached the threshold after the timeout");
     }
   }

@@ -25,6 +25,9 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r);
 StatusOr<Outcome> staging(RotationContext& ctx, CertificateRotation& r);
 /** AwaitingAdoption: the adoption gate. -> Swapping, or Blocked on timeout. */
 StatusOr<Outcome> awaitingAdoption(RotationContext& ctx, CertificateRotation& r);
+/** How a swapped server is verified, for messages and plans: "verifying health probes for 1m", or why there is no
+ *  bake (a server without healthCheck is verified by its reload or its workload's rollout alone). */
+std::string bakePlan(const CertificateRotation& r, const api::ServerSpec& server);
 /** Swapping: window, snapshot, pre-checks, write and reload of the next server. -> Verifying. */
 StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r);
 /** Verifying: probe the swapped server for bakeTime. -> Swapping (next server), Draining, Ready,

@@ -11,6 +11,16 @@
 #include "reconcilers/windows.h"
 
 namespace rotor::reconcilers::phases {
+
+std::string bakePlan(const CertificateRotation& r, const api::ServerSpec& server) {
+  if (!server.healthCheck) {
+    // Without a probe there is nothing to watch, so nothing to bake: waiting would only delay.
+    return server.restart ? "verified once its workload has rolled out (no healthCheck, so no bakeTime)"
+                          : "verified by its reload (no healthCheck, so no bakeTime)";
+  }
+  return std::string(server.restart ? "once its workload has rolled out, " : "") + "verifying health probes for " +
+         formatDuration(r.spec.swap.bakeTime);
+}
 namespace {
 
 /** The first server (in spec order) whose swap is not verified yet; null when all are. */
@@ -151,8 +161,7 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
                            "Server \"" + server->name + "\" did not reload: " + reloaded.message());
   }
   return Outcome::moveTo(api::Phase::kVerifying, "Swapped",
-                         "Server \"" + server->name + "\" presents its new certificate; verifying for " +
-                             formatDuration(r.spec.swap.bakeTime));
+                         "Server \"" + server->name + "\" presents its new certificate; " + bakePlan(r, *server));
 }
 
 }  // namespace rotor::reconcilers::phases

@@ -34,6 +34,12 @@ std::optional<SystemTime> earlier(const std::optional<SystemTime>& a, const std:
   return std::min(*a, *b);
 }
 
+/** The later of two times; nullopt when either is unknown. */
+std::optional<SystemTime> later(const std::optional<SystemTime>& a, const std::optional<SystemTime>& b) {
+  if (!a || !b) return std::nullopt;
+  return std::max(*a, *b);
+}
+
 /** The owning workload: a ReplicaSet's pods belong to the Deployment whose name it carries
  *  before its pod-template-hash, as the Deployment controller names them. */
 api::WorkloadRef ownerOf(const json& metadata, const std::string& ns, const std::string& name,
@@ -62,14 +68,14 @@ void addSource(std::set<std::string>& sources, const char* kind, const std::stri
 }
 
 /** The ConfigMaps and Secrets a container reads through env, and the volumes it mounts. */
-void readsOf(const json& container, std::set<std::string>& sources, std::set<std::string>& volumes) {
-  for (const json& env : field(container, "env").is_array() ? field(container, "env") : json::array()) {
-    addSource(sources, "ConfigMap", text(field(field(env, "valueFrom"), "configMapKeyRef"), "name"));
-    addSource(sources, "Secret", text(field(field(env, "valueFrom"), "secretKeyRef"), "name"));
+void readsOf(const json& container, std::set<std::string>& env, std::set<std::string>& volumes) {
+  for (const json& var : field(container, "env").is_array() ? field(container, "env") : json::array()) {
+    addSource(env, "ConfigMap", text(field(field(var, "valueFrom"), "configMapKeyRef"), "name"));
+    addSource(env, "Secret", text(field(field(var, "valueFrom"), "secretKeyRef"), "name"));
   }
   for (const json& from : field(container, "envFrom").is_array() ? field(container, "envFrom") : json::array()) {
-    addSource(sources, "ConfigMap", text(field(from, "configMapRef"), "name"));
-    addSource(sources, "Secret", text(field(from, "secretRef"), "name"));
+    addSource(env, "ConfigMap", text(field(from, "configMapRef"), "name"));
+    addSource(env, "Secret", text(field(from, "secretRef"), "name"));
   }
   for (const json& mount :
        field(container, "volumeMounts").is_array() ? field(container, "volumeMounts") : json::array()) {
@@ -114,6 +120,11 @@ PodSummary summarizePod(const json& pod) {
   out.owner = ownerOf(metadata, out.ns, out.name, out.labels);
   out.running = text(status, "phase") == "Running" && field(metadata, "deletionTimestamp").is_null();
 
+  // The kubelet fills a pod's volumes once, after it took the pod (status.startTime), and later
+  // only at its sync period (never through a subPath): a container that starts or restarts after
+  // the bundle changed still reads what its volume held, so a volume's file is as new as the later
+  // of the two. Env is resolved anew at each container start.
+  const std::optional<SystemTime> podStarted = timeOf(status, "startTime");
   std::map<std::string, std::optional<SystemTime>> started;  // container -> running since
   if (field(status, "containerStatuses").is_array()) {
     for (const json& c : status["containerStatuses"]) {
@@ -121,14 +132,20 @@ PodSummary summarizePod(const json& pod) {
     }
   }
   const std::map<std::string, std::set<std::string>> volumes = sourceVolumes(spec);
-  const auto readThrough = [&](const json& container) {
-    std::set<std::string> sources, mounted;
-    readsOf(container, sources, mounted);
+  // Each source a container reads, with when what it read was current.
+  const auto read = [&](const json& container, const std::optional<SystemTime>& since) {
+    std::set<std::string> env, mounted;
+    readsOf(container, env, mounted);
+    const auto record = [&](const std::string& source, const std::optional<SystemTime>& at) {
+      const auto [it, inserted] = out.sources.try_emplace(source, at);
+      if (!inserted) it->second = earlier(it->second, at);
+    };
+    for (const std::string& source : env) record(source, since);
     for (const std::string& volume : mounted) {
-      if (const auto it = volumes.find(volume); it != volumes.end())
-        sources.insert(it->second.begin(), it->second.end());
+      if (const auto it = volumes.find(volume); it != volumes.end()) {
+        for (const std::string& source : it->second) record(source, later(since, podStarted));
+      }
     }
-    return sources;
   };
   bool first = true;
   for (const json& c : field(spec, "containers").is_array() ? spec["containers"] : json::array()) {
@@ -136,18 +153,12 @@ PodSummary summarizePod(const json& pod) {
     const std::optional<SystemTime> since = it == started.end() ? std::nullopt : it->second;
     out.allStarted = first ? since : earlier(out.allStarted, since);
     first = false;
-    for (const std::string& source : readThrough(c)) {
-      const auto [at, inserted] = out.sources.try_emplace(source, since);
-      if (!inserted) at->second = earlier(at->second, since);
-    }
+    read(c, since);
   }
+  out.allStarted = later(out.allStarted, podStarted);  // however they read it, volumes may be older
   // What an init container read was read when the pod started, before any container ran.
-  const std::optional<SystemTime> podStarted = timeOf(status, "startTime");
   for (const json& c : field(spec, "initContainers").is_array() ? spec["initContainers"] : json::array()) {
-    for (const std::string& source : readThrough(c)) {
-      const auto [at, inserted] = out.sources.try_emplace(source, podStarted);
-      if (!inserted) at->second = earlier(at->second, podStarted);
-    }
+    read(c, podStarted);
   }
   return out;
 }

@@ -26,10 +26,12 @@ struct PodSummary {
   /** Running and not being deleted: only such pods count. */
   bool running = false;
   /** Per ConfigMap or Secret the pod reads ("ConfigMap/<name>", "Secret/<name>": through a
-   *  volume, a projected volume, env or envFrom): when the first of the containers reading it
-   *  started (each must have read it since); nullopt while one of them is not running. */
+   *  volume, a projected volume, env or envFrom): since when what every reader read was current:
+   *  the first of the containers reading it started (through env), or that and the pod's start,
+   *  when the kubelet filled its volumes (through a volume); nullopt while one is not running. */
   std::map<std::string, std::optional<SystemTime>> sources;
-  /** When the first of all its containers started (for pods counted by selector). */
+  /** When the first of all its containers started, and not before the pod did (for pods counted
+   *  by selector). */
   std::optional<SystemTime> allStarted;
   std::map<std::string, std::string> labels;
   /** The rotor.dev/bundle-digest annotation. */

@@ -64,5 +64,41 @@ TEST(StatusReportTest, EndsWithTheNextStepAPersonCanTakeAndItsCommand) {
   EXPECT_THAT(nextStepOf(rotationIn(api::Phase::kFailed, "")), HasSubstr("rotor rollback edge-proxy --to SNAPSHOT"));
 }
 
+TEST(StatusReportTest, CountsWhatTheGateCountsConsumerPodsWithTheAgents) {
+  // Seen by a new user: with adoption.pods and no agents, the summary read "100.0%  0/0 active agents adopted"
+  // and "wait for the agents" while the gate waited for 0 of 2 consumer pods.
+  auto waiting = rotationIn(api::Phase::kAwaitingAdoption, reconcilers::triggers::kRotateRequested);
+  waiting.spec.adoption.pods = api::ConsumerPodsSpec{};
+  waiting.status.adoption = {0, 0, 0, 1.0, {}};
+  waiting.status.pods = api::PodAdoptionStatus{};
+  waiting.status.pods->running = 2;
+  const std::string report = formatStatusReport(waiting, {}, rotor::testing::fixtureNow());
+  EXPECT_THAT(report, HasSubstr("  0.0%  0/2 active clients (agents and consumer pods) adopted (agents 0/0, "
+                                "consumer pods 0/2)"));
+  EXPECT_THAT(report, Not(HasSubstr("100.0%")));
+  EXPECT_THAT(nextStepOf(waiting), HasSubstr("wait for the consumer pods, or swap now"));
+  EXPECT_EQ(api::adoptionPercent(api::clientTally(waiting.status)), "0%");  // kubectl's column
+  waiting.status.pods->adopted = 1;
+  waiting.status.adoption = {2, 2, 0, 1.0, {}};
+  EXPECT_THAT(formatStatusReport(waiting, {}, rotor::testing::fixtureNow()),
+              HasSubstr("3/4 active clients (agents and consumer pods) adopted (agents 2/2, consumer pods 1/2)"));
+  EXPECT_THAT(nextStepOf(waiting), HasSubstr("wait for the agents and consumer pods"));
+  EXPECT_EQ(api::adoptionPercent(api::clientTally(waiting.status)), "75%");
+
+  auto agentsOnly = rotationIn(api::Phase::kAwaitingAdoption, reconcilers::triggers::kRotateRequested);
+  EXPECT_THAT(formatStatusReport(agentsOnly, {}, rotor::testing::fixtureNow()),
+              HasSubstr("Adoption:    no active agents, 0 stale agents"));
+}
+
+TEST(StatusReportTest, APlanAsksOnlyForTheBoundsThatAreSet) {
+  auto ready = rotationIn(api::Phase::kReady, "");
+  EXPECT_THAT(formatPlan(ready, rotor::testing::fixtureNow()), Not(HasSubstr("at least")));
+  ready.spec.adoption.minAgents = 3;
+  ready.spec.adoption.minStageDuration = std::chrono::hours(1);
+  EXPECT_THAT(formatPlan(ready, rotor::testing::fixtureNow()),
+              HasSubstr("Wait for adoption: 100% of active agents (agents seen within 24h), at least 3, staged for "
+                        "at least 1h"));
+}
+
 }  // namespace
 }  // namespace rotor::cli

@@ -216,9 +216,9 @@ TEST_F(ConsumerPodGateTest, APausedRotationRestartsNothingMore) {
 TEST(ClientTallyTest, AgentsAndConsumerPodsAddUp) {
   api::RotationStatus s;
   s.adoption = {.active = 2, .adopted = 1};
-  EXPECT_EQ(clientTally(s).active, 2);
+  EXPECT_EQ(api::clientTally(s).active, 2);
   s.pods = api::PodAdoptionStatus{.running = 3, .adopted = 3};
-  const api::AdoptionStatus both = clientTally(s);
+  const api::AdoptionStatus both = api::clientTally(s);
   EXPECT_EQ(both.active, 5);
   EXPECT_EQ(both.adopted, 4);
   EXPECT_DOUBLE_EQ(both.ratio, 0.8);

@@ -23,7 +23,7 @@ SystemTime at(const std::string& rfc3339) {
 }
 
 /** A running pod of Deployment `deployment` whose container "app" mounts the bundle and
- *  started at `started`, beside a sidecar that reads nothing. */
+ *  started at `started`, as did the pod, beside a sidecar that reads nothing. */
 json mountingPod(const std::string& ns, const std::string& name, const std::string& deployment,
                  const std::string& started) {
   return {
@@ -39,6 +39,7 @@ json mountingPod(const std::string& ns, const std::string& name, const std::stri
                                     {{"name", "sidecar"}}})}}},
       {"status",
        {{"phase", "Running"},
+        {"startTime", started},
         {"containerStatuses",
          json::array({{{"name", "app"}, {"state", {{"running", {{"startedAt", started}}}}}},
                       {{"name", "sidecar"}, {"state", {{"running", {{"startedAt", "2026-01-01T00:00:00Z"}}}}}}})}}}};
@@ -55,7 +56,35 @@ TEST(ConsumerPodsTest, APodReadsTheBundleThroughTheContainersThatMountItAndBelon
   ASSERT_TRUE(pod.sources.contains(kSource));
   // The container that mounts it, not the sidecar that started long before.
   EXPECT_EQ(pod.sources.at(kSource), at("2026-03-01T10:00:05Z"));
-  EXPECT_EQ(pod.allStarted, at("2026-01-01T00:00:00Z")) << "the sidecar started first";
+  EXPECT_EQ(pod.allStarted, at("2026-03-01T10:00:05Z")) << "the sidecar's start is older than the pod's";
+  json restarted = mountingPod("shop", "web-5d9f7c-x1", "web", "2026-03-01T10:00:05Z");
+  restarted["status"]["startTime"] = "2026-03-01T09:00:00Z";
+  EXPECT_EQ(summarizePod(restarted).allStarted, at("2026-03-01T09:00:00Z")) << "no container read before the pod started";
+}
+
+TEST(ConsumerPodsTest, AContainerRestartedInAnOlderPodReadsWhatItsVolumeHeldButFreshEnv) {
+  // The kubelet fills a pod's volumes when it takes the pod and refreshes them only at its sync
+  // period (a subPath never): a container restarted after the bundle changed may read the old CA
+  // from its volume. Env is resolved at each start.
+  json pod = mountingPod("shop", "web-1", "web", "2026-03-01T10:00:05Z");
+  pod["status"]["startTime"] = "2026-03-01T09:00:00Z";
+  pod["spec"]["containers"][1]["env"] =
+      json::array({{{"name", "CA"}, {"valueFrom", {{"configMapKeyRef", {{"name", "env-ca"}, {"key", "ca.crt"}}}}}}});
+  pod["status"]["containerStatuses"][1]["state"]["running"]["startedAt"] = "2026-03-01T10:00:07Z";
+  const PodSummary s = summarizePod(pod);
+  EXPECT_EQ(s.sources.at(kSource), at("2026-03-01T10:00:05Z")) << "the later of the container and the pod";
+  EXPECT_EQ(s.sources.at("ConfigMap/env-ca"), at("2026-03-01T10:00:07Z"));
+  pod["status"]["startTime"] = "2026-03-01T10:00:06Z";  // clocks of whole seconds: the later one
+  EXPECT_EQ(summarizePod(pod).sources.at(kSource), at("2026-03-01T10:00:06Z"));
+
+  ConsumerPodIndex index;
+  json old = mountingPod("shop", "web-2", "web", "2026-03-01T10:00:05Z");
+  old["status"]["startTime"] = "2026-03-01T09:00:00Z";  // its container crashed and restarted after the change
+  index.apply("ADDED", old);
+  index.apply("ADDED", mountingPod("shop", "web-3", "web", "2026-03-01T10:00:05Z"));  // a new pod
+  const PodTally tally = index.tally(queryAt("2026-03-01T10:00:00Z"));
+  EXPECT_EQ(tally.running, 2);
+  EXPECT_EQ(tally.adopted, 1) << "only the pod whose volume was filled after the change";
 }
 
 TEST(ConsumerPodsTest, EnvProjectedVolumesAndInitContainersReadTheBundleToo) {
@@ -133,7 +162,7 @@ TEST(ConsumerPodsTest, ABundleInASecretIsReadThroughSecretVolumesAndEnv) {
       json::array({{{"name", "CA"}, {"valueFrom", {{"secretKeyRef", {{"name", "other-ca"}, {"key", "ca.crt"}}}}}}});
   const PodSummary s = summarizePod(pod);
   EXPECT_EQ(s.sources.at("Secret/edge-ca"), at("2026-03-01T10:00:05Z"));
-  EXPECT_EQ(s.sources.at("Secret/other-ca"), at("2026-01-01T00:00:00Z"));
+  EXPECT_EQ(s.sources.at("Secret/other-ca"), at("2026-01-01T00:00:00Z")) << "env: the sidecar's own start";
   EXPECT_FALSE(s.sources.contains(kSource));
   EXPECT_EQ(bundleSource({.secretName = "edge-ca"}), "Secret/edge-ca");
   EXPECT_EQ(bundleSource({.configMapName = "edge-ca"}), kSource);
