@@ -43,6 +43,9 @@ Status restartLaggards(RotationContext& ctx, api::CertificateRotation& r, const 
         contains(pods.restarted, w.workload)) {
       continue;
     }
+    // A workload whose pods report what they reloaded gets the kubelet's time to update their
+    // volumes before it is restarted.
+    if (tally.reporting.contains(w.workload) && ctx.clock.now() < *pods.bundleSince + kReporterGrace) continue;
     RETURN_IF_ERROR(ctx.store.restartWorkload(r, w.workload).withContext("could not restart " + w.workload.toString()));
     pods.restarting.push_back(w.workload);
     ctx.events.record(r, EventType::kNormal, "WorkloadRestarted",

@@ -20,6 +20,11 @@ namespace rotor::reconcilers {
 StatusOr<store::PodTally> measureConsumerPods(RotationContext& ctx, api::CertificateRotation& r,
                                               const std::string& fingerprint);
 
+/** How long a workload whose every consumer pod reports its bundle digest (rotor.dev/bundle-digest)
+ *  is left to report the new one before restartWorkloads restarts it: the kubelet updates mounted
+ *  ConfigMaps and Secrets at its sync period (1 minute by default) plus its cache's delay. */
+inline constexpr Duration kReporterGrace = std::chrono::minutes(3);
+
 /** When restarts of lagging workloads may start, while that is still ahead: pods a restart makes
  *  count only if the kubelet takes them at or after status.pods.bundleSince (a whole second past
  *  the measurement that set it); earlier ones would never count, and a workload is restarted once. */

@@ -8,10 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <openssl/rand.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "controller/adoption/endpoint.h"
 #include "controller/cli/backend.h"
+#include "controller/common/strings.h"
 #include "controller/kube/api_lease_store.h"
 #include "controller/kube/event_writer.h"
 #include "controller/kube/leader_pod_label.h"
@@ -135,10 +137,14 @@ private:
 };
 
 /** This process's name in the Lease and in Events: the pod's name (its hostname) and pid. */
+/** "<hostname>_<8 random hex digits>": a new identity each start. In a container the pid is the same
+ *  at every start, and a restarted leader must not be taken for the one whose Lease it finds. */
 std::string instanceName() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  return std::string(host) + "_" + std::to_string(getpid());
+  unsigned char bytes[4] = {};
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return std::string(host) + "_" + std::to_string(getpid());
+  return std::string(host) + "_" + hexEncode(bytes);
 }
 
 /** In a cluster, a resync takes the rotations' names from the watch's cache instead of listing. */

@@ -46,7 +46,8 @@ std::string adoptionTerms(const api::AdoptionSpec& spec) {
   std::string terms = std::to_string(spec.threshold) + "% of active " + countedClients(spec) + " (agents seen within " +
                       formatDuration(spec.staleAfter) + ")";
   if (spec.minAgents > 0) terms += ", at least " + std::to_string(spec.minAgents);
-  if (spec.minStageDuration > Duration::zero()) terms += ", staged for at least " + formatDuration(spec.minStageDuration);
+  if (spec.minStageDuration > Duration::zero())
+    terms += ", staged for at least " + formatDuration(spec.minStageDuration);
   return terms;
 }
 
@@ -64,9 +65,8 @@ std::string gatesSection(const api::CertificateRotation& r, SystemTime now) {
   const bool restaging = p == Phase::kRollingBack && !s.rollbackRestagedCa.empty();
   if (p == Phase::kAwaitingAdoption || restaging) {
     const auto gate = reconcilers::evaluateAdoptionGate(
-        r.spec.adoption, api::clientTally(s), s.phaseStartedAt.value_or(now), now,
-        reconcilers::approvalPending(r), restaging ? "the CA being restored" : "the new CA",
-        reconcilers::consumerPodsHold(s));
+        r.spec.adoption, api::clientTally(s), s.phaseStartedAt.value_or(now), now, reconcilers::approvalPending(r),
+        restaging ? "the CA being restored" : "the new CA", reconcilers::consumerPodsHold(s));
     line(restaging ? "rollback adoption" : "adoption", (gate.open ? "OPEN: " : "WAITING: ") + gate.message);
     if (r.spec.adoption.timeout) {
       line("adoption timeout",
@@ -133,7 +133,7 @@ std::string nextStep(const api::CertificateRotation& r) {
   const std::string name = r.metadata.name;
   const Phase p = s.phase == Phase::kBlocked ? s.resumePhase.value_or(Phase::kReady) : s.phase;
   const std::string laggards = s.adoption.laggards.empty() ? "" : " (laggards above)";
-  const std::string clients = !r.spec.adoption.pods ? "agents"
+  const std::string clients = !r.spec.adoption.pods   ? "agents"
                               : s.adoption.active > 0 ? "agents and consumer pods"
                                                       : "consumer pods";
   if (s.phase == Phase::kPaused) return "resume it: rotor resume " + name;
@@ -142,12 +142,12 @@ std::string nextStep(const api::CertificateRotation& r) {
       return "check that your clients trust the new CA, then: rotor approve " + name + " (or give up: rotor abandon " +
              name + ")";
     }
-    return "wait for the " + clients + laggards + ", or swap now: rotor approve " + name + ", or give up: rotor abandon " +
-           name;
+    return "wait for the " + clients + laggards + ", or swap now: rotor approve " + name +
+           ", or give up: rotor abandon " + name;
   }
   if (p == Phase::kRollingBack && !s.rollbackRestagedCa.empty()) {
-    return "wait for the " + clients + " to trust the restored CA" + laggards + ", or restore now: rotor rollback " + name +
-           " --skip-adoption (clients that have not learned it fail)";
+    return "wait for the " + clients + " to trust the restored CA" + laggards + ", or restore now: rotor rollback " +
+           name + " --skip-adoption (clients that have not learned it fail)";
   }
   if (s.phase == Phase::kBlocked) {
     return "fix what the message says; a spec change or rotor rotate " + name + " tries again (or rotor abandon " +

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,6 +91,9 @@ struct PodTally {
   /** Every workload with running consumer pods: the laggards first (most pods still to adopt),
    *  then by kind, namespace and name. */
   std::vector<api::WorkloadAdoption> workloads;
+  /** The workloads whose every running consumer pod carries a rotor.dev/bundle-digest annotation:
+   *  they reload the bundle and say so (a reporter sidecar), so they adopt without a restart. */
+  std::set<api::WorkloadRef> reporting;
 };
 
 /** An agent's latest check-in. */

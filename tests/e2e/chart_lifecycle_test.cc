@@ -47,9 +47,10 @@ protected:
         client(), PodRunnerOptions{ns(), "app.kubernetes.io/instance=rotor",
                                    [this](const json& pod) { return serviceAccountKubeconfig(pod); },
                                    dir_.path() / "pods", "rotor-test-node"});
-    // What the chart's test pod reaches by the Service's name.
+    // What the chart's test pod reaches through the Service's variables, as the kubelet sets them.
     metrics_ = std::make_unique<ServiceProxy>(client(), ns(), "rotor", "metrics", *runner_, true);
-    runner_->addHost("rotor." + ns() + ".svc:9402", "127.0.0.1:" + std::to_string(metrics_->port()));
+    runner_->addServiceEnv("ROTOR_SERVICE_HOST", "127.0.0.1");
+    runner_->addServiceEnv("ROTOR_SERVICE_PORT_METRICS", std::to_string(metrics_->port()));
   }
 
   kube::Client& client() { return cluster_.client(); }

@@ -126,6 +126,7 @@ void PodRunner::start(const json& object, Pod& pod) {
       pod.ports[port["containerPort"].get<int>()] = static_cast<uint16_t>(freeLoopbackPort());
     }
   }
+  for (const auto& [name, value] : serviceEnv_) pod.env.try_emplace(name, value);
   for (const json& var : pod.container.value("env", json::array())) {
     if (var.contains("value")) {
       pod.env[var["name"]] = var["value"];
@@ -238,6 +239,11 @@ void PodRunner::writeStatus(const std::string& name, Pod& pod) {
 void PodRunner::addHost(const std::string& address, const std::string& local) {
   std::lock_guard lock(mu_);
   hosts_[address] = local;
+}
+
+void PodRunner::addServiceEnv(const std::string& name, const std::string& value) {
+  std::lock_guard lock(mu_);
+  serviceEnv_[name] = value;
 }
 
 bool PodRunner::signal(const std::string& pod, int sig) {

@@ -54,6 +54,9 @@ public:
   /** Plays cluster DNS and kube-proxy for arguments: `address` ("svc.ns.svc:port") in a pod's
    *  arguments becomes `local` ("127.0.0.1:port", e.g. a ServiceProxy). */
   void addHost(const std::string& address, const std::string& local);
+  /** Plays the kubelet's service links: a variable every pod started from now on has (such as
+   *  ROTOR_SERVICE_HOST), unless its container sets its own. */
+  void addServiceEnv(const std::string& name, const std::string& value);
   /** Sends `sig` to the process of the pod; false when it runs none. A process that exits while
    *  its pod exists is started again, as a container restart. */
   bool signal(const std::string& pod, int sig);
@@ -98,6 +101,7 @@ private:
   mutable std::mutex mu_;
   std::map<std::string, Pod> pods_;
   std::map<std::string, std::vector<std::filesystem::path>> logs_;
+  std::map<std::string, std::string> serviceEnv_;
   std::map<std::string, std::string> hosts_;  // address in arguments -> loopback address  // kept after a pod goes
   int nextIp_ = 10;
   bool nodeCreated_ = false;

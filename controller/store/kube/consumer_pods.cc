@@ -202,6 +202,7 @@ void ConsumerCounter::add(const PodSummary& pod) {
   if (inserted) workload.workload = pod.owner;
   ++workload.pods;
   ++tally_.running;
+  if (pod.bundleDigest.empty()) silent_.insert(pod.owner);
   if (adopted) {
     ++workload.adopted;
     ++tally_.adopted;
@@ -210,7 +211,10 @@ void ConsumerCounter::add(const PodSummary& pod) {
 
 store::PodTally ConsumerCounter::result() const {
   store::PodTally out = tally_;
-  for (const auto& [ref, workload] : workloads_) out.workloads.push_back(workload);
+  for (const auto& [ref, workload] : workloads_) {
+    out.workloads.push_back(workload);
+    if (!silent_.contains(ref)) out.reporting.insert(ref);
+  }
   std::stable_sort(out.workloads.begin(), out.workloads.end(),
                    [](const api::WorkloadAdoption& a, const api::WorkloadAdoption& b) {
                      return a.pods - a.adopted > b.pods - b.adopted;

@@ -67,6 +67,7 @@ private:
   const ConsumerQuery& query_;
   store::PodTally tally_;
   std::map<api::WorkloadRef, api::WorkloadAdoption> workloads_;
+  std::set<api::WorkloadRef> silent_;  // workloads with a running consumer pod that reports no digest
 };
 
 /** The pods of the cluster as a watch reports them, summarised; safe across threads. */

@@ -112,7 +112,8 @@ TEST_F(CliTest, ControllerOnceBootstrapsFilesThatOpensslVerifies) {
   EXPECT_EQ(rotor::testing::runShell("openssl pkey -check -noout -in " + local + "/certs/server.key", &out), 0) << out;
   EXPECT_THAT(rotor({"--local", local, "get"}).out, HasSubstr("Ready"));
   const std::string status = rotor({"--local", local, "status", "edge-proxy"}).out;
-  EXPECT_THAT(status, HasSubstr("adoption            next rotation waits for 100% of active agents (agents seen within"));
+  EXPECT_THAT(status,
+              HasSubstr("adoption            next rotation waits for 100% of active agents (agents seen within"));
   EXPECT_THAT(status, ::testing::Not(HasSubstr("at least 0")));  // an unset minAgents asks for nothing
   EXPECT_THAT(rotor({"--local", local, "plan", "edge-proxy"}).out, ::testing::Not(HasSubstr("at least 0")));
   // Nothing left to do on a second pass.

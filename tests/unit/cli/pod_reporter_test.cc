@@ -22,13 +22,14 @@ using ::testing::HasSubstr;
 class PodReporterTest : public ::testing::Test {
 protected:
   PodReporter reporter() {
-    return PodReporter({.bundleFile = (dir_.path() / "ca.crt").string()},
-                       [this](const std::string& digest) {
-                         if (refuse_) return unavailable("the API server refused it");
-                         annotations_.push_back(digest);
-                         return okStatus();
-                       },
-                       log_);
+    return PodReporter(
+        {.bundleFile = (dir_.path() / "ca.crt").string()},
+        [this](const std::string& digest) {
+          if (refuse_) return unavailable("the API server refused it");
+          annotations_.push_back(digest);
+          return okStatus();
+        },
+        log_);
   }
 
   rotor::testing::TempDir dir_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "controller/store/forwarding_store.h"
 #include "reconcilers/consumer_pods.h"
@@ -40,10 +41,12 @@ public:
     }
     std::stable_sort(tally.workloads.begin(), tally.workloads.end(),
                      [](const auto& a, const auto& b) { return a.pods - a.adopted > b.pods - b.adopted; });
+    for (const std::string& name : reporting) tally.reporting.insert({"Deployment", "shop", name});
     return tally;
   }
   Status restartWorkload(const api::CertificateRotation&, const api::WorkloadRef& w) override {
     restarts.push_back(w.name);
+    restartedAt.push_back(clock_.now());
     rollingOut[w.name] = rolloutPolls;
     if (recreate) pods[w.name].clear();  // the old pods go before the new ones run
     return okStatus();
@@ -63,6 +66,8 @@ public:
   std::map<std::string, size_t> replicas;
   bool recreate = false;  // a rollout with the Recreate strategy
   std::vector<std::string> restarts;
+  std::vector<SystemTime> restartedAt;
+  std::set<std::string> reporting;  // workloads whose pods carry a bundle digest
   std::map<std::string, int> rollingOut;
   int rolloutPolls = 3;
   std::optional<store::PodQuery> lastQuery;
@@ -156,6 +161,26 @@ TEST_F(ConsumerPodGateTest, TheRestartPolicyRestartsLaggingWorkloadsOneAtATimeAn
   EXPECT_TRUE(r.status.pods->restarting.empty());
   EXPECT_EQ(r.status.pods->restarted.size(), 2u);
   EXPECT_EQ(std::count(h.events.reasons.begin(), h.events.reasons.end(), "WorkloadRestarted"), 2);
+}
+
+TEST_F(ConsumerPodGateTest, RestartsWaitForTheSecondFromWhichNewPodsCount) {
+  // Pods count when the kubelet took them at or after bundleSince, a whole second past the
+  // measurement: a restart before it could make pods that never count.
+  const auto key = stagedRotation(true);
+  reconcile(key, 2);
+  ASSERT_FALSE(podStore.restartedAt.empty());
+  EXPECT_GE(podStore.restartedAt.front(), *h.get(key).status.pods->bundleSince);
+}
+
+TEST_F(ConsumerPodGateTest, AWorkloadThatReportsItsBundleIsGivenTheKubeletsDelayBeforeARestart) {
+  podStore.reporting = {"web"};
+  const auto key = stagedRotation(true);
+  reconcile(key, 30);
+  EXPECT_THAT(podStore.restarts, ElementsAre("api", "self")) << "web reports what it reloads: left to the kubelet";
+  ASSERT_OK(h.runUntil(
+      key, [&](const api::CertificateRotation&) { return podStore.restarts.size() == 3; }, 400, &podStore));
+  EXPECT_EQ(podStore.restarts.back(), "web") << "it never reported the new bundle";
+  EXPECT_GE(podStore.restartedAt.back(), *h.get(key).status.pods->bundleSince + kReporterGrace);
 }
 
 TEST_F(ConsumerPodGateTest, AWorkloadWithoutRunningPodsMidRolloutDoesNotOpenTheGate) {

@@ -59,7 +59,8 @@ TEST(ConsumerPodsTest, APodReadsTheBundleThroughTheContainersThatMountItAndBelon
   EXPECT_EQ(pod.allStarted, at("2026-03-01T10:00:05Z")) << "the sidecar's start is older than the pod's";
   json restarted = mountingPod("shop", "web-5d9f7c-x1", "web", "2026-03-01T10:00:05Z");
   restarted["status"]["startTime"] = "2026-03-01T09:00:00Z";
-  EXPECT_EQ(summarizePod(restarted).allStarted, at("2026-03-01T09:00:00Z")) << "no container read before the pod started";
+  EXPECT_EQ(summarizePod(restarted).allStarted, at("2026-03-01T09:00:00Z"))
+      << "no container read before the pod started";
 }
 
 TEST(ConsumerPodsTest, AContainerRestartedInAnOlderPodReadsWhatItsVolumeHeldButFreshEnv) {
@@ -153,6 +154,21 @@ TEST(ConsumerPodsTest, RunningConsumersAdoptByStartingAfterTheBundleOrByItsDiges
   EXPECT_EQ(after.running, 4);
   EXPECT_EQ(after.adopted, 3);
   EXPECT_EQ(after.workloads[0].workload, (api::WorkloadRef{"Deployment", "other", "web"}));
+}
+
+TEST(ConsumerPodsTest, AWorkloadWhosePodsAllReportADigestIsAReporter) {
+  ConsumerPodIndex index;
+  const auto reporting = [](json pod, const std::string& digest) {
+    pod["metadata"]["annotations"] = {{"rotor.dev/bundle-digest", digest}};
+    return pod;
+  };
+  index.apply("ADDED", reporting(mountingPod("shop", "web-1", "web", "2026-03-01T09:00:00Z"), "sha256:old"));
+  index.apply("ADDED", reporting(mountingPod("shop", "web-2", "web", "2026-03-01T09:00:00Z"), "sha256:old"));
+  index.apply("ADDED", reporting(mountingPod("shop", "api-1", "api", "2026-03-01T09:00:00Z"), "sha256:old"));
+  index.apply("ADDED", mountingPod("shop", "api-2", "api", "2026-03-01T09:00:00Z"));  // says nothing
+  const PodTally tally = index.tally(queryAt("2026-03-01T10:00:00Z"));
+  EXPECT_EQ(tally.adopted, 0) << "an old digest is not the bundle as it is now";
+  EXPECT_EQ(tally.reporting, (std::set<api::WorkloadRef>{{"Deployment", "shop", "web"}}));
 }
 
 TEST(ConsumerPodsTest, ABundleInASecretIsReadThroughSecretVolumesAndEnv) {
