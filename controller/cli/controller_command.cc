@@ -137,14 +137,14 @@ private:
 };
 
 /** This process's name in the Lease and in Events: the pod's name (its hostname) and pid. */
-/** "<hostname>_<8 random hex digits>": a new identity each start. In a container the pid is the same
- *  at every start, and a restarted leader must not be taken for the one whose Lease it finds. */
+/** "<hostname>_<pid>_<8 random hex digits>": new at each start. In a container the pid is the same at
+ *  every start, and a restarted leader must not take the Lease it finds for its own. */
 std::string instanceName() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   unsigned char bytes[4] = {};
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return std::string(host) + "_" + std::to_string(getpid());
-  return std::string(host) + "_" + hexEncode(bytes);
+  const std::string name = std::string(host) + "_" + std::to_string(getpid());
+  return RAND_bytes(bytes, sizeof bytes) == 1 ? name + "_" + hexEncode(bytes) : name;
 }
 
 /** In a cluster, a resync takes the rotations' names from the watch's cache instead of listing. */

@@ -264,8 +264,8 @@ await_new_leader() {
   while ((SECONDS < deadline)); do
     holder=$(lease_holder)
     if [[ -n "$holder" && "$holder" != "$old" ]]; then
-      echo "$(($(now_ms) - since)) ${holder%_*}"
-      wait_for "the label on ${holder%_*}" 30 bash -c "[[ \$(kubectl get pod -n $ns ${holder%_*} -o jsonpath='{.metadata.labels.rotor\\.dev/leader}') == true ]]"
+      echo "$(($(now_ms) - since)) ${holder%%_*}"
+      wait_for "the label on ${holder%%_*}" 30 bash -c "[[ \$(kubectl get pod -n $ns ${holder%%_*} -o jsonpath='{.metadata.labels.rotor\\.dev/leader}') == true ]]"
       return 0
     fi
     sleep 0.1

@@ -198,6 +198,16 @@ counted_pods() {  # prints "<namespace>/<pod> <counted:true|false>" for each run
     "\(.metadata.namespace)/\(.metadata.name) \((.metadata.annotations["rotor.dev/bundle-digest"] // "") == $digest or ($started and ($readers | length) > 0))"'
 }
 checks=0 exec_reads=0
+declare -A holds_new  # pods read holding the new CA: a pod never unlearns it
+# Whether a pod's app container loaded the new CA, read inside it (once it has, not read again):
+# 0 it has, 1 it has not, 2 it could not be read (gone, or not started).
+holds_new_ca() {
+  [[ -n "${holds_new[$1/$2]:-}" ]] && return 0
+  kubectl exec -n "$1" "$2" -c app -- cat /tmp/loaded >"$work/loaded" 2>/dev/null || return 2
+  exec_reads=$((exec_reads + 1))
+  fingerprints "$work/loaded" | grep -qx "$new_ca" || return 1
+  holds_new[$1/$2]=1
+}
 while [[ "$(kubectl get certrot trust -n "$home" -o jsonpath='{.status.phase}')" == AwaitingAdoption ]]; do
   status=$(kubectl get certrot trust -n "$home" -o json)
   since=$(jq -r '.status.pods.bundleSince // empty' <<<"$status")
@@ -207,9 +217,9 @@ while [[ "$(kubectl get certrot trust -n "$home" -o jsonpath='{.status.phase}')"
   while read -r pod is_counted; do
     [[ "$is_counted" == true ]] || continue
     counted=$((counted + 1))
-    kubectl exec -n "${pod%/*}" "${pod#*/}" -c app -- cat /tmp/loaded >"$work/loaded" 2>/dev/null || continue
-    exec_reads=$((exec_reads + 1))
-    fingerprints "$work/loaded" | grep -qx "$new_ca" ||
+    read_status=0
+    holds_new_ca "${pod%/*}" "${pod#*/}" || read_status=$?
+    ((read_status != 1)) ||
       fail "$pod is counted as adopted but holds only $(fingerprints "$work/loaded" | tr '\n' ' ') (new CA $new_ca)"
   done < <(counted_pods "$since" "$digest")
   # rotor's own count, workload by workload: never more adopted pods than pods that hold the new CA
@@ -221,9 +231,7 @@ while [[ "$(kubectl get certrot trust -n "$home" -o jsonpath='{.status.phase}')"
     [[ $(wc -w <<<"$pods") == "$wpods" ]] || continue
     holders=0
     for pod in $pods; do
-      kubectl exec -n "$wns" "$pod" -c app -- cat /tmp/loaded >"$work/loaded" 2>/dev/null || continue
-      exec_reads=$((exec_reads + 1))
-      if fingerprints "$work/loaded" | grep -qx "$new_ca"; then holders=$((holders + 1)); fi
+      if holds_new_ca "$wns" "$pod"; then holders=$((holders + 1)); fi
     done
     ((holders >= wadopted)) || fail "rotor counts $wadopted of $wns/$wname's $wpods pods as adopted; $holders hold the new CA"
   done < <(jq -r '.status.pods.workloads[]? | "\(.namespace) \(.name) \(.pods) \(.adopted)"' <<<"$status")

@@ -34,12 +34,6 @@ std::optional<SystemTime> earlier(const std::optional<SystemTime>& a, const std:
   return std::min(*a, *b);
 }
 
-/** The later of two times; nullopt when either is unknown. */
-std::optional<SystemTime> later(const std::optional<SystemTime>& a, const std::optional<SystemTime>& b) {
-  if (!a || !b) return std::nullopt;
-  return std::max(*a, *b);
-}
-
 /** The owning workload: a ReplicaSet's pods belong to the Deployment whose name it carries
  *  before its pod-template-hash, as the Deployment controller names them. */
 api::WorkloadRef ownerOf(const json& metadata, const std::string& ns, const std::string& name,
@@ -122,8 +116,8 @@ PodSummary summarizePod(const json& pod) {
 
   // The kubelet fills a pod's volumes once, after it took the pod (status.startTime), and later
   // only at its sync period (never through a subPath): a container that starts or restarts after
-  // the bundle changed still reads what its volume held, so a volume's file is as new as the later
-  // of the two. Env is resolved anew at each container start.
+  // the bundle changed still reads what its volume held, so what it read through a volume is as
+  // new as the pod's start. Env is resolved anew at each container start.
   const std::optional<SystemTime> podStarted = timeOf(status, "startTime");
   std::map<std::string, std::optional<SystemTime>> started;  // container -> running since
   if (field(status, "containerStatuses").is_array()) {
@@ -143,7 +137,7 @@ PodSummary summarizePod(const json& pod) {
     for (const std::string& source : env) record(source, since);
     for (const std::string& volume : mounted) {
       if (const auto it = volumes.find(volume); it != volumes.end()) {
-        for (const std::string& source : it->second) record(source, later(since, podStarted));
+        for (const std::string& source : it->second) record(source, since ? podStarted : std::nullopt);
       }
     }
   };
@@ -155,7 +149,8 @@ PodSummary summarizePod(const json& pod) {
     first = false;
     read(c, since);
   }
-  out.allStarted = later(out.allStarted, podStarted);  // however they read it, volumes may be older
+  // However they read it, it may be through a volume: no newer than the pod's start.
+  if (out.allStarted) out.allStarted = podStarted;
   // What an init container read was read when the pod started, before any container ran.
   for (const json& c : field(spec, "initContainers").is_array() ? spec["initContainers"] : json::array()) {
     read(c, podStarted);

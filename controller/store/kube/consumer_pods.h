@@ -27,11 +27,11 @@ struct PodSummary {
   bool running = false;
   /** Per ConfigMap or Secret the pod reads ("ConfigMap/<name>", "Secret/<name>": through a
    *  volume, a projected volume, env or envFrom): since when what every reader read was current:
-   *  the first of the containers reading it started (through env), or that and the pod's start,
-   *  when the kubelet filled its volumes (through a volume); nullopt while one is not running. */
+   *  when the first of the containers reading it through env started, or, through a volume, when
+   *  the pod started (the kubelet filled its volumes then); nullopt while one is not running. */
   std::map<std::string, std::optional<SystemTime>> sources;
-  /** When the first of all its containers started, and not before the pod did (for pods counted
-   *  by selector). */
+  /** For pods counted by selector, which may read it through a volume: when the pod started, once
+   *  all its containers run; nullopt before. */
   std::optional<SystemTime> allStarted;
   std::map<std::string, std::string> labels;
   /** The rotor.dev/bundle-digest annotation. */

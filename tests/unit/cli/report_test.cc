@@ -92,6 +92,7 @@ TEST(StatusReportTest, CountsWhatTheGateCountsConsumerPodsWithTheAgents) {
 
 TEST(StatusReportTest, APlanAsksOnlyForTheBoundsThatAreSet) {
   auto ready = rotationIn(api::Phase::kReady, "");
+  ready.spec.ca.generate = api::CaGenerateSpec{.commonName = "Edge CA"};
   EXPECT_THAT(formatPlan(ready, rotor::testing::fixtureNow()), Not(HasSubstr("at least")));
   ready.spec.adoption.minAgents = 3;
   ready.spec.adoption.minStageDuration = std::chrono::hours(1);

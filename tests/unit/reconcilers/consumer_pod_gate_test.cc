@@ -175,7 +175,8 @@ TEST_F(ConsumerPodGateTest, RestartsWaitForTheSecondFromWhichNewPodsCount) {
 TEST_F(ConsumerPodGateTest, AWorkloadThatReportsItsBundleIsGivenTheKubeletsDelayBeforeARestart) {
   podStore.reporting = {"web"};
   const auto key = stagedRotation(true);
-  reconcile(key, 30);
+  const SystemTime graceEnds = *h.get(key).status.pods->bundleSince + kReporterGrace;
+  while (h.clock.now() < graceEnds - std::chrono::seconds(10)) reconcile(key, 1);
   EXPECT_THAT(podStore.restarts, ElementsAre("api", "self")) << "web reports what it reloads: left to the kubelet";
   ASSERT_OK(h.runUntil(
       key, [&](const api::CertificateRotation&) { return podStore.restarts.size() == 3; }, 400, &podStore));
