@@ -2,6 +2,7 @@
 #include "controller/cli/verbs.h"
 
 #include <csignal>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -93,6 +94,17 @@ int runAgents(Context& ctx, const Invocation& inv) {
   return 0;
 }
 
+namespace {
+
+/** Runs `loop` on a thread of its own until a stop signal (blocked beforehand into `signals`). */
+void runUntilSignalled(const sigset_t& signals, const std::function<void(std::stop_token)>& loop) {
+  std::jthread thread(loop);
+  int received = 0;
+  sigwait(&signals, &received);
+  thread.request_stop();
+  thread.join();
+}
+
 /** `rotor agent --report-pod`: the sidecar of agent::PodReporter. */
 int runPodReporter(Context& ctx, const Invocation& inv) {
   if (!inv.has("trust-store")) throw UsageError{"agent --report-pod needs --trust-store"};
@@ -131,14 +143,12 @@ int runPodReporter(Context& ctx, const Invocation& inv) {
   const sigset_t signals = blockStopSignals(false);
   agent::PodReporter reporter(options, annotate, log);
   log.info("Started the pod reporter", {{"pod", pod}, {"file", options.bundleFile}});
-  std::jthread loop([&reporter](std::stop_token stop) { reporter.run(stop); });
-  int received = 0;
-  sigwait(&signals, &received);
-  loop.request_stop();
-  loop.join();
+  runUntilSignalled(signals, [&reporter](std::stop_token stop) { reporter.run(stop); });
   log.info("Stopped the pod reporter");
   return 0;
 }
+
+}  // namespace
 
 int runAgent(Context& ctx, const Invocation& inv) {
   if (inv.has("report-pod")) return runPodReporter(ctx, inv);
@@ -191,11 +201,7 @@ int runAgent(Context& ctx, const Invocation& inv) {
   log.info(
       "Started agent",
       {{"rotation", client.ns + "/" + client.rotation}, {"id", client.agentId}, {"trustStore", options.trustStore}});
-  std::jthread loop([&a](std::stop_token stop) { a.run(stop); });
-  int received = 0;
-  sigwait(&signals, &received);
-  loop.request_stop();
-  loop.join();
+  runUntilSignalled(signals, [&a](std::stop_token stop) { a.run(stop); });
   log.info("Stopped agent");
   return 0;
 }

@@ -92,29 +92,19 @@ kubectl label ns "$clients" rotor.dev/trust=edge-proxy >/dev/null
 for n in "$edge" "$clients"; do wait_for "the default service account of $n" 60 kubectl get sa default -n "$n"; done
 kubectl apply -f "$root/examples/kubernetes/edge-proxy.yaml" >/dev/null
 wait_for "the example's bootstrap (Ready 1)" 90 rotation_is "$edge" edge-proxy "Ready 1"
-cat >"$work/server.yaml" <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: edge-proxy, namespace: $edge}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: edge-proxy}}
-  template:
-    metadata: {labels: {app: edge-proxy}}
-    spec:
-      schedulerName: rotor-node
-      terminationGracePeriodSeconds: 1  # openssl as pid 1 does not stop on SIGTERM
-      securityContext: {runAsNonRoot: true, runAsUser: 65532}
+# (openssl as pid 1 ignores SIGTERM: the helper's one-second grace.)
+{
+  deployment edge-proxy "$edge" 1 "      securityContext: {runAsNonRoot: true, runAsUser: 65532}
       containers:
       - name: proxy
         image: rotor.local/openssl:node
         imagePullPolicy: Never
-        args: [s_server, -accept, "8443", -cert, /tls/tls.crt, -key, /tls/tls.key, -www, -quiet]
+        args: [s_server, -accept, '8443', -cert, /tls/tls.crt, -key, /tls/tls.key, -www, -quiet]
         ports: [{containerPort: 8443}]
         readinessProbe: {tcpSocket: {port: 8443}, periodSeconds: 1}
         volumeMounts: [{name: tls, mountPath: /tls, readOnly: true}]
-      volumes: [{name: tls, secret: {secretName: edge-proxy-tls}}]
----
+      volumes: [{name: tls, secret: {secretName: edge-proxy-tls}}]"
+  cat <<EOF
 apiVersion: v1
 kind: Service
 metadata: {name: edge-proxy, namespace: $edge}
@@ -122,30 +112,18 @@ spec:
   selector: {app: edge-proxy}
   ports: [{port: 8443, targetPort: 8443}]
 EOF
+} >"$work/server.yaml"
 kubectl apply -f "$work/server.yaml" >/dev/null
 kubectl rollout status deployment/edge-proxy -n "$edge" --timeout=90s >/dev/null
 proxy_ip=$(kubectl get svc edge-proxy -n "$edge" -o jsonpath='{.spec.clusterIP}')
 # A client of the proxy: loads the bundle's copy in its namespace when it starts (a consumer pod).
-cat >"$work/client.yaml" <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: proxy-client, namespace: $clients}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: proxy-client}}
-  template:
-    metadata: {labels: {app: proxy-client}}
-    spec:
-      schedulerName: rotor-node
-      securityContext: {runAsNonRoot: true, runAsUser: 65532}
-      containers:
+deployment proxy-client "$clients" 1 "      containers:
       - name: client
         image: docker.io/library/busybox:latest
         imagePullPolicy: IfNotPresent
         command: [sh, -c, 'cat /trust/ca.crt >/tmp/loaded; exec sleep 86400']
         volumeMounts: [{name: trust, mountPath: /trust, readOnly: true}]
-      volumes: [{name: trust, configMap: {name: edge-proxy-ca}}]
-EOF
+      volumes: [{name: trust, configMap: {name: edge-proxy-ca}}]" >"$work/client.yaml"
 kubectl apply -f "$work/client.yaml" >/dev/null
 kubectl rollout status deployment/proxy-client -n "$clients" --timeout=90s >/dev/null
 # A trial's durations (as a user shortens them), and a TLS probe of the server from the controller's pod.
@@ -162,24 +140,13 @@ old_server_pod=$(kubectl get pods -n "$edge" -l app=edge-proxy -o jsonpath='{.it
 "$rotor" token edge-proxy -n "$edge" --kubeconfig "$KUBECONFIG" --file "$work/agent.token" >/dev/null
 kubectl create secret generic agent-token -n "$clients" --from-file=token="$work/agent.token" >/dev/null
 kubectl create configmap rotor-api-ca -n "$clients" --from-file=ca.crt="$work/api.crt" >/dev/null
-cat >"$work/agents.yaml" <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: agents, namespace: $clients}
-spec:
-  replicas: $agents
-  selector: {matchLabels: {app: agent}}
-  template:
-    metadata: {labels: {app: agent}}
-    spec:
-      schedulerName: rotor-node
-      securityContext: {runAsNonRoot: true, runAsUser: 65532}
+deployment agents "$clients" "$agents" "      securityContext: {runAsNonRoot: true, runAsUser: 65532}
       containers:
       - name: agent
         image: rotor.local/rotor:node-a
         imagePullPolicy: Never
         env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
-        args: [agent, --server, "https://$service_ip:8444", --rotation, $edge/edge-proxy, --id, \$(POD_NAME),
+        args: [agent, --server, 'https://$service_ip:8444', --rotation, $edge/edge-proxy, --id, \$(POD_NAME),
                --token-file, /token/token, --trust-store, /tmp/trust.pem, --server-ca, /api-ca/ca.crt,
                --interval, 1s, --log-level, debug, --log-format, json]
         volumeMounts:
@@ -190,11 +157,10 @@ spec:
       volumes:
       - {name: token, secret: {secretName: agent-token}}
       - {name: api-ca, configMap: {name: rotor-api-ca}}
-      - {name: tmp, emptyDir: {}}
-EOF
+      - {name: tmp, emptyDir: {}}" >"$work/agents.yaml"
 kubectl apply -f "$work/agents.yaml" >/dev/null
 kubectl rollout status deployment/agents -n "$clients" --timeout=90s >/dev/null
-agent_pods=$(kubectl get pods -n "$clients" -l app=agent -o jsonpath='{.items[*].metadata.name}')
+agent_pods=$(kubectl get pods -n "$clients" -l app=agents -o jsonpath='{.items[*].metadata.name}')
 wait_for "$agents agents to report" 60 bash -c \
   "'$rotor' agents edge-proxy -n $edge --kubeconfig '$KUBECONFIG' | grep -q '^Measured.* $agents adopted'"
 log "$agents agent pods check in through https://$service_ip:8444 (the Service's address, leader-label selector)"

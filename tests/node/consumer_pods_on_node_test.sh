@@ -32,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for n in "$home" "${spaces[@]}"; do kubectl delete ns "$n" --ignore-not-found --wait=true --timeout=120s >/dev/null; done
-ctr_k8s images ls -q | grep -qx "$busybox" || skip "the node has no $busybox (node up imports it)"
+node_has_image "$busybox" || skip "the node has no $busybox (node up imports it)"
 import_image rotor.local/rotor:node-pods --binary "$rotor"
 
 kubectl create ns "$home" >/dev/null
@@ -66,23 +66,6 @@ for n in "${spaces[@]}"; do wait_for "the copy in $n" 30 kubectl get cm trust-ca
 
 # The clients. Each keeps what it loaded in /tmp/loaded, which the test reads.
 reread='while :; do cmp -s "$F" /tmp/loaded || cat "$F" >/tmp/loaded; sleep 1; done'
-deployment() {  # NAME NAMESPACE REPLICAS CONTAINER-AND-VOLUMES-YAML [POD-SPEC-EXTRA]
-  cat <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: $1, namespace: $2}
-spec:
-  replicas: $3
-  selector: {matchLabels: {app: $1}}
-  template:
-    metadata: {labels: {app: $1, rotor-test: consumer}}
-    spec:
-      schedulerName: rotor-node
-      terminationGracePeriodSeconds: 1
-$4
----
-EOF
-}
 volume='[{name: trust, configMap: {name: trust-ca}}]'
 for n in "${spaces[@]}"; do
   {
@@ -187,7 +170,8 @@ mkdir -p "$work/split"
 counted_pods() {  # prints "<namespace>/<pod> <counted:true|false>" for each running consumer pod
   local since="$1" digest="$2"
   kubectl get pods -A -l rotor-test=consumer -o json | jq -r --arg since "$since" --arg digest "$digest" '
-    .items[] | select(.status.phase == "Running" and .metadata.deletionTimestamp == null) |
+    .items[] | select(.metadata.namespace | startswith("cpods-")) |
+    select(.status.phase == "Running" and .metadata.deletionTimestamp == null) |
     . as $p |
     ([.spec.volumes[]? | select(.configMap.name == "trust-ca" or any(.projected.sources[]?; .configMap.name == "trust-ca")) | .name]) as $vols |
     ([.spec.containers[] | select(any(.volumeMounts[]?; .name as $m | $vols | index($m)) or any(.env[]?; .valueFrom.configMapKeyRef.name == "trust-ca"))]) as $readers |
@@ -205,7 +189,7 @@ holds_new_ca() {
   [[ -n "${holds_new[$1/$2]:-}" ]] && return 0
   kubectl exec -n "$1" "$2" -c app -- cat /tmp/loaded >"$work/loaded" 2>/dev/null || return 2
   exec_reads=$((exec_reads + 1))
-  fingerprints "$work/loaded" | grep -qx "$new_ca" || return 1
+  [[ $'\n'"$(fingerprints "$work/loaded")"$'\n' == *$'\n'"$new_ca"$'\n'* ]] || return 1
   holds_new[$1/$2]=1
 }
 while [[ "$(kubectl get certrot trust -n "$home" -o jsonpath='{.status.phase}')" == AwaitingAdoption ]]; do

@@ -23,6 +23,9 @@ server_version=$(kubectl version -o json 2>/dev/null | jq -r '.serverVersion.git
 log "real node on kube-apiserver $server_version"
 
 ctr_k8s() { ctr --address "$containerd_socket" -n k8s.io "$@"; }
+# Whether the node's containerd holds an image of that name (listed whole: grep -q on a pipe would
+# end the listing early, which pipefail reports as a failure).
+node_has_image() { [[ $'\n'"$(ctr_k8s images ls -q)"$'\n' == *$'\n'"$1"$'\n'* ]]; }
 
 # Builds an image with .ci/image (extra arguments: --program ...) and imports it; prints nothing.
 import_image() {
@@ -31,8 +34,8 @@ import_image() {
   archive="$work/$(tr '/:' '__' <<<"$tag").tar"
   "$root/.ci/image" --tag "$tag" --output "$archive" "$@" >"$archive.log" || { cat "$archive.log"; fail "building $tag"; }
   ctr_k8s images import "$archive" >/dev/null || fail "ctr could not import $tag"
-  ctr_k8s images ls -q | grep -qx "$tag" || fail "ctr imported $archive but lists no $tag"
-  log "imported $tag ($(stat -c %s "$archive") bytes): $(head -1 "$archive.log" | sed 's/.*: //')"
+  node_has_image "$tag" || fail "ctr imported $archive but lists no $tag"
+  log "imported $tag: $(head -1 "$archive.log" | sed 's/^image [^ ]* in [^ ]*: //')"
 }
 
 # waits up to SECONDS for COMMAND... to succeed; fails with WHAT otherwise.
@@ -62,6 +65,26 @@ pods_ready() {
     jq '[.items[] | select(.metadata.deletionTimestamp == null) |
          select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')
   [[ "$total" -gt 0 && "$ready" == "$total" && (-z "$want" || "$ready" == "$want") ]]
+}
+
+# A Deployment scheduled on the node: NAME NAMESPACE REPLICAS and the pod spec's fields, indented
+# by six spaces; its pods are labelled app=NAME and rotor-test=consumer.
+deployment() {
+  cat <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1, namespace: $2}
+spec:
+  replicas: $3
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata: {labels: {app: $1, rotor-test: consumer}}
+    spec:
+      schedulerName: rotor-node
+      terminationGracePeriodSeconds: 1
+$4
+---
+EOF
 }
 
 # Runs a pod to completion on the node (restartPolicy Never) and prints its log; fails if it failed.
