@@ -211,6 +211,17 @@ TEST_F(CliTest, UsageErrorsExitTwoWithHelp) {
                           "--adoption-request-timeout", "0s"});
   EXPECT_EQ(noTimeout.code, 2);
   EXPECT_THAT(noTimeout.err, HasSubstr("--adoption-request-timeout must be a duration"));
+  // The reporter sidecar: its file, its pod, nothing of the agent's.
+  EXPECT_THAT(rotor({"agent", "--report-pod"}).err, HasSubstr("agent --report-pod needs --trust-store"));
+  auto mixed = rotor({"agent", "--report-pod", "--trust-store", "ca.crt", "--server", "https://rotor:8444"});
+  EXPECT_EQ(mixed.code, 2);
+  EXPECT_THAT(mixed.err, HasSubstr("agent --report-pod takes no --server"));
+  auto badPod = rotor({"agent", "--report-pod", "--trust-store", "ca.crt", "--pod", "just-a-name"});
+  EXPECT_EQ(badPod.code, 2);
+  EXPECT_THAT(badPod.err, HasSubstr("--pod must be NS/NAME"));
+  auto noCluster = rotor({"agent", "--report-pod", "--trust-store", "ca.crt", "--pod", "shop/web-1", "--local", local});
+  EXPECT_EQ(noCluster.code, 2);
+  EXPECT_THAT(noCluster.err, HasSubstr("needs a cluster"));
 }
 
 TEST_F(CliTest, EveryVerbHasHelp) {
