@@ -217,7 +217,7 @@ TEST(CrdTest, PrinterColumnsReadWhatRotorWritesAsAPersonWould) {
     }
   }
   EXPECT_EQ(cells["Phase"], "AwaitingAdoption");
-  EXPECT_EQ(cells["Adoption"], "80%");  // as the gate counts: 9 of 10 agents and 3 of 5 consumer pods
+  EXPECT_EQ(cells["Adoption"], "80%");                 // as the gate counts: 9 of 10 agents and 3 of 5 consumer pods
   EXPECT_EQ(cells["Expiry"], "2026-11-22T10:18:20Z");  // the current CA's notAfter, the earliest
 }
 
