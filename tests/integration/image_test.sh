@@ -34,6 +34,14 @@ layer=$(jq -r '.layers[0].digest' "$manifest" | sed 's/^sha256:/blobs\/sha256\//
 [[ "sha256:$(gzip -dc "$layer" | sha256sum | cut -d' ' -f1)" == $(jq -r '.rootfs.diff_ids[0]' "$config") ]] ||
   fail "the config's diff_id is not the layer's uncompressed digest"
 echo "archive: OCI layout and docker-archive manifest agree; every blob matches its digest"
+# Where skopeo is installed, the readers of containers/image take it both ways (its docker-archive
+# reader reads what `docker load` reads).
+if command -v skopeo >/dev/null 2>&1; then
+  for transport in docker-archive oci-archive; do
+    skopeo copy -q "$transport:$work/rotor.tar" "dir:$work/copy-$transport" || fail "skopeo cannot read it as $transport"
+  done
+  echo "skopeo copies it as docker-archive and as oci-archive"
+fi
 
 # Contents.
 gzip -dc "$layer" | tar -tv --numeric-owner >"$work/listing"
