@@ -20,8 +20,7 @@ namespace {
 GateDecision measuredGate(const api::AdoptionSpec& spec, const api::AdoptionStatus& tally, SystemTime stagedAt,
                           SystemTime now, std::string_view caName, std::string_view hold) {
   GateDecision d;
-  // With consumer pods counted, every count is of clients: agents and running consumer pods.
-  const std::string clients = spec.pods ? "clients (agents and consumer pods)" : "agents";
+  const std::string clients = countedClients(spec);
   const Duration staged = std::chrono::duration_cast<Duration>(now - stagedAt);
   const bool timedOut = spec.timeout && staged >= *spec.timeout;
   const auto closed = [&](std::string why, Duration recheck) {
@@ -85,6 +84,11 @@ GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::Adop
     d.timedOut = false;
   }
   return d;
+}
+
+std::string countedClients(const api::AdoptionSpec& spec) {
+  // With consumer pods counted, every count is of clients: agents and running consumer pods.
+  return spec.pods ? "clients (agents and consumer pods)" : "agents";
 }
 
 bool approvalPending(const api::CertificateRotation& r) {

@@ -51,6 +51,10 @@ GateDecision evaluateAdoptionGate(const api::AdoptionSpec& spec, const api::Adop
                                   SystemTime now, bool approved = false, std::string_view caName = "the new CA",
                                   std::string_view hold = {});
 
+/** Who the adoption gate counts, as its messages name them: "agents", or with consumer pods counted
+ *  (spec.adoption.pods) "clients (agents and consumer pods)". */
+std::string countedClients(const api::AdoptionSpec& spec);
+
 /** Whether `r` carries a rotor.dev/approve value no gate has acted upon yet. */
 bool approvalPending(const api::CertificateRotation& r);
 

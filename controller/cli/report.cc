@@ -35,16 +35,11 @@ std::string progressBar(double ratio) {
          "] " + percent;
 }
 
-/** Who the adoption gate counts, as the gate's own messages name them. */
-std::string countedClients(const api::AdoptionSpec& spec) {
-  return spec.pods ? "clients (agents and consumer pods)" : "agents";
-}
-
 /** What the adoption gate asks for: "100% of active agents (seen within 10m), at least 3, staged for at least 1h";
  *  a bound left at zero is left out. */
 std::string adoptionTerms(const api::AdoptionSpec& spec) {
-  std::string terms = std::to_string(spec.threshold) + "% of active " + countedClients(spec) + " (agents seen within " +
-                      formatDuration(spec.staleAfter) + ")";
+  std::string terms = std::to_string(spec.threshold) + "% of active " + reconcilers::countedClients(spec) +
+                      " (agents seen within " + formatDuration(spec.staleAfter) + ")";
   if (spec.minAgents > 0) terms += ", at least " + std::to_string(spec.minAgents);
   if (spec.minStageDuration > Duration::zero())
     terms += ", staged for at least " + formatDuration(spec.minStageDuration);
@@ -194,10 +189,10 @@ std::string formatStatusReport(const api::CertificateRotation& r, const std::vec
   const api::AdoptionStatus clients = api::clientTally(s);
   out << "\nAdoption:    ";
   if (clients.active == 0) {
-    out << "no active " << countedClients(r.spec.adoption);
+    out << "no active " << reconcilers::countedClients(r.spec.adoption);
   } else {
     out << progressBar(clients.ratio) << "  " << clients.adopted << "/" << clients.active << " active "
-        << countedClients(r.spec.adoption) << " adopted";
+        << reconcilers::countedClients(r.spec.adoption) << " adopted";
   }
   if (s.pods) {
     out << " (agents " << s.adoption.adopted << "/" << s.adoption.active << ", consumer pods " << s.pods->adopted << "/"
