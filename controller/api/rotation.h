@@ -428,6 +428,13 @@ struct WorkloadAdoption {
   friend bool operator==(const WorkloadAdoption&, const WorkloadAdoption&) = default;
 };
 
+/** How a restarted workload's rollout stands, as `kubectl rollout status` would say. */
+struct Rollout {
+  bool done = true;
+  /** What it waits for, such as "Deployment edge-proxy: 1 of 2 updated replicas are available". */
+  std::string progress;
+};
+
 /** The consumer pods of the CA being adopted (spec.adoption.pods). */
 struct PodAdoptionStatus {
   /** The CA this measures ("sha256:<hex>"): a new one starts the measurement again. */

@@ -12,7 +12,7 @@ int64_t number(const json& object, const char* pointer, int64_t fallback = 0) {
   return at.is_number_integer() ? at.get<int64_t>() : fallback;
 }
 
-store::Rollout waiting(const std::string& kind, const json& workload, const std::string& what) {
+api::Rollout waiting(const std::string& kind, const json& workload, const std::string& what) {
   return {false, kind + " " + workload.value("/metadata/name"_json_pointer, std::string()) + ": " + what};
 }
 
@@ -20,7 +20,7 @@ std::string of(int64_t part, int64_t whole) { return std::to_string(part) + " of
 
 }  // namespace
 
-store::Rollout rolloutOf(const std::string& kind, const json& workload) {
+api::Rollout rolloutOf(const std::string& kind, const json& workload) {
   if (number(workload, "/status/observedGeneration") < number(workload, "/metadata/generation")) {
     return waiting(kind, workload, "waiting for its controller to see the restart");
   }

@@ -7,11 +7,11 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 
-#include "controller/store/store.h"
+#include "controller/api/rotation.h"
 
 namespace rotor::kube {
 
 /** The rollout of a Deployment, StatefulSet or DaemonSet (`kind`) from the object as read. */
-store::Rollout rolloutOf(const std::string& kind, const nlohmann::json& workload);
+api::Rollout rolloutOf(const std::string& kind, const nlohmann::json& workload);
 
 }  // namespace rotor::kube

@@ -22,6 +22,7 @@ namespace rotor::store {
 
 using api::CertificateRotation;
 using api::ObjectKey;
+using api::Rollout;
 
 /** Opaque version of a stored value for optimistic concurrency: compare for equality only. An
  *  empty Version means "absent": writing with it fails with kConflict if the value exists. */
@@ -67,12 +68,6 @@ struct Snapshot {
   friend bool operator==(const Snapshot&, const Snapshot&) = default;
 };
 
-/** How a restarted workload's rollout stands. */
-struct Rollout {
-  bool done = true;
-  /** What it waits for, such as "Deployment edge-proxy: 1 of 2 updated replicas are available". */
-  std::string progress;
-};
 
 /** What a consumer pod is judged against (spec.adoption.pods). */
 struct PodQuery {
