@@ -147,7 +147,7 @@ SteadyState resyncPasses(const fs::path& dir, int n) {
   NoEvents events;
   std::ostringstream discarded;
   Logger log(discarded, clock, LogLevel::kError);
-  manager::Manager manager(reconcilers::RotationContext{*store, clock, prober, events}, log);
+  manager::Manager manager({*store, clock, prober, events}, log);
   SteadyState result{1e9, 0};
   for (int pass = 0; pass < 4; ++pass) {
     const double before = cpuSeconds();

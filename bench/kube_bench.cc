@@ -156,7 +156,7 @@ struct Target {
   Logger log(discarded, clock, LogLevel::kError);
   Counting counting;
   std::optional<kube::Reflector> reflector;
-  manager::Manager manager(reconcilers::RotationContext{store, clock, prober, recorder}, log,
+  manager::Manager manager({store, clock, prober, recorder}, log,
                            manager::ManagerOptions{.observer = &counting,
                                                    .listKeys = [&reflector]() -> StatusOr<std::vector<api::ObjectKey>> {
                                                      return reflector->keys();

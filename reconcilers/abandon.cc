@@ -31,7 +31,7 @@ std::optional<std::string> whyNotAbandonable(const api::CertificateRotation& r) 
 
 StatusOr<Outcome> abandonRotation(RotationContext& ctx, api::CertificateRotation& r, std::string reason,
                                   std::string message) {
-  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+  ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
   if (authorities.value.next) {
     ASSIGN_OR_RETURN(pki::Certificate staged, pki::Certificate::fromPem(authorities.value.next->certificatePem));
     ASSIGN_OR_RETURN(auto bundle, readBundleCertificates(ctx, r));
@@ -41,10 +41,10 @@ StatusOr<Outcome> abandonRotation(RotationContext& ctx, api::CertificateRotation
     if (kept.size() != bundle.value.size()) {
       // A snapshot writes no bundle: the version read above still guards the write.
       RETURN_IF_ERROR(ensureSnapshot(ctx, r, "abandon", "Before taking the staged CA out of the bundle").status());
-      RETURN_IF_ERROR(ctx.store.writeBundle(r, pki::writePemBundle(kept), bundle.version));
+      RETURN_IF_ERROR(ctx.bundles.writeBundle(r, pki::writePemBundle(kept), bundle.version));
     }
     authorities.value.next.reset();
-    RETURN_IF_ERROR(ctx.store.writeAuthorities(r, authorities.value, authorities.version));
+    RETURN_IF_ERROR(ctx.authorities.writeAuthorities(r, authorities.value, authorities.version));
   }
   RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
   r.status.trigger.clear();

@@ -10,7 +10,7 @@ using api::CertificateRotation;
 
 StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates(RotationContext& ctx,
                                                                                  const CertificateRotation& r) {
-  ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
+  ASSIGN_OR_RETURN(auto bundle, ctx.bundles.readBundle(r));
   store::Versioned<std::vector<pki::Certificate>> out{{}, bundle.version};
   if (bundle.value) {
     ASSIGN_OR_RETURN(out.value, pki::parsePemBundle(*bundle.value));
@@ -24,24 +24,24 @@ Status addToBundle(RotationContext& ctx, const CertificateRotation& r, std::span
   if (wanted.size() == bundle.value.size()) {
     return okStatus();
   }
-  return ctx.store.writeBundle(r, pki::writePemBundle(wanted), bundle.version);
+  return ctx.bundles.writeBundle(r, pki::writePemBundle(wanted), bundle.version);
 }
 
 Status setBundle(RotationContext& ctx, const CertificateRotation& r, const std::string& pem) {
-  ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
+  ASSIGN_OR_RETURN(auto bundle, ctx.bundles.readBundle(r));
   if (bundle.value == pem) {
     return okStatus();
   }
   RETURN_IF_ERROR(pki::parsePemBundle(pem).status());
-  return ctx.store.writeBundle(r, pem, bundle.version);
+  return ctx.bundles.writeBundle(r, pem, bundle.version);
 }
 
 StatusOr<bool> syncBundleCopies(RotationContext& ctx, CertificateRotation& r) {
   // A truststore is kept beside the bundle by the same sync (the store's other forms of it).
   if (!r.spec.trustBundle.namespaceSelector && !r.status.bundleCopies && !r.spec.trustBundle.truststore) return true;
-  ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
+  ASSIGN_OR_RETURN(auto bundle, ctx.bundles.readBundle(r));
   if (!bundle.value) return false;  // nothing to copy before the bundle is first written
-  ASSIGN_OR_RETURN(api::BundleCopiesStatus copies, ctx.store.syncBundleCopies(r, *bundle.value));
+  ASSIGN_OR_RETURN(api::BundleCopiesStatus copies, ctx.bundles.syncBundleCopies(r, *bundle.value));
   const std::vector<std::string> known =
       r.status.bundleCopies ? r.status.bundleCopies->foreign : std::vector<std::string>{};
   for (const std::string& ns : copies.foreign) {

@@ -33,7 +33,7 @@ std::optional<std::string> whyCaNotRenewable(const api::CertificateRotation& r,
 }
 
 Status renewCurrentCaOnce(RotationContext& ctx, api::CertificateRotation& r, const store::Snapshot& swapSnapshot) {
-  ASSIGN_OR_RETURN(auto stored, ctx.store.readAuthorities(r));
+  ASSIGN_OR_RETURN(auto stored, ctx.authorities.readAuthorities(r));
   ASSIGN_OR_RETURN(pki::CertificateAuthority current, requireAuthority(stored.value.current, "current"));
   std::vector<pki::Certificate> saved;
   if (!swapSnapshot.bundlePem.empty()) {
@@ -48,7 +48,7 @@ Status renewCurrentCaOnce(RotationContext& ctx, api::CertificateRotation& r, con
     }
     ASSIGN_OR_RETURN(current, current.renew(r.spec.ca.generate->validity, ctx.clock.now()));
     stored.value.current = store::AuthorityMaterial{current.certificate().toPem(), current.key().toPem()};
-    RETURN_IF_ERROR(ctx.store.writeAuthorities(r, stored.value, stored.version));
+    RETURN_IF_ERROR(ctx.authorities.writeAuthorities(r, stored.value, stored.version));
   }
   RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&current.certificate(), 1)));
   return refreshCaStatus(r.status, stored.value);

@@ -24,7 +24,7 @@ SystemTime nextWholeSecond(SystemTime t) {
 Status restartLaggards(RotationContext& ctx, api::CertificateRotation& r, const store::PodTally& tally) {
   api::PodAdoptionStatus& pods = *r.status.pods;
   for (auto it = pods.restarting.begin(); it != pods.restarting.end();) {
-    StatusOr<store::Rollout> rollout = ctx.store.workloadRollout(r, *it);
+    StatusOr<api::Rollout> rollout = ctx.pods.workloadRollout(r, *it);
     if (!rollout.ok() && rollout.status().code() != Code::kNotFound) {
       return rollout.status().withContext("could not follow the restart of " + it->toString());
     }
@@ -46,7 +46,7 @@ Status restartLaggards(RotationContext& ctx, api::CertificateRotation& r, const 
     // A workload whose pods report what they reloaded gets the kubelet's time to update their
     // volumes before it is restarted.
     if (tally.reporting.contains(w.workload) && ctx.clock.now() < *pods.bundleSince + kReporterGrace) continue;
-    RETURN_IF_ERROR(ctx.store.restartWorkload(r, w.workload).withContext("could not restart " + w.workload.toString()));
+    RETURN_IF_ERROR(ctx.pods.restartWorkload(r, w.workload).withContext("could not restart " + w.workload.toString()));
     pods.restarting.push_back(w.workload);
     ctx.events.record(r, EventType::kNormal, "WorkloadRestarted",
                       "Restarted " + w.workload.toString() + ": " + std::to_string(w.pods - w.adopted) + " of its " +
@@ -62,10 +62,10 @@ StatusOr<store::PodTally> measureConsumerPods(RotationContext& ctx, api::Certifi
   if (!r.status.pods || r.status.pods->ca != fingerprint) r.status.pods = api::PodAdoptionStatus{.ca = fingerprint};
   api::PodAdoptionStatus& pods = *r.status.pods;
   if (!pods.bundleSince) pods.bundleSince = nextWholeSecond(ctx.clock.now());
-  ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
+  ASSIGN_OR_RETURN(auto bundle, ctx.bundles.readBundle(r));
   store::PodQuery query{.bundleSince = pods.bundleSince};
   if (bundle.value) query.bundleDigest = "sha256:" + pki::sha256Hex(*bundle.value);
-  ASSIGN_OR_RETURN(store::PodTally tally, ctx.store.tallyConsumerPods(r, query));
+  ASSIGN_OR_RETURN(store::PodTally tally, ctx.pods.tallyConsumerPods(r, query));
   pods.running = tally.running;
   pods.adopted = tally.adopted;
   pods.workloads.assign(

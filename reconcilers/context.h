@@ -1,6 +1,6 @@
 #pragma once
 
-// What a reconciler sees of the world: the Store, a Clock, a Prober and an EventRecorder. Nothing
+// What a reconciler sees of the world: the Store's roles, a Clock, a Prober and an EventRecorder. Nothing
 // else — no sockets, files or wall clock (tests/unit/reconcilers/boundary_test.cc enforces it).
 
 #include <chrono>
@@ -40,8 +40,30 @@ public:
                       const std::string& message) = 0;
 };
 
+/**
+ * The Store by role (controller/store/store.h): a phase names the role of each call, and a helper
+ * takes only the roles it uses, never the whole Store (boundary_test.cc).
+ */
 struct RotationContext {
-  store::Store& store;
+  RotationContext(store::Store& store, const Clock& clockIn, Prober& proberIn, EventRecorder& eventsIn)
+      : rotations(store),
+        authorities(store),
+        servers(store),
+        bundles(store),
+        snapshots(store),
+        pods(store),
+        agents(store),
+        clock(clockIn),
+        prober(proberIn),
+        events(eventsIn) {}
+
+  store::RotationStore& rotations;
+  store::AuthorityStore& authorities;
+  store::ServerStore& servers;
+  store::BundleStore& bundles;
+  store::SnapshotStore& snapshots;
+  store::ConsumerPodStore& pods;
+  store::AgentStore& agents;
   const Clock& clock;
   Prober& prober;
   EventRecorder& events;

@@ -91,7 +91,7 @@ StatusOr<ReconcileResult> Driver::reconcile(const api::ObjectKey& key) {
 }
 
 void Driver::reportError(const api::ObjectKey& key, const Status& error) {
-  auto r = ctx_.store.getRotation(key);
+  auto r = ctx_.rotations.getRotation(key);
   if (!r.ok()) return;
   const std::string reason = error.code() == Code::kUnavailable ? "StoreUnavailable" : "ReconcileError";
   const api::Condition* degraded = api::findCondition(r->status, api::kConditionDegraded);
@@ -101,16 +101,16 @@ void Driver::reportError(const api::ObjectKey& key, const Status& error) {
   }
   setCondition(r->status, api::kConditionDegraded, true, reason, error.message(), r->metadata.generation,
                ctx_.clock.now());
-  (void)ctx_.store.updateRotationStatus(*r);  // a store that refuses this too leaves the log to tell
+  (void)ctx_.rotations.updateRotationStatus(*r);  // a store that refuses this too leaves the log to tell
 }
 
 StatusOr<ReconcileResult> Driver::drive(const api::ObjectKey& key) {
   ReconcileResult result;
-  auto got = ctx_.store.getRotation(key);
+  auto got = ctx_.rotations.getRotation(key);
   if (!got.ok()) {
     if (got.status().code() == Code::kNotFound) {
       result.found = false;
-      RETURN_IF_ERROR(ctx_.store.rotationGone(key));
+      RETURN_IF_ERROR(ctx_.bundles.rotationGone(key));
       return result;
     }
     return got.status();
@@ -135,8 +135,8 @@ StatusOr<std::optional<Outcome>> Driver::sideState(api::CertificateRotation& r) 
   const std::string& wanted = r.spec.rollbackTo;
   if (!wanted.empty() && wanted != s.handled.rollbackTo && s.phase != Phase::kPending && s.phase != Phase::kIssuing) {
     s.handled.rollbackTo = wanted;
-    auto snapshot = ctx_.store.getSnapshot(r, wanted);
-    Status usable = snapshot.ok() ? checkRestorable(ctx_.store, r, *snapshot) : snapshot.status();
+    auto snapshot = ctx_.snapshots.getSnapshot(r, wanted);
+    Status usable = snapshot.ok() ? checkRestorable(ctx_.authorities, r, *snapshot) : snapshot.status();
     if (!usable.ok()) {
       if (usable.code() == Code::kUnavailable) return usable;
       return std::optional<Outcome>(Outcome::refuse(
@@ -144,7 +144,8 @@ StatusOr<std::optional<Outcome>> Driver::sideState(api::CertificateRotation& r) 
     }
     // Decided and written before the bundle changes: after a crash that left the CA back in the
     // bundle, the rollback still waits for clients to trust it.
-    ASSIGN_OR_RETURN(std::optional<pki::Certificate> pruned, prunedIssuerOf(ctx_.store, r, *snapshot));
+    ASSIGN_OR_RETURN(std::optional<pki::Certificate> pruned,
+                     prunedIssuerOf(ctx_.authorities, ctx_.bundles, r, *snapshot));
     s.rollbackSnapshot = wanted;
     s.handled.approve = annotationOf(r, api::kApproveAnnotation);  // approves this rollback's gate only
     s.rollbackRestagedCa = pruned ? pruned->fingerprint().toString() : "";
@@ -249,7 +250,7 @@ Status Driver::apply(api::CertificateRotation& r, const Outcome& outcome, const 
   if (s == before) {
     return okStatus();
   }
-  RETURN_IF_ERROR(ctx_.store.updateRotationStatus(r));
+  RETURN_IF_ERROR(ctx_.rotations.updateRotationStatus(r));
   if (entered || outcome.refusal) {
     ctx_.events.record(r, outcome.refusal ? EventType::kWarning : EventType::kNormal, outcome.reason, outcome.message);
   }

@@ -8,9 +8,9 @@
 
 namespace rotor::reconcilers {
 
-StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::Store& store, const api::ObjectKey& key,
+StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::AgentStore& agents, const api::ObjectKey& key,
                                                   const std::string& fingerprint, SystemTime now, Duration staleAfter) {
-  return store.tallyAgents(key, {fingerprint, now, staleAfter});
+  return agents.tallyAgents(key, {fingerprint, now, staleAfter});
 }
 
 namespace {
@@ -110,7 +110,7 @@ StatusOr<GateDecision> passAdoptionGate(RotationContext& ctx, api::CertificateRo
   }
   const SystemTime now = ctx.clock.now();
   ASSIGN_OR_RETURN(r.status.adoption,
-                   tallyStoredAdoption(ctx.store, r.key(), fingerprint, now, r.spec.adoption.staleAfter));
+                   tallyStoredAdoption(ctx.agents, r.key(), fingerprint, now, r.spec.adoption.staleAfter));
   std::string hold;  // why the measurement cannot open the gate yet, whatever it counts
   if (r.spec.adoption.pods) {
     StatusOr<store::PodTally> pods = measureConsumerPods(ctx, r, fingerprint);

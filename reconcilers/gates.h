@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "controller/api/rotation.h"
-#include "controller/store/store.h"
+#include "controller/store/agent_store.h"
 #include "reconcilers/context.h"
 
 namespace rotor::reconcilers {
@@ -20,8 +20,8 @@ using store::agentStateName;
 using store::classifyAgent;
 using store::kMaxLaggards;
 
-/** The tally over every agent record the store holds for `key` (Store::tallyAgents). */
-StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::Store& store, const api::ObjectKey& key,
+/** The tally over every agent record the store holds for `key` (AgentStore::tallyAgents). */
+StatusOr<api::AdoptionStatus> tallyStoredAdoption(store::AgentStore& agents, const api::ObjectKey& key,
                                                   const std::string& fingerprint, SystemTime now, Duration staleAfter);
 
 struct GateDecision {

@@ -67,7 +67,7 @@ StatusOr<pki::CertificateAuthority> authorityFromSource(RotationContext& ctx, co
     const api::CaGenerateSpec& g = *r.spec.ca.generate;
     return pki::CertificateAuthority::generate({g.commonName, g.validity, g.privateKey}, ctx.clock.now());
   }
-  ASSIGN_OR_RETURN(store::AuthorityMaterial custom, ctx.store.readCustomAuthority(r));
+  ASSIGN_OR_RETURN(store::AuthorityMaterial custom, ctx.authorities.readCustomAuthority(r));
   StatusOr<pki::Certificate> certificate = pki::Certificate::fromPem(custom.certificatePem);
   if (!certificate.ok()) {
     return Status(certificate.status().code(),

@@ -18,14 +18,15 @@ const std::optional<store::AuthorityMaterial>* issuerSlot(const store::Authoriti
   return nullptr;
 }
 
-Status checkRestorable(store::Store& store, const api::CertificateRotation& r, const store::Snapshot& snapshot) {
+Status checkRestorable(store::AuthorityStore& authorities, const api::CertificateRotation& r,
+                       const store::Snapshot& snapshot) {
   const auto unusable = [&](const std::string& why) {
     return failedPrecondition("snapshot \"" + snapshot.name + "\" cannot be restored: " + why);
   };
   if (!snapshot.bundlePem.empty() && !pki::parsePemBundle(snapshot.bundlePem).ok()) {
     return unusable("its trust bundle does not parse");
   }
-  ASSIGN_OR_RETURN(auto authorities, store.readAuthorities(r));
+  ASSIGN_OR_RETURN(auto held, authorities.readAuthorities(r));
   for (const api::ServerSpec& server : r.spec.servers) {
     const auto saved = snapshot.servers.find(server.name);
     if (saved == snapshot.servers.end()) {
@@ -35,7 +36,7 @@ Status checkRestorable(store::Store& store, const api::CertificateRotation& r, c
     if (!chain.ok()) {
       return unusable("server \"" + server.name + "\": " + chain.status().message());
     }
-    if (issuerSlot(authorities.value, chain->front()) == nullptr) {
+    if (issuerSlot(held.value, chain->front()) == nullptr) {
       return unusable("server \"" + server.name +
                       "\"'s certificate was issued by a CA this rotation no longer holds (was it deleted and "
                       "created again?)");
@@ -44,7 +45,8 @@ Status checkRestorable(store::Store& store, const api::CertificateRotation& r, c
   return okStatus();
 }
 
-StatusOr<std::optional<pki::Certificate>> snapshotIssuer(store::Store& store, const api::CertificateRotation& r,
+StatusOr<std::optional<pki::Certificate>> snapshotIssuer(store::AuthorityStore& authorities,
+                                                         const api::CertificateRotation& r,
                                                          const store::Snapshot& snapshot) {
   for (const api::ServerSpec& server : r.spec.servers) {
     const auto saved = snapshot.servers.find(server.name);
@@ -52,8 +54,8 @@ StatusOr<std::optional<pki::Certificate>> snapshotIssuer(store::Store& store, co
       continue;
     }
     ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain, chainOf(saved->second));
-    ASSIGN_OR_RETURN(auto authorities, store.readAuthorities(r));
-    const std::optional<store::AuthorityMaterial>* slot = issuerSlot(authorities.value, chain.front());
+    ASSIGN_OR_RETURN(auto held, authorities.readAuthorities(r));
+    const std::optional<store::AuthorityMaterial>* slot = issuerSlot(held.value, chain.front());
     if (slot == nullptr) {
       return failedPrecondition("the snapshot's certificates were issued by a CA this rotation no longer holds");
     }
@@ -63,13 +65,14 @@ StatusOr<std::optional<pki::Certificate>> snapshotIssuer(store::Store& store, co
   return std::optional<pki::Certificate>();
 }
 
-StatusOr<std::optional<pki::Certificate>> prunedIssuerOf(store::Store& store, const api::CertificateRotation& r,
+StatusOr<std::optional<pki::Certificate>> prunedIssuerOf(store::AuthorityStore& authorities,
+                                                         store::BundleStore& bundles, const api::CertificateRotation& r,
                                                          const store::Snapshot& snapshot) {
-  ASSIGN_OR_RETURN(std::optional<pki::Certificate> issuer, snapshotIssuer(store, r, snapshot));
+  ASSIGN_OR_RETURN(std::optional<pki::Certificate> issuer, snapshotIssuer(authorities, r, snapshot));
   if (!issuer) {
     return issuer;
   }
-  ASSIGN_OR_RETURN(auto bundle, store.readBundle(r));
+  ASSIGN_OR_RETURN(auto bundle, bundles.readBundle(r));
   std::vector<pki::Certificate> trusted;
   if (bundle.value) {
     ASSIGN_OR_RETURN(trusted, pki::parsePemBundle(*bundle.value));

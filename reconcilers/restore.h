@@ -6,7 +6,9 @@
 #include <optional>
 
 #include "controller/pki/certificate.h"
-#include "controller/store/store.h"
+#include "controller/store/authority_store.h"
+#include "controller/store/bundle_store.h"
+#include "controller/store/snapshot_store.h"
 
 namespace rotor::reconcilers {
 
@@ -19,11 +21,13 @@ const std::optional<store::AuthorityMaterial>* issuerSlot(const store::Authoriti
  * rotation still has and the saved bundle parse, and the CA that issued the certificates is one
  * the rotation still holds. kFailedPrecondition saying what stands in the way otherwise.
  */
-Status checkRestorable(store::Store& store, const api::CertificateRotation& r, const store::Snapshot& snapshot);
+Status checkRestorable(store::AuthorityStore& authorities, const api::CertificateRotation& r,
+                       const store::Snapshot& snapshot);
 
 /** The CA certificate that issued the snapshot's server certificates; nullopt when the snapshot
  *  holds no server of the rotation. kFailedPrecondition when the rotation no longer holds it. */
-StatusOr<std::optional<pki::Certificate>> snapshotIssuer(store::Store& store, const api::CertificateRotation& r,
+StatusOr<std::optional<pki::Certificate>> snapshotIssuer(store::AuthorityStore& authorities,
+                                                         const api::CertificateRotation& r,
                                                          const store::Snapshot& snapshot);
 
 /**
@@ -32,7 +36,8 @@ StatusOr<std::optional<pki::Certificate>> snapshotIssuer(store::Store& store, co
  * restoring those certificates at once would orphan them. Nullopt when the bundle trusts it, or
  * the snapshot holds no server of the rotation. Call after checkRestorable().
  */
-StatusOr<std::optional<pki::Certificate>> prunedIssuerOf(store::Store& store, const api::CertificateRotation& r,
+StatusOr<std::optional<pki::Certificate>> prunedIssuerOf(store::AuthorityStore& authorities,
+                                                         store::BundleStore& bundles, const api::CertificateRotation& r,
                                                          const store::Snapshot& snapshot);
 
 }  // namespace rotor::reconcilers

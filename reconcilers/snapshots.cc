@@ -16,7 +16,7 @@ std::string snapshotName(const CertificateRotation& r, std::string_view purpose)
 StatusOr<store::Snapshot> ensureSnapshot(RotationContext& ctx, CertificateRotation& r, std::string_view purpose,
                                          const std::string& reason) {
   const std::string name = snapshotName(r, purpose);
-  auto existing = ctx.store.getSnapshot(r, name);
+  auto existing = ctx.snapshots.getSnapshot(r, name);
   store::Snapshot snapshot;
   if (existing.ok()) {
     snapshot = std::move(*existing);
@@ -25,14 +25,14 @@ StatusOr<store::Snapshot> ensureSnapshot(RotationContext& ctx, CertificateRotati
   } else {
     snapshot = {name, statusNow(ctx), r.status.revision, reason, {}, {}};
     for (const api::ServerSpec& server : r.spec.servers) {
-      ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, server.name));
+      ASSIGN_OR_RETURN(auto served, ctx.servers.readServed(r, server.name));
       if (served.value) {
         snapshot.servers[server.name] = *served.value;
       }
     }
-    ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
+    ASSIGN_OR_RETURN(auto bundle, ctx.bundles.readBundle(r));
     snapshot.bundlePem = bundle.value.value_or("");
-    RETURN_IF_ERROR(ctx.store.putSnapshot(r, snapshot));
+    RETURN_IF_ERROR(ctx.snapshots.putSnapshot(r, snapshot));
   }
   const bool recorded = std::any_of(r.status.snapshots.begin(), r.status.snapshots.end(),
                                     [&](const api::SnapshotRef& s) { return s.name == name; });

@@ -37,7 +37,7 @@ Status refreshServerStatus(RotationContext& ctx, CertificateRotation& r, const s
   std::vector<api::ServerStatus> refreshed;
   for (const api::ServerSpec& spec : r.spec.servers) {
     api::ServerStatus entry = serverStatusOf(r.status, spec.name);
-    ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, spec.name));
+    ASSIGN_OR_RETURN(auto served, ctx.servers.readServed(r, spec.name));
     if (served.value) {
       ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain, chainOf(*served.value));
       entry.fingerprint = chain.front().fingerprint().toString();

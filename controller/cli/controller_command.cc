@@ -262,7 +262,7 @@ int runController(Context& ctx, const Invocation& inv) {
     }
     store::Store& reconcileStore = leading.endpoint ? leading.endpoint->store() : b.store();
     leading.manager = std::make_unique<manager::Manager>(
-        reconcilers::RotationContext{reconcileStore, ctx.clock, prober, events}, log,
+        manager::Collaborators{reconcileStore, ctx.clock, prober, events}, log,
         manager::ManagerOptions{.observer = &controllerMetrics, .listKeys = resyncKeys(reflector)});
     controllerMetrics.setQueueDepth([m = leading.manager.get()] { return m->queue().depth(); });
     running = leading.manager.get();

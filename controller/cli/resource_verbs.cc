@@ -305,7 +305,7 @@ int runRollback(Context& ctx, const Invocation& inv) {
         if (r.status.handled.rollbackTo == target) {
           return failedPrecondition("rotation " + r.metadata.name + " was already rolled back to \"" + target + "\"");
         }
-        auto pruned = reconcilers::prunedIssuerOf(store, r, *snapshot);
+        auto pruned = reconcilers::prunedIssuerOf(store, store, r, *snapshot);
         if (!pruned.ok()) return pruned.status();
         r.spec.rollbackTo = target;
         const std::string skipKey(api::kRollbackSkipAdoptionAnnotation);

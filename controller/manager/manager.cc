@@ -7,14 +7,14 @@ namespace rotor::manager {
 
 Status Manager::resync() {
   ASSIGN_OR_RETURN(std::vector<api::ObjectKey> keys,
-                   options_.listKeys ? options_.listKeys() : ctx_.store.listRotationKeys());
+                   options_.listKeys ? options_.listKeys() : ctx_.rotations.listRotationKeys());
   for (const api::ObjectKey& key : keys) {
     queue_.add(key);
   }
   synced_.store(true);
   // What deleted rotations left behind: a rotation deleted while no controller ran is in no
   // notification, only absent from this list.
-  StatusOr<size_t> collected = ctx_.store.collectOrphans(keys);
+  StatusOr<size_t> collected = ctx_.bundles.collectOrphans(keys);
   if (!collected.ok()) {
     log_.warn("Could not remove what deleted rotations left", {{"error", collected.status().message()}});
   } else if (*collected > 0) {

@@ -35,18 +35,27 @@ struct ManagerOptions {
   std::function<StatusOr<std::vector<api::ObjectKey>>()> listKeys;
 };
 
+/** What the manager reconciles with. It takes the whole Store, since it wraps it to tell its own
+ *  writes from others' (own_writes.h); the reconcilers see it by role. */
+struct Collaborators {
+  store::Store& store;
+  const Clock& clock;
+  reconcilers::Prober& prober;
+  reconcilers::EventRecorder& events;
+};
+
 class Manager {
 public:
-  Manager(reconcilers::RotationContext ctx, Logger& log, ManagerOptions options = {})
-      : recorder_(ctx.store, ownWrites_),
-        ctx_{recorder_, ctx.clock, ctx.prober, ctx.events},
+  Manager(Collaborators with, Logger& log, ManagerOptions options = {})
+      : recorder_(with.store, ownWrites_),
+        ctx_(recorder_, with.clock, with.prober, with.events),
         log_(log),
         options_(options),
-        queue_(ctx.clock),
+        queue_(with.clock),
         driver_(ctx_) {}
 
   /** Queues every stored rotation, and removes what rotations no longer stored left behind
-   *  (Store::collectOrphans). */
+   *  (BundleStore::collectOrphans). */
   Status resync();
   /** A rotation changed (a watch event, inotify): queued now, unless `resourceVersion` is one this
    *  manager's reconciles wrote themselves. Empty when unknown (a deletion): always queued. */

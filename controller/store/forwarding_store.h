@@ -66,7 +66,7 @@ public:
   }
 
   Status reload(const CertificateRotation& r, std::string_view server) override { return inner_.reload(r, server); }
-  StatusOr<Rollout> rolloutStatus(const CertificateRotation& r, std::string_view server) override {
+  StatusOr<api::Rollout> rolloutStatus(const CertificateRotation& r, std::string_view server) override {
     return inner_.rolloutStatus(r, server);
   }
 
@@ -76,7 +76,7 @@ public:
   Status restartWorkload(const CertificateRotation& r, const api::WorkloadRef& workload) override {
     return inner_.restartWorkload(r, workload);
   }
-  StatusOr<Rollout> workloadRollout(const CertificateRotation& r, const api::WorkloadRef& workload) override {
+  StatusOr<api::Rollout> workloadRollout(const CertificateRotation& r, const api::WorkloadRef& workload) override {
     return inner_.workloadRollout(r, workload);
   }
 

@@ -13,7 +13,7 @@ const api::ServerSpec* findServer(const CertificateRotation& r, std::string_view
   return nullptr;
 }
 
-StatusOr<std::vector<ObjectKey>> Store::listRotationKeys() {
+StatusOr<std::vector<ObjectKey>> RotationStore::listRotationKeys() {
   ASSIGN_OR_RETURN(std::vector<CertificateRotation> rotations, listRotations(kAllNamespaces));
   std::vector<ObjectKey> keys;
   keys.reserve(rotations.size());
@@ -21,29 +21,31 @@ StatusOr<std::vector<ObjectKey>> Store::listRotationKeys() {
   return keys;
 }
 
-StatusOr<Rollout> Store::rolloutStatus(const CertificateRotation&, std::string_view) { return Rollout{}; }
+StatusOr<api::Rollout> ServerStore::rolloutStatus(const CertificateRotation&, std::string_view) {
+  return api::Rollout{};
+}
 
-StatusOr<api::BundleCopiesStatus> Store::syncBundleCopies(const CertificateRotation&, const std::string&) {
+StatusOr<api::BundleCopiesStatus> BundleStore::syncBundleCopies(const CertificateRotation&, const std::string&) {
   return api::BundleCopiesStatus{};
 }
 
-Status Store::rotationGone(const ObjectKey&) { return okStatus(); }
+Status BundleStore::rotationGone(const ObjectKey&) { return okStatus(); }
 
-StatusOr<size_t> Store::collectOrphans(const std::vector<ObjectKey>&) { return size_t{0}; }
+StatusOr<size_t> BundleStore::collectOrphans(const std::vector<ObjectKey>&) { return size_t{0}; }
 
-StatusOr<PodTally> Store::tallyConsumerPods(const CertificateRotation&, const PodQuery&) {
+StatusOr<PodTally> ConsumerPodStore::tallyConsumerPods(const CertificateRotation&, const PodQuery&) {
   return failedPrecondition("consumer pods are counted in a cluster only");
 }
 
-Status Store::restartWorkload(const CertificateRotation&, const api::WorkloadRef& workload) {
+Status ConsumerPodStore::restartWorkload(const CertificateRotation&, const api::WorkloadRef& workload) {
   return failedPrecondition("cannot restart " + workload.toString() + " outside a cluster");
 }
 
-StatusOr<Rollout> Store::workloadRollout(const CertificateRotation&, const api::WorkloadRef& workload) {
+StatusOr<api::Rollout> ConsumerPodStore::workloadRollout(const CertificateRotation&, const api::WorkloadRef& workload) {
   return failedPrecondition("cannot follow " + workload.toString() + " outside a cluster");
 }
 
-StatusOr<api::AdoptionStatus> Store::tallyAgents(const ObjectKey& key, const TallyQuery& query) {
+StatusOr<api::AdoptionStatus> AgentStore::tallyAgents(const ObjectKey& key, const TallyQuery& query) {
   AdoptionCounter counter(query);
   RETURN_IF_ERROR(visitAgents(key, [&](const AgentRecord& a) { counter.add(a); }));
   return counter.result();

@@ -44,7 +44,7 @@ StatusOr<Outcome> blocked(RotationContext& ctx, CertificateRotation& r) {
   }
   if (!awaited.empty()) {
     ASSIGN_OR_RETURN(r.status.adoption,
-                     tallyStoredAdoption(ctx.store, r.key(), awaited, now, r.spec.adoption.staleAfter));
+                     tallyStoredAdoption(ctx.agents, r.key(), awaited, now, r.spec.adoption.staleAfter));
     if (r.spec.adoption.pods) {
       StatusOr<store::PodTally> pods = measureConsumerPods(ctx, r, awaited);
       if (!pods.ok() && pods.status().code() != Code::kUnavailable) return pods.status();

@@ -19,14 +19,14 @@ StatusOr<pki::CertificateAuthority> ensureAuthority(RotationContext& ctx, const 
   }
   ASSIGN_OR_RETURN(pki::CertificateAuthority ca, authorityFromSource(ctx, r, &failedChecks));
   stored.value.current = store::AuthorityMaterial{ca.certificate().toPem(), ca.key().toPem()};
-  RETURN_IF_ERROR(ctx.store.writeAuthorities(r, stored.value, stored.version));
+  RETURN_IF_ERROR(ctx.authorities.writeAuthorities(r, stored.value, stored.version));
   return ca;
 }
 
 /** Issues a certificate for a server that has none; material already there is kept. */
 Status ensureServed(RotationContext& ctx, const CertificateRotation& r, const api::ServerSpec& server,
                     const pki::CertificateAuthority& ca) {
-  ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, server.name));
+  ASSIGN_OR_RETURN(auto served, ctx.servers.readServed(r, server.name));
   if (served.value) {
     return okStatus();
   }
@@ -34,7 +34,7 @@ Status ensureServed(RotationContext& ctx, const CertificateRotation& r, const ap
   ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::generate(c.privateKey));
   ASSIGN_OR_RETURN(pki::Certificate leaf,
                    ca.issue({c.commonName, c.dnsNames, c.ipAddresses, c.validity}, key, ctx.clock.now()));
-  return ctx.store.writeServed(r, server.name, {leaf.toPem(), key.toPem(), ca.certificate().toPem()}, served.version);
+  return ctx.servers.writeServed(r, server.name, {leaf.toPem(), key.toPem(), ca.certificate().toPem()}, served.version);
 }
 
 }  // namespace
@@ -44,7 +44,7 @@ StatusOr<Outcome> pending(RotationContext&, CertificateRotation&) {
 }
 
 StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
-  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+  ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
   std::vector<std::string> failedChecks;
   auto ca = ensureAuthority(ctx, r, authorities, failedChecks);
   if (!ca.ok()) {
@@ -65,7 +65,7 @@ StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
   // depends on earlier material, so a failed reload is reported, not fatal.
   std::string notReloaded;
   for (const api::ServerSpec& server : r.spec.servers) {
-    if (Status s = ctx.store.reload(r, server.name); !s.ok()) {
+    if (Status s = ctx.servers.reload(r, server.name); !s.ok()) {
       if (s.code() == Code::kUnavailable) return s;
       notReloaded += "; server \"" + server.name +
                      "\" was not reloaded (not running yet? it reads these files when it starts): " + s.message();

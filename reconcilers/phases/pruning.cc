@@ -26,7 +26,7 @@ StatusOr<Outcome> draining(RotationContext& ctx, CertificateRotation& r) {
 }
 
 StatusOr<Outcome> pruning(RotationContext& ctx, CertificateRotation& r) {
-  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+  ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
   ASSIGN_OR_RETURN(pki::CertificateAuthority current, requireAuthority(authorities.value.current, "current"));
   RETURN_IF_ERROR(ensureSnapshot(ctx, r, "prune", "Before removing the old CA from the bundle").status());
   RETURN_IF_ERROR(setBundle(ctx, r, current.certificate().toPem()));

@@ -39,7 +39,7 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
   api::RotationStatus& s = r.status;
   if (d.trigger == triggers::kCaRenewRequested) {
     // Refused before anything is written, and consumed: a new request asks again.
-    ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+    ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
     ASSIGN_OR_RETURN(pki::CertificateAuthority current, requireAuthority(authorities.value.current, "current"));
     if (std::optional<std::string> why = whyCaNotRenewable(r, current)) {
       s.handled.renewCa = annotationOf(r, api::kRenewCaAnnotation);
@@ -71,10 +71,10 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
   }
   if (d.trigger == triggers::kCaChanged) {
     // A CA staged by an earlier, rolled-back attempt came from the old spec: start afresh.
-    ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+    ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
     if (authorities.value.next) {
       authorities.value.next.reset();
-      RETURN_IF_ERROR(ctx.store.writeAuthorities(r, authorities.value, authorities.version));
+      RETURN_IF_ERROR(ctx.authorities.writeAuthorities(r, authorities.value, authorities.version));
     }
   }
   if (isRenewal(d.trigger)) {

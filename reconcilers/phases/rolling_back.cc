@@ -21,7 +21,7 @@ namespace {
  * checkRestorable() made sure this rotation holds that CA.
  */
 Status restoreAuthorities(RotationContext& ctx, CertificateRotation& r, const pki::Certificate& restoredLeaf) {
-  ASSIGN_OR_RETURN(auto stored, ctx.store.readAuthorities(r));
+  ASSIGN_OR_RETURN(auto stored, ctx.authorities.readAuthorities(r));
   store::Authorities& a = stored.value;
   const std::optional<store::AuthorityMaterial>* issuer = issuerSlot(a, restoredLeaf);
   if (issuer == nullptr) {
@@ -32,7 +32,7 @@ Status restoreAuthorities(RotationContext& ctx, CertificateRotation& r, const pk
     restored.current = *issuer;
     restored.next = issuer == &a.previous ? a.current : a.next;
     restored.previous = issuer == &a.previous ? std::nullopt : a.previous;
-    RETURN_IF_ERROR(ctx.store.writeAuthorities(r, restored, stored.version));
+    RETURN_IF_ERROR(ctx.authorities.writeAuthorities(r, restored, stored.version));
     a = restored;
   }
   RETURN_IF_ERROR(refreshCaStatus(r.status, a));
@@ -48,7 +48,7 @@ Status restoreAuthorities(RotationContext& ctx, CertificateRotation& r, const pk
 StatusOr<std::optional<Outcome>> restageBeforeRestore(RotationContext& ctx, CertificateRotation& r,
                                                       const store::Snapshot& snapshot, bool& skipped) {
   const std::string& fingerprint = r.status.rollbackRestagedCa;
-  ASSIGN_OR_RETURN(std::optional<pki::Certificate> restaged, snapshotIssuer(ctx.store, r, snapshot));
+  ASSIGN_OR_RETURN(std::optional<pki::Certificate> restaged, snapshotIssuer(ctx.authorities, r, snapshot));
   if (!restaged || restaged->fingerprint().toString() != fingerprint) {
     return failedPrecondition("the CA " + fingerprint + " the snapshot's certificates chain to is no longer held");
   }
@@ -70,7 +70,7 @@ StatusOr<std::optional<Outcome>> restageBeforeRestore(RotationContext& ctx, Cert
 
 StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
   const std::string& name = r.status.rollbackSnapshot;
-  auto snapshot = ctx.store.getSnapshot(r, name);
+  auto snapshot = ctx.snapshots.getSnapshot(r, name);
   if (!snapshot.ok()) {
     if (snapshot.status().code() == Code::kNotFound || snapshot.status().code() == Code::kFailedPrecondition) {
       return Outcome::moveTo(api::Phase::kFailed, "SnapshotUnusable",
@@ -78,7 +78,7 @@ StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
     }
     return snapshot.status();
   }
-  if (Status usable = checkRestorable(ctx.store, r, *snapshot); !usable.ok()) {
+  if (Status usable = checkRestorable(ctx.authorities, r, *snapshot); !usable.ok()) {
     if (usable.code() != Code::kFailedPrecondition) {
       return usable;
     }
@@ -106,11 +106,11 @@ StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
     if (saved == snapshot->servers.end()) {
       continue;
     }
-    ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, server.name));
+    ASSIGN_OR_RETURN(auto served, ctx.servers.readServed(r, server.name));
     if (served.value != saved->second) {
-      RETURN_IF_ERROR(ctx.store.writeServed(r, server.name, saved->second, served.version));
+      RETURN_IF_ERROR(ctx.servers.writeServed(r, server.name, saved->second, served.version));
     }
-    if (Status reloaded = ctx.store.reload(r, server.name); !reloaded.ok()) {
+    if (Status reloaded = ctx.servers.reload(r, server.name); !reloaded.ok()) {
       if (reloaded.code() == Code::kUnavailable) {
         return reloaded;
       }

@@ -27,14 +27,14 @@ StatusOr<std::optional<pki::CertificateAuthority>> ensureNextAuthority(RotationC
     return std::optional<pki::CertificateAuthority>();
   }
   stored.value.next = store::AuthorityMaterial{pem, next.key().toPem()};
-  RETURN_IF_ERROR(ctx.store.writeAuthorities(r, stored.value, stored.version));
+  RETURN_IF_ERROR(ctx.authorities.writeAuthorities(r, stored.value, stored.version));
   return std::optional<pki::CertificateAuthority>(std::move(next));
 }
 
 }  // namespace
 
 StatusOr<Outcome> staging(RotationContext& ctx, CertificateRotation& r) {
-  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+  ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
   std::vector<std::string> failedChecks;
   auto next = ensureNextAuthority(ctx, r, authorities, failedChecks);
   if (!next.ok()) {

@@ -115,7 +115,7 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
   if (caRenewal) {
     RETURN_IF_ERROR(renewCurrentCaOnce(ctx, r, snapshot));
   }
-  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+  ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
   ASSIGN_OR_RETURN(
       pki::CertificateAuthority issuer,
       requireAuthority(renewal ? authorities.value.current : authorities.value.next, renewal ? "current" : "next"));
@@ -123,7 +123,7 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
   if (!renewal && r.spec.ca.crossSign) {
     ASSIGN_OR_RETURN(crossSigner, authorityIn(authorities.value.current));
   }
-  ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, server->name));
+  ASSIGN_OR_RETURN(auto served, ctx.servers.readServed(r, server->name));
   auto before = snapshot.servers.find(server->name);
   const bool written = served.value && (before == snapshot.servers.end() || *served.value != before->second);
   const SystemTime now = statusNow(ctx);
@@ -141,7 +141,7 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
       }
       return blocked;
     }
-    RETURN_IF_ERROR(ctx.store.writeServed(r, server->name, issued.material, served.version));
+    RETURN_IF_ERROR(ctx.servers.writeServed(r, server->name, issued.material, served.version));
   }
   RETURN_IF_ERROR(refreshServerStatus(ctx, r, authorities.value));
   api::ServerStatus& st = serverStatusOf(r.status, server->name);
@@ -150,7 +150,7 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
   st.lastProbeAt.reset();
   st.probeFailures = 0;
   st.lastProbeError.clear();
-  if (Status reloaded = ctx.store.reload(r, server->name); !reloaded.ok()) {
+  if (Status reloaded = ctx.servers.reload(r, server->name); !reloaded.ok()) {
     if (reloaded.code() == Code::kUnavailable) {
       return reloaded;  // transient: retried with backoff, the write is already in place
     }

@@ -35,13 +35,13 @@ bool allVerified(const CertificateRotation& r) {
 
 /** current <- next, previous <- current. Idempotent: nothing to do once next is empty. */
 Status promoteNextAuthority(RotationContext& ctx, CertificateRotation& r) {
-  ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+  ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
   store::Authorities& a = authorities.value;
   if (a.next) {
     a.previous = std::move(a.current);
     a.current = std::move(a.next);
     a.next.reset();
-    RETURN_IF_ERROR(ctx.store.writeAuthorities(r, a, authorities.version));
+    RETURN_IF_ERROR(ctx.authorities.writeAuthorities(r, a, authorities.version));
   }
   RETURN_IF_ERROR(refreshCaStatus(r.status, a));
   return refreshServerStatus(ctx, r, a);
@@ -55,7 +55,7 @@ StatusOr<std::optional<Outcome>> awaitRollout(RotationContext& ctx, CertificateR
   if (st.rolledOutAt) {
     return std::optional<Outcome>();
   }
-  ASSIGN_OR_RETURN(store::Rollout rollout, ctx.store.rolloutStatus(r, server.name));
+  ASSIGN_OR_RETURN(api::Rollout rollout, ctx.servers.rolloutStatus(r, server.name));
   if (rollout.done) {
     st.rolledOutAt = statusNow(ctx);
     return std::optional<Outcome>();
@@ -85,8 +85,8 @@ StatusOr<std::optional<Outcome>> probeOnce(RotationContext& ctx, CertificateRota
     return std::optional<Outcome>(
         Outcome::wait(std::chrono::ceil<Duration>(*st.lastProbeAt + probe.period - now), "Baking", r.status.message));
   }
-  ASSIGN_OR_RETURN(auto served, ctx.store.readServed(r, server.name));
-  ASSIGN_OR_RETURN(auto bundle, ctx.store.readBundle(r));
+  ASSIGN_OR_RETURN(auto served, ctx.servers.readServed(r, server.name));
+  ASSIGN_OR_RETURN(auto bundle, ctx.bundles.readBundle(r));
   if (!served.value || !bundle.value) {
     return failedPrecondition("server \"" + server.name + "\" has no material or the bundle is missing");
   }
@@ -135,7 +135,7 @@ StatusOr<Outcome> verifying(RotationContext& ctx, CertificateRotation& r) {
     return Outcome::moveTo(api::Phase::kSwapping, "Verified", "Swapping the next server");
   }
   if (isRenewal(r.status.trigger)) {
-    ASSIGN_OR_RETURN(auto authorities, ctx.store.readAuthorities(r));
+    ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
     RETURN_IF_ERROR(refreshServerStatus(ctx, r, authorities.value));
     ++r.status.revision;
     r.status.trigger.clear();

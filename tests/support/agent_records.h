@@ -5,17 +5,17 @@
 
 #include <vector>
 
-#include "controller/store/store.h"
+#include "controller/store/agent_store.h"
 
 namespace rotor::testing {
 
-inline StatusOr<std::vector<store::AgentRecord>> listAgents(store::Store& store, const api::ObjectKey& key) {
+inline StatusOr<std::vector<store::AgentRecord>> listAgents(store::AgentStore& store, const api::ObjectKey& key) {
   std::vector<store::AgentRecord> out;
   RETURN_IF_ERROR(store.visitAgents(key, [&](const store::AgentRecord& a) { out.push_back(a); }));
   return out;
 }
 
-inline Status putAgent(store::Store& store, const api::ObjectKey& key, const store::AgentRecord& agent) {
+inline Status putAgent(store::AgentStore& store, const api::ObjectKey& key, const store::AgentRecord& agent) {
   return store.putAgents(key, {agent});
 }
 

@@ -189,14 +189,14 @@ Status MemoryStore::reload(const store::CertificateRotation& r, std::string_view
   return okStatus();
 }
 
-StatusOr<store::Rollout> MemoryStore::rolloutStatus(const store::CertificateRotation& r, std::string_view server) {
+StatusOr<api::Rollout> MemoryStore::rolloutStatus(const store::CertificateRotation& r, std::string_view server) {
   std::lock_guard lock(mu_);
   if (store::findServer(r, server) == nullptr) return notFound("no server \"" + std::string(server) + "\"");
   const auto it = rollouts_.find(server);
-  return it == rollouts_.end() ? store::Rollout{} : it->second;
+  return it == rollouts_.end() ? api::Rollout{} : it->second;
 }
 
-void MemoryStore::setRollout(std::string_view server, store::Rollout rollout) {
+void MemoryStore::setRollout(std::string_view server, api::Rollout rollout) {
   std::lock_guard lock(mu_);
   rollouts_.insert_or_assign(std::string(server), std::move(rollout));
 }
@@ -208,6 +208,7 @@ void MemoryStore::failReloads(std::string_view server, Status status, int times)
 }
 
 StatusOr<store::AuthorityMaterial> MemoryStore::readCustomAuthority(const store::CertificateRotation& r) {
+  if (!r.spec.ca.files && !r.spec.ca.secretRef) return failedPrecondition("spec.ca names no CA to import");
   std::lock_guard lock(mu_);
   auto it = customAuthorities_.find(r.key());
   if (it == customAuthorities_.end()) return notFound("no custom CA for " + r.key().toString());

@@ -40,7 +40,7 @@ public:
   StatusOr<store::Snapshot> getSnapshot(const store::CertificateRotation& r, std::string_view name) override;
   StatusOr<std::vector<std::string>> listSnapshots(const store::CertificateRotation& r) override;
   Status reload(const store::CertificateRotation& r, std::string_view server) override;
-  StatusOr<store::Rollout> rolloutStatus(const store::CertificateRotation& r, std::string_view server) override;
+  StatusOr<api::Rollout> rolloutStatus(const store::CertificateRotation& r, std::string_view server) override;
   Status visitAgents(const store::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& visit) override;
   Status putAgents(const store::ObjectKey& key, const std::vector<store::AgentRecord>& agents) override;
   StatusOr<std::vector<std::string>> readAgentTokenDigests(const store::ObjectKey& key) override;
@@ -52,7 +52,7 @@ public:
   void failReloads(std::string_view server, Status status, int times = 1 << 30);
 
   /** What rolloutStatus answers for `server` from now on (done by default). */
-  void setRollout(std::string_view server, store::Rollout rollout);
+  void setRollout(std::string_view server, api::Rollout rollout);
 
   /** Reload calls seen, as "ns/name/server". */
   std::vector<std::string> reloads() const;
@@ -77,7 +77,7 @@ private:
   std::map<store::ObjectKey, std::map<std::string, store::AgentRecord>> agents_;
   std::map<store::ObjectKey, std::vector<std::string>> tokenDigests_;
   std::vector<std::string> reloads_;
-  std::map<std::string, store::Rollout, std::less<>> rollouts_;
+  std::map<std::string, api::Rollout, std::less<>> rollouts_;
   std::map<store::ObjectKey, store::AuthorityMaterial> customAuthorities_;
   std::map<std::string, std::pair<Status, int>, std::less<>> reloadFailures_;
 };

@@ -666,11 +666,11 @@ Status KubeStore::reload(const CertificateRotation& r, std::string_view server) 
   return restart(spec->restart->kind, r.metadata.ns, spec->restart->name);
 }
 
-StatusOr<store::Rollout> KubeStore::rolloutStatus(const CertificateRotation& r, std::string_view server) {
+StatusOr<api::Rollout> KubeStore::rolloutStatus(const CertificateRotation& r, std::string_view server) {
   const api::ServerSpec* spec = store::findServer(r, server);
   if (spec == nullptr)
     return notFound("rotation " + r.metadata.key().toString() + " has no server " + std::string(server));
-  if (!spec->restart) return store::Rollout{};
+  if (!spec->restart) return api::Rollout{};
   return rollout(spec->restart->kind, r.metadata.ns, spec->restart->name);
 }
 
@@ -685,7 +685,7 @@ Status KubeStore::restart(const std::string& kind, const std::string& ns, const 
   return client_.patch(*type, ns, name, PatchType::kStrategicMerge, patch).status();
 }
 
-StatusOr<store::Rollout> KubeStore::rollout(const std::string& kind, const std::string& ns, const std::string& name) {
+StatusOr<api::Rollout> KubeStore::rollout(const std::string& kind, const std::string& ns, const std::string& name) {
   const ResourceType* type = workloadType(kind);
   if (type == nullptr) return invalidArgument("cannot follow a " + kind);
   auto workload = client_.get(*type, ns, name);
@@ -724,7 +724,7 @@ Status KubeStore::restartWorkload(const CertificateRotation& r, const api::Workl
   return restart(workload.kind, workload.ns, workload.name);
 }
 
-StatusOr<store::Rollout> KubeStore::workloadRollout(const CertificateRotation&, const api::WorkloadRef& workload) {
+StatusOr<api::Rollout> KubeStore::workloadRollout(const CertificateRotation&, const api::WorkloadRef& workload) {
   return rollout(workload.kind, workload.ns, workload.name);
 }
 

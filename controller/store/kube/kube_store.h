@@ -82,8 +82,8 @@ public:
   StatusOr<store::PodTally> tallyConsumerPods(const store::CertificateRotation& r,
                                               const store::PodQuery& query) override;
   Status restartWorkload(const store::CertificateRotation& r, const api::WorkloadRef& workload) override;
-  StatusOr<store::Rollout> workloadRollout(const store::CertificateRotation& r,
-                                           const api::WorkloadRef& workload) override;
+  StatusOr<api::Rollout> workloadRollout(const store::CertificateRotation& r,
+                                         const api::WorkloadRef& workload) override;
   using PodSource = std::function<StatusOr<store::PodTally>(const ConsumerQuery&)>;
   /** Where consumer pods are counted from from now on (set before reconciling starts). */
   void countPodsWith(PodSource podSource) { podSource_ = std::move(podSource); }
@@ -93,7 +93,7 @@ public:
   StatusOr<std::vector<std::string>> listSnapshots(const store::CertificateRotation& r) override;
 
   Status reload(const store::CertificateRotation& r, std::string_view server) override;
-  StatusOr<store::Rollout> rolloutStatus(const store::CertificateRotation& r, std::string_view server) override;
+  StatusOr<api::Rollout> rolloutStatus(const store::CertificateRotation& r, std::string_view server) override;
 
   Status visitAgents(const store::ObjectKey& key, const std::function<void(const store::AgentRecord&)>& visit) override;
   Status putAgents(const store::ObjectKey& key, const std::vector<store::AgentRecord>& agents) override;
@@ -123,7 +123,7 @@ private:
 
   /** Restarts a workload as `kubectl rollout restart` does; its rollout as `kubectl rollout status`. */
   Status restart(const std::string& kind, const std::string& ns, const std::string& name);
-  StatusOr<store::Rollout> rollout(const std::string& kind, const std::string& ns, const std::string& name);
+  StatusOr<api::Rollout> rollout(const std::string& kind, const std::string& ns, const std::string& name);
   /** The rotation's namespace and those its bundle was last copied into. */
   std::set<std::string> bundleNamespaces(const store::CertificateRotation& r);
 

@@ -43,6 +43,36 @@ TEST(ReconcilerBoundaryTest, NoForbiddenIncludesOrWallClock) {
   EXPECT_GT(files, 0);
 }
 
+/** Whether one line names the whole Store rather than a role of it (store::BundleStore and the
+ *  like): only RotationContext's constructor may, to bind the roles. */
+bool namesTheWholeStore(const std::string& line) {
+  static const std::regex kWholeStore(R"(\bstore::Store\b|\bStorePtr\b)");
+  return std::regex_search(line, kWholeStore);
+}
+
+TEST(ReconcilerBoundaryTest, PhasesAndHelpersSeeTheStoreByRole) {
+  const auto dir = rotor::testing::sourceDir() / "reconcilers";
+  int wholeStore = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    const auto ext = entry.path().extension();
+    if (ext != ".h" && ext != ".cc") continue;
+    std::ifstream in(entry.path());
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (!namesTheWholeStore(line)) continue;
+      if (entry.path().filename() == "context.h") {
+        ++wholeStore;
+        continue;
+      }
+      ADD_FAILURE() << entry.path() << ":" << n << ": takes the whole Store; take the roles it uses: " << line;
+    }
+  }
+  EXPECT_EQ(wholeStore, 1) << "RotationContext's constructor binds the roles from one Store";
+  EXPECT_TRUE(namesTheWholeStore("Status f(store::Store& store);"));
+  EXPECT_FALSE(namesTheWholeStore("Status f(store::BundleStore& bundles);"));
+  EXPECT_FALSE(namesTheWholeStore("ctx.bundles.readBundle(r)"));
+}
+
 TEST(ReconcilerBoundaryTest, TheRuleCatchesWhatItMustCatch) {
   for (const char* line : {"#include <cpprest/http_client.h>", "#include <boost/asio.hpp>", "#include <sys/socket.h>",
                            "#include \"controller/kube/client.h\"", "#include \"controller/store/local/local_store.h\"",

@@ -51,11 +51,11 @@ public:
     if (recreate) pods[w.name].clear();  // the old pods go before the new ones run
     return okStatus();
   }
-  StatusOr<store::Rollout> workloadRollout(const api::CertificateRotation&, const api::WorkloadRef& w) override {
+  StatusOr<api::Rollout> workloadRollout(const api::CertificateRotation&, const api::WorkloadRef& w) override {
     int& left = rollingOut.at(w.name);
-    if (left > 0 && --left > 0) return store::Rollout{false, "rolling"};
+    if (left > 0 && --left > 0) return api::Rollout{false, "rolling"};
     pods[w.name].assign(replicas.at(w.name), clock_.now());
-    return store::Rollout{};
+    return api::Rollout{};
   }
   /** A workload that restarts on its own (a client that watches its bundle and exits). */
   void restartsItself(const std::string& name) {
