@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   kube::Client client(counted);
   testing::FakeClock clock;
   store::kube::KubeStore kubeStore(client, clock);
-  adoption::AgentRegistry registry(kubeStore, clock);
+  adoption::AgentRegistry registry(kubeStore, kubeStore, clock);
   const std::vector<std::string> ids = uuidIds(agents);
   const std::vector<std::string> oldCa = {"sha256:" + std::string(64, 'a')};
   const std::vector<std::string> bothCas = {"sha256:" + std::string(64, 'a'), "sha256:" + std::string(64, 'b')};
@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
   must(freshTransport, "transport");
   kube::Client freshClient(**freshTransport);
   store::kube::KubeStore freshStore(freshClient, clock);
-  adoption::AgentRegistry successor(freshStore, clock);
+  adoption::AgentRegistry successor(freshStore, freshStore, clock);
   const auto began = std::chrono::steady_clock::now();
   must(successor.loadAll(), "loading the registry");
   auto tally = successor.tally(key, query);

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   const api::ObjectKey key = std::move(store->applyRotation(r)).value().key();
 
   const long base = residentBytes();
-  adoption::AgentRegistry registry(*store, clock);
+  adoption::AgentRegistry registry(*store, *store, clock);
   const std::vector<std::string> oldOnly = {fingerprint('1')};
   const std::vector<std::string> both = {fingerprint('1'), fingerprint('2')};
   auto t = std::chrono::steady_clock::now();
@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   const auto journalBytes = std::filesystem::file_size(dir / ".rotor/agents/default/fleet.agents");
   std::printf("flush     %zu records to the journal: %.2f s (%.1f MB)\n", n, secondsSince(t),
               static_cast<double>(journalBytes) / 1e6);
-  adoption::AgentRegistry restarted(*store, clock);
+  adoption::AgentRegistry restarted(*store, *store, clock);
   t = std::chrono::steady_clock::now();
   if (Status s = restarted.loadAll(); !s.ok()) {
     std::fprintf(stderr, "recovery failed: %s\n", s.message().c_str());

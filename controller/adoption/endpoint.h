@@ -44,8 +44,8 @@ public:
 private:
   AdoptionEndpoint(store::Store& store, const Clock& clock, Logger& log, const EndpointOptions& options)
       : log_(log),
-        registry_(store, clock, options.registry),
-        service_(store, registry_, clock, options.service),
+        registry_(store, store, clock, options.registry),
+        service_(store, store, store, registry_, clock, options.service),
         view_(store, registry_, service_) {}
   void flushLoop(std::stop_token stop, std::chrono::milliseconds interval);
 

@@ -87,7 +87,7 @@ StatusOr<std::shared_ptr<AgentRegistry::Agents>> AgentRegistry::agentsOf(const a
   }
   std::unique_lock lock(mu_);
   if (auto agents = loaded()) return agents;
-  ASSIGN_OR_RETURN(store::CertificateRotation rotation, store_.getRotation(key));
+  ASSIGN_OR_RETURN(store::CertificateRotation rotation, storedRotations_.getRotation(key));
   if (!uid.empty() && rotation.metadata.uid != uid) {
     return notFound("CertificateRotation " + key.toString() + " was deleted and created again");
   }
@@ -97,13 +97,13 @@ StatusOr<std::shared_ptr<AgentRegistry::Agents>> AgentRegistry::agentsOf(const a
   // Absent, or records of a rotation that was deleted since: read what the store has for this one.
   auto agents = std::make_shared<Agents>();
   agents->uid = rotation.metadata.uid;
-  RETURN_IF_ERROR(store_.visitAgents(key, [&](const store::AgentRecord& a) { upsert(*agents, a, false); }));
+  RETURN_IF_ERROR(storedAgents_.visitAgents(key, [&](const store::AgentRecord& a) { upsert(*agents, a, false); }));
   rotations_.insert_or_assign(key, agents);
   return agents;
 }
 
 StatusOr<std::shared_ptr<AgentRegistry::Agents>> AgentRegistry::agentsOfCurrent(const api::ObjectKey& key) {
-  ASSIGN_OR_RETURN(store::CertificateRotation rotation, store_.getRotation(key));
+  ASSIGN_OR_RETURN(store::CertificateRotation rotation, storedRotations_.getRotation(key));
   return agentsOf(key, rotation.metadata.uid);
 }
 
@@ -174,7 +174,8 @@ StatusOr<api::AdoptionStatus> AgentRegistry::tally(const api::ObjectKey& key, co
 }
 
 Status AgentRegistry::loadAll() {
-  ASSIGN_OR_RETURN(std::vector<store::CertificateRotation> rotations, store_.listRotations(store::kAllNamespaces));
+  ASSIGN_OR_RETURN(std::vector<store::CertificateRotation> rotations,
+                   storedRotations_.listRotations(store::kAllNamespaces));
   for (const store::CertificateRotation& r : rotations) {
     Status s = agentsOf(r.key(), r.metadata.uid).status();
     if (!s.ok() && s.code() != Code::kNotFound) return s;
@@ -213,7 +214,7 @@ Status AgentRegistry::flush(Persist what) {
     }
     if (slots.empty()) continue;
     // Records of a rotation deleted since (and perhaps created again under its name) go nowhere.
-    StatusOr<store::CertificateRotation> current = store_.getRotation(key);
+    StatusOr<store::CertificateRotation> current = storedRotations_.getRotation(key);
     Status s = !current.ok()                          ? current.status()
                : current->metadata.uid != agents->uid ? notFound("replaced")
                                                       : okStatus();
@@ -233,7 +234,7 @@ Status AgentRegistry::flush(Persist what) {
 }
 
 Status AgentRegistry::persist(const api::ObjectKey& key, Agents& agents, const std::vector<uint32_t>& slots) {
-  const uint32_t groups = std::max<uint32_t>(1, store_.agentGroups());
+  const uint32_t groups = std::max<uint32_t>(1, storedAgents_.agentGroups());
   std::vector<std::vector<uint32_t>> byGroup(groups);
   {
     std::lock_guard lock(agents.mu);
@@ -248,7 +249,7 @@ Status AgentRegistry::persist(const api::ObjectKey& key, Agents& agents, const s
       std::lock_guard lock(agents.mu);
       for (const uint32_t slot : group) batch.push_back(agents.recordOf(*agents.ids[slot], agents.entries[slot]));
     }
-    Status s = store_.putAgents(key, batch);
+    Status s = storedAgents_.putAgents(key, batch);
     if (s.code() == Code::kNotFound) return s;
     if (!s.ok()) {
       markDirty(agents, group);

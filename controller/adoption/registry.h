@@ -15,7 +15,8 @@
 #include <vector>
 
 #include "controller/common/clock.h"
-#include "controller/store/store.h"
+#include "controller/store/agent_store.h"
+#include "controller/store/rotation_store.h"
 
 namespace rotor::adoption {
 
@@ -42,8 +43,13 @@ public:
    *  last-seen time): the adoption gate of that rotation may have moved. */
   using OnChange = std::function<void(const api::ObjectKey&)>;
 
-  AgentRegistry(store::Store& store, const Clock& clock, RegistryOptions options = {})
-      : store_(store), clock_(clock), options_(options), nextRefresh_(clock.monotonicNow() + options.lastSeenRefresh) {}
+  AgentRegistry(store::RotationStore& rotations, store::AgentStore& agents, const Clock& clock,
+                RegistryOptions options = {})
+      : storedRotations_(rotations),
+        storedAgents_(agents),
+        clock_(clock),
+        options_(options),
+        nextRefresh_(clock.monotonicNow() + options.lastSeenRefresh) {}
 
   void setOnChange(OnChange onChange) { onChange_ = std::move(onChange); }
 
@@ -141,7 +147,8 @@ private:
   static void markDirty(Agents& agents, const std::vector<uint32_t>& slots);
   size_t sumOverRotations(size_t (*count)(const Agents&)) const;
 
-  store::Store& store_;
+  store::RotationStore& storedRotations_;
+  store::AgentStore& storedAgents_;
   const Clock& clock_;
   RegistryOptions options_;
   std::mutex flushMu_;         // one flush at a time

@@ -98,15 +98,15 @@ StatusOr<std::shared_ptr<const AdoptionService::View>> AdoptionService::viewOf(c
 StatusOr<std::shared_ptr<const AdoptionService::View>> AdoptionService::readView(const api::ObjectKey& key) {
   auto view = std::make_shared<View>();
   view->readAt = std::chrono::steady_clock::now();
-  StatusOr<store::CertificateRotation> r = store_.getRotation(key);
+  StatusOr<store::CertificateRotation> r = rotations_.getRotation(key);
   if (r.status().code() == Code::kNotFound) return std::shared_ptr<const View>(view);
   RETURN_IF_ERROR(r.status());
   view->exists = true;
   view->uid = r->metadata.uid;
-  ASSIGN_OR_RETURN(view->tokenDigests, store_.readAgentTokenDigests(key));
+  ASSIGN_OR_RETURN(view->tokenDigests, tokens_.readAgentTokenDigests(key));
   for (size_t i = 0; i < view->tokenDigests.size(); ++i)
     view->tokenIndex.emplace(view->tokenDigests[i], static_cast<int>(i));
-  ASSIGN_OR_RETURN(store::Versioned<std::optional<std::string>> bundle, store_.readBundle(*r));
+  ASSIGN_OR_RETURN(store::Versioned<std::optional<std::string>> bundle, bundles_.readBundle(*r));
   if (bundle.value) {
     view->bundlePem = *bundle.value;
     view->etag = "\"" + pki::sha256Hex(view->bundlePem) + "\"";

@@ -18,7 +18,9 @@
 #include "controller/adoption/registry.h"
 #include "controller/common/clock.h"
 #include "controller/http/http.h"
-#include "controller/store/store.h"
+#include "controller/store/agent_store.h"
+#include "controller/store/bundle_store.h"
+#include "controller/store/rotation_store.h"
 
 namespace rotor::adoption {
 
@@ -47,8 +49,14 @@ public:
    *  of wrong tokens costs the store at most ten reads a second per rotation. */
   static constexpr std::chrono::milliseconds kUnknownTokenRereadAfter{100};
 
-  AdoptionService(store::Store& store, AgentRegistry& registry, const Clock& clock, ServiceOptions options = {})
-      : store_(store), registry_(registry), clock_(clock), options_(options) {}
+  AdoptionService(store::RotationStore& rotations, store::BundleStore& bundles, store::AgentTokenStore& tokens,
+                  AgentRegistry& registry, const Clock& clock, ServiceOptions options = {})
+      : rotations_(rotations),
+        bundles_(bundles),
+        tokens_(tokens),
+        registry_(registry),
+        clock_(clock),
+        options_(options) {}
 
   http::HttpResponse handle(const http::HttpRequest& request);
 
@@ -87,7 +95,9 @@ private:
                               const std::string& agentId, int token);
   http::HttpResponse count(CheckInResult result, http::HttpResponse response);
 
-  store::Store& store_;
+  store::RotationStore& rotations_;
+  store::BundleStore& bundles_;
+  store::AgentTokenStore& tokens_;
   AgentRegistry& registry_;
   const Clock& clock_;
   const ServiceOptions options_;

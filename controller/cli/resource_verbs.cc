@@ -328,11 +328,11 @@ int runRollback(Context& ctx, const Invocation& inv) {
 
 namespace {
 
-StatusOr<std::vector<store::Snapshot>> snapshotsOf(store::Store& store, const api::CertificateRotation& r) {
-  ASSIGN_OR_RETURN(std::vector<std::string> names, store.listSnapshots(r));
+StatusOr<std::vector<store::Snapshot>> snapshotsOf(store::SnapshotStore& snapshots, const api::CertificateRotation& r) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, snapshots.listSnapshots(r));
   std::vector<store::Snapshot> out;
   for (const std::string& name : names) {
-    ASSIGN_OR_RETURN(store::Snapshot snapshot, store.getSnapshot(r, name));
+    ASSIGN_OR_RETURN(store::Snapshot snapshot, snapshots.getSnapshot(r, name));
     snapshot.servers.clear();  // key material stays where it is
     out.push_back(std::move(snapshot));
   }

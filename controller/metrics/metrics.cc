@@ -120,8 +120,8 @@ std::vector<MetricFamily> stateFamilies(const std::vector<api::CertificateRotati
 
 }  // namespace
 
-ControllerMetrics::ControllerMetrics(store::Store& store, std::string version)
-    : store_(store), version_(std::move(version)), registry_(std::make_shared<prometheus::Registry>()) {
+ControllerMetrics::ControllerMetrics(store::RotationStore& rotations, std::string version)
+    : rotations_(rotations), version_(std::move(version)), registry_(std::make_shared<prometheus::Registry>()) {
   reconciles_ = &prometheus::BuildCounter()
                      .Name("rotor_reconcile_total")
                      .Help("Reconciles by result: success, conflict (retried at once) or error (retried with backoff).")
@@ -201,7 +201,7 @@ std::string ControllerMetrics::render() {
     families.push_back(std::move(leader));
   }
   StatusOr<std::vector<api::CertificateRotation>> rotations =
-      leading ? store_.listRotations(store::kAllNamespaces)
+      leading ? rotations_.listRotations(store::kAllNamespaces)
               : StatusOr<std::vector<api::CertificateRotation>>(std::vector<api::CertificateRotation>());
   if (rotations.ok()) {
     for (MetricFamily& f : stateFamilies(*rotations)) families.push_back(std::move(f));

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "controller/manager/manager.h"
-#include "controller/store/store.h"
+#include "controller/store/rotation_store.h"
 
 namespace prometheus {
 class Registry;
@@ -34,7 +34,7 @@ using CheckInCounts = std::function<std::vector<std::pair<std::string, uint64_t>
 
 class ControllerMetrics final : public manager::ReconcileObserver {
 public:
-  ControllerMetrics(store::Store& store, std::string version);
+  ControllerMetrics(store::RotationStore& rotations, std::string version);
   ~ControllerMetrics() override;
 
   void reconciled(const api::ObjectKey& key, const StatusOr<reconcilers::ReconcileResult>& result,
@@ -56,7 +56,7 @@ private:
   /** Drops the event series of a rotation that no longer exists. */
   void forget(const api::ObjectKey& key);
 
-  store::Store& store_;
+  store::RotationStore& rotations_;
   std::string version_;
   std::function<size_t()> queueDepth_;
   CheckInCounts checkInCounts_;

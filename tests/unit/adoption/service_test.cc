@@ -57,8 +57,8 @@ protected:
 
   rotor::testing::FakeClock clock_;
   rotor::testing::MemoryStore store_{clock_};
-  AgentRegistry registry_{store_, clock_};
-  AdoptionService service_{store_, registry_, clock_};
+  AgentRegistry registry_{store_, store_, clock_};
+  AdoptionService service_{store_, store_, store_, registry_, clock_};
   store::CertificateRotation rotation_;
 };
 
@@ -153,8 +153,8 @@ TEST_F(AdoptionServiceTest, BadInputGetsAPrecise4xxAndChangesNothing) {
 }
 
 TEST_F(AdoptionServiceTest, OneTokenRegistersAtMostItsLimitOfNewAgentsButKnownAgentsGoOn) {
-  AgentRegistry registry{store_, clock_};
-  AdoptionService capped{store_, registry, clock_, {.agentsPerToken = 3}};
+  AgentRegistry registry{store_, store_, clock_};
+  AdoptionService capped{store_, store_, store_, registry, clock_, {.agentsPerToken = 3}};
   const std::string other = "another-token-of-the-same-rotation";
   ASSERT_OK(store_.addAgentTokenDigest(rotation_.key(), pki::sha256Hex(other)));
   const auto putAs = [&](const std::string& agent, const std::string& token,
@@ -243,14 +243,14 @@ TEST(AgentRegistryTest, SurvivesARestartThroughTheStoreAndKeepsLastSeen) {
   rotor::testing::MemoryStore store(clock);
   auto r = *store.applyRotation(rotor::testing::rotationTemplate());
   {
-    AgentRegistry registry(store, clock);
+    AgentRegistry registry(store, store, clock);
     ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('2'), fp('1'), fp('2')}, "1.0"}));
     ASSERT_OK(registry.checkIn(r.key(), {"b", {fp('1')}, ""}));
     EXPECT_EQ(registry.dirtyCount(), 2u);
     ASSERT_OK(registry.flush());
     EXPECT_EQ(registry.dirtyCount(), 0u);
   }
-  AgentRegistry restarted(store, clock);
+  AgentRegistry restarted(store, store, clock);
   ASSERT_OK(restarted.loadAll());
   EXPECT_EQ(restarted.agentCount(), 2u);
   std::map<std::string, store::AgentRecord> seen;
@@ -264,7 +264,7 @@ TEST(AgentRegistryTest, NotifiesOnlyWhenAnAgentAppearsOrItsTrustChanges) {
   rotor::testing::FakeClock clock;
   rotor::testing::MemoryStore store(clock);
   auto r = *store.applyRotation(rotor::testing::rotationTemplate());
-  AgentRegistry registry(store, clock);
+  AgentRegistry registry(store, store, clock);
   int changes = 0;
   registry.setOnChange([&](const api::ObjectKey&) { ++changes; });
   ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, ""}));
@@ -279,7 +279,7 @@ TEST(AgentRegistryTest, ItsTallyIsTheRecordByRecordTallyAtEveryStalenessBoundary
   rotor::testing::FakeClock clock;
   rotor::testing::MemoryStore store(clock);
   auto r = *store.applyRotation(rotor::testing::rotationTemplate());
-  AgentRegistry registry(store, clock);
+  AgentRegistry registry(store, store, clock);
   // 60 agents, one every 250 ms, in three trust sets (two of them trusting fp('2'), one listing it
   // first): more pending agents than a tally lists as laggards.
   const std::vector<std::vector<std::string>> sets = {{fp('1')}, {fp('2'), fp('1')}, {fp('1'), fp('2')}};
@@ -325,7 +325,7 @@ TEST(AgentRegistryTest, AFailedFlushKeepsTheRecordsForTheNextOne) {
   rotor::testing::MemoryStore inner(clock);
   auto r = *inner.applyRotation(rotor::testing::rotationTemplate());
   FlakyAgentStore flaky(inner);
-  AgentRegistry registry(flaky, clock);
+  AgentRegistry registry(flaky, flaky, clock);
   ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, ""}));
   EXPECT_THAT(registry.flush(), rotor::testing::StatusIs(Code::kUnavailable));
   EXPECT_EQ(registry.dirtyCount(), 1u);
@@ -360,7 +360,7 @@ TEST(AgentRegistryTest, AMereCheckInIsPersistedOnlyOnceALastSeenRefreshButAChang
   rotor::testing::MemoryStore inner(clock);
   auto r = *inner.applyRotation(rotor::testing::rotationTemplate());
   BatchRecordingStore store(inner, 16);
-  AgentRegistry registry(store, clock, {.lastSeenRefresh = std::chrono::minutes(5)});
+  AgentRegistry registry(store, store, clock, {.lastSeenRefresh = std::chrono::minutes(5)});
   const auto written = [&] {
     size_t n = 0;
     for (const auto& batch : store.batches) n += batch.size();
@@ -401,7 +401,7 @@ TEST(AgentRegistryTest, ABatchHoldsTheAgentsOfOneGroupOnly) {
   rotor::testing::MemoryStore inner(clock);
   auto r = *inner.applyRotation(rotor::testing::rotationTemplate());
   BatchRecordingStore store(inner, 4);
-  AgentRegistry registry(store, clock);
+  AgentRegistry registry(store, store, clock);
   for (int i = 0; i < 100; ++i) ASSERT_OK(registry.checkIn(r.key(), {"agent-" + std::to_string(i), {fp('1')}, ""}));
   ASSERT_OK(registry.flush());
   EXPECT_EQ(store.batches.size(), 4u);  // one write per shard of a Kubernetes store
@@ -418,7 +418,7 @@ TEST(AgentRegistryTest, AfterARestartTheGateJudgesLoadedAgentsByTheWorstTheStore
   auto r = *store.applyRotation(rotor::testing::rotationTemplate());
   const Duration refresh = std::chrono::minutes(5), staleAfter = std::chrono::hours(1);
   {
-    AgentRegistry registry(store, clock, {.lastSeenRefresh = refresh});
+    AgentRegistry registry(store, store, clock, {.lastSeenRefresh = refresh});
     ASSERT_OK(registry.checkIn(r.key(), {"pending", {fp('1')}, ""}));
     ASSERT_OK(registry.checkIn(r.key(), {"adopted", {fp('1'), fp('2')}, ""}));
     ASSERT_OK(registry.flush());
@@ -428,7 +428,7 @@ TEST(AgentRegistryTest, AfterARestartTheGateJudgesLoadedAgentsByTheWorstTheStore
     ASSERT_OK(registry.checkIn(r.key(), {"adopted", {fp('1'), fp('2')}, ""}));
   }
   const SystemTime stored = clock.now() - std::chrono::minutes(4);
-  AgentRegistry restarted(store, clock, {.lastSeenRefresh = refresh});
+  AgentRegistry restarted(store, store, clock, {.lastSeenRefresh = refresh});
   ASSERT_OK(restarted.loadAll());
   const auto tallyAt = [&](SystemTime at) { return *restarted.tally(r.key(), {fp('2'), at, staleAfter}); };
   // Past staleAfter of the stored time: the agent that had not adopted may well be active still
@@ -451,7 +451,7 @@ TEST(AgentRegistryTest, ADeletedRotationsAgentsAreForgottenAtTheNextFlush) {
   rotor::testing::FakeClock clock;
   rotor::testing::MemoryStore store(clock);
   auto r = *store.applyRotation(rotor::testing::rotationTemplate());
-  AgentRegistry registry(store, clock);
+  AgentRegistry registry(store, store, clock);
   ASSERT_OK(registry.checkIn(r.key(), {"a", {fp('1')}, ""}));
   ASSERT_OK(store.deleteRotation(r.key()));
   ASSERT_OK(registry.flush());  // the rotation is gone: its agents are forgotten, not an error
@@ -462,7 +462,7 @@ TEST(AgentRegistryTest, ARotationCreatedAgainUnderItsNameStartsWithoutTheOldAgen
   rotor::testing::FakeClock clock;
   rotor::testing::MemoryStore store(clock);
   auto old = *store.applyRotation(rotor::testing::rotationTemplate());
-  AgentRegistry registry(store, clock);
+  AgentRegistry registry(store, store, clock);
   ASSERT_OK(registry.checkIn(old.key(), {"a", {fp('1')}, ""}, old.metadata.uid));
   ASSERT_OK(registry.checkIn(old.key(), {"b", {fp('1')}, ""}, old.metadata.uid));
   // Another process deletes and re-creates it: the registry only sees a new uid.
