@@ -34,7 +34,7 @@ StatusOr<Outcome> abandonRotation(RotationContext& ctx, api::CertificateRotation
   ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
   if (authorities.value.next) {
     ASSIGN_OR_RETURN(pki::Certificate staged, pki::Certificate::fromPem(authorities.value.next->certificatePem));
-    ASSIGN_OR_RETURN(auto bundle, readBundleCertificates(ctx, r));
+    ASSIGN_OR_RETURN(auto bundle, readBundleCertificates(ctx.bundles, r));
     std::vector<pki::Certificate> kept;
     std::copy_if(bundle.value.begin(), bundle.value.end(), std::back_inserter(kept),
                  [&](const pki::Certificate& c) { return c.fingerprint() != staged.fingerprint(); });

@@ -8,9 +8,9 @@ namespace rotor::reconcilers {
 
 using api::CertificateRotation;
 
-StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates(RotationContext& ctx,
+StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates(store::BundleStore& bundles,
                                                                                  const CertificateRotation& r) {
-  ASSIGN_OR_RETURN(auto bundle, ctx.bundles.readBundle(r));
+  ASSIGN_OR_RETURN(auto bundle, bundles.readBundle(r));
   store::Versioned<std::vector<pki::Certificate>> out{{}, bundle.version};
   if (bundle.value) {
     ASSIGN_OR_RETURN(out.value, pki::parsePemBundle(*bundle.value));
@@ -18,22 +18,23 @@ StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates
   return out;
 }
 
-Status addToBundle(RotationContext& ctx, const CertificateRotation& r, std::span<const pki::Certificate> certificates) {
-  ASSIGN_OR_RETURN(auto bundle, readBundleCertificates(ctx, r));
+Status addToBundle(store::BundleStore& bundles, const CertificateRotation& r,
+                   std::span<const pki::Certificate> certificates) {
+  ASSIGN_OR_RETURN(auto bundle, readBundleCertificates(bundles, r));
   std::vector<pki::Certificate> wanted = pki::unionOf(bundle.value, certificates);
   if (wanted.size() == bundle.value.size()) {
     return okStatus();
   }
-  return ctx.bundles.writeBundle(r, pki::writePemBundle(wanted), bundle.version);
+  return bundles.writeBundle(r, pki::writePemBundle(wanted), bundle.version);
 }
 
-Status setBundle(RotationContext& ctx, const CertificateRotation& r, const std::string& pem) {
-  ASSIGN_OR_RETURN(auto bundle, ctx.bundles.readBundle(r));
+Status setBundle(store::BundleStore& bundles, const CertificateRotation& r, const std::string& pem) {
+  ASSIGN_OR_RETURN(auto bundle, bundles.readBundle(r));
   if (bundle.value == pem) {
     return okStatus();
   }
   RETURN_IF_ERROR(pki::parsePemBundle(pem).status());
-  return ctx.bundles.writeBundle(r, pem, bundle.version);
+  return bundles.writeBundle(r, pem, bundle.version);
 }
 
 StatusOr<bool> syncBundleCopies(RotationContext& ctx, CertificateRotation& r) {

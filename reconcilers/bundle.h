@@ -17,16 +17,16 @@
 namespace rotor::reconcilers {
 
 /** The trust bundle as certificates (empty when there is none yet). */
-StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates(RotationContext& ctx,
+StatusOr<store::Versioned<std::vector<pki::Certificate>>> readBundleCertificates(store::BundleStore& bundles,
                                                                                  const api::CertificateRotation& r);
 
 /** Adds what is missing from `certificates` to the bundle; writes nothing when all are there. */
-Status addToBundle(RotationContext& ctx, const api::CertificateRotation& r,
+Status addToBundle(store::BundleStore& bundles, const api::CertificateRotation& r,
                    std::span<const pki::Certificate> certificates);
 
 /** Makes the bundle exactly the bytes `pem` (a restore gives back what the snapshot held, in its
  *  order); writes nothing when it is. */
-Status setBundle(RotationContext& ctx, const api::CertificateRotation& r, const std::string& pem);
+Status setBundle(store::BundleStore& bundles, const api::CertificateRotation& r, const std::string& pem);
 
 /** How often copies that are not all written yet are looked at again. */
 inline constexpr Duration kBundleCopiesRecheck = std::chrono::seconds(5);

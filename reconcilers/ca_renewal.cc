@@ -50,7 +50,7 @@ Status renewCurrentCaOnce(RotationContext& ctx, api::CertificateRotation& r, con
     stored.value.current = store::AuthorityMaterial{current.certificate().toPem(), current.key().toPem()};
     RETURN_IF_ERROR(ctx.authorities.writeAuthorities(r, stored.value, stored.version));
   }
-  RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&current.certificate(), 1)));
+  RETURN_IF_ERROR(addToBundle(ctx.bundles, r, std::span(&current.certificate(), 1)));
   return refreshCaStatus(r.status, stored.value);
 }
 

@@ -26,7 +26,7 @@ api::ServerStatus& serverStatusOf(api::RotationStatus& status, const std::string
   return status.servers.back();
 }
 
-Status refreshServerStatus(RotationContext& ctx, CertificateRotation& r, const store::Authorities& authorities) {
+Status refreshServerStatus(store::ServerStore& servers, CertificateRotation& r, const store::Authorities& authorities) {
   std::vector<pki::Certificate> issuers;
   for (const auto* slot : {&authorities.current, &authorities.next, &authorities.previous}) {
     if (*slot) {
@@ -37,7 +37,7 @@ Status refreshServerStatus(RotationContext& ctx, CertificateRotation& r, const s
   std::vector<api::ServerStatus> refreshed;
   for (const api::ServerSpec& spec : r.spec.servers) {
     api::ServerStatus entry = serverStatusOf(r.status, spec.name);
-    ASSIGN_OR_RETURN(auto served, ctx.servers.readServed(r, spec.name));
+    ASSIGN_OR_RETURN(auto served, servers.readServed(r, spec.name));
     if (served.value) {
       ASSIGN_OR_RETURN(std::vector<pki::Certificate> chain, chainOf(*served.value));
       entry.fingerprint = chain.front().fingerprint().toString();

@@ -16,7 +16,8 @@ namespace rotor::reconcilers {
 
 /** Re-reads every server's material into status.servers (fingerprint, notAfter, issuer),
  *  keeping the swap progress fields. `authorities` names the issuers. */
-Status refreshServerStatus(RotationContext& ctx, api::CertificateRotation& r, const store::Authorities& authorities);
+Status refreshServerStatus(store::ServerStore& servers, api::CertificateRotation& r,
+                           const store::Authorities& authorities);
 
 /** status.ca from the stored CA slots. */
 Status refreshCaStatus(api::RotationStatus& status, const store::Authorities& authorities);

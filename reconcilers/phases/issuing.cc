@@ -57,7 +57,7 @@ StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
     return ca.status();
   }
   // The bundle first: a client must trust the CA before any server presents a certificate from it.
-  RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&ca->certificate(), 1)));
+  RETURN_IF_ERROR(addToBundle(ctx.bundles, r, std::span(&ca->certificate(), 1)));
   for (const api::ServerSpec& server : r.spec.servers) {
     RETURN_IF_ERROR(ensureServed(ctx, r, server, *ca));
   }
@@ -72,7 +72,7 @@ StatusOr<Outcome> issuing(RotationContext& ctx, CertificateRotation& r) {
     }
   }
   RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
-  RETURN_IF_ERROR(refreshServerStatus(ctx, r, authorities.value));
+  RETURN_IF_ERROR(refreshServerStatus(ctx.servers, r, authorities.value));
   r.status.revision = std::max<int64_t>(r.status.revision, 1);
   r.status.caSourceHash = caSourceHash(r.spec.ca);
   // Requests present at creation are part of what was created, not a rotation to run next.

@@ -29,7 +29,7 @@ StatusOr<Outcome> pruning(RotationContext& ctx, CertificateRotation& r) {
   ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
   ASSIGN_OR_RETURN(pki::CertificateAuthority current, requireAuthority(authorities.value.current, "current"));
   RETURN_IF_ERROR(ensureSnapshot(ctx, r, "prune", "Before removing the old CA from the bundle").status());
-  RETURN_IF_ERROR(setBundle(ctx, r, current.certificate().toPem()));
+  RETURN_IF_ERROR(setBundle(ctx.bundles, r, current.certificate().toPem()));
   ASSIGN_OR_RETURN(const bool copied, syncBundleCopies(ctx, r));
   if (!copied) {
     return Outcome::wait(
@@ -37,7 +37,7 @@ StatusOr<Outcome> pruning(RotationContext& ctx, CertificateRotation& r) {
         "Removing the old CA from the bundle's copies: " + bundleCopiesMessage(*r.status.bundleCopies));
   }
   RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
-  RETURN_IF_ERROR(refreshServerStatus(ctx, r, authorities.value));
+  RETURN_IF_ERROR(refreshServerStatus(ctx.servers, r, authorities.value));
   ++r.status.revision;
   r.status.trigger.clear();
   return Outcome::moveTo(api::Phase::kReady, "Rotated",

@@ -36,7 +36,7 @@ Status restoreAuthorities(RotationContext& ctx, CertificateRotation& r, const pk
     a = restored;
   }
   RETURN_IF_ERROR(refreshCaStatus(r.status, a));
-  return refreshServerStatus(ctx, r, a);
+  return refreshServerStatus(ctx.servers, r, a);
 }
 
 /**
@@ -52,7 +52,7 @@ StatusOr<std::optional<Outcome>> restageBeforeRestore(RotationContext& ctx, Cert
   if (!restaged || restaged->fingerprint().toString() != fingerprint) {
     return failedPrecondition("the CA " + fingerprint + " the snapshot's certificates chain to is no longer held");
   }
-  RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&*restaged, 1)));
+  RETURN_IF_ERROR(addToBundle(ctx.bundles, r, std::span(&*restaged, 1)));
   ASSIGN_OR_RETURN(const GateDecision gate, passAdoptionGate(ctx, r, fingerprint, "the CA being restored"));
   skipped = annotationOf(r, api::kRollbackSkipAdoptionAnnotation) == r.status.rollbackSnapshot;
   if (gate.open || skipped) {
@@ -98,7 +98,7 @@ StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
   // Widen the bundle first: whatever is served before or after each write stays trusted.
   if (!snapshot->bundlePem.empty()) {
     ASSIGN_OR_RETURN(std::vector<pki::Certificate> old, pki::parsePemBundle(snapshot->bundlePem));
-    RETURN_IF_ERROR(addToBundle(ctx, r, old));
+    RETURN_IF_ERROR(addToBundle(ctx.bundles, r, old));
   }
   std::optional<pki::Certificate> restoredLeaf;
   for (const api::ServerSpec& server : r.spec.servers) {
@@ -122,7 +122,7 @@ StatusOr<Outcome> rollingBack(RotationContext& ctx, CertificateRotation& r) {
     restoredLeaf = chain.front();
   }
   if (!snapshot->bundlePem.empty()) {
-    RETURN_IF_ERROR(setBundle(ctx, r, snapshot->bundlePem));
+    RETURN_IF_ERROR(setBundle(ctx.bundles, r, snapshot->bundlePem));
   }
   if (restoredLeaf) {
     if (Status s = restoreAuthorities(ctx, r, *restoredLeaf); !s.ok()) {

@@ -54,7 +54,7 @@ StatusOr<Outcome> staging(RotationContext& ctx, CertificateRotation& r) {
     return Outcome::block("CANotStaged", "the custom CA source still holds the current CA; put the new CA there first");
   }
   const pki::CertificateAuthority& staged = **next;
-  RETURN_IF_ERROR(addToBundle(ctx, r, std::span(&staged.certificate(), 1)));
+  RETURN_IF_ERROR(addToBundle(ctx.bundles, r, std::span(&staged.certificate(), 1)));
   RETURN_IF_ERROR(refreshCaStatus(r.status, authorities.value));
   return Outcome::moveTo(
       api::Phase::kAwaitingAdoption, "Staged",

@@ -143,7 +143,7 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
     }
     RETURN_IF_ERROR(ctx.servers.writeServed(r, server->name, issued.material, served.version));
   }
-  RETURN_IF_ERROR(refreshServerStatus(ctx, r, authorities.value));
+  RETURN_IF_ERROR(refreshServerStatus(ctx.servers, r, authorities.value));
   api::ServerStatus& st = serverStatusOf(r.status, server->name);
   st.swappedAt = now;
   st.rolledOutAt.reset();

@@ -44,7 +44,7 @@ Status promoteNextAuthority(RotationContext& ctx, CertificateRotation& r) {
     RETURN_IF_ERROR(ctx.authorities.writeAuthorities(r, a, authorities.version));
   }
   RETURN_IF_ERROR(refreshCaStatus(r.status, a));
-  return refreshServerStatus(ctx, r, a);
+  return refreshServerStatus(ctx.servers, r, a);
 }
 
 /** Waits until the server's restarted workload has rolled out (nullopt then), and fails the
@@ -136,7 +136,7 @@ StatusOr<Outcome> verifying(RotationContext& ctx, CertificateRotation& r) {
   }
   if (isRenewal(r.status.trigger)) {
     ASSIGN_OR_RETURN(auto authorities, ctx.authorities.readAuthorities(r));
-    RETURN_IF_ERROR(refreshServerStatus(ctx, r, authorities.value));
+    RETURN_IF_ERROR(refreshServerStatus(ctx.servers, r, authorities.value));
     ++r.status.revision;
     r.status.trigger.clear();
     return Outcome::moveTo(api::Phase::kReady, "Renewed", "Every server presents a renewed certificate");
