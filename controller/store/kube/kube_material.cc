@@ -1,6 +1,7 @@
 #include "controller/store/kube/kube_store.h"
 
 #include <nlohmann/json.hpp>
+
 #include "controller/store/kube/object_fields.h"
 
 namespace rotor::store::kube {
