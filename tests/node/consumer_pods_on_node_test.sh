@@ -124,7 +124,11 @@ for n in "${spaces[@]}"; do
 done
 kubectl rollout status deployment/reloader -n "${spaces[0]}" --timeout=120s >/dev/null
 old_digest="sha256:$(kubectl get cm trust-ca -n "${spaces[0]}" -o jsonpath='{.data.ca\.crt}' | sha256sum | cut -d' ' -f1)"
-wait_for "the reporter to annotate its pods" 60 bash -c "[[ \$(kubectl get pods -n ${spaces[0]} -l app=reloader -o jsonpath='{.items[*].metadata.annotations.rotor\\.dev/bundle-digest}') == '$old_digest $old_digest' ]]"
+# Whether both reloader pods carry the annotation rotor.dev/bundle-digest=$1 (their sidecar reported it).
+reloader_reports() {
+  [[ $(kubectl get pods -n "${spaces[0]}" -l app=reloader -o jsonpath='{.items[*].metadata.annotations.rotor\.dev/bundle-digest}') == "$1 $1" ]]
+}
+wait_for "the reporter to annotate its pods" 60 reloader_reports "$old_digest"
 reloader_pods=$(kubectl get pods -n "${spaces[0]}" -l app=reloader -o jsonpath='{.items[*].metadata.uid}')
 log "clients running: volume, subPath, env and projected readers in ${spaces[*]}; a reloader with the --report-pod sidecar"
 
@@ -222,8 +226,7 @@ while [[ "$(kubectl get certrot trust -n "$home" -o jsonpath='{.status.phase}')"
   rotor_adopted=$(jq -r '.status.pods.adopted // 0' <<<"$status")
   checks=$((checks + 1))
   ((checks % 5 == 1)) && log "gate waiting: rotor counts $rotor_adopted/$(jq -r '.status.pods.running // 0' <<<"$status") pods adopted; the rule counts $counted, each read inside the pod"
-  if [[ -z "${reported:-}" ]] &&
-     [[ $(kubectl get pods -n "${spaces[0]}" -l app=reloader -o jsonpath='{.items[*].metadata.annotations.rotor\.dev/bundle-digest}') == "$digest $digest" ]]; then
+  if [[ -z "${reported:-}" ]] && reloader_reports "$digest"; then
     reported=$(now_ms)
     log "the reporter sidecars annotated the new digest $((reported - staged)) ms after the staging (the kubelet's volume update)"
   fi
@@ -235,8 +238,7 @@ log "gate opened $((opened - staged)) ms after the staging; $checks checks, $exe
 # The sidecars may report, and rotor open the gate, while one round of checks is under way: the
 # annotations must hold the digest the gate was judged against by now.
 if [[ -z "${reported:-}" ]]; then
-  [[ $(kubectl get pods -n "${spaces[0]}" -l app=reloader -o jsonpath='{.items[*].metadata.annotations.rotor\.dev/bundle-digest}') == "$digest $digest" ]] ||
-    fail "the gate opened before the reporter sidecars reported the new bundle"
+  reloader_reports "$digest" || fail "the gate opened before the reporter sidecars reported the new bundle"
   reported=$opened
   log "the reporter sidecars annotated the new digest during the last round of checks"
 fi

@@ -33,15 +33,14 @@ BundleKind bundleKindOf(const api::TrustBundleSpec& spec) {
 std::optional<std::string> bundleText(const json& object, const std::string& key, bool secret) {
   const json data = object.value("data", json::object());
   if (!data.is_object() || !data.contains(key) || !data[key].is_string()) return std::nullopt;
-  if (!secret) return data[key].get<std::string>();
-  StatusOr<std::string> decoded = pki::base64Decode(data[key].get<std::string>());
-  return decoded.ok() ? std::optional<std::string>(*decoded) : std::nullopt;
+  if (secret) return secretValue(object, key);
+  return data[key].get<std::string>();
 }
 
 void setBundleText(json& object, const std::string& key, const std::string& pem, bool secret) {
   if (secret) {
     object["type"] = "Opaque";
-    object["data"][key] = pki::base64Encode(pem);
+    setSecretValue(object, key, pem);
   } else {
     object["data"][key] = pem;
   }
