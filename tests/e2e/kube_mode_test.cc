@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -320,16 +321,29 @@ TEST_F(KubeModeTest, CaRotationWithAgentsThroughBrokenWatchesAndConflictStormsTh
   finished(*a);
 }
 
+/**
+ * How many times slower than a plain build the controller runs (ROTOR_TEST_SLOWDOWN, 1 unless
+ * set): an instrumented controller on a busy machine may miss a short renew deadline and rightly
+ * step down, which is not what a test of the follower's takeover asks about.
+ */
+int slowdown() {
+  const char* value = std::getenv("ROTOR_TEST_SLOWDOWN");
+  return value != nullptr && std::atoi(value) > 1 ? std::atoi(value) : 1;
+}
+
 TEST_F(KubeModeTest, AFollowerTakesOverWithinTheLeaseWhenTheLeaderIsKilled) {
+  const std::chrono::milliseconds lease(3000 * slowdown()), renewDeadline(2000 * slowdown()),
+      retryPeriod(500 * slowdown());
+  const auto flag = [](std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; };
   const std::vector<std::string> election = {"--leader-elect",
                                              "--leader-election-namespace",
                                              ns(),
                                              "--lease-duration",
-                                             "3s",
+                                             flag(lease),
                                              "--renew-deadline",
-                                             "2s",
+                                             flag(renewDeadline),
                                              "--retry-period",
-                                             "500ms"};
+                                             flag(retryPeriod)};
   auto first = controller("first", election);
   ASSERT_TRUE(eventually([&] { return !leaseHolder().empty(); })) << first->output();
   auto second = controller("second", election);
@@ -338,18 +352,22 @@ TEST_F(KubeModeTest, AFollowerTakesOverWithinTheLeaseWhenTheLeaderIsKilled) {
   ASSERT_THAT(leader, HasSubstr("_" + std::to_string(first->pid())));
   std::this_thread::sleep_for(std::chrono::seconds(1));
   EXPECT_THAT(second->output(), HasSubstr("Waiting to lead"));
-  EXPECT_THAT(second->output(), ::testing::Not(HasSubstr("Started controller")));
+  ASSERT_THAT(second->output(), ::testing::Not(HasSubstr("Started controller")))
+      << "the first controller stopped leading before it was killed:\n"
+      << first->output();
 
   const auto killedAt = std::chrono::steady_clock::now();
   first->signal(SIGKILL);
   ASSERT_TRUE(eventually([&] { return leaseHolder().find("_" + std::to_string(second->pid())) != std::string::npos; },
-                         std::chrono::seconds(10)));
+                         std::chrono::duration_cast<std::chrono::seconds>(lease * 3)))
+      << second->output();
   const auto tookOver = std::chrono::steady_clock::now() - killedAt;
   // The follower waits out the lease from when it last saw it change, checking every retry period.
-  EXPECT_LT(tookOver, std::chrono::milliseconds(3000 + 500 + 500))
+  EXPECT_LT(tookOver, lease + 2 * retryPeriod)
       << "took over after " << std::chrono::duration_cast<std::chrono::milliseconds>(tookOver).count() << " ms";
   std::cout << "takeover after leader SIGKILL: "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(tookOver).count() << " ms (lease 3 s)\n";
+            << std::chrono::duration_cast<std::chrono::milliseconds>(tookOver).count() << " ms (lease " << lease.count()
+            << " ms)\n";
 
   // The new leader reconciles: a renewal requested now completes.
   const std::string before = secretValue("edge-proxy-tls", "tls.crt");
