@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
   store::kube::ConsumerQuery query{std::string("ConfigMap/") + kBundle,
                                    {names.begin(), names.end()},
                                    std::nullopt,
+                                   std::nullopt,
                                    {"", std::chrono::system_clock::now()}};
   StatusOr<store::PodTally> tally = unavailable("not yet");
   while (!(tally = watch.tally(query)).ok()) std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "controller/common/strings.h"
 #include "controller/pki/bundle.h"
 
 namespace rotor::reconcilers {
@@ -39,7 +40,8 @@ Status setBundle(store::BundleStore& bundles, const CertificateRotation& r, cons
 
 StatusOr<bool> syncBundleCopies(RotationContext& ctx, CertificateRotation& r) {
   // A truststore is kept beside the bundle by the same sync (the store's other forms of it).
-  if (!r.spec.trustBundle.namespaceSelector && !r.status.bundleCopies && !r.spec.trustBundle.truststore) return true;
+  const api::TrustBundleSpec& spec = r.spec.trustBundle;
+  if (!spec.namespaceSelector && !r.status.bundleCopies && !spec.truststore && !spec.clusterTrustBundle) return true;
   ASSIGN_OR_RETURN(auto bundle, ctx.bundles.readBundle(r));
   if (!bundle.value) return false;  // nothing to copy before the bundle is first written
   ASSIGN_OR_RETURN(api::BundleCopiesStatus copies, ctx.bundles.syncBundleCopies(r, *bundle.value));
@@ -52,22 +54,40 @@ StatusOr<bool> syncBundleCopies(RotationContext& ctx, CertificateRotation& r) {
                           api::bundleObjectName(r.spec.trustBundle) +
                           "\" that rotor did not create: it is left alone, and its clients do not get the bundle");
   }
-  if (!r.spec.trustBundle.namespaceSelector) {
+  const auto& clusterTrustBundle = copies.clusterTrustBundle;
+  const bool wasForeign = r.status.bundleCopies && r.status.bundleCopies->clusterTrustBundle &&
+                          r.status.bundleCopies->clusterTrustBundle->foreign;
+  if (clusterTrustBundle && clusterTrustBundle->foreign && !wasForeign) {
+    ctx.events.record(r, EventType::kWarning, "ForeignBundleObject",
+                      "ClusterTrustBundle \"" + clusterTrustBundle->name +
+                          "\" exists and rotor did not create it: it is left alone, and its readers do not get the "
+                          "bundle");
+  }
+  if (!spec.namespaceSelector && !clusterTrustBundle) {
     r.status.bundleCopies.reset();  // every copy removed
     return true;
   }
   r.status.bundleCopies = copies;
-  return copies.current == copies.wanted;
+  return copies.current == copies.wanted &&
+         (!clusterTrustBundle || clusterTrustBundle->current || clusterTrustBundle->foreign);
 }
 
 std::string bundleCopiesMessage(const api::BundleCopiesStatus& copies) {
-  std::string out = "the bundle is in " + std::to_string(copies.current) + " of " + std::to_string(copies.wanted) +
-                    " namespaces its selector matches";
-  if (!copies.foreign.empty()) {
-    out +=
-        " (" + std::to_string(copies.foreign.size()) + " more hold a ConfigMap of its name that rotor did not create)";
+  std::vector<std::string> parts;
+  if (copies.wanted > 0 || !copies.foreign.empty()) {
+    std::string namespaces = "the bundle is in " + std::to_string(copies.current) + " of " +
+                             std::to_string(copies.wanted) + " namespaces its selector matches";
+    if (!copies.foreign.empty()) {
+      namespaces += " (" + std::to_string(copies.foreign.size()) +
+                    " more hold a ConfigMap of its name that rotor did not create)";
+    }
+    parts.push_back(std::move(namespaces));
   }
-  return out;
+  if (const auto& ctb = copies.clusterTrustBundle; ctb && !ctb->current) {
+    parts.push_back("ClusterTrustBundle " + ctb->name + " is not current" +
+                    (ctb->message.empty() ? "" : ": " + ctb->message));
+  }
+  return parts.empty() ? "every copy is current" : join(parts, "; ");
 }
 
 }  // namespace rotor::reconcilers

@@ -39,6 +39,9 @@ inline constexpr MaxSize kTimeZone{64};
 inline constexpr MaxSize kSubjectAltNames{100};
 inline constexpr MaxSize kServers{64};
 inline constexpr MaxSize kReloadArguments{64};
+/** A certificate signer name ("example.com/path": a domain, "/", a path of subdomains) and a
+ *  ClusterTrustBundle's name, which starts with it. */
+inline constexpr MaxSize kSignerName{507};
 /** A label key: a DNS subdomain prefix, "/", and a name of 63. */
 inline constexpr MaxSize kLabelKey{317};
 /** Labels and requirements of one label selector. */

@@ -226,6 +226,22 @@ const std::string& bundleObjectName(const TrustBundleSpec& spec);
 /** Kubernetes: the bundle's object kind, "ConfigMap" or "Secret" (with secretName). */
 std::string_view bundleObjectKind(const TrustBundleSpec& spec);
 
+/**
+ * Kubernetes: a ClusterTrustBundle (certificates.k8s.io) kept in step with the bundle, which pods
+ * in any namespace read through a projected `clusterTrustBundle` volume source, by its name or by
+ * its signer name and labels. Cluster-scoped: rotor removes it when the rotation goes.
+ */
+struct ClusterTrustBundleSpec {
+  /** With a signer name, "<signerName with '/' as ':'>:<suffix>", as the API server requires. */
+  std::string name;
+  /** Empty: a bundle without a signer. Otherwise writing it needs the `attest` verb on the
+   *  signer (docs/rbac.md). */
+  std::string signerName;
+  /** Labels on the object, for pods that select bundles by signer name and label selector. */
+  std::map<std::string, std::string> labels;
+  friend bool operator==(const ClusterTrustBundleSpec&, const ClusterTrustBundleSpec&) = default;
+};
+
 struct TrustBundleSpec {
   std::string configMapName;         // Kubernetes: the bundle in this ConfigMap,
   std::string secretName;            // or in this Secret (Opaque), for clients that mount Secrets only
@@ -237,6 +253,8 @@ struct TrustBundleSpec {
   std::optional<LabelSelector> namespaceSelector;
   /** Kubernetes: also a PKCS#12 truststore, in the bundle and in every copy. */
   std::optional<TruststoreSpec> truststore;
+  /** Kubernetes: also a ClusterTrustBundle holding the bundle. */
+  std::optional<ClusterTrustBundleSpec> clusterTrustBundle;
   friend bool operator==(const TrustBundleSpec&, const TrustBundleSpec&) = default;
 };
 
@@ -402,11 +420,28 @@ struct AdoptionStatus {
 };
 
 /** Where the bundle's copies stand (spec.trustBundle.namespaceSelector). */
+/** Where the ClusterTrustBundle of spec.trustBundle.clusterTrustBundle stands. */
+struct ClusterTrustBundleStatus {
+  std::string name;
+  /** The API version written through ("certificates.k8s.io/v1beta1"), as discovery found it;
+   *  empty while the API server serves none. */
+  std::string apiVersion;
+  /** It holds the bundle as it is now. */
+  bool current = false;
+  /** An object of that name rotor did not create: left alone. */
+  bool foreign = false;
+  /** Why it is not current, when it is not. */
+  std::string message;
+  friend bool operator==(const ClusterTrustBundleStatus&, const ClusterTrustBundleStatus&) = default;
+};
+
 struct BundleCopiesStatus {
   int64_t wanted = 0;   // namespaces the selector matches, besides the rotation's own and foreign ones
   int64_t current = 0;  // of those, holding the bundle as it is now
   /** Matched namespaces whose object of the bundle's name rotor did not create: left alone. */
   std::vector<std::string> foreign;
+  /** spec.trustBundle.clusterTrustBundle's object, while one is asked for or left to remove. */
+  std::optional<ClusterTrustBundleStatus> clusterTrustBundle;
   friend bool operator==(const BundleCopiesStatus&, const BundleCopiesStatus&) = default;
 };
 

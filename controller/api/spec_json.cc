@@ -128,6 +128,11 @@ void readTrustBundle(ObjectReader r, TrustBundleSpec& out) {
     t.string("key", truststore.key, limits::kConfigMapKey);
     t.string("password", truststore.password, limits::kTruststorePassword);
   });
+  r.optionalObject("clusterTrustBundle", out.clusterTrustBundle, [](ObjectReader& c, ClusterTrustBundleSpec& ctb) {
+    c.string("name", ctb.name, limits::kSignerName, true);
+    c.string("signerName", ctb.signerName, limits::kSignerName);
+    c.stringMap("labels", ctb.labels);
+  });
   r.finish();
 }
 
@@ -265,6 +270,11 @@ json encodeSpec(const RotationSpec& spec) {
   if (spec.trustBundle.truststore) {
     bundle["truststore"] = {{"key", spec.trustBundle.truststore->key},
                             {"password", spec.trustBundle.truststore->password}};
+  }
+  if (const auto& ctb = spec.trustBundle.clusterTrustBundle) {
+    bundle["clusterTrustBundle"] = {{"name", ctb->name}};
+    putIfNotEmpty(bundle["clusterTrustBundle"], "signerName", ctb->signerName);
+    if (!ctb->labels.empty()) bundle["clusterTrustBundle"]["labels"] = ctb->labels;
   }
   json adoption = {{"mode", adoptionModeName(spec.adoption.mode)},
                    {"threshold", spec.adoption.threshold},

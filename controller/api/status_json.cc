@@ -133,6 +133,14 @@ void readStatus(ObjectReader r, RotationStatus& out) {
     b.integer("wanted", copies.wanted, 0, INT64_MAX);
     b.integer("current", copies.current, 0, INT64_MAX);
     b.stringList("foreign", copies.foreign);
+    b.optionalObject("clusterTrustBundle", copies.clusterTrustBundle,
+                     [](ObjectReader& c, ClusterTrustBundleStatus& ctb) {
+                       c.string("name", ctb.name, true);
+                       c.string("apiVersion", ctb.apiVersion);
+                       c.boolean("current", ctb.current);
+                       c.boolean("foreign", ctb.foreign);
+                       c.string("message", ctb.message);
+                     });
     b.finish();
     out.bundleCopies = std::move(copies);
   }
@@ -225,6 +233,13 @@ json encodeStatus(const RotationStatus& status) {
     const BundleCopiesStatus& b = *status.bundleCopies;
     j["bundleCopies"] = {{"wanted", b.wanted}, {"current", b.current}};
     if (!b.foreign.empty()) j["bundleCopies"]["foreign"] = b.foreign;
+    if (const auto& ctb = b.clusterTrustBundle) {
+      json& c = j["bundleCopies"]["clusterTrustBundle"];
+      c = {{"name", ctb->name}, {"current", ctb->current}};
+      putIfNotEmpty(c, "apiVersion", ctb->apiVersion);
+      if (ctb->foreign) c["foreign"] = true;
+      putIfNotEmpty(c, "message", ctb->message);
+    }
   }
   if (!status.snapshots.empty()) {
     json snapshots = json::array();

@@ -238,6 +238,48 @@ void validateLabelSelector(FieldErrors& e, const std::string& field, const Label
   }
 }
 
+/** A signer name as the API server accepts it: "<domain>/<path>", the domain DNS labels with at
+ *  least one dot, the path DNS subdomains joined by dots. */
+bool isSignerName(std::string_view name) {
+  const size_t slash = name.find('/');
+  if (slash == std::string_view::npos || name.find('/', slash + 1) != std::string_view::npos) return false;
+  const std::string_view domain = name.substr(0, slash), path = name.substr(slash + 1);
+  if (domain.size() > limits::kDnsName.value || domain.find('.') == std::string_view::npos) return false;
+  for (const std::string& label : split(std::string(domain), '.')) {
+    if (!isDns1123Label(label)) return false;
+  }
+  for (const std::string& part : split(std::string(path), '.')) {
+    if (!isDns1123Subdomain(part)) return false;
+  }
+  return true;
+}
+
+/** spec.trustBundle.clusterTrustBundle: what the API server would refuse, refused here first. */
+void validateClusterTrustBundle(FieldErrors& e, const ClusterTrustBundleSpec& ctb) {
+  const std::string at = "spec.trustBundle.clusterTrustBundle";
+  if (!ctb.signerName.empty() && !isSignerName(ctb.signerName)) {
+    e.add(at + ".signerName",
+          "must be a domain and a path such as \"example.com/edge\", got " + quoteForMessage(ctb.signerName));
+  }
+  if (ctb.signerName.empty()) {
+    if (!isDns1123Subdomain(ctb.name)) {
+      e.add(at + ".name", "must be a DNS subdomain without ':' (no signerName), got " + quoteForMessage(ctb.name));
+    }
+  } else {
+    std::string prefix = ctb.signerName;
+    std::replace(prefix.begin(), prefix.end(), '/', ':');
+    prefix += ':';
+    if (!ctb.name.starts_with(prefix) || !isDns1123Subdomain(ctb.name.substr(prefix.size()))) {
+      e.add(at + ".name", "must be \"" + prefix + "\" and a DNS subdomain (the API server's rule for a bundle of " +
+                              "signer " + ctb.signerName + "), got " + quoteForMessage(ctb.name));
+    }
+  }
+  for (const auto& [key, value] : ctb.labels) {
+    if (!isLabelKey(key)) e.add(at + ".labels", "key " + quoteForMessage(key) + " is not a label key");
+    if (!isLabelValue(value)) e.add(at + ".labels." + key, quoteForMessage(value) + " is not a label value");
+  }
+}
+
 /** What Kubernetes accepts as a ConfigMap key: [-._a-zA-Z0-9]+, at most 253, not "." or "..". */
 bool isConfigMapKey(std::string_view key) {
   if (key.empty() || key.size() > limits::kConfigMapKey.value || key == "." || key == "..") return false;
@@ -280,6 +322,10 @@ void validateTrustBundle(FieldErrors& e, const TrustBundleSpec& b, Mode mode) {
   if (b.namespaceSelector) {
     if (mode == Mode::kLocal) e.add("spec.trustBundle.namespaceSelector", "is for Kubernetes mode only");
     validateLabelSelector(e, "spec.trustBundle.namespaceSelector", *b.namespaceSelector);
+  }
+  if (b.clusterTrustBundle) {
+    if (mode == Mode::kLocal) e.add("spec.trustBundle.clusterTrustBundle", "is for Kubernetes mode only");
+    validateClusterTrustBundle(e, *b.clusterTrustBundle);
   }
 }
 

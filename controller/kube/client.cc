@@ -1,5 +1,6 @@
 #include "controller/kube/client.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "controller/api/json_codec.h"
@@ -168,6 +169,17 @@ StatusOr<bool> Client::allowed(std::string_view verb, const ResourceType& type, 
   const json allowed = review.value("/status/allowed"_json_pointer, json());
   if (!allowed.is_boolean()) return internalError("the API server's access review carries no status.allowed");
   return allowed.get<bool>();
+}
+
+StatusOr<bool> Client::serves(const ResourceType& type) {
+  const std::string path = type.group.empty() ? "/api/" + std::string(type.version) : "/apis/" + type.apiVersion();
+  StatusOr<json> list = call({"GET", path, "", ""});
+  if (list.status().code() == Code::kNotFound) return false;  // the group or version is not served
+  if (!list.ok()) return list.status();
+  const json resources = list->value("resources", json::array());
+  if (!resources.is_array()) return false;
+  return std::any_of(resources.begin(), resources.end(),
+                     [&](const json& r) { return r.is_object() && r.value("name", "") == type.plural; });
 }
 
 StatusOr<json> Client::update(const ResourceType& type, std::string_view ns, const json& object) {

@@ -45,6 +45,13 @@ inline constexpr ResourceType kNamespaces{"", "v1", "namespaces", "Namespace", f
 inline constexpr ResourceType kSelfSubjectAccessReviews{"authorization.k8s.io", "v1", "selfsubjectaccessreviews",
                                                         "SelfSubjectAccessReview", false};
 
+/** ClusterTrustBundles: beta from Kubernetes 1.33; alpha behind the ClusterTrustBundle feature
+ *  gate (and runtime config) in 1.27-1.32. Client::serves says which a server has. */
+inline constexpr ResourceType kClusterTrustBundlesV1beta1{"certificates.k8s.io", "v1beta1", "clustertrustbundles",
+                                                          "ClusterTrustBundle", false};
+inline constexpr ResourceType kClusterTrustBundlesV1alpha1{"certificates.k8s.io", "v1alpha1", "clustertrustbundles",
+                                                           "ClusterTrustBundle", false};
+
 enum class PatchType { kMerge, kJson, kStrategicMerge };
 
 struct ListOptions {
@@ -123,6 +130,9 @@ public:
    *  `kubectl auth can-i` asks (a SelfSubjectAccessReview, which every authenticated user may
    *  create): a right that is optional is checked without a request the server refuses. */
   StatusOr<bool> allowed(std::string_view verb, const ResourceType& type, std::string_view ns);
+  /** Whether the server serves `type` at its group and version, as discovery (`kubectl
+   *  api-resources`) finds it: false when the version or the resource is not served. */
+  StatusOr<bool> serves(const ResourceType& type);
   /** kNotFound when absent; kConflict when a precondition no longer holds. */
   Status remove(const ResourceType& type, std::string_view ns, std::string_view name,
                 const DeleteOptions& options = {});

@@ -32,9 +32,13 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
     }
     // At rest too: a namespace that starts matching gets its copy, one that stops loses it.
     ASSIGN_OR_RETURN(const bool copied, syncBundleCopies(ctx, r));
-    if (!copied) recheck = std::min(recheck, kBundleCopiesRecheck);
-    return Outcome::wait(recheck, rolledBack ? "RolledBack" : "UpToDate",
-                         rolledBack ? r.status.message : std::string(kUpToDateMessage));
+    std::string message = rolledBack ? r.status.message : std::string(kUpToDateMessage);
+    if (!copied) {
+      recheck = std::min(recheck, kBundleCopiesRecheck);
+      // Said where it is seen: a copy the API server refuses (or an API it lacks) must not hide.
+      if (!rolledBack && r.status.bundleCopies) message += "; " + bundleCopiesMessage(*r.status.bundleCopies);
+    }
+    return Outcome::wait(recheck, rolledBack ? "RolledBack" : "UpToDate", message);
   }
   api::RotationStatus& s = r.status;
   if (d.trigger == triggers::kCaRenewRequested) {

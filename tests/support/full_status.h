@@ -29,7 +29,12 @@ inline api::RotationStatus everyStatusField() {
   server.lastProbeError = "handshake failed";
   s.servers.push_back(server);
   s.adoption = {10, 9, 1, 0.9, {"agent-7"}};
-  s.bundleCopies = api::BundleCopiesStatus{3, 2, {"legacy"}};
+  s.bundleCopies =
+      api::BundleCopiesStatus{3,
+                              2,
+                              {"legacy"},
+                              api::ClusterTrustBundleStatus{"example.com:edge:proxy-ca", "certificates.k8s.io/v1beta1",
+                                                            false, true, "not rotor's"}};
   s.pods = api::PodAdoptionStatus{
       .ca = "sha256:" + std::string(64, 'b'),
       .bundleSince = at(120),

@@ -77,8 +77,27 @@ void readsOf(const json& container, std::set<std::string>& env, std::set<std::st
   }
 }
 
-/** Volume name -> the ConfigMaps and Secrets it holds. */
-std::map<std::string, std::set<std::string>> sourceVolumes(const json& spec) {
+/** A label selector as a pod spec carries it (matchLabels, matchExpressions). */
+api::LabelSelector labelSelectorOf(const json& j) {
+  api::LabelSelector out;
+  if (field(j, "matchLabels").is_object()) {
+    for (const auto& [key, value] : j["matchLabels"].items()) {
+      if (value.is_string()) out.matchLabels[key] = value.get<std::string>();
+    }
+  }
+  for (const json& e : field(j, "matchExpressions").is_array() ? j["matchExpressions"] : json::array()) {
+    api::LabelSelectorRequirement requirement{text(e, "key"), text(e, "operator"), {}};
+    for (const json& v : field(e, "values").is_array() ? e["values"] : json::array()) {
+      if (v.is_string()) requirement.values.push_back(v.get<std::string>());
+    }
+    out.matchExpressions.push_back(std::move(requirement));
+  }
+  return out;
+}
+
+/** Volume name -> the ConfigMaps, Secrets and ClusterTrustBundles it holds; `signers` gets the
+ *  clusterTrustBundle sources that select by signer name. */
+std::map<std::string, std::set<std::string>> sourceVolumes(const json& spec, std::vector<SignerSelection>& signers) {
   std::map<std::string, std::set<std::string>> out;
   const json& volumes = field(spec, "volumes");
   if (!volumes.is_array()) return out;
@@ -91,6 +110,15 @@ std::map<std::string, std::set<std::string>> sourceVolumes(const json& spec) {
     for (const json& source : projected) {
       addSource(sources, "ConfigMap", text(field(source, "configMap"), "name"));
       addSource(sources, "Secret", text(field(source, "secret"), "name"));
+      const json& bundle = field(source, "clusterTrustBundle");
+      addSource(sources, "ClusterTrustBundle", text(bundle, "name"));
+      if (const std::string signer = text(bundle, "signerName"); !signer.empty()) {
+        SignerSelection selection{"ClusterTrustBundleSigner/" + std::to_string(signers.size()), signer, std::nullopt};
+        // Without a label selector it matches nothing; an empty one, everything.
+        if (field(bundle, "labelSelector").is_object()) selection.selector = labelSelectorOf(bundle["labelSelector"]);
+        sources.insert(selection.key);
+        signers.push_back(std::move(selection));
+      }
     }
   }
   return out;
@@ -125,7 +153,7 @@ PodSummary summarizePod(const json& pod) {
       started[text(c, "name")] = timeOf(field(field(c, "state"), "running"), "startedAt");
     }
   }
-  const std::map<std::string, std::set<std::string>> volumes = sourceVolumes(spec);
+  const std::map<std::string, std::set<std::string>> volumes = sourceVolumes(spec, out.signerSelections);
   // Each source a container reads, with when what it read was current.
   const auto read = [&](const json& container, const std::optional<SystemTime>& since) {
     std::set<std::string> env, mounted;
@@ -179,12 +207,35 @@ bool selectorMatches(const api::LabelSelector& selector, const std::map<std::str
   return true;
 }
 
+namespace {
+
+/** When what the pod read of the ClusterTrustBundle `ctb` was current; nullopt (outer) when it
+ *  does not read it. */
+std::optional<std::optional<SystemTime>> readsClusterTrustBundle(const PodSummary& pod,
+                                                                 const api::ClusterTrustBundleSpec& ctb) {
+  if (const auto it = pod.sources.find("ClusterTrustBundle/" + ctb.name); it != pod.sources.end()) return it->second;
+  for (const SignerSelection& selection : pod.signerSelections) {
+    if (selection.signerName == ctb.signerName && selection.selector &&
+        selectorMatches(*selection.selector, ctb.labels)) {
+      return pod.sources.at(selection.key);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 void ConsumerCounter::add(const PodSummary& pod) {
-  if (!pod.running || !query_.namespaces.contains(pod.ns)) return;
+  if (!pod.running) return;
+  const bool inBundleNamespace = query_.namespaces.contains(pod.ns);
   std::optional<SystemTime> readAt;
-  if (const auto it = pod.sources.find(query_.source); it != pod.sources.end()) {
+  std::optional<std::optional<SystemTime>> clusterWide;
+  if (const auto it = pod.sources.find(query_.source); inBundleNamespace && it != pod.sources.end()) {
     readAt = it->second;
-  } else if (query_.selector && selectorMatches(*query_.selector, pod.labels)) {
+  } else if (query_.clusterTrustBundle &&
+             (clusterWide = readsClusterTrustBundle(pod, *query_.clusterTrustBundle)).has_value()) {
+    readAt = *clusterWide;  // a ClusterTrustBundle is read from any namespace
+  } else if (inBundleNamespace && query_.selector && selectorMatches(*query_.selector, pod.labels)) {
     readAt = pod.allStarted;
   } else {
     return;  // not a consumer
@@ -236,6 +287,12 @@ bool ConsumerPodIndex::apply(const std::string& type, const json& pod) {
 store::PodTally ConsumerPodIndex::tally(const ConsumerQuery& query) const {
   ConsumerCounter counter(query);
   std::lock_guard lock(mu_);
+  if (query.clusterTrustBundle) {  // its readers may be anywhere
+    for (const auto& [ns, pods] : byNamespace_) {
+      for (const auto& [name, pod] : pods) counter.add(pod);
+    }
+    return counter.result();
+  }
   for (const std::string& ns : query.namespaces) {
     const auto it = byNamespace_.find(ns);
     if (it == byNamespace_.end()) continue;

@@ -18,6 +18,15 @@
 
 namespace rotor::store::kube {
 
+/** A projected clusterTrustBundle source that selects by signer: it reads every
+ *  ClusterTrustBundle of that signer its label selector matches (none without a selector). */
+struct SignerSelection {
+  std::string key;  // its key in PodSummary::sources
+  std::string signerName;
+  std::optional<api::LabelSelector> selector;
+  friend bool operator==(const SignerSelection&, const SignerSelection&) = default;
+};
+
 /** What adoption needs of one pod. */
 struct PodSummary {
   std::string ns;
@@ -30,6 +39,9 @@ struct PodSummary {
    *  when the first of the containers reading it through env started, or, through a volume, when
    *  the pod started (the kubelet filled its volumes then); nullopt while one is not running. */
   std::map<std::string, std::optional<SystemTime>> sources;
+  /** Projected clusterTrustBundle sources that select by signer name (and labels): each is also
+   *  in `sources`, under its key. */
+  std::vector<SignerSelection> signerSelections;
   /** For pods counted by selector, which may read it through a volume: when the pod started, once
    *  all its containers run; nullopt before. */
   std::optional<SystemTime> allStarted;
@@ -52,6 +64,8 @@ std::string bundleSource(const api::TrustBundleSpec& spec);
 struct ConsumerQuery {
   std::string source;  // bundleSource()
   std::set<std::string> namespaces;
+  /** spec.trustBundle.clusterTrustBundle: its readers count in every namespace. */
+  std::optional<api::ClusterTrustBundleSpec> clusterTrustBundle;
   std::optional<api::LabelSelector> selector;
   store::PodQuery adoption;
 };

@@ -92,19 +92,13 @@ void setTruststore(json& object, const std::optional<Truststore>& truststore, bo
   object["metadata"]["annotations"][std::string(kTruststoreAnnotation)] = truststore->mark;
 }
 
-/** The rotation ("namespace/name") whose bundle `object` is rotor's copy of; empty: none. */
-std::string bundleSourceOf(const json& object) {
-  return object.value("/metadata/annotations"_json_pointer, json::object())
-      .value(std::string(kBundleSourceAnnotation), "");
-}
-
-/** Removes `object` as it was read (uid and resourceVersion preconditions): one replaced or
- *  changed meanwhile stays. */
-Status removeAsRead(rotor::kube::Client& client, const ResourceType& type, const json& object) {
-  return client.remove(
-      type, object.value("/metadata/namespace"_json_pointer, std::string()),
-      object.value("/metadata/name"_json_pointer, std::string()),
-      {.uid = object.value("/metadata/uid"_json_pointer, std::string()), .resourceVersion = resourceVersionOf(object)});
+/** What spec.trustBundle.clusterTrustBundle asks, for telling a sync's inputs apart. */
+std::string clusterTrustBundleInputs(const CertificateRotation& r) {
+  const auto& spec = r.spec.trustBundle.clusterTrustBundle;
+  if (!spec) return "-";
+  std::string out = spec->name + "\n" + spec->signerName;
+  for (const auto& [key, value] : spec->labels) out += "\n" + key + "=" + value;
+  return out;
 }
 
 }  // namespace
@@ -147,7 +141,8 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
   const std::string inputs = r.metadata.uid + "\n" + (spec.namespaceSelector ? "+" + selector : "-") + "\n" +
                              std::string(kind.type.kind) + "/" + name + "\n" + spec.key + "\n" +
                              pki::sha256Hex(bundlePem) + "\n" +
-                             (spec.truststore ? spec.truststore->key + "\n" + spec.truststore->password : "-");
+                             (spec.truststore ? spec.truststore->key + "\n" + spec.truststore->password : "-") + "\n" +
+                             clusterTrustBundleInputs(r);
   const MonotonicTime now = clock_.monotonicNow();
   {
     std::lock_guard lock(copiesMu_);
@@ -230,12 +225,19 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
     copy["metadata"]["annotations"] = {{std::string(kBundleSourceAnnotation), source}};
     if (rewrite(copy, ns, true)) ++result.current;
   }
+  if (failed.ok()) {
+    ASSIGN_OR_RETURN(result.clusterTrustBundle, syncClusterTrustBundle(r, bundlePem));
+  }
+  const bool clusterTrustBundleDone =
+      !result.clusterTrustBundle || result.clusterTrustBundle->current || result.clusterTrustBundle->foreign;
   std::lock_guard lock(copiesMu_);
   Copies& copied = copied_[r.key()];
-  copied = {kind.secret, name, std::move(wanted)};
+  copied.secret = kind.secret;
+  copied.name = name;
+  copied.namespaces = std::move(wanted);
   for (const std::string& ns : result.foreign) copied.namespaces.erase(ns);
   RETURN_IF_ERROR(failed.withContext("could not write the trust bundle's copies"));
-  if (result.current == result.wanted && bundleCurrent) {
+  if (result.current == result.wanted && bundleCurrent && clusterTrustBundleDone) {
     syncedCopies_[r.key()] = {inputs, now + kCopiesRecheck, result};
   } else {
     syncedCopies_.erase(r.key());
@@ -264,6 +266,7 @@ Status KubeStore::rotationGone(const ObjectKey& key) {
       return removed.withContext("could not remove the copy of the trust bundle in namespace " + ns);
     }
   }
+  if (!copies.clusterTrustBundle.empty()) RETURN_IF_ERROR(removeClusterTrustBundle(copies.clusterTrustBundle, source));
   std::lock_guard lock(copiesMu_);
   copied_.erase(key);
   syncedCopies_.erase(key);
@@ -273,9 +276,13 @@ Status KubeStore::rotationGone(const ObjectKey& key) {
 StatusOr<size_t> KubeStore::collectOrphans(const std::vector<ObjectKey>& rotations) {
   std::set<std::string> alive;
   for (const ObjectKey& key : rotations) alive.insert(key.ns + "/" + key.name);
-  const std::string selector = std::string(kPartLabel) + "=" + std::string(kBundleCopyPart);
+  const std::string selector = std::string(kPartLabel) + " in (" + std::string(kBundleCopyPart) + "," +
+                               std::string(kClusterTrustBundlePart) + ")";
+  std::vector<const ResourceType*> types = {&kConfigMaps, &kSecrets};
+  ASSIGN_OR_RETURN(const ResourceType* clusterTrustBundles, clusterTrustBundleType());
+  if (clusterTrustBundles != nullptr) types.push_back(clusterTrustBundles);
   size_t removed = 0;
-  for (const ResourceType* type : {&kConfigMaps, &kSecrets}) {
+  for (const ResourceType* type : types) {
     // Without the right to list them cluster-wide (docs/rbac.md: rbac.bundleCopies,
     // rbac.bundleSecrets) no rotation of this controller copies its bundle in that kind: asked
     // first, so that the API server never refuses the controller a request.

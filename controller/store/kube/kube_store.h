@@ -127,6 +127,15 @@ private:
   /** The rotation's namespace and those its bundle was last copied into. */
   std::set<std::string> bundleNamespaces(const store::CertificateRotation& r);
 
+  /** spec.trustBundle.clusterTrustBundle's object made to hold `bundlePem` (and one the status
+   *  names that the spec no longer does removed); nullopt when the spec asks for none. */
+  StatusOr<std::optional<api::ClusterTrustBundleStatus>> syncClusterTrustBundle(const store::CertificateRotation& r,
+                                                                                const std::string& bundlePem);
+  /** The ClusterTrustBundle API the server serves, by discovery; nullptr when none. */
+  StatusOr<const rotor::kube::ResourceType*> clusterTrustBundleType();
+  /** Removes the ClusterTrustBundle `name` if rotation `source` ("ns/name") made it. */
+  Status removeClusterTrustBundle(const std::string& name, const std::string& source);
+
   /** Drops the cached shards of a rotation that is gone. */
   void forgetWrittenShards(const store::ObjectKey& key);
 
@@ -144,8 +153,13 @@ private:
     bool secret = false;  // Secrets (spec.trustBundle.secretName), else ConfigMaps
     std::string name;
     std::set<std::string> namespaces;
+    std::string clusterTrustBundle;  // its name, once written
   };
   std::map<store::ObjectKey, Copies> copied_;  // where the last sync of each rotation copied to
+  struct ClusterTrustBundleApi {
+    const rotor::kube::ResourceType* type = nullptr;  // the version served; nullptr: none found
+    MonotonicTime recheckAt;                          // when none: discovery is asked again then
+  } clusterTrustBundles_;
   PodSource podSource_;
   std::mutex shardsMu_;
   std::map<std::string, nlohmann::json> writtenShards_;  // "ns/name" -> agent shard as last written

@@ -78,18 +78,20 @@ std::set<std::string> KubeStore::bundleNamespaces(const CertificateRotation& r) 
 
 StatusOr<store::PodTally> KubeStore::tallyConsumerPods(const CertificateRotation& r, const store::PodQuery& query) {
   if (!r.spec.adoption.pods) return failedPrecondition("spec.adoption.pods is not set");
-  const ConsumerQuery consumers{bundleSource(r.spec.trustBundle), bundleNamespaces(r), r.spec.adoption.pods->selector,
-                                query};
+  const ConsumerQuery consumers{bundleSource(r.spec.trustBundle), bundleNamespaces(r),
+                                r.spec.trustBundle.clusterTrustBundle, r.spec.adoption.pods->selector, query};
   if (podSource_) return podSource_(consumers);
   // No watch (a one-off run): one LIST, of the one namespace or of every namespace.
   ConsumerCounter counter(consumers);
-  const std::string ns = consumers.namespaces.size() == 1 ? *consumers.namespaces.begin() : "";
+  const std::string ns =
+      consumers.namespaces.size() == 1 && !consumers.clusterTrustBundle ? *consumers.namespaces.begin() : "";
   RETURN_IF_ERROR(client_.listEach(kPods, ns, {}, [&](json& pod) { counter.add(summarizePod(pod)); }).status());
   return counter.result();
 }
 
 Status KubeStore::restartWorkload(const CertificateRotation& r, const api::WorkloadRef& workload) {
-  if (!bundleNamespaces(r).contains(workload.ns)) {
+  // A ClusterTrustBundle's readers may be in any namespace; a ConfigMap's only where it is.
+  if (!r.spec.trustBundle.clusterTrustBundle && !bundleNamespaces(r).contains(workload.ns)) {
     return failedPrecondition(workload.toString() + " is not in a namespace of the rotation's bundle");
   }
   return restart(workload.kind, workload.ns, workload.name);

@@ -30,6 +30,8 @@ inline constexpr std::string_view kBundleSourceAnnotation = "rotor.dev/bundle-so
 inline constexpr std::string_view kTruststoreAnnotation = "rotor.dev/truststore";
 /** kPartLabel of a bundle's copy. */
 inline constexpr std::string_view kBundleCopyPart = "bundle-copy";
+/** kPartLabel of spec.trustBundle.clusterTrustBundle's object. */
+inline constexpr std::string_view kClusterTrustBundlePart = "cluster-trust-bundle";
 /** The pod-template annotation whose new value restarts a workload (as kubectl rollout restart). */
 inline constexpr std::string_view kRestartedAtAnnotation = "rotor.dev/restartedAt";
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controller/pki/base64.h"
+#include "controller/store/kube/layout.h"
 
 namespace rotor::store::kube {
 
@@ -27,6 +28,18 @@ std::optional<std::string> secretValue(const json& secret, const std::string& ke
 
 void setSecretValue(json& secret, const std::string& key, const std::string& value) {
   secret["data"][key] = pki::base64Encode(value);
+}
+
+std::string bundleSourceOf(const json& object) {
+  return object.value("/metadata/annotations"_json_pointer, json::object())
+      .value(std::string(kBundleSourceAnnotation), "");
+}
+
+Status removeAsRead(rotor::kube::Client& client, const rotor::kube::ResourceType& type, const json& object) {
+  return client.remove(
+      type, object.value("/metadata/namespace"_json_pointer, std::string()),
+      object.value("/metadata/name"_json_pointer, std::string()),
+      {.uid = object.value("/metadata/uid"_json_pointer, std::string()), .resourceVersion = resourceVersionOf(object)});
 }
 
 }  // namespace rotor::store::kube

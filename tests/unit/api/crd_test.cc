@@ -152,6 +152,7 @@ spec:
       matchLabels: {team: net}
       matchExpressions: [{key: env, operator: In, values: [prod]}]
     truststore: {key: trust.p12, password: changeit}
+    clusterTrustBundle: {name: "example.com:edge:proxy-ca", signerName: example.com/edge, labels: {team: net}}
   adoption:
     mode: Manual
     threshold: 95

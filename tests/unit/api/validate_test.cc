@@ -74,6 +74,28 @@ INSTANTIATE_TEST_SUITE_P(
          "spec.trustBundle: needs configMapName or secretName in Kubernetes mode"},
         {"truststore_in_local_mode", [](auto& r) { r.spec.trustBundle.truststore = TruststoreSpec{}; }, Mode::kLocal,
          "spec.trustBundle.truststore: is for Kubernetes mode only"},
+        {"cluster_trust_bundle_in_local_mode",
+         [](auto& r) { r.spec.trustBundle.clusterTrustBundle = ClusterTrustBundleSpec{.name = "edge-ca"}; },
+         Mode::kLocal, "spec.trustBundle.clusterTrustBundle: is for Kubernetes mode only"},
+        {"cluster_trust_bundle_colon_without_signer",
+         [](auto& r) { r.spec.trustBundle.clusterTrustBundle = ClusterTrustBundleSpec{.name = "edge:ca"}; }, Mode::kAny,
+         "spec.trustBundle.clusterTrustBundle.name: must be a DNS subdomain without ':' (no signerName)"},
+        {"cluster_trust_bundle_name_without_the_signer_prefix",
+         [](auto& r) {
+           r.spec.trustBundle.clusterTrustBundle =
+               ClusterTrustBundleSpec{.name = "edge-ca", .signerName = "example.com/edge"};
+         },
+         Mode::kAny, "spec.trustBundle.clusterTrustBundle.name: must be \"example.com:edge:\" and a DNS subdomain"},
+        {"cluster_trust_bundle_signer_without_a_dotted_domain",
+         [](auto& r) {
+           r.spec.trustBundle.clusterTrustBundle = ClusterTrustBundleSpec{.name = "edge:ca:x", .signerName = "edge/ca"};
+         },
+         Mode::kAny, "spec.trustBundle.clusterTrustBundle.signerName: must be a domain and a path"},
+        {"cluster_trust_bundle_bad_label",
+         [](auto& r) {
+           r.spec.trustBundle.clusterTrustBundle = ClusterTrustBundleSpec{.name = "edge-ca", .labels = {{"a", "b c"}}};
+         },
+         Mode::kAny, "spec.trustBundle.clusterTrustBundle.labels.a: \"b c\" is not a label value"},
         {"truststore_key_is_the_pem_key",
          [](auto& r) { r.spec.trustBundle.truststore = TruststoreSpec{.key = "ca.crt"}; }, Mode::kAny,
          "spec.trustBundle.truststore.key: must differ from spec.trustBundle.key"},
@@ -121,6 +143,21 @@ TEST(ValidateTest, AcceptsAValidRotationAndRealTimeZones) {
   EXPECT_OK(validateRotation(r, Mode::kLocal));
   EXPECT_TRUE(timeZoneExists("America/New_York"));
   EXPECT_FALSE(timeZoneExists("../etc/passwd"));
+}
+
+TEST(ValidateTest, AcceptsClusterTrustBundlesTheApiServerAccepts) {
+  CertificateRotation r = valid();
+  r.spec.trustBundle = {.configMapName = "edge-ca"};
+  r.spec.servers = {{.name = "a", .secretName = "a-tls"}};
+  for (const ClusterTrustBundleSpec& ctb :
+       {ClusterTrustBundleSpec{.name = "edge-ca"},
+        ClusterTrustBundleSpec{.name = "example.com:edge:edge-ca", .signerName = "example.com/edge"},
+        ClusterTrustBundleSpec{.name = "rotor.example.org:mesh.v1:a.b",
+        .signerName = "rotor.example.org/mesh.v1",
+        .labels = {{"rotor.dev/bundle", "edge"}}}}) {
+    r.spec.trustBundle.clusterTrustBundle = ctb;
+    EXPECT_OK(validateRotation(r, Mode::kKubernetes)) << ctb.name;
+  }
 }
 
 TEST(ValidateTest, ReportsEveryProblemAtOnce) {

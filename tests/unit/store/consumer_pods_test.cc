@@ -46,7 +46,8 @@ json mountingPod(const std::string& ns, const std::string& name, const std::stri
 }
 
 ConsumerQuery queryAt(const std::string& bundleSince, std::set<std::string> namespaces = {"shop"}) {
-  return {kSource, std::move(namespaces), std::nullopt, {"sha256:" + std::string(64, 'a'), at(bundleSince)}};
+  return {
+      kSource, std::move(namespaces), std::nullopt, std::nullopt, {"sha256:" + std::string(64, 'a'), at(bundleSince)}};
 }
 
 TEST(ConsumerPodsTest, APodReadsTheBundleThroughTheContainersThatMountItAndBelongsToItsDeployment) {
@@ -193,11 +194,64 @@ TEST(ConsumerPodsTest, ASelectorAddsPodsThatReadTheBundleSomeOtherWay) {
   EXPECT_EQ(tally.adopted, 0) << "its sidecar started before the bundle: the pod as a whole did not restart";
 }
 
+/** A pod in `ns` that mounts `source` (a projected clusterTrustBundle source), started at `started`. */
+json clusterTrustBundlePod(const std::string& ns, const std::string& name, const json& source,
+                           const std::string& started) {
+  json pod = mountingPod(ns, name, name, started);
+  pod["spec"]["volumes"] = json::array(
+      {{{"name", "trust"},
+        {"projected", {{"sources", json::array({{{"clusterTrustBundle", source}}, {{"path", "ca.pem"}}})}}}}});
+  return pod;
+}
+
+TEST(ConsumerPodsTest, ClusterTrustBundleReadersCountInEveryNamespaceByNameOrBySignerAndLabels) {
+  ConsumerPodIndex index;
+  const std::string before = "2026-03-01T09:00:00Z", after = "2026-03-01T10:00:05Z";
+  // By name, in a namespace the bundle's ConfigMap is not in; started after the bundle changed.
+  index.apply("ADDED", clusterTrustBundlePod("payments", "by-name", {{"name", "example.com:edge:ca"}}, after));
+  // By signer and a label selector that matches the bundle's labels; started before.
+  index.apply("ADDED", clusterTrustBundlePod("billing", "by-signer",
+                                             {{"signerName", "example.com/edge"},
+                                              {"labelSelector", {{"matchLabels", {{"rotor.dev/bundle", "edge"}}}}}},
+                                             before));
+  // The same signer without a label selector matches nothing; another signer, or labels the
+  // bundle lacks, are other bundles; another name is another bundle.
+  index.apply("ADDED", clusterTrustBundlePod("billing", "no-selector", {{"signerName", "example.com/edge"}}, after));
+  index.apply("ADDED",
+              clusterTrustBundlePod("billing", "other-signer",
+                                    {{"signerName", "example.com/mesh"}, {"labelSelector", json::object()}}, after));
+  index.apply("ADDED", clusterTrustBundlePod("billing", "other-labels",
+                                             {{"signerName", "example.com/edge"},
+                                              {"labelSelector", {{"matchLabels", {{"rotor.dev/bundle", "mesh"}}}}}},
+                                             after));
+  index.apply("ADDED", clusterTrustBundlePod("payments", "other-name", {{"name", "example.com:edge:other"}}, after));
+
+  ConsumerQuery query = queryAt("2026-03-01T10:00:00Z");
+  EXPECT_EQ(index.tally(query).running, 0) << "no ClusterTrustBundle asked for: none of them reads the bundle";
+  query.clusterTrustBundle = api::ClusterTrustBundleSpec{
+      "example.com:edge:ca", "example.com/edge", {{"rotor.dev/bundle", "edge"}, {"team", "edge"}}};
+  const PodTally tally = index.tally(query);
+  EXPECT_EQ(tally.running, 2);
+  EXPECT_EQ(tally.adopted, 1) << "the pod that started after the bundle changed";
+  ASSERT_EQ(tally.workloads.size(), 2u);
+  EXPECT_EQ(tally.workloads.front().workload, (api::WorkloadRef{"Deployment", "billing", "by-signer"}))
+      << "the laggard first";
+
+  // An empty selector selects every bundle of the signer.
+  index.apply("MODIFIED",
+              clusterTrustBundlePod("billing", "no-selector",
+                                    {{"signerName", "example.com/edge"}, {"labelSelector", json::object()}}, after));
+  EXPECT_EQ(index.tally(query).running, 3);
+}
+
 TEST(ConsumerPodsTest, APodOfAnyShapeIsSummarisedWithoutThrowing) {
   for (const char* text :
        {R"({"metadata": {"ownerReferences": [1, {"controller": "yes", "kind": "Job"}]}})",
         R"({"metadata": [], "spec": {"containers": [1, {"env": {}}]}, "status": 7})",
-        R"({"spec": {"volumes": [{"projected": {"sources": [null]}}], "initContainers": [{}]}})", R"(null)"}) {
+        R"({"spec": {"volumes": [{"projected": {"sources": [null]}}], "initContainers": [{}]}})",
+        R"({"spec": {"volumes": [{"projected": {"sources": [{"clusterTrustBundle": {"signerName": "a/b",
+            "labelSelector": {"matchLabels": [1], "matchExpressions": [1, {"values": {}}]}}}]}}]}})",
+        R"(null)"}) {
     const json pod = json::parse(text);
     EXPECT_NO_THROW((void)summarizePod(pod)) << text;
   }
