@@ -9,6 +9,7 @@
 
 #include "controller/common/strings.h"
 #include "controller/pki/base64.h"
+#include "controller/pki/certificate.h"
 #include "controller/pki/digest.h"
 #include "tests/support/managed_fields.h"
 #include "tests/support/structural_schema.h"
@@ -352,13 +353,17 @@ std::optional<HttpResponse> FakeApiServer::serveInfo(const HttpRequest& request)
     return failure(403, "Forbidden", "forbidden: User \"system:anonymous\" cannot get path \"" + path + "\"", nullptr);
   }
   if (parts.size() == 2) {
-    const ordered_json version = {{"groupVersion", group + "/" + served.front()->version},
-                                  {"version", served.front()->version}};
+    ordered_json versions = ordered_json::array();
+    std::set<std::string> listed;
+    for (const Resource* r : served) {
+      if (listed.insert(r->version).second)
+        versions.push_back({{"groupVersion", group + "/" + r->version}, {"version", r->version}});
+    }
     return respond(200, ordered_json{{"kind", "APIGroup"},
                                      {"apiVersion", "v1"},
                                      {"name", group},
-                                     {"versions", ordered_json::array({version})},
-                                     {"preferredVersion", version}});
+                                     {"versions", versions},
+                                     {"preferredVersion", versions.front()}});
   }
   ordered_json resources = ordered_json::array();
   for (const Resource* r : served) {
@@ -426,6 +431,7 @@ HttpResponse FakeApiServer::handle(const HttpRequest& request) {
   if (std::optional<HttpResponse> refused = authorize(request, *t, verb)) return *refused;
   if (verb == "create" || verb == "update") {
     if (std::optional<HttpResponse> refused = admitOwnerReferences(request, *t)) return *refused;
+    if (std::optional<HttpResponse> refused = admitClusterTrustBundle(request, *t)) return *refused;
   }
   if (throttledRequests_ > 0) {
     --throttledRequests_;
@@ -530,6 +536,78 @@ std::optional<HttpResponse> FakeApiServer::authorize(const HttpRequest& request,
                      "\" cannot " + verb + " resource \"" + resource + "\" in API group \"" + r.group + "\"" +
                      (t.ns.empty() ? " at the cluster scope" : " in the namespace \"" + t.ns + "\""),
                  refused);
+}
+
+void FakeApiServer::serveClusterTrustBundles(const std::string& version) {
+  std::lock_guard lock(mu_);
+  Resource r{"certificates.k8s.io", version, "clustertrustbundles", "ClusterTrustBundle", false, false, false, false};
+  r.singular = "clustertrustbundle";
+  resources_[r.group + "/" + r.version + "/" + r.plural] = r;
+}
+
+std::optional<HttpResponse> FakeApiServer::admitClusterTrustBundle(const HttpRequest& request, const Target& t) {
+  if (t.resource->plural != "clustertrustbundles" || t.resource->group != "certificates.k8s.io") return std::nullopt;
+  const std::optional<std::string> caller = callerOf(request);
+  const json body = json::parse(request.body, nullptr, false);
+  const std::string signer = body.is_object() ? body.value("/spec/signerName"_json_pointer, std::string()) : "";
+  if (!caller || signer.empty()) return std::nullopt;
+  // The signer by name, or every signer of its domain ("example.com/*").
+  if (granted(*caller, "certificates.k8s.io/signers", "", "attest")) return std::nullopt;
+  forbidden_.push_back("attest certificates.k8s.io/signers");
+  const std::string name = body.value("/metadata/name"_json_pointer, t.name);
+  return failure(403, "Forbidden",
+                 t.resource->qualified() + " \"" + name +
+                     "\" is forbidden: user not permitted to attest for signerName \"" + signer + "\"",
+                 details(*t.resource, name, t.resource->plural));
+}
+
+std::optional<HttpResponse> FakeApiServer::validateClusterTrustBundle(const Resource& r, const json& object) const {
+  const std::string name = object.value("/metadata/name"_json_pointer, std::string());
+  const std::string signer = object.value("/spec/signerName"_json_pointer, std::string());
+  const auto refuse = [&](const std::string& field, const std::string& value, const std::string& why) {
+    return invalid(r, name,
+                   ordered_json::array({{{"reason", "FieldValueInvalid"},
+                                         {"message", "Invalid value: \"" + value + "\": " + why},
+                                         {"field", field}}}));
+  };
+  std::string prefix = signer;
+  std::replace(prefix.begin(), prefix.end(), '/', ':');
+  prefix += ':';
+  if (signer.empty() && name.find(':') != std::string::npos) {
+    return refuse("metadata.name", name, "ClusterTrustBundle without signer name must not have \":\" in its name");
+  }
+  if (!signer.empty() && !name.starts_with(prefix)) {
+    return refuse("metadata.name", name,
+                  "ClusterTrustBundle for signerName " + signer + " must be named with prefix " + prefix);
+  }
+  // The trust anchors: CERTIFICATE blocks of CA certificates, each once, at least one.
+  const std::string pem = object.value("/spec/trustBundle"_json_pointer, std::string());
+  std::map<std::string, int> seen;  // digest -> entry
+  size_t at = 0;
+  for (int entry = 0;; ++entry) {
+    const size_t begin = pem.find("-----BEGIN ", at);
+    if (begin == std::string::npos) break;
+    const size_t typeEnd = pem.find("-----", begin + 11);
+    const std::string type = pem.substr(begin + 11, typeEnd - begin - 11);
+    const std::string endMarker = "-----END " + type + "-----";
+    const size_t end = pem.find(endMarker, typeEnd);
+    if (typeEnd == std::string::npos || end == std::string::npos) break;
+    at = end + endMarker.size();
+    const std::string block = pem.substr(begin, at - begin);
+    std::string why;
+    if (type != "CERTIFICATE") {
+      why = "entry " + std::to_string(entry) + " has bad block type: " + type;
+    } else if (StatusOr<pki::Certificate> certificate = pki::Certificate::fromPem(block); !certificate.ok()) {
+      why = "entry " + std::to_string(entry) + " does not parse as X.509";
+    } else if (!certificate->hasCaBasicConstraints()) {
+      why = "entry " + std::to_string(entry) + " does not have the CA bit set";
+    } else if (const auto [first, added] = seen.try_emplace(pki::sha256Hex(block), entry); !added) {
+      why = "duplicate trust anchor (indices [" + std::to_string(first->second) + " " + std::to_string(entry) + "])";
+    }
+    if (!why.empty()) return refuse("spec.trustBundle", "<value omitted>", why);
+  }
+  if (seen.empty()) return refuse("spec.trustBundle", "<value omitted>", "at least one trust anchor must be provided");
+  return std::nullopt;
 }
 
 void FakeApiServer::enforceOwnerReferencePermissions(bool on) {
@@ -863,6 +941,7 @@ std::optional<HttpResponse> FakeApiServer::validateEvent(const Resource& r, cons
 
 std::optional<HttpResponse> FakeApiServer::validateBuiltIn(const Resource& r, const json& object) const {
   if (r.plural == "events") return validateEvent(r, object);
+  if (r.plural == "clustertrustbundles") return validateClusterTrustBundle(r, object);
   // Secrets and ConfigMaps: bytes fields must be base64 (a 400 from decoding, as the real server
   // answers), and everything they hold together at most 1 MiB (a 422).
   if (r.group.empty() && (r.plural == "secrets" || r.plural == "configmaps")) {

@@ -60,6 +60,12 @@ public:
   /** The OwnerReferencesPermissionEnforcement admission plugin (on in OpenShift): an owner
    *  reference with blockOwnerDeletion needs `update` on the owner's finalizers subresource. */
   void enforceOwnerReferencePermissions(bool on);
+  /** Serves ClusterTrustBundles (certificates.k8s.io) at `version` ("v1alpha1" as 1.27-1.32 do
+   *  behind their feature gate, "v1beta1" as 1.33 does), with the API server's validation and the
+   *  ClusterTrustBundleAttest admission plugin: a signer-scoped bundle is written only by who may
+   *  `attest` on "certificates.k8s.io/signers" (grant resource). Off until called, as on a server
+   *  without the feature. */
+  void serveClusterTrustBundles(const std::string& version);
 
   // ---- watches ----
   /** When bookmarks come (the server's is a minute). */
@@ -150,6 +156,10 @@ private:
                const std::string& verb) const;
   /** 403 for an owner reference with blockOwnerDeletion the caller may not set, else nullopt. */
   std::optional<http::HttpResponse> admitOwnerReferences(const http::HttpRequest& request, const Target& t);
+  /** The ClusterTrustBundleAttest admission plugin on a create or update of a signer-scoped bundle. */
+  std::optional<http::HttpResponse> admitClusterTrustBundle(const http::HttpRequest& request, const Target& t);
+  /** ClusterTrustBundle validation: the name's rule for its signer, the PEM trust anchors. */
+  std::optional<http::HttpResponse> validateClusterTrustBundle(const Resource& r, const nlohmann::json& object) const;
   http::HttpResponse watch(const Target& t, const std::string& query);
   /** Feeds a stored change to the watch cache and every open watch that selects it. */
   void publish(const Resource& r, const std::string& type, const nlohmann::json& object);

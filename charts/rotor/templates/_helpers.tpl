@@ -58,6 +58,18 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
     verbs: ["get", "list", "create", "update", "delete"]
 {{- end }}
 
+{{- define "rotor.clusterTrustBundleRules" }}
+  - apiGroups: ["certificates.k8s.io"]
+    resources: ["clustertrustbundles"]
+    verbs: ["get", "list", "create", "update", "delete"]
+  {{- with .Values.rbac.clusterTrustBundleSigners }}
+  - apiGroups: ["certificates.k8s.io"]
+    resources: ["signers"]
+    resourceNames: {{ toJson . }}
+    verbs: ["attest"]
+  {{- end }}
+{{- end }}
+
 {{- define "rotor.consumerPodRules" }}
   - apiGroups: [""]
     resources: ["pods"]

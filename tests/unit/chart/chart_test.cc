@@ -182,6 +182,34 @@ TEST(ChartTest, RbacIsExactlyTheDocumentedControllerRules) {
   const std::vector<YAML::Node> scopedSecrets = render("--set watchNamespace=edge,rbac.bundleSecrets=true");
   EXPECT_EQ(renderedRules(scopedSecrets), withSecrets);
   for (const Rule& rule : secretRules) EXPECT_TRUE(renderedRules(ofKind(scopedSecrets, "ClusterRole")).contains(rule));
+  // ClusterTrustBundles (opt-in): the documented rules, cluster-wide even when scoped; attest on
+  // exactly the signers named, and only when some are.
+  const std::set<Rule> trustBundleRules = documentedRules("cluster-trust-bundles-rbac");
+  ASSERT_EQ(trustBundleRules.size(), 6u);
+  std::set<Rule> withTrustBundles = documented;
+  withTrustBundles.insert(trustBundleRules.begin(), trustBundleRules.end());
+  const std::string signers = "--set rbac.clusterTrustBundles=true,rbac.clusterTrustBundleSigners={example.com/edge}";
+  EXPECT_EQ(renderedRules(render(signers)), withTrustBundles);
+  const std::vector<YAML::Node> scopedTrustBundles = render(signers + ",watchNamespace=edge");
+  EXPECT_EQ(renderedRules(scopedTrustBundles), withTrustBundles);
+  for (const Rule& rule : trustBundleRules) {
+    EXPECT_TRUE(renderedRules(ofKind(scopedTrustBundles, "ClusterRole")).contains(rule));
+  }
+  bool named = false;
+  for (const YAML::Node& role : ofKind(scopedTrustBundles, "ClusterRole")) {
+    for (const YAML::Node& rule : role["rules"]) {
+      if (rule["resources"][0].as<std::string>() != "signers") continue;
+      ASSERT_TRUE(rule["resourceNames"].IsSequence());
+      EXPECT_EQ(rule["resourceNames"].size(), 1u);
+      EXPECT_EQ(rule["resourceNames"][0].as<std::string>(), "example.com/edge");
+      named = true;
+    }
+  }
+  EXPECT_TRUE(named) << "attest is granted on the signer by name";
+  EXPECT_FALSE(renderedRules(render("--set rbac.clusterTrustBundles=true"))
+                   .contains({"certificates.k8s.io", "signers", "attest"}))
+      << "no signer named: no attest at all";
+  EXPECT_FALSE(renderedRules(render("")).contains({"certificates.k8s.io", "clustertrustbundles", "get"}));
   // Without workload restarts, no patch on workloads at all.
   for (const Rule& r : renderedRules(render("--set rbac.restartWorkloads=false"))) EXPECT_NE(std::get<0>(r), "apps");
 }
