@@ -580,6 +580,14 @@ std::optional<HttpResponse> FakeApiServer::validateClusterTrustBundle(const Reso
     return refuse("metadata.name", name,
                   "ClusterTrustBundle for signerName " + signer + " must be named with prefix " + prefix);
   }
+  static const std::regex kSubdomain(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
+  const std::string rest = signer.empty() ? name : name.substr(prefix.size());
+  if (rest.size() > 253 || !std::regex_match(rest, kSubdomain)) {
+    return refuse("metadata.name", name,
+                  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+                  "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation "
+                  "is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+  }
   // The trust anchors: CERTIFICATE blocks of CA certificates, each once, at least one.
   const std::string pem = object.value("/spec/trustBundle"_json_pointer, std::string());
   std::map<std::string, int> seen;  // digest -> entry
@@ -832,7 +840,9 @@ HttpResponse FakeApiServer::create(const Target& target, const HttpRequest& requ
   Target t = target;
   t.name = meta.value("name", "");
   static const std::regex kSubdomain(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
-  if (t.name.size() > 253 || !std::regex_match(t.name, kSubdomain)) {
+  // A ClusterTrustBundle's name follows its own rule (validateClusterTrustBundle).
+  const bool ownNameRule = target.resource->plural == "clustertrustbundles";
+  if (!ownNameRule && (t.name.size() > 253 || !std::regex_match(t.name, kSubdomain))) {
     const std::string message =
         "Invalid value: \"" + t.name +
         "\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "

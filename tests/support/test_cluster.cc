@@ -46,6 +46,9 @@ void ensureCrd(kube::Client& client, const std::string& ns) {
 
 constexpr kube::ResourceType kRoles{"rbac.authorization.k8s.io", "v1", "roles", "Role", true};
 constexpr kube::ResourceType kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true};
+constexpr kube::ResourceType kClusterRoles{"rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false};
+constexpr kube::ResourceType kClusterRoleBindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings",
+                                                  "ClusterRoleBinding", false};
 
 std::string environment(const char* name) {
   const char* value = std::getenv(name);
@@ -124,6 +127,76 @@ std::filesystem::path TestCluster::kubeconfigWithDocumentedRules(const std::stri
   throw std::runtime_error("the Role's rules did not take effect for " + userName);
 }
 
+std::filesystem::path TestCluster::kubeconfigWithClusterRules(const std::string& table,
+                                                              const std::vector<std::string>& signerNames) {
+  const std::vector<DocumentedRule> rules = documentedRules(table);
+  if (rules.empty()) throw std::runtime_error("docs/rbac.md has no table " + table);
+  if (fake_) {
+    const std::string user = "rotor-controller-rbac";
+    fake_->api().addUser(user + "-token", user);
+    for (const DocumentedRule& rule : rules) {
+      if (rule.resource == "signers" && signerNames.empty()) continue;  // the fake does not tell signers apart
+      fake_->api().grant(user, rule.verbs, rule.group + "/" + rule.resource);
+    }
+    return fake_->writeKubeconfig(user + "-token");
+  }
+  const std::filesystem::path kubeconfig = environment("ROTOR_TEST_CONTROLLER_KUBECONFIG");
+  if (kubeconfig.empty()) throw std::runtime_error("ROTOR_TEST_CONTROLLER_KUBECONFIG names no kubeconfig");
+  nlohmann::json granted = nlohmann::json::array();
+  for (const DocumentedRule& rule : rules) {
+    nlohmann::json r = {{"apiGroups", {rule.group}}, {"resources", {rule.resource}}, {"verbs", rule.verbs}};
+    if (rule.resource == "signers") {
+      if (signerNames.empty()) continue;
+      r["resourceNames"] = signerNames;
+    }
+    granted.push_back(std::move(r));
+  }
+  const std::string name = ns_ + "-" + table;  // cluster-scoped: named after this instance's namespace
+  const nlohmann::json role = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+                               {"kind", "ClusterRole"},
+                               {"metadata", {{"name", name}}},
+                               {"rules", granted}};
+  auto written = client_->create(kClusterRoles, "", role);
+  if (written.status().code() == Code::kAlreadyExists) {
+    written = client_->patch(kClusterRoles, "", name, kube::PatchType::kMerge, {{"rules", granted}});
+  } else if (written.ok()) {
+    clusterRoles_.push_back(name);
+    written = client_->create(
+        kClusterRoleBindings, "",
+        {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+         {"kind", "ClusterRoleBinding"},
+         {"metadata", {{"name", name}}},
+         {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", name}}},
+         {"subjects", {{{"kind", "User"}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", "rotor-controller"}}}}});
+  }
+  if (!written.ok()) throw std::runtime_error("ClusterRole " + name + ": " + written.status().message());
+  // RBAC takes effect once the authorizer's cache has seen the change: asked as that user, about
+  // each rule (a signer by its name).
+  auto user = kube::loadKubeconfig(kubeconfig);
+  if (!user.ok()) throw std::runtime_error(user.status().message());
+  auto transport = kube::makeHttpsTransport(*user);
+  if (!transport.ok()) throw std::runtime_error(transport.status().message());
+  kube::Client asUser(**transport);
+  const auto allowed = [&](const nlohmann::json& attributes) {
+    auto review = asUser.create(kube::kSelfSubjectAccessReviews, "",
+                                {{"apiVersion", "authorization.k8s.io/v1"},
+                                 {"kind", "SelfSubjectAccessReview"},
+                                 {"spec", {{"resourceAttributes", attributes}}}});
+    return review.ok() && review->value("/status/allowed"_json_pointer, false);
+  };
+  for (const nlohmann::json& rule : granted) {
+    nlohmann::json attributes = {
+        {"group", rule["apiGroups"][0]}, {"resource", rule["resources"][0]}, {"verb", rule["verbs"][0]}};
+    if (rule.contains("resourceNames")) attributes["name"] = rule["resourceNames"][0];
+    int tries = 0;
+    while (!allowed(attributes)) {
+      if (++tries == 100) throw std::runtime_error("the ClusterRole's rules did not take effect: " + attributes.dump());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  return kubeconfig;
+}
+
 StatusOr<std::string> TestCluster::makeNamespace(const std::string& suffix,
                                                  const std::map<std::string, std::string>& labels) {
   const std::string name = ns_ + "-" + suffix;
@@ -142,6 +215,10 @@ Status TestCluster::labelNamespace(const std::string& name, const nlohmann::json
 TestCluster::~TestCluster() {
   // A real server removes everything in them; the fake goes away whole.
   if (fake_) return;
+  for (const std::string& name : clusterRoles_) {
+    (void)client_->remove(kClusterRoleBindings, "", name);
+    (void)client_->remove(kClusterRoles, "", name);
+  }
   for (const std::string& ns : extraNamespaces_) (void)client_->remove(kube::kNamespaces, "", ns);
   (void)client_->remove(kube::kNamespaces, "", ns_);
 }

@@ -43,6 +43,14 @@ public:
    * from the table on a real server, the same grants on the fake. Waits until they apply.
    */
   std::filesystem::path kubeconfigWithDocumentedRules(const std::string& table);
+  /**
+   * The controller user's kubeconfig, holding the cluster-wide rules of `table` in docs/rbac.md
+   * (a ClusterRole and its binding on a real server, removed with this instance; grants on the
+   * fake) besides what it held; a `signers` rule names `signerNames` (resourceNames), and is left
+   * out while there are none. Called again, it changes the rules. Waits until they apply.
+   */
+  std::filesystem::path kubeconfigWithClusterRules(const std::string& table,
+                                                   const std::vector<std::string>& signerNames);
 
 private:
   std::unique_ptr<FakeCluster> fake_;
@@ -51,6 +59,7 @@ private:
   std::unique_ptr<kube::Client> client_;
   std::string ns_;
   std::vector<std::string> extraNamespaces_;
+  std::vector<std::string> clusterRoles_;  // made on a real server: removed at the end
   std::filesystem::path adminKubeconfig_;
 };
 
