@@ -46,6 +46,12 @@ Status restartLaggards(RotationContext& ctx, api::CertificateRotation& r, const 
     // A workload whose pods report what they reloaded gets the kubelet's time to update their
     // volumes before it is restarted.
     if (tally.reporting.contains(w.workload) && ctx.clock.now() < *pods.bundleSince + kReporterGrace) continue;
+    // Pods that read a bundle through the kubelet's cache read the new one only once the cached
+    // old one has expired: restarted earlier, they would never count.
+    if (tally.cachedReaders.contains(w.workload) &&
+        ctx.clock.now() < *pods.bundleSince + store::kKubeletTrustBundleCache + std::chrono::seconds(1)) {
+      continue;
+    }
     RETURN_IF_ERROR(ctx.pods.restartWorkload(r, w.workload).withContext("could not restart " + w.workload.toString()));
     pods.restarting.push_back(w.workload);
     ctx.events.record(r, EventType::kNormal, "WorkloadRestarted",

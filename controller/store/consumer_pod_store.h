@@ -35,7 +35,15 @@ struct PodTally {
   /** The workloads whose every running consumer pod carries a rotor.dev/bundle-digest annotation:
    *  they reload the bundle and say so (a reporter sidecar), so they adopt without a restart. */
   std::set<api::WorkloadRef> reporting;
+  /** The workloads with a pod that reads a signer-scoped ClusterTrustBundle by its name: the
+   *  kubelet (v1.32 and before) keeps what it read that way for kKubeletTrustBundleCache and does
+   *  not drop it when the bundle changes, so such a pod counts only when it started that long
+   *  after bundleSince, and is restarted no earlier. */
+  std::set<api::WorkloadRef> cachedReaders;
 };
+
+/** How long the kubelet keeps a ClusterTrustBundle's trust anchors it looked up (its cache TTL). */
+inline constexpr Duration kKubeletTrustBundleCache = std::chrono::minutes(5);
 
 class ConsumerPodStore {
 public:

@@ -209,15 +209,27 @@ bool selectorMatches(const api::LabelSelector& selector, const std::map<std::str
 
 namespace {
 
-/** When what the pod read of the ClusterTrustBundle `ctb` was current; nullopt (outer) when it
- *  does not read it. */
-std::optional<std::optional<SystemTime>> readsClusterTrustBundle(const PodSummary& pod,
-                                                                 const api::ClusterTrustBundleSpec& ctb) {
-  if (const auto it = pod.sources.find("ClusterTrustBundle/" + ctb.name); it != pod.sources.end()) return it->second;
+/** How a pod reads the ClusterTrustBundle of the spec. */
+struct ClusterTrustBundleRead {
+  std::optional<SystemTime> since;  // when what it read was current, as PodSummary::sources says
+  bool cached = false;              // through the kubelet's cache by name (PodTally::cachedReaders)
+};
+
+/** How the pod reads the ClusterTrustBundle `ctb`; nullopt when it does not. */
+std::optional<ClusterTrustBundleRead> readsClusterTrustBundle(const PodSummary& pod,
+                                                              const api::ClusterTrustBundleSpec& ctb) {
+  if (const auto it = pod.sources.find("ClusterTrustBundle/" + ctb.name); it != pod.sources.end()) {
+    // The kubelet drops its entries by name only for bundles without a signer: what a pod that
+    // starts within the cache's lifetime reads by name may predate the change.
+    const bool cached = !ctb.signerName.empty();
+    return ClusterTrustBundleRead{
+        cached && it->second ? std::optional<SystemTime>(*it->second - store::kKubeletTrustBundleCache) : it->second,
+        cached};
+  }
   for (const SignerSelection& selection : pod.signerSelections) {
     if (selection.signerName == ctb.signerName && selection.selector &&
         selectorMatches(*selection.selector, ctb.labels)) {
-      return pod.sources.at(selection.key);
+      return ClusterTrustBundleRead{pod.sources.at(selection.key), false};
     }
   }
   return std::nullopt;
@@ -229,12 +241,13 @@ void ConsumerCounter::add(const PodSummary& pod) {
   if (!pod.running) return;
   const bool inBundleNamespace = query_.namespaces.contains(pod.ns);
   std::optional<SystemTime> readAt;
-  std::optional<std::optional<SystemTime>> clusterWide;
+  std::optional<ClusterTrustBundleRead> clusterWide;
   if (const auto it = pod.sources.find(query_.source); inBundleNamespace && it != pod.sources.end()) {
     readAt = it->second;
   } else if (query_.clusterTrustBundle &&
              (clusterWide = readsClusterTrustBundle(pod, *query_.clusterTrustBundle)).has_value()) {
-    readAt = *clusterWide;  // a ClusterTrustBundle is read from any namespace
+    readAt = clusterWide->since;  // a ClusterTrustBundle is read from any namespace
+    if (clusterWide->cached) cachedReaders_.insert(pod.owner);
   } else if (inBundleNamespace && query_.selector && selectorMatches(*query_.selector, pod.labels)) {
     readAt = pod.allStarted;
   } else {
@@ -257,6 +270,7 @@ void ConsumerCounter::add(const PodSummary& pod) {
 
 store::PodTally ConsumerCounter::result() const {
   store::PodTally out = tally_;
+  out.cachedReaders = cachedReaders_;
   for (const auto& [ref, workload] : workloads_) {
     out.workloads.push_back(workload);
     if (!silent_.contains(ref)) out.reporting.insert(ref);

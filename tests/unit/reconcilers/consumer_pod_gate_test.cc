@@ -42,6 +42,7 @@ public:
     std::stable_sort(tally.workloads.begin(), tally.workloads.end(),
                      [](const auto& a, const auto& b) { return a.pods - a.adopted > b.pods - b.adopted; });
     for (const std::string& name : reporting) tally.reporting.insert({"Deployment", "shop", name});
+    for (const std::string& name : cachedReaders) tally.cachedReaders.insert({"Deployment", "shop", name});
     return tally;
   }
   Status restartWorkload(const api::CertificateRotation&, const api::WorkloadRef& w) override {
@@ -67,7 +68,8 @@ public:
   bool recreate = false;  // a rollout with the Recreate strategy
   std::vector<std::string> restarts;
   std::vector<SystemTime> restartedAt;
-  std::set<std::string> reporting;  // workloads whose pods carry a bundle digest
+  std::set<std::string> reporting;      // workloads whose pods carry a bundle digest
+  std::set<std::string> cachedReaders;  // workloads reading a signer's ClusterTrustBundle by name
   std::map<std::string, int> rollingOut;
   int rolloutPolls = 3;
   std::optional<store::PodQuery> lastQuery;
@@ -182,6 +184,18 @@ TEST_F(ConsumerPodGateTest, AWorkloadThatReportsItsBundleIsGivenTheKubeletsDelay
       key, [&](const api::CertificateRotation&) { return podStore.restarts.size() == 3; }, 400, &podStore));
   EXPECT_EQ(podStore.restarts.back(), "web") << "it never reported the new bundle";
   EXPECT_GE(podStore.restartedAt.back(), *h.get(key).status.pods->bundleSince + kReporterGrace);
+}
+
+TEST_F(ConsumerPodGateTest, AWorkloadReadingThroughTheKubeletsCacheIsRestartedOnceTheCacheExpired) {
+  podStore.cachedReaders = {"web"};
+  const auto key = stagedRotation(true);
+  const SystemTime expired = *h.get(key).status.pods->bundleSince + store::kKubeletTrustBundleCache;
+  while (h.clock.now() < expired - std::chrono::seconds(10)) reconcile(key, 1);
+  EXPECT_THAT(podStore.restarts, ElementsAre("api", "self")) << "web's restart would read the cached old bundle";
+  ASSERT_OK(h.runUntil(
+      key, [&](const api::CertificateRotation&) { return podStore.restarts.size() == 3; }, 400, &podStore));
+  EXPECT_EQ(podStore.restarts.back(), "web");
+  EXPECT_GT(podStore.restartedAt.back(), expired);
 }
 
 TEST_F(ConsumerPodGateTest, AWorkloadWithoutRunningPodsMidRolloutDoesNotOpenTheGate) {

@@ -230,12 +230,28 @@ TEST(ConsumerPodsTest, ClusterTrustBundleReadersCountInEveryNamespaceByNameOrByS
   EXPECT_EQ(index.tally(query).running, 0) << "no ClusterTrustBundle asked for: none of them reads the bundle";
   query.clusterTrustBundle = api::ClusterTrustBundleSpec{
       "example.com:edge:ca", "example.com/edge", {{"rotor.dev/bundle", "edge"}, {"team", "edge"}}};
-  const PodTally tally = index.tally(query);
+  PodTally tally = index.tally(query);
   EXPECT_EQ(tally.running, 2);
-  EXPECT_EQ(tally.adopted, 1) << "the pod that started after the bundle changed";
+  EXPECT_EQ(tally.adopted, 0)
+      << "by name, a signer's bundle comes from the kubelet's cache, which its changes do not clear: a pod "
+         "started 5 s after the change may hold the old one";
+  EXPECT_EQ(tally.cachedReaders, (std::set<api::WorkloadRef>{{"Deployment", "payments", "by-name"}}));
+  // Started once the kubelet's cache has expired, it counts.
+  index.apply("MODIFIED",
+              clusterTrustBundlePod("payments", "by-name", {{"name", "example.com:edge:ca"}}, "2026-03-01T10:05:00Z"));
+  tally = index.tally(query);
+  EXPECT_EQ(tally.adopted, 1);
   ASSERT_EQ(tally.workloads.size(), 2u);
   EXPECT_EQ(tally.workloads.front().workload, (api::WorkloadRef{"Deployment", "billing", "by-signer"}))
       << "the laggard first";
+  // By name, a bundle without a signer is dropped from the kubelet's cache when it changes.
+  ConsumerQuery unsigned_ = queryAt("2026-03-01T10:00:00Z");
+  unsigned_.clusterTrustBundle = api::ClusterTrustBundleSpec{.name = "edge-ca"};
+  index.apply("ADDED", clusterTrustBundlePod("payments", "unsigned", {{"name", "edge-ca"}}, after));
+  tally = index.tally(unsigned_);
+  EXPECT_EQ(tally.running, 1);
+  EXPECT_EQ(tally.adopted, 1);
+  EXPECT_TRUE(tally.cachedReaders.empty());
 
   // An empty selector selects every bundle of the signer.
   index.apply("MODIFIED",
