@@ -7,6 +7,7 @@
 #include "reconcilers/bundle.h"
 #include "reconcilers/material.h"
 #include "reconcilers/status_refresh.h"
+#include "reconcilers/triggers.h"
 
 namespace rotor::reconcilers {
 namespace {
@@ -42,7 +43,17 @@ Status renewCurrentCaOnce(RotationContext& ctx, api::CertificateRotation& r, con
   const Fingerprint fingerprint = current.certificate().fingerprint();
   const bool notRenewedYet = std::any_of(saved.begin(), saved.end(),
                                          [&](const pki::Certificate& c) { return c.fingerprint() == fingerprint; });
-  if (notRenewedYet) {
+  if (notRenewedYet && r.status.trigger == triggers::kCaSourceRenewed) {
+    // Re-issued where it is managed: taken from the Secret, with the imported CA's checks.
+    ASSIGN_OR_RETURN(pki::CertificateAuthority written, authorityFromSource(ctx, r));
+    if (!written.certificate().matchesKey(current.key())) {
+      return failedPrecondition("spec.ca.secretRef's Secret no longer holds the CA's key: it is taken up as a new CA "
+                                "when this renewal ends");
+    }
+    current = std::move(written);
+    stored.value.current = store::AuthorityMaterial{current.certificate().toPem(), current.key().toPem()};
+    RETURN_IF_ERROR(ctx.authorities.writeAuthorities(r, stored.value, stored.version));
+  } else if (notRenewedYet) {
     if (std::optional<std::string> why = whyCaNotRenewable(r, current)) {
       return failedPrecondition("cannot renew the CA: " + *why);
     }

@@ -1,6 +1,7 @@
 #include "reconcilers/driver.h"
 
 #include "reconcilers/abandon.h"
+#include "reconcilers/ca_source_change.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/restore.h"
 #include "reconcilers/status_refresh.h"
@@ -182,6 +183,20 @@ StatusOr<Outcome> Driver::step(api::CertificateRotation& r) {
   ASSIGN_OR_RETURN(std::optional<Outcome> side, sideState(r));
   if (side) {
     return *side;
+  }
+  switch (r.status.phase) {
+    case Phase::kStaging:
+    case Phase::kAwaitingAdoption:
+    case Phase::kSwapping:
+    case Phase::kVerifying:
+    case Phase::kDraining:
+    case Phase::kPruning:
+    case Phase::kBlocked:
+    case Phase::kRollingBack:
+      RETURN_IF_ERROR(notePendingCaSecret(ctx_, r));  // a rotation under way: what is written waits
+      break;
+    default:
+      break;
   }
   switch (r.status.phase) {
     case Phase::kPending:

@@ -20,7 +20,7 @@ std::string pendingRequest(const api::CertificateRotation& r, std::string_view k
 
 bool isRenewal(std::string_view trigger) {
   return trigger == triggers::kRenewRequested || trigger == triggers::kCertificateExpiring ||
-         trigger == triggers::kCaRenewRequested;
+         trigger == triggers::kCaRenewRequested || trigger == triggers::kCaSourceRenewed;
 }
 
 std::string caSourceHash(const api::CaSpec& ca) {

@@ -18,10 +18,12 @@ inline constexpr std::string_view kCaExpiring = "CAExpiring";                   
 inline constexpr std::string_view kRenewRequested = "RenewRequested";            // rotor.dev/renew
 inline constexpr std::string_view kCertificateExpiring = "CertificateExpiring";  // certificate.renewBefore
 inline constexpr std::string_view kCaRenewRequested = "CARenewRequested";        // rotor.dev/renew-ca
+inline constexpr std::string_view kCaSourceRenewed = "CASourceRenewed";  // spec.ca's Secret re-issued with its key
 }  // namespace triggers
 
 /** Whether a trigger asks for a renewal under the same CA key (only the swap; with
- *  kCaRenewRequested the CA certificate is re-issued first) rather than a new CA. */
+ *  kCaRenewRequested the CA certificate is re-issued first, with kCaSourceRenewed taken from
+ *  spec.ca's Secret) rather than a new CA. */
 bool isRenewal(std::string_view trigger);
 
 struct TriggerDecision {
@@ -30,6 +32,8 @@ struct TriggerDecision {
   std::string message;
   /** When an expiry trigger will fire if nothing else happens first. */
   std::optional<SystemTime> nextExpiryCheck;
+  /** The fingerprint of the CA in spec.ca.secretRef's Secret this trigger takes up, if any. */
+  std::string caSource;
 };
 
 /**

@@ -86,6 +86,14 @@ StatusOr<KeyRotationPolicy> parseKeyRotationPolicy(std::string_view name) {
   return parseNamed<KeyRotationPolicy>(name, kKeyRotationPolicyNames);
 }
 
+constexpr std::array<std::string_view, 2> kCaSourceChangeNames = {"Ignore", "Rotate"};
+std::string_view caSourceChangeName(CaSourceChange change) {
+  return kCaSourceChangeNames.at(static_cast<size_t>(change));
+}
+StatusOr<CaSourceChange> parseCaSourceChange(std::string_view name) {
+  return parseNamed<CaSourceChange>(name, kCaSourceChangeNames);
+}
+
 std::string_view timeoutActionName(TimeoutAction action) { return kTimeoutActionNames.at(static_cast<size_t>(action)); }
 StatusOr<TimeoutAction> parseTimeoutAction(std::string_view name) {
   return parseNamed<TimeoutAction>(name, kTimeoutActionNames);

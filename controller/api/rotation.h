@@ -170,8 +170,17 @@ struct CaGenerateSpec {
   friend bool operator==(const CaGenerateSpec&, const CaGenerateSpec&) = default;
 };
 
+/** What a CA written into spec.ca.secretRef's Secret later does (by cert-manager, say). */
+enum class CaSourceChange {
+  kIgnore,  // nothing: the Secret is read when a rotation starts
+  kRotate,  // a new key starts a CA rotation; the same key, a same-key CA renewal
+};
+std::string_view caSourceChangeName(CaSourceChange change);
+StatusOr<CaSourceChange> parseCaSourceChange(std::string_view name);
+
 struct CaSecretRef {
   std::string name;
+  CaSourceChange onChange = CaSourceChange::kIgnore;
   friend bool operator==(const CaSecretRef&, const CaSecretRef&) = default;
 };
 
@@ -506,6 +515,16 @@ struct PhaseEntry {
 };
 
 /** Request values already acted upon, so that each new value acts exactly once. */
+/** What rotor made of the CAs written into spec.ca.secretRef's Secret (onChange: Rotate). */
+struct CaSecretStatus {
+  /** The fingerprint of the last CA there that started a rotation: it starts none again (after
+   *  a rollback, say) until another is written. */
+  std::string taken;
+  /** One written there during a rotation, which waits for that rotation to end. */
+  std::string pending;
+  friend bool operator==(const CaSecretStatus&, const CaSecretStatus&) = default;
+};
+
 struct HandledRequests {
   std::string rotate;      // last rotor.dev/rotate value
   std::string renew;       // last rotor.dev/renew value
@@ -548,6 +567,8 @@ struct RotationStatus {
   HandledRequests handled;
   /** SHA-256 of the spec.ca source (generate/files/secretRef) last acted upon. */
   std::string caSourceHash;
+  /** spec.ca.secretRef with onChange: Rotate. */
+  CaSecretStatus caSecret;
   std::vector<PhaseEntry> timeline;
   friend bool operator==(const RotationStatus&, const RotationStatus&) = default;
 };

@@ -78,8 +78,10 @@ void readCa(ObjectReader r, CaSpec& out) {
     g.duration("validity", gen.validity);
     readKeySpec(g.object("privateKey"), gen.privateKey);
   });
-  r.optionalObject("secretRef", out.secretRef,
-                   [](ObjectReader& s, CaSecretRef& ref) { s.string("name", ref.name, true); });
+  r.optionalObject("secretRef", out.secretRef, [](ObjectReader& s, CaSecretRef& ref) {
+    s.string("name", ref.name, true);
+    readEnum(s, "onChange", ref.onChange, parseCaSourceChange);
+  });
   r.optionalObject("files", out.files, [](ObjectReader& f, CaFilesSpec& files) {
     f.string("certFile", files.certFile, limits::kPath, true);
     f.string("keyFile", files.keyFile, limits::kPath, true);
@@ -252,7 +254,8 @@ json encodeSpec(const RotationSpec& spec) {
                       {"privateKey", keySpecJson(spec.ca.generate->privateKey)}};
   }
   if (spec.ca.secretRef) {
-    ca["secretRef"] = {{"name", spec.ca.secretRef->name}};
+    ca["secretRef"] = {{"name", spec.ca.secretRef->name},
+                       {"onChange", caSourceChangeName(spec.ca.secretRef->onChange)}};
   }
   if (spec.ca.files) {
     ca["files"] = {{"certFile", spec.ca.files->certFile}, {"keyFile", spec.ca.files->keyFile}};

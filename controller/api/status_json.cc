@@ -169,6 +169,12 @@ void readStatus(ObjectReader r, RotationStatus& out) {
   handled.string("renewCa", out.handled.renewCa);
   handled.finish();
   r.string("caSourceHash", out.caSourceHash);
+  if (r.has("caSecret")) {
+    ObjectReader c = r.object("caSecret");
+    c.string("taken", out.caSecret.taken);
+    c.string("pending", out.caSecret.pending);
+    c.finish();
+  }
   r.objectList("timeline", [&](ObjectReader& t, size_t) {
     PhaseEntry entry;
     std::optional<Phase> entryPhase;
@@ -273,6 +279,12 @@ json encodeStatus(const RotationStatus& status) {
     j["handled"] = handled;
   }
   putIfNotEmpty(j, "caSourceHash", status.caSourceHash);
+  if (status.caSecret != CaSecretStatus{}) {
+    json& c = j["caSecret"];
+    c = json::object();
+    putIfNotEmpty(c, "taken", status.caSecret.taken);
+    putIfNotEmpty(c, "pending", status.caSecret.pending);
+  }
   if (!status.timeline.empty()) {
     json timeline = json::array();
     for (const PhaseEntry& e : status.timeline) {

@@ -4,6 +4,7 @@
 
 #include "reconcilers/bundle.h"
 #include "reconcilers/ca_renewal.h"
+#include "reconcilers/ca_source_change.h"
 #include "reconcilers/material.h"
 #include "reconcilers/phases/phases.h"
 #include "reconcilers/triggers.h"
@@ -21,14 +22,23 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
   const bool rolledBack = r.status.phase == api::Phase::kRolledBack;
   TriggerDecision d = detectTrigger(r, now, /*includeExpiry=*/!rolledBack);
   if (d.trigger.empty()) {
+    // After the explicit requests and spec changes, before expiry: what the CA Secret holds.
+    ASSIGN_OR_RETURN(TriggerDecision written, detectCaSecretChange(ctx, r));
+    if (!written.trigger.empty()) {
+      written.nextExpiryCheck = d.nextExpiryCheck;
+      d = written;
+    }
+  }
+  if (d.trigger.empty()) {
+    r.status.caSecret.pending.clear();  // nothing waits: what the Secret holds is taken up
     // A hash an older rotor recorded cannot be compared: record this source in the current
     // encoding, so that the next change of spec.ca is seen.
     if (!r.status.caSourceHash.empty() && !isCurrentCaSourceHash(r.status.caSourceHash)) {
       r.status.caSourceHash = caSourceHash(r.spec.ca);
     }
-    Duration recheck = kRestingRecheck;
+    Duration recheck = followsCaSecret(r) ? kCaSecretRecheck : kRestingRecheck;
     if (d.nextExpiryCheck) {
-      recheck = std::clamp(std::chrono::ceil<Duration>(*d.nextExpiryCheck - now), Duration(1000), kRestingRecheck);
+      recheck = std::clamp(std::chrono::ceil<Duration>(*d.nextExpiryCheck - now), Duration(1000), recheck);
     }
     // At rest too: a namespace that starts matching gets its copy, one that stops loses it.
     ASSIGN_OR_RETURN(const bool copied, syncBundleCopies(ctx, r));
@@ -62,6 +72,7 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
   s.handled.renewCa = annotationOf(r, api::kRenewCaAnnotation);
   s.handled.approve = annotationOf(r, api::kApproveAnnotation);  // approves this rotation's gate, not an earlier one
   s.caSourceHash = caSourceHash(r.spec.ca);
+  if (!d.caSource.empty()) s.caSecret = {d.caSource, ""};
   s.rollbackSnapshot.clear();
   s.adoption = {};
   s.pods.reset();
@@ -85,6 +96,8 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
     return Outcome::moveTo(api::Phase::kSwapping, d.trigger,
                            d.message + (d.trigger == triggers::kCaRenewRequested
                                             ? "; re-issuing the CA certificate with its key, then the servers' under it"
+                                        : d.trigger == triggers::kCaSourceRenewed
+                                            ? "; taking up the re-issued CA certificate, then renewing the servers under it"
                                             : "; renewing under the current CA"));
   }
   return Outcome::moveTo(api::Phase::kStaging, d.trigger, d.message + "; staging a new CA");

@@ -106,7 +106,8 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
     return Outcome::moveTo(api::Phase::kVerifying, "Swapped", "Every server is swapped");
   }
   const bool renewal = isRenewal(r.status.trigger);
-  const bool caRenewal = r.status.trigger == triggers::kCaRenewRequested;
+  const bool caRenewal =
+      r.status.trigger == triggers::kCaRenewRequested || r.status.trigger == triggers::kCaSourceRenewed;
   ASSIGN_OR_RETURN(store::Snapshot snapshot,
                    ensureSnapshot(ctx, r, "swap",
                                   caRenewal ? "Before re-issuing the CA certificate and renewing the servers"

@@ -5,7 +5,9 @@
 # the new CA in the ClusterTrustBundle beside the ConfigMap, counts those pods (spec.adoption.pods),
 # restarts them, and opens the gate only once every running pod loaded the new CA, which the test
 # reads inside each pod (kubectl exec); the prune leaves the new CA alone in the ClusterTrustBundle
-# and in what restarted pods read; deleting the rotation removes the ClusterTrustBundle.
+# and in what restarted pods read; deleting the rotation removes the ClusterTrustBundle. The kubelet
+# keeps a signer's bundle read by name in a cache its changes do not clear (5 minutes): rotor
+# restarts those readers only once it expired, which this test checks took place.
 # Needs an API server serving ClusterTrustBundles and a kubelet with ClusterTrustBundleProjection
 # (../shared/tools/real-cluster/README.md: v1.32 with the feature gates); skipped otherwise.
 set -euo pipefail
@@ -16,7 +18,8 @@ source "$(dirname "$0")/lib.sh"
 home=ctb-home
 apps=ctb-apps
 signer=rotor-test.example/ctb
-bundle=rotor-test.example:ctb:trust
+# A name of this run's own: the kubelet keeps what it read by name for 5 minutes (below).
+bundle=rotor-test.example:ctb:trust-$(date +%s)
 busybox=docker.io/library/busybox:latest
 controller=""
 cleanup() {
@@ -38,7 +41,7 @@ kubectl api-resources --api-group=certificates.k8s.io -o name 2>/dev/null | grep
   skip "the API server serves no ClusterTrustBundles (start it with the ClusterTrustBundle feature gate)"
 node_has_image "$busybox" || skip "the node has no $busybox (node up imports it)"
 for n in "$home" "$apps"; do kubectl delete ns "$n" --ignore-not-found --wait=true --timeout=120s >/dev/null; done
-kubectl delete clustertrustbundle "$bundle" --ignore-not-found >/dev/null
+kubectl delete clustertrustbundle -l rotor.dev/part=cluster-trust-bundle,rotor-test/bundle=trust --ignore-not-found >/dev/null
 for n in "$home" "$apps"; do
   kubectl create ns "$n" >/dev/null
   wait_for "the default service account of $n" 60 kubectl get sa default -n "$n"
@@ -141,6 +144,11 @@ kubectl get events.events.k8s.io -n "$home" -o json | jq -r '.items[] | select(.
 for d in by-name by-signer; do
   grep -q "Deployment $apps/$d:" "$work/restarts" || fail "Deployment $apps/$d was not restarted: $(cat "$work/restarts")"
 done
+since=$(kubectl get certrot trust -n "$home" -o jsonpath='{.status.pods.bundleSince}')
+restarted=$(kubectl get deployment by-name -n "$apps" -o jsonpath='{.spec.template.metadata.annotations.rotor\.dev/restartedAt}')
+(($(date -d "$restarted" +%s) >= $(date -d "$since" +%s) + 300)) ||
+  fail "by-name was restarted at $restarted, within the kubelet's 5-minute cache of bundleSince $since"
+log "by-signer restarted at once; by-name at $restarted, once the kubelet's cache from $since expired"
 
 wait_for "the rotation to reach Ready 2" 120 rotation_is "$home" trust "Ready 2"
 wait_for "the prune of the ClusterTrustBundle" 60 bash -c "[[ \$(kubectl get clustertrustbundle '$bundle' -o jsonpath='{.spec.trustBundle}' | grep -c 'BEGIN CERTIFICATE') == 1 ]]"

@@ -54,6 +54,7 @@ inline api::RotationStatus everyStatusField() {
   s.handled = {"2026-11-22T10:00:00Z", "1", "proxy-r1-swap", "2026-11-22T11:00:00Z", "2026-11-22T12:00:00Z",
                "2026-11-22T13:00:00Z"};
   s.caSourceHash = "v1:sha256:" + std::string(64, 'e');
+  s.caSecret = {"sha256:" + std::string(64, '1'), "sha256:" + std::string(64, '2')};
   s.timeline.push_back({Phase::kStaging, at(600), "Staged"});
   return s;
 }

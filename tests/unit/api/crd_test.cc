@@ -179,6 +179,8 @@ spec:
   CertificateRotation r = docs->front();
   r.spec.trustBundle.secretName =
       "proxy-ca-secret";  // the alternative to configMapName, which validation refuses beside it
+  // As for the CA sources, of which validation takes one.
+  r.spec.ca.secretRef = api::CaSecretRef{"edge-ca", api::CaSourceChange::kRotate};
   r.status = rotor::testing::everyStatusField();
   r.metadata.uid = "u";
   r.metadata.resourceVersion = "7";
