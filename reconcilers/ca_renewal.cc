@@ -47,8 +47,9 @@ Status renewCurrentCaOnce(RotationContext& ctx, api::CertificateRotation& r, con
     // Re-issued where it is managed: taken from the Secret, with the imported CA's checks.
     ASSIGN_OR_RETURN(pki::CertificateAuthority written, authorityFromSource(ctx, r));
     if (!written.certificate().matchesKey(current.key())) {
-      return failedPrecondition("spec.ca.secretRef's Secret no longer holds the CA's key: it is taken up as a new CA "
-                                "when this renewal ends");
+      return failedPrecondition(
+          "spec.ca.secretRef's Secret no longer holds the CA's key: it is taken up as a new CA "
+          "when this renewal ends");
     }
     current = std::move(written);
     stored.value.current = store::AuthorityMaterial{current.certificate().toPem(), current.key().toPem()};

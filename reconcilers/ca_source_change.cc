@@ -39,8 +39,8 @@ StatusOr<TriggerDecision> detectCaSecretChange(RotationContext& ctx, const api::
                            "The CA was re-issued with its key in " + secret + " (" + fingerprint + ")", std::nullopt,
                            fingerprint};
   }
-  return TriggerDecision{std::string(triggers::kCaChanged), "A new CA was written into " + secret + " (" + fingerprint + ")",
-                         std::nullopt, fingerprint};
+  return TriggerDecision{std::string(triggers::kCaChanged),
+                         "A new CA was written into " + secret + " (" + fingerprint + ")", std::nullopt, fingerprint};
 }
 
 Status notePendingCaSecret(RotationContext& ctx, api::CertificateRotation& r) {
@@ -49,7 +49,8 @@ Status notePendingCaSecret(RotationContext& ctx, api::CertificateRotation& r) {
   if (!written) return okStatus();
   const std::string fingerprint = written->fingerprint().toString();
   const api::CaStatus& ca = r.status.ca;
-  const bool brought = fingerprint == r.status.caSecret.taken || (ca.current && ca.current->fingerprint == fingerprint) ||
+  const bool brought = fingerprint == r.status.caSecret.taken ||
+                       (ca.current && ca.current->fingerprint == fingerprint) ||
                        (ca.next && ca.next->fingerprint == fingerprint);
   if (brought || fingerprint == r.status.caSecret.pending) return okStatus();
   r.status.caSecret.pending = fingerprint;

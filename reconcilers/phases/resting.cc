@@ -93,12 +93,13 @@ StatusOr<Outcome> resting(RotationContext& ctx, CertificateRotation& r) {
     }
   }
   if (isRenewal(d.trigger)) {
-    return Outcome::moveTo(api::Phase::kSwapping, d.trigger,
-                           d.message + (d.trigger == triggers::kCaRenewRequested
-                                            ? "; re-issuing the CA certificate with its key, then the servers' under it"
-                                        : d.trigger == triggers::kCaSourceRenewed
-                                            ? "; taking up the re-issued CA certificate, then renewing the servers under it"
-                                            : "; renewing under the current CA"));
+    return Outcome::moveTo(
+        api::Phase::kSwapping, d.trigger,
+        d.message + (d.trigger == triggers::kCaRenewRequested
+                         ? "; re-issuing the CA certificate with its key, then the servers' under it"
+                     : d.trigger == triggers::kCaSourceRenewed
+                         ? "; taking up the re-issued CA certificate, then renewing the servers under it"
+                         : "; renewing under the current CA"));
   }
   return Outcome::moveTo(api::Phase::kStaging, d.trigger, d.message + "; staging a new CA");
 }

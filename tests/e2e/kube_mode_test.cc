@@ -545,5 +545,107 @@ TEST_F(KubeModeTest, AWaitingRotationWritesStatusOnlyWhenSomethingChanges) {
   finished(*a);
 }
 
+/** A CA as cert-manager's self-signed CA Certificate writes it, made with the openssl CLI: an
+ *  ECDSA key in SEC1 ("EC PRIVATE KEY", cert-manager's encoding for ECDSA), the certificate
+ *  CA:TRUE with keyCertSign. `keyFile` is made unless it exists (rotationPolicy: Never keeps it). */
+std::pair<std::string, std::string> certManagerCa(const TempDir& dir, const std::string& keyFile, int serial) {
+  const std::string key = (dir.path() / keyFile).string(), cert = (dir.path() / (keyFile + ".crt")).string();
+  std::string output;
+  EXPECT_EQ(runShell("set -e; [ -f " + key + " ] || openssl ecparam -name prime256v1 -genkey -noout -out " + key +
+                         "; openssl req -x509 -new -key " + key + " -subj /CN=edge-root -days 3650 -set_serial " +
+                         std::to_string(serial) +
+                         " -addext basicConstraints=critical,CA:TRUE"
+                         " -addext keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign -out " +
+                         cert + " 2>&1",
+                     &output),
+            0)
+      << output;
+  const auto contents = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  return {contents(cert), contents(key)};
+}
+
+/** The Secret cert-manager writes for Certificate edge-root (issuer: a self-signed Issuer). */
+json certManagerSecret(const std::pair<std::string, std::string>& ca) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"type", "kubernetes.io/tls"},
+          {"metadata",
+           {{"name", "edge-root"},
+            {"labels", {{"controller.cert-manager.io/fao", "true"}}},
+            {"annotations",
+             {{"cert-manager.io/alt-names", ""},
+              {"cert-manager.io/certificate-name", "edge-root"},
+              {"cert-manager.io/common-name", "edge-root"},
+              {"cert-manager.io/ip-sans", ""},
+              {"cert-manager.io/issuer-group", "cert-manager.io"},
+              {"cert-manager.io/issuer-kind", "Issuer"},
+              {"cert-manager.io/issuer-name", "selfsigned"},
+              {"cert-manager.io/uri-sans", ""}}}}},
+          {"data",
+           {{"tls.crt", pki::base64Encode(ca.first)},
+            {"tls.key", pki::base64Encode(ca.second)},
+            {"ca.crt", pki::base64Encode(ca.first)}}}};
+}
+
+TEST_F(KubeModeTest, ACaThatCertManagerManagesIsFollowedAndNeverWritten) {
+  // cert-manager issues the CA; rotor follows what it writes, never writing the Secret itself.
+  auto written = client().create(kube::kSecrets, ns(), certManagerSecret(certManagerCa(dir_, "root-1.key", 1)));
+  ASSERT_OK(written);
+  std::string ours = (*written)["metadata"]["resourceVersion"];
+  std::string rotationYaml = kRotation;
+  rotationYaml.replace(rotationYaml.find("    generate: {commonName: Edge Proxy CA}"),
+                       std::string("    generate: {commonName: Edge Proxy CA}").size(),
+                       "    secretRef: {name: edge-root, onChange: Rotate}");
+  ASSERT_EQ(rotor({"apply", "-f", dir_.write("managed.yaml", rotationYaml).string()}), 0);
+  auto a = controller("controller", {});
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready" && revision() == 1; })) << a->output();
+  const auto fingerprintOf = [](const std::string& pem) {
+    return pki::parsePemBundle(pem).value().front().fingerprint().toString();
+  };
+  const auto servedChainsTo = [&](const std::string& root) {
+    auto chain = pki::parsePemBundle(secretValue("edge-proxy-tls", "tls.crt"));
+    auto roots = pki::parsePemBundle(root);
+    return chain.ok() && roots.ok() &&
+           pki::verifyChain(chain->front(), {chain->begin() + 1, chain->end()}, *roots, clock_.now()).ok();
+  };
+  const std::string first = secretValue("edge-root", "tls.crt");
+  EXPECT_EQ(bundle(), first);
+  EXPECT_TRUE(servedChainsTo(first));
+
+  // cert-manager renews the CA with a new key (its default rotationPolicy: Always).
+  const auto write = [&](const std::pair<std::string, std::string>& ca) {
+    json secret = client().get(kube::kSecrets, ns(), "edge-root").value();
+    secret["data"] = certManagerSecret(ca)["data"];
+    auto updated = client().update(kube::kSecrets, ns(), secret);
+    ASSERT_OK(updated);
+    ours = (*updated)["metadata"]["resourceVersion"];
+  };
+  write(certManagerCa(dir_, "root-2.key", 2));
+  const std::string second = secretValue("edge-root", "tls.crt");
+  ASSERT_TRUE(
+      eventually([&] { return phase() == "Ready" && revision() == 2 && bundle() == second; }, std::chrono::seconds(90)))
+      << a->output();
+  EXPECT_TRUE(servedChainsTo(second));
+  EXPECT_EQ(rotation()["status"]["caSecret"]["taken"], fingerprintOf(second));
+
+  // cert-manager renews it with the same key (rotationPolicy: Never): a same-key CA renewal, no
+  // adoption round; both certificates of the key stay trusted until the old one is pruned.
+  write(certManagerCa(dir_, "root-2.key", 3));
+  const std::string third = secretValue("edge-root", "tls.crt");
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready" && revision() == 3; }, std::chrono::seconds(90)))
+      << a->output();
+  EXPECT_EQ(rotation()["status"]["ca"]["current"]["fingerprint"], fingerprintOf(third));
+  EXPECT_TRUE(servedChainsTo(third));
+  const json events = json(client().list(kube::kEvents, ns()).value().items);
+  EXPECT_THAT(events.dump(), HasSubstr("\"reason\":\"CASourceRenewed\""));
+
+  // rotor never wrote the Secret: it is as the last of cert-manager's writes left it.
+  EXPECT_EQ(client().get(kube::kSecrets, ns(), "edge-root").value()["metadata"]["resourceVersion"], ours);
+  finished(*a);
+}
+
 }  // namespace
 }  // namespace rotor::testing
