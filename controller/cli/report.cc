@@ -204,7 +204,8 @@ std::string formatStatusReport(const api::CertificateRotation& r, const std::vec
     for (const std::string& id : s.adoption.laggards) out << " " << id;
     out << "\n";
   }
-  if (s.bundleCopies) {
+  if (s.bundleCopies &&
+      (s.bundleCopies->wanted > 0 || !s.bundleCopies->foreign.empty() || !s.bundleCopies->clusterTrustBundle)) {
     out << "Bundle copies: " << s.bundleCopies->current << "/" << s.bundleCopies->wanted
         << " namespaces hold the bundle as it is now";
     if (!s.bundleCopies->foreign.empty()) {
@@ -212,6 +213,17 @@ std::string formatStatusReport(const api::CertificateRotation& r, const std::vec
       for (const std::string& ns : s.bundleCopies->foreign) out << " " << ns;
     }
     out << "\n";
+  }
+  if (const auto& ctb = s.bundleCopies ? s.bundleCopies->clusterTrustBundle : std::nullopt) {
+    out << "ClusterTrustBundle: " << ctb->name
+        << (ctb->current   ? " holds the bundle as it is now"
+            : ctb->foreign ? " was not created by rotor: left alone"
+                           : " is not current")
+        << (ctb->apiVersion.empty() ? "" : " (" + ctb->apiVersion + ")")
+        << (ctb->current || ctb->message.empty() ? "" : ": " + ctb->message) << "\n";
+  }
+  if (!s.caSecret.pending.empty()) {
+    out << "CA Secret:  holds " << s.caSecret.pending << ", taken up when this rotation ends\n";
   }
   if (s.pods) out << formatConsumerPods(*s.pods);
   out << "\nGates:\n" << gatesSection(r, now);

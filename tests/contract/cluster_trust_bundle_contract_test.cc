@@ -12,6 +12,7 @@
 #include "controller/kube/transport.h"
 #include "controller/pki/bundle.h"
 #include "controller/store/kube/kube_store.h"
+#include "tests/support/kube_objects.h"
 #include "tests/support/pki_fixtures.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_cluster.h"
@@ -58,14 +59,8 @@ protected:
 
   /** Rotation `name` in ns() whose bundle is also the ClusterTrustBundle `ctb`. */
   StatusOr<api::CertificateRotation> apply(KubeStore& store, const std::string& name, const json& ctb) {
-    const json object = {{"apiVersion", "rotor.dev/v1alpha1"},
-                         {"kind", "CertificateRotation"},
-                         {"metadata", {{"name", name}}},
-                         {"spec",
-                          {{"certificate", {{"commonName", name + ".example.com"}}},
-                           {"servers", json::array({{{"name", "web"}, {"secretName", name + "-tls"}}})},
-                           {"ca", {{"generate", {{"commonName", "Contract CA"}}}}},
-                           {"trustBundle", {{"configMapName", name + "-ca"}, {"clusterTrustBundle", ctb}}}}}};
+    json object = testing::rotationObject(name);
+    object["spec"]["trustBundle"]["clusterTrustBundle"] = ctb;
     ASSIGN_OR_RETURN(api::CertificateRotation r, api::decodeRotation(object));
     r.metadata.ns = ns();
     return store.applyRotation(r);
@@ -90,14 +85,8 @@ TEST_F(ClusterTrustBundleContractTest, WithoutTheApiTheRotationSaysSoAndNothingF
   if (type_ != nullptr && cluster_.fake() == nullptr) GTEST_SKIP() << "this server serves the API";
   TestCluster bare;  // a fake that serves none, or this real server without it
   KubeStore store(bare.client(), clock_);
-  json object = {{"apiVersion", "rotor.dev/v1alpha1"},
-                 {"kind", "CertificateRotation"},
-                 {"metadata", {{"name", "edge"}}},
-                 {"spec",
-                  {{"certificate", {{"commonName", "edge.example.com"}}},
-                   {"servers", json::array({{{"name", "web"}, {"secretName", "edge-tls"}}})},
-                   {"ca", {{"generate", {{"commonName", "Contract CA"}}}}},
-                   {"trustBundle", {{"configMapName", "edge-ca"}, {"clusterTrustBundle", {{"name", "edge-ca"}}}}}}}};
+  json object = testing::rotationObject("edge");
+  object["spec"]["trustBundle"]["clusterTrustBundle"] = {{"name", "edge-ca"}};
   auto r = api::decodeRotation(object);
   ASSERT_OK(r);
   r->metadata.ns = bare.ns();

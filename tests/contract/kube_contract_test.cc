@@ -32,23 +32,12 @@ using rotor::store::kube::kBundleSourceAnnotation;
 using rotor::store::kube::kPartLabel;
 using rotor::store::kube::KubeStore;
 using rotor::testing::configMapObject;
+using rotor::testing::rotationObject;
 using rotor::testing::StatusIs;
 using rotor::testing::TestCluster;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-json rotationObject(const std::string& name, int threshold = 100) {
-  return {{"apiVersion", "rotor.dev/v1alpha1"},
-          {"kind", "CertificateRotation"},
-          {"metadata", {{"name", name}}},
-          {"spec",
-           {{"certificate", {{"commonName", name + ".example.com"}}},
-            {"servers", json::array({{{"name", "web"}, {"secretName", name + "-tls"}}})},
-            {"ca", {{"generate", {{"commonName", "Contract CA"}}}}},
-            {"trustBundle", {{"configMapName", name + "-ca"}}},
-            {"adoption", {{"threshold", threshold}}}}}};
-}
 
 /** The certificates of the base64 PKCS#12 truststore `field` (as a ConfigMap's binaryData or a
  *  Secret's data holds it), read with `password`. */

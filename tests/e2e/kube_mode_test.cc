@@ -615,7 +615,8 @@ TEST_F(KubeModeTest, ACaThatCertManagerManagesIsFollowedAndNeverWritten) {
   EXPECT_EQ(bundle(), first);
   EXPECT_TRUE(servedChainsTo(first));
 
-  // cert-manager renews the CA with a new key (its default rotationPolicy: Always).
+  // cert-manager renews the CA with a new key (its default rotationPolicy: Always). rotor reads the
+  // Secret at rest at least every minute (it has no watch on Secrets): each step waits for that.
   const auto write = [&](const std::pair<std::string, std::string>& ca) {
     json secret = client().get(kube::kSecrets, ns(), "edge-root").value();
     secret["data"] = certManagerSecret(ca)["data"];
@@ -625,8 +626,8 @@ TEST_F(KubeModeTest, ACaThatCertManagerManagesIsFollowedAndNeverWritten) {
   };
   write(certManagerCa(dir_, "root-2.key", 2));
   const std::string second = secretValue("edge-root", "tls.crt");
-  ASSERT_TRUE(
-      eventually([&] { return phase() == "Ready" && revision() == 2 && bundle() == second; }, std::chrono::seconds(90)))
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready" && revision() == 2 && bundle() == second; },
+                         std::chrono::seconds(240)))
       << a->output();
   EXPECT_TRUE(servedChainsTo(second));
   EXPECT_EQ(rotation()["status"]["caSecret"]["taken"], fingerprintOf(second));
@@ -635,7 +636,7 @@ TEST_F(KubeModeTest, ACaThatCertManagerManagesIsFollowedAndNeverWritten) {
   // adoption round; both certificates of the key stay trusted until the old one is pruned.
   write(certManagerCa(dir_, "root-2.key", 3));
   const std::string third = secretValue("edge-root", "tls.crt");
-  ASSERT_TRUE(eventually([&] { return phase() == "Ready" && revision() == 3; }, std::chrono::seconds(90)))
+  ASSERT_TRUE(eventually([&] { return phase() == "Ready" && revision() == 3; }, std::chrono::seconds(240)))
       << a->output();
   EXPECT_EQ(rotation()["status"]["ca"]["current"]["fingerprint"], fingerprintOf(third));
   EXPECT_TRUE(servedChainsTo(third));

@@ -82,16 +82,6 @@ load='cat /trust/ca.pem >/tmp/loaded; exec sleep 86400'
 } | kubectl apply -f - >/dev/null
 for d in by-name by-signer; do kubectl rollout status "deployment/$d" -n "$apps" --timeout=120s >/dev/null; done
 
-mkdir -p "$work/split"
-# Fingerprints ("sha256:<hex>") of the certificates in a PEM file, one per line.
-fingerprints() {
-  awk -v dir="$work/split" 'BEGIN{n=0} /BEGIN CERT/{n++} n{print > (dir "/" n ".pem")}' "$1"
-  for f in "$work"/split/*.pem; do
-    [[ -e "$f" ]] || continue
-    openssl x509 -in "$f" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f' | sed 's/^/sha256:/'
-  done
-  rm -f "$work"/split/*.pem
-}
 # What pod $1 loaded, as fingerprints on one line; empty when it cannot be read.
 loaded() {
   kubectl exec -n "$apps" "$1" -c app -- cat /tmp/loaded >"$work/loaded" 2>/dev/null || return 0

@@ -158,16 +158,6 @@ log "staged: the copy holds both CAs; 3 burst pods created at once"
 new_ca=$(kubectl get certrot trust -n "$home" -o jsonpath='{.status.ca.next.fingerprint}')
 [[ -n "$new_ca" ]] || fail "no next CA in status"
 
-# Fingerprints ("sha256:<hex>") of the certificates in a PEM file.
-fingerprints() {
-  awk -v dir="$work/split" 'BEGIN{n=0} /BEGIN CERT/{n++} n{print > (dir "/" n ".pem")}' "$1"
-  for f in "$work"/split/*.pem; do
-    [[ -e "$f" ]] || continue
-    openssl x509 -in "$f" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f' | sed 's/^/sha256:/'
-  done
-  rm -f "$work"/split/*.pem
-}
-mkdir -p "$work/split"
 # Whether rotor's rule, as docs/kubernetes.md states it, counts a pod: it reports the bundle's
 # current digest, or every container reading the bundle started at or after bundleSince, and the
 # pod too where it reads it from a volume (the kubelet filled the volume when it took the pod).

@@ -96,3 +96,15 @@ run_pod() {
   kubectl logs -n "$ns" "$name"
   [[ "$(kubectl get pod -n "$ns" "$name" -o jsonpath='{.status.phase}')" == Succeeded ]]
 }
+
+# Fingerprints ("sha256:<hex>") of the certificates in a PEM file, one per line.
+fingerprints() {
+  local split
+  split=$(mktemp -d)
+  awk -v dir="$split" 'BEGIN{n=0} /BEGIN CERT/{n++} n{print > (dir "/" n ".pem")}' "$1"
+  for f in "$split"/*.pem; do
+    [[ -e "$f" ]] || continue
+    openssl x509 -in "$f" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f' | sed 's/^/sha256:/'
+  done
+  rm -rf "$split"
+}

@@ -11,6 +11,19 @@
 namespace rotor::testing {
 
 /** A ConfigMap named `name` holding k=v, with `labels`. */
+/** A CertificateRotation `name` as a user applies it: one server, a generated CA, a ConfigMap bundle. */
+inline nlohmann::json rotationObject(const std::string& name, int threshold = 100) {
+  return {{"apiVersion", "rotor.dev/v1alpha1"},
+          {"kind", "CertificateRotation"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"certificate", {{"commonName", name + ".example.com"}}},
+            {"servers", nlohmann::json::array({{{"name", "web"}, {"secretName", name + "-tls"}}})},
+            {"ca", {{"generate", {{"commonName", "Contract CA"}}}}},
+            {"trustBundle", {{"configMapName", name + "-ca"}}},
+            {"adoption", {{"threshold", threshold}}}}}};
+}
+
 inline nlohmann::json configMapObject(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
   nlohmann::json cm = {
       {"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}, {"data", {{"k", "v"}}}};

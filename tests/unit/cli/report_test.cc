@@ -103,3 +103,24 @@ TEST(StatusReportTest, APlanAsksOnlyForTheBoundsThatAreSet) {
 
 }  // namespace
 }  // namespace rotor::cli
+
+namespace rotor::cli {
+namespace {
+
+TEST(StatusReportTest, SaysWhereTheClusterTrustBundleStandsAndWhatTheCaSecretHoldsForLater) {
+  auto r = rotationIn(api::Phase::kAwaitingAdoption, reconcilers::triggers::kCaChanged);
+  r.status.bundleCopies = api::BundleCopiesStatus{
+      0, 0, {}, api::ClusterTrustBundleStatus{"example.com:edge:ca", "", false, false, "the API server serves none"}};
+  r.status.caSecret.pending = "sha256:abcd";
+  std::string report = formatStatusReport(r, {}, rotor::testing::fixtureNow());
+  EXPECT_THAT(report, HasSubstr("ClusterTrustBundle: example.com:edge:ca is not current: the API server serves none"));
+  EXPECT_THAT(report, Not(HasSubstr("Bundle copies:"))) << "no namespace is copied to";
+  EXPECT_THAT(report, HasSubstr("CA Secret:  holds sha256:abcd, taken up when this rotation ends"));
+  r.status.bundleCopies->clusterTrustBundle = {"example.com:edge:ca", "certificates.k8s.io/v1alpha1", true, false, ""};
+  report = formatStatusReport(r, {}, rotor::testing::fixtureNow());
+  EXPECT_THAT(report, HasSubstr("ClusterTrustBundle: example.com:edge:ca holds the bundle as it is now "
+                                "(certificates.k8s.io/v1alpha1)"));
+}
+
+}  // namespace
+}  // namespace rotor::cli
