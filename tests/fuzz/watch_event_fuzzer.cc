@@ -49,6 +49,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                        pods.apply(event.type, event.object);
                      },
                      {});
-  (void)pods.tally({"ca", {"", "default"}, api::LabelSelector{}, {"sha256:", SystemTime()}});
+  (void)pods.tally({"ca", {"", "default"}, std::nullopt, api::LabelSelector{}, {"sha256:", SystemTime()}});
+  // Readers of a ClusterTrustBundle, by name or by signer and labels, in every namespace.
+  (void)pods.tally({"ca",
+                    {"default"},
+                    api::ClusterTrustBundleSpec{"example.com:edge:ca", "example.com/edge", {{"app", "edge"}}},
+                    std::nullopt,
+                    {"sha256:", SystemTime()}});
   return 0;
 }
