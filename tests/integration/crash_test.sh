@@ -114,7 +114,10 @@ read -r ok failed <<<"$(client_totals)"
 echo "$kills kills survived; $requested rotations asked for, all converged (revision $final); handshakes: $ok succeeded, $failed failed"
 [ "$failed" -eq 0 ] || { sort "$STATE"/clients/*.err | uniq -c | head >&2; fail "$failed failed handshakes"; }
 [ "$ok" -ge $((10 * kills)) ] || fail "only $ok handshakes: the clients did not run"
-[ "$requested" -ge 4 ] || fail "only $requested rotations were asked for: the controller made no progress between kills"
+# Progress between kills: a few rotations in a long run; two in a short instrumented one (8 kills
+# under TSan last about 18 s, and a rotation with its 1 s waits takes about 5 s there).
+least=$((kills >= 20 ? 4 : 2))
+[ "$requested" -ge "$least" ] || fail "only $requested rotations were asked for: the controller made no progress between kills"
 
 # nginx serves exactly the certificate on disk, and it verifies against the bundle.
 served=$(echo | openssl s_client -connect "127.0.0.1:$port" -servername proxy.example.test \
