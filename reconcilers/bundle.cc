@@ -68,8 +68,7 @@ StatusOr<bool> syncBundleCopies(RotationContext& ctx, CertificateRotation& r) {
     return true;
   }
   r.status.bundleCopies = copies;
-  return copies.current == copies.wanted &&
-         (!clusterTrustBundle || clusterTrustBundle->current || clusterTrustBundle->foreign);
+  return api::copiesComplete(copies);
 }
 
 std::string bundleCopiesMessage(const api::BundleCopiesStatus& copies) {

@@ -18,6 +18,23 @@ StatusOr<std::optional<pki::Certificate>> caSecretCertificate(RotationContext& c
   return std::optional<pki::Certificate>(chain->front());
 }
 
+/** The phases of a rotation that has started and not ended (at rest, what is written is taken up). */
+bool rotationUnderWay(api::Phase phase) {
+  switch (phase) {
+    case api::Phase::kStaging:
+    case api::Phase::kAwaitingAdoption:
+    case api::Phase::kSwapping:
+    case api::Phase::kVerifying:
+    case api::Phase::kDraining:
+    case api::Phase::kPruning:
+    case api::Phase::kBlocked:
+    case api::Phase::kRollingBack:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 bool followsCaSecret(const api::CertificateRotation& r) {
@@ -29,8 +46,10 @@ StatusOr<TriggerDecision> detectCaSecretChange(RotationContext& ctx, const api::
   ASSIGN_OR_RETURN(const std::optional<pki::Certificate> written, caSecretCertificate(ctx, r));
   if (!written) return TriggerDecision{};
   const std::string fingerprint = written->fingerprint().toString();
+  // Status names the current CA: its key is read only when the Secret holds another certificate.
+  const auto& shown = r.status.ca.current;
+  if (!shown || shown->fingerprint == fingerprint || fingerprint == r.status.caSecret.taken) return TriggerDecision{};
   ASSIGN_OR_RETURN(auto stored, ctx.authorities.readAuthorities(r));
-  if (!stored.value.current || fingerprint == r.status.caSecret.taken) return TriggerDecision{};
   ASSIGN_OR_RETURN(const pki::CertificateAuthority current, requireAuthority(stored.value.current, "current"));
   if (current.certificate().fingerprint() == written->fingerprint()) return TriggerDecision{};
   const std::string secret = "Secret " + r.metadata.ns + "/" + r.spec.ca.secretRef->name;
@@ -44,7 +63,7 @@ StatusOr<TriggerDecision> detectCaSecretChange(RotationContext& ctx, const api::
 }
 
 Status notePendingCaSecret(RotationContext& ctx, api::CertificateRotation& r) {
-  if (!followsCaSecret(r)) return okStatus();
+  if (!followsCaSecret(r) || !rotationUnderWay(r.status.phase)) return okStatus();
   ASSIGN_OR_RETURN(const std::optional<pki::Certificate> written, caSecretCertificate(ctx, r));
   if (!written) return okStatus();
   const std::string fingerprint = written->fingerprint().toString();

@@ -26,8 +26,8 @@ bool followsCaSecret(const api::CertificateRotation& r);
 StatusOr<TriggerDecision> detectCaSecretChange(RotationContext& ctx, const api::CertificateRotation& r);
 
 /**
- * During a rotation: a CA written into the Secret that this rotation does not bring is recorded
- * in status.caSecret.pending (with an Event, once), to be taken up at rest.
+ * During a rotation (any other phase: nothing): a CA written into the Secret that this rotation does not bring is
+ * recorded in status.caSecret.pending (with an Event, once), to be taken up at rest.
  */
 Status notePendingCaSecret(RotationContext& ctx, api::CertificateRotation& r);
 

@@ -184,20 +184,7 @@ StatusOr<Outcome> Driver::step(api::CertificateRotation& r) {
   if (side) {
     return *side;
   }
-  switch (r.status.phase) {
-    case Phase::kStaging:
-    case Phase::kAwaitingAdoption:
-    case Phase::kSwapping:
-    case Phase::kVerifying:
-    case Phase::kDraining:
-    case Phase::kPruning:
-    case Phase::kBlocked:
-    case Phase::kRollingBack:
-      RETURN_IF_ERROR(notePendingCaSecret(ctx_, r));  // a rotation under way: what is written waits
-      break;
-    default:
-      break;
-  }
+  RETURN_IF_ERROR(notePendingCaSecret(ctx_, r));  // a rotation under way: what is written waits
   switch (r.status.phase) {
     case Phase::kPending:
       return phases::pending(ctx_, r);

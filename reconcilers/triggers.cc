@@ -19,8 +19,11 @@ std::string pendingRequest(const api::CertificateRotation& r, std::string_view k
 }
 
 bool isRenewal(std::string_view trigger) {
-  return trigger == triggers::kRenewRequested || trigger == triggers::kCertificateExpiring ||
-         trigger == triggers::kCaRenewRequested || trigger == triggers::kCaSourceRenewed;
+  return trigger == triggers::kRenewRequested || trigger == triggers::kCertificateExpiring || isCaRenewal(trigger);
+}
+
+bool isCaRenewal(std::string_view trigger) {
+  return trigger == triggers::kCaRenewRequested || trigger == triggers::kCaSourceRenewed;
 }
 
 std::string caSourceHash(const api::CaSpec& ca) {

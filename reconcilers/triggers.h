@@ -25,6 +25,8 @@ inline constexpr std::string_view kCaSourceRenewed = "CASourceRenewed";  // spec
  *  kCaRenewRequested the CA certificate is re-issued first, with kCaSourceRenewed taken from
  *  spec.ca's Secret) rather than a new CA. */
 bool isRenewal(std::string_view trigger);
+/** Whether a renewal re-issues the CA certificate first (kCaRenewRequested, kCaSourceRenewed). */
+bool isCaRenewal(std::string_view trigger);
 
 struct TriggerDecision {
   /** Empty when nothing fires. */

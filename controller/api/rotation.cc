@@ -108,6 +108,11 @@ const Condition* findCondition(const RotationStatus& status, std::string_view ty
   return nullptr;
 }
 
+bool copiesComplete(const BundleCopiesStatus& copies) {
+  const auto& ctb = copies.clusterTrustBundle;
+  return copies.current == copies.wanted && (!ctb || ctb->current || ctb->foreign);
+}
+
 const std::string& bundleObjectName(const TrustBundleSpec& spec) {
   return spec.secretName.empty() ? spec.configMapName : spec.secretName;
 }

@@ -428,7 +428,6 @@ struct AdoptionStatus {
   friend bool operator==(const AdoptionStatus&, const AdoptionStatus&) = default;
 };
 
-/** Where the bundle's copies stand (spec.trustBundle.namespaceSelector). */
 /** Where the ClusterTrustBundle of spec.trustBundle.clusterTrustBundle stands. */
 struct ClusterTrustBundleStatus {
   std::string name;
@@ -444,6 +443,7 @@ struct ClusterTrustBundleStatus {
   friend bool operator==(const ClusterTrustBundleStatus&, const ClusterTrustBundleStatus&) = default;
 };
 
+/** Where the bundle's copies stand (spec.trustBundle.namespaceSelector, clusterTrustBundle). */
 struct BundleCopiesStatus {
   int64_t wanted = 0;   // namespaces the selector matches, besides the rotation's own and foreign ones
   int64_t current = 0;  // of those, holding the bundle as it is now
@@ -453,6 +453,10 @@ struct BundleCopiesStatus {
   std::optional<ClusterTrustBundleStatus> clusterTrustBundle;
   friend bool operator==(const BundleCopiesStatus&, const BundleCopiesStatus&) = default;
 };
+
+/** Every copy wanted holds the bundle, and so does the ClusterTrustBundle (unless it is foreign:
+ *  left alone, as foreign copies are). */
+bool copiesComplete(const BundleCopiesStatus& copies);
 
 /** A Deployment, StatefulSet or DaemonSet (or, for pods without one, the Pod or other owner). */
 struct WorkloadRef {
@@ -514,7 +518,6 @@ struct PhaseEntry {
   friend bool operator==(const PhaseEntry&, const PhaseEntry&) = default;
 };
 
-/** Request values already acted upon, so that each new value acts exactly once. */
 /** What rotor made of the CAs written into spec.ca.secretRef's Secret (onChange: Rotate). */
 struct CaSecretStatus {
   /** The fingerprint of the last CA there that started a rotation: it starts none again (after
@@ -525,6 +528,7 @@ struct CaSecretStatus {
   friend bool operator==(const CaSecretStatus&, const CaSecretStatus&) = default;
 };
 
+/** Request values already acted upon, so that each new value acts exactly once. */
 struct HandledRequests {
   std::string rotate;      // last rotor.dev/rotate value
   std::string renew;       // last rotor.dev/renew value

@@ -212,14 +212,19 @@ bool isLabelKey(std::string_view key) {
 
 bool isLabelValue(std::string_view value) { return value.empty() || isLabelName(value); }
 
+/** Label keys and values at `field` (labels of an object, or a selector's matchLabels). */
+void validateLabels(FieldErrors& e, const std::string& field, const std::map<std::string, std::string>& labels) {
+  for (const auto& [key, value] : labels) {
+    if (!isLabelKey(key)) e.add(field, "key " + quoteForMessage(key) + " is not a label key");
+    if (!isLabelValue(value)) e.add(field + "." + key, quoteForMessage(value) + " is not a label value");
+  }
+}
+
 void validateLabelSelector(FieldErrors& e, const std::string& field, const LabelSelector& selector) {
   if (selector.matchLabels.size() > limits::kSelectorTerms.value) {
     e.add(field + ".matchLabels", "must have at most " + std::to_string(limits::kSelectorTerms.value) + " labels");
   }
-  for (const auto& [key, value] : selector.matchLabels) {
-    if (!isLabelKey(key)) e.add(field + ".matchLabels", "key " + quoteForMessage(key) + " is not a label key");
-    if (!isLabelValue(value)) e.add(field + ".matchLabels." + key, quoteForMessage(value) + " is not a label value");
-  }
+  validateLabels(e, field + ".matchLabels", selector.matchLabels);
   for (size_t i = 0; i < selector.matchExpressions.size(); ++i) {
     const LabelSelectorRequirement& r = selector.matchExpressions[i];
     const std::string at = field + ".matchExpressions[" + std::to_string(i) + "]";
@@ -274,10 +279,7 @@ void validateClusterTrustBundle(FieldErrors& e, const ClusterTrustBundleSpec& ct
                               "signer " + ctb.signerName + "), got " + quoteForMessage(ctb.name));
     }
   }
-  for (const auto& [key, value] : ctb.labels) {
-    if (!isLabelKey(key)) e.add(at + ".labels", "key " + quoteForMessage(key) + " is not a label key");
-    if (!isLabelValue(value)) e.add(at + ".labels." + key, quoteForMessage(value) + " is not a label value");
-  }
+  validateLabels(e, at + ".labels", ctb.labels);
 }
 
 /** What Kubernetes accepts as a ConfigMap key: [-._a-zA-Z0-9]+, at most 253, not "." or "..". */

@@ -106,8 +106,7 @@ StatusOr<Outcome> swapping(RotationContext& ctx, CertificateRotation& r) {
     return Outcome::moveTo(api::Phase::kVerifying, "Swapped", "Every server is swapped");
   }
   const bool renewal = isRenewal(r.status.trigger);
-  const bool caRenewal =
-      r.status.trigger == triggers::kCaRenewRequested || r.status.trigger == triggers::kCaSourceRenewed;
+  const bool caRenewal = isCaRenewal(r.status.trigger);
   ASSIGN_OR_RETURN(store::Snapshot snapshot,
                    ensureSnapshot(ctx, r, "swap",
                                   caRenewal ? "Before re-issuing the CA certificate and renewing the servers"

@@ -247,7 +247,7 @@ void ConsumerCounter::add(const PodSummary& pod) {
   } else if (query_.clusterTrustBundle &&
              (clusterWide = readsClusterTrustBundle(pod, *query_.clusterTrustBundle)).has_value()) {
     readAt = clusterWide->since;  // a ClusterTrustBundle is read from any namespace
-    if (clusterWide->cached) cachedReaders_.insert(pod.owner);
+    if (clusterWide->cached) tally_.cachedReaders.insert(pod.owner);
   } else if (inBundleNamespace && query_.selector && selectorMatches(*query_.selector, pod.labels)) {
     readAt = pod.allStarted;
   } else {
@@ -270,7 +270,6 @@ void ConsumerCounter::add(const PodSummary& pod) {
 
 store::PodTally ConsumerCounter::result() const {
   store::PodTally out = tally_;
-  out.cachedReaders = cachedReaders_;
   for (const auto& [ref, workload] : workloads_) {
     out.workloads.push_back(workload);
     if (!silent_.contains(ref)) out.reporting.insert(ref);

@@ -82,7 +82,6 @@ private:
   store::PodTally tally_;
   std::map<api::WorkloadRef, api::WorkloadAdoption> workloads_;
   std::set<api::WorkloadRef> silent_;  // workloads with a running consumer pod that reports no digest
-  std::set<api::WorkloadRef> cachedReaders_;
 };
 
 /** The pods of the cluster as a watch reports them, summarised; safe across threads. */

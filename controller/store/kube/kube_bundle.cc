@@ -228,8 +228,6 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
   if (failed.ok()) {
     ASSIGN_OR_RETURN(result.clusterTrustBundle, syncClusterTrustBundle(r, bundlePem));
   }
-  const bool clusterTrustBundleDone =
-      !result.clusterTrustBundle || result.clusterTrustBundle->current || result.clusterTrustBundle->foreign;
   std::lock_guard lock(copiesMu_);
   Copies& copied = copied_[r.key()];
   copied.secret = kind.secret;
@@ -237,7 +235,7 @@ StatusOr<api::BundleCopiesStatus> KubeStore::syncBundleCopies(const CertificateR
   copied.namespaces = std::move(wanted);
   for (const std::string& ns : result.foreign) copied.namespaces.erase(ns);
   RETURN_IF_ERROR(failed.withContext("could not write the trust bundle's copies"));
-  if (result.current == result.wanted && bundleCurrent && clusterTrustBundleDone) {
+  if (api::copiesComplete(result) && bundleCurrent) {
     syncedCopies_[r.key()] = {inputs, now + kCopiesRecheck, result};
   } else {
     syncedCopies_.erase(r.key());
